@@ -1,0 +1,62 @@
+"""Records shared by the explanation methods: what the detector's pass returns, and the result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """One forward (+ backward) pass of the detector over one clip.
+
+    All arrays drop the batch axis. `input_grads` is None when no method needed it.
+    """
+
+    inputs: np.ndarray  # (T, H, W, C) float32, the model input after preprocessing
+    activations: np.ndarray  # (T, h, w, K) float32, the target layer's maps
+    activation_grads: np.ndarray  # (T, h, w, K) float32, dy/dA
+    input_grads: np.ndarray | None  # (T, H, W, C) float32, dy/dx
+    logits: np.ndarray  # (n_classes,) float32, pre-activation scores
+    target_index: int
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The explanation of one clip's decision; raw maps, never normalised.
+
+    `maps` holds one array per method name: "gradcam" (T, h, w) and "saliency" (T, H, W).
+    """
+
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB, the frames as the model saw them (resized)
+    maps: Mapping[str, np.ndarray]
+    logits: np.ndarray  # (n_classes,) float32
+    probabilities: np.ndarray  # (n_classes,) float32
+    class_names: tuple[str, ...]
+    target_index: int
+    layer_name: str
+    preprocessing: str
+    score: str = "logit"  # the differentiated quantity: the target class's pre-activation logit
+    parameters: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def target_name(self) -> str:
+        return self.class_names[self.target_index]
+
+    @property
+    def score_value(self) -> float:
+        return float(self.logits[self.target_index])
+
+    @property
+    def predicted_index(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def gradcam(self) -> np.ndarray:
+        return self.maps["gradcam"]
+
+    @property
+    def saliency(self) -> np.ndarray:
+        return self.maps["saliency"]

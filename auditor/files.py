@@ -1,0 +1,89 @@
+"""Atomic file output: write to a temporary path in the same folder, then rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from auditor.errors import ArchiveError
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> Path:
+    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ArchiveError(
+            f"could not write {path}: {exc.strerror or exc}; check free space and permissions"
+        ) from exc
+    return path
+
+
+def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> Path:
+    """UTF-8 text variant of `atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+@contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `final`; on success it replaces `final` in one rename.
+
+    On any error the temporary folder is removed and an existing `final` stays untouched.
+    """
+    final = Path(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise ArchiveError(f"could not create {final.parent}: {exc.strerror or exc}") from exc
+    try:
+        yield staging
+        _replace_directory(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _replace_directory(staging: Path, final: Path) -> None:
+    """Move `staging` to `final`, swapping out an existing folder only after the move succeeds."""
+    try:
+        if not final.exists():
+            os.replace(staging, final)
+            return
+        backup = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+        backup.rmdir()
+        os.replace(final, backup)
+        os.replace(staging, final)
+        shutil.rmtree(backup, ignore_errors=True)
+    except OSError as exc:
+        raise ArchiveError(f"could not move the report into {final}: {exc.strerror or exc}") from exc
