@@ -1,0 +1,53 @@
+"""The `auditor` command line: parse, call the library, print. One module per command group."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from auditor.errors import AuditorError
+
+COMMAND_MODULES = ("demo",)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks and library logs.")
+@click.version_option(package_name="auditor")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Evidence reports for the decisions of video anomaly detectors."""
+    ctx.obj = {"debug": debug}
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(name)s: %(message)s")
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"auditor.cli.{name}")
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a user error becomes one line on stderr and the error's exit code."""
+    _register_commands()
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="auditor", standalone_mode=False)
+    except AuditorError as exc:
+        if debug:
+            raise
+        click.echo(f"auditor: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("auditor: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("auditor: interrupted; nothing half-written was kept", err=True)
+        return 130
+    return 0

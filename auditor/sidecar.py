@@ -1,0 +1,78 @@
+"""The sidecar JSON that travels next to a model file: class names, preprocessing, provenance.
+
+For `model.keras` the sidecar is `model.json` in the same folder, for example::
+
+    {
+      "format": "auditor-sidecar/1",
+      "name": "demo-anomaly-detector",
+      "version": "1.0.0",
+      "class_names": ["normal", "fight", "fall"],
+      "normal_class": "normal",
+      "preprocessing": "unit",
+      "threshold": 0.5,
+      "target_layer": null,
+      "model_card": "MODEL_CARD.md",
+      "provenance": {}
+    }
+
+`preprocessing` is one of: "unit" (float RGB in [0, 1]), "caffe" (VGG/ResNet: BGR, ImageNet
+mean subtracted), "tf" (RGB in [-1, 1]), "torch" (RGB in [0, 1], ImageNet mean/std).
+`target_layer` names the layer Grad-CAM explains (null: the last spatial map of the CNN).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from auditor.errors import ModelError
+
+Preprocessing = Literal["unit", "caffe", "tf", "torch"]
+SIDECAR_FORMAT = "auditor-sidecar/1"
+
+
+class Sidecar(BaseModel):
+    """What the model file itself does not say."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["auditor-sidecar/1"] = SIDECAR_FORMAT
+    name: str = "unnamed-model"
+    version: str = "unversioned"
+    class_names: list[str] | None = None
+    normal_class: str | None = None
+    preprocessing: Preprocessing = "unit"
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    target_layer: str | None = None
+    model_card: str | None = None
+    provenance: dict[str, object] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _normal_class_is_known(self) -> Sidecar:
+        if self.normal_class and self.class_names and self.normal_class not in self.class_names:
+            raise ValueError(f"normal_class {self.normal_class!r} is not one of class_names")
+        return self
+
+
+def sidecar_path(model_path: Path) -> Path:
+    """Where the sidecar of `model_path` lives: same folder, same stem, `.json`."""
+    model_path = Path(model_path)
+    return model_path.with_suffix(".json")
+
+
+def read_sidecar(model_path: Path) -> Sidecar:
+    """The sidecar of `model_path`, or defaults when there is none."""
+    path = sidecar_path(model_path)
+    if not path.is_file():
+        return Sidecar(name=Path(model_path).stem)
+    try:
+        return Sidecar.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"sidecar {path} is not valid JSON ({exc}); fix or remove it") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "sidecar"
+        raise ModelError(f"sidecar {path}: {where}: {first['msg']}; see the format in auditor/sidecar.py") from exc
