@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,3 +60,13 @@ class Explanation:
     @property
     def saliency(self) -> np.ndarray:
         return self.maps["saliency"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One explanation method: a formula over one detector pass, registered by name."""
+
+    name: str
+    compute: Callable[[Gradients], np.ndarray]
+    needs_input_grads: bool
+    summary: str  # one plain sentence for reports: what the map shows

@@ -1,0 +1,414 @@
+"""Keras model adapter: find the TimeDistributed CNN, split it at the target layer, and compile
+one function per target layer that returns logits, the layer's maps and the gradients.
+
+The model is rebuilt (sharing its weights) as
+
+    x (T,H,W,C) ─► TimeDistributed(encoder) ─► A (T,h,w,K) ─► TimeDistributed(upper) ─► head ─► logits
+
+where `encoder` is the per-frame CNN up to the target layer A, `upper` the rest of the per-frame
+network, `head` the recurrent and dense layers, and `logits` the last Dense layer without its
+activation (DESIGN §2: never differentiate a saturated probability).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from auditor._tensorflow import keras, tf
+from auditor.errors import ModelError, VideoError
+from auditor.explain import DEFAULT_METHODS, METHODS, Explanation, Gradients
+from auditor.files import sha256_file
+from auditor.sidecar import Sidecar, read_sidecar
+
+log = logging.getLogger(__name__)
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One per-frame operation of the TimeDistributed CNN, with the name a user can target."""
+
+    name: str
+    apply: Callable
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The model rebuilt around one target layer, with its compiled gradient functions."""
+
+    layer_name: str
+    encoder: keras.Model  # (1,T,H,W,C) -> A
+    upper: keras.Model  # A -> input of the final Dense layer
+    gradcam_fn: Callable
+    full_fn: Callable
+
+
+class Detector:
+    """A loaded video classifier that can explain its decisions frame by frame."""
+
+    def __init__(self, model: keras.Model, model_path: Path, sidecar: Sidecar, class_names: Sequence[str]):
+        self.model = model
+        self.model_path = Path(model_path)
+        self.model_sha256 = sha256_file(self.model_path)
+        self.sidecar = sidecar
+        self.class_names = tuple(class_names)
+        self.input_shape = _frame_input_shape(model)
+        self._td_layers, self._head_layers, self._final = _split_top_level(model)
+        self._steps = _per_frame_steps(self._td_layers)
+        self.output_activation = _activation_name(self._final)
+        self.layer_name = self._default_layer_name()
+        self._splits: dict[str, _Split] = {}
+
+    @property
+    def preprocessing(self) -> str:
+        return self.sidecar.preprocessing
+
+    @property
+    def frames_per_clip(self) -> int | None:
+        return self.input_shape[0]
+
+    def preprocess(self, frames: np.ndarray) -> np.ndarray:
+        """Resize uint8 RGB frames to the model input and apply the sidecar's preprocessing."""
+        resized = self.resize(frames)
+        return _preprocess(resized.astype(np.float32), self.preprocessing)
+
+    def resize(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 RGB frames (T, H', W', 3) at the model's input size (T, H, W, 3)."""
+        _check_frames(frames, self.frames_per_clip)
+        height, width = self.input_shape[1:3]
+        if frames.shape[1:3] == (height, width):
+            return frames
+        return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+
+    def explain(
+        self,
+        frames: np.ndarray,
+        target: int | str | None = None,
+        layer: str | None = None,
+        methods: Sequence[str] = DEFAULT_METHODS,
+    ) -> Explanation:
+        """Explain the score of `target` (default: the predicted class) on one clip, one pass."""
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise ModelError(f"unknown explanation method {unknown[0]!r}; choose from {sorted(METHODS)}")
+        gradients = self.gradients(frames, target, layer, any(METHODS[m].needs_input_grads for m in methods))
+        split = self._split(layer or self.layer_name)
+        return Explanation(
+            frames=self.resize(frames),
+            maps={m: METHODS[m].compute(gradients) for m in methods},
+            logits=gradients.logits,
+            probabilities=self.probabilities(gradients.logits),
+            class_names=self.class_names,
+            target_index=gradients.target_index,
+            layer_name=split.layer_name,
+            preprocessing=self.preprocessing,
+            parameters={"output_activation": self.output_activation},
+        )
+
+    def gradients(
+        self, frames: np.ndarray, target: int | str | None = None, layer: str | None = None, input_grads: bool = True
+    ) -> Gradients:
+        """One forward + backward pass: logits, target-layer maps and their gradients (and dy/dx)."""
+        x = tf.constant(self.preprocess(frames)[np.newaxis])
+        target_index = tf.constant(self._target_index(target), dtype=tf.int32)
+        split = self._split(layer or self.layer_name)
+        fn = split.full_fn if input_grads else split.gradcam_fn
+        logits, index, activations, activation_grads, dx = fn(x, target_index)
+        return Gradients(
+            inputs=x.numpy()[0],
+            activations=activations.numpy(),
+            activation_grads=activation_grads.numpy(),
+            input_grads=dx.numpy() if input_grads else None,
+            logits=logits.numpy(),
+            target_index=int(index.numpy()),
+        )
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """Class probabilities of one clip, from the original model."""
+        x = self.preprocess(frames)[np.newaxis]
+        return np.asarray(self.model(x, training=False))[0]
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """The model's own output activation applied to logits (softmax when the head is linear)."""
+        logits = tf.constant(logits[np.newaxis])
+        if self.output_activation == "sigmoid":
+            return tf.sigmoid(logits).numpy()[0]
+        return tf.nn.softmax(logits).numpy()[0]
+
+    def layer_names(self) -> list[str]:
+        """Names of the per-frame layers that can be chosen as the Grad-CAM target."""
+        return [step.name for step in self._steps]
+
+    def _target_index(self, target: int | str | None) -> int:
+        if target is None:
+            return -1
+        if isinstance(target, str):
+            if target not in self.class_names:
+                raise ModelError(f"unknown class {target!r}; the model's classes are {list(self.class_names)}")
+            return self.class_names.index(target)
+        if not 0 <= int(target) < len(self.class_names):
+            raise ModelError(f"class index {target} is out of range 0..{len(self.class_names) - 1}")
+        return int(target)
+
+    def _default_layer_name(self) -> str:
+        if self.sidecar.target_layer:
+            return self.sidecar.target_layer
+        spatial = [name for name, shape in self._trace_shapes() if len(shape) == 3 and min(shape[:2]) > 1]
+        if not spatial:
+            raise ModelError(
+                f"{self.model_path.name}: the TimeDistributed part has no layer with a spatial map (h, w, K); "
+                "Grad-CAM needs a CNN inside TimeDistributed"
+            )
+        return spatial[-1]
+
+    def _trace_shapes(self) -> list[tuple[str, tuple]]:
+        tensor = keras.Input(self.input_shape[1:])
+        shapes = []
+        for step in self._steps:
+            tensor = step.apply(tensor)
+            shapes.append((step.name, tuple(tensor.shape[1:])))
+        return shapes
+
+    def _split(self, layer_name: str) -> _Split:
+        if layer_name not in self._splits:
+            self._splits[layer_name] = self._build_split(layer_name)
+        return self._splits[layer_name]
+
+    def _build_split(self, layer_name: str) -> _Split:
+        names = self.layer_names()
+        if layer_name not in names:
+            raise ModelError(
+                f"layer {layer_name!r} is not a per-frame layer of the TimeDistributed CNN; choose one of {names}"
+            )
+        cut = names.index(layer_name) + 1
+        frame_encoder = _chain_model(self._steps[:cut], self.input_shape[1:], "auditor_frame_encoder")
+        target_shape = tuple(frame_encoder.output.shape[1:])
+        if len(target_shape) != 3:
+            raise ModelError(f"layer {layer_name!r} outputs shape {target_shape}, not a spatial map (h, w, K)")
+        frame_upper = _chain_model(self._steps[cut:], target_shape, "auditor_frame_upper")
+        encoder = _time_distributed_model(frame_encoder, self.input_shape, "auditor_encoder")
+        upper = _upper_model(frame_upper, self._head_layers, (self.input_shape[0], *target_shape))
+        gradcam_fn, full_fn = _compile_gradient_functions(encoder, upper, self._final)
+        return _Split(layer_name, encoder, upper, gradcam_fn, full_fn)
+
+
+def load_detector(path: Path | str, class_names: Sequence[str] | None = None, layer: str | None = None) -> Detector:
+    """Load a Keras 3 `.keras` or legacy `.h5` video classifier with its sidecar (if any).
+
+    Class names come from `class_names`, else from the sidecar, else `class_0 …`.
+    `layer` overrides the sidecar's Grad-CAM target layer.
+    """
+    path = Path(path)
+    sidecar = read_sidecar(path)
+    if layer:
+        sidecar = sidecar.model_copy(update={"target_layer": layer})
+    model = _load_keras_model(path)
+    names = _resolve_class_names(path, model, class_names, sidecar)
+    detector = Detector(model, path, sidecar, names)
+    detector._split(detector.layer_name)
+    return detector
+
+
+def _load_keras_model(path: Path) -> keras.Model:
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist; check the path")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ModelError(f"model file {path} is not a Keras model; expected one of {', '.join(MODEL_SUFFIXES)}")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many unrelated types for unreadable files
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"cannot read model file {path.name} ({reason}); is it a complete Keras 3 .keras or .h5 file?"
+        ) from exc
+
+
+def _resolve_class_names(
+    path: Path, model: keras.Model, given: Sequence[str] | None, sidecar: Sidecar
+) -> tuple[str, ...]:
+    outputs = model.outputs[0].shape[-1] if model.outputs else None
+    names = list(given or sidecar.class_names or [f"class_{i}" for i in range(outputs or 0)])
+    if outputs is not None and len(names) != outputs:
+        raise ModelError(
+            f"{path.name} has {outputs} outputs but {len(names)} class names were given; "
+            "fix class_names in the sidecar or the --classes option"
+        )
+    return tuple(names)
+
+
+def _frame_input_shape(model: keras.Model) -> tuple:
+    shape = tuple(model.inputs[0].shape) if model.inputs else ()
+    if len(shape) != 5 or shape[-1] != 3 or None in shape[2:]:
+        raise ModelError(
+            f"the model's input shape is {shape}, not a clip (batch, T, H, W, 3); "
+            "auditor explains video models whose input is a stack of RGB frames"
+        )
+    return shape[1:]
+
+
+def _split_top_level(model: keras.Model) -> tuple[list, list, keras.layers.Layer]:
+    """The leading TimeDistributed layers, the head layers, and the final Dense layer."""
+    layers = [layer for layer in _linear_chain(model) if not isinstance(layer, keras.layers.InputLayer)]
+    count = 0
+    while count < len(layers) and isinstance(layers[count], keras.layers.TimeDistributed):
+        count += 1
+    if count == 0:
+        raise ModelError(
+            f"model {model.name!r} does not start with a TimeDistributed CNN "
+            f"(first layer: {type(layers[0]).__name__ if layers else 'none'}); auditor explains "
+            "TimeDistributed(CNN) → recurrent → dense video classifiers"
+        )
+    head, final = _final_dense(layers[count:], model.name)
+    return layers[:count], head, final
+
+
+def _final_dense(layers: list, model_name: str) -> tuple[list, keras.layers.Layer]:
+    """Split off the last Dense layer; a trailing Activation/Softmax layer is dropped (logits)."""
+    trimmed = list(layers)
+    while trimmed and isinstance(trimmed[-1], (keras.layers.Activation, keras.layers.Softmax)):
+        trimmed.pop()
+    if not trimmed or not isinstance(trimmed[-1], keras.layers.Dense):
+        raise ModelError(f"model {model_name!r} does not end in a Dense layer; cannot take class logits")
+    return trimmed[:-1], trimmed[-1]
+
+
+def _activation_name(dense: keras.layers.Layer) -> str:
+    return getattr(dense.activation, "__name__", "linear")
+
+
+def _linear_chain(model: keras.Model) -> list:
+    """The model's layers in order, when each feeds only the next one (else ModelError)."""
+    if isinstance(model, keras.Sequential):
+        return list(model.layers)
+    layers = list(model.layers)
+    for previous, layer in zip(layers, layers[1:]):
+        tensor = _input_of(layer)
+        if tensor is None or tensor is not _output_of(previous):
+            raise ModelError(
+                f"model {model.name!r} is not a single chain of layers (layer {layer.name!r} does not "
+                f"take the output of {previous.name!r}); branching outer models are not supported"
+            )
+    return layers
+
+
+def _input_of(layer: keras.layers.Layer) -> object:
+    try:
+        return layer.input
+    except (AttributeError, ValueError):
+        return None
+
+
+def _output_of(layer: keras.layers.Layer) -> object:
+    try:
+        return layer.output
+    except (AttributeError, ValueError):
+        return None
+
+
+def _per_frame_steps(td_layers: list) -> list[_Step]:
+    """The per-frame operations inside the TimeDistributed layers, nested models expanded."""
+    steps: list[_Step] = []
+    for td in td_layers:
+        inner = td.layer
+        if isinstance(inner, keras.Model):
+            steps.extend(_model_steps(inner))
+        else:
+            steps.append(_Step(inner.name, inner))
+    return steps
+
+
+def _model_steps(model: keras.Model) -> list[_Step]:
+    """A nested model's layers as steps; a branching model stays one step (targetable as a whole)."""
+    try:
+        chain = _linear_chain(model)
+    except ModelError:
+        log.info("nested model %s branches; only its output can be the Grad-CAM target", model.name)
+        return [_Step(model.name, model)]
+    steps: list[_Step] = []
+    for layer in chain:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        steps.extend(_model_steps(layer) if isinstance(layer, keras.Model) else [_Step(layer.name, layer)])
+    return steps
+
+
+def _chain_model(steps: list[_Step], input_shape: tuple, name: str) -> keras.Model:
+    inputs = keras.Input(input_shape)
+    tensor = inputs
+    for step in steps:
+        tensor = step.apply(tensor)
+    return keras.Model(inputs, tensor, name=name)
+
+
+def _time_distributed_model(frame_model: keras.Model, clip_shape: tuple, name: str) -> keras.Model:
+    inputs = keras.Input(clip_shape)
+    return keras.Model(inputs, keras.layers.TimeDistributed(frame_model)(inputs), name=name)
+
+
+def _upper_model(frame_upper: keras.Model, head_layers: list, maps_shape: tuple) -> keras.Model:
+    inputs = keras.Input(maps_shape)
+    tensor = keras.layers.TimeDistributed(frame_upper)(inputs)
+    for layer in head_layers:
+        tensor = layer(tensor)
+    return keras.Model(inputs, tensor, name="auditor_upper")
+
+
+def _compile_gradient_functions(
+    encoder: keras.Model, upper: keras.Model, final: keras.layers.Layer
+) -> tuple[Callable, Callable]:
+    """Two tf.functions, traced once: Grad-CAM only (tape from A up) and Grad-CAM + saliency."""
+    kernel, bias = final.kernel, final.bias
+
+    def logits_of(maps: tf.Tensor) -> tf.Tensor:
+        features = upper(maps, training=False)
+        logits = tf.matmul(features, kernel)
+        return logits + bias if bias is not None else logits
+
+    def chosen(logits: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+        return tf.where(target < 0, tf.argmax(logits[0], output_type=tf.int32), target)
+
+    @tf.function(reduce_retracing=True)
+    def gradcam_fn(x: tf.Tensor, target: tf.Tensor) -> tuple:
+        maps = encoder(x, training=False)
+        with tf.GradientTape() as tape:
+            tape.watch(maps)
+            logits = logits_of(maps)
+            index = chosen(logits, target)
+            score = tf.gather(logits[0], index)
+        maps_grad = tape.gradient(score, maps)
+        return logits[0], index, maps[0], maps_grad[0], tf.zeros((0,))
+
+    @tf.function(reduce_retracing=True)
+    def full_fn(x: tf.Tensor, target: tf.Tensor) -> tuple:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            maps = encoder(x, training=False)
+            logits = logits_of(maps)
+            index = chosen(logits, target)
+            score = tf.gather(logits[0], index)
+        maps_grad, x_grad = tape.gradient(score, [maps, x])
+        return logits[0], index, maps[0], maps_grad[0], x_grad[0]
+
+    return gradcam_fn, full_fn
+
+
+def _check_frames(frames: np.ndarray, expected_frames: int | None) -> None:
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        shape = getattr(frames, "shape", None)
+        raise VideoError(f"frames must be a uint8 RGB array (T, H, W, 3); got {type(frames).__name__} {shape}")
+    if expected_frames is not None and frames.shape[0] != expected_frames:
+        raise VideoError(f"the model takes clips of {expected_frames} frames; got {frames.shape[0]}")
+
+
+def _preprocess(x: np.ndarray, mode: str) -> np.ndarray:
+    """Float RGB in [0, 255] → the model's input convention (see auditor.sidecar)."""
+    if mode == "unit":
+        return x / np.float32(255.0)
+    return keras.applications.imagenet_utils.preprocess_input(x, mode=mode).astype(np.float32)

@@ -1,0 +1,26 @@
+"""Per-frame Grad-CAM (DESIGN §2): weights are averaged over space only, never over time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from auditor.explain.base import Gradients, Method
+
+
+def gradcam_pre_relu(gradients: Gradients) -> np.ndarray:
+    """Σ_k α[t,k]·A[t,:,:,k] with α[t,k] = mean_ij ∂y/∂A[t,i,j,k]; shape (T, h, w)."""
+    weights = gradients.activation_grads.mean(axis=(1, 2), keepdims=True)
+    return (weights * gradients.activations).sum(axis=-1, dtype=np.float32)
+
+
+def gradcam(gradients: Gradients) -> np.ndarray:
+    """Raw per-frame Grad-CAM, ReLU of the weighted map sum; float32 (T, h, w), not normalised."""
+    return np.maximum(gradcam_pre_relu(gradients), 0.0).astype(np.float32)
+
+
+METHOD = Method(
+    name="gradcam",
+    compute=gradcam,
+    needs_input_grads=False,
+    summary="Grad-CAM: where in each frame the features that raised the score of the flagged class were active.",
+)
