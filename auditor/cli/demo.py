@@ -1,0 +1,68 @@
+"""`auditor demo` and `auditor report`: explain a clip into a report folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from auditor.cli.output import print_result, progress_printer
+
+
+@click.command()
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True,
+              help="Folder for the clip, the throwaway keys and the report.")
+@click.option("--label", type=click.Choice(["normal", "fight", "fall"]), default="fight", show_default=True,
+              help="Kind of synthetic incident to generate.")
+@click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the generated clip.")
+@click.option("--no-sign", is_flag=True, help="Write an UNSIGNED DRAFT instead of a sealed report.")
+@click.option("--overwrite", is_flag=True, help="Replace the contents of a non-empty --out folder.")
+def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool) -> None:
+    """Run the demo detector on a generated incident clip and write a signed report."""
+    from auditor.demo import run_demo
+
+    result = run_demo(out, label=label, seed=seed, sign=not no_sign, overwrite=overwrite, progress=progress_printer())
+    print_result(result)
+    if result.signed:
+        click.echo(f"check it:  auditor verify {result.folder} --trust {out / 'demo-keys' / 'root.cert.pem'}")
+
+
+@click.command()
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True,
+              help="Keras .keras or .h5 detector; its sidecar JSON is read from beside it.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Report folder to create.")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path),
+              help="Deployment profile (TOML) that fills the legal fields.")
+@click.option("--start", type=int, default=0, show_default=True, help="First frame of the explained window.")
+@click.option("--classes", help="Comma-separated class names (overrides the sidecar).")
+@click.option("--layer", help="Grad-CAM target layer (default: the last spatial map of the CNN).")
+@click.option("--source-id", help="Camera or source identifier to record.")
+@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), help="Keys folder (default: auditor keys init's).")
+@click.option("--tsa-url", envvar="AUDITOR_TSA_URL", help="RFC 3161 timestamp authority for PAdES B-T.")
+@click.option("--templates", "templates_dir", type=click.Path(path_type=Path), help="Own Jinja2 templates folder.")
+@click.option("--no-sign", is_flag=True, help="Write an UNSIGNED DRAFT instead of a sealed report.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing report in --out.")
+def report(
+    video: Path, model_path: Path, out: Path, profile_path: Path | None, start: int, classes: str | None,
+    layer: str | None, source_id: str | None, keys_dir: Path | None, tsa_url: str | None,
+    templates_dir: Path | None, no_sign: bool, overwrite: bool,
+) -> None:
+    """Explain one clip of VIDEO with a detector and write a signed evidence report."""
+    from auditor.detector import load_detector
+    from auditor.keys import load_identity
+    from auditor.pipeline import report_video
+    from auditor.profile import load_profile
+
+    identity = None if no_sign else load_identity(keys_dir, os.environ.get("AUDITOR_KEY_PASSPHRASE"))
+    detector = load_detector(model_path, class_names=classes.split(",") if classes else None, layer=layer)
+    result = report_video(
+        video, detector, out, profile=load_profile(profile_path) if profile_path else None, identity=identity,
+        start=start, source_id=source_id, templates_dir=templates_dir, tsa_url=tsa_url, overwrite=overwrite,
+        progress=progress_printer(),
+    )
+    print_result(result)
+
+
+COMMANDS = [demo, report]

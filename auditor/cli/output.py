@@ -1,0 +1,32 @@
+"""What the CLI prints: short progress lines on stderr, results on stdout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import click
+
+from auditor.pipeline import ReportResult
+
+
+def progress_printer() -> Callable[[str], None]:
+    """A progress callback printing `[  1.2s] step` lines on stderr."""
+    start = time.perf_counter()
+
+    def show(step: str) -> None:
+        click.echo(f"[{time.perf_counter() - start:5.1f}s] {step}", err=True)
+
+    return show
+
+
+def print_result(result: ReportResult) -> None:
+    """The decision in one line, then where the report is."""
+    decision = result.record.decision
+    flag = "FLAGGED" if decision.flagged else "not flagged"
+    click.echo(
+        f"{flag}: {decision.predicted_class} ({decision.predicted_probability:.1%}, threshold "
+        f"{decision.threshold:.0%}); a person must review this decision"
+    )
+    state = "signed report" if result.signed else "UNSIGNED DRAFT"
+    click.echo(f"{state}: {result.folder / 'report.pdf'}  (also report.html, evidence.json)")
