@@ -1,0 +1,218 @@
+"""Plain-language sentences generated from an evidence record, for readers who are not experts.
+
+Every sentence is derived from recorded values only, so the words and the numbers in a report
+cannot disagree. The templates escape the returned text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from auditor.evidence import EvidenceRecord, FrameSummary
+
+WEAK = 0.25  # a frame whose Grad-CAM peak is below this share of the clip maximum counts as weak
+
+
+@dataclass(frozen=True)
+class FrameGroup:
+    """Consecutive frames whose strongest activation lies in the same region."""
+
+    first: FrameSummary
+    last: FrameSummary
+    region: str
+    spread: float  # mean share of the frame above half the clip maximum
+
+    @property
+    def frames(self) -> str:
+        return frame_span(self.first.frame_index, self.last.frame_index)
+
+    @property
+    def times(self) -> str:
+        return time_span(self.first.timestamp, self.last.timestamp)
+
+
+def percent(value: float) -> str:
+    """0.9312 -> '93 %'; tiny non-zero values are not shown as 0."""
+    if 0 < value < 0.005:
+        return "< 1 %"
+    return f"{value * 100:.0f} %"
+
+
+def seconds(value: float) -> str:
+    """4.1 -> '4.10 s'; 75.5 -> '1 min 15.50 s'."""
+    minutes, rest = divmod(value, 60)
+    return f"{int(minutes)} min {rest:.2f} s" if minutes else f"{rest:.2f} s"
+
+
+def frame_span(first: int, last: int) -> str:
+    return f"frame {first}" if first == last else f"frames {first}\u2013{last}"
+
+
+def time_span(first: float, last: float) -> str:
+    return seconds(first) if first == last else f"{seconds(first)} to {seconds(last)}"
+
+
+def certainty(probability: float, threshold: float) -> str:
+    """A cautious word for how far the score is above the threshold."""
+    if probability < threshold:
+        return "below the alert threshold"
+    if probability >= 0.9:
+        return "high"
+    return "moderate" if probability >= 0.7 else "low"
+
+
+def headline(record: EvidenceRecord) -> str:
+    decision = record.decision
+    if decision.flagged:
+        return f"Automated alert: possible \u201c{decision.predicted_class}\u201d \u2013 a person must review it"
+    return f"No alert: the clip was classed as \u201c{decision.predicted_class}\u201d"
+
+
+def what_was_flagged(record: EvidenceRecord) -> str:
+    clip, decision = record.input, record.decision
+    source = f" from source {clip.source_id}" if clip.source_id else ""
+    frames = frame_span(clip.frame_indices[0], clip.frame_indices[-1])
+    verb = "flagged" if decision.flagged else "classed"
+    return (
+        f"The detector {verb} the video \u201c{clip.file_name}\u201d{source}, {frames} "
+        f"({time_span(clip.start_seconds, clip.end_seconds)} into the recording), "
+        f"as \u201c{decision.predicted_class}\u201d."
+    )
+
+
+def how_sure(record: EvidenceRecord) -> str:
+    d = record.decision
+    text = (
+        f"The model gave \u201c{d.predicted_class}\u201d a score of {percent(d.predicted_probability)}; "
+        f"an alert is raised from {percent(d.threshold)}. "
+    )
+    if d.runner_up_class is not None and d.margin is not None:
+        runner = next(c for c in d.classes if c.name == d.runner_up_class)
+        text += (
+            f"The next most likely label, \u201c{runner.name}\u201d, scored {percent(runner.probability)} "
+            f"(a margin of {d.margin * 100:.0f} points). "
+        )
+    return text + f"Certainty as stated by the model: {certainty(d.predicted_probability, d.threshold)}."
+
+
+def frame_groups(record: EvidenceRecord, method: str = "gradcam") -> list[FrameGroup]:
+    """Runs of consecutive frames sharing the region of their strongest activation."""
+    groups: list[FrameGroup] = []
+    run: list[FrameSummary] = []
+    for frame in record.explanations.frames:
+        if run and _region(frame, method) != _region(run[0], method):
+            groups.append(_group(run, method))
+            run = []
+        run.append(frame)
+    if run:
+        groups.append(_group(run, method))
+    return groups
+
+
+def _region(frame: FrameSummary, method: str) -> str:
+    summary = frame.maps.get(method)
+    if summary is None or summary.peak_relative < WEAK:
+        return "weak"
+    return summary.region
+
+
+def _group(run: list[FrameSummary], method: str) -> FrameGroup:
+    spread = sum(f.maps[method].area_above_half for f in run if method in f.maps) / len(run)
+    return FrameGroup(first=run[0], last=run[-1], region=_region(run[0], method), spread=spread)
+
+
+def _spread_words(spread: float) -> str:
+    if spread < 0.1:
+        return "concentrated in a small area"
+    return "spread over a moderate area" if spread < 0.3 else "spread over a large part of the image"
+
+
+def attention_sentences(record: EvidenceRecord) -> list[str]:
+    """What the model looked at, in words: regions per run of frames, then the key frames."""
+    if "gradcam" not in {m.name for m in record.explanations.methods}:
+        return ["No Grad-CAM map was recorded, so no region can be described."]
+    sentences = [_group_sentence(g) for g in frame_groups(record)]
+    sentences.append(key_frame_sentence(record))
+    agreement = saliency_agreement(record)
+    if agreement:
+        sentences.append(agreement)
+    return sentences
+
+
+def attention_summary(record: EvidenceRecord) -> str:
+    """One sentence for the summary page: the region most key frames point to."""
+    explanations = record.explanations
+    regions = [
+        _region(explanations.frames[t], "gradcam") for t in explanations.key_frames
+    ]
+    strong = [r for r in regions if r != "weak"]
+    if not strong:
+        return "The model's activation was weak in every frame; no region stands out."
+    region = max(sorted(set(strong)), key=strong.count)
+    area = "the centre" if region == "centre" else f"the {region} part"
+    return (
+        f"In {strong.count(region)} of {len(regions)} key frames the model's strongest activation "
+        f"was in {area} of the image."
+    )
+
+
+def _group_sentence(group: FrameGroup) -> str:
+    where = f"{group.frames} ({group.times})"
+    if group.region == "weak":
+        return f"In {where} the activation was weak (below a quarter of the clip's strongest)."
+    area = "the centre" if group.region == "centre" else f"the {group.region} part"
+    return f"In {where} the strongest activation was in {area} of the image, {_spread_words(group.spread)}."
+
+
+def key_frame_sentence(record: EvidenceRecord) -> str:
+    explanations = record.explanations
+    keys = [explanations.frames[t] for t in explanations.key_frames]
+    share = sum(f.maps["gradcam"].mass_share for f in keys if "gradcam" in f.maps)
+    names = ", ".join(str(f.frame_index) for f in keys)
+    return (
+        f"The frames with the most Grad-CAM activation (the key frames shown below) are {names}: "
+        f"together they hold {percent(share)} of the clip's activation."
+    )
+
+
+def saliency_agreement(record: EvidenceRecord) -> str | None:
+    """How often the pixel saliency peaks in the same region as Grad-CAM on the key frames."""
+    frames = [record.explanations.frames[t] for t in record.explanations.key_frames]
+    both = [f for f in frames if {"gradcam", "saliency"} <= set(f.maps)]
+    pairs = [(f.maps["gradcam"].region, f.maps["saliency"].region) for f in both]
+    if not pairs:
+        return None
+    same = sum(a == b for a, b in pairs)
+    return (
+        f"On {same} of {len(pairs)} key frames the pixel-level saliency peaks in the same part of "
+        "the image as Grad-CAM; disagreement means the two methods point to different details."
+    )
+
+
+def procedure(record: EvidenceRecord) -> str:
+    """The procedure actually applied, for a non-expert (checklist item 9)."""
+    clip, model = record.input, record.model
+    return (
+        f"The system took {len(clip.frame_indices)} frames of the video, reduced them to the size "
+        f"the model expects, and passed them through the model \u201c{model.name}\u201d (version "
+        f"{model.version}). The model first describes each frame with an image-recognition network, "
+        "then follows how these descriptions change from frame to frame, and finally gives a score "
+        "to each possible label. The label with the highest score is reported; it raises an alert "
+        f"when it is not the normal class and its score reaches {percent(record.decision.threshold)}."
+    )
+
+
+def role_of_system(record: EvidenceRecord) -> str:
+    """The role of the system in the decision (checklist item 13)."""
+    return (
+        "The system only raises an alert and shows what it based the alert on. It does not decide "
+        "anything about a person: the decision is not final until a person has reviewed the clip "
+        "and confirmed or overturned the alert."
+    )
+
+
+def completeness_counts(record: EvidenceRecord) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in record.completeness.items:
+        counts[item.status] = counts.get(item.status, 0) + 1
+    return counts

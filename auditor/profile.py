@@ -1,0 +1,87 @@
+"""Deployment profile: the legal and organisational facts an operator writes once in TOML.
+
+Every field is optional. A field the profile leaves out is shown as "not provided" in each
+report and listed in its completeness section; it is never dropped. See
+`examples/deployment-profile.toml` for a commented example.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from auditor.errors import ReportError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Retention(_Section):
+    """How long each kind of data is kept, and when it is deleted (checklist item 21)."""
+
+    clip: str | None = None
+    report: str | None = None
+    logs: str | None = None
+
+
+class Redress(_Section):
+    """How the person concerned obtains human intervention and contests (checklist item 18)."""
+
+    contact: str | None = None
+    channel: str | None = None
+    time_limit: str | None = None
+
+
+class DeploymentProfile(_Section):
+    """Who runs the system, why, on which legal basis, and how people can contest."""
+
+    profile_name: str | None = None
+    controller: str | None = None
+    dpo_contact: str | None = None
+    record_of_processing: str | None = None
+    purpose: str | None = None
+    legal_basis: str | None = None
+    art22_position: str | None = None
+    ai_act_classification: str | None = None
+    dpia_reference: str | None = None
+    source_id: str | None = None
+    data_minimisation: str | None = None
+    significance: str | None = None
+    withheld: str | None = None
+    recipients: list[str] | None = None
+    access_control: str | None = None
+    second_verifier_required: bool | None = None
+    retention: Retention = Field(default_factory=Retention)
+    redress: Redress = Field(default_factory=Redress)
+    report_language: str = "en"
+    templates_dir: str | None = None
+
+
+def load_profile(path: Path) -> DeploymentProfile:
+    """Read a deployment profile from TOML; raise ReportError saying which field is wrong.
+
+    A relative `templates_dir` is taken relative to the profile file's folder.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ReportError(f"deployment profile {path} does not exist; check the path") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"deployment profile {path} is not valid TOML ({exc}); fix the file") from exc
+    try:
+        profile = DeploymentProfile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "profile"
+        raise ReportError(
+            f"deployment profile {path}: {where}: {first['msg']}; "
+            "compare with examples/deployment-profile.toml"
+        ) from exc
+    if profile.templates_dir is None:
+        return profile
+    templates = (path.parent / profile.templates_dir).resolve()
+    return profile.model_copy(update={"templates_dir": str(templates)})

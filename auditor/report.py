@@ -1,0 +1,179 @@
+"""Render an evidence record as a self-contained HTML file and a PDF/A-3b with the record embedded.
+
+Templates come from `templates/` (shipped in the wheel as `auditor/templates`); an organisation
+can override any file by giving its own folder (`templates_dir`, or the profile's setting).
+WeasyPrint fetches through `ArtifactFetcher`, which serves only the report's listed artifacts.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import jinja2
+import weasyprint
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from auditor import narrative
+from auditor.errors import ReportError
+from auditor.evidence import EvidenceRecord, committed_schema, record_json, verify_artifacts
+from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes
+
+LOG = logging.getLogger(__name__)
+HTML_NAME = "report.html"
+PDF_NAME = "report.pdf"
+ENTRY_TEMPLATE = "report.html.j2"
+NOT_PROVIDED = "not provided"
+
+
+def builtin_templates() -> Path:
+    """The shipped templates: `auditor/templates` in a wheel, `templates/` in a source tree."""
+    package = Path(__file__).parent
+    for candidate in (package / "templates", package.parent / "templates"):
+        if (candidate / ENTRY_TEMPLATE).is_file():
+            return candidate
+    raise ReportError("the report templates are missing from this installation; reinstall auditor")
+
+
+def _environment(record: EvidenceRecord, templates_dir: Path | str | None) -> jinja2.Environment:
+    chosen = templates_dir or record.deployment.templates_dir
+    folders = [builtin_templates()]
+    if chosen:
+        if not Path(chosen).is_dir():
+            raise ReportError(f"templates folder {chosen} does not exist; fix templates_dir or leave it out")
+        folders.insert(0, Path(chosen).resolve())
+    return _cached_environment(tuple(str(f) for f in folders))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
+    """One environment per template search path, so templates compile once (Jinja re-checks
+    file modification times on each load)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(folders)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(narrative=narrative, NOT_PROVIDED=NOT_PROVIDED)
+    env.filters.update(percent=narrative.percent, seconds=narrative.seconds)
+    return env
+
+
+def _render(record: EvidenceRecord, folder: Path, templates_dir: Path | str | None, *, draft: bool, inline: bool) -> str:
+    problems = verify_artifacts(record, folder)
+    if problems:
+        raise ReportError(f"report folder {folder} does not match its record: {'; '.join(problems)}")
+    env = _environment(record, templates_dir)
+    images = {image.path: image for image in record.explanations.images}
+
+    def source(path: str) -> str:
+        if path not in images:
+            raise ReportError(f"template asked for {path!r}, which the record does not list as an image")
+        return _data_uri(folder / path) if inline else path
+
+    try:
+        return env.get_template(ENTRY_TEMPLATE).render(
+            record=record, draft=draft, inline=inline, image_src=source, for_pdf=not inline
+        )
+    except jinja2.TemplateError as exc:
+        raise ReportError(f"template error: {exc}; check the templates folder") from exc
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(
+    record: EvidenceRecord, folder: Path, templates_dir: Path | str | None = None, *, draft: bool = False
+) -> str:
+    """The report as one self-contained HTML document (images inlined as data URIs)."""
+    return _render(record, Path(folder), templates_dir, draft=draft, inline=True)
+
+
+class ArtifactFetcher(URLFetcher):
+    """Serves the report's own listed artifacts from its folder; refuses every other URL."""
+
+    def __init__(self, record: EvidenceRecord, folder: Path) -> None:
+        super().__init__(allowed_protocols=("file",))
+        self.root = Path(folder).resolve()
+        self.allowed = {a.path: a.sha256 for a in record.artifacts}
+        self.requested: list[str] = []
+        self.refused: list[str] = []
+
+    def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
+        self.requested.append(url)
+        try:
+            data = self._artifact_bytes(url)
+        except ReportError as exc:
+            self.refused.append(url)
+            LOG.warning("refused to fetch %s: %s", url, exc)
+            raise
+        return URLFetcherResponse(url, body=data, headers={"Content-Type": "image/png"})
+
+    def _artifact_bytes(self, url: str) -> bytes:
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            raise ReportError("only the report's own files may be fetched")
+        path = Path(unquote(parts.path)).resolve()
+        if not path.is_relative_to(self.root):
+            raise ReportError("outside the report folder")
+        relative = path.relative_to(self.root).as_posix()
+        if relative not in self.allowed:
+            raise ReportError("not an artifact listed in the record")
+        data = path.read_bytes()
+        if sha256_bytes(data) != self.allowed[relative]:
+            raise ReportError("its SHA-256 differs from the record")
+        return data
+
+
+def render_pdf(
+    record: EvidenceRecord, folder: Path, templates_dir: Path | str | None = None, *, draft: bool = False
+) -> bytes:
+    """The report as PDF/A-3b (PDF 1.7), with evidence.json and its schema embedded."""
+    folder = Path(folder)
+    html = _render(record, folder, templates_dir, draft=draft, inline=False)
+    fetcher = ArtifactFetcher(record, folder)
+    created = record.report.created_at
+    attachments = [
+        weasyprint.Attachment(
+            string=record_json(record).encode("utf-8"), name="evidence.json", relationship="Source",
+            description="Machine-readable evidence record", created=created, modified=created,
+            url_fetcher=fetcher,
+        ),
+        weasyprint.Attachment(
+            string=committed_schema().encode("utf-8"), name="evidence-record-v1.json",
+            relationship="Supplement", description="JSON Schema of the evidence record",
+            created=created, modified=created, url_fetcher=fetcher,
+        ),
+    ]
+    document = weasyprint.HTML(string=html, base_url=folder.resolve().as_uri() + "/", url_fetcher=fetcher)
+    pdf = document.write_pdf(pdf_variant="pdf/a-3b", attachments=attachments)
+    if fetcher.refused:
+        raise ReportError(
+            f"the templates refer to files that are not artifacts of this report: {', '.join(fetcher.refused)}; "
+            "inline them in the templates or add them to the record"
+        )
+    return pdf
+
+
+def write_report(
+    record: EvidenceRecord,
+    folder: Path,
+    *,
+    templates_dir: Path | str | None = None,
+    draft: bool = False,
+    out_dir: Path | None = None,
+) -> list[Path]:
+    """Write `report.html` and `report.pdf` atomically (into `out_dir`, default `folder`)."""
+    folder = Path(folder)
+    target = Path(out_dir) if out_dir is not None else folder
+    html = render_html(record, folder, templates_dir, draft=draft)
+    pdf = render_pdf(record, folder, templates_dir, draft=draft)
+    target.mkdir(parents=True, exist_ok=True)
+    return [atomic_write_text(target / HTML_NAME, html), atomic_write_bytes(target / PDF_NAME, pdf)]
