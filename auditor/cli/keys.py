@@ -1,0 +1,169 @@
+"""`auditor keys`: create, import and show the organisation seal; signing options for other commands.
+
+Passphrases come from `AUDITOR_KEY_PASSPHRASE` or a hidden prompt, never from an argument.
+Other commands that write reports add `@signing_options` and call `load_signing_identity` before
+any rendering, so that a wrong passphrase or an expired certificate fails before work is done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from cryptography.hazmat.primitives import hashes
+
+from auditor.errors import SigningError
+from auditor.keys import (
+    IdentityPaths,
+    SigningIdentity,
+    create_identity,
+    default_keys_dir,
+    import_identity,
+    load_identity,
+    passphrase_from_env,
+    read_certificates,
+)
+from auditor.signing import TSA_ENV
+
+IMPORT_PASSPHRASE_ENV = "AUDITOR_IMPORT_PASSPHRASE"
+F = TypeVar("F", bound=Callable[..., object])
+
+keys_dir_option = click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keys folder (default: $AUDITOR_HOME/keys, else ~/.config/auditor/keys).",
+)
+
+
+def signing_options(func: F) -> F:
+    """Add --keys, --tsa-url (env AUDITOR_TSA_URL) and --no-sign to a report-writing command."""
+    func = click.option(
+        "--no-sign",
+        is_flag=True,
+        help="Write an unsigned draft: no signatures, every page marked UNSIGNED DRAFT.",
+    )(func)
+    func = click.option(
+        "--tsa-url",
+        envvar=TSA_ENV,
+        default=None,
+        metavar="URL",
+        help="RFC 3161 timestamp authority: signatures become PAdES B-T (default: none, B-B). "
+        f"Env: {TSA_ENV}.",
+    )(func)
+    return keys_dir_option(func)
+
+
+def load_signing_identity(keys_dir: Path | None) -> SigningIdentity:
+    """The seal in `keys_dir`, with the passphrase from the environment or a prompt."""
+    paths = IdentityPaths.of(keys_dir or default_keys_dir())
+    passphrase = passphrase_from_env()
+    if passphrase is None and paths.key.is_file():
+        passphrase = click.prompt(f"Passphrase of the signing key {paths.key}", hide_input=True, err=True)
+    return load_identity(paths.folder, passphrase)
+
+
+def _new_passphrase() -> str:
+    return passphrase_from_env() or click.prompt(
+        "Passphrase for the new key (min. 8 characters)", hide_input=True, confirmation_prompt=True, err=True
+    )
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Create, import and inspect the organisation seal that signs reports."""
+
+
+@keys_group.command("init")
+@keys_dir_option
+@click.option("--organisation", required=True, help="Organisation named in the certificates.")
+@click.option("--common-name", default=None, help="Signer name (default: '<organisation> evidence seal').")
+@click.option(
+    "--key-type",
+    type=click.Choice(["rsa3072", "p256"]),
+    default="rsa3072",
+    show_default=True,
+    help="RSA-3072 is checked by every common verifier; P-256 is smaller and faster.",
+)
+@click.option("--valid-days", type=click.IntRange(1, 36500), default=3650, show_default=True)
+def init_command(
+    keys_dir: Path | None, organisation: str, common_name: str | None, key_type: str, valid_days: int
+) -> None:
+    """Create a self-signed root and a signing certificate (the organisation seal).
+
+    The private key is written mode 0600, encrypted with the passphrase from
+    AUDITOR_KEY_PASSPHRASE or a prompt. Give root.cert.pem to whoever verifies reports.
+    """
+    folder = keys_dir or default_keys_dir()
+    paths = create_identity(
+        folder,
+        _new_passphrase(),
+        common_name=common_name or f"{organisation} evidence seal",
+        organisation=organisation,
+        key_type=key_type,  # type: ignore[arg-type]
+        valid_days=valid_days,
+    )
+    click.echo(f"created the seal in {paths.folder}")
+    _describe(paths)
+
+
+@keys_group.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@keys_dir_option
+def import_command(sources: tuple[Path, ...], keys_dir: Path | None) -> None:
+    """Import a key and its chain up to the organisation's root CA.
+
+    SOURCES: one .p12/.pfx file, or PEM files holding the key, its certificate and the chain
+    (root included). The source passphrase comes from AUDITOR_IMPORT_PASSPHRASE or a prompt;
+    the imported key is stored encrypted with the passphrase from AUDITOR_KEY_PASSPHRASE or a
+    prompt.
+    """
+    source_passphrase = os.environ.get(IMPORT_PASSPHRASE_ENV)
+    if source_passphrase is None and _needs_passphrase(sources):
+        source_passphrase = click.prompt("Passphrase of the imported file", hide_input=True, err=True)
+    paths = import_identity(list(sources), keys_dir or default_keys_dir(), _new_passphrase(), source_passphrase)
+    click.echo(f"imported the seal into {paths.folder}")
+    _describe(paths)
+
+
+@keys_group.command("show")
+@keys_dir_option
+def show_command(keys_dir: Path | None) -> None:
+    """Show the seal's signer, root, validity and key file permissions (no passphrase needed)."""
+    paths = IdentityPaths.of(keys_dir or default_keys_dir())
+    if not paths.cert.is_file():
+        raise SigningError(f"no seal in {paths.folder}: run `auditor keys init` or `auditor keys import`")
+    _describe(paths)
+
+
+def _needs_passphrase(sources: tuple[Path, ...]) -> bool:
+    """PKCS#12 files and encrypted PEM keys need a source passphrase."""
+    for path in sources:
+        if path.suffix.lower() in (".p12", ".pfx"):
+            return True
+        if b"ENCRYPTED" in path.read_bytes():
+            return True
+    return False
+
+
+def _describe(paths: IdentityPaths) -> None:
+    cert = read_certificates(paths.cert)[0]
+    root = read_certificates(paths.root)[0]
+    now = dt.datetime.now(dt.timezone.utc)
+    state = "valid" if cert.not_valid_before_utc <= now <= cert.not_valid_after_utc else "NOT VALID NOW"
+    mode = stat.S_IMODE(paths.key.stat().st_mode) if paths.key.exists() else None
+    click.echo(f"  signer:      {cert.subject.rfc4514_string()}")
+    click.echo(f"  certificate: SHA-256 {cert.fingerprint(hashes.SHA256()).hex()}")
+    click.echo(f"  valid:       {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d} ({state})")
+    click.echo(f"  root:        {root.subject.rfc4514_string()} (SHA-256 {root.fingerprint(hashes.SHA256()).hex()})")
+    click.echo(f"  trust file:  {paths.root}  (give it to verifiers: auditor verify --trust)")
+    click.echo(f"  key file:    {paths.key} (mode {mode:o})" if mode is not None else f"  key file:    {paths.key} MISSING")
+
+
+COMMANDS = [keys_group]

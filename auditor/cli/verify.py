@@ -1,0 +1,89 @@
+"""`auditor verify`: check signed reports, print a short verdict per file, exit 0 / 1 / 8."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from auditor.verify import EXIT_INVALID, FileVerdict, exit_code, load_trust, verify_paths
+
+_LABELS = {"valid": "VALID", "invalid": "INVALID", "untrusted": "UNTRUSTED"}
+
+
+class VerificationFailed(click.ClickException):
+    """Carries verify's exit code (1 or 8) through the CLI's top level; the verdicts are printed."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file: object = None) -> None:  # noqa: ARG002 -- same signature as ClickException
+        click.echo(f"auditor: verify: {self.message}", err=True)
+
+
+@click.command("verify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--trust",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Root certificate (PEM/DER) or keys folder to trust (default: the root set up by `auditor keys`).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
+@click.pass_context
+def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | None, as_json: bool) -> None:
+    """Check signed report files: a PDF, an HTML/JSON file with its .p7s, or a report folder.
+
+    For each file: the signature is intact, the signer chains to the trusted root, the signature
+    covers the whole file (later revisions only if validly signed, e.g. a review), and the
+    evidence record embedded in the PDF matches the hashes of the files it lists.
+
+    \b
+    Exit codes:
+      0  all files valid and signed by a trusted key
+      1  something is altered, unsigned, missing or invalid
+      8  intact, but signed by a key that does not chain to the trusted root
+    """
+    if not (ctx.obj or {}).get("debug"):
+        for name in ("pyhanko", "pyhanko_certvalidator"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    anchors = load_trust(trust)
+    verdicts = verify_paths(paths, trust)
+    code = exit_code(verdicts)
+    if as_json:
+        result = {
+            "exit_code": code,
+            "trusted_root": anchors.description,
+            "files": [v.model_dump(mode="json") for v in verdicts],
+        }
+        click.echo(json.dumps(result, indent=2))
+    else:
+        for verdict in verdicts:
+            _print_verdict(verdict)
+        click.echo(f"trusted root: {anchors.description}")
+    if code:
+        bad = sum(v.status != "valid" for v in verdicts)
+        what = "altered or invalid" if code == EXIT_INVALID else "signed by an untrusted key"
+        raise VerificationFailed(code, f"{bad} of {len(verdicts)} files {what}")
+
+
+def _print_verdict(verdict: FileVerdict) -> None:
+    label = _LABELS[verdict.status]
+    signed = ""
+    if verdict.signatures:
+        first = verdict.signatures[0]
+        when = f" on {first.signed_at:%Y-%m-%d %H:%M} UTC" if first.signed_at else ""
+        signed = f"  signed by {first.signer}{when}"
+        if len(verdict.signatures) > 1:
+            signed += f" (+{len(verdict.signatures) - 1} later signature(s))"
+    click.echo(f"{label:<10} {verdict.path}{signed}")
+    for reason in verdict.reasons:
+        click.echo(f"  - {reason}")
+    for note in verdict.notes:
+        click.echo(f"  · {note}")
+
+
+COMMANDS = [verify_command]

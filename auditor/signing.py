@@ -1,0 +1,249 @@
+"""Seal report files: a PAdES signature inside the PDF, detached CMS for the HTML and the JSON.
+
+Choices, and why:
+
+- **PAdES baseline B-B** (ETSI EN 319 142-1), subfilter `ETSI.CAdES.detached`, SHA-256. With a
+  timestamp authority (`tsa_url`, CLI `--tsa-url`, env `AUDITOR_TSA_URL`) the signature carries
+  an RFC 3161 timestamp and becomes **B-T**; nothing here calls the network unless a URL is given.
+- **Certification with DocMDP level 2** ("form filling and signing allowed") for the first
+  signature of a document; every later signature (a reviewer's approval in a new revision) is an
+  approval signature. Level 1 ("no changes") would make any review signature break the seal;
+  level 2 keeps the seal valid under a later signed revision while any other change (text,
+  pages, embedded files, an unsigned update) still shows up as a modification.
+- **Invisible signature**: the report template draws the seal block from the record's `seal`
+  field (see `seal_fields`). A pyHanko stamp would add an appearance stream with a standard-14
+  font that is not embedded, which breaks PDF/A-3b; an invisible field has a zero-size widget,
+  which PDF/A allows without an appearance.
+- **PDF/A-3b is kept**: the file stays PDF 1.7 (ECDSA keys would otherwise register the
+  ISO 32002 extension and raise the version to 2.0), and the Info `/Producer` is set to the
+  value pyHanko writes into the XMP `pdf:Producer`, so the two stay equal.
+- **Detached CMS** (`.p7s`, DER, CAdES signed attributes) over the exact file bytes, certificates
+  included; `openssl cms -verify -binary -inform DER -content FILE -in FILE.p7s -CAfile ROOT`
+  accepts it.
+- The pyHanko signer uses the key parsed once by `auditor.keys.load_identity` (pyHanko's own
+  `SimpleSigner` re-parses the DER key on every signature, ~150 ms for RSA-3072).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import VENDOR
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.general import get_pyca_cryptography_hash
+from pyhanko.sign.signers import constants
+from pyhanko.sign.signers.pdf_cms import SimpleSigner
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from auditor.errors import ArchiveError, SigningError
+from auditor.files import atomic_write_bytes
+from auditor.keys import SigningIdentity, create_identity, load_identity
+
+TSA_ENV = "AUDITOR_TSA_URL"
+SEAL_FIELD = "AuditorSeal"
+DEFAULT_REASON = "Evidence report sealed by auditor"
+REPORT_PDF = "report.pdf"
+REPORT_HTML = "report.html"
+RECORD_JSON = "evidence.json"
+DEMO_KEYS_DIR = "demo-keys"
+_DIGEST = "sha256"
+
+
+class _CachedKeySigner(SimpleSigner):
+    """`SimpleSigner` that signs with an already parsed `cryptography` key."""
+
+    def __init__(self, identity: SigningIdentity) -> None:
+        self._key = identity.key
+        super().__init__(
+            signing_cert=_asn1_cert(identity.cert),
+            signing_key=asn1_keys.PrivateKeyInfo.load(
+                identity.key.private_bytes(
+                    serialization.Encoding.DER,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            ),
+            cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in identity.chain]),
+        )
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        algorithm = get_pyca_cryptography_hash(digest_algorithm)
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, padding.PKCS1v15(), algorithm)
+        return self._key.sign(data, ec.ECDSA(algorithm))
+
+
+class _Pdf17Signer(signers.PdfSigner):
+    """PdfSigner that registers only the ESIC (PAdES) extension, keeping the file at PDF 1.7."""
+
+    def register_extensions(self, pdf_out, *, md_algorithm: str) -> None:  # noqa: ANN001
+        pdf_out.ensure_output_version(version=(1, 7))
+        pdf_out.register_extension(constants.ESIC_EXTENSION_1)
+
+
+@lru_cache(maxsize=16)
+def _signer(identity: SigningIdentity) -> _CachedKeySigner:
+    return _CachedKeySigner(identity)
+
+
+def _asn1_cert(cert: object) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))  # type: ignore[attr-defined]
+
+
+def _timestamper(tsa_url: str | None) -> HTTPTimeStamper | None:
+    return HTTPTimeStamper(tsa_url, timeout=10) if tsa_url else None
+
+
+def sign_pdf(
+    src: Path,
+    dst: Path,
+    identity: SigningIdentity,
+    *,
+    tsa_url: str | None = None,
+    reason: str = DEFAULT_REASON,
+    field_name: str | None = None,
+) -> Path:
+    """Sign `src` into `dst` (which may be `src`) atomically; return `dst`.
+
+    The first signature of a document certifies it (DocMDP level 2); later ones approve.
+    `field_name` defaults to "AuditorSeal", or "AuditorSignature<n>" for later signatures.
+    """
+    identity.check_usable()
+    data = _read(Path(src))
+    with _signing_errors(src, tsa_url):
+        writer = IncrementalPdfFileWriter(io.BytesIO(data))
+        existing = [s.field_name for s in writer.prev.embedded_signatures]
+        name = field_name or (SEAL_FIELD if not existing else f"AuditorSignature{len(existing) + 1}")
+        _align_producer(writer)
+        meta = signers.PdfSignatureMetadata(
+            field_name=name,
+            reason=reason,
+            md_algorithm=_DIGEST,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            certify=not existing,
+            docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+        )
+        signer = _Pdf17Signer(meta, _signer(identity), timestamper=_timestamper(tsa_url))
+        out = signer.sign_pdf(writer).getvalue()
+    return atomic_write_bytes(Path(dst), out)
+
+
+def _align_producer(writer: IncrementalPdfFileWriter) -> None:
+    """Make Info /Producer equal the XMP pdf:Producer pyHanko writes (a PDF/A requirement)."""
+    info_ref = writer.trailer.raw_get("/Info") if "/Info" in writer.trailer else None
+    if isinstance(info_ref, generic.IndirectObject):
+        info = info_ref.get_object()
+        info["/Producer"] = generic.TextStringObject(VENDOR)
+        writer.mark_update(info_ref)
+
+
+@contextmanager
+def _signing_errors(src: Path, tsa_url: str | None) -> Iterator[None]:
+    """Turn pyHanko and timestamp-client failures into one-line `SigningError`s."""
+    try:
+        yield
+    except (PdfError, PyHankoSigningError, ValueError) as exc:
+        raise SigningError(f"could not sign {src}: {exc}; is it an unencrypted PDF?") from exc
+    except (TimestampRequestError, OSError) as exc:  # aiohttp errors derive from OSError
+        if not tsa_url:
+            raise
+        raise SigningError(
+            f"the timestamp authority {tsa_url} did not answer ({exc}); check the URL and the "
+            f"network, or sign without a timestamp (unset {TSA_ENV} / drop --tsa-url) for PAdES B-B"
+        ) from exc
+
+
+def sign_detached(path: Path, identity: SigningIdentity, *, tsa_url: str | None = None) -> Path:
+    """Write `path.p7s`: a detached CMS signature (DER) over the exact bytes of `path`."""
+    identity.check_usable()
+    path = Path(path)
+    data = _read(path)
+    with _signing_errors(path, tsa_url):
+        content_info = asyncio.run(
+            _signer(identity).async_sign_general_data(
+                data, _DIGEST, detached=True, use_cades=True, timestamper=_timestamper(tsa_url)
+            )
+        )
+    return atomic_write_bytes(path.with_name(path.name + ".p7s"), content_info.dump())
+
+
+def sign_report_folder(
+    folder: Path, identity: SigningIdentity, *, tsa_url: str | None = None
+) -> list[Path]:
+    """Sign report.pdf in place and write report.html.p7s and evidence.json.p7s.
+
+    Call it on the staging folder before the report folder is moved into place, so that a
+    failed signature leaves no unsigned report where a signed one was expected.
+    """
+    folder = Path(folder)
+    missing = [n for n in (REPORT_PDF, REPORT_HTML, RECORD_JSON) if not (folder / n).is_file()]
+    if missing:
+        raise ArchiveError(f"cannot sign {folder}: {', '.join(missing)} missing; render the report first")
+    identity.check_usable()
+    pdf = sign_pdf(folder / REPORT_PDF, folder / REPORT_PDF, identity, tsa_url=tsa_url)
+    return [pdf, *(sign_detached(folder / n, identity, tsa_url=tsa_url) for n in (REPORT_HTML, RECORD_JSON))]
+
+
+def seal_fields(identity: SigningIdentity | None) -> dict[str, object]:
+    """Values for the evidence record's `seal` section (`SealInfo(**seal_fields(identity))`)."""
+    if identity is None:
+        return {"signed": False, "note": "UNSIGNED DRAFT: not sealed, not evidence"}
+    note = (
+        f"PAdES signature and detached CMS signatures by {identity.subject}; "
+        f"root {identity.root.subject.rfc4514_string()} "
+        f"(SHA-256 {identity.root.fingerprint(hashes.SHA256()).hex()})"
+    )
+    if identity.info.throwaway:
+        note = (
+            "THROWAWAY DEMO IDENTITY created in the output folder: the seal shows the files are "
+            "unchanged since signing, not who signed them. " + note
+        )
+    return {
+        "signed": True,
+        "signer": identity.subject,
+        "certificate_sha256": identity.fingerprint,
+        "throwaway_identity": identity.info.throwaway,
+        "note": note,
+    }
+
+
+def create_demo_identity(output_folder: Path) -> SigningIdentity:
+    """A throwaway seal in `output_folder/demo-keys`, its key locked with a forgotten passphrase.
+
+    Its `root.cert.pem` lets `auditor verify --trust` check the demo reports; nobody can sign
+    with its key after this process ends.
+    """
+    folder = Path(output_folder) / DEMO_KEYS_DIR
+    passphrase = secrets.token_urlsafe(24)
+    create_identity(
+        folder,
+        passphrase,
+        common_name="auditor demo seal (THROWAWAY, not a real identity)",
+        organisation="auditor demo",
+        valid_days=365,
+        throwaway=True,
+    )
+    return load_identity(folder, passphrase)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {path}: {exc.strerror or exc}") from exc
