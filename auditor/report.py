@@ -118,7 +118,7 @@ class ArtifactFetcher(URLFetcher):
 
     def _artifact_bytes(self, url: str) -> bytes:
         parts = urlsplit(url)
-        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
             raise ReportError("only the report's own files may be fetched")
         path = Path(unquote(parts.path)).resolve()
         if not path.is_relative_to(self.root):

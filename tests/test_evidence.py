@@ -1,0 +1,217 @@
+"""Evidence record: schema drift, round trip, determinism, decision and summaries, artifacts.
+
+Regenerate the committed schema after a deliberate model change with
+`UPDATE_GOLDEN=1 pytest tests/test_evidence.py`, and bump the schema version if the change
+is not backward compatible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures.report_records import CLASSES, full_profile, make_clip, make_explanation, make_report_folder
+from pydantic import ValidationError
+
+from auditor.errors import ReportError
+from auditor.evidence import (
+    SCHEMA_RESOURCE,
+    ImageRef,
+    LogPointer,
+    Review,
+    SealInfo,
+    build_record,
+    committed_schema,
+    load_record,
+    record_json,
+    refresh_completeness,
+    region_name,
+    schema_json,
+    verify_artifacts,
+    write_record,
+)
+
+SCHEMA_PATH = Path(__file__).parents[1] / "auditor" / "schema" / SCHEMA_RESOURCE
+
+
+def test_committed_schema_matches_the_models() -> None:
+    if os.environ.get("UPDATE_GOLDEN"):
+        SCHEMA_PATH.write_text(schema_json(), encoding="utf-8")
+    assert committed_schema() == schema_json(), "models and schema drifted: see this file's docstring"
+
+
+def test_schema_is_versioned_and_requires_the_sections() -> None:
+    schema = json.loads(committed_schema())
+    assert schema["$id"].endswith("evidence-record-v1.json")
+    assert schema["properties"]["schema_version"]["const"] == "1.0"
+    for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
+        assert section in schema["required"]
+
+
+def test_record_round_trips_exactly(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path, profile=full_profile())
+    path = write_record(tmp_path, record)
+    assert load_record(path) == record
+    assert load_record(path.read_bytes()) == record
+    assert record_json(load_record(path)) == path.read_text(encoding="utf-8")
+
+
+def test_same_inputs_give_identical_bytes(tmp_path: Path) -> None:
+    first = make_report_folder(tmp_path / "a", profile=full_profile())
+    second = make_report_folder(tmp_path / "b", profile=full_profile())
+    assert record_json(first) == record_json(second)
+    assert (tmp_path / "a" / "arrays.npz").read_bytes() == (tmp_path / "b" / "arrays.npz").read_bytes()
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.1"])
+def test_unknown_schema_version_fails_clearly(tmp_path: Path, version: str) -> None:
+    data = json.loads(record_json(make_report_folder(tmp_path)))
+    data["schema_version"] = version
+    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads only '1.0'"):
+        load_record(json.dumps(data).encode())
+
+
+def test_not_a_record_fails_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="no schema_version"):
+        load_record(b'{"hello": 1}')
+    with pytest.raises(ReportError, match="not valid JSON"):
+        load_record(b"<html>")
+    with pytest.raises(ReportError, match="does not exist"):
+        load_record(tmp_path / "missing.json")
+    data = json.loads(record_json(make_report_folder(tmp_path)))
+    del data["decision"]["threshold"]
+    with pytest.raises(ReportError, match="decision.threshold"):
+        load_record(json.dumps(data).encode())
+
+
+def test_decision_fields(tmp_path: Path) -> None:
+    decision = make_report_folder(tmp_path).decision
+    probabilities = {c.name: c.probability for c in decision.classes}
+    assert list(probabilities) == list(CLASSES)
+    assert decision.predicted_class == "fight" and decision.flagged
+    assert decision.runner_up_class == "normal"
+    assert decision.margin == pytest.approx(probabilities["fight"] - probabilities["normal"], abs=2e-6)
+    assert decision.score_name == "logit" and decision.score_value == pytest.approx(3.2)
+    assert decision.threshold == 0.5
+
+
+def test_normal_class_or_low_score_is_not_flagged(tmp_path: Path) -> None:
+    explanation = make_explanation()
+    quiet = type(explanation)(**{**explanation.__dict__, "probabilities": np.array([0.7, 0.2, 0.1], np.float32)})
+    record = _build(tmp_path, quiet, threshold=0.5)
+    assert record.decision.predicted_class == "normal" and not record.decision.flagged
+    assert not _build(tmp_path, explanation, threshold=0.99).decision.flagged
+
+
+def _build(tmp_path: Path, explanation, threshold: float):  # type: ignore[no-untyped-def]
+    return build_record(
+        explanation, make_clip(explanation), model=make_report_folder(tmp_path).model, profile=None,
+        images=[], arrays=(tmp_path / "arrays.npz", "0" * 64), threshold=threshold,
+    )
+
+
+def test_frame_summaries_follow_the_maps(tmp_path: Path) -> None:
+    explanation = make_explanation()
+    ex = make_report_folder(tmp_path, explanation=explanation).explanations
+    masses = explanation.gradcam.sum(axis=(1, 2))
+    assert [f.frame_index for f in ex.frames] == list(range(120, 126))
+    assert ex.frame_importance.label == "Grad-CAM activation mass per frame"
+    assert ex.frame_importance.values == pytest.approx(masses.tolist(), rel=1e-5)
+    assert sum(f.maps["gradcam"].mass_share for f in ex.frames) == pytest.approx(1.0, abs=1e-5)
+    assert ex.frames[0].maps["gradcam"].region == "upper-left"
+    peaks = explanation.gradcam.max(axis=(1, 2)) / explanation.gradcam.max()
+    assert [f.maps["gradcam"].peak_relative for f in ex.frames] == pytest.approx(peaks.tolist(), abs=1e-6)
+    assert ex.key_frames == sorted(np.argsort(-masses)[:4].tolist())
+    assert ex.occlusion is None
+    assert ex.contour_levels == [0.25, 0.5, 0.75, 0.9]
+
+
+@pytest.mark.parametrize(
+    ("row", "col", "name"),
+    [(0.1, 0.1, "upper-left"), (0.5, 0.5, "centre"), (0.5, 0.9, "middle-right"), (1.0, 0.4, "lower-centre")],
+)
+def test_region_names(row: float, col: float, name: str) -> None:
+    assert region_name(row, col) == name
+
+
+def test_arrays_hold_the_raw_maps(tmp_path: Path) -> None:
+    explanation = make_explanation()
+    record = make_report_folder(tmp_path, explanation=explanation)
+    with np.load(tmp_path / record.explanations.arrays.path) as arrays:
+        assert sorted(arrays.files) == record.explanations.arrays.keys
+        np.testing.assert_array_equal(arrays["map_gradcam"], explanation.gradcam)
+        np.testing.assert_array_equal(arrays["map_saliency"], explanation.saliency)
+        np.testing.assert_array_equal(arrays["logits"], explanation.logits)
+
+
+def test_artifacts_list_every_file_and_detect_changes(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path)
+    listed = {a.path for a in record.artifacts}
+    on_disk = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert listed == on_disk
+    assert verify_artifacts(record, tmp_path) == []
+    (tmp_path / "images" / "gradcam_02.png").write_bytes(b"changed")
+    (tmp_path / "images" / "legend.png").unlink()
+    problems = verify_artifacts(record, tmp_path)
+    assert problems == ["images/gradcam_02.png: SHA-256 differs from the record (file altered)", "images/legend.png: missing"]
+
+
+@pytest.mark.parametrize("path", ["../outside.png", "/etc/passwd", "images/../../x.png", ".hidden"])
+def test_artifact_paths_must_stay_inside_the_folder(path: str) -> None:
+    with pytest.raises(ValidationError):
+        ImageRef(path=path, kind="gradcam", frame=0, sha256="0" * 64)
+
+
+def test_window_must_match_the_explained_frames(tmp_path: Path) -> None:
+    explanation = make_explanation()
+    with pytest.raises(ReportError, match="6 frames but the window gives 2"):
+        build_record(
+            explanation, make_clip(explanation), model=make_report_folder(tmp_path).model, profile=None,
+            images=[], arrays=(tmp_path / "arrays.npz", "0" * 64), threshold=0.5, window=([1, 2], [0.1, 0.2]),
+        )
+
+
+def _status(record, number: int):  # type: ignore[no-untyped-def]
+    return next(i for i in record.completeness.items if i.number == number)
+
+
+def test_completeness_without_profile_lists_every_missing_field(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path)
+    assert [i.number for i in record.completeness.items] == list(range(1, 26))
+    controller = _status(record, 2)
+    assert controller.status == "not provided"
+    assert controller.missing == ["deployment.controller", "deployment.dpo_contact", "deployment.record_of_processing"]
+    missing = {m for item in record.completeness.items for m in item.missing}
+    for name in ("purpose", "legal_basis", "art22_position", "ai_act_classification", "dpia_reference",
+                 "data_minimisation", "significance", "withheld", "recipients", "access_control",
+                 "second_verifier_required", "retention.clip", "retention.report", "retention.logs",
+                 "redress.contact", "redress.channel", "redress.time_limit"):
+        assert f"deployment.{name}" in missing
+    assert _status(record, 15).status == "pending review"
+    assert _status(record, 25).status == "not provided"
+
+
+def test_completeness_with_full_profile_review_seal_and_log(tmp_path: Path) -> None:
+    seal = SealInfo(signed=True, signer="demo", throwaway_identity=True)
+    record = make_report_folder(tmp_path, profile=full_profile(), seal=seal)
+    assert {i.number for i in record.completeness.items if i.status == "not provided"} == {11, 22}
+    assert _status(record, 17).status == "not applicable"
+    assert "throwaway" in _status(record, 25).note
+    review = Review(reviewer="A. Person", role="operator", authority="may cancel alerts", decision="overturn",
+                    reasons="people were dancing", data_considered="clip", minutes_spent=4,
+                    automation_bias_acknowledged=True)
+    log = LogPointer(ledger="ledger.jsonl", entry="17", sha256="e" * 64)
+    updated = refresh_completeness(record.model_copy(update={"review": review, "system_log": log}))
+    assert _status(updated, 15).status == "provided" and _status(updated, 16).status == "provided"
+    assert {i.number for i in updated.completeness.items if i.status == "not provided"} == {11}
+
+
+def test_evidence_and_report_do_not_import_tensorflow() -> None:
+    code = "import sys, auditor.evidence, auditor.report, auditor.cli.render; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,280 @@
+"""Report rendering: golden HTML, checklist sections, escaping, safe fetching, PDF/A-3b.
+
+The golden files in tests/golden/ are the rendered HTML of the fixture records. After a
+deliberate template change, regenerate them and review the diff:
+
+    UPDATE_GOLDEN=1 pytest tests/test_report.py
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fixtures.report_records import full_profile, make_explanation, make_report_folder
+
+from auditor.cli.render import render
+from auditor.errors import ReportError
+from auditor.evidence import SealInfo, load_record, record_json, write_record
+from auditor.profile import DeploymentProfile
+from auditor.report import ArtifactFetcher, render_html, render_pdf, write_report
+
+GOLDEN = Path(__file__).parent / "golden"
+SECTIONS = ("summary", "key-frames", "all-frames", "frame-importance", "what-the-model-looked-at",
+            "limitations", "review", "data-protection", "technical-annex", "completeness")
+DEMO_SEAL = SealInfo(signed=True, signer="auditor demo seal", throwaway_identity=True)
+HOSTILE = '<script>alert(1)</script>'
+HOSTILE_IMG = '<img src="file:///etc/passwd">'
+HOSTILE_LINK = '<link rel="stylesheet" href="http://example.com/x.css">'
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("full")
+    record = make_report_folder(folder, profile=full_profile(), seal=DEMO_SEAL)
+    write_record(folder, record)
+    return record, folder
+
+
+@pytest.fixture(scope="module")
+def full_pdf(full, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    record, folder = full
+    out = tmp_path_factory.mktemp("full-pdf")
+    write_report(record, folder, out_dir=out)
+    return out / "report.pdf"
+
+
+def _check_golden(name: str, html: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(html, encoding="utf-8")
+    assert html == path.read_text(encoding="utf-8"), f"{name} differs: see this file's docstring to regenerate"
+
+
+def test_golden_full_profile_demo_seal(full) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    _check_golden("report-full.html", render_html(record, folder))
+
+
+def test_golden_empty_profile_draft(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path)
+    _check_golden("report-empty-draft.html", render_html(record, tmp_path, draft=True))
+
+
+def test_html_is_deterministic(full) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    assert render_html(record, folder) == render_html(load_record(folder / "evidence.json"), folder)
+
+
+def test_sections_appear_in_order(full) -> None:  # type: ignore[no-untyped-def]
+    html = render_html(*full)
+    positions = [html.index(f'<section id="{name}"') for name in SECTIONS]
+    assert positions == sorted(positions)
+
+
+def test_every_checklist_item_is_in_the_completeness_table(full) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    table = render_html(record, folder).split('<section id="completeness">')[1]
+    for item in record.completeness.items:
+        assert f"<td>{item.number}</td><td>{item.title}</td><td>{item.status}</td>" in table
+
+
+def test_data_protection_section_carries_its_checklist_items(full) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    section = render_html(record, folder).split('<section id="data-protection">')[1].split("</section>")[0]
+    for number in (2, 3, 14, 18, 20, 21, 22, 23, 24):
+        assert f'<span class="item">[{number}]</span>' in section
+    profile = record.deployment
+    for value in (profile.controller, profile.dpo_contact, profile.dpia_reference, profile.redress.time_limit,
+                  profile.retention.clip, profile.access_control, "Station security team, Data protection officer"):
+        assert value.replace("'", "&#39;") in section
+
+
+def test_summary_is_plain_language_and_says_a_person_must_review(full) -> None:  # type: ignore[no-untyped-def]
+    summary = render_html(*full).split('<section id="summary"')[1].split("</section>")[0]
+    assert "This is not a final decision." in summary
+    assert "awaiting human review" in summary
+    assert "frames 120\u2013125 (12.00 s to 12.50 s into the recording)" in summary
+    assert "score of 94 %" in summary and "alert is raised from 50 %" in summary
+    assert "Passenger Rights Office" in summary
+    assert "Sealed with a throwaway demo identity: not valid for real decisions." in summary
+    assert "logit" not in summary and "Grad-CAM" not in summary
+
+
+def test_words_describe_where_the_model_looked(full) -> None:  # type: ignore[no-untyped-def]
+    section = render_html(*full).split('<section id="what-the-model-looked-at">')[1].split("</section>")[0]
+    assert "In frame 120 (12.00 s) the strongest activation was in the upper-left part of the image" in section
+    assert "frames 122\u2013125 (12.20 s to 12.50 s) the strongest activation was in the centre" in section
+    assert "key frames shown below) are 122, 123, 124, 125" in section
+
+
+def test_empty_profile_prints_not_provided_for_each_missing_field(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path)
+    html = render_html(record, tmp_path)
+    section = html.split('<section id="data-protection">')[1].split("</section>")[0]
+    rows = re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", section, flags=re.S)
+    assert len(rows) == 20
+    assert all("not provided" in value for _, value in rows)
+    table = html.split('<section id="completeness">')[1]
+    for item in record.completeness.items:
+        for name in item.missing:
+            assert name in table
+
+
+def test_html_is_self_contained(full) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    html = render_html(record, folder)
+    sources = re.findall(r'src="([^"]*)"', html)
+    assert len(sources) >= len(record.explanations.images)
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+    inlined = {base64.b64decode(src.split(",", 1)[1]) for src in sources}
+    files = {i.path: (folder / i.path).read_bytes() for i in record.explanations.images}
+    assert inlined <= set(files.values())
+    assert {data for path, data in files.items() if "gradcam" in path} <= inlined
+    assert "<link" not in html and "<script" not in html and "http://" not in html.split("<style>")[0]
+
+
+def test_draft_marks_html_top_and_every_pdf_page(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path)
+    html = render_html(record, tmp_path, draft=True)
+    assert html.index("UNSIGNED DRAFT") < html.index('<section id="summary"')
+    pdf = tmp_path / "draft.pdf"
+    pdf.write_bytes(render_pdf(record, tmp_path, draft=True))
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True)
+    texts = pages.stdout.split("\f")[:-1]
+    assert len(texts) >= 5
+    assert all("UNSIGNED DRAFT" in text for text in texts)
+    assert "UNSIGNED DRAFT" not in render_html(record, tmp_path)
+
+
+def _hostile(tmp_path: Path):  # type: ignore[no-untyped-def]
+    explanation = make_explanation(classes=("normal", HOSTILE, HOSTILE_IMG))
+    profile = DeploymentProfile(controller=HOSTILE_IMG, purpose=HOSTILE, dpo_contact=HOSTILE_LINK,
+                                redress={"contact": "http://example.com/contest"})
+    return make_report_folder(tmp_path, profile=profile, explanation=explanation)
+
+
+def test_hostile_values_are_escaped_in_html(tmp_path: Path) -> None:
+    html = render_html(_hostile(tmp_path), tmp_path)
+    assert "<script" not in html and "file:///etc/passwd\">" not in html and "<link" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=&#34;file:///etc/passwd&#34;&gt;" in html
+
+
+def test_hostile_values_fetch_nothing_in_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = _hostile(tmp_path)
+    requested: list[str] = []
+    original = ArtifactFetcher.fetch
+
+    def spy(self: ArtifactFetcher, url: str, headers: object = None):  # type: ignore[no-untyped-def]
+        requested.append(url)
+        return original(self, url, headers)
+
+    monkeypatch.setattr(ArtifactFetcher, "fetch", spy)
+    pdf = tmp_path / "hostile.pdf"
+    pdf.write_bytes(render_pdf(record, tmp_path))
+    assert requested, "the images should have gone through the fetcher"
+    listed = {(tmp_path / a.path).resolve().as_uri() for a in record.artifacts}
+    assert set(requested) <= listed
+    assert not any("passwd" in url or "example.com" in url for url in requested)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert HOSTILE in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "http://example.com/x.png", "https://example.com/x.png", "data:image/png;base64,AAAA",
+     "ftp://example.com/x", "FOLDER/../outside.png", "FOLDER/evidence.json", "FOLDER/images/evil.png",
+     "FOLDER/images/gradcam_00.png?x=1#../../etc/passwd"],
+)
+def test_fetcher_refuses_everything_but_listed_artifacts(full, tmp_path: Path, url: str) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    evil = folder / "images" / "evil.png"
+    if not evil.is_symlink():
+        evil.symlink_to("/etc/passwd")
+    (folder.parent / "outside.png").write_bytes(b"x")
+    fetcher = ArtifactFetcher(record, folder)
+    with pytest.raises(ReportError):
+        fetcher.fetch(url.replace("FOLDER", folder.resolve().as_uri()))
+    assert fetcher.refused
+
+
+def test_fetcher_serves_listed_artifacts_and_checks_their_hash(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    fetcher = ArtifactFetcher(record, folder)
+    url = (folder / "images" / "legend.png").resolve().as_uri()
+    assert fetcher.fetch(url).read() == (folder / "images" / "legend.png").read_bytes()
+    copy = make_report_folder(tmp_path)
+    (tmp_path / "images" / "legend.png").write_bytes(b"tampered")
+    with pytest.raises(ReportError, match="SHA-256"):
+        ArtifactFetcher(copy, tmp_path).fetch((tmp_path / "images" / "legend.png").as_uri())
+
+
+def test_rendering_refuses_an_altered_folder(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path)
+    (tmp_path / "images" / "saliency_01.png").write_bytes(b"tampered")
+    with pytest.raises(ReportError, match="saliency_01.png: SHA-256 differs"):
+        render_html(record, tmp_path)
+
+
+def test_custom_templates_override_and_foreign_urls_are_refused(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path / "report")
+    brand = tmp_path / "brand" / "sections"
+    brand.mkdir(parents=True)
+    (brand / "limitations.html.j2").write_text(
+        '<section id="limitations"><p>ACME branding</p><img src="http://example.com/logo.png"></section>\n')
+    html = render_html(record, tmp_path / "report", templates_dir=tmp_path / "brand")
+    assert "ACME branding" in html and '<section id="review"' in html
+    with pytest.raises(ReportError, match="http://example.com/logo.png"):
+        render_pdf(record, tmp_path / "report", templates_dir=tmp_path / "brand")
+
+
+def test_pdf_is_pdf_a3b_at_1_7_with_fonts_embedded(full_pdf: Path) -> None:
+    assert full_pdf.read_bytes().startswith(b"%PDF-1.7")
+    meta = subprocess.run(["pdfinfo", "-meta", str(full_pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"pdfaid:part(>|=\")3", meta) and re.search(r"pdfaid:conformance(>|=\")B", meta)
+    info = subprocess.run(["pdfinfo", str(full_pdf)], capture_output=True, text=True, check=True).stdout
+    assert "A4" in info and "Producer:        WeasyPrint" in info
+    fonts = subprocess.run(["pdffonts", str(full_pdf)], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows and all(row.split()[-5] == "yes" for row in rows)
+
+
+def test_pdf_footer_has_report_id_and_page_numbers(full, full_pdf: Path) -> None:  # type: ignore[no-untyped-def]
+    record, _ = full
+    text = subprocess.run(["pdftotext", str(full_pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.split("\f")[:-1]
+    for number, page in enumerate(pages, start=1):
+        assert f"Report {record.report.report_id}" in page
+        assert f"Page {number} of {len(pages)}" in page
+
+
+def test_pdf_embeds_the_record_and_schema(full, full_pdf: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    record, _ = full
+    listing = subprocess.run(["pdfdetach", "-list", str(full_pdf)], capture_output=True, text=True, check=True).stdout
+    assert "evidence.json" in listing and "evidence-record-v1.json" in listing
+    out = tmp_path / "extracted.json"
+    subprocess.run(["pdfdetach", "-savefile", "evidence.json", "-o", str(out), str(full_pdf)], check=True)
+    assert out.read_text(encoding="utf-8") == record_json(record)
+    assert load_record(out) == record
+
+
+def test_render_command_writes_both_files(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, folder = full
+    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(tmp_path), "--draft"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == [str(tmp_path / "report.html"), str(tmp_path / "report.pdf")]
+    assert "UNSIGNED DRAFT" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-1.7")
+
+
+def test_render_command_reports_a_bad_record(tmp_path: Path) -> None:
+    (tmp_path / "evidence.json").write_text('{"schema_version": "9.0"}', encoding="utf-8")
+    result = CliRunner().invoke(render, [str(tmp_path / "evidence.json")])
+    assert isinstance(result.exception, ReportError) and "9.0" in str(result.exception)
