@@ -29,6 +29,7 @@ from typing import Literal, TypeVar
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from pydantic import BaseModel
 from pyhanko.pdf_utils import generic
@@ -188,6 +189,8 @@ def _check_pdf_signatures(
         _judge_signature(summary, status, findings, anchors, path_error=path_error)
         if not _container_exact(sig, data):
             findings.invalid.append(f"signature {summary.field}: the signature container bytes were altered")
+        if not _embedded_certificates_intact(sig.signed_data, anchors):
+            findings.invalid.append(f"signature {summary.field}: a certificate carried in it was altered")
         is_last = index == len(signatures) - 1
         if is_last and not summary.covers_whole_file:
             findings.invalid.append(
@@ -304,6 +307,8 @@ def verify_detached(path: Path, anchors: TrustAnchors) -> FileVerdict:
             summary = _cms_summary(status)
             summaries.append(summary)
             _judge_signature(summary, status, findings, anchors, what=signature_path.name, path_error=path_error)
+            if not _embedded_certificates_intact(signed_data, anchors):
+                findings.invalid.append(f"{signature_path.name}: a certificate carried in it was altered")
         except Exception as exc:  # noqa: BLE001 -- hostile input may break the parser anywhere
             findings.invalid.append(f"cannot read {signature_path.name} ({type(exc).__name__}: {exc}); it is damaged")
     return _verdict(path, "detached", findings, summaries, anchors)
@@ -321,6 +326,26 @@ def _cms_summary(status: SignatureStatus) -> SignatureSummary:
 
 
 # --- shared -----------------------------------------------------------------------------------
+
+
+def _embedded_certificates_intact(signed_data: cms.SignedData, anchors: TrustAnchors) -> bool:
+    """CMS carries its certificates outside the signed bytes: each must verify under an issuer
+    found among them or the trusted roots, or a flipped byte there would go unnoticed."""
+    carried = [
+        x509.load_der_x509_certificate(choice.chosen.dump())
+        for choice in signed_data["certificates"] or []
+        if choice.name == "certificate"
+    ]
+    pool = carried + list(anchors.certs)
+    return all(any(_issued_by(cert, issuer) for issuer in pool if issuer.subject == cert.issuer) for cert in carried)
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _validated(

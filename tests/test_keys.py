@@ -1,0 +1,280 @@
+"""The organisation seal: creation, import, loading, and one clear error per unusable identity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+import auditor.cli
+from auditor.errors import SigningError
+from auditor.keys import (
+    ROOT_KEY_FILE,
+    IdentityPaths,
+    create_identity,
+    default_keys_dir,
+    import_identity,
+    issue_identity,
+    load_identity,
+    read_certificates,
+)
+
+PASSPHRASE = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def seal_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("keys") / "seal"
+    create_identity(folder, PASSPHRASE, common_name="Test seal", organisation="Test Org")
+    return folder
+
+
+def _copy_identity(src: Path, dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    for path in src.iterdir():
+        (dst / path.name).write_bytes(path.read_bytes())
+    return dst
+
+
+def _reissue(folder: Path, *, start: dt.datetime, end: dt.datetime, key: object | None = None) -> None:
+    """Replace seal.cert.pem with a certificate signed by the folder's root, for `key` and dates."""
+    paths = IdentityPaths.of(folder)
+    root_key = serialization.load_pem_private_key((folder / ROOT_KEY_FILE).read_bytes(), PASSPHRASE.encode())
+    root = read_certificates(paths.root)[0]
+    old = read_certificates(paths.cert)[0]
+    public = key.public_key() if key is not None else old.public_key()  # type: ignore[attr-defined]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(root.subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_create_writes_encrypted_key_0600_and_a_chain(seal_dir: Path) -> None:
+    paths = IdentityPaths.of(seal_dir)
+    for key_file in (paths.key, seal_dir / ROOT_KEY_FILE):
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert key_file.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    cert, root = read_certificates(paths.cert)[0], read_certificates(paths.root)[0]
+    cert.verify_directly_issued_by(root)
+    root.verify_directly_issued_by(root)
+    assert cert.public_key().key_size == 3072  # type: ignore[union-attr]
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign
+    assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+
+def test_p256_identity(tmp_path: Path) -> None:
+    create_identity(tmp_path / "k", PASSPHRASE, common_name="EC seal", organisation="Org", key_type="p256")
+    identity = load_identity(tmp_path / "k", PASSPHRASE)
+    assert isinstance(identity.key, ec.EllipticCurvePrivateKey)
+    assert identity.info.key_type == "p256"
+
+
+def test_load_is_cached_and_fast(seal_dir: Path, tmp_path: Path) -> None:
+    fresh = _copy_identity(seal_dir, tmp_path / "copy")
+    start = time.perf_counter()
+    first = load_identity(fresh, PASSPHRASE)
+    uncached = time.perf_counter() - start
+    start = time.perf_counter()
+    second = load_identity(fresh, PASSPHRASE)
+    cached = time.perf_counter() - start
+    print(f"\nload_identity RSA-3072: uncached {uncached * 1000:.1f} ms, cached {cached * 1000:.2f} ms")
+    assert second is first
+    assert cached < uncached / 10
+    assert first.seal_info()["certificate_sha256"] == first.cert.fingerprint(hashes.SHA256()).hex()
+
+
+def test_wrong_passphrase(seal_dir: Path) -> None:
+    with pytest.raises(SigningError, match=r"wrong passphrase for key .*seal\.key\.pem.*AUDITOR_KEY_PASSPHRASE"):
+        load_identity(seal_dir, "not the passphrase")
+
+
+def test_missing_key(tmp_path: Path) -> None:
+    with pytest.raises(SigningError, match=r"no signing key at .*auditor keys init"):
+        load_identity(tmp_path / "nowhere", PASSPHRASE)
+
+
+def test_missing_passphrase(seal_dir: Path) -> None:
+    with pytest.raises(SigningError, match="no passphrase .* set AUDITOR_KEY_PASSPHRASE"):
+        load_identity(seal_dir, None)
+
+
+def test_expired_certificate(seal_dir: Path, tmp_path: Path) -> None:
+    folder = _copy_identity(seal_dir, tmp_path / "expired")
+    now = dt.datetime.now(dt.timezone.utc)
+    _reissue(folder, start=now - dt.timedelta(days=30), end=now - dt.timedelta(days=1))
+    with pytest.raises(SigningError, match=r"certificate .*CN=Test seal expired on .*auditor keys init"):
+        load_identity(folder, PASSPHRASE)
+
+
+def test_not_yet_valid_certificate(seal_dir: Path, tmp_path: Path) -> None:
+    folder = _copy_identity(seal_dir, tmp_path / "future")
+    now = dt.datetime.now(dt.timezone.utc)
+    _reissue(folder, start=now + dt.timedelta(days=2), end=now + dt.timedelta(days=30))
+    with pytest.raises(SigningError, match="is not valid yet .*check the system clock"):
+        load_identity(folder, PASSPHRASE)
+
+
+def test_key_and_certificate_that_do_not_match(seal_dir: Path, tmp_path: Path) -> None:
+    folder = _copy_identity(seal_dir, tmp_path / "mismatch")
+    now = dt.datetime.now(dt.timezone.utc)
+    _reissue(folder, start=now, end=now + dt.timedelta(days=3), key=ec.generate_private_key(ec.SECP256R1()))
+    with pytest.raises(SigningError, match="does not belong to the private key"):
+        load_identity(folder, PASSPHRASE)
+
+
+def test_keys_are_never_overwritten(seal_dir: Path) -> None:
+    before = (seal_dir / "seal.key.pem").read_bytes()
+    with pytest.raises(SigningError, match="already exists"):
+        create_identity(seal_dir, PASSPHRASE, common_name="x", organisation="y")
+    assert (seal_dir / "seal.key.pem").read_bytes() == before
+
+
+def test_short_passphrase_refused(tmp_path: Path) -> None:
+    with pytest.raises(SigningError, match="at least 8 characters"):
+        create_identity(tmp_path / "k", "short", common_name="x", organisation="y")
+    assert not (tmp_path / "k" / "seal.key.pem").exists()
+
+
+def test_issue_identity_chains_to_the_same_root(seal_dir: Path, tmp_path: Path) -> None:
+    issue_identity(seal_dir, PASSPHRASE, tmp_path / "reviewer", "reviewer passphrase", common_name="Reviewer A")
+    reviewer = load_identity(tmp_path / "reviewer", "reviewer passphrase")
+    seal = load_identity(seal_dir, PASSPHRASE)
+    reviewer.cert.verify_directly_issued_by(seal.root)
+    assert reviewer.root == seal.root and reviewer.info.source == "issued"
+
+
+def _external_ca(tmp_path: Path) -> tuple[object, x509.Certificate, x509.Certificate, x509.Certificate]:
+    """An organisation CA (root → intermediate → signer) made outside auditor."""
+    create_identity(tmp_path / "ca", PASSPHRASE, common_name="CA signer", organisation="External Org", key_type="p256")
+    ca = load_identity(tmp_path / "ca", PASSPHRASE)
+    root_key = serialization.load_pem_private_key((tmp_path / "ca" / ROOT_KEY_FILE).read_bytes(), PASSPHRASE.encode())
+    now = dt.datetime.now(dt.timezone.utc)
+    inter_key = ec.generate_private_key(ec.SECP256R1())
+    inter_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "External issuing CA")])
+    inter = (
+        x509.CertificateBuilder()
+        .subject_name(inter_name)
+        .issuer_name(ca.root.subject)
+        .public_key(inter_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=100))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Imported seal")]))
+        .issuer_name(inter_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=50))
+        .sign(inter_key, hashes.SHA256())
+    )
+    return key, leaf, inter, ca.root
+
+
+def test_import_pkcs12_with_chain(tmp_path: Path) -> None:
+    key, leaf, inter, root = _external_ca(tmp_path)
+    p12 = pkcs12.serialize_key_and_certificates(
+        b"seal", key, leaf, [inter, root], serialization.BestAvailableEncryption(b"p12 secret")  # type: ignore[arg-type]
+    )
+    (tmp_path / "seal.p12").write_bytes(p12)
+    with pytest.raises(SigningError, match="wrong import passphrase"):
+        import_identity(tmp_path / "seal.p12", tmp_path / "bad", PASSPHRASE, "nope")
+    import_identity(tmp_path / "seal.p12", tmp_path / "imported", PASSPHRASE, "p12 secret")
+    identity = load_identity(tmp_path / "imported", PASSPHRASE)
+    assert identity.cert == leaf and identity.intermediates == (inter,) and identity.root == root
+    assert identity.info.source == "imported"
+    assert stat.S_IMODE((tmp_path / "imported" / "seal.key.pem").stat().st_mode) == 0o600
+
+
+def test_import_pem_files_and_missing_root(tmp_path: Path) -> None:
+    key, leaf, inter, root = _external_ca(tmp_path)
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pem secret"))  # type: ignore[attr-defined]
+    (tmp_path / "key.pem").write_bytes(key_pem)
+    (tmp_path / "cert.pem").write_bytes(leaf.public_bytes(pem) + inter.public_bytes(pem))
+    (tmp_path / "root.pem").write_bytes(root.public_bytes(pem))
+    with pytest.raises(SigningError, match="stops before a root.*add the certificate"):
+        import_identity([tmp_path / "key.pem", tmp_path / "cert.pem"], tmp_path / "noroot", PASSPHRASE, "pem secret")
+    import_identity([tmp_path / "key.pem", tmp_path / "cert.pem", tmp_path / "root.pem"], tmp_path / "ok", PASSPHRASE, "pem secret")
+    assert load_identity(tmp_path / "ok", PASSPHRASE).root == root
+
+
+def test_default_keys_dir_follows_auditor_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path))
+    assert default_keys_dir() == tmp_path / "keys"
+    monkeypatch.delenv("AUDITOR_HOME")
+    assert default_keys_dir() == Path.home() / ".config" / "auditor" / "keys"
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+    """Run `auditor keys|verify ...` in-process through the real top level; returns (code, out, err)."""
+    monkeypatch.setattr(auditor.cli, "COMMAND_MODULES", ("keys", "verify"))
+    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AUDITOR_KEY_PASSPHRASE", raising=False)
+
+    def run(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+        code = auditor.cli.main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_cli_keys_init_from_env_and_show(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
+    code, out, err = cli("keys", "init", "--organisation", "City Transit", capsys=capsys)
+    assert code == 0, err
+    keys = tmp_path / "home" / "keys"
+    assert "CN=City Transit evidence seal" in out and "mode 600" in out
+    assert load_identity(keys, PASSPHRASE).info.organisation == "City Transit"
+    code, out, _ = cli("keys", "show", capsys=capsys)
+    assert code == 0 and "root:" in out and str(keys / "root.cert.pem") in out
+    code, _, err = cli("keys", "init", "--organisation", "Again", capsys=capsys)
+    assert code == 6 and err.strip().startswith("auditor: error:") and "already exists" in err
+
+
+@pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")
+def test_cli_keys_init_prompts_and_refuses_passphrase_argument(cli, monkeypatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(f"{PASSPHRASE}\n{PASSPHRASE}\n"))
+    code, _, err = cli("keys", "init", "--organisation", "Org", "--key-type", "p256", "--keys", str(tmp_path / "k"), capsys=capsys)
+    assert code == 0, err
+    assert load_identity(tmp_path / "k", PASSPHRASE).info.key_type == "p256"
+    code, _, err = cli("keys", "init", "--organisation", "Org", "--passphrase", "x", capsys=capsys)
+    assert code == 2 and "No such option" in err
+
+
+def test_cli_keys_import_pkcs12(cli, monkeypatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    key, leaf, inter, root = _external_ca(tmp_path)
+    p12 = pkcs12.serialize_key_and_certificates(b"s", key, leaf, [inter, root], serialization.BestAvailableEncryption(b"p12 secret"))  # type: ignore[arg-type]
+    (tmp_path / "seal.p12").write_bytes(p12)
+    monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("AUDITOR_IMPORT_PASSPHRASE", "p12 secret")
+    code, out, err = cli("keys", "import", str(tmp_path / "seal.p12"), capsys=capsys)
+    assert code == 0, err
+    assert "CN=Imported seal" in out
+    assert load_identity(tmp_path / "home" / "keys", PASSPHRASE).cert == leaf

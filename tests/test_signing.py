@@ -1,0 +1,245 @@
+"""Signing: PAdES on the PDF (still PDF/A-3b), detached CMS, independent verifiers, speed, failures.
+
+The helpers and session fixtures here (identities, report folders) are also used by test_verify.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import weasyprint
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from fixtures.report_records import make_report_folder
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from auditor.errors import ArchiveError, SigningError
+from auditor.evidence import SealInfo, record_json
+from auditor.keys import SigningIdentity, create_identity, issue_identity, load_identity
+from auditor.signing import (
+    create_demo_identity,
+    seal_fields,
+    sign_detached,
+    sign_pdf,
+    sign_report_folder,
+)
+
+PASSPHRASE = "correct horse battery"
+HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Evidence report</title>
+<style>html, body {{ font-family: "DejaVu Sans", sans-serif; }}</style></head>
+<body><h1>Evidence report {marker}</h1><p>The detector flagged the clip.</p></body></html>"""
+
+
+@dataclass(frozen=True)
+class Identities:
+    seal: SigningIdentity  # the organisation seal
+    reviewer: SigningIdentity  # issued under the same root
+    stranger: SigningIdentity  # same organisation name, its own root: not trusted
+    seal_dir: Path
+    stranger_dir: Path
+
+
+def make_identities(base: Path) -> Identities:
+    create_identity(base / "seal", PASSPHRASE, common_name="Test seal", organisation="Test Org")
+    issue_identity(base / "seal", PASSPHRASE, base / "reviewer", PASSPHRASE, common_name="Reviewer")
+    create_identity(base / "stranger", PASSPHRASE, common_name="Test seal", organisation="Test Org")
+    return Identities(
+        load_identity(base / "seal", PASSPHRASE),
+        load_identity(base / "reviewer", PASSPHRASE),
+        load_identity(base / "stranger", PASSPHRASE),
+        base / "seal",
+        base / "stranger",
+    )
+
+
+def build_report(folder: Path, marker: str = "A") -> Path:
+    """An unsigned report folder: artifacts, evidence.json, report.html, report.pdf (PDF/A-3b)."""
+    record = make_report_folder(folder, seal=SealInfo(note=f"report {marker}"))
+    json_text = record_json(record)
+    (folder / "evidence.json").write_text(json_text, encoding="utf-8")
+    html = HTML.format(marker=marker)
+    (folder / "report.html").write_text(html, encoding="utf-8")
+    attachment = weasyprint.Attachment(string=json_text, name="evidence.json", relationship="Source")
+    weasyprint.HTML(string=html).write_pdf(folder / "report.pdf", pdf_variant="pdf/a-3b", attachments=[attachment])
+    return folder
+
+
+def signed_report(folder: Path, identity: SigningIdentity, marker: str = "A") -> Path:
+    build_report(folder, marker)
+    sign_report_folder(folder, identity)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def identities(tmp_path_factory: pytest.TempPathFactory) -> Identities:
+    return make_identities(tmp_path_factory.mktemp("identities"))
+
+
+@pytest.fixture(scope="session")
+def unsigned_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_report(tmp_path_factory.mktemp("unsigned") / "report")
+
+
+@pytest.fixture(scope="session")
+def sealed_report(tmp_path_factory: pytest.TempPathFactory, identities: Identities) -> Path:
+    return signed_report(tmp_path_factory.mktemp("sealed") / "report", identities.seal)
+
+
+def test_signed_pdf_stays_pdfa3b(sealed_report: Path) -> None:
+    pdf = sealed_report / "report.pdf"
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-1.7")
+    reader = PdfFileReader(pdf.open("rb"))
+    assert "/Version" not in reader.root  # not raised to 2.0 by the signature
+    xmp = reader.root["/Metadata"].data.decode("utf-8")
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    producer = re.search(r'pdf:Producer="([^"]+)"', xmp)
+    assert producer and str(reader.trailer["/Info"]["/Producer"]) == producer.group(1)
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows and all(" yes " in row for row in rows), fonts  # every font embedded
+    sig = reader.embedded_signatures[0]
+    assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
+    assert reader.root["/Perms"]["/DocMDP"]["/Reference"][0]["/TransformParams"]["/P"] == 2
+    widget = sig.sig_field
+    assert list(widget["/Rect"]) == [0, 0, 0, 0] and int(widget["/F"]) & 4  # invisible, print flag
+    assert reader.root["/Names"]["/EmbeddedFiles"]["/Names"][0] == "evidence.json"
+
+
+def test_p256_signature_keeps_pdf_17(tmp_path: Path, unsigned_report: Path) -> None:
+    create_identity(tmp_path / "ec", PASSPHRASE, common_name="EC seal", organisation="Org", key_type="p256")
+    identity = load_identity(tmp_path / "ec", PASSPHRASE)
+    out = sign_pdf(unsigned_report / "report.pdf", tmp_path / "ec.pdf", identity)
+    reader = PdfFileReader(out.open("rb"))
+    assert out.read_bytes().startswith(b"%PDF-1.7") and "/Version" not in reader.root
+    assert "/ISO_" not in reader.root["/Extensions"]
+    pdfsig = subprocess.run(["pdfsig", str(out)], capture_output=True, text=True).stdout
+    assert "Signature is Valid" in pdfsig and "Total document signed" in pdfsig
+
+
+def test_pdfsig_says_valid_and_total_document_signed(sealed_report: Path) -> None:
+    result = subprocess.run(["pdfsig", str(sealed_report / "report.pdf")], capture_output=True, text=True)
+    assert "Signature Validation: Signature is Valid." in result.stdout, result.stdout
+    assert "Total document signed" in result.stdout
+    assert "ETSI.CAdES.detached" in result.stdout and "CN=Test seal" in result.stdout
+
+
+def test_pdfdetach_finds_the_record_after_signing(sealed_report: Path, tmp_path: Path) -> None:
+    subprocess.run(["pdfdetach", "-saveall", "-o", str(tmp_path), str(sealed_report / "report.pdf")], check=True)
+    assert (tmp_path / "evidence.json").read_bytes() == (sealed_report / "evidence.json").read_bytes()
+
+
+def _openssl_verify(content: Path, signature: Path, root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(signature),
+         "-content", str(content), "-CAfile", str(root), "-out", "/dev/null"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_openssl_accepts_the_p7s_and_rejects_a_modified_html(
+    sealed_report: Path, identities: Identities, tmp_path: Path
+) -> None:
+    root = identities.seal_dir / "root.cert.pem"
+    for name in ("report.html", "evidence.json"):
+        result = _openssl_verify(sealed_report / name, sealed_report / f"{name}.p7s", root)
+        assert result.returncode == 0 and "Verification successful" in result.stderr, result.stderr
+    modified = tmp_path / "report.html"
+    modified.write_bytes((sealed_report / "report.html").read_bytes().replace(b"flagged", b"flaggeD"))
+    result = _openssl_verify(modified, sealed_report / "report.html.p7s", root)
+    assert result.returncode != 0 and "Verification failure" in result.stderr
+    stranger_root = identities.stranger_dir / "root.cert.pem"
+    assert _openssl_verify(sealed_report / "report.html", sealed_report / "report.html.p7s", stranger_root).returncode != 0
+
+
+def test_signing_is_fast_with_the_cached_key(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
+    times = []
+    for index in range(5):
+        folder = tmp_path / f"r{index}"
+        shutil.copytree(unsigned_report, folder)
+        start = time.perf_counter()
+        sign_report_folder(folder, identities.seal)
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    print(f"\nsign_report_folder (PDF + 2 CMS, RSA-3072): median {median * 1000:.0f} ms of {len(times)}")
+    assert median < 0.4  # rendering takes ~0.8 s; signing must cost well under it
+
+
+def test_sign_pdf_to_another_file_leaves_source_unchanged(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
+    before = (unsigned_report / "report.pdf").read_bytes()
+    out = sign_pdf(unsigned_report / "report.pdf", tmp_path / "signed.pdf", identities.seal)
+    assert (unsigned_report / "report.pdf").read_bytes() == before
+    assert out.read_bytes().startswith(before)  # an incremental update: the original bytes stay
+    assert len(PdfFileReader(out.open("rb")).embedded_signatures) == 1
+
+
+def test_detached_signature_is_written_beside_the_file(identities: Identities, tmp_path: Path) -> None:
+    target = tmp_path / "note.json"
+    target.write_text('{"a": 1}\n')
+    assert sign_detached(target, identities.seal) == tmp_path / "note.json.p7s"
+    assert (tmp_path / "note.json.p7s").read_bytes()[:1] == b"\x30"  # DER SEQUENCE
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_timestamp_authority_fails_cleanly(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/tsa"  # local closed port: no network is used
+    with pytest.raises(SigningError, match="timestamp authority .* did not answer.*B-B"):
+        sign_pdf(unsigned_report / "report.pdf", tmp_path / "ts.pdf", identities.seal, tsa_url=url)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_signing_leaves_no_signed_or_temporary_file(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
+    folder = shutil.copytree(unsigned_report, tmp_path / "r")
+    (folder / "report.pdf").write_bytes(b"%PDF-1.7\nnot really a pdf\n")
+    with pytest.raises(SigningError, match="could not sign .*report.pdf"):
+        sign_report_folder(folder, identities.seal)
+    assert not list(folder.glob("*.p7s")) and not list(folder.glob(".*"))
+    (folder / "report.html").unlink()
+    with pytest.raises(ArchiveError, match="report.html missing"):
+        sign_report_folder(folder, identities.seal)
+
+
+def test_expired_identity_refuses_to_sign(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
+    seal = identities.seal
+    root_key = serialization.load_pem_private_key((identities.seal_dir / "root.key.pem").read_bytes(), PASSPHRASE.encode())
+    now = dt.datetime.now(dt.timezone.utc)
+    expired = (
+        x509.CertificateBuilder()
+        .subject_name(seal.cert.subject)
+        .issuer_name(seal.root.subject)
+        .public_key(seal.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=9))
+        .not_valid_after(now - dt.timedelta(days=1))
+        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    folder = shutil.copytree(unsigned_report, tmp_path / "r")
+    before = (folder / "report.pdf").read_bytes()
+    with pytest.raises(SigningError, match="expired on"):
+        sign_report_folder(folder, dataclasses.replace(seal, cert=expired))
+    assert (folder / "report.pdf").read_bytes() == before and not list(folder.glob("*.p7s"))
+
+
+def test_seal_fields_match_the_record_and_flag_throwaway_identities(tmp_path: Path, identities: Identities) -> None:
+    seal = SealInfo(**seal_fields(identities.seal))
+    assert seal.signed and seal.certificate_sha256 == identities.seal.fingerprint and not seal.throwaway_identity
+    assert not SealInfo(**seal_fields(None)).signed and "UNSIGNED DRAFT" in (seal_fields(None)["note"] or "")
+    demo = create_demo_identity(tmp_path)
+    demo_seal = SealInfo(**seal_fields(demo))
+    assert demo_seal.throwaway_identity and "THROWAWAY" in (demo_seal.note or "")
+    assert (tmp_path / "demo-keys" / "root.cert.pem").is_file()
