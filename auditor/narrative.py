@@ -170,7 +170,7 @@ def key_frame_sentence(record: EvidenceRecord) -> str:
     share = sum(f.maps["gradcam"].mass_share for f in keys if "gradcam" in f.maps)
     names = ", ".join(str(f.frame_index) for f in keys)
     return (
-        f"The frames with the most Grad-CAM activation (the key frames shown below) are {names}: "
+        f"The frames with the most Grad-CAM activation (the key frames) are {names}: "
         f"together they hold {percent(share)} of the clip's activation."
     )
 

@@ -110,7 +110,7 @@ def test_words_describe_where_the_model_looked(full) -> None:  # type: ignore[no
     section = render_html(*full).split('<section id="what-the-model-looked-at">')[1].split("</section>")[0]
     assert "In frame 120 (12.00 s) the strongest activation was in the upper-left part of the image" in section
     assert "frames 122\u2013125 (12.20 s to 12.50 s) the strongest activation was in the centre" in section
-    assert "key frames shown below) are 122, 123, 124, 125" in section
+    assert "(the key frames) are 122, 123, 124, 125" in section
 
 
 def test_empty_profile_prints_not_provided_for_each_missing_field(tmp_path: Path) -> None:
