@@ -242,6 +242,7 @@ def import_identity(
 
 
 _CACHE: dict[tuple[object, ...], SigningIdentity] = {}
+_CACHE_SIZE = 16
 
 
 def load_identity(folder: Path | None, passphrase: str | None) -> SigningIdentity:
@@ -261,6 +262,8 @@ def load_identity(folder: Path | None, passphrase: str | None) -> SigningIdentit
     identity = _CACHE.get(cache_key)
     if identity is None:
         identity = _parse_identity(paths, passphrase)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
         _CACHE[cache_key] = identity
     identity.check_usable()
     return identity

@@ -42,7 +42,6 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import VENDOR
 from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.general import get_pyca_cryptography_hash
@@ -83,10 +82,13 @@ class _CachedKeySigner(SimpleSigner):
         )
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
         algorithm = get_pyca_cryptography_hash(digest_algorithm)
-        if isinstance(self._key, rsa.RSAPrivateKey):
+        if mechanism == "rsassa_pkcs1v15" and isinstance(self._key, rsa.RSAPrivateKey):
             return self._key.sign(data, padding.PKCS1v15(), algorithm)
-        return self._key.sign(data, ec.ECDSA(algorithm))
+        if mechanism == "ecdsa" and isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return self._key.sign(data, ec.ECDSA(algorithm))
+        return super().sign_raw(data, digest_algorithm)  # e.g. RSA-PSS: pyHanko's slower path
 
 
 class _Pdf17Signer(signers.PdfSigner):

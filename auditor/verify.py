@@ -187,10 +187,9 @@ def _check_pdf_signatures(
         summary = _pdf_summary(sig, status)
         summaries.append(summary)
         _judge_signature(summary, status, findings, anchors, path_error=path_error)
-        if not _container_exact(sig, data):
-            findings.invalid.append(f"signature {summary.field}: the signature container bytes were altered")
-        if not _embedded_certificates_intact(sig.signed_data, anchors):
-            findings.invalid.append(f"signature {summary.field}: a certificate carried in it was altered")
+        problem = _pdf_container_problem(sig, data, anchors)
+        if problem:
+            findings.invalid.append(f"signature {summary.field}: the signature container {problem}")
         is_last = index == len(signatures) - 1
         if is_last and not summary.covers_whole_file:
             findings.invalid.append(
@@ -228,14 +227,18 @@ def _later_changes_allowed(status: SignatureStatus) -> bool:
     )
 
 
-def _container_exact(sig: EmbeddedPdfSignature, data: bytes) -> bool:
-    """The unsigned gap must read `<hex(CMS)00…>` in one letter case: no flipped case, padding or junk."""
+def _pdf_container_problem(sig: EmbeddedPdfSignature, data: bytes, anchors: TrustAnchors) -> str | None:
+    """The unsigned gap must read `<hex(CMS)00…>` in one letter case, and the CMS must pass
+    `_container_problem`: no flipped case, padding, junk or unsigned field goes unnoticed."""
     start, length, end = (int(sig.byte_range[i]) for i in range(3))
     raw = sig.pkcs7_content
     der_length = len(cms.ContentInfo.load(raw).dump())
     hex_text = binascii.hexlify(raw)
-    gap = data[start + length : end]
-    return gap in (b"<" + hex_text + b">", b"<" + hex_text.upper() + b">") and not raw[der_length:].strip(b"\0")
+    if data[start + length : end] not in (b"<" + hex_text + b">", b"<" + hex_text.upper() + b">"):
+        return "is not plain hexadecimal"
+    if raw[der_length:].strip(b"\0"):
+        return "has data after the signature"
+    return _container_problem(raw[:der_length], anchors)
 
 
 def _check_embedded_record(reader: PdfFileReader, path: Path, in_report_folder: bool, findings: _Findings) -> None:
@@ -307,8 +310,9 @@ def verify_detached(path: Path, anchors: TrustAnchors) -> FileVerdict:
             summary = _cms_summary(status)
             summaries.append(summary)
             _judge_signature(summary, status, findings, anchors, what=signature_path.name, path_error=path_error)
-            if not _embedded_certificates_intact(signed_data, anchors):
-                findings.invalid.append(f"{signature_path.name}: a certificate carried in it was altered")
+            problem = _container_problem(signature, anchors)
+            if problem:
+                findings.invalid.append(f"{signature_path.name}: the signature container {problem}")
         except Exception as exc:  # noqa: BLE001 -- hostile input may break the parser anywhere
             findings.invalid.append(f"cannot read {signature_path.name} ({type(exc).__name__}: {exc}); it is damaged")
     return _verdict(path, "detached", findings, summaries, anchors)
@@ -328,15 +332,61 @@ def _cms_summary(status: SignatureStatus) -> SignatureSummary:
 # --- shared -----------------------------------------------------------------------------------
 
 
+def _container_problem(der: bytes, anchors: TrustAnchors) -> str | None:
+    """Check the parts of a CMS container that its signature does not cover.
+
+    The signature protects the signed attributes only; the digest-algorithm list, versions,
+    content type, certificates and unsigned attributes ride alongside. They must parse strictly,
+    agree with the signer info, and every carried certificate must verify.
+    """
+    info = cms.ContentInfo.load(der, strict=True)
+    if info["content_type"].native != "signed_data":
+        return f"holds {info['content_type'].native}, not signed data"
+    return _signed_data_problem(info["content"], "data", anchors)
+
+
+def _signed_data_problem(signed: cms.SignedData, content_type: str, anchors: TrustAnchors | None) -> str | None:
+    infos = list(signed["signer_infos"])
+    uses_key_id = any(si["sid"].name == "subject_key_identifier" for si in infos)
+    expected_version = "v3" if uses_key_id or content_type != "data" else "v1"
+    if signed["version"].native != expected_version:
+        return f"has version {signed['version'].native}, not {expected_version}"
+    if [a.dump() for a in signed["digest_algorithms"]] != [si["digest_algorithm"].dump() for si in infos]:
+        return "lists digest algorithms its signer does not use"
+    encapsulated = signed["encap_content_info"]
+    if encapsulated["content_type"].native != content_type:
+        return f"declares content type {encapsulated['content_type'].native}"
+    if content_type == "data" and encapsulated["content"].native is not None:
+        return "encapsulates content although the signature is detached"
+    if signed["crls"].native:
+        return "carries revocation lists, which auditor never writes there"
+    if anchors is not None and not _embedded_certificates_intact(signed, anchors):
+        return "carries an altered certificate"
+    return next(filter(None, map(_signer_info_problem, infos)), None)
+
+
+def _signer_info_problem(info: cms.SignerInfo) -> str | None:
+    expected = "v3" if info["sid"].name == "subject_key_identifier" else "v1"
+    if info["version"].native != expected:
+        return f"has a signer version {info['version'].native}, not {expected}"
+    for attribute in info["unsigned_attrs"] if info["unsigned_attrs"] else []:
+        if attribute["type"].native != "signature_time_stamp_token":
+            return f"has an unexpected unsigned attribute {attribute['type'].native}"
+        for token in attribute["values"]:  # the TSA's chain is checked by pyHanko, not against our roots
+            problem = _signed_data_problem(token["content"], "tst_info", None)
+            if problem:
+                return f"timestamp token {problem}"
+    return None
+
+
 def _embedded_certificates_intact(signed_data: cms.SignedData, anchors: TrustAnchors) -> bool:
     """CMS carries its certificates outside the signed bytes: each must verify under an issuer
     found among them or the trusted roots, or a flipped byte there would go unnoticed."""
-    carried = [
-        x509.load_der_x509_certificate(choice.chosen.dump())
-        for choice in signed_data["certificates"] or []
-        if choice.name == "certificate"
-    ]
-    pool = carried + list(anchors.certs)
+    choices = list(signed_data["certificates"] or [])
+    if any(choice.name != "certificate" for choice in choices):
+        return False
+    carried = [x509.load_der_x509_certificate(choice.chosen.dump()) for choice in choices]
+    pool = carried + list(anchors.certs)  # no issuer at hand counts as altered
     return all(any(_issued_by(cert, issuer) for issuer in pool if issuer.subject == cert.issuer) for cert in carried)
 
 

@@ -7,6 +7,7 @@ import stat
 import time
 from pathlib import Path
 
+import click
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 import auditor.cli
+from auditor.cli.keys import load_signing_identity, signing_options
 from auditor.errors import SigningError
 from auditor.keys import (
     ROOT_KEY_FILE,
@@ -278,3 +280,55 @@ def test_cli_keys_import_pkcs12(cli, monkeypatch, tmp_path: Path, capsys) -> Non
     assert code == 0, err
     assert "CN=Imported seal" in out
     assert load_identity(tmp_path / "home" / "keys", PASSPHRASE).cert == leaf
+
+
+@click.command("sign-probe")
+@signing_options
+def _sign_probe(keys_dir: Path | None, tsa_url: str | None, no_sign: bool) -> None:
+    """Loads the seal the way report-writing commands do."""
+    identity = load_signing_identity(keys_dir)
+    click.echo(f"loaded {identity.subject} tsa={tsa_url} no_sign={no_sign}")
+
+
+def _broken_identity(kind: str, seal_dir: Path, tmp_path: Path) -> Path:
+    folder = _copy_identity(seal_dir, tmp_path / kind)
+    now = dt.datetime.now(dt.timezone.utc)
+    if kind == "missing-key":
+        (folder / "seal.key.pem").unlink()
+    elif kind == "expired":
+        _reissue(folder, start=now - dt.timedelta(days=30), end=now - dt.timedelta(days=1))
+    elif kind == "not-yet-valid":
+        _reissue(folder, start=now + dt.timedelta(days=1), end=now + dt.timedelta(days=30))
+    elif kind == "mismatch":
+        _reissue(folder, start=now, end=now + dt.timedelta(days=3), key=ec.generate_private_key(ec.SECP256R1()))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("kind", "passphrase", "expected"),
+    [
+        ("wrong-passphrase", "not the passphrase", "wrong passphrase for key"),
+        ("missing-key", PASSPHRASE, "no signing key at"),
+        ("expired", PASSPHRASE, "expired on"),
+        ("not-yet-valid", PASSPHRASE, "is not valid yet"),
+        ("mismatch", PASSPHRASE, "does not belong to the private key"),
+    ],
+)
+def test_cli_unusable_identity_is_one_clear_line(
+    cli, monkeypatch, capsys, seal_dir: Path, tmp_path: Path, kind: str, passphrase: str, expected: str  # noqa: ANN001
+) -> None:
+    folder = _broken_identity(kind, seal_dir, tmp_path)
+    monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", passphrase)
+    auditor.cli.cli.add_command(_sign_probe)
+    code, out, err = cli("sign-probe", "--keys", str(folder), capsys=capsys)
+    lines = err.strip().splitlines()
+    assert code == 6 and out == ""
+    assert len(lines) == 1 and lines[0].startswith("auditor: error: ") and expected in lines[0], err
+
+
+def test_cli_signing_options_load_the_seal(cli, monkeypatch, capsys, seal_dir: Path) -> None:  # noqa: ANN001
+    monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("AUDITOR_TSA_URL", "http://tsa.invalid/")
+    auditor.cli.cli.add_command(_sign_probe)
+    code, out, _ = cli("sign-probe", "--keys", str(seal_dir), capsys=capsys)
+    assert code == 0 and "CN=Test seal" in out and "tsa=http://tsa.invalid/" in out and "no_sign=False" in out

@@ -163,16 +163,18 @@ def test_openssl_accepts_the_p7s_and_rejects_a_modified_html(
 
 
 def test_signing_is_fast_with_the_cached_key(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
-    times = []
+    wall, cpu = [], []
     for index in range(5):
-        folder = tmp_path / f"r{index}"
-        shutil.copytree(unsigned_report, folder)
-        start = time.perf_counter()
+        folder = shutil.copytree(unsigned_report, tmp_path / f"r{index}")
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
         sign_report_folder(folder, identities.seal)
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    print(f"\nsign_report_folder (PDF + 2 CMS, RSA-3072): median {median * 1000:.0f} ms of {len(times)}")
-    assert median < 0.4  # rendering takes ~0.8 s; signing must cost well under it
+        wall.append(time.perf_counter() - start_wall)
+        cpu.append(time.process_time() - start_cpu)
+    print(
+        f"\nsign_report_folder (PDF + 2 CMS, RSA-3072), median of {len(wall)}: "
+        f"{statistics.median(wall) * 1000:.0f} ms wall, {statistics.median(cpu) * 1000:.0f} ms CPU"
+    )
+    assert statistics.median(cpu) < 0.4  # CPU time: rendering costs ~0.8 s; signing must cost well under it
 
 
 def test_sign_pdf_to_another_file_leaves_source_unchanged(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
