@@ -22,7 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from auditor import __version__
 from auditor.errors import ReportError
 from auditor.explain.base import Explanation
-from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+from auditor.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    sha256_bytes,
+    sha256_file,
+)
 from auditor.profile import DeploymentProfile
 from auditor.video import Clip
 
@@ -388,21 +393,21 @@ def build_record(
     indices, times = _window(explanation, clip, window)
     image_refs = [ImageRef(path=i.path, kind=i.kind, frame=i.frame, sha256=i.sha256) for i in images]
     array_ref = _array_ref(arrays, explanation)
-    fields = dict(
-        report=ReportIdentity(
+    fields = {
+        "report": ReportIdentity(
             report_id=report_id or _new_report_id(created),
             generator_version=generator_version,
             created_at=created,
         ),
-        deployment=profile,
-        model=model,
-        input=_input_info(clip, indices, times, source_id or profile.source_id),
-        decision=_decision(explanation, threshold, model.sidecar.get("normal_class")),
-        explanations=_explanations(explanation, indices, times, contour_levels, image_refs, array_ref),
-        limitations=_limitations(explanation),
-        seal=seal or SealInfo(),
-        artifacts=_artifacts(array_ref, image_refs),
-    )
+        "deployment": profile,
+        "model": model,
+        "input": _input_info(clip, indices, times, source_id or profile.source_id),
+        "decision": _decision(explanation, threshold, model.sidecar.get("normal_class")),
+        "explanations": _explanations(explanation, indices, times, contour_levels, image_refs, array_ref),
+        "limitations": _limitations(explanation),
+        "seal": seal or SealInfo(),
+        "artifacts": _artifacts(array_ref, image_refs),
+    }
     draft = EvidenceRecord.model_construct(completeness=Completeness(items=[]), **fields)
     return EvidenceRecord(completeness=completeness_of(draft), **fields)
 
@@ -561,25 +566,25 @@ def _key_frames(values: list[float]) -> list[int]:
 def _limitations(explanation: Explanation) -> Limitations:
     frames, height, width = explanation.frames.shape[:3]
     model = [
-        "The model learned from a limited set of example videos. It can miss events and can flag "
-        "harmless scenes, especially with lighting, camera angles or crowds unlike its training data.",
+        ("The model learned from a limited set of example videos. It can miss events and can flag "
+        "harmless scenes, especially with lighting, camera angles or crowds unlike its training data."),
         "The probability is the model's own score, not a measured likelihood that the event happened.",
-        f"The model saw only {frames} frames scaled down to {width}x{height} pixels; small or distant "
-        "details may be lost.",
+        (f"The model saw only {frames} frames scaled down to {width}x{height} pixels; small or distant "
+        "details may be lost."),
         "The model does not identify people and cannot judge intent or context outside the clip.",
     ]
     methods = [
-        "Heatmaps show where the model's features supported its score, not why the event happened; "
-        "they can highlight background or context.",
-        "Grad-CAM is computed on a coarse grid of the model's internal feature map and enlarged to "
-        "the frame: its outlines are approximate.",
+        ("Heatmaps show where the model's features supported its score, not why the event happened; "
+        "they can highlight background or context."),
+        ("Grad-CAM is computed on a coarse grid of the model's internal feature map and enlarged to "
+        "the frame: its outlines are approximate."),
         "Saliency maps are noisy and change with small pixel changes; read them as a rough guide.",
-        "Heatmap colours and contour levels are scaled per clip: frames of this clip can be compared "
-        "with each other, not with other reports.",
-        "Frame importance is the Grad-CAM activation mass of each frame; it is not a causal measure. "
-        "Whether removing a frame would change the decision was not computed.",
-        f"The explanations follow the pre-activation score (logit) of the class "
-        f"'{explanation.target_name}', not its probability.",
+        ("Heatmap colours and contour levels are scaled per clip: frames of this clip can be compared "
+        "with each other, not with other reports."),
+        ("Frame importance is the Grad-CAM activation mass of each frame; it is not a causal measure. "
+        "Whether removing a frame would change the decision was not computed."),
+        (f"The explanations follow the pre-activation score (logit) of the class "
+        f"'{explanation.target_name}', not its probability."),
     ]
     return Limitations(model=model, methods=methods)
 

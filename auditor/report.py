@@ -19,7 +19,12 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from auditor import narrative
 from auditor.errors import ReportError
-from auditor.evidence import EvidenceRecord, committed_schema, record_json, verify_artifacts
+from auditor.evidence import (
+    EvidenceRecord,
+    committed_schema,
+    record_json,
+    verify_artifacts,
+)
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes
 
 LOG = logging.getLogger(__name__)

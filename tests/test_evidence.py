@@ -15,7 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures.report_records import CLASSES, full_profile, make_clip, make_explanation, make_report_folder
+from fixtures.report_records import (
+    CLASSES,
+    full_profile,
+    make_clip,
+    make_explanation,
+    make_report_folder,
+)
 from pydantic import ValidationError
 
 from auditor.errors import ReportError

@@ -32,7 +32,7 @@ def test_example_profile_sets_every_legal_field() -> None:
 def test_example_is_commented_for_each_field() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     for name in DeploymentProfile.model_fields:
-        assert f"\n# " in text.split(name, 1)[0][-400:], f"{name} has no comment above it"
+        assert "\n# " in text.split(name, 1)[0][-400:], f"{name} has no comment above it"
 
 
 def test_empty_profile_leaves_fields_unset(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_empty_profile_prints_not_provided_for_each_missing_field(tmp_path: Path
     record = make_report_folder(tmp_path)
     html = render_html(record, tmp_path)
     section = html.split('<section id="data-protection">')[1].split("</section>")[0]
-    rows = re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", section, flags=re.S)
+    rows = re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", section, flags=re.DOTALL)
     assert len(rows) == 20
     assert all("not provided" in value for _, value in rows)
     table = html.split('<section id="completeness">')[1]
