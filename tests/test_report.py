@@ -278,3 +278,11 @@ def test_render_command_reports_a_bad_record(tmp_path: Path) -> None:
     (tmp_path / "evidence.json").write_text('{"schema_version": "9.0"}', encoding="utf-8")
     result = CliRunner().invoke(render, [str(tmp_path / "evidence.json")])
     assert isinstance(result.exception, ReportError) and "9.0" in str(result.exception)
+
+
+def test_all_frames_section_shows_the_strip_and_every_heatmap(full) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    section = render_html(record, folder).split('<section id="all-frames">')[1].split("</section>")[0]
+    assert section.count('<figure class="strip">') == 1
+    assert section.count('<figure class="thumb') == len(record.explanations.frames)
+    assert section.count('<figure class="thumb key">') == len(record.explanations.key_frames)
