@@ -286,3 +286,12 @@ def test_all_frames_section_shows_the_strip_and_every_heatmap(full) -> None:  # 
     assert section.count('<figure class="strip">') == 1
     assert section.count('<figure class="thumb') == len(record.explanations.frames)
     assert section.count('<figure class="thumb key">') == len(record.explanations.key_frames)
+
+
+def test_render_command_never_overwrites_signed_files(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, folder = full
+    (tmp_path / "report.html.p7s").write_bytes(b"signature")
+    (tmp_path / "report.pdf").write_bytes(b"signed pdf")
+    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(tmp_path)])
+    assert isinstance(result.exception, ReportError) and "--out" in str(result.exception)
+    assert (tmp_path / "report.pdf").read_bytes() == b"signed pdf"
