@@ -289,3 +289,8 @@ def test_looks_like_keras2(legacy_h5: Path, tmp_path: Path) -> None:
     assert not legacy.looks_like_keras2(tmp_path / "k3.h5")
     assert not legacy.looks_like_keras2(tmp_path / "notes.h5")
     assert not legacy.looks_like_keras2(tmp_path / "missing.h5")
+
+
+def test_keras3_alone_cannot_read_the_keras2_file(legacy_h5: Path) -> None:
+    with pytest.raises(ModelError, match="cannot read model file detector.h5"):
+        load_detector(legacy_h5)
