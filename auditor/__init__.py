@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
@@ -12,14 +13,14 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 if TYPE_CHECKING:
     from auditor.detector import Detector, load_detector
+    from auditor.legacy import import_legacy_model
 
-__all__ = ["Detector", "load_detector", "__version__"]
+__all__ = ["Detector", "load_detector", "import_legacy_model", "__version__"]
+_LAZY = {"Detector": "auditor.detector", "load_detector": "auditor.detector", "import_legacy_model": "auditor.legacy"}
 
 
 def __getattr__(name: str) -> Any:
     """Import the detector (and TensorFlow) only when it is asked for."""
-    if name in ("Detector", "load_detector"):
-        from auditor import detector
-
-        return getattr(detector, name)
-    raise AttributeError(name)
+    if name not in _LAZY:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -12,12 +12,14 @@ activation (DESIGN §2: never differentiate a saturated probability).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
 
 from auditor._tensorflow import keras, tf
@@ -217,6 +219,10 @@ def load_detector(path: Path | str, class_names: Sequence[str] | None = None, la
 
 
 def _load_keras_model(path: Path) -> keras.Model:
+    if path.is_dir() and looks_like_keras2(path):
+        raise ModelError(
+            f"{path} is a Keras 2 SavedModel; convert it once with: auditor import-model {path} --out MODEL.keras"
+        )
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist; check the path")
     if path.suffix.lower() not in MODEL_SUFFIXES:
@@ -224,10 +230,33 @@ def _load_keras_model(path: Path) -> keras.Model:
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many unrelated types for unreadable files
+        if looks_like_keras2(path):
+            raise ModelError(
+                f"{path.name} is a Keras 2 model that Keras 3 cannot read; convert it once with: "
+                f"auditor import-model {path} --out {path.with_suffix('.keras')}"
+            ) from exc
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ModelError(
             f"cannot read model file {path.name} ({reason}); is it a complete Keras 3 .keras or .h5 file?"
         ) from exc
+
+
+def looks_like_keras2(path: Path | str) -> bool:
+    """Cheap check: a Keras 2 `.h5` full model, architecture `.json` or SavedModel folder."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            return (path / "saved_model.pb").is_file()
+        if path.suffix.lower() == ".json":
+            return str(json.loads(path.read_text(encoding="utf-8")).get("keras_version", "")).startswith("2.")
+        with h5py.File(path, "r") as handle:
+            return "model_config" in handle.attrs and _as_text(handle.attrs.get("keras_version", "")).startswith("2.")
+    except Exception:  # noqa: BLE001 - any unreadable file is simply "not Keras 2"
+        return False
+
+
+def _as_text(value: object) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _resolve_class_names(

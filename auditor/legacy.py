@@ -27,6 +27,7 @@ import numpy as np
 
 from auditor import __version__
 from auditor._tensorflow import keras, tf
+from auditor.detector import Detector, looks_like_keras2
 from auditor.errors import ModelError, VideoError
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 from auditor.sidecar import Preprocessing, Sidecar, read_sidecar, sidecar_path
@@ -100,20 +101,6 @@ class _Legacy:
     model: Any  # a tf_keras.Model
     architecture: dict
     provenance: dict[str, object]
-
-
-def looks_like_keras2(path: Path | str) -> bool:
-    """Cheap check: a Keras 2 `.h5` full model, architecture `.json` or SavedModel folder."""
-    path = Path(path)
-    try:
-        if path.is_dir():
-            return (path / "saved_model.pb").is_file()
-        if path.suffix.lower() == ".json":
-            return str(json.loads(path.read_text(encoding="utf-8")).get("keras_version", "")).startswith("2.")
-        with h5py.File(path, "r") as handle:
-            return "model_config" in handle.attrs and _text(handle.attrs.get("keras_version", "")).startswith("2.")
-    except Exception:  # noqa: BLE001 - any unreadable file is simply "not Keras 2"
-        return False
 
 
 def import_legacy_model(
@@ -491,8 +478,6 @@ def _compare(
     legacy_model: Any, saved: Path, sidecar: Sidecar, clip: Path | str | None, seed: int, clips: int
 ) -> tuple[float, dict[str, object]]:
     """Largest |output difference| of the legacy model and the saved file, and what was compared."""
-    from auditor.detector import Detector
-
     converted = keras.saving.load_model(saved, compile=False)
     detector = Detector(converted, saved, sidecar, _class_names(converted, sidecar))
     frames = _seeded_clips(detector.input_shape, seed, clips)

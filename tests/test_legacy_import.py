@@ -292,5 +292,5 @@ def test_looks_like_keras2(legacy_h5: Path, tmp_path: Path) -> None:
 
 
 def test_keras3_alone_cannot_read_the_keras2_file(legacy_h5: Path) -> None:
-    with pytest.raises(ModelError, match="cannot read model file detector.h5"):
+    with pytest.raises(ModelError, match="is a Keras 2 model that Keras 3 cannot read; convert it once with: auditor import-model"):
         load_detector(legacy_h5)

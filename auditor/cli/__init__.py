@@ -10,7 +10,7 @@ import click
 
 from auditor.errors import AuditorError
 
-COMMAND_MODULES = ("demo", "render", "keys", "verify")
+COMMAND_MODULES = ("demo", "render", "keys", "verify", "import_model")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
