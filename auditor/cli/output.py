@@ -23,10 +23,10 @@ def progress_printer() -> Callable[[str], None]:
 def print_result(result: ReportResult) -> None:
     """The decision in one line, then where the report is."""
     decision = result.record.decision
-    flag = "FLAGGED" if decision.flagged else "not flagged"
-    click.echo(
-        f"{flag}: {decision.predicted_class} ({decision.predicted_probability:.1%}, threshold "
-        f"{decision.threshold:.0%}); a person must review this decision"
-    )
+    scores = f"{decision.predicted_class} ({decision.predicted_probability:.1%}, threshold {decision.threshold:.0%})"
+    if decision.flagged:
+        click.echo(f"FLAGGED: {scores}; a person must review this decision")
+    else:
+        click.echo(f"not flagged: {scores}")
     state = "signed report" if result.signed else "UNSIGNED DRAFT"
     click.echo(f"{state}: {result.folder / 'report.pdf'}  (also report.html, evidence.json)")
