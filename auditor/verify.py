@@ -339,10 +339,54 @@ def _container_problem(der: bytes, anchors: TrustAnchors) -> str | None:
     content type, certificates and unsigned attributes ride alongside. They must parse strictly,
     agree with the signer info, and every carried certificate must verify.
     """
+    if not _der_is_tight(der):
+        return "is not strict DER (slack, padding or odd lengths inside)"
     info = cms.ContentInfo.load(der, strict=True)
     if info["content_type"].native != "signed_data":
         return f"holds {info['content_type'].native}, not signed data"
     return _signed_data_problem(info["content"], "data", anchors)
+
+
+def _der_is_tight(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Every constructed element is exactly filled by its children, lengths are minimal, and no
+    end-of-content (zero) elements appear: no bytes can hide between the parsed values."""
+    end = len(data) if end is None else end
+    pos = start
+    try:
+        while pos < end:
+            content_start, content_end, constructed = _der_element(data, pos)
+            if content_end > end or (constructed and not _der_is_tight(data, content_start, content_end)):
+                return False
+            pos = content_end
+    except (IndexError, ValueError):
+        return False
+    return pos == end and (start > 0 or _der_element(data, 0)[1] == end)
+
+
+def _der_element(data: bytes, pos: int) -> tuple[int, int, bool]:
+    """Content start, content end and constructed flag of the DER element at `pos`."""
+    tag = data[pos]
+    if tag == 0:
+        raise ValueError("end-of-content element in DER")
+    pos += 1
+    if tag & 0x1F == 0x1F:  # high tag number form
+        while data[pos] & 0x80:
+            pos += 1
+        pos += 1
+    first = data[pos]
+    pos += 1
+    length = first
+    if first & 0x80:
+        count = first & 0x7F
+        if not 0 < count <= 4 or data[pos] == 0:
+            raise ValueError("indefinite or non-minimal length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+        if length < 0x80:
+            raise ValueError("non-minimal length")
+    if pos + length > len(data):
+        raise ValueError("truncated element")
+    return pos, pos + length, bool(tag & 0x20)
 
 
 def _signed_data_problem(signed: cms.SignedData, content_type: str, anchors: TrustAnchors | None) -> str | None:

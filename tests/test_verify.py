@@ -71,8 +71,9 @@ def test_flipping_any_byte_of_the_pdf_is_detected(sealed_report: Path, trust: Pa
     gap_start, gap_end = int(sig.byte_range[1]), int(sig.byte_range[2])
     der_hex_end = gap_start + 1 + 2 * len(sig.pkcs7_content.rstrip(b"\0"))
     rng = random.Random(7)
-    targeted = [0, 5, gap_start - 1, gap_start, gap_start + 1, gap_start + 40, der_hex_end - 1, der_hex_end + 4,
-                gap_end - 2, gap_end - 1, gap_end, len(data) - 1, len(data) - 30]  # fmt: skip
+    # header, the gap's edges, the CMS lengths and digest list (unsigned!), its end, padding, trailer
+    targeted = [0, 5, gap_start - 1, gap_start, gap_start + 1, gap_start + 6, gap_start + 7, gap_start + 85,
+                der_hex_end - 1, der_hex_end + 4, gap_end - 2, gap_end - 1, gap_end, len(data) - 1, len(data) - 30]  # fmt: skip
     positions = targeted + rng.sample(range(len(data)), 40)
     target = tmp_path / "report.pdf"
     survivors = []
@@ -87,6 +88,20 @@ def test_flipping_any_byte_of_the_pdf_is_detected(sealed_report: Path, trust: Pa
     target.write_bytes(data)  # the untouched PDF alone, away from its folder, still verifies
     verdict = verify_paths([target], trust)[0]
     assert verdict.status == "valid" and "hashes were not checked" in verdict.notes[0]
+
+
+def test_flipping_bytes_of_a_p7s_is_detected(report: Path, trust: Path) -> None:
+    signature = report / "evidence.json.p7s"
+    data = signature.read_bytes()
+    positions = [0, 1, 2, 3, 6, 40, len(data) - 1] + random.Random(3).sample(range(len(data)), 60)
+    survivors = []
+    for position in positions:
+        altered = bytearray(data)
+        altered[position] ^= 0x01
+        signature.write_bytes(bytes(altered))
+        if _statuses([report / "evidence.json"], trust) != ["invalid"]:
+            survivors.append(position)
+    assert survivors == []
 
 
 def test_appended_unsigned_update_is_detected(report: Path, trust: Path) -> None:
