@@ -267,7 +267,7 @@ def test_pdf_embeds_the_record_and_schema(full, full_pdf: Path, tmp_path: Path) 
 
 def test_render_command_writes_both_files(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, folder = full
-    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(tmp_path), "--draft"])
+    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(tmp_path), "--no-sign"])
     assert result.exit_code == 0, result.output
     assert result.output.split() == [str(tmp_path / "report.html"), str(tmp_path / "report.pdf")]
     assert "UNSIGNED DRAFT" in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
+from auditor.cli.keys import load_signing_identity, signing_options
 from auditor.cli.output import print_result, progress_printer
 
 
@@ -39,10 +39,8 @@ def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool) -> No
 @click.option("--classes", help="Comma-separated class names (overrides the sidecar).")
 @click.option("--layer", help="Grad-CAM target layer (default: the last spatial map of the CNN).")
 @click.option("--source-id", help="Camera or source identifier to record.")
-@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), help="Keys folder (default: auditor keys init's).")
-@click.option("--tsa-url", envvar="AUDITOR_TSA_URL", help="RFC 3161 timestamp authority for PAdES B-T.")
 @click.option("--templates", "templates_dir", type=click.Path(path_type=Path), help="Own Jinja2 templates folder.")
-@click.option("--no-sign", is_flag=True, help="Write an UNSIGNED DRAFT instead of a sealed report.")
+@signing_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing report in --out.")
 def report(
     video: Path, model_path: Path, out: Path, profile_path: Path | None, start: int, classes: str | None,
@@ -51,11 +49,10 @@ def report(
 ) -> None:
     """Explain one clip of VIDEO with a detector and write a signed evidence report."""
     from auditor.detector import load_detector
-    from auditor.keys import load_identity
     from auditor.pipeline import report_video
     from auditor.profile import load_profile
 
-    identity = None if no_sign else load_identity(keys_dir, os.environ.get("AUDITOR_KEY_PASSPHRASE"))
+    identity = None if no_sign else load_signing_identity(keys_dir)
     detector = load_detector(model_path, class_names=classes.split(",") if classes else None, layer=layer)
     result = report_video(
         video, detector, out, profile=load_profile(profile_path) if profile_path else None, identity=identity,

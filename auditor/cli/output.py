@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from auditor.pipeline import ReportResult
+if TYPE_CHECKING:
+    from auditor.pipeline import ReportResult
 
 
 def progress_printer() -> Callable[[str], None]:
