@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from auditor.detector import Detector
-from auditor.display import write_explanation_images
+from auditor.display import DISPLAY_PARAMETERS, write_explanation_images
 from auditor.errors import ArchiveError, VideoError
 from auditor.evidence import RECORD_NAME, EvidenceRecord, ModelIdentity, SealInfo, build_record, save_arrays, write_record
 from auditor.files import atomic_directory
@@ -78,6 +78,7 @@ def report_video(
     window = select_window(clip, detector.frames_per_clip or len(clip), start)
     progress(f"explaining frames {window.frame_indices[0]}–{window.frame_indices[-1]}")
     explanation = detector.explain(window.frames)
+    explanation = replace(explanation, parameters={**explanation.parameters, **DISPLAY_PARAMETERS})
     with atomic_directory(Path(out)) as staging:
         progress("writing images and evidence record")
         images = write_explanation_images(explanation, staging)

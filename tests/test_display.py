@@ -1,0 +1,115 @@
+"""Display scaling, contours and the report images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from auditor.display import contour_legend, write_explanation_images
+from auditor.explain.base import Explanation
+from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, normalise
+from auditor.files import sha256_file
+from auditor.synthetic import CLASS_NAMES, make_clip
+
+
+def _blobs(size: int = 64) -> np.ndarray:
+    """A smooth map with a strong and a weak peak."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    strong = np.exp(-((xx - 20) ** 2 + (yy - 24) ** 2) / 60)
+    weak = 0.5 * np.exp(-((xx - 46) ** 2 + (yy - 40) ** 2) / 30)
+    return strong + weak
+
+
+def _explanation(frames: int = 4, gradcam_scale: float = 1.0) -> Explanation:
+    clip = make_clip("fight", 9, frames=frames)
+    gradcam = np.stack([cv2.resize(_blobs(), (16, 16)) * (t + 1) for t in range(frames)]) * gradcam_scale
+    saliency = np.stack([_blobs() ** 2 * (t + 1) for t in range(frames)])
+    return Explanation(
+        frames=clip.frames,
+        maps={"gradcam": gradcam.astype(np.float32), "saliency": saliency.astype(np.float32)},
+        logits=np.array([0.1, 2.0, -1.0], np.float32),
+        probabilities=np.array([0.12, 0.83, 0.05], np.float32),
+        class_names=CLASS_NAMES,
+        target_index=1,
+        layer_name="last_conv",
+        preprocessing="unit",
+    )
+
+
+def test_normalise_per_clip_keeps_frames_comparable_and_per_frame_fills_each() -> None:
+    maps = np.stack([np.full((2, 2), 1.0), np.full((2, 2), 4.0), np.zeros((2, 2))]).astype(np.float32)
+    maps[1, 0, 0] = 8.0
+    clip = normalise(maps, "clip")
+    frame = normalise(maps, "frame")
+    assert clip.dtype == np.float32 and clip.max() == 1.0
+    assert np.allclose(clip[0], 1 / 8) and clip[1, 0, 0] == 1.0 and np.allclose(clip[1, 1], 0.5)
+    assert np.allclose(frame[0], 1.0) and frame[1, 0, 0] == 1.0 and np.allclose(frame[1, 1], 0.5)
+    assert not clip[2].any() and not frame[2].any()
+    assert not normalise(np.zeros((2, 3, 3), np.float32)).any()
+
+
+def test_normalise_rejects_negative_or_misshapen_maps() -> None:
+    with pytest.raises(ValueError):
+        normalise(np.full((1, 2, 2), -1.0))
+    with pytest.raises(ValueError):
+        normalise(np.ones((2, 2)))
+
+
+def test_contours_of_higher_levels_lie_inside_lower_ones() -> None:
+    display = normalise(_blobs()[None])[0]
+    contours = frame_contours(display, DEFAULT_LEVELS)
+    assert list(contours) == list(DEFAULT_LEVELS)
+    assert len(contours[0.25]) == 2 and len(contours[0.9]) == 1  # the weak peak stops below 0.9
+    for low, high in zip(DEFAULT_LEVELS, DEFAULT_LEVELS[1:]):
+        for contour in contours[high]:
+            xs, ys = contour[:, 0, 0], contour[:, 0, 1]
+            assert np.all(display[ys, xs] >= low) and np.all(display[ys, xs] >= high)
+        inner = max(cv2.contourArea(c) for c in contours[high])
+        assert inner < max(cv2.contourArea(c) for c in contours[low])
+
+
+def test_images_are_written_deterministic_and_hashed(tmp_path: Path) -> None:
+    explanation = _explanation()
+    first = write_explanation_images(explanation, tmp_path / "a")
+    second = write_explanation_images(explanation, tmp_path / "b")
+    kinds = [a.kind for a in first]
+    assert kinds.count("gradcam") == 4 and kinds.count("saliency") == 4
+    assert kinds.count("strip") == 1 and kinds.count("legend") == 1
+    assert {"images/gradcam_03.png", "images/saliency_00.png", "images/strip.png"} <= {a.path for a in first}
+    assert [a.frame for a in first if a.kind == "gradcam"] == [0, 1, 2, 3]
+    for a, b in zip(first, second):
+        path_a, path_b = tmp_path / "a" / a.path, tmp_path / "b" / b.path
+        assert path_a.read_bytes() == path_b.read_bytes()
+        assert sha256_file(path_a) == a.sha256 == b.sha256
+    assert not list((tmp_path / "a" / "images").glob(".*"))  # no temporary files left behind
+    overlay = cv2.imread(str(tmp_path / "a" / "images" / "gradcam_03.png"))
+    assert overlay.shape == (256, 256, 3)
+
+
+def test_gradcam_image_shows_heat_and_every_contour_level(tmp_path: Path) -> None:
+    explanation = _explanation()
+    artifacts = write_explanation_images(explanation, tmp_path)
+    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / artifacts[-4].path)), cv2.COLOR_BGR2RGB)
+    assert artifacts[-4].path == "images/gradcam_03.png"
+    for style in contour_legend(DEFAULT_LEVELS):
+        assert np.all(rgb == style.rgb, axis=-1).sum() > 10, f"no contour pixels for level {style.level}"
+    plain = np.repeat(np.repeat(explanation.frames[3], 4, axis=0), 4, axis=1)
+    assert np.abs(rgb.astype(int) - plain).mean() > 5
+
+
+def test_zero_maps_leave_the_frame_untouched(tmp_path: Path) -> None:
+    explanation = _explanation(gradcam_scale=0.0)
+    write_explanation_images(explanation, tmp_path)
+    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "images" / "gradcam_00.png")), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(rgb, np.repeat(np.repeat(explanation.frames[0], 4, axis=0), 4, axis=1))
+
+
+def test_legend_styles_are_distinct_and_thicker_for_higher_levels() -> None:
+    styles = contour_legend((0.9, 0.25, 0.5, 0.75))
+    assert [s.level for s in styles] == [0.25, 0.5, 0.75, 0.9]
+    assert len({s.rgb for s in styles}) == 4
+    assert [s.thickness for s in styles] == sorted(s.thickness for s in styles)
+    assert styles[0].hex.startswith("#") and len(styles[0].hex) == 7
