@@ -3,7 +3,8 @@
 A fixed, seeded camera view in muted colours (wall, floor, static furniture, texture) with
 per-frame sensor noise, and moving person-like figures in vivid clothing:
 
-- "normal": one figure walking slowly;
+- "normal": one figure walking slowly or, in a third of the clips, resting on the floor (so that
+  a figure lying down is not by itself evidence of a fall: the fall is the transition);
 - "fight": two figures close together with abrupt, fast, jittery motion and punching arms;
 - "fall": one figure walks, then topples to horizontal within a few frames and stays down.
 
@@ -21,6 +22,7 @@ import numpy as np
 
 CLASS_NAMES = ("normal", "fight", "fall")
 
+RESTING_SHARE = 1 / 3  # share of "normal" clips showing a person resting on the floor
 _SHIFT = 4  # sub-pixel bits for OpenCV drawing, so slow motion is smooth
 _ONE = 1 << _SHIFT
 
@@ -263,7 +265,13 @@ def _walk(rng: np.random.Generator, frames: int, size: int, horizon: int) -> lis
 
 
 def _walk_poses(rng: np.random.Generator, frames: int, size: int, horizon: int) -> list[list[_Pose]]:
-    return [_walk(rng, frames, size, horizon)]
+    """A slow walk or, with probability RESTING_SHARE, a figure resting on the floor."""
+    walk = _walk(rng, frames, size, horizon)
+    if rng.random() >= RESTING_SHARE:
+        return [walk]
+    at = walk[0]
+    side = 1.0 if at.x < size / 2 else -1.0
+    return [[_Pose(at.x, at.y, at.height, angle=side * math.pi / 2, stride=0.3) for _ in range(frames)]]
 
 
 def _fight_poses(rng: np.random.Generator, frames: int, size: int, horizon: int) -> list[list[_Pose]]:
