@@ -6,7 +6,8 @@ per-frame sensor noise, and moving person-like figures in vivid clothing:
 - "normal": one figure walking slowly or, in a third of the clips, resting on the floor (so that
   a figure lying down is not by itself evidence of a fall: the fall is the transition);
 - "fight": two figures close together with abrupt, fast, jittery motion and punching arms;
-- "fall": one figure walks, then topples to horizontal within a few frames and stays down.
+- "fall": one figure walks, then topples to horizontal within a few frames and stays down,
+  stirring (limbs moving) without getting up.
 
 `boxes[t] = (x0, y0, x1, y1)` encloses the moving figure(s) of frame t, end-exclusive, so
 `frames[t, y0:y1, x0:x1]` holds every pixel they cover.
@@ -296,7 +297,11 @@ def _fight_poses(rng: np.random.Generator, frames: int, size: int, horizon: int)
 
 
 def _fall_poses(rng: np.random.Generator, frames: int, size: int, horizon: int) -> list[list[_Pose]]:
-    """A walk, then a topple to horizontal over 2-3 frames, then lying still."""
+    """A walk, then a topple to horizontal over 2-3 frames, then stirring on the floor without getting up.
+
+    A person resting on the floor ("normal") lies still: what tells a fall apart is the
+    topple and the struggle afterwards, not lying down as such.
+    """
     walk = _walk(rng, frames, size, horizon)
     onset = int(rng.integers(1, max(2, frames // 4)))
     duration = int(rng.integers(2, 4))
@@ -305,5 +310,8 @@ def _fall_poses(rng: np.random.Generator, frames: int, size: int, horizon: int) 
     poses = walk[: onset + 1]
     for t in range(onset + 1, frames):
         progress = min((t - onset) / duration, 1.0) ** 1.5
-        poses.append(_Pose(at.x, at.y, at.height, angle=side * progress * math.pi / 2, stride=0.3 * progress))
+        down = progress >= 1.0  # on the floor: the person stirs (legs and arms move) but does not get up
+        stride = rng.uniform(-1.0, 1.0) if down else 0.3 * progress
+        arm = rng.uniform(-1.0, 1.0) if down else 0.0
+        poses.append(_Pose(at.x, at.y, at.height, angle=side * progress * math.pi / 2, stride=stride, arm=arm))
     return [poses]

@@ -89,3 +89,24 @@ def test_existing_report_is_not_overwritten(demo_output: DemoOutput, clip: Path)
     assert run.returncode == 7
     _assert_one_line_error(run.stderr, "already holds a report")
     assert (demo_output.report / "evidence.json").read_bytes() == before
+
+
+def test_report_with_the_organisation_seal_and_a_wrong_passphrase(tmp_path: Path, clip: Path) -> None:
+    from auditor.demo import demo_model_path
+
+    env = {**os.environ, "AUDITOR_HOME": str(tmp_path / "home"), "AUDITOR_KEY_PASSPHRASE": "correct horse battery"}
+    init = run_cli("keys", "init", "--organisation", "Example Transit Authority", env=env)
+    assert init.returncode == 0, init.stderr
+    args = ("report", str(clip), "--model", str(demo_model_path()), "--start", "2")
+
+    wrong = run_cli(*args, "--out", str(tmp_path / "wrong"), env={**env, "AUDITOR_KEY_PASSPHRASE": "wrong passphrase"})
+    assert wrong.returncode == 6
+    _assert_one_line_error(wrong.stderr, "passphrase")
+    assert not (tmp_path / "wrong").exists()
+
+    signed = run_cli(*args, "--out", str(tmp_path / "signed"), env=env)
+    assert signed.returncode == 0, signed.stderr
+    assert "signed report" in signed.stdout
+    verified = run_cli("verify", str(tmp_path / "signed"), env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "trusted root" in verified.stdout
