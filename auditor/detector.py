@@ -100,16 +100,16 @@ class Detector:
         unknown = [m for m in methods if m not in METHODS]
         if unknown:
             raise ModelError(f"unknown explanation method {unknown[0]!r}; choose from {sorted(METHODS)}")
-        gradients = self.gradients(frames, target, layer, any(METHODS[m].needs_input_grads for m in methods))
-        split = self._split(layer or self.layer_name)
+        resized = self.resize(frames)
+        gradients = self.gradients(resized, target, layer, any(METHODS[m].needs_input_grads for m in methods))
         return Explanation(
-            frames=self.resize(frames),
+            frames=resized,
             maps={m: METHODS[m].compute(gradients) for m in methods},
             logits=gradients.logits,
             probabilities=self.probabilities(gradients.logits),
             class_names=self.class_names,
             target_index=gradients.target_index,
-            layer_name=split.layer_name,
+            layer_name=layer or self.layer_name,
             preprocessing=self.preprocessing,
             parameters={"output_activation": self.output_activation},
         )
@@ -250,12 +250,13 @@ def looks_like_keras2(path: Path | str) -> bool:
         if path.suffix.lower() == ".json":
             return str(json.loads(path.read_text(encoding="utf-8")).get("keras_version", "")).startswith("2.")
         with h5py.File(path, "r") as handle:
-            return "model_config" in handle.attrs and _as_text(handle.attrs.get("keras_version", "")).startswith("2.")
+            return "model_config" in handle.attrs and h5_text(handle.attrs.get("keras_version", "")).startswith("2.")
     except Exception:  # noqa: BLE001 - any unreadable file is simply "not Keras 2"
         return False
 
 
-def _as_text(value: object) -> str:
+def h5_text(value: object) -> str:
+    """An HDF5 string attribute as text (h5py returns bytes or str depending on how it was stored)."""
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
@@ -318,8 +319,8 @@ def _linear_chain(model: keras.Model) -> list:
         return list(model.layers)
     layers = list(model.layers)
     for previous, layer in zip(layers, layers[1:]):
-        tensor = _input_of(layer)
-        if tensor is None or tensor is not _output_of(previous):
+        tensor = _connection(layer, "input")
+        if tensor is None or tensor is not _connection(previous, "output"):
             raise ModelError(
                 f"model {model.name!r} is not a single chain of layers (layer {layer.name!r} does not "
                 f"take the output of {previous.name!r}); branching outer models are not supported"
@@ -327,16 +328,10 @@ def _linear_chain(model: keras.Model) -> list:
     return layers
 
 
-def _input_of(layer: keras.layers.Layer) -> object:
+def _connection(layer: keras.layers.Layer, side: str) -> object:
+    """`layer.input` or `layer.output`; None when the layer has no single call to tell it."""
     try:
-        return layer.input
-    except (AttributeError, ValueError):
-        return None
-
-
-def _output_of(layer: keras.layers.Layer) -> object:
-    try:
-        return layer.output
+        return getattr(layer, side)
     except (AttributeError, ValueError):
         return None
 

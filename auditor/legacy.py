@@ -27,7 +27,7 @@ import numpy as np
 
 from auditor import __version__
 from auditor._tensorflow import keras, tf
-from auditor.detector import Detector, looks_like_keras2
+from auditor.detector import Detector, h5_text, looks_like_keras2
 from auditor.errors import ModelError, VideoError
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 from auditor.sidecar import Preprocessing, Sidecar, read_sidecar, sidecar_path
@@ -198,14 +198,14 @@ def _read_legacy(path: Path, weights: Path | None) -> _Legacy:
 def _read_h5(path: Path) -> _Legacy:
     try:
         with h5py.File(path, "r") as handle:
-            config, version = handle.attrs.get("model_config"), _text(handle.attrs.get("keras_version", "unknown"))
+            config, version = handle.attrs.get("model_config"), h5_text(handle.attrs.get("keras_version", "unknown"))
     except OSError as exc:
         raise ModelError(f"{path.name} is not an HDF5 file ({exc}); pass a Keras 2 .h5 model") from exc
     if config is None:
         raise ModelError(
             f"{path.name} holds weights only; pass the full model, or the architecture .json plus this file"
         )
-    architecture = json.loads(_text(config))
+    architecture = json.loads(h5_text(config))
     _check_convertible(architecture)
     model = _load(lambda k2: k2.models.load_model(path, compile=False), path)
     return _Legacy(model, architecture, _file_provenance("keras2-h5", path, version))
@@ -536,7 +536,3 @@ def _write(out: Path, data: bytes, sidecar: Sidecar, difference: float, toleranc
         out.unlink(missing_ok=True)
         raise
     return ImportResult(out, side, sidecar, difference, tolerance)
-
-
-def _text(value: object) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

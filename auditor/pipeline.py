@@ -74,8 +74,9 @@ def report_video(
     """
     _check_destination(Path(out), overwrite)
     progress(f"reading {Path(video).name}")
-    clip = read_video(video)
-    window = select_window(clip, detector.frames_per_clip or len(clip), start)
+    frames = detector.frames_per_clip
+    clip = read_video(video, max_frames=start + frames if frames else None)
+    window = select_window(clip, frames or len(clip), start)
     progress(f"explaining frames {window.frame_indices[0]}–{window.frame_indices[-1]}")
     explanation = detector.explain(window.frames)
     explanation = replace(explanation, parameters={**explanation.parameters, **DISPLAY_PARAMETERS})

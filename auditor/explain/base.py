@@ -50,10 +50,6 @@ class Explanation:
         return float(self.logits[self.target_index])
 
     @property
-    def predicted_index(self) -> int:
-        return int(np.argmax(self.probabilities))
-
-    @property
     def gradcam(self) -> np.ndarray:
         return self.maps["gradcam"]
 
