@@ -1,4 +1,5 @@
-"""PNG images of an explanation for the report: overlays with contours, saliency, a frame strip.
+"""PNG images of an explanation for the report: overlays with contours, saliency, a frame strip
+and a grid of every frame's Grad-CAM overlay.
 
 Frames are enlarged by an integer factor with nearest-neighbour sampling, so every model
 pixel stays visible as it was; maps are upsampled bilinearly to the same size. Every file is
@@ -19,7 +20,7 @@ from auditor.explain.base import Explanation
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, normalise
 from auditor.files import atomic_write_bytes, sha256_bytes
 
-ImageKind = Literal["gradcam", "saliency", "strip", "legend"]
+ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend"]
 
 IMAGE_DIR = "images"
 MAX_OVERLAY_ALPHA = 0.5  # heat opacity at map value 1; it falls to 0 with the map
@@ -33,7 +34,9 @@ _STYLE_CYCLE: tuple[tuple[tuple[int, int, int], int], ...] = (
     ((255, 255, 255), 2),  # white, thick
     ((255, 60, 255), 2),  # magenta, thick
 )
-STRIP_TILE = 96
+STRIP_TILE = 96  # frame height in the strip, px
+GRID_TILE = 128  # overlay size in the Grad-CAM grid, px
+GRID_COLUMNS = 8
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -78,7 +81,8 @@ def write_explanation_images(
     scale: Scale = "clip",
     upscale_to: int = 256,
 ) -> list[ImageArtifact]:
-    """Write gradcam_TT.png and saliency_TT.png for every frame, strip.png and contour_legend.png."""
+    """Write gradcam_TT.png and saliency_TT.png for every frame, strip.png, gradcam_grid.png and
+    contour_legend.png."""
     frames = explanation.frames
     factor = _upscale_factor(frames.shape[1:3], upscale_to)
     styles = contour_legend(levels, upscale_to)
@@ -86,11 +90,14 @@ def write_explanation_images(
     saliency = normalise(np.minimum(explanation.saliency, np.percentile(explanation.saliency, SALIENCY_CAP_PERCENTILE)), scale)
     digits = max(2, len(str(len(frames) - 1)))
     images: list[tuple[str, ImageKind, int | None, np.ndarray]] = []
+    overlays = []
     for t, frame in enumerate(frames):
         base = _enlarge(frame, factor)
-        images.append((f"gradcam_{t:0{digits}d}.png", "gradcam", t, _gradcam_image(base, gradcam[t], styles)))
+        overlays.append(_gradcam_image(base, gradcam[t], styles))
+        images.append((f"gradcam_{t:0{digits}d}.png", "gradcam", t, overlays[-1]))
         images.append((f"saliency_{t:0{digits}d}.png", "saliency", t, _overlay(base, _resize_map(saliency[t], base))))
-    images.append(("strip.png", "strip", None, _strip(frames)))
+    images.append(("strip.png", "strip", None, _tile_sheet(frames, STRIP_TILE, columns=len(frames))))
+    images.append(("gradcam_grid.png", "grid", None, _tile_sheet(overlays, GRID_TILE, columns=GRID_COLUMNS)))
     images.append(("contour_legend.png", "legend", None, _legend_image(styles, scale)))
     folder = Path(out_dir) / IMAGE_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -132,18 +139,31 @@ def _gradcam_image(base: np.ndarray, display_map: np.ndarray, styles: list[Conto
     return image
 
 
-def _strip(frames: np.ndarray) -> np.ndarray:
-    """All frames side by side at STRIP_TILE px height, each with its index in a band below."""
-    tiles = []
-    for t, frame in enumerate(frames):
-        height, width = frame.shape[:2]
-        size = (max(1, round(width * STRIP_TILE / height)), STRIP_TILE)
-        shrink = cv2.INTER_AREA if height > STRIP_TILE else cv2.INTER_NEAREST
-        band = np.full((18, size[0], 3), 255, np.uint8)
-        cv2.putText(band, str(t), (4, 14), _FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-        tiles.append(np.vstack([cv2.resize(frame, size, interpolation=shrink), band]))
-    gap = np.full((tiles[0].shape[0], 2, 3), 255, np.uint8)
-    return np.hstack([part for tile in tiles for part in (tile, gap)][:-1])
+def _tile_sheet(images: Sequence[np.ndarray], height: int, columns: int) -> np.ndarray:
+    """Images scaled to `height` px, laid out `columns` to a row, each numbered by its position
+    in a white band below it."""
+    tiles = [_labelled_tile(image, height, str(t)) for t, image in enumerate(images)]
+    width = min(columns, len(tiles))
+    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % width)  # blank tiles fill the last row
+    rows = [_join(tiles[start : start + width], axis=1) for start in range(0, len(tiles), width)]
+    return _join(rows, axis=0)
+
+
+def _labelled_tile(image: np.ndarray, height: int, label: str) -> np.ndarray:
+    source_height, source_width = image.shape[:2]
+    size = (max(1, round(source_width * height / source_height)), height)
+    shrink = cv2.INTER_AREA if source_height > height else cv2.INTER_NEAREST
+    band = np.full((18, size[0], 3), 255, np.uint8)
+    cv2.putText(band, label, (4, 14), _FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([cv2.resize(image, size, interpolation=shrink), band])
+
+
+def _join(parts: list[np.ndarray], axis: int) -> np.ndarray:
+    """Concatenate along `axis` with a 2 px white gap between parts."""
+    gap_shape = list(parts[0].shape)
+    gap_shape[axis] = 2
+    gap = np.full(gap_shape, 255, np.uint8)
+    return np.concatenate([piece for part in parts for piece in (part, gap)][:-1], axis=axis)
 
 
 def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:

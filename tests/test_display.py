@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from auditor.display import contour_legend, write_explanation_images
+from auditor.display import GRID_COLUMNS, GRID_TILE, contour_legend, write_explanation_images
 from auditor.explain.base import Explanation
 from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, normalise
 from auditor.files import sha256_file
@@ -77,8 +77,10 @@ def test_images_are_written_deterministic_and_hashed(tmp_path: Path) -> None:
     second = write_explanation_images(explanation, tmp_path / "b")
     kinds = [a.kind for a in first]
     assert kinds.count("gradcam") == 4 and kinds.count("saliency") == 4
-    assert kinds.count("strip") == 1 and kinds.count("legend") == 1
-    assert {"images/gradcam_03.png", "images/saliency_00.png", "images/strip.png"} <= {a.path for a in first}
+    assert kinds.count("strip") == 1 and kinds.count("grid") == 1 and kinds.count("legend") == 1
+    assert {"images/gradcam_03.png", "images/saliency_00.png", "images/strip.png", "images/gradcam_grid.png"} <= {
+        a.path for a in first
+    }
     assert [a.frame for a in first if a.kind == "gradcam"] == [0, 1, 2, 3]
     for a, b in zip(first, second):
         path_a, path_b = tmp_path / "a" / a.path, tmp_path / "b" / b.path
@@ -91,9 +93,8 @@ def test_images_are_written_deterministic_and_hashed(tmp_path: Path) -> None:
 
 def test_gradcam_image_shows_heat_and_every_contour_level(tmp_path: Path) -> None:
     explanation = _explanation()
-    artifacts = write_explanation_images(explanation, tmp_path)
-    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / artifacts[-4].path)), cv2.COLOR_BGR2RGB)
-    assert artifacts[-4].path == "images/gradcam_03.png"
+    write_explanation_images(explanation, tmp_path)
+    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "images" / "gradcam_03.png")), cv2.COLOR_BGR2RGB)
     for style in contour_legend(DEFAULT_LEVELS):
         assert np.all(rgb == style.rgb, axis=-1).sum() > 10, f"no contour pixels for level {style.level}"
     plain = np.repeat(np.repeat(explanation.frames[3], 4, axis=0), 4, axis=1)
@@ -113,3 +114,21 @@ def test_legend_styles_are_distinct_and_thicker_for_higher_levels() -> None:
     assert len({s.rgb for s in styles}) == 4
     assert [s.thickness for s in styles] == sorted(s.thickness for s in styles)
     assert styles[0].hex.startswith("#") and len(styles[0].hex) == 7
+
+
+@pytest.mark.parametrize(("frames", "rows", "columns"), [(4, 1, 4), (10, 2, GRID_COLUMNS)])
+def test_grid_shows_every_overlay_in_rows_of_fixed_width(tmp_path: Path, frames: int, rows: int, columns: int) -> None:
+    write_explanation_images(_explanation(frames), tmp_path)
+    images = tmp_path / "images"
+    grid = cv2.imread(str(images / "gradcam_grid.png"))
+    tile, band, gap = GRID_TILE, 18, 2
+    assert grid.shape == (rows * (tile + band) + (rows - 1) * gap, columns * tile + (columns - 1) * gap, 3)
+    for t in range(frames):
+        row, col = divmod(t, GRID_COLUMNS)
+        top, left = row * (tile + band + gap), col * (tile + gap)
+        overlay = cv2.resize(cv2.imread(str(images / f"gradcam_{t:02d}.png")), (tile, tile), interpolation=cv2.INTER_AREA)
+        assert np.array_equal(grid[top : top + tile, left : left + tile], overlay), f"tile {t} is not frame {t}'s overlay"
+        assert (grid[top + tile : top + tile + band, left : left + tile] < 128).any(), f"tile {t} has no number"
+    if frames % GRID_COLUMNS:
+        left = (frames % GRID_COLUMNS) * (tile + gap)
+        assert (grid[-(tile + band) :, left:] == 255).all()  # the last row is padded with blank tiles

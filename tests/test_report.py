@@ -130,13 +130,12 @@ def test_html_is_self_contained(full) -> None:  # type: ignore[no-untyped-def]
     record, folder = full
     html = render_html(record, folder)
     sources = re.findall(r'src="([^"]*)"', html)
-    assert len(sources) >= len(record.explanations.images)
-    for src in sources:
-        assert src.startswith("data:image/png;base64,")
+    assert sources and all(src.startswith("data:image/png;base64,") for src in sources)
     inlined = {base64.b64decode(src.split(",", 1)[1]) for src in sources}
-    files = {i.path: (folder / i.path).read_bytes() for i in record.explanations.images}
-    assert inlined <= set(files.values())
-    assert {data for path, data in files.items() if "gradcam" in path} <= inlined
+    ex = record.explanations
+    shown = [i for i in ex.images if i.kind in ("strip", "grid", "legend") or i.frame in ex.key_frames]
+    assert len(shown) == 3 + 2 * len(ex.key_frames)
+    assert inlined == {(folder / i.path).read_bytes() for i in shown}
     assert "<link" not in html and "<script" not in html and "http://" not in html.split("<style>")[0]
 
 
@@ -280,12 +279,25 @@ def test_render_command_reports_a_bad_record(tmp_path: Path) -> None:
     assert isinstance(result.exception, ReportError) and "9.0" in str(result.exception)
 
 
-def test_all_frames_section_shows_the_strip_and_every_heatmap(full) -> None:  # type: ignore[no-untyped-def]
+def test_all_frames_section_shows_the_strip_and_the_heatmap_grid(full) -> None:  # type: ignore[no-untyped-def]
     record, folder = full
     section = render_html(record, folder).split('<section id="all-frames">')[1].split("</section>")[0]
-    assert section.count('<figure class="strip">') == 1
-    assert section.count('<figure class="thumb') == len(record.explanations.frames)
-    assert section.count('<figure class="thumb key">') == len(record.explanations.key_frames)
+    grid = next(i for i in record.explanations.images if i.kind == "grid")
+    assert section.count('<figure class="strip">') == 1 and section.count('<figure class="grid">') == 1
+    assert base64.b64encode((folder / grid.path).read_bytes()).decode("ascii") in section
+    positions = ", ".join(str(t) for t in sorted(record.explanations.key_frames))
+    assert f"Key frames (positions {positions})" in section
+
+
+def test_all_frames_section_says_when_the_grid_is_missing(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    without = record.model_copy(
+        update={"explanations": record.explanations.model_copy(
+            update={"images": [i for i in record.explanations.images if i.kind != "grid"]}
+        )}
+    )
+    section = render_html(without, folder).split('<section id="all-frames">')[1].split("</section>")[0]
+    assert '<figure class="grid">' not in section and "No Grad-CAM overview image" in section
 
 
 def test_render_command_never_overwrites_signed_files(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
