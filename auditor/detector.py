@@ -1,20 +1,22 @@
 """Keras model adapter: find the TimeDistributed CNN, split it at the target layer, and compile
-one function per target layer that returns logits, the layer's maps and the gradients.
+the functions per target layer that return logits, the layer's maps, the gradients, and the
+logits of edited clips.
 
 The model is rebuilt (sharing its weights) as
 
-    x (T,H,W,C) ─► TimeDistributed(encoder) ─► A (T,h,w,K) ─► TimeDistributed(upper) ─► head ─► logits
+    x (T,H,W,C) ─► TimeDistributed(encoder) ─► A (T,h,w,K) ─► TimeDistributed(upper) ─► F (T,...)
+        ─► head ─► logits
 
 where `encoder` is the per-frame CNN up to the target layer A, `upper` the rest of the per-frame
-network, `head` the recurrent and dense layers, and `logits` the last Dense layer without its
-activation (DESIGN §2: never differentiate a saturated probability).
+network (F: its per-frame features), `head` the recurrent and dense layers, and `logits` the last
+Dense layer without its activation (DESIGN §2: never differentiate a saturated probability).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,8 @@ import numpy as np
 
 from auditor._tensorflow import keras, tf
 from auditor.errors import ModelError, VideoError
-from auditor.explain import DEFAULT_METHODS, METHODS, Explanation, Gradients
+from auditor.explain import DEFAULT_FRAME_METHODS, DEFAULT_METHODS, FRAME_METHODS, METHODS, Explanation, Gradients
+from auditor.explain.occlusion import occluded_logits
 from auditor.files import sha256_file
 from auditor.sidecar import Sidecar, read_sidecar
 
@@ -47,9 +50,11 @@ class _Split:
 
     layer_name: str
     encoder: keras.Model  # (1,T,H,W,C) -> A
-    upper: keras.Model  # A -> input of the final Dense layer
+    upper: keras.Model  # A -> F, the per-frame features (output of the TimeDistributed CNN)
+    head: keras.Model  # F -> input of the final Dense layer
     gradcam_fn: Callable
     full_fn: Callable
+    logits_fn: Callable  # F for N clips (N,T,...) -> logits (N, n_classes)
 
 
 class Detector:
@@ -95,16 +100,25 @@ class Detector:
         target: int | str | None = None,
         layer: str | None = None,
         methods: Sequence[str] = DEFAULT_METHODS,
+        frame_methods: Sequence[str] = DEFAULT_FRAME_METHODS,
     ) -> Explanation:
-        """Explain the score of `target` (default: the predicted class) on one clip, one pass."""
-        unknown = [m for m in methods if m not in METHODS]
-        if unknown:
-            raise ModelError(f"unknown explanation method {unknown[0]!r}; choose from {sorted(METHODS)}")
+        """Explain the score of `target` (default: the predicted class) on one clip.
+
+        One forward + backward pass gives the maps and gradient × input; frame occlusion adds one
+        batched pass of the layers above the per-frame CNN.
+        """
+        _check_names(methods, METHODS, "explanation method")
+        _check_names(frame_methods, FRAME_METHODS, "frame-importance method")
+        chosen = [METHODS[m] for m in methods] + [FRAME_METHODS[m] for m in frame_methods]
         resized = self.resize(frames)
-        gradients = self.gradients(resized, target, layer, any(METHODS[m].needs_input_grads for m in methods))
+        gradients = self.gradients(resized, target, layer, any(m.needs_input_grads for m in chosen))
         return Explanation(
             frames=resized,
             maps={m: METHODS[m].compute(gradients) for m in methods},
+            frame_scores={m: FRAME_METHODS[m].compute(gradients) for m in frame_methods},
+            occluded_probabilities=(
+                self.probabilities(occluded_logits(gradients)[1:].astype(np.float32)) if "occlusion" in frame_methods else None
+            ),
             logits=gradients.logits,
             probabilities=self.probabilities(gradients.logits),
             class_names=self.class_names,
@@ -121,15 +135,16 @@ class Detector:
         x = tf.constant(self.preprocess(frames)[np.newaxis])
         target_index = tf.constant(self._target_index(target), dtype=tf.int32)
         split = self._split(layer or self.layer_name)
-        fn = split.full_fn if input_grads else split.gradcam_fn
-        logits, index, activations, activation_grads, dx = fn(x, target_index)
+        out = (split.full_fn if input_grads else split.gradcam_fn)(x, target_index)
         return Gradients(
             inputs=x.numpy()[0],
-            activations=activations.numpy(),
-            activation_grads=activation_grads.numpy(),
-            input_grads=dx.numpy() if input_grads else None,
-            logits=logits.numpy(),
-            target_index=int(index.numpy()),
+            activations=out["maps"].numpy(),
+            activation_grads=out["maps_grad"].numpy(),
+            input_grads=out["input_grad"].numpy() if input_grads else None,
+            logits=out["logits"].numpy(),
+            target_index=int(out["index"].numpy()),
+            frame_features=out["features"].numpy(),
+            logits_from_features=lambda features: split.logits_fn(tf.constant(features, tf.float32)).numpy(),
         )
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
@@ -138,7 +153,7 @@ class Detector:
         return np.asarray(self.model(x, training=False))[0]
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """The model's own output activation applied to logits (softmax when the head is linear)."""
+        """The model's own output activation applied to logits (n,) or (N, n) (softmax when the head is linear)."""
         logits = tf.constant(logits[np.newaxis])
         if self.output_activation == "sigmoid":
             return tf.sigmoid(logits).numpy()[0]
@@ -196,9 +211,9 @@ class Detector:
             raise ModelError(f"layer {layer_name!r} outputs shape {target_shape}, not a spatial map (h, w, K)")
         frame_upper = _chain_model(self._steps[cut:], target_shape, "auditor_frame_upper")
         encoder = _time_distributed_model(frame_encoder, self.input_shape, "auditor_encoder")
-        upper = _upper_model(frame_upper, self._head_layers, (self.input_shape[0], *target_shape))
-        gradcam_fn, full_fn = _compile_gradient_functions(encoder, upper, self._final)
-        return _Split(layer_name, encoder, upper, gradcam_fn, full_fn)
+        upper = _time_distributed_model(frame_upper, (self.input_shape[0], *target_shape), "auditor_upper")
+        head = _head_model(self._head_layers, tuple(upper.output.shape[1:]))
+        return _Split(layer_name, encoder, upper, head, *_compile_functions(encoder, upper, head, self._final))
 
 
 def load_detector(path: Path | str, class_names: Sequence[str] | None = None, layer: str | None = None) -> Detector:
@@ -376,51 +391,69 @@ def _time_distributed_model(frame_model: keras.Model, clip_shape: tuple, name: s
     return keras.Model(inputs, keras.layers.TimeDistributed(frame_model)(inputs), name=name)
 
 
-def _upper_model(frame_upper: keras.Model, head_layers: list, maps_shape: tuple) -> keras.Model:
-    inputs = keras.Input(maps_shape)
-    tensor = keras.layers.TimeDistributed(frame_upper)(inputs)
+def _head_model(head_layers: list, features_shape: tuple) -> keras.Model:
+    inputs = keras.Input(features_shape)
+    tensor = inputs
     for layer in head_layers:
         tensor = layer(tensor)
-    return keras.Model(inputs, tensor, name="auditor_upper")
+    return keras.Model(inputs, tensor, name="auditor_head")
 
 
-def _compile_gradient_functions(
-    encoder: keras.Model, upper: keras.Model, final: keras.layers.Layer
-) -> tuple[Callable, Callable]:
-    """Two tf.functions, traced once: Grad-CAM only (tape from A up) and Grad-CAM + saliency."""
+def _compile_functions(
+    encoder: keras.Model, upper: keras.Model, head: keras.Model, final: keras.layers.Layer
+) -> tuple[Callable, Callable, Callable]:
+    """Three tf.functions: Grad-CAM only (tape from A up), Grad-CAM + saliency (one tape from x),
+    and the logits of a batch of per-frame feature sequences (no tape).
+
+    The time axis is never relaxed: Keras 3's TimeDistributed maps over the batch axis when the
+    time axis is dynamic, so a model of unfixed T is traced once per clip length; a model of fixed
+    T is traced once, and `logits_fn` accepts any batch size.
+    """
     kernel, bias = final.kernel, final.bias
 
-    def logits_of(maps: tf.Tensor) -> tf.Tensor:
-        features = upper(maps, training=False)
-        logits = tf.matmul(features, kernel)
+    def logits_of(features: tf.Tensor) -> tf.Tensor:
+        logits = tf.matmul(head(features, training=False), kernel)
         return logits + bias if bias is not None else logits
 
     def chosen(logits: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
         return tf.where(target < 0, tf.argmax(logits[0], output_type=tf.int32), target)
 
-    @tf.function(reduce_retracing=True)
-    def gradcam_fn(x: tf.Tensor, target: tf.Tensor) -> tuple:
+    def record(index: tf.Tensor, **batched: tf.Tensor) -> dict:
+        return {"index": index, **{name: value[0] for name, value in batched.items()}}
+
+    @tf.function
+    def gradcam_fn(x: tf.Tensor, target: tf.Tensor) -> dict:
         maps = encoder(x, training=False)
         with tf.GradientTape() as tape:
             tape.watch(maps)
-            logits = logits_of(maps)
+            features = upper(maps, training=False)
+            logits = logits_of(features)
             index = chosen(logits, target)
             score = tf.gather(logits[0], index)
-        maps_grad = tape.gradient(score, maps)
-        return logits[0], index, maps[0], maps_grad[0], tf.zeros((0,))
+        maps_grad, input_grad = tape.gradient(score, maps), tf.zeros((1, 0))
+        return record(index, logits=logits, maps=maps, features=features, maps_grad=maps_grad, input_grad=input_grad)
 
-    @tf.function(reduce_retracing=True)
-    def full_fn(x: tf.Tensor, target: tf.Tensor) -> tuple:
+    @tf.function
+    def full_fn(x: tf.Tensor, target: tf.Tensor) -> dict:
         with tf.GradientTape() as tape:
             tape.watch(x)
             maps = encoder(x, training=False)
-            logits = logits_of(maps)
+            features = upper(maps, training=False)
+            logits = logits_of(features)
             index = chosen(logits, target)
             score = tf.gather(logits[0], index)
-        maps_grad, x_grad = tape.gradient(score, [maps, x])
-        return logits[0], index, maps[0], maps_grad[0], x_grad[0]
+        maps_grad, input_grad = tape.gradient(score, [maps, x])
+        return record(index, logits=logits, maps=maps, features=features, maps_grad=maps_grad, input_grad=input_grad)
 
-    return gradcam_fn, full_fn
+    features_shape = tuple(head.input.shape[1:])
+    signature = [tf.TensorSpec((None, *features_shape), tf.float32)] if features_shape[0] is not None else None
+    return gradcam_fn, full_fn, tf.function(logits_of, input_signature=signature)
+
+
+def _check_names(names: Sequence[str], registry: Mapping[str, object], kind: str) -> None:
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        raise ModelError(f"unknown {kind} {unknown[0]!r}; choose from {sorted(registry)}")
 
 
 def _check_frames(frames: np.ndarray, expected_frames: int | None) -> None:

@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor import __version__
 from auditor.errors import ReportError
+from auditor.explain import FRAME_METHODS
 from auditor.explain.base import Explanation
+from auditor.explain.occlusion import neighbours
 from auditor.files import (
     atomic_write_bytes,
     atomic_write_text,
@@ -31,7 +33,8 @@ from auditor.files import (
 from auditor.profile import DeploymentProfile
 from auditor.video import Clip
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+READABLE_VERSIONS = ("1.0", "1.1")  # 1.1 adds gradient × input and frame occlusion
 SCHEMA_RESOURCE = "evidence-record-v1.json"
 RECORD_NAME = "evidence.json"
 ARRAYS_NAME = "arrays.npz"
@@ -63,7 +66,7 @@ class ModelIdentity(_Record):
     sha256: str = Field(pattern=SHA256)
     model_card: str | None = None
     target_layer: str | None = None
-    input_shape: list[int] | None = None
+    input_shape: list[int | None] | None = None  # None: any length (a model of unfixed T)
     sidecar: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
@@ -77,7 +80,7 @@ class ModelIdentity(_Record):
             sha256=detector.model_sha256,
             model_card=sidecar.model_card,
             target_layer=detector.layer_name,
-            input_shape=[int(n) for n in detector.input_shape],
+            input_shape=[None if n is None else int(n) for n in detector.input_shape],
             sidecar=sidecar.model_dump(mode="json"),
         )
 
@@ -143,6 +146,25 @@ class FrameImportance(_Record):
     values: list[float]
 
 
+class OccludedFrame(_Record):
+    """The clip scored again with one frame replaced by its neighbour."""
+
+    position: int
+    replaced_by: int
+    score_drop: float  # explained-class score of the clip minus that of the edited clip
+    predicted_class: str
+    predicted_probability: float
+    flagged: bool
+
+
+class Occlusion(_Record):
+    """Would the decision change without one frame? (checklist item 11)"""
+
+    method: str
+    label: str
+    frames: list[OccludedFrame]
+
+
 class ImageRef(_Record):
     path: str = Field(pattern=RELATIVE_PATH)
     kind: str
@@ -173,7 +195,8 @@ class Explanations(_Record):
     contour_levels: list[float]
     frames: list[FrameSummary]
     frame_importance: FrameImportance
-    occlusion: FrameImportance | None = None
+    gradient_x_input: FrameImportance | None = None
+    occlusion: Occlusion | None = None
     key_frames: list[int]
     images: list[ImageRef]
     arrays: ArrayRef
@@ -260,7 +283,7 @@ class EvidenceRecord(_Record):
         },
     )
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     report: ReportIdentity
     deployment: DeploymentProfile
     model: ModelIdentity
@@ -326,18 +349,27 @@ def _check_version(data: Any, where: str) -> None:
     version = data.get("schema_version") if isinstance(data, dict) else None
     if not isinstance(version, str):
         raise ReportError(f"{where} has no schema_version; it is not an auditor evidence record")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ReportError(
             f"{where} uses evidence schema_version {version!r}; this auditor {__version__} reads "
-            f"only {SCHEMA_VERSION!r}. Install the auditor version that wrote it (see report.generator_version)"
+            f"{', '.join(READABLE_VERSIONS)}. Install the auditor version that wrote it (see report.generator_version)"
         )
 
 
-def save_arrays(folder: Path, explanation: Explanation) -> tuple[Path, str]:
-    """Write the raw maps, logits and probabilities to `arrays.npz`, byte-for-byte reproducibly."""
+def raw_arrays(explanation: Explanation) -> dict[str, np.ndarray]:
+    """What `arrays.npz` holds: raw maps, per-frame scores, logits and probabilities."""
     arrays = {f"map_{name}": np.asarray(value) for name, value in explanation.maps.items()}
+    arrays.update({f"frame_{name}": np.asarray(value) for name, value in explanation.frame_scores.items()})
+    if explanation.occluded_probabilities is not None:
+        arrays["occluded_probabilities"] = np.asarray(explanation.occluded_probabilities)
     arrays["logits"] = np.asarray(explanation.logits)
     arrays["probabilities"] = np.asarray(explanation.probabilities)
+    return arrays
+
+
+def save_arrays(folder: Path, explanation: Explanation) -> tuple[Path, str]:
+    """Write `raw_arrays(explanation)` to `arrays.npz`, byte-for-byte reproducibly."""
+    arrays = raw_arrays(explanation)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key in sorted(arrays):
@@ -393,6 +425,7 @@ def build_record(
     indices, times = _window(explanation, clip, window)
     image_refs = [ImageRef(path=i.path, kind=i.kind, frame=i.frame, sha256=i.sha256) for i in images]
     array_ref = _array_ref(arrays, explanation)
+    normal_class = model.sidecar.get("normal_class")
     fields = {
         "report": ReportIdentity(
             report_id=report_id or _new_report_id(created),
@@ -402,8 +435,11 @@ def build_record(
         "deployment": profile,
         "model": model,
         "input": _input_info(clip, indices, times, source_id or profile.source_id),
-        "decision": _decision(explanation, threshold, model.sidecar.get("normal_class")),
-        "explanations": _explanations(explanation, indices, times, contour_levels, image_refs, array_ref),
+        "decision": _decision(explanation, threshold, normal_class),
+        "explanations": _explanations(
+            explanation, indices, times, contour_levels, image_refs, array_ref,
+            _frame_scores(explanation, threshold, normal_class),
+        ),
         "limitations": _limitations(explanation),
         "seal": seal or SealInfo(),
         "artifacts": _artifacts(array_ref, image_refs),
@@ -447,9 +483,18 @@ def _input_info(clip: Clip, indices: list[int], times: list[float], source_id: s
     )
 
 
+def _ranked(probabilities: Sequence[float]) -> list[int]:
+    """Class indices by falling probability; ties go to the lower index."""
+    return sorted(range(len(probabilities)), key=lambda i: (-probabilities[i], i))
+
+
+def _flags(name: str, probability: float, threshold: float, normal_class: str | None) -> bool:
+    return name != normal_class and probability >= threshold
+
+
 def _decision(explanation: Explanation, threshold: float, normal_class: str | None) -> Decision:
     probabilities = [float(p) for p in explanation.probabilities]
-    order = sorted(range(len(probabilities)), key=lambda i: (-probabilities[i], i))
+    order = _ranked(probabilities)
     top = order[0]
     runner_up = order[1] if len(order) > 1 else None
     names = explanation.class_names
@@ -461,7 +506,7 @@ def _decision(explanation: Explanation, threshold: float, normal_class: str | No
         predicted_class=names[top],
         predicted_probability=round(probabilities[top], 6),
         threshold=float(threshold),
-        flagged=names[top] != normal_class and probabilities[top] >= threshold,
+        flagged=_flags(names[top], probabilities[top], threshold, normal_class),
         normal_class=normal_class,
         runner_up_class=names[runner_up] if runner_up is not None else None,
         margin=round(probabilities[top] - probabilities[runner_up], 6) if runner_up is not None else None,
@@ -474,7 +519,7 @@ def _decision(explanation: Explanation, threshold: float, normal_class: str | No
 
 def _array_ref(arrays: tuple[Path | str, str], explanation: Explanation) -> ArrayRef:
     path, digest = arrays
-    keys = sorted([f"map_{name}" for name in explanation.maps] + ["logits", "probabilities"])
+    keys = sorted(raw_arrays(explanation))
     return ArrayRef(path=PurePosixPath(Path(path).name).as_posix(), sha256=digest, keys=keys)
 
 
@@ -491,6 +536,7 @@ def _explanations(
     levels: Sequence[float],
     images: list[ImageRef],
     arrays: ArrayRef,
+    frame_scores: dict[str, Any],
 ) -> Explanations:
     maps = {name: np.asarray(value, dtype=np.float64) for name, value in sorted(explanation.maps.items())}
     summaries = {name: _map_summaries(value) for name, value in maps.items()}
@@ -512,7 +558,41 @@ def _explanations(
         images=images,
         arrays=arrays,
         parameters=json.loads(json.dumps(dict(explanation.parameters), default=str, sort_keys=True)),
+        **frame_scores,
     )
+
+
+def _frame_scores(explanation: Explanation, threshold: float, normal_class: str | None) -> dict[str, Any]:
+    """The `gradient_x_input` and `occlusion` fields, from the scores the explanation carries."""
+    scores = explanation.frame_scores
+    fields: dict[str, Any] = {}
+    if "gradient_x_input" in scores:
+        method = FRAME_METHODS["gradient_x_input"]
+        fields["gradient_x_input"] = FrameImportance(
+            method=method.name, label=method.label, values=[round(float(v), 6) for v in scores[method.name]]
+        )
+    if "occlusion" in scores and explanation.occluded_probabilities is not None:
+        fields["occlusion"] = _occlusion(explanation, threshold, normal_class)
+    return fields
+
+
+def _occlusion(explanation: Explanation, threshold: float, normal_class: str | None) -> Occlusion:
+    method = FRAME_METHODS["occlusion"]
+    drops = explanation.frame_scores[method.name]
+    edited = np.asarray(explanation.occluded_probabilities, dtype=np.float64)
+    names = explanation.class_names
+    frames = []
+    for t, (replacement, drop, probabilities) in enumerate(zip(neighbours(len(drops)), drops, edited, strict=True)):
+        top = _ranked(list(probabilities))[0]
+        frames.append(OccludedFrame(
+            position=t,
+            replaced_by=int(replacement),
+            score_drop=round(float(drop), 6),
+            predicted_class=names[top],
+            predicted_probability=round(float(probabilities[top]), 6),
+            flagged=_flags(names[top], float(probabilities[top]), threshold, normal_class),
+        ))
+    return Occlusion(method=f"{method.name}-previous-frame", label=method.label, frames=frames)
 
 
 def _map_summaries(maps: np.ndarray) -> list[MapSummary]:
@@ -581,12 +661,30 @@ def _limitations(explanation: Explanation) -> Limitations:
         "Saliency maps are noisy and change with small pixel changes; read them as a rough guide.",
         ("Heatmap colours and contour levels are scaled per clip: frames of this clip can be compared "
         "with each other, not with other reports."),
-        ("Frame importance is the Grad-CAM activation mass of each frame; it is not a causal measure. "
-        "Whether removing a frame would change the decision was not computed."),
+        "The Grad-CAM share of a frame shows where the model's attention lay; it is not a causal measure.",
+        *_frame_score_limitations(explanation),
         (f"The explanations follow the pre-activation score (logit) of the class "
         f"'{explanation.target_name}', not its probability."),
     ]
     return Limitations(model=model, methods=methods)
+
+
+def _frame_score_limitations(explanation: Explanation) -> list[str]:
+    scores = explanation.frame_scores
+    notes = []
+    if "occlusion" in scores:
+        notes.append(
+            "Occlusion replaces one frame at a time by the frame before it; it does not test other edits, "
+            "such as removing several frames together or changing part of a frame."
+        )
+    else:
+        notes.append("Whether removing a frame would change the decision (frame occlusion) was not computed.")
+    if "gradient_x_input" in scores:
+        notes.append(
+            "Gradient \u00d7 input is a first-order estimate: it can be wrong where the model responds "
+            "non-linearly, and it compares each frame with a blank frame, which never occurs in real video."
+        )
+    return notes
 
 
 CHECKLIST_TITLES = {

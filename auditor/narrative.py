@@ -189,6 +189,46 @@ def saliency_agreement(record: EvidenceRecord) -> str | None:
     )
 
 
+def counterfactual(record: EvidenceRecord) -> str:
+    """Would the outcome change without any one frame? (checklist item 11), from the occlusion."""
+    occlusion, decision = record.explanations.occlusion, record.decision
+    if occlusion is None:
+        return "Whether removing a frame would change the outcome (frame occlusion) was not computed for this report."
+    changed = [f for f in occlusion.frames if (f.predicted_class, f.flagged) != (decision.predicted_class, decision.flagged)]
+    if changed:
+        return "Replacing a single frame by the one before it would change the outcome: " + "; ".join(
+            f"without {_frame_name(record, f.position)} the system would give \u201c{f.predicted_class}\u201d "
+            f"({percent(f.predicted_probability)}){' and raise an alert' if f.flagged else ', with no alert'}"
+            for f in changed
+        ) + "."
+    scores = [f.predicted_probability for f in occlusion.frames]
+    outcome = f"flag \u201c{decision.predicted_class}\u201d" if decision.flagged else f"give \u201c{decision.predicted_class}\u201d without an alert"
+    return (
+        f"Replacing any single frame by the one before it would not change the outcome: the system would still "
+        f"{outcome}, with a score between {percent(min(scores))} and {percent(max(scores))}."
+    )
+
+
+def strongest_occlusion(record: EvidenceRecord) -> str | None:
+    """Which frame's replacement lowers the explained score most, and by how much."""
+    occlusion = record.explanations.occlusion
+    if occlusion is None:
+        return None
+    strongest = max(occlusion.frames, key=lambda f: (f.score_drop, -f.position))
+    if strongest.score_drop <= 0:
+        return "Replacing any one frame does not lower the model's internal score for this label."
+    score = record.decision.score_value
+    return (
+        f"The model's internal score for \u201c{record.explanations.target_class}\u201d falls most when "
+        f"{_frame_name(record, strongest.position)} is replaced by {_frame_name(record, strongest.replaced_by)}: "
+        f"from {score:.2f} to {score - strongest.score_drop:.2f}."
+    )
+
+
+def _frame_name(record: EvidenceRecord, position: int) -> str:
+    return f"frame {record.explanations.frames[position].frame_index}"
+
+
 def procedure(record: EvidenceRecord) -> str:
     """The procedure actually applied, for a non-expert (checklist item 9)."""
     clip, model = record.input, record.model

@@ -15,6 +15,7 @@ from pathlib import Path
 from auditor.detector import Detector
 from auditor.display import DISPLAY_PARAMETERS, write_explanation_images
 from auditor.errors import ArchiveError, VideoError
+from auditor.explain import DEFAULT_FRAME_METHODS
 from auditor.evidence import RECORD_NAME, EvidenceRecord, ModelIdentity, SealInfo, build_record, save_arrays, write_record
 from auditor.files import atomic_directory
 from auditor.keys import SigningIdentity
@@ -78,7 +79,7 @@ def report_video(
     clip = read_video(video, max_frames=start + frames if frames else None)
     window = select_window(clip, frames or len(clip), start)
     progress(f"explaining frames {window.frame_indices[0]}–{window.frame_indices[-1]}")
-    explanation = detector.explain(window.frames)
+    explanation = detector.explain(window.frames, frame_methods=_frame_methods(len(window)))
     explanation = replace(explanation, parameters={**explanation.parameters, **DISPLAY_PARAMETERS})
     with atomic_directory(Path(out)) as staging:
         progress("writing images and evidence record")
@@ -103,6 +104,11 @@ def report_video(
             progress("signing")
             sign_report_folder(staging, identity, tsa_url=tsa_url)
     return ReportResult(Path(out), record, signed=identity is not None)
+
+
+def _frame_methods(frames: int) -> tuple[str, ...]:
+    """The default frame-importance methods; occlusion needs a neighbour, so not on a single frame."""
+    return tuple(m for m in DEFAULT_FRAME_METHODS if m != "occlusion" or frames > 1)
 
 
 def _check_destination(out: Path, overwrite: bool) -> None:

@@ -6,6 +6,9 @@ Prints, from one run on this machine, the median wall time of:
   gradcam        Detector.gradients(..., input_grads=False)   (what Grad-CAM alone costs)
   gradcam+sal    Detector.gradients(..., input_grads=True)    (both maps from one tape)
   naive          eager mode, one tape per method, each through the whole model
+  occlusion      frame occlusion given one pass: the layers above the CNN on a batch of T+1 clips
+  grad×input     gradient × input per frame given one pass (the input gradients are already there)
+  frame scores   both frame scores given one pass
 and the ratios the foundation issue sets targets for.
 
     python benchmarks/bench_explain.py [--frames 16] [--size 224] [--repeats 3]
@@ -24,6 +27,8 @@ import numpy as np
 
 from auditor._tensorflow import keras, tf
 from auditor.detector import Detector, load_detector
+from auditor.explain.gradient_input import gradient_x_input
+from auditor.explain.occlusion import occlusion
 
 
 def build_model(frames: int, size: int) -> keras.Model:
@@ -47,13 +52,18 @@ def naive_explanation(detector: Detector, x: tf.Tensor, target: int) -> None:
     """The usual way: eager, a separate tape through the whole model for each method."""
     split = detector._split(detector.layer_name)
     final = detector._final
+
+    def score_of(maps: tf.Tensor) -> tf.Tensor:
+        features = split.head(split.upper(maps, training=False), training=False)
+        return (tf.matmul(features, final.kernel) + final.bias)[0, target]
+
     with tf.GradientTape() as tape:
         maps = split.encoder(x, training=False)
-        score = (tf.matmul(split.upper(maps, training=False), final.kernel) + final.bias)[0, target]
+        score = score_of(maps)
     tape.gradient(score, maps).numpy()
     with tf.GradientTape() as tape:
         tape.watch(x)
-        score = (tf.matmul(split.upper(split.encoder(x, training=False), training=False), final.kernel) + final.bias)[0, target]
+        score = score_of(split.encoder(x, training=False))
     tape.gradient(score, x).numpy()
 
 
@@ -89,13 +99,18 @@ def main() -> None:
         "gradcam+sal": median_seconds(lambda: detector.gradients(frames, 0, input_grads=True), args.repeats),
         "naive": median_seconds(lambda: naive_explanation(detector, x, 0), args.repeats),
     }
+    gradients = detector.gradients(frames, 0, input_grads=True)
+    timings["occlusion"] = median_seconds(lambda: occlusion(gradients), args.repeats)
+    timings["grad×input"] = median_seconds(lambda: gradient_x_input(gradients), args.repeats)
+    timings["frame scores"] = median_seconds(lambda: (occlusion(gradients), gradient_x_input(gradients)), args.repeats)
     print(f"VGG19-TD-GRU, T={args.frames}, {args.size}x{args.size}, weights=None, "
           f"median of {args.repeats}, layer {detector.layer_name}")
     for name, seconds in timings.items():
-        print(f"  {name:<12} {seconds:7.2f} s")
+        print(f"  {name:<12} {seconds:9.4f} s")
     print(f"  gradcam / forward            {timings['gradcam'] / timings['forward']:.3f}   (target <= 1.15)")
     print(f"  gradcam+sal / fwd+bwd        {timings['gradcam+sal'] / timings['fwd+bwd']:.3f}   (target <= 1.10)")
     print(f"  naive / gradcam+sal          {timings['naive'] / timings['gradcam+sal']:.2f}x  (target >= 2)")
+    print(f"  frame scores / gradcam+sal   {timings['frame scores'] / timings['gradcam+sal']:.4f}")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ def test_committed_schema_matches_the_models() -> None:
 def test_schema_is_versioned_and_requires_the_sections() -> None:
     schema = json.loads(committed_schema())
     assert schema["$id"].endswith("evidence-record-v1.json")
-    assert schema["properties"]["schema_version"]["const"] == "1.0"
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1"]
+    assert schema["properties"]["schema_version"]["default"] == "1.1"
     for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
         assert section in schema["required"]
 
@@ -74,12 +75,23 @@ def test_same_inputs_give_identical_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "arrays.npz").read_bytes() == (tmp_path / "b" / "arrays.npz").read_bytes()
 
 
-@pytest.mark.parametrize("version", ["2.0", "1.1"])
+@pytest.mark.parametrize("version", ["2.0", "1.2"])
 def test_unknown_schema_version_fails_clearly(tmp_path: Path, version: str) -> None:
     data = json.loads(record_json(make_report_folder(tmp_path)))
     data["schema_version"] = version
-    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads only '1.0'"):
+    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1"):
         load_record(json.dumps(data).encode())
+
+
+def test_records_of_schema_1_0_still_load(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path, explanation=make_explanation(frame_scores=False))
+    data = json.loads(record_json(record))
+    assert data["schema_version"] == "1.1"
+    data["schema_version"] = "1.0"
+    del data["explanations"]["gradient_x_input"], data["explanations"]["occlusion"]
+    old = load_record(json.dumps(data).encode())
+    assert old.schema_version == "1.0" and old.explanations.occlusion is None
+    assert old.model_copy(update={"schema_version": "1.1"}) == record
 
 
 def test_not_a_record_fails_clearly(tmp_path: Path) -> None:
@@ -133,8 +145,33 @@ def test_frame_summaries_follow_the_maps(tmp_path: Path) -> None:
     peaks = explanation.gradcam.max(axis=(1, 2)) / explanation.gradcam.max()
     assert [f.maps["gradcam"].peak_relative for f in ex.frames] == pytest.approx(peaks.tolist(), abs=1e-6)
     assert ex.key_frames == sorted(np.argsort(-masses)[:4].tolist())
-    assert ex.occlusion is None
     assert ex.contour_levels == [0.25, 0.5, 0.75, 0.9]
+
+
+def test_frame_scores_and_occlusion_outcomes_are_recorded(tmp_path: Path) -> None:
+    explanation = make_explanation()
+    record = make_report_folder(tmp_path, explanation=explanation)
+    ex = record.explanations
+    assert ex.gradient_x_input is not None and ex.occlusion is not None
+    assert ex.gradient_x_input.values == pytest.approx(explanation.frame_scores["gradient_x_input"].tolist(), abs=1e-6)
+    frames = ex.occlusion.frames
+    assert [f.position for f in frames] == list(range(6))
+    assert [f.replaced_by for f in frames] == [1, 0, 1, 2, 3, 4]
+    assert [f.score_drop for f in frames] == pytest.approx(explanation.frame_scores["occlusion"].tolist(), abs=1e-6)
+    edited = explanation.occluded_probabilities
+    for f, row in zip(frames, edited, strict=True):
+        top = int(np.argmax(row))
+        assert f.predicted_class == CLASSES[top] and f.predicted_probability == pytest.approx(row[top], abs=1e-6)
+    assert [f.flagged for f in frames] == [True] * 5 + [False]  # without the last frame: "normal", no alert
+    assert frames[-1].predicted_class == "normal"
+    assert _status(record, 11).status == "provided"
+
+
+def test_without_occlusion_item_11_is_not_provided(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path, explanation=make_explanation(frame_scores=False))
+    assert record.explanations.occlusion is None and record.explanations.gradient_x_input is None
+    item = _status(record, 11)
+    assert item.status == "not provided" and item.missing == ["explanations.occlusion"]
 
 
 @pytest.mark.parametrize(
@@ -153,6 +190,9 @@ def test_arrays_hold_the_raw_maps(tmp_path: Path) -> None:
         np.testing.assert_array_equal(arrays["map_gradcam"], explanation.gradcam)
         np.testing.assert_array_equal(arrays["map_saliency"], explanation.saliency)
         np.testing.assert_array_equal(arrays["logits"], explanation.logits)
+        np.testing.assert_array_equal(arrays["frame_occlusion"], explanation.frame_scores["occlusion"])
+        np.testing.assert_array_equal(arrays["frame_gradient_x_input"], explanation.frame_scores["gradient_x_input"])
+        np.testing.assert_array_equal(arrays["occluded_probabilities"], explanation.occluded_probabilities)
 
 
 def test_artifacts_list_every_file_and_detect_changes(tmp_path: Path) -> None:
@@ -205,7 +245,7 @@ def test_completeness_without_profile_lists_every_missing_field(tmp_path: Path) 
 def test_completeness_with_full_profile_review_seal_and_log(tmp_path: Path) -> None:
     seal = SealInfo(signed=True, signer="demo", throwaway_identity=True)
     record = make_report_folder(tmp_path, profile=full_profile(), seal=seal)
-    assert {i.number for i in record.completeness.items if i.status == "not provided"} == {11, 22}
+    assert {i.number for i in record.completeness.items if i.status == "not provided"} == {22}
     assert _status(record, 17).status == "not applicable"
     assert "throwaway" in _status(record, 25).note
     review = Review(reviewer="A. Person", role="operator", authority="may cancel alerts", decision="overturn",
@@ -214,7 +254,7 @@ def test_completeness_with_full_profile_review_seal_and_log(tmp_path: Path) -> N
     log = LogPointer(ledger="ledger.jsonl", entry="17", sha256="e" * 64)
     updated = refresh_completeness(record.model_copy(update={"review": review, "system_log": log}))
     assert _status(updated, 15).status == "provided" and _status(updated, 16).status == "provided"
-    assert {i.number for i in updated.completeness.items if i.status == "not provided"} == {11}
+    assert not [i.number for i in updated.completeness.items if i.status == "not provided"]
 
 
 def test_evidence_and_report_do_not_import_tensorflow() -> None:

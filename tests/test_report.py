@@ -62,7 +62,7 @@ def test_golden_full_profile_demo_seal(full) -> None:  # type: ignore[no-untyped
 
 
 def test_golden_empty_profile_draft(tmp_path: Path) -> None:
-    record = make_report_folder(tmp_path)
+    record = make_report_folder(tmp_path, explanation=make_explanation(frame_scores=False))
     _check_golden("report-empty-draft.html", render_html(record, tmp_path, draft=True))
 
 

@@ -1,9 +1,21 @@
-"""Explanation methods, one module each, registered by name in METHODS."""
+"""Explanation methods, one module each: maps registered in METHODS, per-frame scores in FRAME_METHODS."""
 
-from auditor.explain import gradcam, saliency
-from auditor.explain.base import Explanation, Gradients, Method
+from auditor.explain import gradcam, gradient_input, occlusion, saliency
+from auditor.explain.base import Explanation, FrameMethod, Gradients, Method
 
 METHODS: dict[str, Method] = {m.name: m for m in (gradcam.METHOD, saliency.METHOD)}
 DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "saliency")
 
-__all__ = ["METHODS", "DEFAULT_METHODS", "Explanation", "Gradients", "Method"]
+FRAME_METHODS: dict[str, FrameMethod] = {m.name: m for m in (gradient_input.METHOD, occlusion.METHOD)}
+DEFAULT_FRAME_METHODS: tuple[str, ...] = ("gradient_x_input", "occlusion")
+
+__all__ = [
+    "DEFAULT_FRAME_METHODS",
+    "DEFAULT_METHODS",
+    "FRAME_METHODS",
+    "METHODS",
+    "Explanation",
+    "FrameMethod",
+    "Gradients",
+    "Method",
+]

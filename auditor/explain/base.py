@@ -13,6 +13,9 @@ class Gradients:
     """One forward (+ backward) pass of the detector over one clip.
 
     All arrays drop the batch axis. `input_grads` is None when no method needed it.
+    `frame_features` is the output of the whole TimeDistributed CNN, frame by frame; since the
+    CNN sees each frame alone, changing frame t of the clip changes only `frame_features[t]`, so
+    `logits_from_features` (the layers above the CNN, on a batch) scores edited clips exactly.
     """
 
     inputs: np.ndarray  # (T, H, W, C) float32, the model input after preprocessing
@@ -21,6 +24,8 @@ class Gradients:
     input_grads: np.ndarray | None  # (T, H, W, C) float32, dy/dx
     logits: np.ndarray  # (n_classes,) float32, pre-activation scores
     target_index: int
+    frame_features: np.ndarray | None = None  # (T, ...) float32, per-frame output of the CNN
+    logits_from_features: Callable[[np.ndarray], np.ndarray] | None = None  # (N, T, ...) -> (N, n_classes)
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class Explanation:
     """The explanation of one clip's decision; raw maps, never normalised.
 
     `maps` holds one array per method name: "gradcam" (T, h, w) and "saliency" (T, H, W).
+    `frame_scores` holds one float32 array (T,) per frame-importance method name.
     """
 
     frames: np.ndarray  # (T, H, W, 3) uint8 RGB, the frames as the model saw them (resized)
@@ -40,6 +46,8 @@ class Explanation:
     preprocessing: str
     score: str = "logit"  # the differentiated quantity: the target class's pre-activation logit
     parameters: Mapping[str, object] = field(default_factory=dict)
+    frame_scores: Mapping[str, np.ndarray] = field(default_factory=dict)
+    occluded_probabilities: np.ndarray | None = None  # (T, n_classes): frame t replaced by its neighbour
 
     @property
     def target_name(self) -> str:
@@ -66,3 +74,14 @@ class Method:
     compute: Callable[[Gradients], np.ndarray]
     needs_input_grads: bool
     summary: str  # one plain sentence for reports: what the map shows
+
+
+@dataclass(frozen=True)
+class FrameMethod:
+    """One frame-importance score: one value per frame of one detector pass, registered by name."""
+
+    name: str
+    compute: Callable[[Gradients], np.ndarray]  # float32 (T,), positive = the frame supports the class
+    needs_input_grads: bool
+    label: str  # short chart label
+    summary: str  # one plain sentence for reports: what the score shows
