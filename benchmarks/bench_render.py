@@ -8,6 +8,8 @@ over --repeats rounds (each runs every line once), after one warm-up round, of:
   write_report         both, written atomically: what `auditor render` and `auditor demo` do
   write_report, gc on  the same with every object visible to the garbage collector during layout
                        (report.py keeps the objects that existed before rendering out of it)
+  python loop          5,000,000 additions in pure Python: a yardstick for the machine's speed
+                       at that moment (this shared machine runs up to 30 % slower at times)
 The record-and-reports issue sets a target of write_report ≤ 1 s (median of 5).
 
     python benchmarks/bench_render.py [--repeats 5] [--folder DIR]
@@ -61,10 +63,18 @@ def main() -> None:
             "pdf": lambda: render_pdf(record, folder),
             "write_report": lambda: write_report(record, folder, out_dir=out),
             "write_report, gc on": lambda: without_freezing(lambda: write_report(record, folder, out_dir=out)),
+            "python loop": python_loop,
         }, args.repeats)
         for name, times in timings.items():
             runs = " ".join(f"{t:.3f}" for t in times)
             print(f"{name:20s} median {statistics.median(times):.3f} s   runs {runs}")
+
+
+def python_loop() -> int:
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return total
 
 
 def without_freezing(fn: Callable[[], object]) -> object:
