@@ -27,7 +27,6 @@ import numpy as np
 from auditor._tensorflow import keras, tf
 from auditor.errors import ModelError, VideoError
 from auditor.explain import DEFAULT_FRAME_METHODS, DEFAULT_METHODS, FRAME_METHODS, METHODS, Explanation, Gradients
-from auditor.explain.occlusion import occluded_logits
 from auditor.files import sha256_file
 from auditor.sidecar import Sidecar, read_sidecar
 
@@ -117,7 +116,7 @@ class Detector:
             maps={m: METHODS[m].compute(gradients) for m in methods},
             frame_scores={m: FRAME_METHODS[m].compute(gradients) for m in frame_methods},
             occluded_probabilities=(
-                self.probabilities(occluded_logits(gradients)[1:].astype(np.float32)) if "occlusion" in frame_methods else None
+                self.probabilities(gradients.neighbour_logits[1:].astype(np.float32)) if "occlusion" in frame_methods else None
             ),
             logits=gradients.logits,
             probabilities=self.probabilities(gradients.logits),

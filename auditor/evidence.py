@@ -22,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from auditor import __version__
 from auditor.errors import ReportError
 from auditor.explain import FRAME_METHODS
-from auditor.explain.base import Explanation
-from auditor.explain.occlusion import neighbours
+from auditor.explain.base import Explanation, neighbours
 from auditor.files import (
     atomic_write_bytes,
     atomic_write_text,

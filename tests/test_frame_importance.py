@@ -20,8 +20,8 @@ from test_gradcam_reference import CASES, SIZE, T
 from auditor._tensorflow import keras, tf
 from auditor.detector import Detector, load_detector
 from auditor.errors import ModelError, VideoError
-from auditor.explain import DEFAULT_FRAME_METHODS, FRAME_METHODS, Explanation
-from auditor.explain.occlusion import neighbours
+from auditor.explain import DEFAULT_FRAME_METHODS, FRAME_METHODS, Explanation, Gradients
+from auditor.explain.base import neighbours
 from auditor.pipeline import report_video
 from auditor.video import write_video
 
@@ -258,3 +258,19 @@ def test_a_single_frame_video_is_reported_without_occlusion(any_length: tuple[De
     assert record.model.input_shape == [None, SIZE, SIZE, 3]
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     assert f"Input shape (T, H, W, C)</th><td>any, {SIZE}, {SIZE}, 3</td>" in html
+
+
+def test_the_edited_clips_are_scored_once_per_pass() -> None:
+    """Occlusion and the occluded probabilities read one batch of the layers above the CNN."""
+    batches = []
+
+    def score(features: np.ndarray) -> np.ndarray:
+        batches.append(features.shape[0])
+        return features.sum(axis=(1, 2))[:, np.newaxis] * np.array([1.0, -1.0])
+
+    features = np.arange(8, dtype=np.float32).reshape(4, 2)
+    zeros = np.zeros((4, 1, 1, 1), np.float32)
+    gradients = Gradients(zeros, zeros, zeros, None, np.zeros(2, np.float32), 0, features, score)
+    drops = FRAME_METHODS["occlusion"].compute(gradients)
+    np.testing.assert_allclose(drops, [-4.0, 4.0, 4.0, 4.0])  # the score is the sum of all features
+    assert gradients.neighbour_logits.shape == (5, 2) and batches == [5]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+
+from auditor.errors import VideoError
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,30 @@ class Gradients:
     target_index: int
     frame_features: np.ndarray | None = None  # (T, ...) float32, per-frame output of the CNN
     logits_from_features: Callable[[np.ndarray], np.ndarray] | None = None  # (N, T, ...) -> (N, n_classes)
+
+    @cached_property
+    def neighbour_logits(self) -> np.ndarray:
+        """Logits of the clip (row 0) and of the clip with frame t replaced by its neighbour
+        (row t+1, see `neighbours`), scored in one batch once per pass; float64 (T+1, n_classes)."""
+        features, score = self.frame_features, self.logits_from_features
+        if features is None or score is None:
+            raise ValueError("scoring edited clips needs the per-frame features and the function that scores them")
+        count = features.shape[0]
+        edited = np.repeat(features[np.newaxis], count + 1, axis=0)
+        edited[np.arange(1, count + 1), np.arange(count)] = features[neighbours(count)]
+        return np.asarray(score(edited), dtype=np.float64)
+
+
+def neighbours(count: int) -> np.ndarray:
+    """The frame that replaces frame t, for t = 0 … count−1: t−1, and 1 for t = 0."""
+    if count < 2:
+        raise VideoError(
+            f"frame occlusion replaces each frame by a neighbour, so it needs a clip of at least 2 frames; "
+            f"this clip has {count}: leave 'occlusion' out of the frame-importance methods"
+        )
+    index = np.arange(count) - 1
+    index[0] = 1
+    return index
 
 
 @dataclass(frozen=True)
