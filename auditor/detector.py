@@ -26,7 +26,14 @@ import numpy as np
 
 from auditor._tensorflow import keras, tf
 from auditor.errors import ModelError, VideoError
-from auditor.explain import DEFAULT_FRAME_METHODS, DEFAULT_METHODS, FRAME_METHODS, METHODS, Explanation, Gradients
+from auditor.explain import (
+    DEFAULT_FRAME_METHODS,
+    DEFAULT_METHODS,
+    FRAME_METHODS,
+    METHODS,
+    Explanation,
+    Gradients,
+)
 from auditor.files import sha256_file
 from auditor.sidecar import Sidecar, read_sidecar
 

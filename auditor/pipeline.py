@@ -15,8 +15,16 @@ from pathlib import Path
 from auditor.detector import Detector
 from auditor.display import DISPLAY_PARAMETERS, write_explanation_images
 from auditor.errors import ArchiveError, VideoError
+from auditor.evidence import (
+    RECORD_NAME,
+    EvidenceRecord,
+    ModelIdentity,
+    SealInfo,
+    build_record,
+    save_arrays,
+    write_record,
+)
 from auditor.explain import DEFAULT_FRAME_METHODS
-from auditor.evidence import RECORD_NAME, EvidenceRecord, ModelIdentity, SealInfo, build_record, save_arrays, write_record
 from auditor.files import atomic_directory
 from auditor.keys import SigningIdentity
 from auditor.profile import DeploymentProfile

@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from auditor import report
 from auditor.demo import run_demo
 from auditor.evidence import load_record
-from auditor import report
 from auditor.report import render_html, render_pdf, write_report
 
 

@@ -8,7 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from auditor.display import GRID_COLUMNS, GRID_TILE, contour_legend, write_explanation_images
+from auditor.display import (
+    GRID_COLUMNS,
+    GRID_TILE,
+    contour_legend,
+    write_explanation_images,
+)
 from auditor.explain.base import Explanation
 from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, normalise
 from auditor.files import sha256_file
