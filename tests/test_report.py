@@ -9,14 +9,17 @@ deliberate template change, regenerate them and review the diff:
 from __future__ import annotations
 
 import base64
+import io
 import os
 import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from fixtures.report_records import full_profile, make_explanation, make_report_folder
+from PIL import Image
 
 from auditor.cli.render import render
 from auditor.errors import ReportError
@@ -207,12 +210,41 @@ def test_fetcher_refuses_everything_but_listed_artifacts(full, tmp_path: Path, u
 def test_fetcher_serves_listed_artifacts_and_checks_their_hash(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     record, folder = full
     fetcher = ArtifactFetcher(record, folder)
-    url = (folder / "images" / "legend.png").resolve().as_uri()
-    assert fetcher.fetch(url).read() == (folder / "images" / "legend.png").read_bytes()
+    response = fetcher.fetch((folder / "images" / "legend.png").resolve().as_uri())
+    assert response.content_type == "image/jpeg"
+    assert _mean_abs_difference(response.read(), (folder / "images" / "legend.png").read_bytes()) < 2.0
+    # No local path: given one, WeasyPrint reads the file again when writing, unchecked.
+    assert response.path is None and response.url == "images/legend.png"
     copy = make_report_folder(tmp_path)
     (tmp_path / "images" / "legend.png").write_bytes(b"tampered")
     with pytest.raises(ReportError, match="SHA-256"):
         ArtifactFetcher(copy, tmp_path).fetch((tmp_path / "images" / "legend.png").as_uri())
+
+
+def _pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
+
+
+def _mean_abs_difference(shown: bytes, artifact: bytes) -> float:
+    a, b = _pixels(shown), _pixels(artifact)
+    return float(np.abs(a - b).mean()) if a.shape == b.shape else float("inf")
+
+
+def test_pdf_pictures_are_close_jpeg_copies_of_the_shown_pngs(full, full_pdf: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    listing = subprocess.run(["pdfimages", "-all", str(full_pdf), str(tmp_path / "shown")],
+                             capture_output=True, text=True, check=True)
+    assert listing.stderr == ""
+    pictures = sorted(tmp_path.glob("shown-*"))
+    shown_in_html = re.findall(r'<img src="data:image/png;base64,([^"]+)"', render_html(record, folder))
+    assert len(pictures) == len(shown_in_html) and all(p.suffix == ".jpg" for p in pictures)
+    artifacts = [(folder / image.path).read_bytes() for image in record.explanations.images]
+    for picture in pictures:
+        assert picture.read_bytes().startswith(b"\xff\xd8"), f"{picture.name} is marked JPEG but is not"
+        closest = min(_mean_abs_difference(picture.read_bytes(), png) for png in artifacts)
+        assert closest < 2.0, f"{picture.name} is not a faithful copy of any image artifact ({closest:.2f} / 255)"
+    assert "JPEG copies (quality 95" in subprocess.run(
+        ["pdftotext", str(full_pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
 def test_rendering_refuses_an_altered_folder(tmp_path: Path) -> None:
