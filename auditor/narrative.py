@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from auditor.evidence import EvidenceRecord, FrameSummary
 
 WEAK = 0.25  # a frame whose Grad-CAM peak is below this share of the clip maximum counts as weak
+WEAK_WORDS = "weak (below a quarter of the clip's strongest)"
 
 
 @dataclass(frozen=True)
@@ -140,26 +141,29 @@ def attention_sentences(record: EvidenceRecord) -> list[str]:
 
 
 def attention_summary(record: EvidenceRecord) -> str:
-    """One sentence for the summary page: the region most key frames point to."""
+    """One sentence for the summary page: the region most key frames point to, and how many
+    key frames point elsewhere or are weak."""
     explanations = record.explanations
-    regions = [
-        _region(explanations.frames[t], "gradcam") for t in explanations.key_frames
-    ]
+    regions = [_region(explanations.frames[t], "gradcam") for t in explanations.key_frames]
     strong = [r for r in regions if r != "weak"]
     if not strong:
-        return "The model's activation was weak in every frame; no region stands out."
+        return "The model's activation was weak in every key frame; no region stands out."
     region = max(sorted(set(strong)), key=strong.count)
     area = "the centre" if region == "centre" else f"the {region} part"
-    return (
-        f"In {strong.count(region)} of {len(regions)} key frames the model's strongest activation "
-        f"was in {area} of the image."
-    )
+    sentence = f"In {strong.count(region)} of {len(regions)} key frames the model's strongest activation was in {area} of the image"
+    others = [
+        f"in {n} {words}"
+        for n, words in ((len(strong) - strong.count(region), "it lay elsewhere"),
+                         (len(regions) - len(strong), f"it was {WEAK_WORDS}"))
+        if n
+    ]
+    return sentence + (f"; {' and '.join(others)}." if others else ".")
 
 
 def _group_sentence(group: FrameGroup) -> str:
     where = f"{group.frames} ({group.times})"
     if group.region == "weak":
-        return f"In {where} the activation was weak (below a quarter of the clip's strongest)."
+        return f"In {where} the activation was {WEAK_WORDS}."
     area = "the centre" if group.region == "centre" else f"the {group.region} part"
     return f"In {where} the strongest activation was in {area} of the image, {_spread_words(group.spread)}."
 

@@ -236,7 +236,7 @@ def create_demo_identity(output_folder: Path) -> SigningIdentity:
     create_identity(
         folder,
         passphrase,
-        common_name="auditor demo seal (THROWAWAY, not a real identity)",
+        common_name="auditor demo seal (THROWAWAY: not a real identity)",  # no comma: DNs escape it
         organisation="auditor demo",
         valid_days=365,
         throwaway=True,

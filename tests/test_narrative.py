@@ -1,4 +1,5 @@
-"""Plain-language sentences derived from the record: frame occlusion (checklist item 11)."""
+"""Plain-language sentences derived from the record: frame occlusion (checklist item 11) and the
+summary's sentence on where the model looked."""
 
 from __future__ import annotations
 
@@ -62,3 +63,33 @@ def test_without_occlusion_the_report_says_it_was_not_computed(tmp_path: Path) -
     record = make_report_folder(tmp_path, explanation=make_explanation(frame_scores=False))
     assert narrative.strongest_occlusion(record) is None
     assert "was not computed" in narrative.counterfactual(record)
+
+
+def _with_key_frame_peaks(record: EvidenceRecord, peaks: list[tuple[str, float]]) -> EvidenceRecord:
+    """The record with its key frames' Grad-CAM peak regions and clip-relative peak heights replaced."""
+    explanations = record.explanations
+    frames = list(explanations.frames)
+    for position, (region, peak) in zip(explanations.key_frames, peaks, strict=True):
+        frame = frames[position]
+        gradcam = frame.maps["gradcam"].model_copy(update={"region": region, "peak_relative": peak})
+        frames[position] = frame.model_copy(update={"maps": {**frame.maps, "gradcam": gradcam}})
+    return record.model_copy(update={"explanations": explanations.model_copy(update={"frames": frames})})
+
+
+@pytest.mark.parametrize(("peaks", "expected"), [
+    ([("centre", 0.6), ("centre", 0.9), ("centre", 1.0), ("centre", 0.7)],
+     "In 4 of 4 key frames the model's strongest activation was in the centre of the image."),
+    # the demo clip's case: three key frames carry little activation, one carries the clip's maximum
+    ([("middle-right", 0.2), ("middle-right", 0.2), ("middle-right", 0.1), ("centre", 1.0)],
+     "In 1 of 4 key frames the model's strongest activation was in the centre of the image; "
+     "in 3 it was weak (below a quarter of the clip's strongest)."),
+    ([("upper-left", 0.5), ("upper-left", 0.8), ("lower-right", 1.0), ("upper-left", 0.1)],
+     "In 2 of 4 key frames the model's strongest activation was in the upper-left part of the image; "
+     "in 1 it lay elsewhere and in 1 it was weak (below a quarter of the clip's strongest)."),
+    ([("centre", 0.1), ("centre", 0.2), ("centre", 0.24), ("centre", 0.0)],
+     "The model's activation was weak in every key frame; no region stands out."),
+])
+def test_attention_summary_accounts_for_every_key_frame(
+    record: EvidenceRecord, peaks: list[tuple[str, float]], expected: str
+) -> None:
+    assert narrative.attention_summary(_with_key_frame_peaks(record, peaks)) == expected
