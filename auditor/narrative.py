@@ -141,14 +141,15 @@ def attention_sentences(record: EvidenceRecord) -> list[str]:
 
 
 def attention_summary(record: EvidenceRecord) -> str:
-    """One sentence for the summary page: the region most key frames point to, and how many
-    key frames point elsewhere or are weak."""
-    explanations = record.explanations
-    regions = [_region(explanations.frames[t], "gradcam") for t in explanations.key_frames]
+    """One sentence for the summary page: the region most key frames point to (on a tie, the one
+    holding the strongest peak), and how many key frames point elsewhere or are weak."""
+    keys = [record.explanations.frames[t] for t in record.explanations.key_frames]
+    regions = [_region(f, "gradcam") for f in keys]
     strong = [r for r in regions if r != "weak"]
     if not strong:
         return "The model's activation was weak in every key frame; no region stands out."
-    region = max(sorted(set(strong)), key=strong.count)
+    peaks = {r: max(f.maps["gradcam"].peak_relative for f, fr in zip(keys, regions) if fr == r) for r in strong}
+    region = max(peaks, key=lambda r: (strong.count(r), peaks[r]))
     area = "the centre" if region == "centre" else f"the {region} part"
     sentence = f"In {strong.count(region)} of {len(regions)} key frames the model's strongest activation was in {area} of the image"
     others = [

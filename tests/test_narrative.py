@@ -86,6 +86,13 @@ def _with_key_frame_peaks(record: EvidenceRecord, peaks: list[tuple[str, float]]
     ([("upper-left", 0.5), ("upper-left", 0.8), ("lower-right", 1.0), ("upper-left", 0.1)],
      "In 2 of 4 key frames the model's strongest activation was in the upper-left part of the image; "
      "in 1 it lay elsewhere and in 1 it was weak (below a quarter of the clip's strongest)."),
+    # a tie between regions goes to the one holding the strongest peak
+    ([("upper-left", 0.3), ("lower-right", 0.1), ("upper-left", 0.2), ("lower-right", 1.0)],
+     "In 1 of 4 key frames the model's strongest activation was in the lower-right part of the image; "
+     "in 1 it lay elsewhere and in 2 it was weak (below a quarter of the clip's strongest)."),
+    ([("upper-left", 0.3), ("lower-right", 0.4), ("upper-left", 0.9), ("lower-right", 1.0)],
+     "In 2 of 4 key frames the model's strongest activation was in the lower-right part of the image; "
+     "in 2 it lay elsewhere."),
     ([("centre", 0.1), ("centre", 0.2), ("centre", 0.24), ("centre", 0.0)],
      "The model's activation was weak in every key frame; no region stands out."),
 ])
