@@ -151,7 +151,10 @@ def attention_summary(record: EvidenceRecord) -> str:
     peaks = {r: max(f.maps["gradcam"].peak_relative for f, fr in zip(keys, regions) if fr == r) for r in strong}
     region = max(peaks, key=lambda r: (strong.count(r), peaks[r]))
     area = "the centre" if region == "centre" else f"the {region} part"
-    sentence = f"In {strong.count(region)} of {len(regions)} key frames the model's strongest activation was in {area} of the image"
+    sentence = (
+        f"In {strong.count(region)} of {len(regions)} key frames the model's strongest activation "
+        f"was in {area} of the image"
+    )
     others = [
         f"in {n} {words}"
         for n, words in ((len(strong) - strong.count(region), "it lay elsewhere"),

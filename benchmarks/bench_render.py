@@ -10,7 +10,7 @@ over --repeats rounds (each runs every line once), after one warm-up round, of:
                        (report.py keeps the objects that existed before rendering out of it)
   python loop          5,000,000 additions in pure Python: a yardstick for the machine's speed
                        at that moment (0.21 s in this shared machine's fast phases, up to 0.37 s
-                       in its slow ones; the render slows less than the loop does)
+                       in its slow ones)
 The record-and-reports issue sets a target of write_report ≤ 1 s (median of 5).
 The PDF shows JPEG copies of the PNG images (report.display_copy): WeasyPrint passes JPEG
 through but decodes and recompresses PNG, which cost about 0.2 s per report.

@@ -215,6 +215,8 @@ def test_fetcher_serves_listed_artifacts_and_checks_their_hash(full, tmp_path: P
     assert _mean_abs_difference(response.read(), (folder / "images" / "legend.png").read_bytes()) < 2.0
     # No local path: given one, WeasyPrint reads the file again when writing, unchecked.
     assert response.path is None and response.url == "images/legend.png"
+    arrays = next(a.path for a in record.artifacts if a.path.endswith(".npz"))
+    assert fetcher.fetch((folder / arrays).resolve().as_uri()).read() == (folder / arrays).read_bytes()
     copy = make_report_folder(tmp_path)
     (tmp_path / "images" / "legend.png").write_bytes(b"tampered")
     with pytest.raises(ReportError, match="SHA-256"):
