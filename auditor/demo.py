@@ -8,8 +8,9 @@ from pathlib import Path
 from auditor.detector import load_detector
 from auditor.errors import ArchiveError
 from auditor.files import atomic_directory
-from auditor.pipeline import Progress, ReportResult, report_video
+from auditor.pipeline import Progress, report_video
 from auditor.profile import DeploymentProfile, load_profile
+from auditor.report_folder import ReportResult
 from auditor.signing import create_demo_identity
 from auditor.synthetic import make_clip
 from auditor.video import write_video

@@ -10,14 +10,16 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auditor import __version__
 from auditor.errors import ReportError
@@ -32,14 +34,25 @@ from auditor.files import (
 from auditor.profile import DeploymentProfile
 from auditor.video import Clip
 
-SCHEMA_VERSION = "1.1"
-READABLE_VERSIONS = ("1.0", "1.1")  # 1.1 adds gradient × input and frame occlusion
+SCHEMA_VERSION = "1.2"
+# 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
+# operator's `deployment.templates_dir` (still read, ignored)
+READABLE_VERSIONS = ("1.0", "1.1", "1.2")
 SCHEMA_RESOURCE = "evidence-record-v1.json"
 RECORD_NAME = "evidence.json"
 ARRAYS_NAME = "arrays.npz"
 DEFAULT_CONTOUR_LEVELS = (0.25, 0.5, 0.75, 0.9)
 KEY_FRAME_COUNT = 4
 SHA256 = r"^[0-9a-f]{64}$"
+# Bounds on what a record may hold, checked before it is validated or rendered: a record is
+# hostile input, and rendering cost grows with its size (DESIGN §6).
+MAX_RECORD_BYTES = 16 * 2**20
+MAX_DEPTH = 16  # nesting of JSON objects and lists; auditor writes at most 7
+MAX_ITEMS = 4096  # entries of one list or object
+MAX_TEXT_CHARS = 20_000  # one string
+MAX_WORD_CHARS = 300  # one run of characters without white space (hashes: 64, DNs: ~150)
+MAX_FRAMES = 1024  # frames of one explained window
+MAX_ARTIFACT_BYTES = 1 << 30  # one file a record lists
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
 
 
@@ -239,6 +252,17 @@ class SealInfo(_Record):
     note: str | None = None
 
 
+class RenderedFrom(_Record):
+    """The sealed report this one was rendered again from (`auditor render`)."""
+
+    report_id: str
+    created_at: datetime
+    generator_version: str
+    record_sha256: str = Field(pattern=SHA256)
+    origin_verified: bool  # the source record's seal was checked under a trusted root
+    sealed_by: str | None = None  # the source's signer, when verified
+
+
 class LogPointer(_Record):
     """The system log entry of this report (checklist item 22), added when archived."""
 
@@ -282,8 +306,9 @@ class EvidenceRecord(_Record):
         },
     )
 
-    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
     report: ReportIdentity
+    rendered_from: RenderedFrom | None = None
     deployment: DeploymentProfile
     model: ModelIdentity
     input: InputInfo
@@ -295,6 +320,52 @@ class EvidenceRecord(_Record):
     system_log: LogPointer | None = None
     artifacts: list[Artifact]
     completeness: Completeness
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvidenceRecord:
+        """Cross-field facts every template relies on; a record breaking them was not written
+        by auditor."""
+        problem = _inconsistency(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def _inconsistency(record: EvidenceRecord) -> str | None:
+    frames = len(record.input.frame_indices)
+    ex = record.explanations
+    per_frame = {
+        "input.timestamps": len(record.input.timestamps),
+        "explanations.frames": len(ex.frames),
+        "explanations.frame_importance.values": len(ex.frame_importance.values),
+    }
+    if ex.gradient_x_input is not None:
+        per_frame["explanations.gradient_x_input.values"] = len(ex.gradient_x_input.values)
+    if ex.occlusion is not None:
+        per_frame["explanations.occlusion.frames"] = len(ex.occlusion.frames)
+    if not 1 <= frames <= MAX_FRAMES:
+        return f"input.frame_indices holds {frames} frames; a record holds 1 to {MAX_FRAMES}"
+    wrong = [f"{name} ({count})" for name, count in per_frame.items() if count != frames]
+    if wrong:
+        return f"{', '.join(wrong)} must hold one entry per frame ({frames})"
+    if any(not 0 <= t < frames for t in ex.key_frames):
+        return "explanations.key_frames names a frame outside the window"
+    classes = {c.name for c in record.decision.classes}
+    named = (record.decision.predicted_class, record.decision.explained_class, record.decision.runner_up_class)
+    if not classes or any(name is not None and name not in classes for name in named):
+        return "decision names a class that is not among decision.classes"
+    listed = {a.path for a in record.artifacts}
+    if len(listed) != len(record.artifacts) or not {i.path for i in ex.images} <= listed:
+        return "artifacts must list each file once, every image included"
+    return None
+
+
+@dataclass(frozen=True)
+class CheckedArtifacts:
+    """The bytes of every artifact a record lists, read once and checked against its SHA-256."""
+
+    folder: Path  # resolved
+    files: Mapping[str, bytes]
 
 
 class ImageArtifactLike(Protocol):
@@ -327,14 +398,17 @@ def write_record(folder: Path, record: EvidenceRecord) -> Path:
 
 
 def load_record(source: Path | str | bytes) -> EvidenceRecord:
-    """Load a record from a path or JSON bytes; refuse unknown schema versions clearly."""
+    """Load a record from a path or JSON bytes, within the bounds above; refuse unknown schema
+    versions and inconsistent records with one clear line."""
     where = "record" if isinstance(source, bytes) else str(source)
+    text = source if isinstance(source, bytes) else _read_record_file(Path(source))
+    if len(text) > MAX_RECORD_BYTES:
+        raise ReportError(f"{where} is {len(text)} bytes; an evidence record is at most {MAX_RECORD_BYTES}")
     try:
-        data = json.loads(source if isinstance(source, bytes) else Path(source).read_bytes())
-    except FileNotFoundError as exc:
-        raise ReportError(f"{where} does not exist; give the path of an evidence.json") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = pydantic_core.from_json(text)
+    except ValueError as exc:
         raise ReportError(f"{where} is not valid JSON ({exc}); is it an evidence.json?") from exc
+    _check_bounds(data, where)
     _check_version(data, where)
     try:
         return EvidenceRecord.model_validate(data)
@@ -342,6 +416,46 @@ def load_record(source: Path | str | bytes) -> EvidenceRecord:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "record"
         raise ReportError(f"{where}: {field}: {first['msg']}; the record does not match schema v1") from exc
+
+
+def _read_record_file(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise ReportError(f"{path} is {path.stat().st_size} bytes; an evidence record is at most {MAX_RECORD_BYTES}")
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ReportError(f"{path} does not exist; give the path of an evidence.json") from exc
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _check_bounds(data: Any, where: str) -> None:
+    """Refuse deep nesting, long lists, long strings and long unbroken words before validation."""
+    stack: list[tuple[Any, str, int]] = [(data, "record", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, path, where)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            raise ReportError(f"{where}: {path} is nested more than {MAX_DEPTH} levels deep; this is not an auditor record")
+        if len(value) > MAX_ITEMS:
+            raise ReportError(f"{where}: {path} holds {len(value)} entries; at most {MAX_ITEMS} are allowed")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _check_text(str(key), path, where)
+            stack.append((item, f"{path}.{key}", depth + 1))
+
+
+def _check_text(text: str, path: str, where: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise ReportError(f"{where}: {path} holds {len(text)} characters; at most {MAX_TEXT_CHARS} are allowed")
+    if len(text) > MAX_WORD_CHARS and max(map(len, text.split()), default=0) > MAX_WORD_CHARS:
+        raise ReportError(
+            f"{where}: {path} holds a word longer than {MAX_WORD_CHARS} characters; shorten it or break it with spaces"
+        )
 
 
 def _check_version(data: Any, where: str) -> None:
@@ -397,6 +511,36 @@ def verify_artifacts(record: EvidenceRecord, folder: Path) -> list[str]:
     return problems
 
 
+def read_artifacts(record: EvidenceRecord, folder: Path) -> CheckedArtifacts:
+    """Read every artifact the record lists once; raise ReportError unless all match their SHA-256."""
+    root = Path(folder).resolve()
+    files: dict[str, bytes] = {}
+    problems = []
+    for artifact in record.artifacts:
+        path = (root / artifact.path).resolve()
+        if not path.is_relative_to(root):
+            problems.append(f"{artifact.path}: points outside the report folder")
+        elif not path.is_file():
+            problems.append(f"{artifact.path}: missing")
+        elif path.stat().st_size > MAX_ARTIFACT_BYTES:
+            problems.append(f"{artifact.path}: larger than {MAX_ARTIFACT_BYTES} bytes")
+        else:
+            data = _read_artifact(path)
+            if sha256_bytes(data) != artifact.sha256:
+                problems.append(f"{artifact.path}: SHA-256 differs from the record (file altered)")
+            files[artifact.path] = data
+    if problems:
+        raise ReportError(f"report folder {folder} does not match its record: {'; '.join(problems)}")
+    return CheckedArtifacts(root, files)
+
+
+def _read_artifact(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}; check the report folder's permissions") from exc
+
+
 def build_record(
     explanation: Explanation,
     clip: Clip,
@@ -427,7 +571,7 @@ def build_record(
     normal_class = model.sidecar.get("normal_class")
     fields = {
         "report": ReportIdentity(
-            report_id=report_id or _new_report_id(created),
+            report_id=report_id or new_report_id(created),
             generator_version=generator_version,
             created_at=created,
         ),
@@ -452,7 +596,8 @@ def refresh_completeness(record: EvidenceRecord) -> EvidenceRecord:
     return record.model_copy(update={"completeness": completeness_of(record)})
 
 
-def _new_report_id(created: datetime) -> str:
+def new_report_id(created: datetime) -> str:
+    """A fresh report id: the creation date and 48 random bits."""
     return f"AUD-{created:%Y%m%d}-{uuid.uuid4().hex[:12]}"
 
 

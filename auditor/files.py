@@ -54,6 +54,19 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
+def check_new_folder(folder: Path) -> Path:
+    """`folder` if it can become a new folder: absent, or an empty folder; else ArchiveError."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ArchiveError(f"{folder} exists and is not a folder; choose a new output folder")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise ArchiveError(f"{folder} is not empty; choose a new or empty output folder")
+    nearest = next(p for p in folder.absolute().parents if p.exists())  # the report is staged beside it
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise ArchiveError(f"cannot write in {nearest}; choose an output folder where you can write")
+    return folder
+
+
 @contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a temporary folder beside `final`; on success it replaces `final` in one rename.

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 
 from auditor.evidence import EvidenceRecord, FrameSummary
 
+# What report templates may call (as `narrative.NAME`); nothing else of this module reaches them.
+__all__ = [
+    "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "frame_span",
+    "headline", "how_sure", "key_frame_sentence", "percent", "procedure", "role_of_system",
+    "saliency_agreement", "seconds", "strongest_occlusion", "time_span", "what_was_flagged",
+]
+
 WEAK = 0.25  # a frame whose Grad-CAM peak is below this share of the clip maximum counts as weak
 WEAK_WORDS = "weak (below a quarter of the clip's strongest)"
 

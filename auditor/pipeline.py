@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from auditor.detector import Detector
@@ -17,7 +17,6 @@ from auditor.display import DISPLAY_PARAMETERS, write_explanation_images
 from auditor.errors import ArchiveError, VideoError
 from auditor.evidence import (
     RECORD_NAME,
-    EvidenceRecord,
     ModelIdentity,
     SealInfo,
     build_record,
@@ -29,20 +28,12 @@ from auditor.files import atomic_directory
 from auditor.keys import SigningIdentity
 from auditor.profile import DeploymentProfile
 from auditor.report import write_report
+from auditor.report_folder import ReportResult
 from auditor.signing import seal_fields, sign_report_folder
 from auditor.video import Clip, read_video
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    """Where the report went and what it says."""
-
-    folder: Path
-    record: EvidenceRecord
-    signed: bool
 
 
 def select_window(clip: Clip, frames: int, start: int = 0) -> Clip:

@@ -3,14 +3,21 @@
 Every field is optional. A field the profile leaves out is shown as "not provided" in each
 report and listed in its completeness section; it is never dropped. See
 `examples/deployment-profile.toml` for a commented example.
+
+The profile file may also name the operator's own templates (`templates_dir`). That setting
+belongs to the machine that renders, not to the report: it is returned beside the profile by
+`read_profile` and never enters an evidence record, so a record can never choose the code that
+renders it.
 """
 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auditor.errors import ReportError
 
@@ -57,10 +64,30 @@ class DeploymentProfile(_Section):
     retention: Retention = Field(default_factory=Retention)
     redress: Redress = Field(default_factory=Redress)
     report_language: str = "en"
-    templates_dir: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_templates_dir(cls, data: Any) -> Any:
+        """Records written before 0.2 carried the operator's `templates_dir`: read, never used."""
+        if isinstance(data, dict) and "templates_dir" in data:
+            return {key: value for key, value in data.items() if key != "templates_dir"}
+        return data
+
+
+@dataclass(frozen=True)
+class ProfileFile:
+    """A deployment profile as read from the operator's disk, with the operator's own settings."""
+
+    profile: DeploymentProfile
+    templates_dir: Path | None = None
 
 
 def load_profile(path: Path) -> DeploymentProfile:
+    """The deployment profile in a TOML file (see `read_profile`)."""
+    return read_profile(path).profile
+
+
+def read_profile(path: Path) -> ProfileFile:
     """Read a deployment profile from TOML; raise ReportError saying which field is wrong.
 
     A relative `templates_dir` is taken relative to the profile file's folder.
@@ -72,6 +99,9 @@ def load_profile(path: Path) -> DeploymentProfile:
         raise ReportError(f"deployment profile {path} does not exist; check the path") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ReportError(f"deployment profile {path} is not valid TOML ({exc}); fix the file") from exc
+    templates = data.pop("templates_dir", None)
+    if templates is not None and not isinstance(templates, str):
+        raise ReportError(f"deployment profile {path}: templates_dir must be a folder path in quotes")
     try:
         profile = DeploymentProfile.model_validate(data)
     except ValidationError as exc:
@@ -81,7 +111,4 @@ def load_profile(path: Path) -> DeploymentProfile:
             f"deployment profile {path}: {where}: {first['msg']}; "
             "compare with examples/deployment-profile.toml"
         ) from exc
-    if profile.templates_dir is None:
-        return profile
-    templates = (path.parent / profile.templates_dir).resolve()
-    return profile.model_copy(update={"templates_dir": str(templates)})
+    return ProfileFile(profile, (path.parent / templates).resolve() if templates else None)

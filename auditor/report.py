@@ -1,8 +1,11 @@
 """Render an evidence record as a self-contained HTML file and a PDF/A-3b with the record embedded.
 
-Templates come from `templates/` (shipped in the wheel as `auditor/templates`); an organisation
-can override any file by giving its own folder (`templates_dir`, or the profile's setting).
-WeasyPrint fetches through `ArtifactFetcher`, which serves only the report's listed artifacts.
+Templates come from `templates/` (shipped in the wheel as `auditor/templates`); the operator can
+override any file with a folder of their own (`templates_dir`: the CLI's `--templates` or the
+local profile file), never a record. Templates render in Jinja's immutable sandbox with
+autoescaping, and see only the record, a few flags and the public sentence builders of
+`auditor.narrative`. The report's artifacts are read once, checked against their SHA-256, and
+served from memory: WeasyPrint fetches through `ArtifactFetcher`, which refuses every other URL.
 """
 
 from __future__ import annotations
@@ -15,22 +18,25 @@ import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 
 import jinja2
 import weasyprint
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from PIL import Image
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from auditor import narrative
 from auditor.errors import ReportError
 from auditor.evidence import (
+    CheckedArtifacts,
     EvidenceRecord,
     committed_schema,
+    read_artifacts,
     record_json,
-    verify_artifacts,
 )
-from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes
+from auditor.files import atomic_write_bytes, atomic_write_text
 
 LOG = logging.getLogger(__name__)
 HTML_NAME = "report.html"
@@ -54,21 +60,26 @@ def builtin_templates() -> Path:
     raise ReportError("the report templates are missing from this installation; reinstall auditor")
 
 
-def _environment(record: EvidenceRecord, templates_dir: Path | str | None) -> jinja2.Environment:
-    chosen = templates_dir or record.deployment.templates_dir
-    folders = [builtin_templates()]
-    if chosen:
-        if not Path(chosen).is_dir():
-            raise ReportError(f"templates folder {chosen} does not exist; fix templates_dir or leave it out")
-        folders.insert(0, Path(chosen).resolve())
+def check_templates_dir(templates_dir: Path | str | None) -> Path | None:
+    """The operator's templates folder, resolved; a clear error when it does not exist."""
+    if templates_dir is None:
+        return None
+    folder = Path(templates_dir)
+    if not folder.is_dir():
+        raise ReportError(f"templates folder {folder} does not exist; give an existing folder with --templates")
+    return folder.resolve()
+
+
+def _environment(templates_dir: Path | str | None) -> jinja2.Environment:
+    chosen = check_templates_dir(templates_dir)
+    folders = [builtin_templates()] if chosen is None else [chosen, builtin_templates()]
     return _cached_environment(tuple(str(f) for f in folders))
 
 
 @functools.lru_cache(maxsize=8)
 def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
-    """One environment per template search path, so templates compile once (Jinja re-checks
-    file modification times on each load)."""
-    env = jinja2.Environment(
+    """One sandboxed environment per template search path, so templates compile once."""
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(list(folders)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -76,22 +87,22 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(narrative=narrative, NOT_PROVIDED=NOT_PROVIDED)
+    sentences = SimpleNamespace(**{name: getattr(narrative, name) for name in narrative.__all__})
+    env.globals.update(narrative=sentences, NOT_PROVIDED=NOT_PROVIDED)
     env.filters.update(percent=narrative.percent, seconds=narrative.seconds)
     return env
 
 
-def _render(record: EvidenceRecord, folder: Path, templates_dir: Path | str | None, *, draft: bool, inline: bool) -> str:
-    problems = verify_artifacts(record, folder)
-    if problems:
-        raise ReportError(f"report folder {folder} does not match its record: {'; '.join(problems)}")
-    env = _environment(record, templates_dir)
-    images = {image.path: image for image in record.explanations.images}
+def _render(
+    record: EvidenceRecord, artifacts: CheckedArtifacts, templates_dir: Path | str | None, *, draft: bool, inline: bool
+) -> str:
+    env = _environment(templates_dir)
+    images = {image.path for image in record.explanations.images}
 
     def source(path: str) -> str:
         if path not in images:
             raise ReportError(f"template asked for {path!r}, which the record does not list as an image")
-        return _data_uri(folder / path) if inline else path
+        return _data_uri(artifacts.files[path]) if inline else path
 
     try:
         return env.get_template(ENTRY_TEMPLATE).render(
@@ -100,59 +111,60 @@ def _render(record: EvidenceRecord, folder: Path, templates_dir: Path | str | No
         )
     except jinja2.TemplateError as exc:
         raise ReportError(f"template error: {exc}; check the templates folder") from exc
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(
+            f"the record cannot be rendered ({type(exc).__name__}: {exc}); it is inconsistent or damaged"
+        ) from exc
 
 
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def render_html(
     record: EvidenceRecord, folder: Path, templates_dir: Path | str | None = None, *, draft: bool = False
 ) -> str:
     """The report as one self-contained HTML document (images inlined as data URIs)."""
-    return _render(record, Path(folder), templates_dir, draft=draft, inline=True)
+    return _render(record, read_artifacts(record, folder), templates_dir, draft=draft, inline=True)
 
 
 class ArtifactFetcher(URLFetcher):
-    """Serves the report's own listed artifacts from its folder, after checking their SHA-256;
-    refuses every other URL. PNG images are served as JPEG display copies (`display_copy`)."""
+    """Serves the report's own checked artifacts from memory; refuses every other URL.
+    PNG images are served as JPEG display copies (`display_copy`)."""
 
-    def __init__(self, record: EvidenceRecord, folder: Path) -> None:
+    def __init__(self, artifacts: CheckedArtifacts) -> None:
         super().__init__(allowed_protocols=("file",))
-        self.root = Path(folder).resolve()
-        self.allowed = {a.path: a.sha256 for a in record.artifacts}
+        self.artifacts = artifacts
         self.requested: list[str] = []
         self.refused: list[str] = []
 
     def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
         self.requested.append(url)
         try:
-            relative, data = self._artifact(url)
+            relative = self._relative_path(url)
         except ReportError as exc:
             self.refused.append(url)
             LOG.warning("refused to fetch %s: %s", url, exc)
             raise
+        data = self.artifacts.files[relative]
         # Answer under the artifact's relative path, not its file: URL: given a file: URL,
         # WeasyPrint would read the file again when writing the PDF instead of these checked bytes.
         if data.startswith(PNG_SIGNATURE):
             return URLFetcherResponse(relative, body=display_copy(data), headers={"Content-Type": "image/jpeg"})
         return URLFetcherResponse(relative, body=data)
 
-    def _artifact(self, url: str) -> tuple[str, bytes]:
-        """The artifact's path relative to the folder, and its bytes once their SHA-256 matches."""
+    def _relative_path(self, url: str) -> str:
+        """The listed artifact a URL names, as a path relative to the report folder."""
         parts = urlsplit(url)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
             raise ReportError("only the report's own files may be fetched")
-        path = Path(unquote(parts.path)).resolve()
-        if not path.is_relative_to(self.root):
+        path = Path(unquote(parts.path))
+        if not path.is_relative_to(self.artifacts.folder):
             raise ReportError("outside the report folder")
-        relative = path.relative_to(self.root).as_posix()
-        if relative not in self.allowed:
+        relative = path.relative_to(self.artifacts.folder).as_posix()
+        if relative not in self.artifacts.files:
             raise ReportError("not an artifact listed in the record")
-        data = path.read_bytes()
-        if sha256_bytes(data) != self.allowed[relative]:
-            raise ReportError("its SHA-256 differs from the record")
-        return relative, data
+        return relative
 
 
 def display_copy(png: bytes) -> bytes:
@@ -169,9 +181,14 @@ def render_pdf(
     record: EvidenceRecord, folder: Path, templates_dir: Path | str | None = None, *, draft: bool = False
 ) -> bytes:
     """The report as PDF/A-3b (PDF 1.7), with evidence.json and its schema embedded."""
-    folder = Path(folder)
-    html = _render(record, folder, templates_dir, draft=draft, inline=False)
-    fetcher = ArtifactFetcher(record, folder)
+    return _render_pdf(record, read_artifacts(record, folder), templates_dir, draft=draft)
+
+
+def _render_pdf(
+    record: EvidenceRecord, artifacts: CheckedArtifacts, templates_dir: Path | str | None, *, draft: bool
+) -> bytes:
+    html = _render(record, artifacts, templates_dir, draft=draft, inline=False)
+    fetcher = ArtifactFetcher(artifacts)
     created = record.report.created_at
     attachments = [
         weasyprint.Attachment(
@@ -185,7 +202,7 @@ def render_pdf(
             created=created, modified=created, url_fetcher=fetcher,
         ),
     ]
-    document = weasyprint.HTML(string=html, base_url=folder.resolve().as_uri() + "/", url_fetcher=fetcher)
+    document = weasyprint.HTML(string=html, base_url=artifacts.folder.as_uri() + "/", url_fetcher=fetcher)
     with _older_objects_left_to_refcounting():
         pdf = document.write_pdf(pdf_variant="pdf/a-3b", attachments=attachments)
     if fetcher.refused:
@@ -216,10 +233,15 @@ def write_report(
     draft: bool = False,
     out_dir: Path | None = None,
 ) -> list[Path]:
-    """Write `report.html` and `report.pdf` atomically (into `out_dir`, default `folder`)."""
+    """Write `report.html` and `report.pdf` atomically (into `out_dir`, default `folder`).
+
+    The artifacts in `folder` are read and checked once, and both files are rendered from
+    those checked bytes.
+    """
     folder = Path(folder)
     target = Path(out_dir) if out_dir is not None else folder
-    html = render_html(record, folder, templates_dir, draft=draft)
-    pdf = render_pdf(record, folder, templates_dir, draft=draft)
+    artifacts = read_artifacts(record, folder)
+    html = _render(record, artifacts, templates_dir, draft=draft, inline=True)
+    pdf = _render_pdf(record, artifacts, templates_dir, draft=draft)
     target.mkdir(parents=True, exist_ok=True)
     return [atomic_write_text(target / HTML_NAME, html), atomic_write_bytes(target / PDF_NAME, pdf)]

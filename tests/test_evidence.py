@@ -54,8 +54,8 @@ def test_committed_schema_matches_the_models() -> None:
 def test_schema_is_versioned_and_requires_the_sections() -> None:
     schema = json.loads(committed_schema())
     assert schema["$id"].endswith("evidence-record-v1.json")
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1"]
-    assert schema["properties"]["schema_version"]["default"] == "1.1"
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2"]
+    assert schema["properties"]["schema_version"]["default"] == "1.2"
     for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
         assert section in schema["required"]
 
@@ -75,23 +75,24 @@ def test_same_inputs_give_identical_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "arrays.npz").read_bytes() == (tmp_path / "b" / "arrays.npz").read_bytes()
 
 
-@pytest.mark.parametrize("version", ["2.0", "1.2"])
+@pytest.mark.parametrize("version", ["2.0", "1.3"])
 def test_unknown_schema_version_fails_clearly(tmp_path: Path, version: str) -> None:
     data = json.loads(record_json(make_report_folder(tmp_path)))
     data["schema_version"] = version
-    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1"):
+    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1, 1.2"):
         load_record(json.dumps(data).encode())
 
 
 def test_records_of_schema_1_0_still_load(tmp_path: Path) -> None:
     record = make_report_folder(tmp_path, explanation=make_explanation(frame_scores=False))
     data = json.loads(record_json(record))
-    assert data["schema_version"] == "1.1"
+    assert data["schema_version"] == "1.2"
     data["schema_version"] = "1.0"
-    del data["explanations"]["gradient_x_input"], data["explanations"]["occlusion"]
+    del data["explanations"]["gradient_x_input"], data["explanations"]["occlusion"], data["rendered_from"]
+    data["deployment"]["templates_dir"] = "/srv/templates"  # written by 1.0 and 1.1: read, ignored
     old = load_record(json.dumps(data).encode())
     assert old.schema_version == "1.0" and old.explanations.occlusion is None
-    assert old.model_copy(update={"schema_version": "1.1"}) == record
+    assert old.model_copy(update={"schema_version": "1.2"}) == record
 
 
 def test_not_a_record_fails_clearly(tmp_path: Path) -> None:

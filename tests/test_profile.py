@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import ReportError
-from auditor.profile import DeploymentProfile, load_profile
+from auditor.profile import DeploymentProfile, load_profile, read_profile
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "deployment-profile.toml"
 
@@ -24,7 +24,7 @@ def _unset(model: object, prefix: str = "") -> list[str]:
 
 def test_example_profile_sets_every_legal_field() -> None:
     profile = load_profile(EXAMPLE)
-    assert _unset(profile) == ["templates_dir"]
+    assert _unset(profile) == []
     assert profile.redress.time_limit.startswith("Within 30 days")
     assert profile.recipients == ["Station security team", "Data protection officer"]
 
@@ -45,8 +45,16 @@ def test_empty_profile_leaves_fields_unset(tmp_path: Path) -> None:
 
 def test_relative_templates_dir_is_taken_from_the_profile_folder(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
-    path.write_text('templates_dir = "brand"\n', encoding="utf-8")
-    assert load_profile(path).templates_dir == str((tmp_path / "brand").resolve())
+    path.write_text('templates_dir = "brand"\ncontroller = "C"\n', encoding="utf-8")
+    loaded = read_profile(path)
+    assert loaded.templates_dir == (tmp_path / "brand").resolve()
+    assert loaded.profile.controller == "C"
+    assert "templates_dir" not in loaded.profile.model_dump()  # never part of a record
+
+
+def test_a_profile_that_carries_templates_dir_is_read_and_the_field_dropped() -> None:
+    profile = DeploymentProfile.model_validate({"controller": "C", "templates_dir": "/tmp/evil"})
+    assert profile.model_dump(exclude_defaults=True) == {"controller": "C"}
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,8 @@ from fixtures.report_records import full_profile, make_explanation, make_report_
 from PIL import Image
 
 from auditor.cli.render import render
-from auditor.errors import ReportError
-from auditor.evidence import SealInfo, load_record, record_json, write_record
+from auditor.errors import ArchiveError, ReportError
+from auditor.evidence import SealInfo, load_record, read_artifacts, record_json, write_record
 from auditor.profile import DeploymentProfile
 from auditor.report import ArtifactFetcher, render_html, render_pdf, write_report
 
@@ -201,7 +201,7 @@ def test_fetcher_refuses_everything_but_listed_artifacts(full, tmp_path: Path, u
     if not evil.is_symlink():
         evil.symlink_to("/etc/passwd")
     (folder.parent / "outside.png").write_bytes(b"x")
-    fetcher = ArtifactFetcher(record, folder)
+    fetcher = ArtifactFetcher(read_artifacts(record, folder))
     with pytest.raises(ReportError):
         fetcher.fetch(url.replace("FOLDER", folder.resolve().as_uri()))
     assert fetcher.refused
@@ -209,7 +209,7 @@ def test_fetcher_refuses_everything_but_listed_artifacts(full, tmp_path: Path, u
 
 def test_fetcher_serves_listed_artifacts_and_checks_their_hash(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     record, folder = full
-    fetcher = ArtifactFetcher(record, folder)
+    fetcher = ArtifactFetcher(read_artifacts(record, folder))
     response = fetcher.fetch((folder / "images" / "legend.png").resolve().as_uri())
     assert response.content_type == "image/jpeg"
     assert _mean_abs_difference(response.read(), (folder / "images" / "legend.png").read_bytes()) < 2.0
@@ -220,7 +220,22 @@ def test_fetcher_serves_listed_artifacts_and_checks_their_hash(full, tmp_path: P
     copy = make_report_folder(tmp_path)
     (tmp_path / "images" / "legend.png").write_bytes(b"tampered")
     with pytest.raises(ReportError, match="SHA-256"):
-        ArtifactFetcher(copy, tmp_path).fetch((tmp_path / "images" / "legend.png").as_uri())
+        read_artifacts(copy, tmp_path)
+
+
+def test_artifacts_are_read_once_and_served_from_memory(full, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    reads: list[str] = []
+    original = Path.read_bytes
+
+    def counting(self: Path) -> bytes:
+        reads.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    write_report(record, folder, out_dir=tmp_path)
+    listed = sorted(Path(a.path).name for a in record.artifacts)
+    assert sorted(name for name in reads if name in listed) == listed  # each artifact exactly once
 
 
 def _pixels(data: bytes) -> np.ndarray:
@@ -298,18 +313,33 @@ def test_pdf_embeds_the_record_and_schema(full, full_pdf: Path, tmp_path: Path) 
     assert load_record(out) == record
 
 
-def test_render_command_writes_both_files(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    _, folder = full
-    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(tmp_path), "--no-sign"])
+def test_render_command_writes_a_new_report_folder(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    record, folder = full
+    out = tmp_path / "new"
+    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(out), "--no-sign",
+                                         "--unverified-source"])
     assert result.exit_code == 0, result.output
-    assert result.output.split() == [str(tmp_path / "report.html"), str(tmp_path / "report.pdf")]
-    assert "UNSIGNED DRAFT" in (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-1.7")
+    assert "UNSIGNED DRAFT" in result.output and str(out / "report.pdf") in result.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "UNSIGNED DRAFT" in html and "origin is not proven" in html
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF-1.7")
+    new = load_record(out / "evidence.json")
+    assert new.rendered_from is not None and new.rendered_from.report_id == record.report.report_id
+    assert not new.rendered_from.origin_verified and new.report.report_id != record.report.report_id
+    assert all((out / a.path).read_bytes() == (folder / a.path).read_bytes() for a in record.artifacts)
+
+
+def test_render_command_refuses_an_unsigned_record_without_the_flag(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, folder = full
+    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(tmp_path / "new"), "--no-sign"])
+    assert isinstance(result.exception, ReportError) and "--unverified-source" in str(result.exception)
+    assert not (tmp_path / "new").exists()
 
 
 def test_render_command_reports_a_bad_record(tmp_path: Path) -> None:
     (tmp_path / "evidence.json").write_text('{"schema_version": "9.0"}', encoding="utf-8")
-    result = CliRunner().invoke(render, [str(tmp_path / "evidence.json")])
+    result = CliRunner().invoke(render, [str(tmp_path / "evidence.json"), "--out", str(tmp_path / "new"),
+                                         "--no-sign", "--unverified-source"])
     assert isinstance(result.exception, ReportError) and "9.0" in str(result.exception)
 
 
@@ -334,10 +364,10 @@ def test_all_frames_section_says_when_the_grid_is_missing(full, tmp_path: Path) 
     assert '<figure class="grid">' not in section and "No Grad-CAM overview image" in section
 
 
-def test_render_command_never_overwrites_signed_files(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_render_command_never_writes_into_a_folder_that_holds_files(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, folder = full
-    (tmp_path / "report.html.p7s").write_bytes(b"signature")
     (tmp_path / "report.pdf").write_bytes(b"signed pdf")
-    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(tmp_path)])
-    assert isinstance(result.exception, ReportError) and "--out" in str(result.exception)
-    assert (tmp_path / "report.pdf").read_bytes() == b"signed pdf"
+    result = CliRunner().invoke(render, [str(folder / "evidence.json"), "--out", str(tmp_path), "--no-sign",
+                                         "--unverified-source"])
+    assert isinstance(result.exception, ArchiveError) and "not empty" in str(result.exception)
+    assert (tmp_path / "report.pdf").read_bytes() == b"signed pdf" and len(list(tmp_path.iterdir())) == 1

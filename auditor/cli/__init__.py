@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
+from types import FrameType
 
 import click
 
@@ -30,8 +32,17 @@ def _register_commands() -> None:
             cli.add_command(command)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that staging folders are removed on the way out."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a user error becomes one line on stderr and the error's exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
     _register_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
@@ -47,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except Terminated:
+        click.echo("auditor: terminated; nothing half-written was kept", err=True)
+        return 143
     except KeyboardInterrupt:
         click.echo("auditor: interrupted; nothing half-written was kept", err=True)
         return 130

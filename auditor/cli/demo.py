@@ -39,7 +39,8 @@ def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool) -> No
 @click.option("--classes", help="Comma-separated class names (overrides the sidecar).")
 @click.option("--layer", help="Grad-CAM target layer (default: the last spatial map of the CNN).")
 @click.option("--source-id", help="Camera or source identifier to record.")
-@click.option("--templates", "templates_dir", type=click.Path(path_type=Path), help="Own Jinja2 templates folder.")
+@click.option("--templates", "templates_dir", type=click.Path(path_type=Path),
+              help="Own Jinja2 templates folder (default: the profile's templates_dir, else the built-in ones).")
 @signing_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing report in --out.")
 def report(
@@ -50,13 +51,16 @@ def report(
     """Explain one clip of VIDEO with a detector and write a signed evidence report."""
     from auditor.detector import load_detector
     from auditor.pipeline import report_video
-    from auditor.profile import load_profile
+    from auditor.profile import read_profile
+    from auditor.report import check_templates_dir
 
+    local = read_profile(profile_path) if profile_path else None
+    templates = check_templates_dir(templates_dir or (local.templates_dir if local else None))
     identity = None if no_sign else load_signing_identity(keys_dir)
     detector = load_detector(model_path, class_names=classes.split(",") if classes else None, layer=layer)
     result = report_video(
-        video, detector, out, profile=load_profile(profile_path) if profile_path else None, identity=identity,
-        start=start, source_id=source_id, templates_dir=templates_dir, tsa_url=tsa_url, overwrite=overwrite,
+        video, detector, out, profile=local.profile if local else None, identity=identity,
+        start=start, source_id=source_id, templates_dir=templates, tsa_url=tsa_url, overwrite=overwrite,
         progress=progress_printer(),
     )
     print_result(result)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from auditor.pipeline import ReportResult
+    from auditor.report_folder import ReportResult
 
 
 def progress_printer() -> Callable[[str], None]:

@@ -1,0 +1,132 @@
+"""Render a sealed report again, e.g. with new templates or under a new seal (`auditor render`).
+
+A record is hostile input until its origin is proven: the source record's own signature (its
+`evidence.json.p7s`, or the sealed PDF it is embedded in) must verify under the trusted root,
+or the caller must allow an unverified source explicitly, and the new report then says on its
+first page that its origin is not proven. The new report is a report of its own: a new report
+id and creation (render) time, `rendered_from` naming the source report, seal facts taken from
+the identity that signs it, and a copy of the checked artifacts, so that its folder verifies on
+its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from auditor import __version__
+from auditor.errors import ReportError
+from auditor.evidence import (
+    SCHEMA_VERSION,
+    CheckedArtifacts,
+    EvidenceRecord,
+    RenderedFrom,
+    ReportIdentity,
+    SealInfo,
+    load_record,
+    new_report_id,
+    read_artifacts,
+    refresh_completeness,
+    write_record,
+)
+from auditor.files import atomic_directory, atomic_write_bytes, check_new_folder, sha256_bytes
+from auditor.keys import SigningIdentity
+from auditor.report import write_report
+from auditor.report_folder import RECORD_NAME, ReportResult
+from auditor.signing import seal_fields, sign_report_folder
+from auditor.verify import verify_paths
+
+
+@dataclass(frozen=True)
+class RenderSource:
+    """A record to render again, with its checked artifacts and what is known of its origin."""
+
+    record: EvidenceRecord
+    record_sha256: str
+    artifacts: CheckedArtifacts
+    sealed_by: str | None  # the verified signer; None when the origin is not proven
+
+
+def read_source(path: Path, trust: Path | None, *, allow_unverified: bool = False) -> RenderSource:
+    """The record at `path` (a report folder, its evidence.json, or its report.pdf), verified.
+
+    Raise `ReportError` unless the record's signature verifies under `trust` (see
+    `auditor.verify.load_trust`), or `allow_unverified` is set.
+    """
+    record_path, signed_file = _locate(Path(path))
+    sealed_by = None
+    verdict = verify_paths([signed_file], trust)[0]
+    if verdict.status == "valid":
+        sealed_by = verdict.signer
+    elif not allow_unverified:
+        reason = verdict.reasons[0] if verdict.reasons else verdict.status
+        raise ReportError(
+            f"{signed_file} does not verify ({verdict.status}: {reason}); only sealed records are rendered "
+            "again: give the trusted root with --trust, or pass --unverified-source to render it marked as unproven"
+        )
+    data = _read(record_path)
+    record = load_record(data)
+    return RenderSource(record, sha256_bytes(data), read_artifacts(record, record_path.parent), sealed_by)
+
+
+def rerender(
+    source: RenderSource,
+    out: Path,
+    *,
+    identity: SigningIdentity | None,
+    templates_dir: Path | None = None,
+    tsa_url: str | None = None,
+    now: datetime | None = None,
+) -> ReportResult:
+    """Write a new report folder `out` from `source`; sealed by `identity`, a draft without one."""
+    out = check_new_folder(Path(out))
+    record = rendered_record(source, identity, now or datetime.now(UTC))
+    with atomic_directory(out) as staging:
+        for relative, data in source.artifacts.files.items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(staging / relative, data)
+        write_record(staging, record)
+        write_report(record, staging, templates_dir=templates_dir, draft=identity is None)
+        if identity is not None:
+            sign_report_folder(staging, identity, tsa_url=tsa_url)
+    return ReportResult(out, record, signed=identity is not None)
+
+
+def rendered_record(source: RenderSource, identity: SigningIdentity | None, now: datetime) -> EvidenceRecord:
+    """The new report's record: the source's facts, a new identity, seal facts of `identity`."""
+    original = source.record
+    update = {
+        "schema_version": SCHEMA_VERSION,
+        "report": ReportIdentity(report_id=new_report_id(now), generator_version=__version__, created_at=now),
+        "rendered_from": RenderedFrom(
+            report_id=original.report.report_id,
+            created_at=original.report.created_at,
+            generator_version=original.report.generator_version,
+            record_sha256=source.record_sha256,
+            origin_verified=source.sealed_by is not None,
+            sealed_by=source.sealed_by,
+        ),
+        "seal": SealInfo(**seal_fields(identity)),
+        "system_log": None,
+    }
+    return refresh_completeness(EvidenceRecord.model_validate({**original.model_dump(), **update}))
+
+
+def _locate(path: Path) -> tuple[Path, Path]:
+    """The record file and the file whose signature proves it."""
+    if path.is_dir():
+        return path / RECORD_NAME, path / RECORD_NAME
+    if path.suffix.lower() == ".pdf":
+        return path.parent / RECORD_NAME, path  # verify checks that the two records are equal
+    return path, path
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ReportError(f"{path} does not exist; give a report folder, its evidence.json or its report.pdf") from exc
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
