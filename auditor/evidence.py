@@ -50,7 +50,7 @@ MAX_RECORD_BYTES = 16 * 2**20
 MAX_DEPTH = 16  # nesting of JSON objects and lists; auditor writes at most 7
 MAX_ITEMS = 4096  # entries of one list or object
 MAX_TEXT_CHARS = 20_000  # one string
-MAX_WORD_CHARS = 300  # one run of characters without white space (hashes: 64, DNs: ~150)
+MAX_WORD_CHARS = 1000  # one run without white space: layout cost grows fast (one of 20 000 chars: +11 s; 3 000: no measurable cost)
 MAX_FRAMES = 1024  # frames of one explained window
 MAX_ARTIFACT_BYTES = 1 << 30  # one file a record lists
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
@@ -397,16 +397,18 @@ def write_record(folder: Path, record: EvidenceRecord) -> Path:
     return atomic_write_text(Path(folder) / RECORD_NAME, record_json(record))
 
 
-def load_record(source: Path | str | bytes) -> EvidenceRecord:
-    """Load a record from a path or JSON bytes, within the bounds above; refuse unknown schema
-    versions and inconsistent records with one clear line."""
-    where = "record" if isinstance(source, bytes) else str(source)
-    text = source if isinstance(source, bytes) else _read_record_file(Path(source))
+def load_record(source: Path | str | bytes, name: str | None = None) -> EvidenceRecord:
+    """Load a record from a path or JSON bytes (called `name` in messages), within the bounds
+    above; refuse unknown schema versions and inconsistent records with one clear line."""
+    where = name or ("record" if isinstance(source, bytes) else str(source))
+    text = source if isinstance(source, bytes) else read_record_bytes(Path(source))
     if len(text) > MAX_RECORD_BYTES:
-        raise ReportError(f"{where} is {len(text)} bytes; an evidence record is at most {MAX_RECORD_BYTES}")
+        raise ReportError(f"{where} is {len(text)} bytes; an evidence record is at most {MAX_RECORD_BYTES} bytes")
     try:
         data = pydantic_core.from_json(text)
     except ValueError as exc:
+        if "recursion limit" in str(exc):
+            raise ReportError(f"{where} is nested more than {MAX_DEPTH} levels deep; this is not an auditor record") from exc
         raise ReportError(f"{where} is not valid JSON ({exc}); is it an evidence.json?") from exc
     _check_bounds(data, where)
     _check_version(data, where)
@@ -418,10 +420,11 @@ def load_record(source: Path | str | bytes) -> EvidenceRecord:
         raise ReportError(f"{where}: {field}: {first['msg']}; the record does not match schema v1") from exc
 
 
-def _read_record_file(path: Path) -> bytes:
+def read_record_bytes(path: Path) -> bytes:
+    """The bytes of a record file, refused unread when larger than a record can be."""
     try:
         if path.stat().st_size > MAX_RECORD_BYTES:
-            raise ReportError(f"{path} is {path.stat().st_size} bytes; an evidence record is at most {MAX_RECORD_BYTES}")
+            raise ReportError(f"{path} is {path.stat().st_size} bytes; an evidence record is at most {MAX_RECORD_BYTES} bytes")
         return path.read_bytes()
     except FileNotFoundError as exc:
         raise ReportError(f"{path} does not exist; give the path of an evidence.json") from exc

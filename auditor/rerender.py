@@ -25,6 +25,7 @@ from auditor.evidence import (
     ReportIdentity,
     SealInfo,
     load_record,
+    read_record_bytes,
     new_report_id,
     read_artifacts,
     refresh_completeness,
@@ -65,8 +66,8 @@ def read_source(path: Path, trust: Path | None, *, allow_unverified: bool = Fals
             f"{signed_file} does not verify ({verdict.status}: {reason}); only sealed records are rendered "
             "again: give the trusted root with --trust, or pass --unverified-source to render it marked as unproven"
         )
-    data = _read(record_path)
-    record = load_record(data)
+    data = read_record_bytes(record_path)
+    record = load_record(data, name=str(record_path))
     return RenderSource(record, sha256_bytes(data), read_artifacts(record, record_path.parent), sealed_by)
 
 
@@ -120,13 +121,3 @@ def _locate(path: Path) -> tuple[Path, Path]:
     if path.suffix.lower() == ".pdf":
         return path.parent / RECORD_NAME, path  # verify checks that the two records are equal
     return path, path
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ReportError(f"{path} does not exist; give a report folder, its evidence.json or its report.pdf") from exc
-    except OSError as exc:
-        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
-

@@ -13,6 +13,7 @@ import click
 from auditor.errors import AuditorError
 
 COMMAND_MODULES = ("demo", "render", "keys", "verify", "import_model")
+QUIET_LIBRARIES = ("pyhanko", "pyhanko_certvalidator")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +24,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Evidence reports for the decisions of video anomaly detectors."""
     ctx.obj = {"debug": debug}
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(name)s: %(message)s")
+    if not debug:  # verdicts reach the user as auditor's own lines; pyHanko's logs would repeat them
+        for name in QUIET_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _register_commands() -> None:
@@ -52,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"auditor: error: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns KeyboardInterrupt (and so SIGTERM) into Abort
+        if isinstance(exc.__context__, Terminated):
+            click.echo("auditor: terminated; nothing half-written was kept", err=True)
+            return 143
         click.echo("auditor: aborted", err=True)
         return 130
     except click.ClickException as exc:
