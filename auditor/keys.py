@@ -8,24 +8,32 @@ PDF/A-3 requires. P-256 is smaller and faster; `auditor.signing` keeps its PDFs 
 
 A keys folder (`default_keys_dir()` unless told otherwise) holds:
 
-- `seal.key.pem`   the signing key, PKCS#8 encrypted with the passphrase, mode 0600
+- `seal.key.pem`   the signing key, encrypted with the seal's passphrase, mode 0600
 - `seal.cert.pem`  the signing certificate
 - `chain.pem`      intermediate certificates between the seal and the root (may be empty)
 - `root.cert.pem`  the trust anchor `auditor verify` uses when no `--trust` is given
-- `root.key.pem`   (only after `create_identity`) the root's key, encrypted, mode 0600, used by
-  `issue_identity` to give reviewers certificates under the same root; move it offline if your
-  policy wants the root key away from the signing host
+- `root.key.pem`   (only after `create_identity`) the root's key, encrypted with its own
+  passphrase (never the seal's), mode 0600. Only `issue_identity` uses it, to give reviewers
+  certificates under the same root: move it offline; `load_identity` never reads it
 - `identity.json`  what reports say about the seal (subject, organisation, key type, throwaway)
 
-The passphrase comes from `AUDITOR_KEY_PASSPHRASE` or a prompt, never from a command-line
-argument. `load_identity` caches the parsed key: a second load of the same unchanged folder with
-the same passphrase returns the same `SigningIdentity` without decrypting the key again.
+Key files are PKCS#8 "ENCRYPTED PRIVATE KEY" PEM: PBES2 with PBKDF2-HMAC-SHA256 at 600 000
+iterations (OWASP 2023) and AES-256-CBC. scrypt at N=2^17 was the other candidate, but OpenSSL
+3.0 refuses scrypt above 32 MiB (N=2^14 at r=8), so `openssl pkey` could not read such files.
+Files written with fewer iterations (2 048 before this version) still load; `key_protection`
+tells, and `rekey_key_file` re-encrypts them in place.
+
+The seal's passphrase comes from `AUDITOR_KEY_PASSPHRASE`, the root's from
+`AUDITOR_ROOT_PASSPHRASE`, or a prompt; never from a command-line argument. `load_identity`
+caches the parsed key: a second load of the same unchanged folder with the same passphrase
+returns the same `SigningIdentity` without decrypting the key again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Sequence
@@ -33,12 +41,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from asn1crypto import algos as asn1_algos
+from asn1crypto import core as asn1_core
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from cryptography.hazmat.primitives.padding import PKCS7
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import BaseModel, ConfigDict
 
 from auditor.errors import SigningError
@@ -48,6 +63,7 @@ KeyType = Literal["rsa3072", "p256"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 PASSPHRASE_ENV = "AUDITOR_KEY_PASSPHRASE"
+ROOT_PASSPHRASE_ENV = "AUDITOR_ROOT_PASSPHRASE"
 MIN_PASSPHRASE_LENGTH = 8
 KEY_FILE = "seal.key.pem"
 CERT_FILE = "seal.cert.pem"
@@ -56,6 +72,18 @@ ROOT_FILE = "root.cert.pem"
 ROOT_KEY_FILE = "root.key.pem"
 INFO_FILE = "identity.json"
 _CLOCK_SKEW = dt.timedelta(minutes=5)
+KDF_ITERATIONS = 600_000  # PBKDF2-HMAC-SHA256, OWASP 2023; also the floor below which a key file is weak
+DOCUMENT_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # id-kp-documentSigning, RFC 9336
+SIGNING_EKUS = frozenset(
+    {
+        DOCUMENT_SIGNING_EKU,
+        x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12"),  # Microsoft document signing
+        x509.ObjectIdentifier("1.2.840.113583.1.1.5"),  # Adobe Authentic Documents Trust
+        ExtendedKeyUsageOID.EMAIL_PROTECTION,
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+    }
+)
+"""Extended key usages that let a certificate seal documents (when it has an EKU at all)."""
 
 
 class IdentityInfo(BaseModel):
@@ -158,14 +186,21 @@ def create_identity(
     folder: Path,
     passphrase: str,
     *,
+    root_passphrase: str,
     common_name: str,
     organisation: str,
     key_type: KeyType = "rsa3072",
     valid_days: int = 3650,
     throwaway: bool = False,
 ) -> IdentityPaths:
-    """Create a self-signed root and a signing certificate under it in `folder`."""
+    """Create a self-signed root and a signing certificate under it in `folder`.
+
+    The seal key is encrypted with `passphrase`, the root key with `root_passphrase`, which
+    must differ: the daily seal's passphrase never opens the root key.
+    """
     _check_new_passphrase(passphrase)
+    _check_new_passphrase(root_passphrase, ROOT_PASSPHRASE_ENV)
+    check_passphrases_apart(passphrase, root_passphrase)
     paths = _fresh_paths(folder)
     root_key, seal_key = _new_key(key_type), _new_key(key_type)
     start = dt.datetime.now(dt.timezone.utc) - _CLOCK_SKEW
@@ -176,39 +211,47 @@ def create_identity(
     info = IdentityInfo(
         common_name=common_name, organisation=organisation, key_type=key_type, throwaway=throwaway
     )
+    atomic_write_bytes(paths.folder / ROOT_KEY_FILE, _encrypted_pem(root_key, root_passphrase), 0o600)
     _write_identity(paths, passphrase, seal_key, cert, (), root, info)
-    atomic_write_bytes(paths.folder / ROOT_KEY_FILE, _encrypted_pem(root_key, passphrase), 0o600)
     return paths
 
 
 def issue_identity(
     ca_folder: Path,
-    ca_passphrase: str,
+    root_passphrase: str,
     folder: Path,
     passphrase: str,
     *,
     common_name: str,
+    root_key: Path | None = None,
     key_type: KeyType = "rsa3072",
     valid_days: int = 825,
 ) -> IdentityPaths:
-    """Issue a new signing identity (e.g. a reviewer's) under the root created in `ca_folder`."""
+    """Issue a new signing identity (e.g. a reviewer's) under the root created in `ca_folder`.
+
+    The root key is read from `root_key` (its offline copy) or `ca_folder/root.key.pem` and
+    opened with `root_passphrase`; the seal's passphrase is not needed.
+    """
     _check_new_passphrase(passphrase)
-    ca = load_identity(ca_folder, ca_passphrase)
-    root_key = _read_key(ca.paths.folder / ROOT_KEY_FILE, ca_passphrase)
-    check_key_matches(root_key, ca.root, ca.paths.root)
+    check_passphrases_apart(passphrase, root_passphrase)
+    ca_paths = IdentityPaths.of(ca_folder)
+    root = _read_root_certificate(ca_paths)
+    ca_key = _read_root_key(Path(root_key) if root_key else ca_paths.folder / ROOT_KEY_FILE, root_passphrase)
+    check_key_matches(ca_key, root, ca_paths.root)
+    ca_info = _read_info(ca_paths, root)
     paths = _fresh_paths(folder)
     key = _new_key(key_type)
     start = dt.datetime.now(dt.timezone.utc) - _CLOCK_SKEW
-    end = min(start + dt.timedelta(days=valid_days), ca.root.not_valid_after_utc)
-    cert = _leaf_certificate(key, _name(common_name, ca.info.organisation), root_key, ca.root, start, end)
+    end = min(start + dt.timedelta(days=valid_days), root.not_valid_after_utc)
+    cert = _leaf_certificate(key, _name(common_name, ca_info.organisation), ca_key, root, start, end)
     info = IdentityInfo(
         common_name=common_name,
-        organisation=ca.info.organisation,
+        organisation=ca_info.organisation,
         key_type=key_type,
-        throwaway=ca.info.throwaway,
+        throwaway=ca_info.throwaway,
         source="issued",
     )
-    _write_identity(paths, passphrase, key, cert, (), ca.root, info)
+    _write_identity(paths, passphrase, key, cert, (), root, info)
     return paths
 
 
@@ -227,6 +270,7 @@ def import_identity(
     sources = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
     key, certs = _read_import_sources(sources, source_passphrase)
     cert = _certificate_for_key(key, certs, sources)
+    check_signing_certificate(cert)
     path = _chain_to_root(cert, certs)
     _check_validity_all((cert, *path), dt.datetime.now(dt.timezone.utc))
     organisation = _attribute(cert, NameOID.ORGANIZATION_NAME) or _attribute(cert, NameOID.COMMON_NAME)
@@ -294,22 +338,100 @@ def read_certificates(path: Path) -> list[x509.Certificate]:
         raise SigningError(f"{path} holds no readable X.509 certificate: {exc}") from exc
 
 
+def check_passphrases_apart(passphrase: str, root_passphrase: str) -> None:
+    """Raise `SigningError` if the root key's passphrase equals the signing key's."""
+    if hmac.compare_digest(passphrase.encode("utf-8"), root_passphrase.encode("utf-8")):
+        raise SigningError(
+            "the root key's passphrase must differ from the signing key's: choose another one "
+            f"({ROOT_PASSPHRASE_ENV} or the prompt) and keep it apart, with the root key, offline"
+        )
+
+
+def check_signing_certificate(cert: x509.Certificate) -> None:
+    """Raise `SigningError` unless `cert` may seal documents (what `auditor verify` requires).
+
+    It must not be a CA, must allow digitalSignature or nonRepudiation, and, when it has an
+    extended key usage, list one of `SIGNING_EKUS`.
+    """
+    subject = cert.subject.rfc4514_string()
+    constraints = _extension(cert, x509.BasicConstraints)
+    if constraints is not None and constraints.ca:  # type: ignore[attr-defined]
+        raise SigningError(
+            f"the certificate {subject} is a CA certificate: import the seal's own end-entity "
+            "certificate, not its issuer's"
+        )
+    usage = _extension(cert, x509.KeyUsage)
+    if usage is None or not (usage.digital_signature or usage.content_commitment):
+        raise SigningError(
+            f"the certificate {subject} does not allow signing (key usage lacks digitalSignature "
+            "and nonRepudiation): ask the CA for a document-signing certificate"
+        )
+    purposes = _extension(cert, x509.ExtendedKeyUsage)
+    if purposes is not None and not SIGNING_EKUS.intersection(purposes):
+        listed = ", ".join(p.dotted_string for p in purposes)  # type: ignore[attr-defined]
+        raise SigningError(
+            f"the certificate {subject} is not for signing documents (extended key usage: {listed}): "
+            "ask the CA for one with id-kp-documentSigning (1.3.6.1.5.5.7.3.36) or emailProtection"
+        )
+
+
+@dataclass(frozen=True)
+class KeyProtection:
+    """How a key file is encrypted, and whether that resists offline guessing."""
+
+    description: str
+    strong: bool
+
+
+def key_protection(path: Path) -> KeyProtection:
+    """Read the encryption parameters of the PEM key file at `path` (no passphrase needed)."""
+    try:
+        kind, headers, der = asn1_pem.unarmor(Path(path).read_bytes())
+        if kind != "ENCRYPTED PRIVATE KEY":
+            legacy = "ENCRYPTED" in headers.get("Proc-Type", "")
+            return KeyProtection("legacy PEM encryption (one MD5 round)" if legacy else "NOT ENCRYPTED", False)
+        algorithm = asn1_keys.EncryptedPrivateKeyInfo.load(der)["encryption_algorithm"]
+        if algorithm["algorithm"].native != "pbes2" or algorithm.kdf != "pbkdf2":
+            return KeyProtection(f"{algorithm['algorithm'].native} with {algorithm.kdf}", False)
+        iterations, prf = algorithm.kdf_iterations, algorithm.kdf_hmac
+        cipher = f"{algorithm.encryption_cipher}-{algorithm.key_length * 8}-{algorithm.encryption_mode}".upper()
+    except OSError as exc:
+        raise SigningError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise SigningError(f"{path} is not a readable PEM key file ({exc}): restore it from a backup") from exc
+    text = f"PBKDF2-HMAC-{prf.upper()}, {iterations} iterations, {cipher}"
+    return KeyProtection(text, iterations >= KDF_ITERATIONS and prf != "sha1")
+
+
+def rekey_key_file(path: Path, passphrase: str, new_passphrase: str | None = None) -> None:
+    """Re-encrypt the key file at `path` in place (atomically, mode 0600) with the strong KDF.
+
+    It keeps `passphrase` unless `new_passphrase` is given (used to give a root key written
+    before this version, which shares the seal's passphrase, its own).
+    """
+    key = _read_key(Path(path), passphrase)
+    if new_passphrase is not None:
+        _check_new_passphrase(new_passphrase, ROOT_PASSPHRASE_ENV)
+    atomic_write_bytes(Path(path), _encrypted_pem(key, new_passphrase or passphrase), 0o600)
+
+
 # --- creation helpers -------------------------------------------------------------------------
 
 
-def _check_new_passphrase(passphrase: str) -> None:
+def _check_new_passphrase(passphrase: str, env: str = PASSPHRASE_ENV) -> None:
     if not passphrase or len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise SigningError(
             f"the key passphrase must have at least {MIN_PASSPHRASE_LENGTH} characters: "
-            f"set {PASSPHRASE_ENV} or type a longer one at the prompt"
+            f"set {env} or type a longer one at the prompt"
         )
 
 
 def _fresh_paths(folder: Path) -> IdentityPaths:
     paths = IdentityPaths.of(folder)
-    if paths.key.exists():
+    taken = next((p for p in (paths.key, paths.folder / ROOT_KEY_FILE) if p.exists()), None)
+    if taken is not None:
         raise SigningError(
-            f"{paths.key} already exists: choose another folder (--keys) or move the old "
+            f"{taken} already exists: choose another folder (--keys) or move the old "
             "identity away first; keys are never overwritten"
         )
     try:
@@ -389,16 +511,46 @@ def _leaf_certificate(
         _builder(name, ca.subject, key, start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(signing=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([DOCUMENT_SIGNING_EKU, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
 
 
 def _encrypted_pem(key: PrivateKey, passphrase: str) -> bytes:
+    """PKCS#8 EncryptedPrivateKeyInfo, PBES2: PBKDF2-HMAC-SHA256 (`KDF_ITERATIONS`), AES-256-CBC."""
+    salt, iv = os.urandom(16), os.urandom(16)
+    kek = PBKDF2HMAC(hashes.SHA256(), 32, salt, KDF_ITERATIONS).derive(passphrase.encode("utf-8"))
+    padder = PKCS7(128).padder()
+    plain = padder.update(_plain_der(key)) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(kek), modes.CBC(iv)).encryptor()
+    info = asn1_keys.EncryptedPrivateKeyInfo(
+        {
+            "encryption_algorithm": {
+                "algorithm": "pbes2",
+                "parameters": {
+                    "key_derivation_func": {
+                        "algorithm": "pbkdf2",
+                        "parameters": {
+                            "salt": asn1_algos.Pbkdf2Salt(name="specified", value=salt),
+                            "iteration_count": KDF_ITERATIONS,
+                            "prf": {"algorithm": "sha256", "parameters": asn1_core.Null()},
+                        },
+                    },
+                    "encryption_scheme": {"algorithm": "aes256_cbc", "parameters": iv},
+                },
+            },
+            "encrypted_data": encryptor.update(plain) + encryptor.finalize(),
+        }
+    )
+    return asn1_pem.armor("ENCRYPTED PRIVATE KEY", info.dump())
+
+
+def _plain_der(key: PrivateKey) -> bytes:
     return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase.encode("utf-8")),
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
@@ -528,8 +680,8 @@ def _attribute(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None
     return str(values[0].value) if values else None
 
 
-def _key_type_name(key: PrivateKey) -> str:
-    if isinstance(key, rsa.RSAPrivateKey):
+def _key_type_name(key: PrivateKey | rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> str:
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return f"rsa{key.key_size}"
     return {"secp256r1": "p256"}.get(key.curve.name, key.curve.name)
 
@@ -554,11 +706,11 @@ def _parse_identity(paths: IdentityPaths, passphrase: str) -> SigningIdentity:
         missing = paths.cert if not certs else paths.root
         raise SigningError(f"{missing} holds no certificate: restore it or re-run `auditor keys import`")
     intermediates = tuple(read_certificates(paths.chain)) if paths.chain.exists() else ()
-    info = _read_info(paths, key, certs[0])
+    info = _read_info(paths, certs[0])
     return SigningIdentity(paths, key, certs[0], intermediates, roots[0], info)
 
 
-def _read_key(path: Path, passphrase: str) -> PrivateKey:
+def _read_key(path: Path, passphrase: str, env: str = PASSPHRASE_ENV) -> PrivateKey:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -567,7 +719,7 @@ def _read_key(path: Path, passphrase: str) -> PrivateKey:
         key = serialization.load_pem_private_key(data, passphrase.encode("utf-8"))
     except (ValueError, TypeError) as exc:
         raise SigningError(
-            f"wrong passphrase for key {path} (or the key file is damaged): set {PASSPHRASE_ENV} "
+            f"wrong passphrase for key {path} (or the key file is damaged): set {env} "
             "to the passphrase used at `auditor keys init`"
         ) from exc
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
@@ -575,7 +727,25 @@ def _read_key(path: Path, passphrase: str) -> PrivateKey:
     return key
 
 
-def _read_info(paths: IdentityPaths, key: PrivateKey, cert: x509.Certificate) -> IdentityInfo:
+def _read_root_certificate(paths: IdentityPaths) -> x509.Certificate:
+    roots = read_certificates(paths.root) if paths.root.is_file() else []
+    if not roots:
+        raise SigningError(
+            f"no root certificate at {paths.root}: issue from the keys folder made by `auditor keys init`"
+        )
+    _check_validity(roots[0], dt.datetime.now(dt.timezone.utc))
+    return roots[0]
+
+
+def _read_root_key(path: Path, passphrase: str) -> PrivateKey:
+    if not path.is_file():
+        raise SigningError(
+            f"no root key at {path}: bring the root key (root.key.pem, kept offline) and give its path"
+        )
+    return _read_key(path, passphrase, ROOT_PASSPHRASE_ENV)
+
+
+def _read_info(paths: IdentityPaths, cert: x509.Certificate) -> IdentityInfo:
     if paths.info.exists():
         try:
             return IdentityInfo.model_validate(json.loads(paths.info.read_text("utf-8")))
@@ -584,7 +754,7 @@ def _read_info(paths: IdentityPaths, key: PrivateKey, cert: x509.Certificate) ->
     return IdentityInfo(
         common_name=_attribute(cert, NameOID.COMMON_NAME) or cert.subject.rfc4514_string(),
         organisation=_attribute(cert, NameOID.ORGANIZATION_NAME) or "unknown",
-        key_type=_key_type_name(key),
+        key_type=_key_type_name(cert.public_key()),  # type: ignore[arg-type]
         source="imported",
     )
 
@@ -606,6 +776,13 @@ def _check_validity(cert: x509.Certificate, now: dt.datetime) -> None:
 def _check_validity_all(certs: Sequence[x509.Certificate], now: dt.datetime) -> None:
     for cert in certs:
         _check_validity(cert, now)
+
+
+def _extension(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
 
 
 def _public_der(public_key: object) -> bytes:

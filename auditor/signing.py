@@ -226,16 +226,17 @@ def seal_fields(identity: SigningIdentity | None) -> dict[str, object]:
 
 
 def create_demo_identity(output_folder: Path) -> SigningIdentity:
-    """A throwaway seal in `output_folder/demo-keys`, its key locked with a forgotten passphrase.
+    """A throwaway seal in `output_folder/demo-keys`, its keys locked with forgotten passphrases.
 
     Its `root.cert.pem` lets `auditor verify --trust` check the demo reports; nobody can sign
-    with its key after this process ends.
+    with its key, or issue under its root, after this process ends.
     """
     folder = Path(output_folder) / DEMO_KEYS_DIR
     passphrase = secrets.token_urlsafe(24)
     create_identity(
         folder,
         passphrase,
+        root_passphrase=secrets.token_urlsafe(24),
         common_name="auditor demo seal (THROWAWAY: not a real identity)",  # no comma: DNs escape it
         organisation="auditor demo",
         valid_days=365,

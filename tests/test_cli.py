@@ -96,7 +96,10 @@ def test_report_with_the_organisation_seal_and_a_wrong_passphrase(tmp_path: Path
     from auditor.demo import demo_model_path
 
     env = {**os.environ, "AUDITOR_HOME": str(tmp_path / "home"), "AUDITOR_KEY_PASSPHRASE": "correct horse battery"}
-    init = run_cli("keys", "init", "--organisation", "Example Transit Authority", env=env)
+    init = run_cli(
+        "keys", "init", "--organisation", "Example Transit Authority",
+        env={**env, "AUDITOR_ROOT_PASSPHRASE": "root of the evidence seal"},
+    )
     assert init.returncode == 0, init.stderr
     args = ("report", str(clip), "--model", str(demo_model_path()), "--start", "2")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import stat
-import time
+import subprocess
 from pathlib import Path
 
 import click
@@ -17,25 +17,31 @@ from cryptography.x509.oid import NameOID
 
 import auditor.cli
 from auditor.cli.keys import load_signing_identity, signing_options
+import auditor.keys
 from auditor.errors import SigningError
 from auditor.keys import (
+    DOCUMENT_SIGNING_EKU,
+    KDF_ITERATIONS,
     ROOT_KEY_FILE,
     IdentityPaths,
     create_identity,
     default_keys_dir,
     import_identity,
     issue_identity,
+    key_protection,
     load_identity,
     read_certificates,
+    rekey_key_file,
 )
 
 PASSPHRASE = "correct horse battery"
+ROOT_PASSPHRASE = "root of the evidence seal"
 
 
 @pytest.fixture(scope="module")
 def seal_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("keys") / "seal"
-    create_identity(folder, PASSPHRASE, common_name="Test seal", organisation="Test Org")
+    create_identity(folder, PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="Test seal", organisation="Test Org")
     return folder
 
 
@@ -49,7 +55,7 @@ def _copy_identity(src: Path, dst: Path) -> Path:
 def _reissue(folder: Path, *, start: dt.datetime, end: dt.datetime, key: object | None = None) -> None:
     """Replace seal.cert.pem with a certificate signed by the folder's root, for `key` and dates."""
     paths = IdentityPaths.of(folder)
-    root_key = serialization.load_pem_private_key((folder / ROOT_KEY_FILE).read_bytes(), PASSPHRASE.encode())
+    root_key = serialization.load_pem_private_key((folder / ROOT_KEY_FILE).read_bytes(), ROOT_PASSPHRASE.encode())
     root = read_certificates(paths.root)[0]
     old = read_certificates(paths.cert)[0]
     public = key.public_key() if key is not None else old.public_key()  # type: ignore[attr-defined]
@@ -71,34 +77,93 @@ def test_create_writes_encrypted_key_0600_and_a_chain(seal_dir: Path) -> None:
     for key_file in (paths.key, seal_dir / ROOT_KEY_FILE):
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert key_file.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        protection = key_protection(key_file)
+        assert protection.strong
+        assert protection.description == f"PBKDF2-HMAC-SHA256, {KDF_ITERATIONS} iterations, AES-256-CBC"
     cert, root = read_certificates(paths.cert)[0], read_certificates(paths.root)[0]
     cert.verify_directly_issued_by(root)
     root.verify_directly_issued_by(root)
     assert cert.public_key().key_size == 3072  # type: ignore[union-attr]
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign
+    purposes = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert list(purposes.value) == [DOCUMENT_SIGNING_EKU, x509.ExtendedKeyUsageOID.EMAIL_PROTECTION]
+    assert not purposes.critical
     assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    with pytest.raises(x509.ExtensionNotFound):
+        root.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+
+
+def test_openssl_reads_the_key_files(seal_dir: Path) -> None:
+    for key_file, secret in ((IdentityPaths.of(seal_dir).key, PASSPHRASE), (seal_dir / ROOT_KEY_FILE, ROOT_PASSPHRASE)):
+        done = subprocess.run(
+            ["openssl", "pkey", "-in", str(key_file), "-passin", f"pass:{secret}", "-noout", "-text"],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0 and "Private-Key: (3072 bit" in done.stdout, done.stderr
+    wrong = subprocess.run(
+        ["openssl", "pkey", "-in", str(seal_dir / ROOT_KEY_FILE), "-passin", f"pass:{PASSPHRASE}", "-noout"],
+        capture_output=True,
+    )
+    assert wrong.returncode != 0
+
+
+def test_root_passphrase_must_differ_and_be_long_enough(tmp_path: Path) -> None:
+    with pytest.raises(SigningError, match="root key's passphrase must differ from the signing key's"):
+        create_identity(tmp_path / "same", PASSPHRASE, root_passphrase=PASSPHRASE, common_name="x", organisation="y")
+    with pytest.raises(SigningError, match="at least 8 characters: set AUDITOR_ROOT_PASSPHRASE"):
+        create_identity(tmp_path / "short", PASSPHRASE, root_passphrase="short", common_name="x", organisation="y")
+    assert not (tmp_path / "same").exists() and not (tmp_path / "short").exists()
 
 
 def test_p256_identity(tmp_path: Path) -> None:
-    create_identity(tmp_path / "k", PASSPHRASE, common_name="EC seal", organisation="Org", key_type="p256")
+    create_identity(
+        tmp_path / "k", PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="EC seal", organisation="Org", key_type="p256"
+    )
     identity = load_identity(tmp_path / "k", PASSPHRASE)
     assert isinstance(identity.key, ec.EllipticCurvePrivateKey)
     assert identity.info.key_type == "p256"
 
 
-def test_load_is_cached_and_fast(seal_dir: Path, tmp_path: Path) -> None:
+def _count_key_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Record every key file `auditor.keys` decrypts from now on."""
+    decrypted: list[Path] = []
+    read_key = auditor.keys._read_key
+
+    def counting(path: Path, *args: object, **kwargs: object) -> object:
+        decrypted.append(Path(path))
+        return read_key(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(auditor.keys, "_read_key", counting)
+    return decrypted
+
+
+def test_load_is_cached(seal_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fresh = _copy_identity(seal_dir, tmp_path / "copy")
-    start = time.perf_counter()
+    decrypted = _count_key_reads(monkeypatch)
     first = load_identity(fresh, PASSPHRASE)
-    uncached = time.perf_counter() - start
-    start = time.perf_counter()
     second = load_identity(fresh, PASSPHRASE)
-    cached = time.perf_counter() - start
-    print(f"\nload_identity RSA-3072: uncached {uncached * 1000:.1f} ms, cached {cached * 1000:.2f} ms")
-    assert second is first
-    assert cached < uncached / 10
+    assert second is first and decrypted == [fresh / "seal.key.pem"]
     assert first.seal_info()["certificate_sha256"] == first.cert.fingerprint(hashes.SHA256()).hex()
+    (fresh / "identity.json").write_text((fresh / "identity.json").read_text() + " ")  # a changed file: parse again
+    assert load_identity(fresh, PASSPHRASE) is not first and len(decrypted) == 2
+
+
+def test_daily_seal_never_reads_the_root_key(seal_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _copy_identity(seal_dir, tmp_path / "daily")
+    opened: list[str] = []
+    real_open = open
+
+    def spying_open(file: object, *args: object, **kwargs: object) -> object:
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", spying_open)
+    monkeypatch.setattr("io.open", spying_open)
+    assert load_identity(folder, PASSPHRASE).info.common_name == "Test seal"
+    assert any(name.endswith("seal.key.pem") for name in opened)
+    assert not any(name.endswith(ROOT_KEY_FILE) for name in opened)
 
 
 def test_wrong_passphrase(seal_dir: Path) -> None:
@@ -143,29 +208,53 @@ def test_key_and_certificate_that_do_not_match(seal_dir: Path, tmp_path: Path) -
 def test_keys_are_never_overwritten(seal_dir: Path) -> None:
     before = (seal_dir / "seal.key.pem").read_bytes()
     with pytest.raises(SigningError, match="already exists"):
-        create_identity(seal_dir, PASSPHRASE, common_name="x", organisation="y")
+        create_identity(seal_dir, PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="x", organisation="y")
     assert (seal_dir / "seal.key.pem").read_bytes() == before
 
 
 def test_short_passphrase_refused(tmp_path: Path) -> None:
     with pytest.raises(SigningError, match="at least 8 characters"):
-        create_identity(tmp_path / "k", "short", common_name="x", organisation="y")
+        create_identity(tmp_path / "k", "short", root_passphrase=ROOT_PASSPHRASE, common_name="x", organisation="y")
     assert not (tmp_path / "k" / "seal.key.pem").exists()
 
 
-def test_issue_identity_chains_to_the_same_root(seal_dir: Path, tmp_path: Path) -> None:
-    issue_identity(seal_dir, PASSPHRASE, tmp_path / "reviewer", "reviewer passphrase", common_name="Reviewer A")
+def test_issue_identity_chains_to_the_same_root(seal_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    decrypted = _count_key_reads(monkeypatch)
+    issue_identity(seal_dir, ROOT_PASSPHRASE, tmp_path / "reviewer", "reviewer passphrase", common_name="Reviewer A")
+    assert decrypted == [seal_dir / ROOT_KEY_FILE]  # the seal's key (and passphrase) is not needed
     reviewer = load_identity(tmp_path / "reviewer", "reviewer passphrase")
     seal = load_identity(seal_dir, PASSPHRASE)
     reviewer.cert.verify_directly_issued_by(seal.root)
     assert reviewer.root == seal.root and reviewer.info.source == "issued"
+    assert reviewer.info.organisation == "Test Org"
+    assert DOCUMENT_SIGNING_EKU in reviewer.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert key_protection(tmp_path / "reviewer" / "seal.key.pem").strong
+
+
+def test_issue_identity_with_the_root_key_kept_offline(seal_dir: Path, tmp_path: Path) -> None:
+    ca = _copy_identity(seal_dir, tmp_path / "ca")
+    offline = tmp_path / "usb" / ROOT_KEY_FILE
+    offline.parent.mkdir()
+    (ca / ROOT_KEY_FILE).rename(offline)
+    with pytest.raises(SigningError, match=r"no root key at .*root\.key\.pem: bring the root key"):
+        issue_identity(ca, ROOT_PASSPHRASE, tmp_path / "r0", "reviewer passphrase", common_name="R")
+    with pytest.raises(SigningError, match=r"wrong passphrase for key .*root\.key\.pem.*AUDITOR_ROOT_PASSPHRASE"):
+        issue_identity(ca, PASSPHRASE, tmp_path / "r1", "reviewer passphrase", common_name="R", root_key=offline)
+    with pytest.raises(SigningError, match="must differ"):
+        issue_identity(ca, ROOT_PASSPHRASE, tmp_path / "r2", ROOT_PASSPHRASE, common_name="R", root_key=offline)
+    issue_identity(ca, ROOT_PASSPHRASE, tmp_path / "r3", "reviewer passphrase", common_name="R", root_key=offline)
+    assert load_identity(tmp_path / "r3", "reviewer passphrase").root == read_certificates(ca / "root.cert.pem")[0]
+    assert not any((tmp_path / name / "seal.key.pem").exists() for name in ("r0", "r1", "r2"))
 
 
 def _external_ca(tmp_path: Path) -> tuple[object, x509.Certificate, x509.Certificate, x509.Certificate]:
     """An organisation CA (root → intermediate → signer) made outside auditor."""
-    create_identity(tmp_path / "ca", PASSPHRASE, common_name="CA signer", organisation="External Org", key_type="p256")
+    create_identity(
+        tmp_path / "ca", PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="CA signer",
+        organisation="External Org", key_type="p256",
+    )
     ca = load_identity(tmp_path / "ca", PASSPHRASE)
-    root_key = serialization.load_pem_private_key((tmp_path / "ca" / ROOT_KEY_FILE).read_bytes(), PASSPHRASE.encode())
+    root_key = serialization.load_pem_private_key((tmp_path / "ca" / ROOT_KEY_FILE).read_bytes(), ROOT_PASSPHRASE.encode())
     now = dt.datetime.now(dt.timezone.utc)
     inter_key = ec.generate_private_key(ec.SECP256R1())
     inter_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "External issuing CA")])
@@ -189,9 +278,23 @@ def _external_ca(tmp_path: Path) -> tuple[object, x509.Certificate, x509.Certifi
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=50))
+        .add_extension(_SIGNING_USAGE, critical=True)
         .sign(inter_key, hashes.SHA256())
     )
     return key, leaf, inter, ca.root
+
+
+_SIGNING_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
 
 
 def test_import_pkcs12_with_chain(tmp_path: Path) -> None:
@@ -238,6 +341,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
     monkeypatch.setattr(auditor.cli, "COMMAND_MODULES", ("keys", "verify"))
     monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("AUDITOR_KEY_PASSPHRASE", raising=False)
+    monkeypatch.delenv("AUDITOR_ROOT_PASSPHRASE", raising=False)
 
     def run(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
         code = auditor.cli.main(list(args))
@@ -249,25 +353,95 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
 
 def test_cli_keys_init_from_env_and_show(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("AUDITOR_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
     code, out, err = cli("keys", "init", "--organisation", "City Transit", capsys=capsys)
     assert code == 0, err
     keys = tmp_path / "home" / "keys"
     assert "CN=City Transit evidence seal" in out and "mode 600" in out
+    assert f"NEXT: move {keys / ROOT_KEY_FILE} offline" in out and "keep its passphrase apart" in out
     assert load_identity(keys, PASSPHRASE).info.organisation == "City Transit"
     code, out, _ = cli("keys", "show", capsys=capsys)
     assert code == 0 and "root:" in out and str(keys / "root.cert.pem") in out
+    assert out.count(f"PBKDF2-HMAC-SHA256, {KDF_ITERATIONS} iterations, AES-256-CBC)") == 2 and "WEAK" not in out
+    assert f"root key:    {keys / ROOT_KEY_FILE}" in out and "keep it offline" in out
     code, _, err = cli("keys", "init", "--organisation", "Again", capsys=capsys)
     assert code == 6 and err.strip().startswith("auditor: error:") and "already exists" in err
 
 
 @pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")
 def test_cli_keys_init_prompts_and_refuses_passphrase_argument(cli, monkeypatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(f"{PASSPHRASE}\n{PASSPHRASE}\n"))
+    answers = f"{PASSPHRASE}\n{PASSPHRASE}\n{ROOT_PASSPHRASE}\n{ROOT_PASSPHRASE}\n"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(answers))
     code, _, err = cli("keys", "init", "--organisation", "Org", "--key-type", "p256", "--keys", str(tmp_path / "k"), capsys=capsys)
     assert code == 0, err
+    assert "Passphrase for the root key" in err
     assert load_identity(tmp_path / "k", PASSPHRASE).info.key_type == "p256"
+    root_pem = (tmp_path / "k" / ROOT_KEY_FILE).read_bytes()
+    assert serialization.load_pem_private_key(root_pem, ROOT_PASSPHRASE.encode()) is not None
     code, _, err = cli("keys", "init", "--organisation", "Org", "--passphrase", "x", capsys=capsys)
     assert code == 2 and "No such option" in err
+
+
+def test_cli_keys_init_refuses_one_passphrase_for_both_keys(cli, monkeypatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("AUDITOR_ROOT_PASSPHRASE", PASSPHRASE)
+    code, out, err = cli("keys", "init", "--organisation", "Org", capsys=capsys)
+    lines = err.strip().splitlines()
+    assert code == 6 and out == "" and len(lines) == 1 and "must differ" in lines[0], err
+    assert not (tmp_path / "home" / "keys").exists()
+
+
+def _old_key_files(folder: Path) -> None:
+    """Write both keys as versions before the strong KDF did: PBKDF2 2 048 rounds, one passphrase."""
+    for name, secret in (("seal.key.pem", PASSPHRASE), (ROOT_KEY_FILE, ROOT_PASSPHRASE)):
+        key = serialization.load_pem_private_key((folder / name).read_bytes(), secret.encode())
+        weak = serialization.BestAvailableEncryption(PASSPHRASE.encode())
+        (folder / name).write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, weak))
+
+
+def test_old_key_files_still_load_and_show_says_they_are_weak(cli, monkeypatch, seal_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    folder = _copy_identity(seal_dir, tmp_path / "old")
+    _old_key_files(folder)
+    assert not key_protection(folder / "seal.key.pem").strong
+    assert key_protection(folder / "seal.key.pem").description == "PBKDF2-HMAC-SHA256, 2048 iterations, AES-256-CBC"
+    assert load_identity(folder, PASSPHRASE).info.common_name == "Test seal"
+    code, out, _ = cli("keys", "show", "--keys", str(folder), capsys=capsys)
+    assert code == 0 and out.count("2048 iterations, AES-256-CBC) WEAK: re-encrypt it with `auditor keys rekey`") == 2
+
+
+def test_cli_rekey_re_encrypts_in_place_and_gives_the_root_its_own_passphrase(
+    cli, monkeypatch, seal_dir: Path, tmp_path: Path, capsys  # noqa: ANN001
+) -> None:
+    folder = _copy_identity(seal_dir, tmp_path / "old")
+    _old_key_files(folder)
+    before = {name: (folder / name).read_bytes() for name in ("seal.key.pem", ROOT_KEY_FILE)}
+    monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("AUDITOR_ROOT_PASSPHRASE", PASSPHRASE)
+    code, _, err = cli("keys", "rekey", "--keys", str(folder), capsys=capsys)
+    assert code == 6 and "must differ" in err
+    assert all((folder / name).read_bytes() == data for name, data in before.items())
+    monkeypatch.setenv("AUDITOR_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
+    code, out, err = cli("keys", "rekey", "--keys", str(folder), capsys=capsys)
+    assert code == 0, err
+    assert out.count(f"PBKDF2-HMAC-SHA256, {KDF_ITERATIONS} iterations") == 2
+    for name in ("seal.key.pem", ROOT_KEY_FILE):
+        assert key_protection(folder / name).strong and stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+    assert load_identity(folder, PASSPHRASE).info.common_name == "Test seal"
+    with pytest.raises(ValueError):
+        serialization.load_pem_private_key((folder / ROOT_KEY_FILE).read_bytes(), PASSPHRASE.encode())
+    serialization.load_pem_private_key((folder / ROOT_KEY_FILE).read_bytes(), ROOT_PASSPHRASE.encode())
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in seal_dir.iterdir())  # no temporary files
+    code, out, _ = cli("keys", "rekey", "--keys", str(folder), capsys=capsys)
+    assert code == 0 and "nothing to do" in out
+
+
+def test_rekey_key_file_keeps_or_changes_the_passphrase(seal_dir: Path, tmp_path: Path) -> None:
+    folder = _copy_identity(seal_dir, tmp_path / "k")
+    key_file = folder / "seal.key.pem"
+    with pytest.raises(SigningError, match="wrong passphrase for key"):
+        rekey_key_file(key_file, "not the passphrase")
+    rekey_key_file(key_file, PASSPHRASE, "a new passphrase")
+    assert load_identity(folder, "a new passphrase").info.common_name == "Test seal"
 
 
 def test_cli_keys_import_pkcs12(cli, monkeypatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001

@@ -35,6 +35,7 @@ from auditor.signing import (
 )
 
 PASSPHRASE = "correct horse battery"
+ROOT_PASSPHRASE = "root of the evidence seal"
 HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Evidence report</title>
 <style>html, body {{ font-family: "DejaVu Sans", sans-serif; }}</style></head>
 <body><h1>Evidence report {marker}</h1><p>The detector flagged the clip.</p></body></html>"""
@@ -50,9 +51,9 @@ class Identities:
 
 
 def make_identities(base: Path) -> Identities:
-    create_identity(base / "seal", PASSPHRASE, common_name="Test seal", organisation="Test Org")
-    issue_identity(base / "seal", PASSPHRASE, base / "reviewer", PASSPHRASE, common_name="Reviewer")
-    create_identity(base / "stranger", PASSPHRASE, common_name="Test seal", organisation="Test Org")
+    create_identity(base / "seal", PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="Test seal", organisation="Test Org")
+    issue_identity(base / "seal", ROOT_PASSPHRASE, base / "reviewer", PASSPHRASE, common_name="Reviewer")
+    create_identity(base / "stranger", PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="Test seal", organisation="Test Org")
     return Identities(
         load_identity(base / "seal", PASSPHRASE),
         load_identity(base / "reviewer", PASSPHRASE),
@@ -117,7 +118,7 @@ def test_signed_pdf_stays_pdfa3b(sealed_report: Path) -> None:
 
 
 def test_p256_signature_keeps_pdf_17(tmp_path: Path, unsigned_report: Path) -> None:
-    create_identity(tmp_path / "ec", PASSPHRASE, common_name="EC seal", organisation="Org", key_type="p256")
+    create_identity(tmp_path / "ec", PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="EC seal", organisation="Org", key_type="p256")
     identity = load_identity(tmp_path / "ec", PASSPHRASE)
     out = sign_pdf(unsigned_report / "report.pdf", tmp_path / "ec.pdf", identity)
     reader = PdfFileReader(out.open("rb"))
@@ -218,7 +219,7 @@ def test_failed_signing_leaves_no_signed_or_temporary_file(identities: Identitie
 
 def test_expired_identity_refuses_to_sign(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
     seal = identities.seal
-    root_key = serialization.load_pem_private_key((identities.seal_dir / "root.key.pem").read_bytes(), PASSPHRASE.encode())
+    root_key = serialization.load_pem_private_key((identities.seal_dir / "root.key.pem").read_bytes(), ROOT_PASSPHRASE.encode())
     now = dt.datetime.now(dt.timezone.utc)
     expired = (
         x509.CertificateBuilder()

@@ -1,6 +1,7 @@
-"""`auditor keys`: create, import and show the organisation seal; signing options for other commands.
+"""`auditor keys`: create, import, show and re-encrypt the organisation seal; signing options.
 
-Passphrases come from `AUDITOR_KEY_PASSPHRASE` or a hidden prompt, never from an argument.
+Passphrases come from `AUDITOR_KEY_PASSPHRASE` (the seal's), `AUDITOR_ROOT_PASSPHRASE` (the
+root key's) or a hidden prompt, never from an argument.
 Other commands that write reports add `@signing_options` and call `load_signing_identity` before
 any rendering, so that a wrong passphrase or an expired certificate fails before work is done.
 """
@@ -19,14 +20,19 @@ from cryptography.hazmat.primitives import hashes
 
 from auditor.errors import SigningError
 from auditor.keys import (
+    ROOT_KEY_FILE,
+    ROOT_PASSPHRASE_ENV,
     IdentityPaths,
     SigningIdentity,
+    check_passphrases_apart,
     create_identity,
     default_keys_dir,
     import_identity,
+    key_protection,
     load_identity,
     passphrase_from_env,
     read_certificates,
+    rekey_key_file,
 )
 from auditor.signing import TSA_ENV
 
@@ -63,9 +69,7 @@ def signing_options(func: F) -> F:
 def load_signing_identity(keys_dir: Path | None) -> SigningIdentity:
     """The seal in `keys_dir`, with the passphrase from the environment or a prompt."""
     paths = IdentityPaths.of(keys_dir or default_keys_dir())
-    passphrase = passphrase_from_env()
-    if passphrase is None and paths.key.is_file():
-        passphrase = click.prompt(f"Passphrase of the signing key {paths.key}", hide_input=True, err=True)
+    passphrase = _seal_passphrase(paths) if paths.key.is_file() else passphrase_from_env()
     return load_identity(paths.folder, passphrase)
 
 
@@ -73,6 +77,19 @@ def _new_passphrase() -> str:
     return passphrase_from_env() or click.prompt(
         "Passphrase for the new key (min. 8 characters)", hide_input=True, confirmation_prompt=True, err=True
     )
+
+
+def _new_root_passphrase() -> str:
+    return os.environ.get(ROOT_PASSPHRASE_ENV) or click.prompt(
+        "Passphrase for the root key (min. 8 characters, not the seal's; keep it apart)",
+        hide_input=True,
+        confirmation_prompt=True,
+        err=True,
+    )
+
+
+def _seal_passphrase(paths: IdentityPaths) -> str:
+    return passphrase_from_env() or click.prompt(f"Passphrase of the signing key {paths.key}", hide_input=True, err=True)
 
 
 @click.group("keys")
@@ -97,13 +114,15 @@ def init_command(
 ) -> None:
     """Create a self-signed root and a signing certificate (the organisation seal).
 
-    The private key is written mode 0600, encrypted with the passphrase from
-    AUDITOR_KEY_PASSPHRASE or a prompt. Give root.cert.pem to whoever verifies reports.
+    The seal's key is encrypted with the passphrase from AUDITOR_KEY_PASSPHRASE or a prompt, the
+    root's key with its own passphrase from AUDITOR_ROOT_PASSPHRASE or a prompt; both mode 0600.
+    Give root.cert.pem to whoever verifies reports; move root.key.pem offline.
     """
     folder = keys_dir or default_keys_dir()
     paths = create_identity(
         folder,
         _new_passphrase(),
+        root_passphrase=_new_root_passphrase(),
         common_name=common_name or f"{organisation} evidence seal",
         organisation=organisation,
         key_type=key_type,  # type: ignore[arg-type]
@@ -111,6 +130,11 @@ def init_command(
     )
     click.echo(f"created the seal in {paths.folder}")
     _describe(paths)
+    click.echo(
+        f"NEXT: move {paths.folder / ROOT_KEY_FILE} offline (e.g. to an encrypted USB drive in a safe) and "
+        "keep its passphrase apart from the seal's: it is needed only to issue reviewer certificates, "
+        "and anyone holding it can make signers your verifiers trust."
+    )
 
 
 @keys_group.command("import")
@@ -130,6 +154,36 @@ def import_command(sources: tuple[Path, ...], keys_dir: Path | None) -> None:
     paths = import_identity(list(sources), keys_dir or default_keys_dir(), _new_passphrase(), source_passphrase)
     click.echo(f"imported the seal into {paths.folder}")
     _describe(paths)
+
+
+@keys_group.command("rekey")
+@keys_dir_option
+@click.option(
+    "--root-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The root key's offline copy (default: root.key.pem in the keys folder, if there).",
+)
+def rekey_command(keys_dir: Path | None, root_key: Path | None) -> None:
+    """Re-encrypt key files written with a weak KDF in place (atomically, mode 0600).
+
+    The seal keeps its passphrase (AUDITOR_KEY_PASSPHRASE or a prompt). A root key from before
+    this version shares the seal's passphrase: it gets its own, from AUDITOR_ROOT_PASSPHRASE or a
+    prompt. Key files already strong are left as they are.
+    """
+    paths = IdentityPaths.of(keys_dir or default_keys_dir())
+    root_path = root_key or paths.folder / ROOT_KEY_FILE
+    weak = [p for p in (paths.key, root_path) if p.is_file() and not key_protection(p).strong]
+    if not weak:
+        click.echo(f"nothing to do: the key files in {paths.folder} already use the strong KDF")
+        return
+    passphrase = _seal_passphrase(paths)
+    new_root = _new_root_passphrase() if root_path in weak else None
+    if new_root is not None:
+        check_passphrases_apart(passphrase, new_root)
+    for path in weak:
+        rekey_key_file(path, passphrase, None if path == paths.key else new_root)
+        click.echo(f"re-encrypted {path}: {key_protection(path).description}")
 
 
 @keys_group.command("show")
@@ -157,13 +211,24 @@ def _describe(paths: IdentityPaths) -> None:
     root = read_certificates(paths.root)[0]
     now = dt.datetime.now(dt.timezone.utc)
     state = "valid" if cert.not_valid_before_utc <= now <= cert.not_valid_after_utc else "NOT VALID NOW"
-    mode = stat.S_IMODE(paths.key.stat().st_mode) if paths.key.exists() else None
     click.echo(f"  signer:      {cert.subject.rfc4514_string()}")
     click.echo(f"  certificate: SHA-256 {cert.fingerprint(hashes.SHA256()).hex()}")
     click.echo(f"  valid:       {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d} ({state})")
     click.echo(f"  root:        {root.subject.rfc4514_string()} (SHA-256 {root.fingerprint(hashes.SHA256()).hex()})")
     click.echo(f"  trust file:  {paths.root}  (give it to verifiers: auditor verify --trust)")
-    click.echo(f"  key file:    {paths.key} (mode {mode:o})" if mode is not None else f"  key file:    {paths.key} MISSING")
+    click.echo(f"  key file:    {_key_line(paths.key)}")
+    root_key = paths.folder / ROOT_KEY_FILE
+    if root_key.is_file():
+        click.echo(f"  root key:    {_key_line(root_key)}; only issues certificates: keep it offline")
+
+
+def _key_line(path: Path) -> str:
+    """Where a key file is, its mode and its encryption, with a warning when weak."""
+    if not path.exists():
+        return f"{path} MISSING"
+    protection = key_protection(path)
+    warning = "" if protection.strong else " WEAK: re-encrypt it with `auditor keys rekey`"
+    return f"{path} (mode {stat.S_IMODE(path.stat().st_mode):o}; {protection.description}){warning}"
 
 
 COMMANDS = [keys_group]
