@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("auditor")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+from auditor.version import VERSION as __version__
 
 if TYPE_CHECKING:
     from auditor.detector import Detector, load_detector

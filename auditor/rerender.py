@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from auditor import __version__
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_VERSION,
@@ -37,6 +36,7 @@ from auditor.report import write_report
 from auditor.report_folder import RECORD_NAME, ReportResult
 from auditor.signing import seal_fields, sign_report_folder
 from auditor.verify import verify_paths
+from auditor.version import VERSION
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def rendered_record(source: RenderSource, identity: SigningIdentity | None, now:
     original = source.record
     update = {
         "schema_version": SCHEMA_VERSION,
-        "report": ReportIdentity(report_id=new_report_id(now), generator_version=__version__, created_at=now),
+        "report": ReportIdentity(report_id=new_report_id(now), generator_version=VERSION, created_at=now),
         "rendered_from": RenderedFrom(
             report_id=original.report.report_id,
             created_at=original.report.created_at,

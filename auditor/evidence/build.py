@@ -1,0 +1,295 @@
+"""Assemble the evidence record of one explained decision from the explanation and the clip."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+import numpy as np
+
+from auditor.errors import ReportError
+from auditor.evidence.checklist import completeness_of
+from auditor.evidence.limitations import limitations_of
+from auditor.evidence.model import (
+    Artifact,
+    ArrayRef,
+    ClassScore,
+    Completeness,
+    Decision,
+    EvidenceRecord,
+    Explanations,
+    FrameImportance,
+    FrameSummary,
+    ImageRef,
+    InputInfo,
+    MapSummary,
+    MethodInfo,
+    ModelIdentity,
+    OccludedFrame,
+    Occlusion,
+    ReportIdentity,
+    SealInfo,
+)
+from auditor.evidence.store import raw_arrays
+from auditor.explain import FRAME_METHODS
+from auditor.explain.base import Explanation, neighbours
+from auditor.profile import DeploymentProfile
+from auditor.version import VERSION
+from auditor.video import Clip
+
+DEFAULT_CONTOUR_LEVELS = (0.25, 0.5, 0.75, 0.9)
+KEY_FRAME_COUNT = 4
+
+
+class ImageArtifactLike(Protocol):
+    """What `auditor.display.ImageArtifact` provides."""
+
+    path: str
+    kind: str
+    frame: int | None
+    sha256: str
+
+
+def build_record(
+    explanation: Explanation,
+    clip: Clip,
+    *,
+    model: ModelIdentity,
+    profile: DeploymentProfile | None,
+    images: Sequence[ImageArtifactLike],
+    arrays: tuple[Path | str, str],
+    threshold: float,
+    window: tuple[Sequence[int], Sequence[float]] | None = None,
+    source_id: str | None = None,
+    contour_levels: Sequence[float] = DEFAULT_CONTOUR_LEVELS,
+    seal: SealInfo | None = None,
+    generator_version: str = VERSION,
+    report_id: str | None = None,
+    created_at: datetime | None = None,
+) -> EvidenceRecord:
+    """Assemble the record of one explained decision.
+
+    `window` gives the source frame indices and timestamps of the explained frames; without
+    it the clip's own frames are used (they must then be exactly the explained frames).
+    """
+    profile = profile or DeploymentProfile()
+    created = (created_at or datetime.now(UTC)).astimezone(UTC)
+    indices, times = _window(explanation, clip, window)
+    image_refs = [ImageRef(path=i.path, kind=i.kind, frame=i.frame, sha256=i.sha256) for i in images]
+    array_ref = _array_ref(arrays, explanation)
+    normal_class = model.sidecar.get("normal_class")
+    fields = {
+        "report": ReportIdentity(
+            report_id=report_id or new_report_id(created),
+            generator_version=generator_version,
+            created_at=created,
+        ),
+        "deployment": profile,
+        "model": model,
+        "input": _input_info(clip, indices, times, source_id or profile.source_id),
+        "decision": _decision(explanation, threshold, normal_class),
+        "explanations": _explanations(
+            explanation, indices, times, contour_levels, image_refs, array_ref,
+            _frame_scores(explanation, threshold, normal_class),
+        ),
+        "limitations": limitations_of(explanation),
+        "seal": seal or SealInfo(),
+        "artifacts": _artifacts(array_ref, image_refs),
+    }
+    draft = EvidenceRecord.model_construct(completeness=Completeness(items=[]), **fields)
+    return EvidenceRecord(completeness=completeness_of(draft), **fields)
+
+
+def new_report_id(created: datetime) -> str:
+    """A fresh report id: the creation date and 48 random bits."""
+    return f"AUD-{created:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+
+
+def _window(
+    explanation: Explanation, clip: Clip, window: tuple[Sequence[int], Sequence[float]] | None
+) -> tuple[list[int], list[float]]:
+    count = int(explanation.frames.shape[0])
+    indices, times = window if window is not None else (clip.frame_indices, clip.timestamps)
+    if len(indices) != count or len(times) != count:
+        raise ReportError(
+            f"the explanation has {count} frames but the window gives {len(indices)} frame indices "
+            f"and {len(times)} timestamps; pass window=(indices, timestamps) of the explained frames"
+        )
+    return [int(i) for i in indices], [round(float(t), 6) for t in times]
+
+
+def _input_info(clip: Clip, indices: list[int], times: list[float], source_id: str | None) -> InputInfo:
+    return InputInfo(
+        file_name=clip.source_name,
+        sha256=clip.source_sha256,
+        source_id=source_id,
+        fps=round(float(clip.fps), 6) if clip.fps else None,
+        frame_indices=indices,
+        timestamps=times,
+        start_seconds=times[0],
+        end_seconds=times[-1],
+    )
+
+
+def _ranked(probabilities: Sequence[float]) -> list[int]:
+    """Class indices by falling probability; ties go to the lower index."""
+    return sorted(range(len(probabilities)), key=lambda i: (-probabilities[i], i))
+
+
+def _flags(name: str, probability: float, threshold: float, normal_class: str | None) -> bool:
+    return name != normal_class and probability >= threshold
+
+
+def _decision(explanation: Explanation, threshold: float, normal_class: str | None) -> Decision:
+    probabilities = [float(p) for p in explanation.probabilities]
+    order = _ranked(probabilities)
+    top = order[0]
+    runner_up = order[1] if len(order) > 1 else None
+    names = explanation.class_names
+    classes = [
+        ClassScore(name=n, probability=round(p, 6), logit=round(float(explanation.logits[i]), 6))
+        for i, (n, p) in enumerate(zip(names, probabilities, strict=True))
+    ]
+    return Decision(
+        predicted_class=names[top],
+        predicted_probability=round(probabilities[top], 6),
+        threshold=float(threshold),
+        flagged=_flags(names[top], probabilities[top], threshold, normal_class),
+        normal_class=normal_class,
+        runner_up_class=names[runner_up] if runner_up is not None else None,
+        margin=round(probabilities[top] - probabilities[runner_up], 6) if runner_up is not None else None,
+        classes=classes,
+        explained_class=explanation.target_name,
+        score_name=explanation.score,
+        score_value=round(explanation.score_value, 6),
+    )
+
+
+def _array_ref(arrays: tuple[Path | str, str], explanation: Explanation) -> ArrayRef:
+    path, digest = arrays
+    keys = sorted(raw_arrays(explanation))
+    return ArrayRef(path=PurePosixPath(Path(path).name).as_posix(), sha256=digest, keys=keys)
+
+
+def _artifacts(arrays: ArrayRef, images: list[ImageRef]) -> list[Artifact]:
+    listed = [Artifact(path=arrays.path, sha256=arrays.sha256, media_type="application/x-npz", role="raw-arrays")]
+    listed += [Artifact(path=i.path, sha256=i.sha256, media_type="image/png", role=f"image-{i.kind}") for i in images]
+    return listed
+
+
+def _explanations(
+    explanation: Explanation,
+    indices: list[int],
+    times: list[float],
+    levels: Sequence[float],
+    images: list[ImageRef],
+    arrays: ArrayRef,
+    frame_scores: dict[str, Any],
+) -> Explanations:
+    maps = {name: np.asarray(value, dtype=np.float64) for name, value in sorted(explanation.maps.items())}
+    summaries = {name: _map_summaries(value) for name, value in maps.items()}
+    frames = [
+        FrameSummary(position=t, frame_index=indices[t], timestamp=times[t], maps={n: s[t] for n, s in summaries.items()})
+        for t in range(len(indices))
+    ]
+    importance = _frame_importance(summaries)
+    return Explanations(
+        methods=[MethodInfo(name=n, map_shape=list(v.shape)) for n, v in maps.items()],
+        target_layer=explanation.layer_name,
+        target_class=explanation.target_name,
+        score_name=explanation.score,
+        preprocessing=explanation.preprocessing,
+        contour_levels=[float(level) for level in levels],
+        frames=frames,
+        frame_importance=importance,
+        key_frames=_key_frames(importance.values),
+        images=images,
+        arrays=arrays,
+        parameters=json.loads(json.dumps(dict(explanation.parameters), default=str, sort_keys=True)),
+        **frame_scores,
+    )
+
+
+def _frame_scores(explanation: Explanation, threshold: float, normal_class: str | None) -> dict[str, Any]:
+    """The `gradient_x_input` and `occlusion` fields, from the scores the explanation carries."""
+    scores = explanation.frame_scores
+    fields: dict[str, Any] = {}
+    if "gradient_x_input" in scores:
+        method = FRAME_METHODS["gradient_x_input"]
+        fields["gradient_x_input"] = FrameImportance(
+            method=method.name, label=method.label, values=[round(float(v), 6) for v in scores[method.name]]
+        )
+    if "occlusion" in scores and explanation.occluded_probabilities is not None:
+        fields["occlusion"] = _occlusion(explanation, threshold, normal_class)
+    return fields
+
+
+def _occlusion(explanation: Explanation, threshold: float, normal_class: str | None) -> Occlusion:
+    method = FRAME_METHODS["occlusion"]
+    drops = explanation.frame_scores[method.name]
+    edited = np.asarray(explanation.occluded_probabilities, dtype=np.float64)
+    names = explanation.class_names
+    frames = []
+    for t, (replacement, drop, probabilities) in enumerate(zip(neighbours(len(drops)), drops, edited, strict=True)):
+        top = _ranked(list(probabilities))[0]
+        frames.append(OccludedFrame(
+            position=t,
+            replaced_by=int(replacement),
+            score_drop=round(float(drop), 6),
+            predicted_class=names[top],
+            predicted_probability=round(float(probabilities[top]), 6),
+            flagged=_flags(names[top], float(probabilities[top]), threshold, normal_class),
+        ))
+    return Occlusion(method=f"{method.name}-previous-frame", label=method.label, frames=frames)
+
+
+def _map_summaries(maps: np.ndarray) -> list[MapSummary]:
+    clip_max = float(maps.max()) if maps.size else 0.0
+    total = float(maps.sum())
+    return [_map_summary(frame, clip_max, total) for frame in maps]
+
+
+def _map_summary(frame: np.ndarray, clip_max: float, total: float) -> MapSummary:
+    height, width = frame.shape
+    row, col = np.unravel_index(int(np.argmax(frame)), frame.shape)
+    peak = float(frame[row, col])
+    peak_row, peak_col = (row + 0.5) / height, (col + 0.5) / width
+    mass = float(frame.sum())
+    above = float((frame >= 0.5 * clip_max).mean()) if clip_max > 0 else 0.0
+    return MapSummary(
+        mass=round(mass, 6),
+        mass_share=round(mass / total, 6) if total > 0 else 0.0,
+        peak_value=round(peak, 6),
+        peak_relative=round(peak / clip_max, 6) if clip_max > 0 else 0.0,
+        peak_row=round(peak_row, 4),
+        peak_col=round(peak_col, 4),
+        region=region_name(peak_row, peak_col) if peak > 0 else "none",
+        area_above_half=round(above, 4),
+    )
+
+
+def region_name(row: float, col: float) -> str:
+    """Name of the ninth of the frame holding a point (row, col in [0, 1])."""
+    vertical = ("upper", "middle", "lower")[min(int(row * 3), 2)]
+    horizontal = ("left", "centre", "right")[min(int(col * 3), 2)]
+    if vertical == "middle":
+        return "centre" if horizontal == "centre" else f"middle-{horizontal}"
+    return f"{vertical}-{horizontal}"
+
+
+def _frame_importance(summaries: dict[str, list[MapSummary]]) -> FrameImportance:
+    if "gradcam" in summaries:
+        name, label = "gradcam", "Grad-CAM activation mass per frame"
+    else:
+        name = next(iter(summaries))
+        label = f"{name} mass per frame"
+    return FrameImportance(method=f"{name}-mass", label=label, values=[s.mass for s in summaries[name]])
+
+
+def _key_frames(values: list[float]) -> list[int]:
+    order = sorted(range(len(values)), key=lambda t: (-values[t], t))
+    return sorted(order[: min(KEY_FRAME_COUNT, len(values))])

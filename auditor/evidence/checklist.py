@@ -1,0 +1,150 @@
+"""The 25-item legal checklist (DESIGN §3): which items a record provides, and what is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from auditor.evidence.model import ChecklistItem, Completeness, EvidenceRecord, ItemStatus
+
+
+CHECKLIST_TITLES = {
+    1: "Report identity, schema and generator version, creation time",
+    2: "Controller, DPO contact, record of processing",
+    3: "Purpose, legal basis, Art. 22 position",
+    4: "Model name, version, weights hash, documentation",
+    5: "AI Act classification (as declared)",
+    6: "Input: file, hash, source, time window, frames",
+    7: "Data minimisation",
+    8: "Output: class, score, threshold, margin",
+    9: "Plain-language account of the procedure",
+    10: "Visual evidence and its limits",
+    11: "What would change the outcome",
+    12: "Known limitations of model and methods",
+    13: "Role of the system and main elements",
+    14: "Significance and consequences",
+    15: "Reviewer identity, role, authority",
+    16: "Review record",
+    17: "Second verifier",
+    18: "Redress: contact, channel, time limit",
+    19: "Submissions of the person concerned",
+    20: "DPIA reference",
+    21: "Retention and deletion",
+    22: "System log entry",
+    23: "What was withheld",
+    24: "Recipients and access control",
+    25: "Signature and PDF/A-3 with embedded record",
+}
+
+
+def completeness_of(record: EvidenceRecord) -> Completeness:
+    """Status of each item of the legal checklist (DESIGN §3) for this record."""
+    return Completeness(items=[_item(number, record) for number in CHECKLIST_TITLES])
+
+
+def _item(number: int, record: EvidenceRecord) -> ChecklistItem:
+    status, missing, note = _ITEM_RULES.get(number, _generated)(record)
+    return ChecklistItem(number=number, title=CHECKLIST_TITLES[number], status=status, missing=missing, note=note)
+
+
+Rule = tuple[ItemStatus, list[str], str | None]
+RuleFn = Callable[[EvidenceRecord], Rule]
+
+
+def _fields(record: EvidenceRecord, *names: str) -> Rule:
+    missing = [name for name in names if _lookup(record, name) in (None, "", [])]
+    return ("not provided" if missing else "provided"), missing, None
+
+
+def _lookup(record: EvidenceRecord, dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _generated(record: EvidenceRecord) -> Rule:
+    return "provided", [], None
+
+
+def _visual(record: EvidenceRecord) -> Rule:
+    if record.explanations.images:
+        return "provided", [], None
+    return "not provided", ["explanations.images"], "no heatmap images were produced"
+
+
+def _counterfactual(record: EvidenceRecord) -> Rule:
+    if record.explanations.occlusion is not None:
+        return "provided", [], None
+    return "not provided", ["explanations.occlusion"], "not computed by this version"
+
+
+def _review(*names: str) -> RuleFn:
+    def rule(record: EvidenceRecord) -> Rule:
+        if record.review.decision is None:
+            return "pending review", [f"review.{n}" for n in names], "filled in when a person reviews"
+        return _fields(record, *(f"review.{n}" for n in names))
+
+    return rule
+
+
+def _second_verifier(record: EvidenceRecord) -> Rule:
+    required = record.deployment.second_verifier_required
+    if required is None:
+        return "not provided", ["deployment.second_verifier_required"], "policy not stated"
+    if not required:
+        return "not applicable", [], "the deployer's policy does not require one"
+    return _review("second_verifier")(record)
+
+
+def _submissions(record: EvidenceRecord) -> Rule:
+    if record.review.submissions:
+        return "provided", [], None
+    return "not applicable", [], "no submissions recorded"
+
+
+def _system_log(record: EvidenceRecord) -> Rule:
+    if record.system_log is not None:
+        return "provided", [], None
+    return "not provided", ["system_log"], "added when the report is archived"
+
+
+def _seal(record: EvidenceRecord) -> Rule:
+    if not record.seal.signed:
+        return "not provided", ["seal.signed"], "unsigned; PDF/A-3b with the record embedded"
+    if record.seal.throwaway_identity:
+        return "provided", [], "throwaway demo identity: not valid for real decisions"
+    return "provided", [], None
+
+
+def _profile(*names: str) -> RuleFn:
+    return lambda record: _fields(record, *(f"deployment.{n}" for n in names))
+
+
+_ITEM_RULES: dict[int, RuleFn] = {
+    2: _profile("controller", "dpo_contact", "record_of_processing"),
+    3: _profile("purpose", "legal_basis", "art22_position"),
+    4: lambda r: _fields(r, "model.name", "model.version", "model.sha256", "model.model_card"),
+    5: _profile("ai_act_classification"),
+    6: lambda r: _fields(r, "input.file_name", "input.sha256", "input.source_id", "input.frame_indices"),
+    7: _profile("data_minimisation"),
+    10: _visual,
+    11: _counterfactual,
+    14: _profile("significance"),
+    15: _review("reviewer", "role", "authority"),
+    16: _review("decision", "reasons", "data_considered", "minutes_spent", "automation_bias_acknowledged"),
+    17: _second_verifier,
+    18: _profile("redress.contact", "redress.channel", "redress.time_limit"),
+    19: _submissions,
+    20: _profile("dpia_reference"),
+    21: _profile("retention.clip", "retention.report", "retention.logs"),
+    22: _system_log,
+    23: _profile("withheld"),
+    24: _profile("recipients", "access_control"),
+    25: _seal,
+}
+
+
+def refresh_completeness(record: EvidenceRecord) -> EvidenceRecord:
+    """The record with its completeness section re-derived (after a review, seal or log entry)."""
+    return record.model_copy(update={"completeness": completeness_of(record)})

@@ -1,0 +1,323 @@
+"""The evidence record's models: one pydantic model per section, versioned (schema in auditor/schema/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from auditor.profile import DeploymentProfile
+
+SCHEMA_VERSION = "1.2"
+# 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
+# operator's `deployment.templates_dir` (still read, ignored)
+READABLE_VERSIONS = ("1.0", "1.1", "1.2")
+SHA256 = r"^[0-9a-f]{64}$"
+RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
+MAX_FRAMES = 1024  # frames of one explained window
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReportIdentity(_Record):
+    """Checklist item 1."""
+
+    report_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    generator: str = "auditor"
+    generator_version: str
+    created_at: datetime
+
+
+class ModelIdentity(_Record):
+    """Which model decided (checklist item 4)."""
+
+    name: str
+    version: str
+    file_name: str | None = None
+    sha256: str = Field(pattern=SHA256)
+    model_card: str | None = None
+    target_layer: str | None = None
+    input_shape: list[int | None] | None = None  # None: any length (a model of unfixed T)
+    sidecar: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_detector(cls, detector: Any) -> ModelIdentity:
+        """Identity of an `auditor.detector.Detector` (taken by attribute, not imported)."""
+        sidecar = detector.sidecar
+        return cls(
+            name=sidecar.name,
+            version=sidecar.version,
+            file_name=Path(detector.model_path).name,
+            sha256=detector.model_sha256,
+            model_card=sidecar.model_card,
+            target_layer=detector.layer_name,
+            input_shape=[None if n is None else int(n) for n in detector.input_shape],
+            sidecar=sidecar.model_dump(mode="json"),
+        )
+
+
+class InputInfo(_Record):
+    """The clip that was analysed (checklist item 6)."""
+
+    file_name: str
+    sha256: str = Field(pattern=SHA256)
+    source_id: str | None = None
+    fps: float | None = None
+    frame_indices: list[int]
+    timestamps: list[float]
+    start_seconds: float
+    end_seconds: float
+
+
+class ClassScore(_Record):
+    name: str
+    probability: float
+    logit: float
+
+
+class Decision(_Record):
+    """What the detector decided (checklist item 8), and which score was explained."""
+
+    predicted_class: str
+    predicted_probability: float
+    threshold: float
+    flagged: bool
+    normal_class: str | None = None
+    runner_up_class: str | None = None
+    margin: float | None = None
+    classes: list[ClassScore]
+    explained_class: str
+    score_name: str
+    score_value: float
+
+
+class MapSummary(_Record):
+    """One frame of one raw map. Positions are fractions of the frame (0 = top/left)."""
+
+    mass: float
+    mass_share: float
+    peak_value: float
+    peak_relative: float
+    peak_row: float
+    peak_col: float
+    region: str
+    area_above_half: float
+
+
+class FrameSummary(_Record):
+    position: int
+    frame_index: int
+    timestamp: float
+    maps: dict[str, MapSummary]
+
+
+class FrameImportance(_Record):
+    method: str
+    label: str
+    values: list[float]
+
+
+class OccludedFrame(_Record):
+    """The clip scored again with one frame replaced by its neighbour."""
+
+    position: int
+    replaced_by: int
+    score_drop: float  # explained-class score of the clip minus that of the edited clip
+    predicted_class: str
+    predicted_probability: float
+    flagged: bool
+
+
+class Occlusion(_Record):
+    """Would the decision change without one frame? (checklist item 11)"""
+
+    method: str
+    label: str
+    frames: list[OccludedFrame]
+
+
+class ImageRef(_Record):
+    path: str = Field(pattern=RELATIVE_PATH)
+    kind: str
+    frame: int | None = None
+    sha256: str = Field(pattern=SHA256)
+
+
+class ArrayRef(_Record):
+    path: str = Field(pattern=RELATIVE_PATH)
+    sha256: str = Field(pattern=SHA256)
+    keys: list[str]
+
+
+class MethodInfo(_Record):
+    name: str
+    map_shape: list[int]
+
+
+class Explanations(_Record):
+    """How the decision was explained (checklist items 9-11)."""
+
+    methods: list[MethodInfo]
+    target_layer: str
+    target_class: str
+    score_name: str
+    preprocessing: str
+    display_normalisation: Literal["per-clip", "per-frame"] = "per-clip"
+    contour_levels: list[float]
+    frames: list[FrameSummary]
+    frame_importance: FrameImportance
+    gradient_x_input: FrameImportance | None = None
+    occlusion: Occlusion | None = None
+    key_frames: list[int]
+    images: list[ImageRef]
+    arrays: ArrayRef
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Limitations(_Record):
+    model: list[str]
+    methods: list[str]
+
+
+class Submission(_Record):
+    received_at: datetime
+    summary: str
+    answer: str | None = None
+
+
+class Review(_Record):
+    """Filled by the person who reviews the flag (checklist items 15-17, 19); empty until then."""
+
+    reviewer: str | None = None
+    role: str | None = None
+    authority: str | None = None
+    reviewed_at: datetime | None = None
+    decision: Literal["confirm", "overturn"] | None = None
+    reasons: str | None = None
+    data_considered: str | None = None
+    minutes_spent: float | None = None
+    automation_bias_acknowledged: bool | None = None
+    second_verifier: str | None = None
+    submissions: list[Submission] = Field(default_factory=list)
+
+
+class SealInfo(_Record):
+    """How the report files are (to be) sealed; filled by the caller before rendering."""
+
+    signed: bool = False
+    signer: str | None = None
+    certificate_sha256: str | None = None
+    throwaway_identity: bool = False
+    note: str | None = None
+
+
+class RenderedFrom(_Record):
+    """The sealed report this one was rendered again from (`auditor render`)."""
+
+    report_id: str
+    created_at: datetime
+    generator_version: str
+    record_sha256: str = Field(pattern=SHA256)
+    origin_verified: bool  # the source record's seal was checked under a trusted root
+    sealed_by: str | None = None  # the source's signer, when verified
+
+
+class LogPointer(_Record):
+    """The system log entry of this report (checklist item 22), added when archived."""
+
+    ledger: str
+    entry: str
+    sha256: str = Field(pattern=SHA256)
+
+
+class Artifact(_Record):
+    path: str = Field(pattern=RELATIVE_PATH)
+    sha256: str = Field(pattern=SHA256)
+    media_type: str
+    role: str
+
+
+ItemStatus = Literal["provided", "not provided", "pending review", "not applicable"]
+
+
+class ChecklistItem(_Record):
+    number: int
+    title: str
+    status: ItemStatus
+    missing: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+class Completeness(_Record):
+    items: list[ChecklistItem]
+
+
+class EvidenceRecord(_Record):
+    """Everything one report states, machine-readable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="auditor evidence record",
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://auditor.invalid/schema/evidence-record-v1.json",
+        },
+    )
+
+    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
+    report: ReportIdentity
+    rendered_from: RenderedFrom | None = None
+    deployment: DeploymentProfile
+    model: ModelIdentity
+    input: InputInfo
+    decision: Decision
+    explanations: Explanations
+    limitations: Limitations
+    review: Review = Field(default_factory=Review)
+    seal: SealInfo = Field(default_factory=SealInfo)
+    system_log: LogPointer | None = None
+    artifacts: list[Artifact]
+    completeness: Completeness
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvidenceRecord:
+        """Cross-field facts every template relies on; a record breaking them was not written
+        by auditor."""
+        problem = _inconsistency(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def _inconsistency(record: EvidenceRecord) -> str | None:
+    frames = len(record.input.frame_indices)
+    ex = record.explanations
+    per_frame = {
+        "input.timestamps": len(record.input.timestamps),
+        "explanations.frames": len(ex.frames),
+        "explanations.frame_importance.values": len(ex.frame_importance.values),
+    }
+    if ex.gradient_x_input is not None:
+        per_frame["explanations.gradient_x_input.values"] = len(ex.gradient_x_input.values)
+    if ex.occlusion is not None:
+        per_frame["explanations.occlusion.frames"] = len(ex.occlusion.frames)
+    if not 1 <= frames <= MAX_FRAMES:
+        return f"input.frame_indices holds {frames} frames; a record holds 1 to {MAX_FRAMES}"
+    wrong = [f"{name} ({count})" for name, count in per_frame.items() if count != frames]
+    if wrong:
+        return f"{', '.join(wrong)} must hold one entry per frame ({frames})"
+    if any(not 0 <= t < frames for t in ex.key_frames):
+        return "explanations.key_frames names a frame outside the window"
+    classes = {c.name for c in record.decision.classes}
+    named = (record.decision.predicted_class, record.decision.explained_class, record.decision.runner_up_class)
+    if not classes or any(name is not None and name not in classes for name in named):
+        return "decision names a class that is not among decision.classes"
+    listed = {a.path for a in record.artifacts}
+    if len(listed) != len(record.artifacts) or not {i.path for i in ex.images} <= listed:
+        return "artifacts must list each file once, every image included"
+    return None
