@@ -25,7 +25,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from auditor import __version__
+from auditor.version import VERSION
 from auditor._tensorflow import keras, tf
 from auditor.detector import Detector, h5_text, looks_like_keras2
 from auditor.errors import ModelError, VideoError
@@ -140,7 +140,7 @@ def import_legacy_model(
         )
     record = {
         **source.provenance, "converted_file": out.name, "converted_sha256": sha256_bytes(data),
-        "converter": f"auditor {__version__}: tf_keras {_tf_keras().__version__} -> keras {keras.__version__}",
+        "converter": f"auditor {VERSION}: tf_keras {_tf_keras().__version__} -> keras {keras.__version__}",
         "tolerance": tolerance, "max_abs_difference": difference, **checks,
         "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
