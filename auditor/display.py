@@ -18,14 +18,14 @@ import numpy as np
 
 from auditor.explain.base import Explanation
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, normalise
+from auditor.errors import ReportError
 from auditor.files import atomic_write_bytes, sha256_bytes
+from auditor.report_folder import IMAGES_DIR
 
 ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend"]
 
-IMAGE_DIR = "images"
 MAX_OVERLAY_ALPHA = 0.5  # heat opacity at map value 1; it falls to 0 with the map
 SALIENCY_CAP_PERCENTILE = 99.5  # saliency is spiky: values above this clip percentile show as the maximum
-DISPLAY_PARAMETERS = {"saliency_display_cap_percentile": SALIENCY_CAP_PERCENTILE}  # recorded in the evidence
 OUTLINE_RGB = (20, 20, 20)
 # Contour styles by rank of level, lowest first: colour (RGB) and line thickness at 256 px.
 _STYLE_CYCLE: tuple[tuple[tuple[int, int, int], int], ...] = (
@@ -48,6 +48,17 @@ class ImageArtifact:
     kind: ImageKind
     frame: int | None
     sha256: str
+
+
+@dataclass(frozen=True)
+class DrawnImages:
+    """What `write_explanation_images` drew, and the display facts the pictures show: the
+    evidence record takes all of it, so it can never state levels or a scale they do not show."""
+
+    images: tuple[ImageArtifact, ...]
+    contour_levels: tuple[float, ...]  # shares of the scale's maximum, lowest first
+    scale: Scale  # "clip": one maximum for the whole clip; "frame": each frame's own
+    saliency_cap_percentile: float  # saliency above this percentile of the clip shows as the maximum
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,7 @@ def write_explanation_images(
     levels: Sequence[float] = DEFAULT_LEVELS,
     scale: Scale = "clip",
     upscale_to: int = 256,
-) -> list[ImageArtifact]:
+) -> DrawnImages:
     """Write gradcam_TT.png and saliency_TT.png for every frame, strip.png, gradcam_grid.png and
     contour_legend.png."""
     frames = explanation.frames
@@ -99,9 +110,10 @@ def write_explanation_images(
     images.append(("strip.png", "strip", None, _tile_sheet(frames, STRIP_TILE, columns=len(frames))))
     images.append(("gradcam_grid.png", "grid", None, _tile_sheet(overlays, GRID_TILE, columns=GRID_COLUMNS)))
     images.append(("contour_legend.png", "legend", None, _legend_image(styles, scale)))
-    folder = Path(out_dir) / IMAGE_DIR
+    folder = Path(out_dir) / IMAGES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    return [_write_png(folder, name, kind, t, rgb) for name, kind, t, rgb in images]
+    written = tuple(_write_png(folder, name, kind, t, rgb) for name, kind, t, rgb in images)
+    return DrawnImages(written, tuple(s.level for s in styles), scale, SALIENCY_CAP_PERCENTILE)
 
 
 def _upscale_factor(shape: Sequence[int], upscale_to: int) -> int:
@@ -184,7 +196,7 @@ def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
 def _write_png(folder: Path, name: str, kind: ImageKind, frame: int | None, rgb: np.ndarray) -> ImageArtifact:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:
-        raise ValueError(f"OpenCV could not encode {name} as PNG")
+        raise ReportError(f"OpenCV could not encode {name} as PNG ({rgb.shape}); report this as a bug with --debug")
     data = encoded.tobytes()
     atomic_write_bytes(folder / name, data)
-    return ImageArtifact(f"{IMAGE_DIR}/{name}", kind, frame, sha256_bytes(data))
+    return ImageArtifact(f"{IMAGES_DIR}/{name}", kind, frame, sha256_bytes(data))

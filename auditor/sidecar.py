@@ -23,6 +23,7 @@ mean subtracted), "tf" (RGB in [-1, 1]), "torch" (RGB in [0, 1], ImageNet mean/s
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,19 @@ from auditor.errors import ModelError
 
 Preprocessing = Literal["unit", "caffe", "tf", "torch"]
 SIDECAR_FORMAT = "auditor-sidecar/1"
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """When the detector raises an alert: its top class is not the normal class and the class's
+    probability reaches the threshold."""
+
+    threshold: float
+    normal_class: str | None = None
+
+    def raises_alert(self, class_name: str, probability: float) -> bool:
+        """Whether a clip whose top class is `class_name`, at `probability`, raises an alert."""
+        return class_name != self.normal_class and probability >= self.threshold
 
 
 class Sidecar(BaseModel):
@@ -49,6 +63,11 @@ class Sidecar(BaseModel):
     target_layer: str | None = None
     model_card: str | None = None
     provenance: dict[str, object] = Field(default_factory=dict)
+
+    @property
+    def decision_rule(self) -> DecisionRule:
+        """The alert rule this sidecar states."""
+        return DecisionRule(self.threshold, self.normal_class)
 
     @model_validator(mode="after")
     def _normal_class_is_known(self) -> Sidecar:

@@ -14,10 +14,14 @@ from auditor.display import (
     contour_legend,
     write_explanation_images,
 )
+from auditor.errors import ModelError
+from auditor.evidence import ModelIdentity, build_record, save_arrays
 from auditor.explain.base import Explanation
 from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, normalise
 from auditor.files import sha256_file
+from auditor.sidecar import DecisionRule
 from auditor.synthetic import CLASS_NAMES, make_clip
+from auditor.video import Clip
 
 
 def _blobs(size: int = 64) -> np.ndarray:
@@ -63,6 +67,11 @@ def test_normalise_rejects_negative_or_misshapen_maps() -> None:
         normalise(np.ones((2, 2)))
 
 
+def test_maps_that_are_not_finite_are_a_model_error_for_the_user() -> None:
+    with pytest.raises(ModelError, match="NaN or infinite"):
+        normalise(np.array([[[0.5, np.nan]]], np.float32))
+
+
 def test_contours_of_higher_levels_lie_inside_lower_ones() -> None:
     display = normalise(_blobs()[None])[0]
     contours = frame_contours(display, DEFAULT_LEVELS)
@@ -78,8 +87,8 @@ def test_contours_of_higher_levels_lie_inside_lower_ones() -> None:
 
 def test_images_are_written_deterministic_and_hashed(tmp_path: Path) -> None:
     explanation = _explanation()
-    first = write_explanation_images(explanation, tmp_path / "a")
-    second = write_explanation_images(explanation, tmp_path / "b")
+    first = write_explanation_images(explanation, tmp_path / "a").images
+    second = write_explanation_images(explanation, tmp_path / "b").images
     kinds = [a.kind for a in first]
     assert kinds.count("gradcam") == 4 and kinds.count("saliency") == 4
     assert kinds.count("strip") == 1 and kinds.count("grid") == 1 and kinds.count("legend") == 1
@@ -137,3 +146,20 @@ def test_grid_shows_every_overlay_in_rows_of_fixed_width(tmp_path: Path, frames:
     if frames % GRID_COLUMNS:
         left = (frames % GRID_COLUMNS) * (tile + gap)
         assert (grid[-(tile + band) :, left:] == 255).all()  # the last row is padded with blank tiles
+
+
+@pytest.mark.parametrize(("levels", "scale"), [((0.3, 0.7), "frame"), ((0.25, 0.5, 0.75, 0.9), "clip")])
+def test_the_record_states_exactly_what_the_pictures_show(tmp_path: Path, levels: tuple[float, ...], scale) -> None:  # type: ignore[no-untyped-def]
+    explanation = _explanation()
+    drawn = write_explanation_images(explanation, tmp_path, levels=levels, scale=scale)
+    clip = Clip(explanation.frames, np.arange(4), np.arange(4) / 10.0, 10.0, "clip.avi", "0" * 64)
+    model = ModelIdentity(name="m", version="1", sha256="0" * 64)
+    record = build_record(explanation, clip, model=model, rule=DecisionRule(0.5, "normal"), drawn=drawn,
+                          arrays=save_arrays(tmp_path, explanation))
+    ex = record.explanations
+    assert ex.contour_levels == [s.level for s in contour_legend(levels)] == sorted(levels)
+    assert ex.display_normalisation == f"per-{scale}"
+    assert ex.parameters["saliency_display_cap_percentile"] == drawn.saliency_cap_percentile
+    assert [i.path for i in ex.images] == [i.path for i in drawn.images]
+    legend = cv2.imread(str(tmp_path / "images" / "contour_legend.png"))
+    assert legend.shape[0] == 26 * len(levels) + 8  # one row per recorded level

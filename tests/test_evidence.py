@@ -11,12 +11,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fixtures.report_records import (
     CLASSES,
+    FakeDrawn,
     full_profile,
     make_clip,
     make_explanation,
@@ -25,6 +27,7 @@ from fixtures.report_records import (
 from pydantic import ValidationError
 
 from auditor.errors import ReportError
+from auditor.sidecar import DecisionRule
 from auditor.evidence import (
     SCHEMA_RESOURCE,
     ImageRef,
@@ -129,8 +132,8 @@ def test_normal_class_or_low_score_is_not_flagged(tmp_path: Path) -> None:
 
 def _build(tmp_path: Path, explanation, threshold: float):  # type: ignore[no-untyped-def]
     return build_record(
-        explanation, make_clip(explanation), model=make_report_folder(tmp_path).model, profile=None,
-        images=[], arrays=(tmp_path / "arrays.npz", "0" * 64), threshold=threshold,
+        explanation, make_clip(explanation), model=make_report_folder(tmp_path).model,
+        rule=DecisionRule(threshold, "normal"), drawn=FakeDrawn(), arrays=(tmp_path / "arrays.npz", "0" * 64),
     )
 
 
@@ -216,10 +219,11 @@ def test_artifact_paths_must_stay_inside_the_folder(path: str) -> None:
 
 def test_window_must_match_the_explained_frames(tmp_path: Path) -> None:
     explanation = make_explanation()
-    with pytest.raises(ReportError, match="6 frames but the window gives 2"):
+    two_frames = replace(make_clip(explanation), frame_indices=np.array([1, 2]), timestamps=np.array([0.1, 0.2]))
+    with pytest.raises(ReportError, match="6 frames but the window holds 2"):
         build_record(
-            explanation, make_clip(explanation), model=make_report_folder(tmp_path).model, profile=None,
-            images=[], arrays=(tmp_path / "arrays.npz", "0" * 64), threshold=0.5, window=([1, 2], [0.1, 0.2]),
+            explanation, two_frames, model=make_report_folder(tmp_path).model, rule=DecisionRule(0.5, "normal"),
+            drawn=FakeDrawn(), arrays=(tmp_path / "arrays.npz", "0" * 64),
         )
 
 

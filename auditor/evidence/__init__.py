@@ -10,7 +10,7 @@ A report folder holds `evidence.json` (this record), `arrays.npz` (the raw maps)
 - `store`        canonical JSON, the committed schema, bounded loading, arrays and artifacts
 """
 
-from auditor.evidence.build import DEFAULT_CONTOUR_LEVELS, build_record, new_report_id, region_name
+from auditor.evidence.build import RecordContext, build_record, new_report_id, region_name
 from auditor.evidence.checklist import CHECKLIST_TITLES, completeness_of, refresh_completeness
 from auditor.evidence.model import (
     READABLE_VERSIONS,
@@ -57,11 +57,11 @@ from auditor.evidence.store import (
 from auditor.report_folder import ARRAYS_NAME, RECORD_NAME
 
 __all__ = [
-    "ARRAYS_NAME", "CHECKLIST_TITLES", "DEFAULT_CONTOUR_LEVELS", "READABLE_VERSIONS", "RECORD_NAME",
+    "ARRAYS_NAME", "CHECKLIST_TITLES", "READABLE_VERSIONS", "RECORD_NAME",
     "SCHEMA_RESOURCE", "SCHEMA_VERSION", "Artifact", "ArrayRef", "CheckedArtifacts", "ChecklistItem", "ClassScore",
     "Completeness", "Decision", "EvidenceRecord", "Explanations", "FrameImportance", "FrameSummary", "ImageRef",
     "InputInfo", "Limitations", "LogPointer", "MapSummary", "MethodInfo", "ModelIdentity", "OccludedFrame",
-    "Occlusion", "RenderedFrom", "ReportIdentity", "Review", "SealInfo", "Submission", "build_record",
+    "Occlusion", "RecordContext", "RenderedFrom", "ReportIdentity", "Review", "SealInfo", "Submission", "build_record",
     "committed_schema", "completeness_of", "load_record", "new_report_id", "raw_arrays", "read_artifacts",
     "read_record_bytes", "record_json", "refresh_completeness", "region_name", "save_arrays", "schema_json",
     "verify_artifacts", "write_record",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -38,66 +39,84 @@ from auditor.evidence.store import raw_arrays
 from auditor.explain import FRAME_METHODS
 from auditor.explain.base import Explanation, neighbours
 from auditor.profile import DeploymentProfile
+from auditor.sidecar import DecisionRule
 from auditor.version import VERSION
 from auditor.video import Clip
 
-DEFAULT_CONTOUR_LEVELS = (0.25, 0.5, 0.75, 0.9)
 KEY_FRAME_COUNT = 4
+_SCALE_NAMES = {"clip": "per-clip", "frame": "per-frame"}
 
 
 class ImageArtifactLike(Protocol):
     """What `auditor.display.ImageArtifact` provides."""
 
-    path: str
-    kind: str
-    frame: int | None
-    sha256: str
+    @property
+    def path(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def frame(self) -> int | None: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+class DrawnImagesLike(Protocol):
+    """What `auditor.display.DrawnImages` provides: the images and the display facts they show."""
+
+    @property
+    def images(self) -> Sequence[ImageArtifactLike]: ...
+    @property
+    def contour_levels(self) -> Sequence[float]: ...
+    @property
+    def scale(self) -> str: ...
+    @property
+    def saliency_cap_percentile(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """What a record takes from outside the explanation: the deployment, the source, the seal,
+    and (for reproducible fixtures) a fixed identity and time."""
+
+    profile: DeploymentProfile = field(default_factory=DeploymentProfile)
+    source_id: str | None = None
+    seal: SealInfo = field(default_factory=SealInfo)
+    report_id: str | None = None
+    created_at: datetime | None = None
+    generator_version: str = VERSION
 
 
 def build_record(
     explanation: Explanation,
-    clip: Clip,
+    window: Clip,
     *,
     model: ModelIdentity,
-    profile: DeploymentProfile | None,
-    images: Sequence[ImageArtifactLike],
+    rule: DecisionRule,
+    drawn: DrawnImagesLike,
     arrays: tuple[Path | str, str],
-    threshold: float,
-    window: tuple[Sequence[int], Sequence[float]] | None = None,
-    source_id: str | None = None,
-    contour_levels: Sequence[float] = DEFAULT_CONTOUR_LEVELS,
-    seal: SealInfo | None = None,
-    generator_version: str = VERSION,
-    report_id: str | None = None,
-    created_at: datetime | None = None,
+    context: RecordContext | None = None,
 ) -> EvidenceRecord:
-    """Assemble the record of one explained decision.
-
-    `window` gives the source frame indices and timestamps of the explained frames; without
-    it the clip's own frames are used (they must then be exactly the explained frames).
-    """
-    profile = profile or DeploymentProfile()
-    created = (created_at or datetime.now(UTC)).astimezone(UTC)
-    indices, times = _window(explanation, clip, window)
-    image_refs = [ImageRef(path=i.path, kind=i.kind, frame=i.frame, sha256=i.sha256) for i in images]
+    """Assemble the record of one explained decision; `window` holds exactly the explained frames."""
+    context = context or RecordContext()
+    created = (context.created_at or datetime.now(UTC)).astimezone(UTC)
+    indices, times = _window(explanation, window)
+    image_refs = [ImageRef(path=i.path, kind=i.kind, frame=i.frame, sha256=i.sha256) for i in drawn.images]
     array_ref = _array_ref(arrays, explanation)
-    normal_class = model.sidecar.get("normal_class")
     fields = {
         "report": ReportIdentity(
-            report_id=report_id or new_report_id(created),
-            generator_version=generator_version,
+            report_id=context.report_id or new_report_id(created),
+            generator_version=context.generator_version,
             created_at=created,
         ),
-        "deployment": profile,
+        "deployment": context.profile,
         "model": model,
-        "input": _input_info(clip, indices, times, source_id or profile.source_id),
-        "decision": _decision(explanation, threshold, normal_class),
+        "input": _input_info(window, indices, times, context.source_id or context.profile.source_id),
+        "decision": _decision(explanation, rule),
         "explanations": _explanations(
-            explanation, indices, times, contour_levels, image_refs, array_ref,
-            _frame_scores(explanation, threshold, normal_class),
+            explanation, indices, times, drawn, image_refs, array_ref, _frame_scores(explanation, rule)
         ),
         "limitations": limitations_of(explanation),
-        "seal": seal or SealInfo(),
+        "seal": context.seal,
         "artifacts": _artifacts(array_ref, image_refs),
     }
     draft = EvidenceRecord.model_construct(completeness=Completeness(items=[]), **fields)
@@ -109,15 +128,13 @@ def new_report_id(created: datetime) -> str:
     return f"AUD-{created:%Y%m%d}-{uuid.uuid4().hex[:12]}"
 
 
-def _window(
-    explanation: Explanation, clip: Clip, window: tuple[Sequence[int], Sequence[float]] | None
-) -> tuple[list[int], list[float]]:
+def _window(explanation: Explanation, window: Clip) -> tuple[list[int], list[float]]:
     count = int(explanation.frames.shape[0])
-    indices, times = window if window is not None else (clip.frame_indices, clip.timestamps)
+    indices, times = window.frame_indices, window.timestamps
     if len(indices) != count or len(times) != count:
         raise ReportError(
-            f"the explanation has {count} frames but the window gives {len(indices)} frame indices "
-            f"and {len(times)} timestamps; pass window=(indices, timestamps) of the explained frames"
+            f"the explanation has {count} frames but the window holds {len(indices)} frame indices "
+            f"and {len(times)} timestamps; pass the clip of exactly the explained frames"
         )
     return [int(i) for i in indices], [round(float(t), 6) for t in times]
 
@@ -140,11 +157,7 @@ def _ranked(probabilities: Sequence[float]) -> list[int]:
     return sorted(range(len(probabilities)), key=lambda i: (-probabilities[i], i))
 
 
-def _flags(name: str, probability: float, threshold: float, normal_class: str | None) -> bool:
-    return name != normal_class and probability >= threshold
-
-
-def _decision(explanation: Explanation, threshold: float, normal_class: str | None) -> Decision:
+def _decision(explanation: Explanation, rule: DecisionRule) -> Decision:
     probabilities = [float(p) for p in explanation.probabilities]
     order = _ranked(probabilities)
     top = order[0]
@@ -157,9 +170,9 @@ def _decision(explanation: Explanation, threshold: float, normal_class: str | No
     return Decision(
         predicted_class=names[top],
         predicted_probability=round(probabilities[top], 6),
-        threshold=float(threshold),
-        flagged=_flags(names[top], probabilities[top], threshold, normal_class),
-        normal_class=normal_class,
+        threshold=float(rule.threshold),
+        flagged=rule.raises_alert(names[top], probabilities[top]),
+        normal_class=rule.normal_class,
         runner_up_class=names[runner_up] if runner_up is not None else None,
         margin=round(probabilities[top] - probabilities[runner_up], 6) if runner_up is not None else None,
         classes=classes,
@@ -185,7 +198,7 @@ def _explanations(
     explanation: Explanation,
     indices: list[int],
     times: list[float],
-    levels: Sequence[float],
+    drawn: DrawnImagesLike,
     images: list[ImageRef],
     arrays: ArrayRef,
     frame_scores: dict[str, Any],
@@ -203,18 +216,27 @@ def _explanations(
         target_class=explanation.target_name,
         score_name=explanation.score,
         preprocessing=explanation.preprocessing,
-        contour_levels=[float(level) for level in levels],
+        display_normalisation=_SCALE_NAMES[drawn.scale],
+        contour_levels=[float(level) for level in drawn.contour_levels],
         frames=frames,
         frame_importance=importance,
         key_frames=_key_frames(importance.values),
         images=images,
         arrays=arrays,
-        parameters=json.loads(json.dumps(dict(explanation.parameters), default=str, sort_keys=True)),
+        parameters=_parameters(explanation, drawn),
         **frame_scores,
     )
 
 
-def _frame_scores(explanation: Explanation, threshold: float, normal_class: str | None) -> dict[str, Any]:
+def _parameters(explanation: Explanation, drawn: DrawnImagesLike) -> dict[str, Any]:
+    """The explanation's parameters, with the display's saliency cap when it applied one."""
+    parameters = dict(explanation.parameters)
+    if drawn.saliency_cap_percentile is not None:
+        parameters["saliency_display_cap_percentile"] = drawn.saliency_cap_percentile
+    return json.loads(json.dumps(parameters, default=str, sort_keys=True))
+
+
+def _frame_scores(explanation: Explanation, rule: DecisionRule) -> dict[str, Any]:
     """The `gradient_x_input` and `occlusion` fields, from the scores the explanation carries."""
     scores = explanation.frame_scores
     fields: dict[str, Any] = {}
@@ -224,11 +246,11 @@ def _frame_scores(explanation: Explanation, threshold: float, normal_class: str 
             method=method.name, label=method.label, values=[round(float(v), 6) for v in scores[method.name]]
         )
     if "occlusion" in scores and explanation.occluded_probabilities is not None:
-        fields["occlusion"] = _occlusion(explanation, threshold, normal_class)
+        fields["occlusion"] = _occlusion(explanation, rule)
     return fields
 
 
-def _occlusion(explanation: Explanation, threshold: float, normal_class: str | None) -> Occlusion:
+def _occlusion(explanation: Explanation, rule: DecisionRule) -> Occlusion:
     method = FRAME_METHODS["occlusion"]
     drops = explanation.frame_scores[method.name]
     edited = np.asarray(explanation.occluded_probabilities, dtype=np.float64)
@@ -242,7 +264,7 @@ def _occlusion(explanation: Explanation, threshold: float, normal_class: str | N
             score_drop=round(float(drop), 6),
             predicted_class=names[top],
             predicted_probability=round(float(probabilities[top]), 6),
-            flagged=_flags(names[top], float(probabilities[top]), threshold, normal_class),
+            flagged=rule.raises_alert(names[top], float(probabilities[top])),
         ))
     return Occlusion(method=f"{method.name}-previous-frame", label=method.label, frames=frames)
 

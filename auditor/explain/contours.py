@@ -13,6 +13,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from auditor.errors import ModelError
+
 DEFAULT_LEVELS = (0.25, 0.5, 0.75, 0.9)
 
 Scale = Literal["clip", "frame"]
@@ -26,8 +28,13 @@ def normalise(maps: np.ndarray, scale: Scale = "clip") -> np.ndarray:
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim != 3:
         raise ValueError(f"maps must have shape (T, h, w), got {maps.shape}")
-    if not np.all(np.isfinite(maps)) or np.any(maps < 0):
-        raise ValueError("maps must be finite and non-negative (raw Grad-CAM or saliency)")
+    if not np.all(np.isfinite(maps)):
+        raise ModelError(
+            "the explanation maps hold NaN or infinite values: the model's gradients are not finite for this "
+            "clip; check the model (and try TF_ENABLE_ONEDNN_OPTS=0)"
+        )
+    if np.any(maps < 0):
+        raise ValueError("maps must be non-negative (raw Grad-CAM or saliency)")
     if scale == "clip":
         peak = np.full((1, 1, 1), maps.max(initial=0.0), np.float32)
     elif scale == "frame":
