@@ -20,6 +20,9 @@ Choices, and why:
 - **Detached CMS** (`.p7s`, DER, CAdES signed attributes) over the exact file bytes, certificates
   included; `openssl cms -verify -binary -inform DER -content FILE -in FILE.p7s -CAfile ROOT`
   accepts it.
+- **Signed manifest**: `manifest.json` lists every file of the folder (path, size, SHA-256), the
+  report id, the record's SHA-256 and the seal certificate's SHA-256, and `manifest.json.p7s`
+  signs it: a file copied from another report, added or removed shows at `auditor verify`.
 - The pyHanko signer uses the key parsed once by `auditor.keys.load_identity` (pyHanko's own
   `SimpleSigner` re-parses the DER key on every signature, ~150 ms for RSA-3072).
 """
@@ -28,16 +31,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pydantic import BaseModel, ConfigDict, Field
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import VENDOR
@@ -51,16 +58,20 @@ from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from auditor.errors import ArchiveError, SigningError
-from auditor.files import atomic_write_bytes
+from auditor.files import atomic_write_bytes, atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity, create_identity, load_identity
+from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
 
 TSA_ENV = "AUDITOR_TSA_URL"
 SEAL_FIELD = "AuditorSeal"
 DEFAULT_REASON = "Evidence report sealed by auditor"
-REPORT_PDF = "report.pdf"
-REPORT_HTML = "report.html"
-RECORD_JSON = "evidence.json"
+REPORT_PDF = PDF_NAME
+REPORT_HTML = HTML_NAME
+RECORD_JSON = RECORD_NAME
 DEMO_KEYS_DIR = "demo-keys"
+MANIFEST_FILES = (MANIFEST_NAME, MANIFEST_NAME + SIGNATURE_SUFFIX)  # the two files the manifest cannot list
+SHA256_HEX = r"^[0-9a-f]{64}$"
+RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x", no ".x"
 _DIGEST = "sha256"
 
 
@@ -188,7 +199,8 @@ def sign_detached(path: Path, identity: SigningIdentity, *, tsa_url: str | None 
 def sign_report_folder(
     folder: Path, identity: SigningIdentity, *, tsa_url: str | None = None
 ) -> list[Path]:
-    """Sign report.pdf in place and write report.html.p7s and evidence.json.p7s.
+    """Sign report.pdf in place, write report.html.p7s and evidence.json.p7s, then the signed
+    manifest (manifest.json and manifest.json.p7s) that binds every file to this report.
 
     Call it on the staging folder before the report folder is moved into place, so that a
     failed signature leaves no unsigned report where a signed one was expected.
@@ -199,7 +211,79 @@ def sign_report_folder(
         raise ArchiveError(f"cannot sign {folder}: {', '.join(missing)} missing; render the report first")
     identity.check_usable()
     pdf = sign_pdf(folder / REPORT_PDF, folder / REPORT_PDF, identity, tsa_url=tsa_url)
-    return [pdf, *(sign_detached(folder / n, identity, tsa_url=tsa_url) for n in (REPORT_HTML, RECORD_JSON))]
+    signatures = [sign_detached(folder / n, identity, tsa_url=tsa_url) for n in (REPORT_HTML, RECORD_JSON)]
+    manifest = write_manifest(folder, identity)
+    return [pdf, *signatures, manifest, sign_detached(manifest, identity, tsa_url=tsa_url)]
+
+
+class ManifestEntry(BaseModel):
+    """One file of a report folder, as it was sealed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(pattern=RELATIVE_PATH, max_length=1024)  # POSIX, relative to the folder
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=SHA256_HEX)
+
+
+class FolderManifest(BaseModel):
+    """`manifest.json`: every file of one report folder, bound to its report and its seal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["auditor report manifest"] = "auditor report manifest"
+    version: Literal[1] = 1
+    report_id: str = Field(max_length=256)
+    record_sha256: str = Field(pattern=SHA256_HEX)
+    seal_certificate_sha256: str = Field(pattern=SHA256_HEX)
+    files: list[ManifestEntry]
+
+    def text(self) -> str:
+        """Canonical JSON: sorted keys, two-space indent, one final newline."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+
+def build_manifest(folder: Path, identity: SigningIdentity) -> FolderManifest:
+    """The manifest of `folder` as it is now: every regular file but the manifest's own two."""
+    folder = Path(folder)
+    record = folder / RECORD_JSON
+    return FolderManifest(
+        report_id=_report_id(record),
+        record_sha256=sha256_file(record),
+        seal_certificate_sha256=identity.fingerprint,
+        files=[
+            ManifestEntry(path=relative, size=path.stat().st_size, sha256=sha256_file(path))
+            for relative, path in sorted(_folder_files(folder).items())
+        ],
+    )
+
+
+def write_manifest(folder: Path, identity: SigningIdentity) -> Path:
+    """Write `folder/manifest.json` (to be signed next); return its path."""
+    return atomic_write_text(Path(folder) / MANIFEST_NAME, build_manifest(folder, identity).text())
+
+
+def _report_id(record: Path) -> str:
+    """`report.report_id` of an evidence.json, read as plain JSON."""
+    try:
+        report_id = json.loads(_read(record))["report"]["report_id"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArchiveError(f"cannot sign: {record} holds no report.report_id; write the evidence record first") from exc
+    if not isinstance(report_id, str):
+        raise ArchiveError(f"cannot sign: report.report_id in {record} is not a string")
+    return report_id
+
+
+def _folder_files(folder: Path) -> dict[str, Path]:
+    """Regular files below `folder` by POSIX relative path, without the manifest's own two."""
+    files = {}
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_symlink() or not (path.is_dir() or path.is_file()) or not re.fullmatch(RELATIVE_PATH, relative):
+            raise ArchiveError(f"cannot sign {folder}: {relative} is not a report file (odd name, link or device); remove it")
+        if path.is_file() and relative not in MANIFEST_FILES:
+            files[relative] = path
+    return files
 
 
 def seal_fields(identity: SigningIdentity | None) -> dict[str, object]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 import shutil
 import socket
@@ -25,6 +26,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from auditor.errors import ArchiveError, SigningError
 from auditor.evidence import SealInfo, record_json
+from auditor.files import sha256_file
 from auditor.keys import SigningIdentity, create_identity, issue_identity, load_identity
 from auditor.signing import (
     create_demo_identity,
@@ -152,7 +154,7 @@ def test_openssl_accepts_the_p7s_and_rejects_a_modified_html(
     sealed_report: Path, identities: Identities, tmp_path: Path
 ) -> None:
     root = identities.seal_dir / "root.cert.pem"
-    for name in ("report.html", "evidence.json"):
+    for name in ("report.html", "evidence.json", "manifest.json"):
         result = _openssl_verify(sealed_report / name, sealed_report / f"{name}.p7s", root)
         assert result.returncode == 0 and "Verification successful" in result.stderr, result.stderr
     modified = tmp_path / "report.html"
@@ -161,6 +163,24 @@ def test_openssl_accepts_the_p7s_and_rejects_a_modified_html(
     assert result.returncode != 0 and "Verification failure" in result.stderr
     stranger_root = identities.stranger_dir / "root.cert.pem"
     assert _openssl_verify(sealed_report / "report.html", sealed_report / "report.html.p7s", stranger_root).returncode != 0
+
+
+def test_signed_manifest_lists_every_file_of_the_folder(sealed_report: Path, identities: Identities) -> None:
+    text = (sealed_report / "manifest.json").read_text(encoding="utf-8")
+    manifest = json.loads(text)
+    assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"  # canonical
+    record = sealed_report / "evidence.json"
+    assert manifest["format"] == "auditor report manifest" and manifest["version"] == 1
+    assert manifest["report_id"] == json.loads(record.read_bytes())["report"]["report_id"]
+    assert manifest["record_sha256"] == sha256_file(record)
+    assert manifest["seal_certificate_sha256"] == identities.seal.fingerprint
+    files = sorted(
+        p.relative_to(sealed_report).as_posix() for p in sealed_report.rglob("*") if p.is_file() and "manifest" not in p.name
+    )
+    assert [f["path"] for f in manifest["files"]] == files and "images/legend.png" in files and "report.pdf" in files
+    for entry in manifest["files"]:
+        path = sealed_report / entry["path"]
+        assert (entry["size"], entry["sha256"]) == (path.stat().st_size, sha256_file(path)), entry["path"]
 
 
 def test_signing_is_fast_with_the_cached_key(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
