@@ -51,7 +51,7 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def naive_explanation(detector: Detector, x: tf.Tensor, target: int) -> None:
     """The usual way: eager, a separate tape through the whole model for each method."""
-    split = detector._split(detector.layer_name)
+    split = detector._passes(detector.layer_name).split
     final = detector._final
 
     def score_of(maps: tf.Tensor) -> tf.Tensor:

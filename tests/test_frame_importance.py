@@ -20,7 +20,7 @@ from test_gradcam_reference import CASES, SIZE, T
 from auditor._tensorflow import keras, tf
 from auditor.detector import Detector, load_detector
 from auditor.errors import ModelError, VideoError
-from auditor.explain import DEFAULT_FRAME_METHODS, FRAME_METHODS, Explanation, Gradients
+from auditor.explain import DEFAULT_FRAME_METHODS, FRAME_METHODS, DetectorPass, Explanation
 from auditor.explain.base import neighbours
 from auditor.pipeline import report_video
 from auditor.video import write_video
@@ -234,8 +234,9 @@ def test_a_fixed_length_model_is_traced_once(setup: Setup) -> None:
     setup.detector.explain(distinct_frames(T, seed=13))
     batch = np.stack([gradients.frame_features] * 2)
     np.testing.assert_allclose(gradients.logits_from_features(batch), [gradients.logits] * 2, rtol=1e-5, atol=1e-6)
-    split = setup.detector._split(setup.detector.layer_name)
-    assert [f.experimental_get_tracing_count() for f in (split.full_fn, split.logits_fn)] == [1, 1]
+    passes = setup.detector._passes(setup.detector.layer_name)
+    traced = (passes.maps_with_input_gradient, passes.logits_of_features)
+    assert [f.experimental_get_tracing_count() for f in traced] == [1, 1]
 
 
 def test_frame_methods_are_chosen_by_name(any_length: tuple[Detector, Logits]) -> None:
@@ -270,7 +271,7 @@ def test_the_edited_clips_are_scored_once_per_pass() -> None:
 
     features = np.arange(8, dtype=np.float32).reshape(4, 2)
     zeros = np.zeros((4, 1, 1, 1), np.float32)
-    gradients = Gradients(zeros, zeros, zeros, None, np.zeros(2, np.float32), 0, features, score)
+    gradients = DetectorPass(zeros, zeros, zeros, None, np.zeros(2, np.float32), 0, features, score)
     drops = FRAME_METHODS["occlusion"].compute(gradients)
     np.testing.assert_allclose(drops, [-4.0, 4.0, 4.0, 4.0])  # the score is the sum of all features
     assert gradients.neighbour_logits.shape == (5, 2) and batches == [5]

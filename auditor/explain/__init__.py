@@ -1,7 +1,7 @@
 """Explanation methods, one module each: maps registered in METHODS, per-frame scores in FRAME_METHODS."""
 
 from auditor.explain import gradcam, gradient_input, occlusion, saliency
-from auditor.explain.base import Explanation, FrameMethod, Gradients, Method
+from auditor.explain.base import DetectorPass, Explanation, FrameMethod, Method
 
 METHODS: dict[str, Method] = {m.name: m for m in (gradcam.METHOD, saliency.METHOD)}
 DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "saliency")
@@ -14,8 +14,8 @@ __all__ = [
     "DEFAULT_METHODS",
     "FRAME_METHODS",
     "METHODS",
+    "DetectorPass",
     "Explanation",
     "FrameMethod",
-    "Gradients",
     "Method",
 ]

@@ -12,7 +12,7 @@ from auditor.errors import VideoError
 
 
 @dataclass(frozen=True)
-class Gradients:
+class DetectorPass:
     """One forward (+ backward) pass of the detector over one clip.
 
     All arrays drop the batch axis. `input_grads` is None when no method needed it.
@@ -98,7 +98,7 @@ class Method:
     """One explanation method: a formula over one detector pass, registered by name."""
 
     name: str
-    compute: Callable[[Gradients], np.ndarray]
+    compute: Callable[[DetectorPass], np.ndarray]
     needs_input_grads: bool
     summary: str  # one plain sentence for reports: what the map shows
 
@@ -108,7 +108,7 @@ class FrameMethod:
     """One frame-importance score: one value per frame of one detector pass, registered by name."""
 
     name: str
-    compute: Callable[[Gradients], np.ndarray]  # float32 (T,), positive = the frame supports the class
+    compute: Callable[[DetectorPass], np.ndarray]  # float32 (T,), positive = the frame supports the class
     needs_input_grads: bool
     label: str  # short chart label
     summary: str  # one plain sentence for reports: what the score shows

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.explain.base import Gradients, Method
+from auditor.explain.base import DetectorPass, Method
 
 
-def gradcam_pre_relu(gradients: Gradients) -> np.ndarray:
+def gradcam_pre_relu(gradients: DetectorPass) -> np.ndarray:
     """Σ_k α[t,k]·A[t,:,:,k] with α[t,k] = mean_ij ∂y/∂A[t,i,j,k]; shape (T, h, w)."""
     weights = gradients.activation_grads.mean(axis=(1, 2), keepdims=True)
     return (weights * gradients.activations).sum(axis=-1, dtype=np.float32)
 
 
-def gradcam(gradients: Gradients) -> np.ndarray:
+def gradcam(gradients: DetectorPass) -> np.ndarray:
     """Raw per-frame Grad-CAM, ReLU of the weighted map sum; float32 (T, h, w), not normalised."""
     return np.maximum(gradcam_pre_relu(gradients), 0.0).astype(np.float32)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.explain.base import FrameMethod, Gradients
+from auditor.explain.base import DetectorPass, FrameMethod
 
 
-def gradient_x_input(gradients: Gradients) -> np.ndarray:
+def gradient_x_input(gradients: DetectorPass) -> np.ndarray:
     """Signed gradient × input mass of each frame, float32 (T,).
 
     x is the model input after preprocessing. The value is the first-order estimate of how much

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.explain.base import FrameMethod, Gradients
+from auditor.explain.base import DetectorPass, FrameMethod
 
 
-def occlusion(gradients: Gradients) -> np.ndarray:
+def occlusion(gradients: DetectorPass) -> np.ndarray:
     """Drop of the target logit when each frame is replaced by its neighbour, float32 (T,).
 
     Positive = the frame supports the class more than its neighbour does; 0 when the neighbour

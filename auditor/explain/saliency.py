@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.explain.base import Gradients, Method
+from auditor.explain.base import DetectorPass, Method
 
 
-def saliency(gradients: Gradients) -> np.ndarray:
+def saliency(gradients: DetectorPass) -> np.ndarray:
     """Raw saliency, float32 (T, H, W), at the model's input resolution, not normalised."""
     if gradients.input_grads is None:
         raise ValueError("saliency needs the gradient with respect to the input")

@@ -1,0 +1,14 @@
+"""Keras model adapter, one concern per module:
+
+- `loading`: model files and sidecars (`load_detector`, Keras 2 recognition);
+- `anatomy`: taking the model apart (the TimeDistributed CNN, its per-frame steps, the head, the
+  final Dense layer) and rebuilding it around one target layer;
+- `passes`: the compiled tf.functions of one target layer (maps and their gradients, with or
+  without dy/dx; the logits of edited clips);
+- `front`: the `Detector` that prepares clips and turns one detector pass into an `Explanation`.
+"""
+
+from auditor.detector.front import Detector
+from auditor.detector.loading import MODEL_SUFFIXES, h5_text, load_detector, looks_like_keras2
+
+__all__ = ["MODEL_SUFFIXES", "Detector", "h5_text", "load_detector", "looks_like_keras2"]

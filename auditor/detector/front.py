@@ -1,0 +1,192 @@
+"""The `Detector`: a loaded video classifier that resizes and preprocesses clips, runs one
+detector pass per explanation, and turns the pass into maps and frame scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from auditor._tensorflow import keras, tf
+from auditor.detector.anatomy import (
+    activation_name,
+    frame_input_shape,
+    per_frame_steps,
+    split_at,
+    split_top_level,
+    trace_shapes,
+)
+from auditor.detector.passes import Passes, compile_passes
+from auditor.errors import ModelError, VideoError
+from auditor.explain import (
+    DEFAULT_FRAME_METHODS,
+    DEFAULT_METHODS,
+    FRAME_METHODS,
+    METHODS,
+    DetectorPass,
+    Explanation,
+)
+from auditor.files import sha256_file
+from auditor.sidecar import Sidecar
+
+
+class Detector:
+    """A loaded video classifier that can explain its decisions frame by frame."""
+
+    def __init__(self, model: keras.Model, model_path: Path, sidecar: Sidecar, class_names: Sequence[str]):
+        self.model = model
+        self.model_path = Path(model_path)
+        self.model_sha256 = sha256_file(self.model_path)
+        self.sidecar = sidecar
+        self.class_names = tuple(class_names)
+        self.input_shape = frame_input_shape(model)
+        self._td_layers, self._head_layers, self._final = split_top_level(model)
+        self._steps = per_frame_steps(self._td_layers)
+        self.output_activation = activation_name(self._final)
+        self.layer_name = self._default_layer_name()
+        self._compiled: dict[str, Passes] = {}
+
+    @property
+    def preprocessing(self) -> str:
+        return self.sidecar.preprocessing
+
+    @property
+    def frames_per_clip(self) -> int | None:
+        return self.input_shape[0]
+
+    def preprocess(self, frames: np.ndarray) -> np.ndarray:
+        """Resize uint8 RGB frames to the model input and apply the sidecar's preprocessing."""
+        resized = self.resize(frames)
+        return _preprocess(resized.astype(np.float32), self.preprocessing)
+
+    def resize(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 RGB frames (T, H', W', 3) at the model's input size (T, H, W, 3)."""
+        _check_frames(frames, self.frames_per_clip)
+        height, width = self.input_shape[1:3]
+        if frames.shape[1:3] == (height, width):
+            return frames
+        return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+
+    def explain(
+        self,
+        frames: np.ndarray,
+        target: int | str | None = None,
+        layer: str | None = None,
+        methods: Sequence[str] = DEFAULT_METHODS,
+        frame_methods: Sequence[str] = DEFAULT_FRAME_METHODS,
+    ) -> Explanation:
+        """Explain the score of `target` (default: the predicted class) on one clip.
+
+        One forward + backward pass gives the maps and gradient × input; frame occlusion adds one
+        batched pass of the layers above the per-frame CNN.
+        """
+        _check_names(methods, METHODS, "explanation method")
+        _check_names(frame_methods, FRAME_METHODS, "frame-importance method")
+        chosen = [METHODS[m] for m in methods] + [FRAME_METHODS[m] for m in frame_methods]
+        resized = self.resize(frames)
+        gradients = self.gradients(resized, target, layer, any(m.needs_input_grads for m in chosen))
+        return Explanation(
+            frames=resized,
+            maps={m: METHODS[m].compute(gradients) for m in methods},
+            frame_scores={m: FRAME_METHODS[m].compute(gradients) for m in frame_methods},
+            occluded_probabilities=(
+                self.probabilities(gradients.neighbour_logits[1:].astype(np.float32)) if "occlusion" in frame_methods else None
+            ),
+            logits=gradients.logits,
+            probabilities=self.probabilities(gradients.logits),
+            class_names=self.class_names,
+            target_index=gradients.target_index,
+            layer_name=layer or self.layer_name,
+            preprocessing=self.preprocessing,
+            parameters={"output_activation": self.output_activation},
+        )
+
+    def gradients(
+        self, frames: np.ndarray, target: int | str | None = None, layer: str | None = None, input_grads: bool = True
+    ) -> DetectorPass:
+        """One forward + backward pass: logits, target-layer maps and their gradients (and dy/dx)."""
+        x = tf.constant(self.preprocess(frames)[np.newaxis])
+        target_index = tf.constant(self._target_index(target), dtype=tf.int32)
+        passes = self._passes(layer or self.layer_name)
+        run = passes.maps_with_input_gradient if input_grads else passes.maps_without_input_gradient
+        out = run(x, target_index)
+        return DetectorPass(
+            inputs=x.numpy()[0],
+            activations=out["maps"].numpy(),
+            activation_grads=out["maps_grad"].numpy(),
+            input_grads=out["input_grad"].numpy() if input_grads else None,
+            logits=out["logits"].numpy(),
+            target_index=int(out["index"].numpy()),
+            frame_features=out["features"].numpy(),
+            logits_from_features=lambda features: passes.logits_of_features(tf.constant(features, tf.float32)).numpy(),
+        )
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """Class probabilities of one clip, from the original model."""
+        x = self.preprocess(frames)[np.newaxis]
+        return np.asarray(self.model(x, training=False))[0]
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """The model's own output activation applied to logits (n,) or (N, n) (softmax when the head is linear)."""
+        logits = tf.constant(logits[np.newaxis])
+        if self.output_activation == "sigmoid":
+            return tf.sigmoid(logits).numpy()[0]
+        return tf.nn.softmax(logits).numpy()[0]
+
+    def layer_names(self) -> list[str]:
+        """Names of the per-frame layers that can be chosen as the Grad-CAM target."""
+        return [step.name for step in self._steps]
+
+    def _target_index(self, target: int | str | None) -> int:
+        if target is None:
+            return -1
+        if isinstance(target, str):
+            if target not in self.class_names:
+                raise ModelError(f"unknown class {target!r}; the model's classes are {list(self.class_names)}")
+            return self.class_names.index(target)
+        if not 0 <= int(target) < len(self.class_names):
+            raise ModelError(f"class index {target} is out of range 0..{len(self.class_names) - 1}")
+        return int(target)
+
+    def _default_layer_name(self) -> str:
+        if self.sidecar.target_layer:
+            return self.sidecar.target_layer
+        shapes = trace_shapes(self._steps, self.input_shape[1:])
+        spatial = [name for name, shape in shapes if len(shape) == 3 and min(shape[:2]) > 1]
+        if not spatial:
+            raise ModelError(
+                f"{self.model_path.name}: the TimeDistributed part has no layer with a spatial map (h, w, K); "
+                "Grad-CAM needs a CNN inside TimeDistributed"
+            )
+        return spatial[-1]
+
+    def _passes(self, layer_name: str) -> Passes:
+        """The compiled passes of one target layer, built on first use and kept."""
+        if layer_name not in self._compiled:
+            split = split_at(layer_name, self._steps, self._head_layers, self.input_shape)
+            self._compiled[layer_name] = compile_passes(split, self._final)
+        return self._compiled[layer_name]
+
+
+def _check_names(names: Sequence[str], registry: Mapping[str, object], kind: str) -> None:
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        raise ModelError(f"unknown {kind} {unknown[0]!r}; choose from {sorted(registry)}")
+
+
+def _check_frames(frames: np.ndarray, expected_frames: int | None) -> None:
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        shape = getattr(frames, "shape", None)
+        raise VideoError(f"frames must be a uint8 RGB array (T, H, W, 3); got {type(frames).__name__} {shape}")
+    if expected_frames is not None and frames.shape[0] != expected_frames:
+        raise VideoError(f"the model takes clips of {expected_frames} frames; got {frames.shape[0]}")
+
+
+def _preprocess(x: np.ndarray, mode: str) -> np.ndarray:
+    """Float RGB in [0, 255] → the model's input convention (see auditor.sidecar)."""
+    if mode == "unit":
+        return x / np.float32(255.0)
+    return keras.applications.imagenet_utils.preprocess_input(x, mode=mode).astype(np.float32)
