@@ -23,6 +23,7 @@ from auditor.cli.import_model import import_model
 from auditor.detector import Detector
 from auditor.errors import ModelError
 from auditor.files import sha256_file
+from auditor.legacy import rebuild
 from auditor.video import write_video
 
 FRAMES, SIZE = 3, 32
@@ -208,8 +209,8 @@ def test_unknown_custom_layer_is_named_in_one_line_and_nothing_is_written(tmp_pa
 def test_conversion_that_changes_outputs_is_refused(
     legacy_h5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    copy = legacy._copy_weights  # a conversion bug: the GRU keeps its fresh Keras 3 weights
-    monkeypatch.setattr(legacy, "_copy_weights", lambda old, new, at: None if "gru" in at else copy(old, new, at))
+    copy = rebuild._copy_weights  # a conversion bug: the GRU keeps its fresh Keras 3 weights
+    monkeypatch.setattr(rebuild, "_copy_weights", lambda old, new, at: None if "gru" in at else copy(old, new, at))
     with pytest.raises(ModelError, match=r"differs from detector.h5 by up to .* \(tolerance 1e-05\); nothing was"):
         legacy.import_legacy_model(legacy_h5, tmp_path / "model.keras")
     assert list(tmp_path.iterdir()) == []
