@@ -65,9 +65,10 @@ def make_identities(base: Path) -> Identities:
     )
 
 
-def build_report(folder: Path, marker: str = "A") -> Path:
-    """An unsigned report folder: artifacts, evidence.json, report.html, report.pdf (PDF/A-3b)."""
-    record = make_report_folder(folder, seal=SealInfo(note=f"report {marker}"))
+def build_report(folder: Path, marker: str = "A", identity: SigningIdentity | None = None) -> Path:
+    """An unsigned report folder: artifacts, evidence.json, report.html, report.pdf (PDF/A-3b);
+    its record names the seal of `identity`, the one that will sign it."""
+    record = make_report_folder(folder, seal=SealInfo(**{**seal_fields(identity), "note": f"report {marker}"}))
     json_text = record_json(record)
     (folder / "evidence.json").write_text(json_text, encoding="utf-8")
     html = HTML.format(marker=marker)
@@ -78,7 +79,7 @@ def build_report(folder: Path, marker: str = "A") -> Path:
 
 
 def signed_report(folder: Path, identity: SigningIdentity, marker: str = "A") -> Path:
-    build_report(folder, marker)
+    build_report(folder, marker, identity)
     sign_report_folder(folder, identity)
     return folder
 

@@ -51,7 +51,7 @@ def _append_unsigned_content_change(pdf: Path, out: Path) -> Path:
 
 def test_untouched_report_folder_is_valid(sealed_report: Path, trust: Path) -> None:
     verdicts = verify_paths([sealed_report], trust)
-    assert [Path(v.path).name for v in verdicts] == ["report.pdf", "report.html", "evidence.json"]
+    assert [Path(v.path).name for v in verdicts] == ["report.pdf", "report.html", "evidence.json", "manifest.json"]
     assert all(v.status == "valid" and not v.reasons for v in verdicts), [v.reasons for v in verdicts]
     assert exit_code(verdicts) == EXIT_VALID
     pdf = verdicts[0]
@@ -121,7 +121,7 @@ def test_review_signature_in_a_new_revision_keeps_the_seal(
     assert [s.field for s in verdict.signatures] == ["AuditorSeal", "AuditorSignature2"]
     assert [s.signer for s in verdict.signatures] == ["O=Test Org,CN=Test seal", "O=Test Org,CN=Reviewer"]
     assert verdict.signatures[0].changes_after == "FORM_FILLING" and not verdict.signatures[0].covers_whole_file
-    assert _statuses([report], trust) == ["valid", "valid", "valid"]
+    assert _statuses([report], trust) == ["valid"] * 4  # the sealed PDF is the first bytes of the grown one
     forged = _append_unsigned_content_change(pdf, tmp_path / "forged.pdf")
     shutil.copy(forged, pdf)
     assert _statuses([pdf], trust) == ["invalid"]
@@ -154,7 +154,7 @@ def test_another_reports_p7s_is_rejected(report: Path, identities: Identities, t
     for name in ("report.html.p7s", "evidence.json.p7s"):
         shutil.copy(other / name, report / name)
     assert _statuses([report / "report.html", report / "evidence.json"], trust) == ["invalid", "invalid"]
-    assert _statuses([other], trust) == ["valid", "valid", "valid"]
+    assert _statuses([other], trust) == ["valid"] * 4
 
 
 def test_altered_artifact_is_detected(report: Path, trust: Path) -> None:
@@ -179,10 +179,10 @@ def test_missing_signature_file_and_unsigned_pdf(report: Path, trust: Path, tmp_
 def test_untrusted_key_is_told_apart_from_tampering(identities: Identities, trust: Path, tmp_path: Path) -> None:
     rogue = signed_report(tmp_path / "rogue", identities.stranger)
     verdicts = verify_paths([rogue], trust)
-    assert [v.status for v in verdicts] == ["untrusted"] * 3
+    assert [v.status for v in verdicts] == ["untrusted"] * 4
     assert exit_code(verdicts) == EXIT_UNTRUSTED
     assert all("does not chain to the trusted root" in v.reasons[0] for v in verdicts)
-    assert _statuses([rogue], identities.stranger_dir) == ["valid", "valid", "valid"]
+    assert _statuses([rogue], identities.stranger_dir) == ["valid"] * 4
 
 
 def test_rsa_signer_against_p256_root_of_the_same_name_is_untrusted(sealed_report: Path, tmp_path: Path) -> None:
@@ -232,7 +232,7 @@ def test_cli_verify_exit_codes_and_summary(
 ) -> None:  # noqa: ANN001
     code, out, err = _run(monkeypatch, capsys, "verify", str(report), "--trust", str(trust))
     assert code == 0, out + err
-    assert out.count("VALID ") == 3 and f"trusted root: O=Test Org,CN=Test Org evidence seal root" in out
+    assert out.count("VALID ") == 4 and f"trusted root: O=Test Org,CN=Test Org evidence seal root" in out
     rogue = signed_report(tmp_path / "rogue", identities.stranger)
     code, out, err = _run(monkeypatch, capsys, "verify", str(rogue / "report.pdf"), "--trust", str(trust))
     assert code == 8 and out.startswith("UNTRUSTED") and "signed by an untrusted key" in err
@@ -241,7 +241,7 @@ def test_cli_verify_exit_codes_and_summary(
     assert code == 1 and "altered or invalid" in err and "Traceback" not in err
     result = json.loads(out)
     assert result["exit_code"] == 1 and str(trust) in result["trusted_root"]
-    assert [f["status"] for f in result["files"]] == ["valid", "invalid", "valid"]
+    assert [f["status"] for f in result["files"]] == ["valid", "invalid", "valid", "valid"]
 
 
 def test_cli_verify_help_documents_exit_codes(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001

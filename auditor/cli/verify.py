@@ -37,9 +37,13 @@ class VerificationFailed(click.ClickException):
 def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | None, as_json: bool) -> None:
     """Check signed report files: a PDF, an HTML/JSON file with its .p7s, or a report folder.
 
-    For each file: the signature is intact, the signer chains to the trusted root, the signature
-    covers the whole file (later revisions only if validly signed, e.g. a review), and the
-    evidence record embedded in the PDF matches the hashes of the files it lists.
+    For each file: the signature is intact, the signer may sign documents and chains to the
+    trusted root, the signature covers the whole file (later revisions only if validly signed,
+    e.g. a review, and without changing the document metadata), and the evidence record embedded
+    in the PDF names that signer and matches the hashes of the files it lists. For a folder, the
+    signed manifest.json binds every file to one report and one seal: a file that is missing,
+    altered, foreign (from another report) or not listed is named. A timestamp counts only when
+    its authority chains to the trusted roots.
 
     \b
     Exit codes:

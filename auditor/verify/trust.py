@@ -1,0 +1,150 @@
+"""Whom `verify` trusts, and which signers and timestamps count.
+
+A signer counts only with keyUsage digitalSignature or nonRepudiation, a document-signing
+extended key usage where the certificate has an EKU at all, and when it is neither a CA nor a
+trust anchor itself. A timestamp counts only when its token is intact and its authority chains
+to the trusted roots; otherwise the signature is reported without proof of time (B-B, not B-T).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from asn1crypto import pdf as asn1_pdf  # renames Adobe's key purpose as pyHanko sees it: import it first
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import SignatureStatus
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import InvalidCertificateError
+
+from auditor.errors import SigningError
+from auditor.keys import ROOT_FILE, SIGNING_EKUS, default_keys_dir, read_certificates
+from auditor.verify.status import Findings, SignatureSummary
+
+S = TypeVar("S", bound=SignatureStatus)
+
+SIGNER_USAGE = KeyUsageConstraints(
+    key_usage={"digital_signature", "non_repudiation"},
+    # id-kp-documentSigning (RFC 9336), Microsoft and Adobe document signing, emailProtection, any
+    extd_key_usage={asn1_pdf.KeyPurposeId.map(oid.dotted_string) for oid in SIGNING_EKUS},
+    explicit_extd_key_usage_required=False,  # no EKU at all: any purpose (certificates before RFC 9336)
+)
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """The root certificates trusted in one verification run, and where they came from."""
+
+    certs: tuple[x509.Certificate, ...]
+    description: str
+
+    def context(self) -> ValidationContext:
+        """A pyHanko validation context that trusts exactly these roots, offline."""
+        roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.certs]
+        return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
+
+    def holds_key_of(self, cert: x509.Certificate) -> bool:
+        """Whether `cert` is an anchor, or carries an anchor's public key."""
+        key = _public_der(cert)
+        return any(_public_der(anchor) == key for anchor in self.certs)
+
+
+def load_trust(trust: Path | None) -> TrustAnchors:
+    """The roots in `trust` (a PEM/DER file or a keys folder), else the `auditor keys` root."""
+    source = Path(trust) if trust is not None else default_keys_dir() / ROOT_FILE
+    if source.is_dir():
+        source = source / ROOT_FILE
+    if not source.is_file():
+        if trust is not None:
+            raise SigningError(f"trust certificate {source} does not exist; give a root certificate (PEM) with --trust")
+        return TrustAnchors((), f"none (no {source}; run `auditor keys init` or pass --trust ROOT.pem)")
+    certs = tuple(read_certificates(source))
+    if not certs:
+        raise SigningError(f"{source} holds no certificate; give a root certificate (PEM) with --trust")
+    names = "; ".join(f"{c.subject.rfc4514_string()} (SHA-256 {c.fingerprint(hashes.SHA256()).hex()[:16]}…)" for c in certs)
+    return TrustAnchors(certs, f"{names} from {source}")
+
+
+def validated(validate: Callable[[ValidationContext], S], anchors: TrustAnchors) -> tuple[S, str | None]:
+    """Run `validate` against the anchors; if path building itself crashes (pyHanko asserts on a
+    root whose name matches but whose key type differs), check integrity with no roots instead."""
+    try:
+        return validate(anchors.context()), None
+    except Exception as exc:  # any failure to build the path means "not trusted"
+        return validate(TrustAnchors((), "none").context()), f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def signer_problem(cert: asn1_x509.Certificate, anchors: TrustAnchors) -> str | None:
+    """Why this certificate may not sign a report, or None."""
+    name = subject(cert)
+    if anchors.holds_key_of(x509.load_der_x509_certificate(cert.dump())):
+        return f"the trust root's own key signed (as {name}); only a seal certificate issued under it may sign"
+    if cert.ca:
+        return f"signer {name} is a certificate authority (CA:TRUE); a CA certificate must not sign reports"
+    try:
+        SIGNER_USAGE.validate(cert)
+    except InvalidCertificateError as exc:
+        return f"signer {name} is not a document-signing certificate: {exc}"
+    return None
+
+
+def judge_signature(
+    summary: SignatureSummary,
+    status: SignatureStatus,
+    findings: Findings,
+    anchors: TrustAnchors,
+    name: str,
+    path_error: str | None = None,
+) -> None:
+    """Record what one signature's status means: altered, a signer that must not count, untrusted."""
+    if not summary.intact:
+        findings.invalid.append(f"{name}: the signed bytes were altered (digest or signature mismatch)")
+        return
+    problem = signer_problem(status.signing_cert, anchors)
+    if problem:
+        summary.trusted = False
+        findings.invalid.append(f"{name}: {problem}")
+    elif not summary.trusted:
+        indic = getattr(status, "trust_problem_indic", None)
+        detail = f" ({indic.name})" if indic is not None and path_error is None else ""
+        detail = f" (path validation failed: {path_error})" if path_error else detail
+        findings.untrusted.append(
+            f"{name}: signer {summary.signer} does not chain to the trusted root{detail}; trusted: {anchors.description}"
+        )
+
+
+def timestamp_counts(status: SignatureStatus, findings: Findings, name: str) -> bool:
+    """Whether the signature's timestamp counts (intact and trusted); a damaged one is invalid,
+    an untrusted one a note."""
+    token = getattr(status, "timestamp_validity", None)
+    if token is None:
+        return False
+    if not (token.intact and token.valid):
+        findings.invalid.append(f"{name}: the timestamp token is altered or does not match the signature")
+        return False
+    if not token.trusted:
+        findings.notes.append(
+            f"{name}: the timestamp by {subject(token.signing_cert)} is not trusted (its authority "
+            "does not chain to the trusted roots): the signature counts as B-B, without proof of time, not B-T"
+        )
+        return False
+    return True
+
+
+def certificate_sha256(cert: asn1_x509.Certificate) -> str:
+    """Hex SHA-256 of a certificate's DER, as the record's `seal.certificate_sha256` states it."""
+    return cert.sha256.hex()
+
+
+def subject(cert: asn1_x509.Certificate) -> str:
+    """The RFC 4514 subject of a certificate, as `SigningIdentity.subject` writes it."""
+    return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
+
+
+def _public_der(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
