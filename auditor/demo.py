@@ -8,10 +8,10 @@ from pathlib import Path
 from auditor.detector import load_detector
 from auditor.errors import ArchiveError
 from auditor.files import atomic_directory
-from auditor.pipeline import Progress, report_video
+from auditor.pipeline import Progress, ReportOptions, report_video
 from auditor.profile import DeploymentProfile, load_profile
 from auditor.report_folder import ReportResult
-from auditor.signing import create_demo_identity
+from auditor.signing import SealSettings, create_demo_identity
 from auditor.synthetic import make_clip
 from auditor.video import write_video
 
@@ -43,8 +43,6 @@ def run_demo(
     with atomic_directory(out) as staging:
         video = write_video(staging / "incident.avi", clip.frames, DEMO_FPS)
         identity = create_demo_identity(staging) if sign else None
-        result = report_video(
-            video, detector, staging / "report", profile=demo_profile(), identity=identity,
-            source_id="demo-camera-01", progress=progress,
-        )
+        options = ReportOptions(profile=demo_profile(), source_id="demo-camera-01")
+        result = report_video(video, detector, staging / "report", options, SealSettings(identity), progress)
     return ReportResult(out / "report", result.record, result.signed)

@@ -16,7 +16,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from auditor.explain.base import Explanation
+from auditor.explain.base import ClipExplanation
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, normalise
 from auditor.errors import ReportError
 from auditor.files import atomic_write_bytes, sha256_bytes
@@ -85,7 +85,7 @@ def contour_legend(levels: Sequence[float] = DEFAULT_LEVELS, upscale_to: int = 2
 
 
 def write_explanation_images(
-    explanation: Explanation,
+    explanation: ClipExplanation,
     out_dir: Path,
     *,
     levels: Sequence[float] = DEFAULT_LEVELS,

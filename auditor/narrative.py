@@ -14,7 +14,7 @@ from auditor.evidence import EvidenceRecord, FrameSummary
 __all__ = [
     "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "frame_span",
     "headline", "how_sure", "key_frame_sentence", "percent", "procedure", "role_of_system",
-    "saliency_agreement", "seconds", "strongest_occlusion", "time_span", "what_was_flagged",
+    "saliency_agreement", "seconds", "strongest_edit", "time_span", "what_was_flagged",
 ]
 
 WEAK = 0.25  # a frame whose Grad-CAM peak is below this share of the clip maximum counts as weak
@@ -205,38 +205,39 @@ def saliency_agreement(record: EvidenceRecord) -> str | None:
 
 
 def counterfactual(record: EvidenceRecord) -> str:
-    """Would the outcome change without any one frame? (checklist item 11), from the occlusion."""
-    occlusion, decision = record.explanations.occlusion, record.decision
-    if occlusion is None:
+    """Would the outcome change without any one frame? (checklist item 11), from the edited clips."""
+    method, decision = record.explanations.edits(), record.decision
+    if method is None or method.edits is None:
         return "Whether removing a frame would change the outcome (frame occlusion) was not computed for this report."
-    changed = [f for f in occlusion.frames if (f.predicted_class, f.flagged) != (decision.predicted_class, decision.flagged)]
+    changed = [e for e in method.edits if (e.predicted_class, e.flagged) != (decision.predicted_class, decision.flagged)]
     if changed:
-        return "Replacing a single frame by the one before it would change the outcome: " + "; ".join(
-            f"without {_frame_name(record, f.position)} the system would give \u201c{f.predicted_class}\u201d "
-            f"({percent(f.predicted_probability)}){' and raise an alert' if f.flagged else ', with no alert'}"
-            for f in changed
+        return "Replacing a single frame by its neighbour would change the outcome: " + "; ".join(
+            f"without {_frame_name(record, e.position)} the system would give \u201c{e.predicted_class}\u201d "
+            f"({percent(e.predicted_probability)}){' and raise an alert' if e.flagged else ', with no alert'}"
+            for e in changed
         ) + "."
-    scores = [f.predicted_probability for f in occlusion.frames]
+    scores = [e.predicted_probability for e in method.edits]
     outcome = f"flag \u201c{decision.predicted_class}\u201d" if decision.flagged else f"give \u201c{decision.predicted_class}\u201d without an alert"
     return (
-        f"Replacing any single frame by the one before it would not change the outcome: the system would still "
+        f"Replacing any single frame by its neighbour would not change the outcome: the system would still "
         f"{outcome}, with a score between {percent(min(scores))} and {percent(max(scores))}."
     )
 
 
-def strongest_occlusion(record: EvidenceRecord) -> str | None:
+def strongest_edit(record: EvidenceRecord) -> str | None:
     """Which frame's replacement lowers the explained score most, and by how much."""
-    occlusion = record.explanations.occlusion
-    if occlusion is None:
+    method = record.explanations.edits()
+    if method is None or method.edits is None:
         return None
-    strongest = max(occlusion.frames, key=lambda f: (f.score_drop, -f.position))
-    if strongest.score_drop <= 0:
+    position = max(range(len(method.values)), key=lambda t: (method.values[t], -t))
+    drop = method.values[position]
+    if drop <= 0:
         return "Replacing any one frame does not lower the model's internal score for this label."
     score = record.decision.score_value
     return (
         f"The model's internal score for \u201c{record.explanations.target_class}\u201d falls most when "
-        f"{_frame_name(record, strongest.position)} is replaced by {_frame_name(record, strongest.replaced_by)}: "
-        f"from {score:.2f} to {score - strongest.score_drop:.2f}."
+        f"{_frame_name(record, position)} is replaced by {_frame_name(record, method.edits[position].replaced_by)}: "
+        f"from {score:.2f} to {score - drop:.2f}."
     )
 
 

@@ -9,27 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.detector import Detector
-from auditor.display import DISPLAY_PARAMETERS, write_explanation_images
+from auditor.display import write_explanation_images
 from auditor.errors import ArchiveError, VideoError
 from auditor.evidence import (
     RECORD_NAME,
     ModelIdentity,
+    RecordContext,
     SealInfo,
     build_record,
     save_arrays,
     write_record,
 )
-from auditor.explain import DEFAULT_FRAME_METHODS
+from auditor.explain import DEFAULT_FRAME_IMPORTANCE, frame_importance_for
 from auditor.files import atomic_directory
-from auditor.keys import SigningIdentity
 from auditor.profile import DeploymentProfile
 from auditor.report import write_report
 from auditor.report_folder import ReportResult
-from auditor.signing import seal_fields, sign_report_folder
+from auditor.signing import SealSettings, seal_fields, sign_report_folder
 from auditor.video import Clip, read_video
 
 log = logging.getLogger(__name__)
@@ -54,60 +54,59 @@ def select_window(clip: Clip, frames: int, start: int = 0) -> Clip:
     )
 
 
+@dataclass(frozen=True)
+class ReportOptions:
+    """How one clip becomes a report: the deployment it is for, where the explained window
+    starts, the camera or source id, the frame-importance methods (those the clip is long enough
+    for), the operator's templates, and whether to replace a report."""
+
+    profile: DeploymentProfile = field(default_factory=DeploymentProfile)
+    start: int = 0
+    source_id: str | None = None
+    frame_importance: tuple[str, ...] = DEFAULT_FRAME_IMPORTANCE
+    templates_dir: Path | None = None
+    overwrite: bool = False
+
+
 def report_video(
     video: Path,
     detector: Detector,
     out: Path,
-    *,
-    profile: DeploymentProfile | None = None,
-    identity: SigningIdentity | None = None,
-    start: int = 0,
-    source_id: str | None = None,
-    templates_dir: Path | None = None,
-    tsa_url: str | None = None,
-    overwrite: bool = False,
+    options: ReportOptions | None = None,
+    seal: SealSettings | None = None,
     progress: Progress = log.info,
 ) -> ReportResult:
-    """Explain the window of `video` starting at `start` and write a report folder to `out`.
+    """Explain the window of `video` that starts at `options.start` and write a report folder to `out`.
 
-    Without an `identity` the report is an unsigned draft, marked so on every page.
+    Without a seal identity the report is an unsigned draft, marked so on every page.
     """
-    _check_destination(Path(out), overwrite)
+    options, seal = options or ReportOptions(), seal or SealSettings()
+    _check_destination(Path(out), options.overwrite)
     progress(f"reading {Path(video).name}")
     frames = detector.frames_per_clip
-    clip = read_video(video, max_frames=start + frames if frames else None)
-    window = select_window(clip, frames or len(clip), start)
+    clip = read_video(video, max_frames=options.start + frames if frames else None)
+    window = select_window(clip, frames or len(clip), options.start)
     progress(f"explaining frames {window.frame_indices[0]}–{window.frame_indices[-1]}")
-    explanation = detector.explain(window.frames, frame_methods=_frame_methods(len(window)))
-    explanation = replace(explanation, parameters={**explanation.parameters, **DISPLAY_PARAMETERS})
+    methods = frame_importance_for(len(window), options.frame_importance)
+    explanation = detector.explain(window.frames, frame_importance=methods)
     with atomic_directory(Path(out)) as staging:
         progress("writing images and evidence record")
-        images = write_explanation_images(explanation, staging)
+        drawn = write_explanation_images(explanation, staging)
         arrays = save_arrays(staging, explanation)
+        context = RecordContext(
+            profile=options.profile, source_id=options.source_id, seal=SealInfo(**seal_fields(seal.identity))
+        )
         record = build_record(
-            explanation,
-            window,
-            model=ModelIdentity.from_detector(detector),
-            profile=profile,
-            images=images,
-            arrays=arrays,
-            threshold=detector.sidecar.threshold,
-            window=(window.frame_indices.tolist(), window.timestamps.tolist()),
-            source_id=source_id,
-            seal=SealInfo(**seal_fields(identity)),
+            explanation, window, model=ModelIdentity.from_detector(detector), rule=detector.sidecar.decision_rule,
+            drawn=drawn, arrays=arrays, context=context,
         )
         write_record(staging, record)
         progress("rendering HTML and PDF/A")
-        write_report(record, staging, templates_dir=templates_dir, draft=identity is None)
-        if identity is not None:
+        write_report(record, staging, templates_dir=options.templates_dir, draft=seal.identity is None)
+        if seal.identity is not None:
             progress("signing")
-            sign_report_folder(staging, identity, tsa_url=tsa_url)
-    return ReportResult(Path(out), record, signed=identity is not None)
-
-
-def _frame_methods(frames: int) -> tuple[str, ...]:
-    """The default frame-importance methods; occlusion needs a neighbour, so not on a single frame."""
-    return tuple(m for m in DEFAULT_FRAME_METHODS if m != "occlusion" or frames > 1)
+            sign_report_folder(staging, seal.identity, tsa_url=seal.tsa_url)
+    return ReportResult(Path(out), record, signed=seal.identity is not None)
 
 
 def _check_destination(out: Path, overwrite: bool) -> None:

@@ -28,8 +28,10 @@ from PIL import Image
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from auditor import narrative
+from auditor.charts import frame_importance_chart
 from auditor.errors import ReportError
 from auditor.evidence import (
+    SCHEMA_RESOURCE,
     CheckedArtifacts,
     EvidenceRecord,
     committed_schema,
@@ -88,7 +90,9 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     sentences = SimpleNamespace(**{name: getattr(narrative, name) for name in narrative.__all__})
-    env.globals.update(narrative=sentences, NOT_PROVIDED=NOT_PROVIDED)
+    env.globals.update(
+        narrative=sentences, charts=SimpleNamespace(frame_importance=frame_importance_chart), NOT_PROVIDED=NOT_PROVIDED
+    )
     env.filters.update(percent=narrative.percent, seconds=narrative.seconds)
     return env
 
@@ -197,7 +201,7 @@ def _render_pdf(
             url_fetcher=fetcher,
         ),
         weasyprint.Attachment(
-            string=committed_schema().encode("utf-8"), name="evidence-record-v1.json",
+            string=committed_schema().encode("utf-8"), name=SCHEMA_RESOURCE,
             relationship="Supplement", description="JSON Schema of the evidence record",
             created=created, modified=created, url_fetcher=fetcher,
         ),

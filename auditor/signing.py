@@ -36,6 +36,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,15 @@ MANIFEST_FILES = (MANIFEST_NAME, MANIFEST_NAME + SIGNATURE_SUFFIX)  # the two fi
 SHA256_HEX = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x", no ".x"
 _DIGEST = "sha256"
+
+
+@dataclass(frozen=True)
+class SealSettings:
+    """Who seals a report and with which timestamp authority; without an identity the report is
+    an unsigned draft, marked so on every page."""
+
+    identity: SigningIdentity | None = None
+    tsa_url: str | None = None
 
 
 class _CachedKeySigner(SimpleSigner):

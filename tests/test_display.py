@@ -16,7 +16,7 @@ from auditor.display import (
 )
 from auditor.errors import ModelError
 from auditor.evidence import ModelIdentity, build_record, save_arrays
-from auditor.explain.base import Explanation
+from auditor.explain.base import ClipExplanation
 from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, normalise
 from auditor.files import sha256_file
 from auditor.sidecar import DecisionRule
@@ -32,11 +32,11 @@ def _blobs(size: int = 64) -> np.ndarray:
     return strong + weak
 
 
-def _explanation(frames: int = 4, gradcam_scale: float = 1.0) -> Explanation:
+def _explanation(frames: int = 4, gradcam_scale: float = 1.0) -> ClipExplanation:
     clip = make_clip("fight", 9, frames=frames)
     gradcam = np.stack([cv2.resize(_blobs(), (16, 16)) * (t + 1) for t in range(frames)]) * gradcam_scale
     saliency = np.stack([_blobs() ** 2 * (t + 1) for t in range(frames)])
-    return Explanation(
+    return ClipExplanation(
         frames=clip.frames,
         maps={"gradcam": gradcam.astype(np.float32), "saliency": saliency.astype(np.float32)},
         logits=np.array([0.1, 2.0, -1.0], np.float32),

@@ -27,6 +27,7 @@ from fixtures.report_records import (
 from pydantic import ValidationError
 
 from auditor.errors import ReportError
+from auditor.explain import FRAME_IMPORTANCE
 from auditor.sidecar import DecisionRule
 from auditor.evidence import (
     SCHEMA_RESOURCE,
@@ -45,6 +46,7 @@ from auditor.evidence import (
     write_record,
 )
 
+OLD_RECORD = Path(__file__).parent / "fixtures" / "record-1.1.json"
 SCHEMA_PATH = Path(__file__).parents[1] / "auditor" / "schema" / SCHEMA_RESOURCE
 
 
@@ -56,9 +58,9 @@ def test_committed_schema_matches_the_models() -> None:
 
 def test_schema_is_versioned_and_requires_the_sections() -> None:
     schema = json.loads(committed_schema())
-    assert schema["$id"].endswith("evidence-record-v1.json")
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2"]
-    assert schema["properties"]["schema_version"]["default"] == "1.2"
+    assert schema["$id"].endswith("evidence-record-v2.json")
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0"]
+    assert schema["properties"]["schema_version"]["default"] == "2.0"
     for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
         assert section in schema["required"]
 
@@ -78,24 +80,33 @@ def test_same_inputs_give_identical_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "arrays.npz").read_bytes() == (tmp_path / "b" / "arrays.npz").read_bytes()
 
 
-@pytest.mark.parametrize("version", ["2.0", "1.3"])
+@pytest.mark.parametrize("version", ["3.0", "1.3"])
 def test_unknown_schema_version_fails_clearly(tmp_path: Path, version: str) -> None:
     data = json.loads(record_json(make_report_folder(tmp_path)))
     data["schema_version"] = version
-    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1, 1.2"):
+    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1, 1.2, 2.0"):
         load_record(json.dumps(data).encode())
 
 
-def test_records_of_schema_1_0_still_load(tmp_path: Path) -> None:
-    record = make_report_folder(tmp_path, explanation=make_explanation(frame_scores=False))
+def test_records_of_schema_1_still_load(tmp_path: Path) -> None:
+    """A record written by auditor 0.1 (schema 1.1, tests/fixtures/record-1.1.json) is read and
+    converted: Grad-CAM mass, occlusion and gradient × input become rows of frame_importance."""
+    old = json.loads(OLD_RECORD.read_text(encoding="utf-8"))
+    record = load_record(OLD_RECORD)
+    assert record.schema_version == "1.1"
+    rows = {m.method: m for m in record.explanations.frame_importance}
+    assert rows["gradcam_share"].values == old["explanations"]["frame_importance"]["values"]
+    assert rows["gradient_x_input"].values == old["explanations"]["gradient_x_input"]["values"]
+    occluded = old["explanations"]["occlusion"]["frames"]
+    assert rows["occlusion"].values == [f["score_drop"] for f in occluded]
+    assert [e.model_dump() for e in rows["occlusion"].edits or []] == [
+        {k: f[k] for k in ("position", "replaced_by", "predicted_class", "predicted_probability", "flagged")}
+        for f in occluded
+    ]
+    assert record.completeness == make_report_folder(tmp_path, profile=full_profile()).completeness
     data = json.loads(record_json(record))
-    assert data["schema_version"] == "1.2"
-    data["schema_version"] = "1.0"
-    del data["explanations"]["gradient_x_input"], data["explanations"]["occlusion"], data["rendered_from"]
-    data["deployment"]["templates_dir"] = "/srv/templates"  # written by 1.0 and 1.1: read, ignored
-    old = load_record(json.dumps(data).encode())
-    assert old.schema_version == "1.0" and old.explanations.occlusion is None
-    assert old.model_copy(update={"schema_version": "1.2"}) == record
+    data["schema_version"], data["deployment"]["templates_dir"] = "1.0", "/srv/templates"  # 1.0/1.1 wrote it
+    assert "templates_dir" not in load_record(json.dumps(data).encode()).deployment.model_dump()
 
 
 def test_not_a_record_fails_clearly(tmp_path: Path) -> None:
@@ -142,8 +153,9 @@ def test_frame_summaries_follow_the_maps(tmp_path: Path) -> None:
     ex = make_report_folder(tmp_path, explanation=explanation).explanations
     masses = explanation.gradcam.sum(axis=(1, 2))
     assert [f.frame_index for f in ex.frames] == list(range(120, 126))
-    assert ex.frame_importance.label == "Grad-CAM activation mass per frame"
-    assert ex.frame_importance.values == pytest.approx(masses.tolist(), rel=1e-5)
+    share = ex.frame_importance[0]
+    assert (share.method, share.label) == ("gradcam_share", "Grad-CAM share")
+    assert share.values == pytest.approx((masses / masses.sum()).tolist(), abs=1e-6)
     assert sum(f.maps["gradcam"].mass_share for f in ex.frames) == pytest.approx(1.0, abs=1e-5)
     assert ex.frames[0].maps["gradcam"].region == "upper-left"
     peaks = explanation.gradcam.max(axis=(1, 2)) / explanation.gradcam.max()
@@ -152,30 +164,33 @@ def test_frame_summaries_follow_the_maps(tmp_path: Path) -> None:
     assert ex.contour_levels == [0.25, 0.5, 0.75, 0.9]
 
 
-def test_frame_scores_and_occlusion_outcomes_are_recorded(tmp_path: Path) -> None:
+def test_frame_importance_and_occlusion_outcomes_are_recorded(tmp_path: Path) -> None:
     explanation = make_explanation()
     record = make_report_folder(tmp_path, explanation=explanation)
-    ex = record.explanations
-    assert ex.gradient_x_input is not None and ex.occlusion is not None
-    assert ex.gradient_x_input.values == pytest.approx(explanation.frame_scores["gradient_x_input"].tolist(), abs=1e-6)
-    frames = ex.occlusion.frames
-    assert [f.position for f in frames] == list(range(6))
-    assert [f.replaced_by for f in frames] == [1, 0, 1, 2, 3, 4]
-    assert [f.score_drop for f in frames] == pytest.approx(explanation.frame_scores["occlusion"].tolist(), abs=1e-6)
-    edited = explanation.occluded_probabilities
-    for f, row in zip(frames, edited, strict=True):
+    rows = {m.method: m for m in record.explanations.frame_importance}
+    assert list(rows) == ["gradcam_share", "occlusion", "gradient_x_input"]
+    for name, row in rows.items():
+        assert row.values == pytest.approx(explanation.frame_importance[name].values.tolist(), abs=1e-6)
+        assert (row.label, row.description) == (FRAME_IMPORTANCE[name].label, FRAME_IMPORTANCE[name].description)
+    edits = rows["occlusion"].edits
+    assert edits is not None and rows["gradient_x_input"].edits is None
+    assert [e.position for e in edits] == list(range(6))
+    assert [e.replaced_by for e in edits] == [1, 0, 1, 2, 3, 4]
+    edited = explanation.frame_importance["occlusion"].edited_probabilities
+    for e, row in zip(edits, edited, strict=True):
         top = int(np.argmax(row))
-        assert f.predicted_class == CLASSES[top] and f.predicted_probability == pytest.approx(row[top], abs=1e-6)
-    assert [f.flagged for f in frames] == [True] * 5 + [False]  # without the last frame: "normal", no alert
-    assert frames[-1].predicted_class == "normal"
+        assert e.predicted_class == CLASSES[top] and e.predicted_probability == pytest.approx(row[top], abs=1e-6)
+    assert [e.flagged for e in edits] == [True] * 5 + [False]  # without the last frame: "normal", no alert
+    assert edits[-1].predicted_class == "normal"
     assert _status(record, 11).status == "provided"
 
 
-def test_without_occlusion_item_11_is_not_provided(tmp_path: Path) -> None:
-    record = make_report_folder(tmp_path, explanation=make_explanation(frame_scores=False))
-    assert record.explanations.occlusion is None and record.explanations.gradient_x_input is None
+def test_without_edited_frames_item_11_is_not_provided(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path, explanation=make_explanation(occlusion_and_gradient=False))
+    assert [m.method for m in record.explanations.frame_importance] == ["gradcam_share"]
+    assert record.explanations.edits() is None
     item = _status(record, 11)
-    assert item.status == "not provided" and item.missing == ["explanations.occlusion"]
+    assert item.status == "not provided" and item.missing == ["explanations.frame_importance[].edits"]
 
 
 @pytest.mark.parametrize(
@@ -194,9 +209,11 @@ def test_arrays_hold_the_raw_maps(tmp_path: Path) -> None:
         np.testing.assert_array_equal(arrays["map_gradcam"], explanation.gradcam)
         np.testing.assert_array_equal(arrays["map_saliency"], explanation.saliency)
         np.testing.assert_array_equal(arrays["logits"], explanation.logits)
-        np.testing.assert_array_equal(arrays["frame_occlusion"], explanation.frame_scores["occlusion"])
-        np.testing.assert_array_equal(arrays["frame_gradient_x_input"], explanation.frame_scores["gradient_x_input"])
-        np.testing.assert_array_equal(arrays["occluded_probabilities"], explanation.occluded_probabilities)
+        occlusion = explanation.frame_importance["occlusion"]
+        np.testing.assert_array_equal(arrays["frame_occlusion"], occlusion.values)
+        np.testing.assert_array_equal(arrays["frame_occlusion_edited_probabilities"], occlusion.edited_probabilities)
+        np.testing.assert_array_equal(
+            arrays["frame_gradient_x_input"], explanation.frame_importance["gradient_x_input"].values)
 
 
 def test_artifacts_list_every_file_and_detect_changes(tmp_path: Path) -> None:

@@ -20,10 +20,17 @@ from test_gradcam_reference import CASES, SIZE, T
 from auditor._tensorflow import keras, tf
 from auditor.detector import Detector, load_detector
 from auditor.errors import ModelError, VideoError
-from auditor.explain import DEFAULT_FRAME_METHODS, FRAME_METHODS, DetectorPass, Explanation
-from auditor.explain.base import neighbours
-from auditor.pipeline import report_video
-from auditor.video import write_video
+from auditor.explain import (
+    DEFAULT_FRAME_IMPORTANCE,
+    FRAME_IMPORTANCE,
+    ClipExplanation,
+    DetectorPass,
+    FrameImportance,
+    FrameImportanceMethod,
+)
+from auditor.explain.occlusion import neighbours
+from auditor.pipeline import ReportOptions, report_video
+from auditor.video import read_video, write_video
 
 TOLERANCE = 1e-4
 REFERENCE_CASES = [
@@ -43,7 +50,7 @@ class Setup:
     detector: Detector
     logits: Logits  # the original model's pre-activation scores, (N, T, H, W, 3) -> (N, classes)
     frames: np.ndarray  # (T, SIZE, SIZE, 3) uint8, already at the model's input size
-    explanation: Explanation
+    explanation: ClipExplanation
 
 
 def logits_of(model: keras.Model) -> Logits:
@@ -113,7 +120,7 @@ def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def test_occlusion_matches_the_original_model_on_edited_clips(setup: Setup) -> None:
     target = setup.explanation.target_index
     expected = reference_occlusion(setup.logits, setup.frames, target)
-    actual = setup.explanation.frame_scores["occlusion"]
+    actual = setup.explanation.frame_importance["occlusion"].values
     assert actual.dtype == np.float32 and actual.shape == (T,)
     assert target == int(np.argmax(setup.logits(unit_input(setup.frames)[np.newaxis])))
     assert np.abs(expected).max() > 1e-4, "a near-zero reference would make the comparison vacuous"
@@ -122,7 +129,7 @@ def test_occlusion_matches_the_original_model_on_edited_clips(setup: Setup) -> N
 
 def test_gradient_x_input_matches_an_eager_tape_through_the_original_model(setup: Setup) -> None:
     expected = reference_gradient_x_input(setup.logits, setup.frames, setup.explanation.target_index)
-    actual = setup.explanation.frame_scores["gradient_x_input"]
+    actual = setup.explanation.frame_importance["gradient_x_input"].values
     assert actual.dtype == np.float32 and actual.shape == (T,)
     assert np.abs(expected).max() > 1e-4, "a near-zero reference would make the comparison vacuous"
     assert relative_error(actual, expected) < TOLERANCE
@@ -135,17 +142,17 @@ def test_occluded_probabilities_are_the_original_models_output_on_edited_clips(s
         clip[t] = setup.frames[t - 1 if t > 0 else 1]
         edited.append(unit_input(clip))
     expected = tf.nn.softmax(setup.logits(np.stack(edited))).numpy()
-    actual = setup.explanation.occluded_probabilities
+    actual = setup.explanation.frame_importance["occlusion"].edited_probabilities
     assert actual is not None and actual.shape == (T, len(setup.detector.class_names))
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
 def test_scores_follow_the_requested_target_class(setup: Setup) -> None:
     other = (setup.explanation.target_index + 1) % len(setup.detector.class_names)
-    scores = setup.detector.explain(setup.frames, target=other).frame_scores
-    assert relative_error(scores["occlusion"], reference_occlusion(setup.logits, setup.frames, other)) < TOLERANCE
+    scores = setup.detector.explain(setup.frames, target=other).frame_importance
+    assert relative_error(scores["occlusion"].values, reference_occlusion(setup.logits, setup.frames, other)) < TOLERANCE
     expected = reference_gradient_x_input(setup.logits, setup.frames, other)
-    assert relative_error(scores["gradient_x_input"], expected) < TOLERANCE
+    assert relative_error(scores["gradient_x_input"].values, expected) < TOLERANCE
 
 
 @pytest.mark.parametrize(("pattern", "unchanged"), [("aab", [True, True, False]), ("abb", [False, False, True])])
@@ -156,7 +163,7 @@ def test_occlusion_is_exactly_zero_where_the_neighbour_is_identical(
     keras.utils.set_random_seed(5)
     detector, _ = save_and_load(CASES["functional_nested_gru"].build(), tmp_path / "m.keras")
     a, b = distinct_frames(2, seed=9)
-    occlusion = detector.explain(np.stack([{"a": a, "b": b}[c] for c in pattern])).frame_scores["occlusion"]
+    occlusion = detector.explain(np.stack([{"a": a, "b": b}[c] for c in pattern])).frame_importance["occlusion"].values
     np.testing.assert_array_equal(occlusion[unchanged], 0.0)
     assert np.all(np.abs(occlusion[~np.array(unchanged)]) > 1e-5)
 
@@ -176,7 +183,7 @@ def test_known_answers_on_a_linear_model_that_sees_only_the_last_frame(tmp_path:
     keras.utils.set_random_seed(2)
     detector, original = save_and_load(_last_frame_linear_model(), tmp_path / "m.keras")
     frames = distinct_frames(T, seed=4)
-    scores = detector.explain(frames, target=0).frame_scores
+    scores = {name: result.values for name, result in detector.explain(frames, target=0).frame_importance.items()}
     np.testing.assert_array_equal(scores["gradient_x_input"][:-1], 0.0)
     np.testing.assert_array_equal(scores["occlusion"][:-1], 0.0)
 
@@ -213,19 +220,20 @@ def test_a_single_frame_clip_cannot_be_occluded(any_length: tuple[Detector, Logi
         detector.explain(frame)
     with pytest.raises(VideoError, match="at least 2 frames"):
         neighbours(1)
-    assert detector.explain(frame, frame_methods=("gradient_x_input",)).frame_scores["gradient_x_input"].shape == (1,)
+    only = detector.explain(frame, frame_importance=("gradient_x_input",)).frame_importance
+    assert only["gradient_x_input"].values.shape == (1,)
 
 
 def test_clips_of_different_lengths_are_each_explained_in_full(any_length: tuple[Detector, Logits]) -> None:
     """A model of unfixed T sees every frame of every clip, whatever lengths came before (here 1, then 2, 5, 3)."""
     detector, logits = any_length
-    detector.explain(distinct_frames(1, seed=1), frame_methods=())
+    detector.explain(distinct_frames(1, seed=1), frame_importance=())
     for count in (2, 5, 3):
         frames = distinct_frames(count, seed=count)
         explanation = detector.explain(frames)
         assert explanation.gradcam.shape[0] == count
         expected = reference_occlusion(logits, frames, explanation.target_index)
-        assert relative_error(explanation.frame_scores["occlusion"], expected) < TOLERANCE
+        assert relative_error(explanation.frame_importance["occlusion"].values, expected) < TOLERANCE
 
 
 def test_a_fixed_length_model_is_traced_once(setup: Setup) -> None:
@@ -239,13 +247,13 @@ def test_a_fixed_length_model_is_traced_once(setup: Setup) -> None:
     assert [f.experimental_get_tracing_count() for f in traced] == [1, 1]
 
 
-def test_frame_methods_are_chosen_by_name(any_length: tuple[Detector, Logits]) -> None:
+def test_frame_importance_methods_are_chosen_by_name(any_length: tuple[Detector, Logits]) -> None:
     detector, _ = any_length
     frames = distinct_frames(3, seed=8)
-    assert tuple(detector.explain(frames).frame_scores) == DEFAULT_FRAME_METHODS == tuple(FRAME_METHODS)
-    assert detector.explain(frames, frame_methods=()).frame_scores == {}
+    assert tuple(detector.explain(frames).frame_importance) == DEFAULT_FRAME_IMPORTANCE == tuple(FRAME_IMPORTANCE)
+    assert detector.explain(frames, frame_importance=()).frame_importance == {}
     with pytest.raises(ModelError, match=r"unknown frame-importance method 'shapley'; choose from .*'occlusion'"):
-        detector.explain(frames, frame_methods=("occlusion", "shapley"))
+        detector.explain(frames, frame_importance=("occlusion", "shapley"))
     with pytest.raises(ModelError, match="unknown explanation method 'occlusion'"):
         detector.explain(frames, methods=("occlusion",))
 
@@ -254,24 +262,63 @@ def test_a_single_frame_video_is_reported_without_occlusion(any_length: tuple[De
     detector, _ = any_length
     video = write_video(tmp_path / "one.avi", distinct_frames(1, seed=4), 10.0)
     record = report_video(video, detector, tmp_path / "report", progress=lambda _: None).record
-    assert record.explanations.occlusion is None and record.explanations.gradient_x_input is not None
+    assert [m.method for m in record.explanations.frame_importance] == ["gradcam_share", "gradient_x_input"]
     assert next(i for i in record.completeness.items if i.number == 11).status == "not provided"
     assert record.model.input_shape == [None, SIZE, SIZE, 3]
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     assert f"Input shape (T, H, W, C)</th><td>any, {SIZE}, {SIZE}, 3</td>" in html
 
 
-def test_the_edited_clips_are_scored_once_per_pass() -> None:
-    """Occlusion and the occluded probabilities read one batch of the layers above the CNN."""
+def test_the_edited_clips_are_scored_in_one_batch() -> None:
+    """Occlusion's drops and the edited clips' probabilities come from one batch of the layers above the CNN."""
     batches = []
 
     def score(features: np.ndarray) -> np.ndarray:
         batches.append(features.shape[0])
         return features.sum(axis=(1, 2))[:, np.newaxis] * np.array([1.0, -1.0])
 
+    def softmax(logits: np.ndarray) -> np.ndarray:
+        return np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+
     features = np.arange(8, dtype=np.float32).reshape(4, 2)
     zeros = np.zeros((4, 1, 1, 1), np.float32)
-    gradients = DetectorPass(zeros, zeros, zeros, None, np.zeros(2, np.float32), 0, features, score)
-    drops = FRAME_METHODS["occlusion"].compute(gradients)
-    np.testing.assert_allclose(drops, [-4.0, 4.0, 4.0, 4.0])  # the score is the sum of all features
-    assert gradients.neighbour_logits.shape == (5, 2) and batches == [5]
+    detector_pass = DetectorPass(zeros, zeros, zeros, None, np.zeros(2, np.float32), 0, features, score, softmax)
+    result = FRAME_IMPORTANCE["occlusion"].compute(detector_pass)
+    np.testing.assert_allclose(result.values, [-4.0, 4.0, 4.0, 4.0])  # the score is the sum of all features
+    edited_sums = [32.0, 24.0, 24.0, 24.0]  # feature sums of the clips with frame t replaced by its neighbour
+    np.testing.assert_allclose(result.edited_probabilities, softmax(np.outer(edited_sums, [1.0, -1.0])), rtol=1e-6)
+    assert list(result.replaced_by) == [1, 0, 1, 2] and batches == [5]
+
+
+def _brightness(detector_pass: DetectorPass) -> FrameImportance:
+    """A toy method: each frame's mean model input."""
+    return FrameImportance(detector_pass.inputs.mean(axis=(1, 2, 3)).astype(np.float32))
+
+
+TOY = FrameImportanceMethod(
+    name="brightness", compute=_brightness, label="Toy brightness", description="the mean input of the frame (a toy).",
+    limitation="Toy brightness says nothing about the decision.", signed=False,
+)
+
+
+def test_a_new_method_is_one_module_and_one_registry_line(
+    any_length: tuple[Detector, Logits], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The toy method above stands for a new module; registering it is the only other change, and it
+    reaches the arrays, the record, the chart, the list of methods and the limitations."""
+    monkeypatch.setitem(FRAME_IMPORTANCE, TOY.name, TOY)
+    detector, _ = any_length
+    frames = distinct_frames(3, seed=11)
+    video = write_video(tmp_path / "clip.avi", frames, 10.0)
+    options = ReportOptions(frame_importance=(*DEFAULT_FRAME_IMPORTANCE, TOY.name))
+    record = report_video(video, detector, tmp_path / "report", options, progress=lambda _: None).record
+    row = record.explanations.frame_importance[-1]
+    assert (row.method, row.label, row.signed, row.edits) == ("brightness", "Toy brightness", False, None)
+    decoded = read_video(video).frames
+    assert row.values == pytest.approx(detector.preprocess(decoded).mean(axis=(1, 2, 3)).tolist(), abs=1e-5)
+    assert TOY.limitation in record.limitations.methods
+    with np.load(tmp_path / "report" / "arrays.npz") as arrays:
+        np.testing.assert_allclose(arrays["frame_brightness"], row.values, atol=1e-6)
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "<strong>Toy brightness</strong>: the mean input of the frame (a toy).</li>" in html
+    assert html.count('text-anchor="end" font-size="9">') == 4  # four chart rows, the toy's last

@@ -65,7 +65,7 @@ def test_golden_full_profile_demo_seal(full) -> None:  # type: ignore[no-untyped
 
 
 def test_golden_empty_profile_draft(tmp_path: Path) -> None:
-    record = make_report_folder(tmp_path, explanation=make_explanation(frame_scores=False))
+    record = make_report_folder(tmp_path, explanation=make_explanation(occlusion_and_gradient=False))
     _check_golden("report-empty-draft.html", render_html(record, tmp_path, draft=True))
 
 
@@ -306,7 +306,7 @@ def test_pdf_footer_has_report_id_and_page_numbers(full, full_pdf: Path) -> None
 def test_pdf_embeds_the_record_and_schema(full, full_pdf: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     record, _ = full
     listing = subprocess.run(["pdfdetach", "-list", str(full_pdf)], capture_output=True, text=True, check=True).stdout
-    assert "evidence.json" in listing and "evidence-record-v1.json" in listing
+    assert "evidence.json" in listing and "evidence-record-v2.json" in listing
     out = tmp_path / "extracted.json"
     subprocess.run(["pdfdetach", "-savefile", "evidence.json", "-o", str(out), str(full_pdf)], check=True)
     assert out.read_text(encoding="utf-8") == record_json(record)

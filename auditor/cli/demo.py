@@ -50,19 +50,20 @@ def report(
 ) -> None:
     """Explain one clip of VIDEO with a detector and write a signed evidence report."""
     from auditor.detector import load_detector
-    from auditor.pipeline import report_video
-    from auditor.profile import read_profile
+    from auditor.pipeline import ReportOptions, report_video
+    from auditor.profile import DeploymentProfile, read_profile
     from auditor.report import check_templates_dir
+    from auditor.signing import SealSettings
 
     local = read_profile(profile_path) if profile_path else None
     templates = check_templates_dir(templates_dir or (local.templates_dir if local else None))
     identity = None if no_sign else load_signing_identity(keys_dir)
     detector = load_detector(model_path, class_names=classes.split(",") if classes else None, layer=layer)
-    result = report_video(
-        video, detector, out, profile=local.profile if local else None, identity=identity,
-        start=start, source_id=source_id, templates_dir=templates, tsa_url=tsa_url, overwrite=overwrite,
-        progress=progress_printer(),
+    options = ReportOptions(
+        profile=local.profile if local else DeploymentProfile(), start=start, source_id=source_id,
+        templates_dir=templates, overwrite=overwrite,
     )
+    result = report_video(video, detector, out, options, SealSettings(identity, tsa_url), progress_printer())
     print_result(result)
 
 

@@ -5,7 +5,7 @@
   final Dense layer) and rebuilding it around one target layer;
 - `passes`: the compiled tf.functions of one target layer (maps and their gradients, with or
   without dy/dx; the logits of edited clips);
-- `front`: the `Detector` that prepares clips and turns one detector pass into an `Explanation`.
+- `front`: the `Detector` that prepares clips and turns one detector pass into a `ClipExplanation`.
 """
 
 from auditor.detector.front import Detector

@@ -22,12 +22,12 @@ from auditor.detector.anatomy import (
 from auditor.detector.passes import Passes, compile_passes
 from auditor.errors import ModelError, VideoError
 from auditor.explain import (
-    DEFAULT_FRAME_METHODS,
+    DEFAULT_FRAME_IMPORTANCE,
     DEFAULT_METHODS,
-    FRAME_METHODS,
+    FRAME_IMPORTANCE,
     METHODS,
+    ClipExplanation,
     DetectorPass,
-    Explanation,
 )
 from auditor.files import sha256_file
 from auditor.sidecar import Sidecar
@@ -76,29 +76,26 @@ class Detector:
         target: int | str | None = None,
         layer: str | None = None,
         methods: Sequence[str] = DEFAULT_METHODS,
-        frame_methods: Sequence[str] = DEFAULT_FRAME_METHODS,
-    ) -> Explanation:
+        frame_importance: Sequence[str] = DEFAULT_FRAME_IMPORTANCE,
+    ) -> ClipExplanation:
         """Explain the score of `target` (default: the predicted class) on one clip.
 
-        One forward + backward pass gives the maps and gradient × input; frame occlusion adds one
-        batched pass of the layers above the per-frame CNN.
+        One forward + backward pass gives the maps and gradient × input; methods that score
+        edited clips (frame occlusion) add one batched pass of the layers above the per-frame CNN.
         """
         _check_names(methods, METHODS, "explanation method")
-        _check_names(frame_methods, FRAME_METHODS, "frame-importance method")
-        chosen = [METHODS[m] for m in methods] + [FRAME_METHODS[m] for m in frame_methods]
+        _check_names(frame_importance, FRAME_IMPORTANCE, "frame-importance method")
+        chosen = [METHODS[m] for m in methods] + [FRAME_IMPORTANCE[m] for m in frame_importance]
         resized = self.resize(frames)
-        gradients = self.gradients(resized, target, layer, any(m.needs_input_grads for m in chosen))
-        return Explanation(
+        detector_pass = self.gradients(resized, target, layer, any(m.needs_input_grads for m in chosen))
+        return ClipExplanation(
             frames=resized,
-            maps={m: METHODS[m].compute(gradients) for m in methods},
-            frame_scores={m: FRAME_METHODS[m].compute(gradients) for m in frame_methods},
-            occluded_probabilities=(
-                self.probabilities(gradients.neighbour_logits[1:].astype(np.float32)) if "occlusion" in frame_methods else None
-            ),
-            logits=gradients.logits,
-            probabilities=self.probabilities(gradients.logits),
+            maps={m: METHODS[m].compute(detector_pass) for m in methods},
+            frame_importance={m: FRAME_IMPORTANCE[m].compute(detector_pass) for m in frame_importance},
+            logits=detector_pass.logits,
+            probabilities=self.probabilities(detector_pass.logits),
             class_names=self.class_names,
-            target_index=gradients.target_index,
+            target_index=detector_pass.target_index,
             layer_name=layer or self.layer_name,
             preprocessing=self.preprocessing,
             parameters={"output_activation": self.output_activation},
@@ -122,6 +119,7 @@ class Detector:
             target_index=int(out["index"].numpy()),
             frame_features=out["features"].numpy(),
             logits_from_features=lambda features: passes.logits_of_features(tf.constant(features, tf.float32)).numpy(),
+            probabilities_from_logits=self.probabilities,
         )
 
     def predict(self, frames: np.ndarray) -> np.ndarray:

@@ -23,21 +23,19 @@ from auditor.evidence.model import (
     Decision,
     EvidenceRecord,
     Explanations,
-    FrameImportance,
+    FrameEdit,
+    FrameImportanceRecord,
     FrameSummary,
     ImageRef,
     InputInfo,
     MapSummary,
     MethodInfo,
     ModelIdentity,
-    OccludedFrame,
-    Occlusion,
     ReportIdentity,
     SealInfo,
 )
 from auditor.evidence.store import raw_arrays
-from auditor.explain import FRAME_METHODS
-from auditor.explain.base import Explanation, neighbours
+from auditor.explain import FRAME_IMPORTANCE, ClipExplanation, FrameImportance
 from auditor.profile import DeploymentProfile
 from auditor.sidecar import DecisionRule
 from auditor.version import VERSION
@@ -87,7 +85,7 @@ class RecordContext:
 
 
 def build_record(
-    explanation: Explanation,
+    explanation: ClipExplanation,
     window: Clip,
     *,
     model: ModelIdentity,
@@ -112,9 +110,7 @@ def build_record(
         "model": model,
         "input": _input_info(window, indices, times, context.source_id or context.profile.source_id),
         "decision": _decision(explanation, rule),
-        "explanations": _explanations(
-            explanation, indices, times, drawn, image_refs, array_ref, _frame_scores(explanation, rule)
-        ),
+        "explanations": _explanations(explanation, indices, times, drawn, image_refs, array_ref, rule),
         "limitations": limitations_of(explanation),
         "seal": context.seal,
         "artifacts": _artifacts(array_ref, image_refs),
@@ -128,7 +124,7 @@ def new_report_id(created: datetime) -> str:
     return f"AUD-{created:%Y%m%d}-{uuid.uuid4().hex[:12]}"
 
 
-def _window(explanation: Explanation, window: Clip) -> tuple[list[int], list[float]]:
+def _window(explanation: ClipExplanation, window: Clip) -> tuple[list[int], list[float]]:
     count = int(explanation.frames.shape[0])
     indices, times = window.frame_indices, window.timestamps
     if len(indices) != count or len(times) != count:
@@ -157,7 +153,7 @@ def _ranked(probabilities: Sequence[float]) -> list[int]:
     return sorted(range(len(probabilities)), key=lambda i: (-probabilities[i], i))
 
 
-def _decision(explanation: Explanation, rule: DecisionRule) -> Decision:
+def _decision(explanation: ClipExplanation, rule: DecisionRule) -> Decision:
     probabilities = [float(p) for p in explanation.probabilities]
     order = _ranked(probabilities)
     top = order[0]
@@ -182,7 +178,7 @@ def _decision(explanation: Explanation, rule: DecisionRule) -> Decision:
     )
 
 
-def _array_ref(arrays: tuple[Path | str, str], explanation: Explanation) -> ArrayRef:
+def _array_ref(arrays: tuple[Path | str, str], explanation: ClipExplanation) -> ArrayRef:
     path, digest = arrays
     keys = sorted(raw_arrays(explanation))
     return ArrayRef(path=PurePosixPath(Path(path).name).as_posix(), sha256=digest, keys=keys)
@@ -195,13 +191,13 @@ def _artifacts(arrays: ArrayRef, images: list[ImageRef]) -> list[Artifact]:
 
 
 def _explanations(
-    explanation: Explanation,
+    explanation: ClipExplanation,
     indices: list[int],
     times: list[float],
     drawn: DrawnImagesLike,
     images: list[ImageRef],
     arrays: ArrayRef,
-    frame_scores: dict[str, Any],
+    rule: DecisionRule,
 ) -> Explanations:
     maps = {name: np.asarray(value, dtype=np.float64) for name, value in sorted(explanation.maps.items())}
     summaries = {name: _map_summaries(value) for name, value in maps.items()}
@@ -209,7 +205,6 @@ def _explanations(
         FrameSummary(position=t, frame_index=indices[t], timestamp=times[t], maps={n: s[t] for n, s in summaries.items()})
         for t in range(len(indices))
     ]
-    importance = _frame_importance(summaries)
     return Explanations(
         methods=[MethodInfo(name=n, map_shape=list(v.shape)) for n, v in maps.items()],
         target_layer=explanation.layer_name,
@@ -219,16 +214,18 @@ def _explanations(
         display_normalisation=_SCALE_NAMES[drawn.scale],
         contour_levels=[float(level) for level in drawn.contour_levels],
         frames=frames,
-        frame_importance=importance,
-        key_frames=_key_frames(importance.values),
+        frame_importance=[
+            _frame_importance(name, result, explanation.class_names, rule)
+            for name, result in explanation.frame_importance.items()
+        ],
+        key_frames=_key_frames(_key_frame_basis(explanation, summaries)),
         images=images,
         arrays=arrays,
         parameters=_parameters(explanation, drawn),
-        **frame_scores,
     )
 
 
-def _parameters(explanation: Explanation, drawn: DrawnImagesLike) -> dict[str, Any]:
+def _parameters(explanation: ClipExplanation, drawn: DrawnImagesLike) -> dict[str, Any]:
     """The explanation's parameters, with the display's saliency cap when it applied one."""
     parameters = dict(explanation.parameters)
     if drawn.saliency_cap_percentile is not None:
@@ -236,37 +233,45 @@ def _parameters(explanation: Explanation, drawn: DrawnImagesLike) -> dict[str, A
     return json.loads(json.dumps(parameters, default=str, sort_keys=True))
 
 
-def _frame_scores(explanation: Explanation, rule: DecisionRule) -> dict[str, Any]:
-    """The `gradient_x_input` and `occlusion` fields, from the scores the explanation carries."""
-    scores = explanation.frame_scores
-    fields: dict[str, Any] = {}
-    if "gradient_x_input" in scores:
-        method = FRAME_METHODS["gradient_x_input"]
-        fields["gradient_x_input"] = FrameImportance(
-            method=method.name, label=method.label, values=[round(float(v), 6) for v in scores[method.name]]
-        )
-    if "occlusion" in scores and explanation.occluded_probabilities is not None:
-        fields["occlusion"] = _occlusion(explanation, rule)
-    return fields
+def _frame_importance(
+    name: str, result: FrameImportance, class_names: Sequence[str], rule: DecisionRule
+) -> FrameImportanceRecord:
+    """One frame-importance method's part of the record, in the words its module gives."""
+    method = FRAME_IMPORTANCE[name]
+    return FrameImportanceRecord(
+        method=name,
+        label=method.label,
+        description=method.description,
+        signed=method.signed,
+        values=[round(float(v), 6) for v in result.values],
+        edits=_edits(result, class_names, rule) if result.edited_probabilities is not None else None,
+    )
 
 
-def _occlusion(explanation: Explanation, rule: DecisionRule) -> Occlusion:
-    method = FRAME_METHODS["occlusion"]
-    drops = explanation.frame_scores[method.name]
-    edited = np.asarray(explanation.occluded_probabilities, dtype=np.float64)
-    names = explanation.class_names
-    frames = []
-    for t, (replacement, drop, probabilities) in enumerate(zip(neighbours(len(drops)), drops, edited, strict=True)):
+def _edits(result: FrameImportance, class_names: Sequence[str], rule: DecisionRule) -> list[FrameEdit]:
+    """What the detector decides on each edited clip."""
+    edited = np.asarray(result.edited_probabilities, dtype=np.float64)
+    replaced_by = result.replaced_by if result.replaced_by is not None else np.arange(len(edited))
+    edits = []
+    for t, (replacement, probabilities) in enumerate(zip(replaced_by, edited, strict=True)):
         top = _ranked(list(probabilities))[0]
-        frames.append(OccludedFrame(
+        edits.append(FrameEdit(
             position=t,
             replaced_by=int(replacement),
-            score_drop=round(float(drop), 6),
-            predicted_class=names[top],
+            predicted_class=class_names[top],
             predicted_probability=round(float(probabilities[top]), 6),
-            flagged=rule.raises_alert(names[top], float(probabilities[top])),
+            flagged=rule.raises_alert(class_names[top], float(probabilities[top])),
         ))
-    return Occlusion(method=f"{method.name}-previous-frame", label=method.label, frames=frames)
+    return edits
+
+
+def _key_frame_basis(explanation: ClipExplanation, summaries: dict[str, list[MapSummary]]) -> list[float]:
+    """The values key frames are chosen by: the method that selects them, else the first map's mass."""
+    for name, result in explanation.frame_importance.items():
+        if FRAME_IMPORTANCE[name].selects_key_frames:
+            return [float(v) for v in result.values]
+    first = summaries.get("gradcam") or next(iter(summaries.values()))
+    return [s.mass for s in first]
 
 
 def _map_summaries(maps: np.ndarray) -> list[MapSummary]:
@@ -301,15 +306,6 @@ def region_name(row: float, col: float) -> str:
     if vertical == "middle":
         return "centre" if horizontal == "centre" else f"middle-{horizontal}"
     return f"{vertical}-{horizontal}"
-
-
-def _frame_importance(summaries: dict[str, list[MapSummary]]) -> FrameImportance:
-    if "gradcam" in summaries:
-        name, label = "gradcam", "Grad-CAM activation mass per frame"
-    else:
-        name = next(iter(summaries))
-        label = f"{name} mass per frame"
-    return FrameImportance(method=f"{name}-mass", label=label, values=[s.mass for s in summaries[name]])
 
 
 def _key_frames(values: list[float]) -> list[int]:

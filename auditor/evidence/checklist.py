@@ -74,9 +74,9 @@ def _visual(record: EvidenceRecord) -> Rule:
 
 
 def _counterfactual(record: EvidenceRecord) -> Rule:
-    if record.explanations.occlusion is not None:
+    if record.explanations.edits() is not None:
         return "provided", [], None
-    return "not provided", ["explanations.occlusion"], "not computed by this version"
+    return "not provided", ["explanations.frame_importance[].edits"], "no frame was edited and scored again"
 
 
 def _review(*names: str) -> RuleFn:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from auditor.evidence.model import Limitations
-from auditor.explain.base import Explanation
+from auditor.explain import FRAME_IMPORTANCE, ClipExplanation
 
 
-def limitations_of(explanation: Explanation) -> Limitations:
+def limitations_of(explanation: ClipExplanation) -> Limitations:
     """What the model and the explanation methods of this report cannot show."""
     frames, height, width = explanation.frames.shape[:3]
     model = [
@@ -25,27 +25,17 @@ def limitations_of(explanation: Explanation) -> Limitations:
         "Saliency maps are noisy and change with small pixel changes; read them as a rough guide.",
         ("Heatmap colours and contour levels are scaled per clip: frames of this clip can be compared "
         "with each other, not with other reports."),
-        "The Grad-CAM share of a frame shows where the model's attention lay; it is not a causal measure.",
-        *_frame_score_limitations(explanation),
+        *_frame_importance_limitations(explanation),
         (f"The explanations follow the pre-activation score (logit) of the class "
         f"'{explanation.target_name}', not its probability."),
     ]
     return Limitations(model=model, methods=methods)
 
 
-def _frame_score_limitations(explanation: Explanation) -> list[str]:
-    scores = explanation.frame_scores
-    notes = []
-    if "occlusion" in scores:
-        notes.append(
-            "Occlusion replaces one frame at a time by the frame before it; it does not test other edits, "
-            "such as removing several frames together or changing part of a frame."
-        )
-    else:
+def _frame_importance_limitations(explanation: ClipExplanation) -> list[str]:
+    """Each frame-importance method's own limitation; and, when no frame was edited, that too."""
+    methods = [FRAME_IMPORTANCE[name] for name in explanation.frame_importance]
+    notes = [method.limitation for method in methods]
+    if not any(result.edited_probabilities is not None for result in explanation.frame_importance.values()):
         notes.append("Whether removing a frame would change the decision (frame occlusion) was not computed.")
-    if "gradient_x_input" in scores:
-        notes.append(
-            "Gradient \u00d7 input is a first-order estimate: it can be wrong where the model responds "
-            "non-linearly, and it compares each frame with a blank frame, which never occurs in real video."
-        )
     return notes

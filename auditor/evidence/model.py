@@ -8,12 +8,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from auditor.explain import FRAME_IMPORTANCE
 from auditor.profile import DeploymentProfile
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "2.0"
 # 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
-# operator's `deployment.templates_dir` (still read, ignored)
-READABLE_VERSIONS = ("1.0", "1.1", "1.2")
+# operator's `deployment.templates_dir` (still read, ignored); 2.0 holds every frame-importance
+# method in one list, `explanations.frame_importance` (1.x records are read and converted)
+READABLE_VERSIONS = ("1.0", "1.1", "1.2", "2.0")
 SHA256 = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
 MAX_FRAMES = 1024  # frames of one explained window
@@ -115,29 +117,25 @@ class FrameSummary(_Record):
     maps: dict[str, MapSummary]
 
 
-class FrameImportance(_Record):
-    method: str
-    label: str
-    values: list[float]
-
-
-class OccludedFrame(_Record):
-    """The clip scored again with one frame replaced by its neighbour."""
+class FrameEdit(_Record):
+    """What the detector decides on the clip with one frame replaced by another (checklist item 11)."""
 
     position: int
     replaced_by: int
-    score_drop: float  # explained-class score of the clip minus that of the edited clip
     predicted_class: str
     predicted_probability: float
     flagged: bool
 
 
-class Occlusion(_Record):
-    """Would the decision change without one frame? (checklist item 11)"""
+class FrameImportanceRecord(_Record):
+    """How much each frame counted, by one frame-importance method, in the method's own words."""
 
     method: str
     label: str
-    frames: list[OccludedFrame]
+    description: str
+    signed: bool
+    values: list[float]
+    edits: list[FrameEdit] | None = None  # for methods that score edited clips: one per frame
 
 
 class ImageRef(_Record):
@@ -169,13 +167,23 @@ class Explanations(_Record):
     display_normalisation: Literal["per-clip", "per-frame"] = "per-clip"
     contour_levels: list[float]
     frames: list[FrameSummary]
-    frame_importance: FrameImportance
-    gradient_x_input: FrameImportance | None = None
-    occlusion: Occlusion | None = None
+    frame_importance: list[FrameImportanceRecord]
     key_frames: list[int]
     images: list[ImageRef]
     arrays: ArrayRef
     parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_schema_1(cls, data: Any) -> Any:
+        """Schema 1.x kept Grad-CAM mass, gradient × input and occlusion in fields of their own."""
+        if isinstance(data, dict) and isinstance(data.get("frame_importance"), dict):
+            return migrate_frame_importance(data)
+        return data
+
+    def edits(self) -> FrameImportanceRecord | None:
+        """The first frame-importance method that scored edited clips, if any ran."""
+        return next((m for m in self.frame_importance if m.edits is not None), None)
 
 
 class Limitations(_Record):
@@ -265,11 +273,11 @@ class EvidenceRecord(_Record):
         title="auditor evidence record",
         json_schema_extra={
             "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://auditor.invalid/schema/evidence-record-v1.json",
+            "$id": "https://auditor.invalid/schema/evidence-record-v2.json",
         },
     )
 
-    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2", "2.0"] = SCHEMA_VERSION
     report: ReportIdentity
     rendered_from: RenderedFrom | None = None
     deployment: DeploymentProfile
@@ -297,15 +305,11 @@ class EvidenceRecord(_Record):
 def _inconsistency(record: EvidenceRecord) -> str | None:
     frames = len(record.input.frame_indices)
     ex = record.explanations
-    per_frame = {
-        "input.timestamps": len(record.input.timestamps),
-        "explanations.frames": len(ex.frames),
-        "explanations.frame_importance.values": len(ex.frame_importance.values),
-    }
-    if ex.gradient_x_input is not None:
-        per_frame["explanations.gradient_x_input.values"] = len(ex.gradient_x_input.values)
-    if ex.occlusion is not None:
-        per_frame["explanations.occlusion.frames"] = len(ex.occlusion.frames)
+    per_frame = {"input.timestamps": len(record.input.timestamps), "explanations.frames": len(ex.frames)}
+    for method in ex.frame_importance:
+        per_frame[f"explanations.frame_importance[{method.method}].values"] = len(method.values)
+        if method.edits is not None:
+            per_frame[f"explanations.frame_importance[{method.method}].edits"] = len(method.edits)
     if not 1 <= frames <= MAX_FRAMES:
         return f"input.frame_indices holds {frames} frames; a record holds 1 to {MAX_FRAMES}"
     wrong = [f"{name} ({count})" for name, count in per_frame.items() if count != frames]
@@ -313,6 +317,9 @@ def _inconsistency(record: EvidenceRecord) -> str | None:
         return f"{', '.join(wrong)} must hold one entry per frame ({frames})"
     if any(not 0 <= t < frames for t in ex.key_frames):
         return "explanations.key_frames names a frame outside the window"
+    edits = [edit for method in ex.frame_importance for edit in method.edits or []]
+    if any(not (0 <= edit.position < frames and 0 <= edit.replaced_by < frames) for edit in edits):
+        return "explanations.frame_importance names an edited frame outside the window"
     classes = {c.name for c in record.decision.classes}
     named = (record.decision.predicted_class, record.decision.explained_class, record.decision.runner_up_class)
     if not classes or any(name is not None and name not in classes for name in named):
@@ -321,3 +328,22 @@ def _inconsistency(record: EvidenceRecord) -> str | None:
     if len(listed) != len(record.artifacts) or not {i.path for i in ex.images} <= listed:
         return "artifacts must list each file once, every image included"
     return None
+
+
+def migrate_frame_importance(explanations: dict[str, Any]) -> dict[str, Any]:
+    """A schema 1.x `explanations` section with its frame importance in the 2.0 form."""
+    old = dict(explanations)
+    rows = [_row("gradcam_share", old.pop("frame_importance")["values"])]
+    occlusion, gradient = old.pop("occlusion", None), old.pop("gradient_x_input", None)
+    if occlusion:
+        edits = [{k: f[k] for k in FrameEdit.model_fields} for f in occlusion["frames"]]
+        rows.append(_row("occlusion", [f["score_drop"] for f in occlusion["frames"]], edits))
+    if gradient:
+        rows.append(_row("gradient_x_input", gradient["values"]))
+    return {**old, "frame_importance": rows}
+
+
+def _row(name: str, values: list[float], edits: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    method = FRAME_IMPORTANCE[name]
+    return {"method": name, "label": method.label, "description": method.description, "signed": method.signed,
+            "values": values, "edits": edits}

@@ -18,12 +18,12 @@ from pydantic import ValidationError
 
 from auditor.errors import ReportError
 from auditor.evidence.model import READABLE_VERSIONS, EvidenceRecord
-from auditor.explain.base import Explanation
+from auditor.explain import ClipExplanation
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 from auditor.report_folder import ARRAYS_NAME, RECORD_NAME
 from auditor.version import VERSION
 
-SCHEMA_RESOURCE = "evidence-record-v1.json"
+SCHEMA_RESOURCE = "evidence-record-v2.json"
 # Bounds on what a record may hold, checked before it is validated or rendered: a record is
 # hostile input, and rendering cost grows with its size (DESIGN §6).
 MAX_RECORD_BYTES = 16 * 2**20
@@ -137,18 +137,20 @@ def _check_version(data: Any, where: str) -> None:
         )
 
 
-def raw_arrays(explanation: Explanation) -> dict[str, np.ndarray]:
-    """What `arrays.npz` holds: raw maps, per-frame scores, logits and probabilities."""
+def raw_arrays(explanation: ClipExplanation) -> dict[str, np.ndarray]:
+    """What `arrays.npz` holds: raw maps, frame importance (and the edited clips' probabilities),
+    logits and probabilities."""
     arrays = {f"map_{name}": np.asarray(value) for name, value in explanation.maps.items()}
-    arrays.update({f"frame_{name}": np.asarray(value) for name, value in explanation.frame_scores.items()})
-    if explanation.occluded_probabilities is not None:
-        arrays["occluded_probabilities"] = np.asarray(explanation.occluded_probabilities)
+    for name, result in explanation.frame_importance.items():
+        arrays[f"frame_{name}"] = np.asarray(result.values)
+        if result.edited_probabilities is not None:
+            arrays[f"frame_{name}_edited_probabilities"] = np.asarray(result.edited_probabilities)
     arrays["logits"] = np.asarray(explanation.logits)
     arrays["probabilities"] = np.asarray(explanation.probabilities)
     return arrays
 
 
-def save_arrays(folder: Path, explanation: Explanation) -> tuple[Path, str]:
+def save_arrays(folder: Path, explanation: ClipExplanation) -> tuple[Path, str]:
     """Write `raw_arrays(explanation)` to `arrays.npz`, byte-for-byte reproducibly."""
     arrays = raw_arrays(explanation)
     buffer = io.BytesIO()

@@ -1,14 +1,12 @@
-"""Records shared by the explanation methods: what the detector's pass returns, and the result."""
+"""Records shared by the explanation methods: what one detector pass holds, what a method
+is, and what an explanation of one clip holds."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
-
-from auditor.errors import VideoError
 
 
 @dataclass(frozen=True)
@@ -18,7 +16,8 @@ class DetectorPass:
     All arrays drop the batch axis. `input_grads` is None when no method needed it.
     `frame_features` is the output of the whole TimeDistributed CNN, frame by frame; since the
     CNN sees each frame alone, changing frame t of the clip changes only `frame_features[t]`, so
-    `logits_from_features` (the layers above the CNN, on a batch) scores edited clips exactly.
+    `logits_from_features` (the layers above the CNN, on a batch) scores edited clips exactly,
+    and `probabilities_from_logits` applies the model's own output activation.
     """
 
     inputs: np.ndarray  # (T, H, W, C) float32, the model input after preprocessing
@@ -29,38 +28,29 @@ class DetectorPass:
     target_index: int
     frame_features: np.ndarray | None = None  # (T, ...) float32, per-frame output of the CNN
     logits_from_features: Callable[[np.ndarray], np.ndarray] | None = None  # (N, T, ...) -> (N, n_classes)
-
-    @cached_property
-    def neighbour_logits(self) -> np.ndarray:
-        """Logits of the clip (row 0) and of the clip with frame t replaced by its neighbour
-        (row t+1, see `neighbours`), scored in one batch once per pass; float64 (T+1, n_classes)."""
-        features, score = self.frame_features, self.logits_from_features
-        if features is None or score is None:
-            raise ValueError("scoring edited clips needs the per-frame features and the function that scores them")
-        count = features.shape[0]
-        edited = np.repeat(features[np.newaxis], count + 1, axis=0)
-        edited[np.arange(1, count + 1), np.arange(count)] = features[neighbours(count)]
-        return np.asarray(score(edited), dtype=np.float64)
-
-
-def neighbours(count: int) -> np.ndarray:
-    """The frame that replaces frame t, for t = 0 … count−1: t−1, and 1 for t = 0."""
-    if count < 2:
-        raise VideoError(
-            f"frame occlusion replaces each frame by a neighbour, so it needs a clip of at least 2 frames; "
-            f"this clip has {count}: leave 'occlusion' out of the frame-importance methods"
-        )
-    index = np.arange(count) - 1
-    index[0] = 1
-    return index
+    probabilities_from_logits: Callable[[np.ndarray], np.ndarray] | None = None  # (N, n) -> (N, n)
 
 
 @dataclass(frozen=True)
-class Explanation:
+class FrameImportance:
+    """How much each frame of one clip counted, by one frame-importance method.
+
+    Methods that score edited clips also give what each edited clip decides: the clip with frame
+    t edited has class probabilities `edited_probabilities[t]`; `replaced_by[t]` names the frame
+    that replaced frame t.
+    """
+
+    values: np.ndarray  # float32 (T,); positive = the frame supports the explained class
+    edited_probabilities: np.ndarray | None = None  # float32 (T, n_classes)
+    replaced_by: np.ndarray | None = None  # int (T,)
+
+
+@dataclass(frozen=True)
+class ClipExplanation:
     """The explanation of one clip's decision; raw maps, never normalised.
 
-    `maps` holds one array per method name: "gradcam" (T, h, w) and "saliency" (T, H, W).
-    `frame_scores` holds one float32 array (T,) per frame-importance method name.
+    `maps` holds one array per map method name: "gradcam" (T, h, w) and "saliency" (T, H, W).
+    `frame_importance` holds one `FrameImportance` per frame-importance method name.
     """
 
     frames: np.ndarray  # (T, H, W, 3) uint8 RGB, the frames as the model saw them (resized)
@@ -73,8 +63,7 @@ class Explanation:
     preprocessing: str
     score: str = "logit"  # the differentiated quantity: the target class's pre-activation logit
     parameters: Mapping[str, object] = field(default_factory=dict)
-    frame_scores: Mapping[str, np.ndarray] = field(default_factory=dict)
-    occluded_probabilities: np.ndarray | None = None  # (T, n_classes): frame t replaced by its neighbour
+    frame_importance: Mapping[str, FrameImportance] = field(default_factory=dict)
 
     @property
     def target_name(self) -> str:
@@ -95,20 +84,24 @@ class Explanation:
 
 @dataclass(frozen=True)
 class Method:
-    """One explanation method: a formula over one detector pass, registered by name."""
+    """One map method: a formula over one detector pass giving a map per frame, registered by name."""
 
     name: str
     compute: Callable[[DetectorPass], np.ndarray]
     needs_input_grads: bool
-    summary: str  # one plain sentence for reports: what the map shows
 
 
 @dataclass(frozen=True)
-class FrameMethod:
-    """One frame-importance score: one value per frame of one detector pass, registered by name."""
+class FrameImportanceMethod:
+    """One way of measuring how much each frame counted; its module owns everything about it:
+    the formula, what the report says of it, and what it cannot show."""
 
     name: str
-    compute: Callable[[DetectorPass], np.ndarray]  # float32 (T,), positive = the frame supports the class
-    needs_input_grads: bool
-    label: str  # short chart label
-    summary: str  # one plain sentence for reports: what the score shows
+    compute: Callable[[DetectorPass], FrameImportance]
+    label: str  # chart row label
+    description: str  # one plain sentence for the report: what a bar shows and how to read it
+    limitation: str  # one plain sentence for the report's limitations
+    signed: bool = True  # bars may go below the line
+    needs_input_grads: bool = False
+    min_frames: int = 1  # shortest clip the method can measure
+    selects_key_frames: bool = False  # the key frames are the frames it ranks highest

@@ -1,36 +1,73 @@
 """Frame occlusion (DESIGN §2, "Frame importance"): y(x) − y(x with frame t replaced by its neighbour).
 
-The neighbour of frame t is frame t−1, and frame 1 for frame 0 (`base.neighbours`). The CNN inside TimeDistributed
-sees each frame alone, so replacing frame t by its neighbour replaces the CNN's per-frame
-features at t by the neighbour's: the edited clips are scored exactly by running only the layers
-above the CNN, once, on one batch (the unedited clip and the T edited ones).
+The neighbour of frame t is frame t−1, and frame 1 for frame 0 (`neighbours`). The CNN inside
+TimeDistributed sees each frame alone, so replacing frame t by its neighbour replaces the CNN's
+per-frame features at t by the neighbour's: the edited clips are scored exactly by running only
+the layers above the CNN, once, on one batch (the unedited clip and the T edited ones).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from auditor.explain.base import DetectorPass, FrameMethod
+from auditor.errors import VideoError
+from auditor.explain.base import DetectorPass, FrameImportance, FrameImportanceMethod
 
 
-def occlusion(gradients: DetectorPass) -> np.ndarray:
-    """Drop of the target logit when each frame is replaced by its neighbour, float32 (T,).
+def neighbours(count: int) -> np.ndarray:
+    """The frame that replaces frame t, for t = 0 … count−1: t−1, and 1 for t = 0."""
+    if count < 2:
+        raise VideoError(
+            f"frame occlusion replaces each frame by a neighbour, so it needs a clip of at least 2 frames; "
+            f"this clip has {count}: leave 'occlusion' out of the frame-importance methods"
+        )
+    index = np.arange(count) - 1
+    index[0] = 1
+    return index
+
+
+def neighbour_logits(detector_pass: DetectorPass) -> np.ndarray:
+    """Logits of the clip (row 0) and of the clip with frame t replaced by its neighbour (row
+    t+1), scored in one batch; float64 (T+1, n_classes)."""
+    features, score = detector_pass.frame_features, detector_pass.logits_from_features
+    if features is None or score is None:
+        raise ValueError("scoring edited clips needs the per-frame features and the function that scores them")
+    count = features.shape[0]
+    edited = np.repeat(features[np.newaxis], count + 1, axis=0)
+    edited[np.arange(1, count + 1), np.arange(count)] = features[neighbours(count)]
+    return np.asarray(score(edited), dtype=np.float64)
+
+
+def occlusion(detector_pass: DetectorPass) -> FrameImportance:
+    """Drop of the target logit when each frame is replaced by its neighbour, float32 (T,), with
+    the class probabilities of each edited clip.
 
     Positive = the frame supports the class more than its neighbour does; 0 when the neighbour
     is identical. The unedited score is recomputed in the same batch as the edited ones.
     """
-    scores = gradients.neighbour_logits[:, gradients.target_index]
-    return (scores[0] - scores[1:]).astype(np.float32)
+    logits = neighbour_logits(detector_pass)
+    scores = logits[:, detector_pass.target_index]
+    to_probabilities = detector_pass.probabilities_from_logits
+    edited = to_probabilities(logits[1:].astype(np.float32)) if to_probabilities else None
+    return FrameImportance(
+        values=(scores[0] - scores[1:]).astype(np.float32),
+        edited_probabilities=None if edited is None else np.asarray(edited, dtype=np.float32),
+        replaced_by=neighbours(len(scores) - 1),
+    )
 
 
-METHOD = FrameMethod(
+METHOD = FrameImportanceMethod(
     name="occlusion",
     compute=occlusion,
-    needs_input_grads=False,
-    label="occlusion drop",
-    summary=(
-        "Occlusion: how much the score of the flagged class falls when this frame is replaced by the "
-        "previous frame (the first frame by the second); positive means this frame supports the flag more "
-        "than the frame that replaced it."
+    label="Occlusion drop",
+    description=(
+        "how much the model's internal score for the explained label falls when the frame is replaced by "
+        "the one before it (the first frame by the second). Bars below the line mean the score rises without "
+        "the frame."
     ),
+    limitation=(
+        "Occlusion replaces one frame at a time by the frame before it; it does not test other edits, such as "
+        "removing several frames together or changing part of a frame."
+    ),
+    min_frames=2,
 )

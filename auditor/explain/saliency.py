@@ -7,16 +7,15 @@ import numpy as np
 from auditor.explain.base import DetectorPass, Method
 
 
-def saliency(gradients: DetectorPass) -> np.ndarray:
+def saliency(detector_pass: DetectorPass) -> np.ndarray:
     """Raw saliency, float32 (T, H, W), at the model's input resolution, not normalised."""
-    if gradients.input_grads is None:
+    if detector_pass.input_grads is None:
         raise ValueError("saliency needs the gradient with respect to the input")
-    return np.abs(gradients.input_grads).max(axis=-1).astype(np.float32)
+    return np.abs(detector_pass.input_grads).max(axis=-1).astype(np.float32)
 
 
 METHOD = Method(
     name="saliency",
     compute=saliency,
     needs_input_grads=True,
-    summary="Saliency: which pixels, if changed slightly, would change the score of the flagged class the most.",
 )
