@@ -15,7 +15,7 @@ from auditor.verify.cms_strict import container_problem
 from auditor.verify.limits import MAX_FILE_BYTES, MAX_P7S_BYTES, read_capped
 from auditor.verify.status import FileVerdict, Findings, SignatureSummary
 from auditor.verify.trust import (
-    SIGNER_USAGE,
+    VALIDATION_USAGE,
     TrustAnchors,
     certificate_sha256,
     judge_signature,
@@ -62,7 +62,7 @@ def _check(
 
     def validate(context: ValidationContext) -> StandardCMSSignatureStatus:
         validation = async_validate_detached_cms(
-            data, signed_data, signer_validation_context=context, key_usage_settings=SIGNER_USAGE
+            data, signed_data, signer_validation_context=context, key_usage_settings=VALIDATION_USAGE
         )
         return asyncio.run(validation)
 

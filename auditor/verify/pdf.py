@@ -30,7 +30,7 @@ from auditor.verify.limits import MAX_PDF_BYTES, MAX_REVISIONS, pdf_structure_pr
 from auditor.verify.pdf_metadata import metadata_changes
 from auditor.verify.status import FileVerdict, Findings, SignatureSummary
 from auditor.verify.trust import (
-    SIGNER_USAGE,
+    VALIDATION_USAGE,
     TrustAnchors,
     certificate_sha256,
     judge_signature,
@@ -102,7 +102,7 @@ def _check_signatures(
 
 
 def _validate(sig: EmbeddedPdfSignature, context: ValidationContext) -> PdfSignatureStatus:
-    return validate_pdf_signature(sig, context, key_usage_settings=SIGNER_USAGE)
+    return validate_pdf_signature(sig, context, key_usage_settings=VALIDATION_USAGE)
 
 
 def _summary(sig: EmbeddedPdfSignature, status: PdfSignatureStatus) -> SignatureSummary:

@@ -28,12 +28,17 @@ from auditor.verify.status import Findings, SignatureSummary
 
 S = TypeVar("S", bound=SignatureStatus)
 
+SIGNING_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
 SIGNER_USAGE = KeyUsageConstraints(
-    key_usage={"digital_signature", "non_repudiation"},
+    key_usage=SIGNING_KEY_USAGE,
     # id-kp-documentSigning (RFC 9336), Microsoft and Adobe document signing, emailProtection, any
     extd_key_usage={asn1_pdf.KeyPurposeId.map(oid.dotted_string) for oid in SIGNING_EKUS},
     explicit_extd_key_usage_required=False,  # no EKU at all: any purpose (certificates before RFC 9336)
 )
+# What pyHanko's validation gets: its status classes rebuild the constraints from key_usage and
+# extd_key_usage alone, dropping explicit_extd_key_usage_required, so with an EKU list they would
+# refuse every certificate without an EKU. The EKU is checked by `signer_problem` instead.
+VALIDATION_USAGE = KeyUsageConstraints(key_usage=SIGNING_KEY_USAGE)
 
 
 @dataclass(frozen=True)
