@@ -107,7 +107,7 @@ def write_explanation_images(
         overlays.append(_gradcam_image(base, gradcam[t], styles))
         images.append((f"gradcam_{t:0{digits}d}.png", "gradcam", t, overlays[-1]))
         images.append((f"saliency_{t:0{digits}d}.png", "saliency", t, _overlay(base, _resize_map(saliency[t], base))))
-    images.append(("strip.png", "strip", None, _tile_sheet(frames, STRIP_TILE, columns=len(frames))))
+    images.append(("strip.png", "strip", None, _tile_sheet(list(frames), STRIP_TILE, columns=len(frames))))
     images.append(("gradcam_grid.png", "grid", None, _tile_sheet(overlays, GRID_TILE, columns=GRID_COLUMNS)))
     images.append(("contour_legend.png", "legend", None, _legend_image(styles, scale)))
     folder = Path(out_dir) / IMAGES_DIR

@@ -27,8 +27,7 @@ from auditor.evidence import (
 from auditor.explain import DEFAULT_FRAME_IMPORTANCE, frame_importance_for
 from auditor.files import atomic_directory
 from auditor.profile import DeploymentProfile
-from auditor.report import write_report
-from auditor.report_folder import ReportResult
+from auditor.report import ReportResult, write_report
 from auditor.signing import SealSettings, seal_fields, sign_report_folder
 from auditor.video import Clip, read_video
 

@@ -17,6 +17,7 @@ import gc
 import io
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
@@ -39,10 +40,9 @@ from auditor.evidence import (
     record_json,
 )
 from auditor.files import atomic_write_bytes, atomic_write_text
+from auditor.report_folder import HTML_NAME, PDF_NAME, RECORD_NAME
 
 LOG = logging.getLogger(__name__)
-HTML_NAME = "report.html"
-PDF_NAME = "report.pdf"
 ENTRY_TEMPLATE = "report.html.j2"
 NOT_PROVIDED = "not provided"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -196,7 +196,7 @@ def _render_pdf(
     created = record.report.created_at
     attachments = [
         weasyprint.Attachment(
-            string=record_json(record).encode("utf-8"), name="evidence.json", relationship="Source",
+            string=record_json(record).encode("utf-8"), name=RECORD_NAME, relationship="Source",
             description="Machine-readable evidence record", created=created, modified=created,
             url_fetcher=fetcher,
         ),
@@ -215,6 +215,15 @@ def _render_pdf(
             "inline them in the templates or add them to the record"
         )
     return pdf
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where a written report folder is and what it says."""
+
+    folder: Path
+    record: EvidenceRecord
+    signed: bool
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The report folder: the one place that names its files, and what writing one returns.
+"""The report folder: the one place that names its files.
 
 ```
 <report>/
@@ -13,13 +13,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from auditor.evidence import EvidenceRecord
-
 RECORD_NAME = "evidence.json"
 ARRAYS_NAME = "arrays.npz"
 IMAGES_DIR = "images"
@@ -27,12 +20,3 @@ HTML_NAME = "report.html"
 PDF_NAME = "report.pdf"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_SUFFIX = ".p7s"
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    """Where a written report folder is and what it says."""
-
-    folder: Path
-    record: EvidenceRecord
-    signed: bool

@@ -24,16 +24,16 @@ from auditor.evidence import (
     ReportIdentity,
     SealInfo,
     load_record,
-    read_record_bytes,
     new_report_id,
     read_artifacts,
+    read_record_bytes,
     refresh_completeness,
     write_record,
 )
 from auditor.files import atomic_directory, atomic_write_bytes, check_new_folder, sha256_bytes
 from auditor.keys import SigningIdentity
-from auditor.report import write_report
-from auditor.report_folder import RECORD_NAME, ReportResult
+from auditor.report import ReportResult, write_report
+from auditor.report_folder import RECORD_NAME
 from auditor.signing import seal_fields, sign_report_folder
 from auditor.verify import verify_paths
 from auditor.version import VERSION

@@ -111,14 +111,22 @@ def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, int]:
     return canvas, horizon
 
 
-def _colour(rng: np.random.Generator, low: int, high: int) -> tuple[int, int, int]:
-    return tuple(int(c) for c in rng.integers(low, high, size=3))
+RGB = tuple[int, int, int]
+
+
+def _rgb(values: np.ndarray) -> RGB:
+    red, green, blue = (int(c) for c in values)
+    return red, green, blue
+
+
+def _colour(rng: np.random.Generator, low: int, high: int) -> RGB:
+    return _rgb(rng.integers(low, high, size=3))
 
 
 def _muted(rng: np.random.Generator, low: int, high: int) -> tuple[int, int, int]:
     """A greyish paint or floor colour: a grey level with a slight tint."""
     grey = rng.uniform(low, high)
-    return tuple(int(np.clip(grey + tint, 0, 255)) for tint in rng.normal(0.0, 10.0, size=3))
+    return _rgb(np.clip(grey + rng.normal(0.0, 10.0, size=3), 0, 255))
 
 
 def _low_frequency_texture(rng: np.random.Generator, size: int, amplitude: float) -> np.ndarray:
@@ -179,14 +187,14 @@ def _mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 def _look(rng: np.random.Generator) -> _Look:
     tone = rng.uniform(0.45, 1.0)
-    skin = tuple(int(c * tone) for c in (235, 190, 160))
+    skin = _rgb(np.array([235, 190, 160]) * tone)
     return _Look(shirt=_vivid(rng), trousers=_muted(rng, 15, 110), skin=skin)
 
 
 def _vivid(rng: np.random.Generator) -> tuple[int, int, int]:
     """A saturated clothing colour of random hue."""
     hsv = np.array([[[rng.uniform(0, 180), rng.uniform(150, 255), rng.uniform(110, 255)]]], np.uint8)
-    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
+    return _rgb(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
 
 
 def _height(rng: np.random.Generator, foot_y: float, horizon: int, size: int) -> float:

@@ -69,7 +69,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
     """Write uint8 RGB frames as MJPG AVI (mp4/H.264 writers are not available everywhere)."""
     path = Path(path)
     height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
     if not writer.isOpened():
         raise VideoError(f"cannot write video {path}; check the folder exists and is writable")
     try:

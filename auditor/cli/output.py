@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from auditor.report_folder import HTML_NAME, PDF_NAME, RECORD_NAME
+
 if TYPE_CHECKING:
-    from auditor.report_folder import ReportResult
+    from auditor.report import ReportResult
 
 
 def progress_printer() -> Callable[[str], None]:
@@ -31,4 +33,4 @@ def print_result(result: ReportResult) -> None:
     else:
         click.echo(f"not flagged: {scores}")
     state = "signed report" if result.signed else "UNSIGNED DRAFT"
-    click.echo(f"{state}: {result.folder / 'report.pdf'}  (also report.html, evidence.json)")
+    click.echo(f"{state}: {result.folder / PDF_NAME}  (also {HTML_NAME}, {RECORD_NAME})")

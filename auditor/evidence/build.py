@@ -100,7 +100,7 @@ def build_record(
     indices, times = _window(explanation, window)
     image_refs = [ImageRef(path=i.path, kind=i.kind, frame=i.frame, sha256=i.sha256) for i in drawn.images]
     array_ref = _array_ref(arrays, explanation)
-    fields = {
+    fields: dict[str, Any] = {
         "report": ReportIdentity(
             report_id=context.report_id or new_report_id(created),
             generator_version=context.generator_version,

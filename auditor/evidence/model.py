@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from auditor.explain import FRAME_IMPORTANCE
 from auditor.profile import DeploymentProfile
 
-SCHEMA_VERSION = "2.0"
+SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0"]
+SCHEMA_VERSION: SchemaVersion = "2.0"
 # 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
 # operator's `deployment.templates_dir` (still read, ignored); 2.0 holds every frame-importance
 # method in one list, `explanations.frame_importance` (1.x records are read and converted)
-READABLE_VERSIONS = ("1.0", "1.1", "1.2", "2.0")
+READABLE_VERSIONS: tuple[str, ...] = get_args(SchemaVersion)
 SHA256 = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
 MAX_FRAMES = 1024  # frames of one explained window
@@ -277,7 +278,7 @@ class EvidenceRecord(_Record):
         },
     )
 
-    schema_version: Literal["1.0", "1.1", "1.2", "2.0"] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     report: ReportIdentity
     rendered_from: RenderedFrom | None = None
     deployment: DeploymentProfile
