@@ -379,3 +379,6 @@ def test_finding9_hostile_inputs_end_quickly_with_one_reason(report: Path, trust
     verdict, seconds = _timed([pdf], trust)
     assert verdict.status == "invalid" and seconds < 3
     assert verdict.reasons == ["the PDF declares or lists 250000 cross-reference entries, more than the 200000 allowed: refused unread"]
+    pdf.write_bytes(sealed + b"\ntrailer\n<< /P#72ev 0 >>\n")  # a /Prev the byte counts above would miss
+    verdict, _ = _timed([pdf], trust)
+    assert verdict.reasons == ["the PDF spells cross-reference keys with #-escapes: refused unread"]

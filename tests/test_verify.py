@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -165,6 +166,17 @@ def test_altered_artifact_is_detected(report: Path, trust: Path) -> None:
     verdict = verify_paths([report], trust)[0]
     assert verdict.status == "invalid"
     assert any("arrays.npz" in r and "altered" in r for r in verdict.reasons)
+
+
+def test_links_and_special_files_in_a_folder_are_refused(report: Path, trust: Path) -> None:
+    (report / "images" / "link.png").symlink_to(report / "images" / "legend.png")
+    os.mkfifo(report / "pipe")
+    verdicts = verify_paths([report], trust)
+    manifest = verdicts[-1]
+    assert Path(manifest.path).name == "manifest.json" and manifest.status == "invalid"
+    reasons = "\n".join(manifest.reasons)
+    assert "images/link.png: a symbolic link" in reasons and "pipe: not a regular file" in reasons
+    assert [v.status for v in verdicts[:3]] == ["valid"] * 3
 
 
 def test_missing_signature_file_and_unsigned_pdf(report: Path, trust: Path, tmp_path: Path) -> None:

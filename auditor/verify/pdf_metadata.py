@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 from lxml import etree
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.misc import PdfStreamError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from auditor.verify.limits import MAX_XMP_BYTES
@@ -30,9 +32,10 @@ def metadata_changes(reader: PdfFileReader, certified_revision: int) -> list[str
     """One reason naming the metadata entries that differ from the certified revision, or none."""
     last = reader.xrefs.total_revisions - 1
     try:
-        (info_before, xmp_before), (info_after, xmp_after) = (_metadata(reader, r) for r in (certified_revision, last))
+        info_before, xmp_before = _metadata(reader, certified_revision)
+        info_after, xmp_after = _metadata(reader, last)
         changed = _info_changes(info_before, info_after) + _xmp_changes(xmp_before, xmp_after)
-    except (ValueError, etree.XMLSyntaxError) as exc:
+    except (ValueError, PdfStreamError, etree.XMLSyntaxError) as exc:
         return [f"the metadata cannot be compared with the sealed revision ({exc})"]
     return [f"the metadata changed after the seal: {', '.join(changed)}"] if changed else []
 
@@ -65,9 +68,12 @@ def _info_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
 def _xmp_leaves(stream: generic.PdfObject | None) -> Counter[Leaf]:
     if not isinstance(stream, generic.StreamObject):
         return Counter()
-    if len(stream.encoded_data) > MAX_XMP_BYTES or len(stream.data) > MAX_XMP_BYTES:
+    if len(stream.encoded_data) > MAX_XMP_BYTES:
         raise ValueError(f"the XMP metadata is larger than {MAX_XMP_BYTES} bytes")
-    return Counter(_leaves(etree.fromstring(stream.data, _PARSER)))
+    data = stream.read_data(DecodePurpose.XMP_METADATA)  # pyHanko's decoding limits for XMP apply
+    if len(data) > MAX_XMP_BYTES:
+        raise ValueError(f"the XMP metadata is larger than {MAX_XMP_BYTES} bytes")
+    return Counter(_leaves(etree.fromstring(data, _PARSER)))
 
 
 def _leaves(element: etree._Element, prop: str = "", path: str = "") -> Iterator[Leaf]:
