@@ -118,7 +118,7 @@ def _cert(
     *extensions: x509.ExtensionType,
 ) -> x509.Certificate:
     """A certificate for `key` signed by `signer`; EKU non-critical, other extensions critical."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 import auditor.cli
+import auditor.keys.protection
 from auditor.cli.keys import load_signing_identity, signing_options
-import auditor.keys
 from auditor.errors import SigningError
 from auditor.keys import (
     DOCUMENT_SIGNING_EKU,
@@ -129,13 +129,13 @@ def test_p256_identity(tmp_path: Path) -> None:
 def _count_key_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record every key file `auditor.keys` decrypts from now on."""
     decrypted: list[Path] = []
-    read_key = auditor.keys._read_key
+    read_key = auditor.keys.protection.read_key
 
     def counting(path: Path, *args: object, **kwargs: object) -> object:
         decrypted.append(Path(path))
         return read_key(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(auditor.keys, "_read_key", counting)
+    monkeypatch.setattr(auditor.keys.protection, "read_key", counting)
     return decrypted
 
 
@@ -177,13 +177,13 @@ def test_missing_key(tmp_path: Path) -> None:
 
 
 def test_missing_passphrase(seal_dir: Path) -> None:
-    with pytest.raises(SigningError, match="no passphrase .* set AUDITOR_KEY_PASSPHRASE"):
+    with pytest.raises(SigningError, match=r"no passphrase .* set AUDITOR_KEY_PASSPHRASE"):
         load_identity(seal_dir, None)
 
 
 def test_expired_certificate(seal_dir: Path, tmp_path: Path) -> None:
     folder = _copy_identity(seal_dir, tmp_path / "expired")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     _reissue(folder, start=now - dt.timedelta(days=30), end=now - dt.timedelta(days=1))
     with pytest.raises(SigningError, match=r"certificate .*CN=Test seal expired on .*auditor keys init"):
         load_identity(folder, PASSPHRASE)
@@ -191,15 +191,15 @@ def test_expired_certificate(seal_dir: Path, tmp_path: Path) -> None:
 
 def test_not_yet_valid_certificate(seal_dir: Path, tmp_path: Path) -> None:
     folder = _copy_identity(seal_dir, tmp_path / "future")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     _reissue(folder, start=now + dt.timedelta(days=2), end=now + dt.timedelta(days=30))
-    with pytest.raises(SigningError, match="is not valid yet .*check the system clock"):
+    with pytest.raises(SigningError, match=r"is not valid yet .*check the system clock"):
         load_identity(folder, PASSPHRASE)
 
 
 def test_key_and_certificate_that_do_not_match(seal_dir: Path, tmp_path: Path) -> None:
     folder = _copy_identity(seal_dir, tmp_path / "mismatch")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     _reissue(folder, start=now, end=now + dt.timedelta(days=3), key=ec.generate_private_key(ec.SECP256R1()))
     with pytest.raises(SigningError, match="does not belong to the private key"):
         load_identity(folder, PASSPHRASE)
@@ -255,7 +255,7 @@ def _external_ca(tmp_path: Path) -> tuple[object, x509.Certificate, x509.Certifi
     )
     ca = load_identity(tmp_path / "ca", PASSPHRASE)
     root_key = serialization.load_pem_private_key((tmp_path / "ca" / ROOT_KEY_FILE).read_bytes(), ROOT_PASSPHRASE.encode())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     inter_key = ec.generate_private_key(ec.SECP256R1())
     inter_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "External issuing CA")])
     inter = (
@@ -319,7 +319,7 @@ def test_import_pem_files_and_missing_root(tmp_path: Path) -> None:
     (tmp_path / "key.pem").write_bytes(key_pem)
     (tmp_path / "cert.pem").write_bytes(leaf.public_bytes(pem) + inter.public_bytes(pem))
     (tmp_path / "root.pem").write_bytes(root.public_bytes(pem))
-    with pytest.raises(SigningError, match="stops before a root.*add the certificate"):
+    with pytest.raises(SigningError, match=r"stops before a root.*add the certificate"):
         import_identity([tmp_path / "key.pem", tmp_path / "cert.pem"], tmp_path / "noroot", PASSPHRASE, "pem secret")
     import_identity([tmp_path / "key.pem", tmp_path / "cert.pem", tmp_path / "root.pem"], tmp_path / "ok", PASSPHRASE, "pem secret")
     assert load_identity(tmp_path / "ok", PASSPHRASE).root == root
@@ -336,7 +336,7 @@ def test_default_keys_dir_follows_auditor_home(monkeypatch: pytest.MonkeyPatch, 
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Run `auditor keys|verify ...` in-process through the real top level; returns (code, out, err)."""
     monkeypatch.setattr(auditor.cli, "COMMAND_MODULES", ("keys", "verify"))
     monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
@@ -351,7 +351,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
     return run
 
 
-def test_cli_keys_init_from_env_and_show(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_cli_keys_init_from_env_and_show(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
     monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
     monkeypatch.setenv("AUDITOR_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
     code, out, err = cli("keys", "init", "--organisation", "City Transit", capsys=capsys)
@@ -369,7 +369,7 @@ def test_cli_keys_init_from_env_and_show(cli, monkeypatch: pytest.MonkeyPatch, t
 
 
 @pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")
-def test_cli_keys_init_prompts_and_refuses_passphrase_argument(cli, monkeypatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_cli_keys_init_prompts_and_refuses_passphrase_argument(cli, monkeypatch, tmp_path: Path, capsys) -> None:
     answers = f"{PASSPHRASE}\n{PASSPHRASE}\n{ROOT_PASSPHRASE}\n{ROOT_PASSPHRASE}\n"
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(answers))
     code, _, err = cli("keys", "init", "--organisation", "Org", "--key-type", "p256", "--keys", str(tmp_path / "k"), capsys=capsys)
@@ -382,7 +382,7 @@ def test_cli_keys_init_prompts_and_refuses_passphrase_argument(cli, monkeypatch,
     assert code == 2 and "No such option" in err
 
 
-def test_cli_keys_init_refuses_one_passphrase_for_both_keys(cli, monkeypatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_cli_keys_init_refuses_one_passphrase_for_both_keys(cli, monkeypatch, tmp_path: Path, capsys) -> None:
     monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
     monkeypatch.setenv("AUDITOR_ROOT_PASSPHRASE", PASSPHRASE)
     code, out, err = cli("keys", "init", "--organisation", "Org", capsys=capsys)
@@ -399,7 +399,7 @@ def _old_key_files(folder: Path) -> None:
         (folder / name).write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, weak))
 
 
-def test_old_key_files_still_load_and_show_says_they_are_weak(cli, monkeypatch, seal_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_old_key_files_still_load_and_show_says_they_are_weak(cli, monkeypatch, seal_dir: Path, tmp_path: Path, capsys) -> None:
     folder = _copy_identity(seal_dir, tmp_path / "old")
     _old_key_files(folder)
     assert not key_protection(folder / "seal.key.pem").strong
@@ -410,7 +410,7 @@ def test_old_key_files_still_load_and_show_says_they_are_weak(cli, monkeypatch, 
 
 
 def test_cli_rekey_re_encrypts_in_place_and_gives_the_root_its_own_passphrase(
-    cli, monkeypatch, seal_dir: Path, tmp_path: Path, capsys  # noqa: ANN001
+    cli, monkeypatch, seal_dir: Path, tmp_path: Path, capsys
 ) -> None:
     folder = _copy_identity(seal_dir, tmp_path / "old")
     _old_key_files(folder)
@@ -444,7 +444,7 @@ def test_rekey_key_file_keeps_or_changes_the_passphrase(seal_dir: Path, tmp_path
     assert load_identity(folder, "a new passphrase").info.common_name == "Test seal"
 
 
-def test_cli_keys_import_pkcs12(cli, monkeypatch, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_cli_keys_import_pkcs12(cli, monkeypatch, tmp_path: Path, capsys) -> None:
     key, leaf, inter, root = _external_ca(tmp_path)
     p12 = pkcs12.serialize_key_and_certificates(b"s", key, leaf, [inter, root], serialization.BestAvailableEncryption(b"p12 secret"))  # type: ignore[arg-type]
     (tmp_path / "seal.p12").write_bytes(p12)
@@ -466,7 +466,7 @@ def _sign_probe(keys_dir: Path | None, tsa_url: str | None, no_sign: bool) -> No
 
 def _broken_identity(kind: str, seal_dir: Path, tmp_path: Path) -> Path:
     folder = _copy_identity(seal_dir, tmp_path / kind)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     if kind == "missing-key":
         (folder / "seal.key.pem").unlink()
     elif kind == "expired":
@@ -489,7 +489,7 @@ def _broken_identity(kind: str, seal_dir: Path, tmp_path: Path) -> Path:
     ],
 )
 def test_cli_unusable_identity_is_one_clear_line(
-    cli, monkeypatch, capsys, seal_dir: Path, tmp_path: Path, kind: str, passphrase: str, expected: str  # noqa: ANN001
+    cli, monkeypatch, capsys, seal_dir: Path, tmp_path: Path, kind: str, passphrase: str, expected: str
 ) -> None:
     folder = _broken_identity(kind, seal_dir, tmp_path)
     monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", passphrase)
@@ -500,7 +500,7 @@ def test_cli_unusable_identity_is_one_clear_line(
     assert len(lines) == 1 and lines[0].startswith("auditor: error: ") and expected in lines[0], err
 
 
-def test_cli_signing_options_load_the_seal(cli, monkeypatch, capsys, seal_dir: Path) -> None:  # noqa: ANN001
+def test_cli_signing_options_load_the_seal(cli, monkeypatch, capsys, seal_dir: Path) -> None:
     monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", PASSPHRASE)
     monkeypatch.setenv("AUDITOR_TSA_URL", "http://tsa.invalid/")
     auditor.cli.cli.add_command(_sign_probe)

@@ -20,9 +20,13 @@ from cryptography.hazmat.primitives import hashes
 
 from auditor.errors import SigningError
 from auditor.keys import (
+    DEFAULT_KEY_TYPE,
+    DEFAULT_VALID_DAYS,
+    KEY_TYPES,
     ROOT_KEY_FILE,
     ROOT_PASSPHRASE_ENV,
     IdentityPaths,
+    KeyType,
     SigningIdentity,
     check_passphrases_apart,
     create_identity,
@@ -103,14 +107,14 @@ def keys_group() -> None:
 @click.option("--common-name", default=None, help="Signer name (default: '<organisation> evidence seal').")
 @click.option(
     "--key-type",
-    type=click.Choice(["rsa3072", "p256"]),
-    default="rsa3072",
+    type=click.Choice(KEY_TYPES),
+    default=DEFAULT_KEY_TYPE,
     show_default=True,
     help="RSA-3072 is checked by every common verifier; P-256 is smaller and faster.",
 )
-@click.option("--valid-days", type=click.IntRange(1, 36500), default=3650, show_default=True)
+@click.option("--valid-days", type=click.IntRange(1, 36500), default=DEFAULT_VALID_DAYS, show_default=True)
 def init_command(
-    keys_dir: Path | None, organisation: str, common_name: str | None, key_type: str, valid_days: int
+    keys_dir: Path | None, organisation: str, common_name: str | None, key_type: KeyType, valid_days: int
 ) -> None:
     """Create a self-signed root and a signing certificate (the organisation seal).
 
@@ -125,7 +129,7 @@ def init_command(
         root_passphrase=_new_root_passphrase(),
         common_name=common_name or f"{organisation} evidence seal",
         organisation=organisation,
-        key_type=key_type,  # type: ignore[arg-type]
+        key_type=key_type,
         valid_days=valid_days,
     )
     click.echo(f"created the seal in {paths.folder}")
@@ -209,7 +213,7 @@ def _needs_passphrase(sources: tuple[Path, ...]) -> bool:
 def _describe(paths: IdentityPaths) -> None:
     cert = read_certificates(paths.cert)[0]
     root = read_certificates(paths.root)[0]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     state = "valid" if cert.not_valid_before_utc <= now <= cert.not_valid_after_utc else "NOT VALID NOW"
     click.echo(f"  signer:      {cert.subject.rfc4514_string()}")
     click.echo(f"  certificate: SHA-256 {cert.fingerprint(hashes.SHA256()).hex()}")

@@ -1,0 +1,94 @@
+"""Signing identities: the organisation seal's private key, its certificate and the trust root.
+
+One concern per module, each stating its own facts:
+
+- `certificates`  reading certificates; issuer, validity, key-match and signing-use checks
+- `protection`    passphrases and the encrypted PKCS#8 key-file format (PBKDF2, rekeying)
+- `folder`        the keys folder: file names, default place, writing and reading an identity
+- `identity`      `SigningIdentity` and `load_identity` with its cache
+- `issue`         key types, `create_identity` (root and seal) and `issue_identity` (reviewers)
+- `imports`       `import_identity` from PKCS#12 or PEM files
+
+Modules import one another in that order only; none imports from this file.
+"""
+
+from auditor.keys.certificates import (
+    DOCUMENT_SIGNING_EKU,
+    SIGNING_EKUS,
+    PrivateKey,
+    check_key_matches,
+    check_signing_certificate,
+    read_certificates,
+    signed_by,
+)
+from auditor.keys.folder import (
+    CERT_FILE,
+    CHAIN_FILE,
+    INFO_FILE,
+    KEY_FILE,
+    ROOT_FILE,
+    ROOT_KEY_FILE,
+    IdentityInfo,
+    IdentityPaths,
+    default_keys_dir,
+)
+from auditor.keys.identity import SigningIdentity, load_identity
+from auditor.keys.imports import import_identity
+from auditor.keys.issue import (
+    DEFAULT_KEY_TYPE,
+    DEFAULT_VALID_DAYS,
+    ISSUED_VALID_DAYS,
+    KEY_TYPES,
+    KeyType,
+    create_identity,
+    issue_identity,
+)
+from auditor.keys.protection import (
+    KDF_ITERATIONS,
+    MIN_PASSPHRASE_LENGTH,
+    PASSPHRASE_ENV,
+    ROOT_PASSPHRASE_ENV,
+    KeyProtection,
+    check_passphrases_apart,
+    key_protection,
+    passphrase_from_env,
+    rekey_key_file,
+)
+
+__all__ = [
+    "CERT_FILE",
+    "CHAIN_FILE",
+    "DEFAULT_KEY_TYPE",
+    "DEFAULT_VALID_DAYS",
+    "DOCUMENT_SIGNING_EKU",
+    "INFO_FILE",
+    "ISSUED_VALID_DAYS",
+    "KDF_ITERATIONS",
+    "KEY_FILE",
+    "KEY_TYPES",
+    "MIN_PASSPHRASE_LENGTH",
+    "PASSPHRASE_ENV",
+    "ROOT_FILE",
+    "ROOT_KEY_FILE",
+    "ROOT_PASSPHRASE_ENV",
+    "SIGNING_EKUS",
+    "IdentityInfo",
+    "IdentityPaths",
+    "KeyProtection",
+    "KeyType",
+    "PrivateKey",
+    "SigningIdentity",
+    "check_key_matches",
+    "check_passphrases_apart",
+    "check_signing_certificate",
+    "create_identity",
+    "default_keys_dir",
+    "import_identity",
+    "issue_identity",
+    "key_protection",
+    "load_identity",
+    "passphrase_from_env",
+    "read_certificates",
+    "rekey_key_file",
+    "signed_by",
+]

@@ -1,0 +1,116 @@
+"""The signing identity in use: loaded from a keys folder, checked, and cached.
+
+`load_identity` caches the parsed key: a second load of the same unchanged folder with the same
+passphrase returns the same `SigningIdentity` without decrypting the key again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+import auditor.keys.protection as protection  # read_key looked up at call time: one place sees every decryption
+from auditor.errors import SigningError
+from auditor.keys.certificates import PrivateKey, check_key_matches, check_validity_all, read_certificates
+from auditor.keys.folder import IdentityInfo, IdentityPaths, default_keys_dir, read_info
+from auditor.keys.protection import PASSPHRASE_ENV
+
+
+@dataclass(frozen=True, eq=False)
+class SigningIdentity:
+    """A parsed, checked signing identity: key, certificate, intermediates and root."""
+
+    paths: IdentityPaths
+    key: PrivateKey
+    cert: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...]
+    root: x509.Certificate
+    info: IdentityInfo
+
+    @property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        """Certificates above the signing certificate, root last."""
+        return (*self.intermediates, self.root)
+
+    @property
+    def subject(self) -> str:
+        return self.cert.subject.rfc4514_string()
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of the signing certificate (DER)."""
+        return self.cert.fingerprint(hashes.SHA256()).hex()
+
+    def seal_info(self) -> dict[str, object]:
+        """Plain facts about the seal for the report and the evidence record."""
+        return {
+            "signer": self.subject,
+            "organisation": self.info.organisation,
+            "certificate_sha256": self.fingerprint,
+            "root": self.root.subject.rfc4514_string(),
+            "root_sha256": self.root.fingerprint(hashes.SHA256()).hex(),
+            "key_type": self.info.key_type,
+            "valid_from": self.cert.not_valid_before_utc.isoformat(),
+            "valid_until": self.cert.not_valid_after_utc.isoformat(),
+            "throwaway": self.info.throwaway,
+        }
+
+    def check_usable(self, now: dt.datetime | None = None) -> None:
+        """Raise `SigningError` unless every certificate is valid now and the key matches."""
+        check_key_matches(self.key, self.cert, self.paths.cert)
+        now = now or dt.datetime.now(dt.UTC)
+        check_validity_all((self.cert, *self.chain), now)
+
+
+_CACHE: dict[tuple[object, ...], SigningIdentity] = {}
+_CACHE_SIZE = 16
+
+
+def load_identity(folder: Path | None, passphrase: str | None) -> SigningIdentity:
+    """Load and check the identity in `folder` (default: `default_keys_dir()`), cached."""
+    paths = IdentityPaths.of(Path(folder) if folder is not None else default_keys_dir())
+    if not paths.key.is_file():
+        raise SigningError(
+            f"no signing key at {paths.key}: run `auditor keys init` (or `auditor keys import`) "
+            "first, or point --keys at the folder that holds seal.key.pem"
+        )
+    if not passphrase:
+        raise SigningError(
+            f"no passphrase for signing key {paths.key}: set {PASSPHRASE_ENV} to the passphrase "
+            "used at `auditor keys init`"
+        )
+    cache_key = _cache_key(paths, passphrase)
+    identity = _CACHE.get(cache_key)
+    if identity is None:
+        identity = _parse_identity(paths, passphrase)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[cache_key] = identity
+    identity.check_usable()
+    return identity
+
+
+def _cache_key(paths: IdentityPaths, passphrase: str) -> tuple[object, ...]:
+    stamps = tuple(
+        (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
+        for p in (paths.key, paths.cert, paths.chain, paths.root, paths.info)
+    )
+    secret = hashlib.sha256(passphrase.encode("utf-8")).digest()
+    return (paths.folder.resolve(), stamps, secret)
+
+
+def _parse_identity(paths: IdentityPaths, passphrase: str) -> SigningIdentity:
+    key = protection.read_key(paths.key, passphrase)
+    certs = read_certificates(paths.cert)
+    roots = read_certificates(paths.root)
+    if not certs or not roots:
+        missing = paths.cert if not certs else paths.root
+        raise SigningError(f"{missing} holds no certificate: restore it or re-run `auditor keys import`")
+    intermediates = tuple(read_certificates(paths.chain)) if paths.chain.exists() else ()
+    info = read_info(paths, certs[0])
+    return SigningIdentity(paths, key, certs[0], intermediates, roots[0], info)

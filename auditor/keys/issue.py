@@ -1,0 +1,208 @@
+"""New identities: a self-signed root with its seal, and seals issued under an existing root.
+
+Key type: RSA-3072 by default (`key_type="rsa3072"`), ECDSA P-256 on request (`"p256"`).
+RSA-3072 is the default because every verifier a court or archive is likely to use (Adobe
+Reader, poppler's `pdfsig`, OpenSSL, NSS, EU DSS) checks it, it is the ETSI/ANSSI/BSI
+recommendation for seals used beyond 2030, and signing with it keeps the PDF at version 1.7 as
+PDF/A-3 requires. P-256 is smaller and faster; `auditor.signing` keeps its PDFs at 1.7 too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal, get_args
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+import auditor.keys.protection as protection  # read_key looked up at call time: one place sees every decryption
+from auditor.errors import SigningError
+from auditor.files import atomic_write_bytes
+from auditor.keys.certificates import (
+    DOCUMENT_SIGNING_EKU,
+    PrivateKey,
+    check_key_matches,
+    check_validity,
+    read_certificates,
+)
+from auditor.keys.folder import ROOT_KEY_FILE, IdentityInfo, IdentityPaths, fresh_paths, read_info, write_identity
+from auditor.keys.protection import ROOT_PASSPHRASE_ENV, check_new_passphrase, check_passphrases_apart, encrypted_pem
+
+KeyType = Literal["rsa3072", "p256"]
+KEY_TYPES: tuple[KeyType, ...] = get_args(KeyType)
+DEFAULT_KEY_TYPE: KeyType = "rsa3072"
+DEFAULT_VALID_DAYS = 3650  # a created seal and its root: ten years
+ISSUED_VALID_DAYS = 825  # an issued seal (a reviewer's), capped by the root's own end
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def create_identity(
+    folder: Path,
+    passphrase: str,
+    *,
+    root_passphrase: str,
+    common_name: str,
+    organisation: str,
+    key_type: KeyType = DEFAULT_KEY_TYPE,
+    valid_days: int = DEFAULT_VALID_DAYS,
+    throwaway: bool = False,
+) -> IdentityPaths:
+    """Create a self-signed root and a signing certificate under it in `folder`.
+
+    The seal key is encrypted with `passphrase`, the root key with `root_passphrase`, which
+    must differ: the daily seal's passphrase never opens the root key.
+    """
+    check_new_passphrase(passphrase)
+    check_new_passphrase(root_passphrase, ROOT_PASSPHRASE_ENV)
+    check_passphrases_apart(passphrase, root_passphrase)
+    paths = fresh_paths(folder)
+    root_key, seal_key = _new_key(key_type), _new_key(key_type)
+    start = dt.datetime.now(dt.UTC) - _CLOCK_SKEW
+    end = start + dt.timedelta(days=valid_days)
+    root_name = _name(f"{organisation} evidence seal root", organisation)
+    root = _root_certificate(root_key, root_name, start, end)
+    cert = _leaf_certificate(seal_key, _name(common_name, organisation), root_key, root, start, end)
+    info = IdentityInfo(
+        common_name=common_name, organisation=organisation, key_type=key_type, throwaway=throwaway
+    )
+    atomic_write_bytes(paths.folder / ROOT_KEY_FILE, encrypted_pem(root_key, root_passphrase), 0o600)
+    write_identity(paths, passphrase, seal_key, cert, (), root, info)
+    return paths
+
+
+def issue_identity(
+    ca_folder: Path,
+    root_passphrase: str,
+    folder: Path,
+    passphrase: str,
+    *,
+    common_name: str,
+    root_key: Path | None = None,
+    key_type: KeyType = DEFAULT_KEY_TYPE,
+    valid_days: int = ISSUED_VALID_DAYS,
+) -> IdentityPaths:
+    """Issue a new signing identity (e.g. a reviewer's) under the root created in `ca_folder`.
+
+    The root key is read from `root_key` (its offline copy) or `ca_folder/root.key.pem` and
+    opened with `root_passphrase`; the seal's passphrase is not needed.
+    """
+    check_new_passphrase(passphrase)
+    check_passphrases_apart(passphrase, root_passphrase)
+    ca_paths = IdentityPaths.of(ca_folder)
+    root = _read_root_certificate(ca_paths)
+    ca_key = _read_root_key(Path(root_key) if root_key else ca_paths.folder / ROOT_KEY_FILE, root_passphrase)
+    check_key_matches(ca_key, root, ca_paths.root)
+    ca_info = read_info(ca_paths, root)
+    paths = fresh_paths(folder)
+    key = _new_key(key_type)
+    start = dt.datetime.now(dt.UTC) - _CLOCK_SKEW
+    end = min(start + dt.timedelta(days=valid_days), root.not_valid_after_utc)
+    cert = _leaf_certificate(key, _name(common_name, ca_info.organisation), ca_key, root, start, end)
+    info = IdentityInfo(
+        common_name=common_name,
+        organisation=ca_info.organisation,
+        key_type=key_type,
+        throwaway=ca_info.throwaway,
+        source="issued",
+    )
+    write_identity(paths, passphrase, key, cert, (), root, info)
+    return paths
+
+
+def _read_root_certificate(paths: IdentityPaths) -> x509.Certificate:
+    roots = read_certificates(paths.root) if paths.root.is_file() else []
+    if not roots:
+        raise SigningError(
+            f"no root certificate at {paths.root}: issue from the keys folder made by `auditor keys init`"
+        )
+    check_validity(roots[0], dt.datetime.now(dt.UTC))
+    return roots[0]
+
+
+def _read_root_key(path: Path, passphrase: str) -> PrivateKey:
+    if not path.is_file():
+        raise SigningError(
+            f"no root key at {path}: bring the root key (root.key.pem, kept offline) and give its path"
+        )
+    return protection.read_key(path, passphrase, ROOT_PASSPHRASE_ENV)
+
+
+def _new_key(key_type: KeyType) -> PrivateKey:
+    if key_type == "rsa3072":
+        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    if key_type == "p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    raise SigningError(f"unknown key type {key_type!r}: use {' or '.join(map(repr, KEY_TYPES))}")
+
+
+def _name(common_name: str, organisation: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+        ]
+    )
+
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: PrivateKey, start: dt.datetime, end: dt.datetime
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+
+
+def _key_usage(*, signing: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=signing,
+        content_commitment=signing,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=not signing,
+        crl_sign=not signing,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _root_certificate(
+    key: PrivateKey, name: x509.Name, start: dt.datetime, end: dt.datetime
+) -> x509.Certificate:
+    return (
+        _builder(name, name, key, start, end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(signing=False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _leaf_certificate(
+    key: PrivateKey,
+    name: x509.Name,
+    ca_key: PrivateKey,
+    ca: x509.Certificate,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> x509.Certificate:
+    ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return (
+        _builder(name, ca.subject, key, start, end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(signing=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([DOCUMENT_SIGNING_EKU, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
