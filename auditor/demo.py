@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from auditor.demo_settings import DEMO_LABEL, DEMO_SEED
 from auditor.detector import load_detector
 from auditor.errors import ArchiveError
 from auditor.files import atomic_directory
@@ -16,7 +17,6 @@ from auditor.synthetic import make_clip
 from auditor.video import write_video
 
 DEMO_FPS = 10.0
-DEMO_SEED = 2026
 
 
 def demo_model_path() -> Path:
@@ -30,7 +30,7 @@ def demo_profile() -> DeploymentProfile:
 
 
 def run_demo(
-    out: Path, *, label: str = "fight", seed: int = DEMO_SEED, sign: bool = True, overwrite: bool = False,
+    out: Path, *, label: str = DEMO_LABEL, seed: int = DEMO_SEED, sign: bool = True, overwrite: bool = False,
     progress: Progress = print,
 ) -> ReportResult:
     """Write `out/incident.avi`, `out/demo-keys/` (unless unsigned) and the report in `out/report/`."""

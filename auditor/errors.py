@@ -1,5 +1,12 @@
 """Typed errors. Every message says what is wrong and what to do about it."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class AuditorError(Exception):
     """Base class of every error a user can cause; the CLI prints it as one line."""
@@ -35,3 +42,13 @@ class ArchiveError(AuditorError):
     """Writing to, or reading from, the output or archive failed."""
 
     exit_code = 7
+
+
+def first_problem(exc: ValidationError, whole: str) -> str:
+    """The first problem of a pydantic validation error as `field.path: message`.
+
+    `whole` names the document, for a problem with all of it rather than one field.
+    """
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or whole
+    return f"{where}: {first['msg']}"

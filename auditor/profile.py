@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from auditor.errors import ReportError
+from auditor.errors import ReportError, first_problem
 
 
 class _Section(BaseModel):
@@ -105,10 +105,8 @@ def read_profile(path: Path) -> ProfileFile:
     try:
         profile = DeploymentProfile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "profile"
         raise ReportError(
-            f"deployment profile {path}: {where}: {first['msg']}; "
+            f"deployment profile {path}: {first_problem(exc, 'profile')}; "
             "compare with examples/deployment-profile.toml"
         ) from exc
     return ProfileFile(profile, (path.parent / templates).resolve() if templates else None)

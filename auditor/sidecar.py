@@ -25,14 +25,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from auditor.errors import ModelError
+from auditor.errors import ModelError, first_problem
 
 Preprocessing = Literal["unit", "caffe", "tf", "torch"]
-SIDECAR_FORMAT = "auditor-sidecar/1"
+SIDECAR_FORMAT: Final = "auditor-sidecar/1"
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,4 @@ def read_sidecar(model_path: Path) -> Sidecar:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"sidecar {path} is not valid JSON ({exc}); fix or remove it") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "sidecar"
-        raise ModelError(f"sidecar {path}: {where}: {first['msg']}; see the format in auditor/sidecar.py") from exc
+        raise ModelError(f"sidecar {path}: {first_problem(exc, 'sidecar')}; see the format in auditor/sidecar.py") from exc

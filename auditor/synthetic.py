@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-CLASS_NAMES = ("normal", "fight", "fall")
+from auditor.demo_settings import CLASS_NAMES
 
 RESTING_SHARE = 1 / 3  # share of "normal" clips showing a person resting on the floor
 _SHIFT = 4  # sub-pixel bits for OpenCV drawing, so slow motion is smooth

@@ -8,14 +8,15 @@ import click
 
 from auditor.cli.keys import load_signing_identity, signing_options
 from auditor.cli.output import print_result, progress_printer
+from auditor.demo_settings import CLASS_NAMES, DEMO_LABEL, DEMO_SEED
 
 
 @click.command()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True,
               help="Folder for the clip, the throwaway keys and the report.")
-@click.option("--label", type=click.Choice(["normal", "fight", "fall"]), default="fight", show_default=True,
+@click.option("--label", type=click.Choice(CLASS_NAMES), default=DEMO_LABEL, show_default=True,
               help="Kind of synthetic incident to generate.")
-@click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the generated clip.")
+@click.option("--seed", type=int, default=DEMO_SEED, show_default=True, help="Seed of the generated clip.")
 @click.option("--no-sign", is_flag=True, help="Write an UNSIGNED DRAFT instead of a sealed report.")
 @click.option("--overwrite", is_flag=True, help="Replace the contents of a non-empty --out folder.")
 def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pydantic_core
 from pydantic import ValidationError
 
-from auditor.errors import ReportError
+from auditor.errors import ReportError, first_problem
 from auditor.evidence.model import READABLE_VERSIONS, EvidenceRecord
 from auditor.explain import ClipExplanation
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
@@ -80,9 +80,7 @@ def load_record(source: Path | str | bytes, name: str | None = None) -> Evidence
     try:
         return EvidenceRecord.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "record"
-        raise ReportError(f"{where}: {field}: {first['msg']}; the record does not match schema v1") from exc
+        raise ReportError(f"{where}: {first_problem(exc, 'record')}; the record does not match schema v1") from exc
 
 
 def read_record_bytes(path: Path) -> bytes:
