@@ -1,35 +1,14 @@
-"""Shared fixtures: the demo run once per test session through the real command line."""
+"""Shared fixtures: the demo run once per test session through the real command line, and
+identities and sealed report folders for the signing, verification and attack tests."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
 
 import pytest
-
-
-@dataclass(frozen=True)
-class CliRun:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliRun:
-    """Run `python -m auditor ARGS` in a subprocess, as a user would."""
-    done = subprocess.run(
-        [sys.executable, "-m", "auditor", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
-    )
-    return CliRun(done.returncode, done.stdout, done.stderr)
-
-
-@dataclass(frozen=True)
-class DemoOutput:
-    folder: Path  # the --out folder
-    report: Path  # folder/report
-    run: CliRun
+from fixtures.cli import DemoOutput, run_cli
+from fixtures.identities import Identities, build_report, make_identities, signed_report
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +18,30 @@ def demo_output(tmp_path_factory: pytest.TempPathFactory) -> DemoOutput:
     run = run_cli("demo", "--out", str(folder))
     assert run.returncode == 0, run.stderr
     return DemoOutput(folder, folder / "report", run)
+
+
+@pytest.fixture(scope="session")
+def identities(tmp_path_factory: pytest.TempPathFactory) -> Identities:
+    return make_identities(tmp_path_factory.mktemp("identities"))
+
+
+@pytest.fixture(scope="session")
+def unsigned_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_report(tmp_path_factory.mktemp("unsigned") / "report")
+
+
+@pytest.fixture(scope="session")
+def sealed_report(tmp_path_factory: pytest.TempPathFactory, identities: Identities) -> Path:
+    return signed_report(tmp_path_factory.mktemp("sealed") / "report", identities.seal)
+
+
+@pytest.fixture(scope="session")
+def trust(identities: Identities) -> Path:
+    """The test root certificate, as `auditor verify --trust` takes it."""
+    return identities.seal_dir / "root.cert.pem"
+
+
+@pytest.fixture
+def report(sealed_report: Path, tmp_path: Path) -> Path:
+    """A private copy of the sealed report, free to tamper with."""
+    return shutil.copytree(sealed_report, tmp_path / "report")

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from fixtures.cli import run_cli
+from fixtures.identities import PASSPHRASE, Identities
 from fixtures.report_records import full_profile, make_report_folder
-from test_signing import Identities, identities  # noqa: F401
 
 from auditor.evidence import load_record, write_record
 from auditor.report import write_report
@@ -40,19 +40,17 @@ def _sealed(folder: Path, identities: Identities) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sealed(tmp_path_factory: pytest.TempPathFactory, identities: Identities) -> Path:  # noqa: F811
+def sealed(tmp_path_factory: pytest.TempPathFactory, identities: Identities) -> Path:
     return _sealed(tmp_path_factory.mktemp("sealed") / "report", identities)
 
 
 @pytest.fixture
-def env(identities: Identities, tmp_path: Path) -> dict[str, str]:  # noqa: F811
+def env(identities: Identities, tmp_path: Path) -> dict[str, str]:
     """The seal's keys and passphrase, as an operator's shell would hold them."""
-    from test_signing import PASSPHRASE
-
     return {**os.environ, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE, "AUDITOR_HOME": str(tmp_path / "home")}
 
 
-def _keys(identities: Identities) -> list[str]:  # noqa: F811
+def _keys(identities: Identities) -> list[str]:
     return ["--keys", str(identities.seal_dir), "--trust", str(identities.seal_dir / "root.cert.pem")]
 
 
@@ -74,7 +72,7 @@ def _one_line_error(stderr: str, expected: str) -> None:
 
 
 def test_1_a_record_naming_a_templates_folder_runs_no_code(
-    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path  # noqa: F811
+    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path
 ) -> None:
     evil = tmp_path / "evil-templates"
     evil.mkdir()
@@ -127,7 +125,7 @@ def test_1_records_carry_no_path_of_the_machine_that_made_them(demo_output) -> N
 
 
 def test_3_a_rerendered_report_names_its_own_signer(
-    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path  # noqa: F811
+    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     run = run_cli("render", str(sealed), "--out", str(out), "--keys", str(identities.stranger_dir),
@@ -143,7 +141,7 @@ def test_3_a_rerendered_report_names_its_own_signer(
 
 
 def test_4_a_hand_edited_record_is_not_resealed(
-    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path  # noqa: F811
+    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path
 ) -> None:
     def raise_the_score(record: dict) -> None:  # type: ignore[type-arg]
         record["decision"]["predicted_probability"] = 0.97
@@ -155,7 +153,7 @@ def test_4_a_hand_edited_record_is_not_resealed(
 
 
 def test_4_an_unverified_source_is_said_so_on_page_1(
-    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path  # noqa: F811
+    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path
 ) -> None:
     def raise_the_score(record: dict) -> None:  # type: ignore[type-arg]
         record["decision"]["predicted_probability"] = 0.97
@@ -170,7 +168,7 @@ def test_4_an_unverified_source_is_said_so_on_page_1(
 
 
 def test_4_a_rerendered_folder_verifies_and_names_its_source(
-    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path  # noqa: F811
+    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path
 ) -> None:
     out = tmp_path / "rerendered"
     run = run_cli("render", str(sealed / "evidence.json"), "--out", str(out), *_keys(identities), env=env)
@@ -245,7 +243,7 @@ def test_11_an_inconsistent_record_is_one_line_not_a_traceback(sealed: Path, env
 
 
 def test_11_sigterm_during_render_leaves_no_staging_folder(
-    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path  # noqa: F811
+    sealed: Path, identities: Identities, env: dict[str, str], tmp_path: Path
 ) -> None:
     parent = tmp_path / "reports"
     parent.mkdir()

@@ -2,7 +2,7 @@
 
 Each test reproduces the attack and asserts that verify catches it; each was accepted (or, for
 finding 9, took its time) before the fix. Fixtures: a sealed report folder and identities under
-one test root (tests/test_signing.py), private copies of the report (tests/test_verify.py).
+one test root, private copies of the report (tests/conftest.py, tests/fixtures/identities.py).
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from fixtures.identities import ROOT_PASSPHRASE, Identities, build_report, signed_report
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
-from test_signing import ROOT_PASSPHRASE, Identities, build_report, identities, sealed_report, signed_report  # noqa: F401
-from test_verify import report, trust  # noqa: F401
 
 import auditor.signing
 from auditor.keys import SigningIdentity

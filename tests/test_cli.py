@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DemoOutput, run_cli
+from fixtures.cli import DemoOutput, run_cli
 
 from auditor._tensorflow import keras
 from auditor.video import write_video

@@ -27,8 +27,6 @@ from fixtures.report_records import (
 from pydantic import ValidationError
 
 from auditor.errors import ReportError
-from auditor.explain import FRAME_IMPORTANCE
-from auditor.sidecar import DecisionRule
 from auditor.evidence import (
     SCHEMA_RESOURCE,
     ImageRef,
@@ -45,6 +43,8 @@ from auditor.evidence import (
     verify_artifacts,
     write_record,
 )
+from auditor.explain import FRAME_IMPORTANCE
+from auditor.sidecar import DecisionRule
 
 OLD_RECORD = Path(__file__).parent / "fixtures" / "record-1.1.json"
 SCHEMA_PATH = Path(__file__).parents[1] / "auditor" / "schema" / SCHEMA_RESOURCE

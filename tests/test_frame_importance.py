@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_gradcam_reference import CASES, SIZE, T
+from fixtures.models import CASES, SIZE, T
 
 from auditor._tensorflow import keras, tf
 from auditor.detector import Detector, load_detector

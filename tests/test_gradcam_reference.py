@@ -7,115 +7,17 @@ layer's linear output with one GradientTape: no TimeDistributed, no tf.function,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.models import CASES, SIZE, T, functional, small_cnn
 
 from auditor._tensorflow import keras, tf
 from auditor.detector import load_detector
 from auditor.explain.gradcam import gradcam_pre_relu
 
-T, SIZE, VGG_SIZE = 3, 32, 64
 TOLERANCE = 1e-4
-
-
-@dataclass(frozen=True)
-class Case:
-    build: Callable[[], keras.Model]
-    frame_layers: Callable[[keras.Model], list]  # per-frame layers of the loaded model, in order
-    target_layer: str
-    layer_arg: str | None = None  # passed to load_detector; None = the detector's default
-    suffix: str = ".keras"
-
-
-def _small_cnn(name: str = "cnn", pooling: str = "gap") -> keras.Model:
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Conv2D(6, 3, activation="relu", padding="same", name="conv_a")(inputs)
-    x = keras.layers.MaxPooling2D(name="pool_a")(x)
-    x = keras.layers.Conv2D(8, 3, activation="relu", padding="same", name="conv_b")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x) if pooling == "gap" else keras.layers.Flatten()(x)
-    return keras.Model(inputs, x, name=name)
-
-
-def _vgg19(pooling: str | None = "avg") -> keras.Model:
-    return keras.applications.VGG19(
-        include_top=False, weights=None, input_shape=(VGG_SIZE, VGG_SIZE, 3), pooling=pooling
-    )
-
-
-def _functional(cnn: keras.Model, recurrent: keras.layers.Layer, frame_size: int = SIZE) -> keras.Model:
-    inputs = keras.Input((T, frame_size, frame_size, 3))
-    x = keras.layers.TimeDistributed(cnn, name="td_cnn")(inputs)
-    x = recurrent(x)
-    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="scores")(x))
-
-
-def _sequential_vgg() -> keras.Model:
-    return keras.Sequential(
-        [
-            keras.Input((T, VGG_SIZE, VGG_SIZE, 3)),
-            keras.layers.TimeDistributed(_vgg19(pooling=None)),
-            keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling2D()),
-            keras.layers.GRU(6),
-            keras.layers.Dense(3, activation="softmax"),
-        ]
-    )
-
-
-def _conv_stack() -> keras.Model:
-    td = keras.layers.TimeDistributed
-    return keras.Sequential(
-        [
-            keras.Input((T, SIZE, SIZE, 3)),
-            td(keras.layers.Conv2D(6, 3, activation="relu", padding="same", name="c1")),
-            td(keras.layers.MaxPooling2D(name="p1")),
-            td(keras.layers.Conv2D(8, 3, activation="relu", padding="same", name="c2")),
-            td(keras.layers.MaxPooling2D(name="p2")),
-            td(keras.layers.Flatten(name="flat")),
-            keras.layers.GRU(6),
-            keras.layers.Dropout(0.2),
-            keras.layers.Dense(3, activation="softmax"),
-        ]
-    )
-
-
-def _nested_layers(model: keras.Model) -> list:
-    td = next(layer for layer in model.layers if isinstance(layer, keras.layers.TimeDistributed))
-    return [layer for layer in td.layer.layers if not isinstance(layer, keras.layers.InputLayer)]
-
-
-def _td_inner_layers(model: keras.Model) -> list:
-    layers: list = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.TimeDistributed):
-            inner = layer.layer
-            nested = isinstance(inner, keras.Model)
-            layers.extend([sub for sub in inner.layers if not isinstance(sub, keras.layers.InputLayer)] if nested else [inner])
-    return layers
-
-
-CASES = {
-    "functional_nested_gru": Case(lambda: _functional(_small_cnn(), keras.layers.GRU(6)), _nested_layers, "conv_b"),
-    "functional_vgg19_gru": Case(
-        lambda: _functional(_vgg19(), keras.layers.GRU(6), VGG_SIZE), _nested_layers, "block5_pool"
-    ),
-    "vgg19_inner_layer_block4_conv4": Case(
-        lambda: _functional(_vgg19(), keras.layers.GRU(6), VGG_SIZE), _nested_layers, "block4_conv4", "block4_conv4"
-    ),
-    "sequential_vgg19_roundtrip": Case(_sequential_vgg, _td_inner_layers, "block5_pool"),
-    "td_conv_stack": Case(_conv_stack, _td_inner_layers, "p2"),
-    "td_conv_stack_inner_c1": Case(_conv_stack, _td_inner_layers, "c1", "c1"),
-    "lstm": Case(lambda: _functional(_small_cnn(pooling="flatten"), keras.layers.LSTM(6)), _nested_layers, "conv_b"),
-    "bidirectional_gru": Case(
-        lambda: _functional(_small_cnn(), keras.layers.Bidirectional(keras.layers.GRU(5))), _nested_layers, "conv_b"
-    ),
-    "legacy_h5": Case(
-        lambda: _functional(_small_cnn(), keras.layers.GRU(6)), _nested_layers, "conv_b", suffix=".h5"
-    ),
-}
 
 
 def _head_layers(model: keras.Model) -> tuple[list, keras.layers.Layer]:
@@ -191,7 +93,7 @@ def test_weights_are_per_frame_not_pooled_over_time(tmp_path: Path) -> None:
     """Pooling α over time (a common shortcut) gives a measurably different map on these frames."""
     keras.utils.set_random_seed(3)
     path = tmp_path / "m.keras"
-    _functional(_small_cnn(), keras.layers.GRU(6)).save(path)
+    functional(small_cnn(), keras.layers.GRU(6)).save(path)
     detector = load_detector(path)
     gradients = detector.gradients(np.random.default_rng(2).integers(0, 256, (T, SIZE, SIZE, 3), dtype=np.uint8))
     time_pooled = gradients.activation_grads.mean(axis=(0, 1, 2), keepdims=True)
@@ -202,7 +104,7 @@ def test_weights_are_per_frame_not_pooled_over_time(tmp_path: Path) -> None:
 def test_target_by_name_and_index_agree(tmp_path: Path) -> None:
     keras.utils.set_random_seed(4)
     path = tmp_path / "m.keras"
-    _functional(_small_cnn(), keras.layers.GRU(6)).save(path)
+    functional(small_cnn(), keras.layers.GRU(6)).save(path)
     detector = load_detector(path, class_names=["normal", "fight", "fall"])
     frames = np.random.default_rng(5).integers(0, 256, (T, SIZE, SIZE, 3), dtype=np.uint8)
     by_name = detector.explain(frames, target="fall")

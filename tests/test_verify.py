@@ -10,24 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixtures.identities import Identities, build_report, signed_report
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from test_signing import Identities, build_report, identities, sealed_report, signed_report  # noqa: F401
 
 import auditor.cli
 from auditor.signing import sign_pdf
 from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, EXIT_VALID, exit_code, verify_paths
-
-
-@pytest.fixture(scope="module")
-def trust(identities: Identities) -> Path:
-    return identities.seal_dir / "root.cert.pem"
-
-
-@pytest.fixture
-def report(sealed_report: Path, tmp_path: Path) -> Path:
-    """A private copy of the sealed report, free to tamper with."""
-    return shutil.copytree(sealed_report, tmp_path / "report")
 
 
 def _statuses(paths: list[Path], trust: Path | None) -> list[str]:
@@ -244,7 +233,7 @@ def test_cli_verify_exit_codes_and_summary(
 ) -> None:  # noqa: ANN001
     code, out, err = _run(monkeypatch, capsys, "verify", str(report), "--trust", str(trust))
     assert code == 0, out + err
-    assert out.count("VALID ") == 4 and f"trusted root: O=Test Org,CN=Test Org evidence seal root" in out
+    assert out.count("VALID ") == 4 and "trusted root: O=Test Org,CN=Test Org evidence seal root" in out
     rogue = signed_report(tmp_path / "rogue", identities.stranger)
     code, out, err = _run(monkeypatch, capsys, "verify", str(rogue / "report.pdf"), "--trust", str(trust))
     assert code == 8 and out.startswith("UNTRUSTED") and "signed by an untrusted key" in err
