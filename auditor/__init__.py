@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from auditor.detector import Detector, load_detector
     from auditor.legacy import import_legacy_model
 
-__all__ = ["Detector", "load_detector", "import_legacy_model", "__version__"]
+__all__ = ["Detector", "__version__", "import_legacy_model", "load_detector"]
 _LAZY = {"Detector": "auditor.detector", "load_detector": "auditor.detector", "import_legacy_model": "auditor.legacy"}
 
 

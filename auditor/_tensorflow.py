@@ -29,11 +29,11 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 with _native_stderr_silenced():
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     tf.constant(0.0) + 1.0  # the first op initialises the devices, which logs again
 
 tf.get_logger().setLevel("ERROR")
 
-__all__ = ["tf", "keras"]
+__all__ = ["keras", "tf"]

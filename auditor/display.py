@@ -16,9 +16,9 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from auditor.errors import ReportError
 from auditor.explain.base import ClipExplanation
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, normalise
-from auditor.errors import ReportError
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.report_folder import IMAGES_DIR
 

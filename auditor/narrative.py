@@ -155,7 +155,7 @@ def attention_summary(record: EvidenceRecord) -> str:
     strong = [r for r in regions if r != "weak"]
     if not strong:
         return "The model's activation was weak in every key frame; no region stands out."
-    peaks = {r: max(f.maps["gradcam"].peak_relative for f, fr in zip(keys, regions) if fr == r) for r in strong}
+    peaks = {r: max(f.maps["gradcam"].peak_relative for f, fr in zip(keys, regions, strict=True) if fr == r) for r in strong}
     region = max(peaks, key=lambda r: (strong.count(r), peaks[r]))
     area = "the centre" if region == "centre" else f"the {region} part"
     sentence = (

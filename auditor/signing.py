@@ -115,7 +115,7 @@ class _CachedKeySigner(SimpleSigner):
 class _Pdf17Signer(signers.PdfSigner):
     """PdfSigner that registers only the ESIC (PAdES) extension, keeping the file at PDF 1.7."""
 
-    def register_extensions(self, pdf_out, *, md_algorithm: str) -> None:  # noqa: ANN001
+    def register_extensions(self, pdf_out, *, md_algorithm: str) -> None:
         pdf_out.ensure_output_version(version=(1, 7))
         pdf_out.register_extension(constants.ESIC_EXTENSION_1)
 

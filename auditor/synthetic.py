@@ -72,7 +72,7 @@ def make_clip(label: str, seed: int, frames: int = 16, size: int = 64) -> Synthe
     images, boxes = [], []
     for t in range(frames):
         image, mask = background.copy(), np.zeros((size, size), np.uint8)
-        for track, look in zip(tracks, looks):
+        for track, look in zip(tracks, looks, strict=True):
             _draw_figure(image, mask, track[t], look)
         images.append(_sensor_noise(image, rng))
         boxes.append(_mask_box(mask))
@@ -88,7 +88,7 @@ def make_dataset(
     rng.shuffle(labels)
     clip_seeds = rng.integers(0, 2**62, size=labels.size)
     x = np.empty((labels.size, frames, size, size, 3), np.uint8)
-    for i, (label, clip_seed) in enumerate(zip(labels, clip_seeds)):
+    for i, (label, clip_seed) in enumerate(zip(labels, clip_seeds, strict=True)):
         x[i] = make_clip(CLASS_NAMES[label], int(clip_seed), frames, size).frames
     return x, labels.astype(np.int64)
 
@@ -248,7 +248,7 @@ def _to_image(points: list[tuple[float, float]], pose: _Pose) -> np.ndarray:
 
 
 def _pt(x: float, y: float) -> tuple[int, int]:
-    return int(round(x * _ONE)), int(round(y * _ONE))
+    return round(x * _ONE), round(y * _ONE)
 
 
 # --- motion ------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ def _fight_poses(rng: np.random.Generator, frames: int, size: int, horizon: int)
     tracks: list[list[_Pose]] = [[], []]
     for _ in range(frames):
         centre = x + rng.normal(0.0, 1.5)
-        for side, track in zip((-1.0, 1.0), tracks):
+        for side, track in zip((-1.0, 1.0), tracks, strict=False):
             track.append(
                 _Pose(
                     x=centre + side * gap / 2 + rng.normal(0.0, 1.8),

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from fixtures.identities import build_report, make_identities  # noqa: E402
+from fixtures.identities import build_report, make_identities
 
-from auditor.signing import sign_report_folder  # noqa: E402
+from auditor.signing import sign_report_folder
 
 
 def main() -> None:

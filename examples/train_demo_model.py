@@ -166,7 +166,7 @@ def localisation(model: keras.Model, clips: list[SyntheticClip]) -> Localisation
             batch = chosen[start : start + BATCH]
             x = np.stack([c.frames for c in batch]).astype(np.float32) / 255.0
             cams, sal = explain_batch(model, x, CLASS_NAMES.index(label))
-            for clip, cam, s in zip(batch, cams, sal):
+            for clip, cam, s in zip(batch, cams, sal, strict=True):
                 frame_hits += [peak_in_box(cam[t], clip.boxes[t], SIZE) for t in range(FRAMES)]
                 frame_ratios += [saliency_ratio(s[t], clip.boxes[t]) for t in range(FRAMES)]
         hits[label], ratios[label] = float(np.mean(frame_hits)), float(np.mean(frame_ratios))

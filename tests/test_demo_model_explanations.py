@@ -37,7 +37,7 @@ def localisation(detector: Detector) -> dict[str, Localisation]:
         for i in range(TEST_PER_CLASS):
             clip = make_clip(label, TEST_SEED_BASE + i)
             explanation = detector.explain(clip.frames, target=label)
-            for cam, saliency, box in zip(explanation.gradcam, explanation.saliency, clip.boxes):
+            for cam, saliency, box in zip(explanation.gradcam, explanation.saliency, clip.boxes, strict=True):
                 hits += _peak_in_box(cam, box, clip.frames.shape[1])
                 frames += 1
                 x0, y0, x1, y1 = box

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -77,7 +78,7 @@ def test_contours_of_higher_levels_lie_inside_lower_ones() -> None:
     contours = frame_contours(display, DEFAULT_LEVELS)
     assert list(contours) == list(DEFAULT_LEVELS)
     assert len(contours[0.25]) == 2 and len(contours[0.9]) == 1  # the weak peak stops below 0.9
-    for low, high in zip(DEFAULT_LEVELS, DEFAULT_LEVELS[1:]):
+    for low, high in itertools.pairwise(DEFAULT_LEVELS):
         for contour in contours[high]:
             xs, ys = contour[:, 0, 0], contour[:, 0, 1]
             assert np.all(display[ys, xs] >= low) and np.all(display[ys, xs] >= high)
@@ -96,7 +97,7 @@ def test_images_are_written_deterministic_and_hashed(tmp_path: Path) -> None:
         a.path for a in first
     }
     assert [a.frame for a in first if a.kind == "gradcam"] == [0, 1, 2, 3]
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         path_a, path_b = tmp_path / "a" / a.path, tmp_path / "b" / b.path
         assert path_a.read_bytes() == path_b.read_bytes()
         assert sha256_file(path_a) == a.sha256 == b.sha256

@@ -44,7 +44,7 @@ def reference(model: keras.Model, frame_layers: list, target_layer: str, x: np.n
         score = logits[0, target]
     map_grads = tape.gradient(score, maps)
     input_grads = tape.gradient(score, frames)
-    cam = [tf.reduce_sum(tf.reduce_mean(g, axis=(1, 2), keepdims=True) * a, axis=-1)[0] for a, g in zip(maps, map_grads)]
+    cam = [tf.reduce_sum(tf.reduce_mean(g, axis=(1, 2), keepdims=True) * a, axis=-1)[0] for a, g in zip(maps, map_grads, strict=True)]
     return {
         "logits": logits.numpy()[0],
         "cam_pre_relu": np.stack([c.numpy() for c in cam]),

@@ -168,7 +168,7 @@ def test_failed_signing_leaves_no_signed_or_temporary_file(identities: Identitie
 def test_expired_identity_refuses_to_sign(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
     seal = identities.seal
     root_key = serialization.load_pem_private_key((identities.seal_dir / "root.key.pem").read_bytes(), ROOT_PASSPHRASE.encode())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     expired = (
         x509.CertificateBuilder()
         .subject_name(seal.cert.subject)

@@ -52,7 +52,7 @@ def test_boxes_lie_inside_frames_and_hold_every_moving_pixel(label: str) -> None
     for seed in range(6):
         clip = make_clip(label, seed)
         x0, y0, x1, y1 = clip.boxes.T
-        assert np.all((0 <= x0) & (x0 < x1) & (x1 <= 64) & (0 <= y0) & (y0 < y1) & (y1 <= 64))
+        assert np.all((x0 >= 0) & (x0 < x1) & (x1 <= 64) & (y0 >= 0) & (y0 < y1) & (y1 <= 64))
         assert np.all((y1 - y0 >= 4) & (y1 - y0 <= 40) & (x1 - x0 <= 48))
         changed_in_boxes = 0
         for t in range(len(clip.frames) - 1):

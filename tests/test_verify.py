@@ -83,7 +83,7 @@ def test_flipping_any_byte_of_the_pdf_is_detected(sealed_report: Path, trust: Pa
 def test_flipping_bytes_of_a_p7s_is_detected(report: Path, trust: Path) -> None:
     signature = report / "evidence.json.p7s"
     data = signature.read_bytes()
-    positions = [0, 1, 2, 3, 6, 40, len(data) - 1] + random.Random(3).sample(range(len(data)), 60)
+    positions = [0, 1, 2, 3, 6, 40, len(data) - 1, *random.Random(3).sample(range(len(data)), 60)]
     survivors = []
     for position in positions:
         altered = bytearray(data)
@@ -230,7 +230,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *a
 
 def test_cli_verify_exit_codes_and_summary(
     report: Path, identities: Identities, trust: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:  # noqa: ANN001
+) -> None:
     code, out, err = _run(monkeypatch, capsys, "verify", str(report), "--trust", str(trust))
     assert code == 0, out + err
     assert out.count("VALID ") == 4 and "trusted root: O=Test Org,CN=Test Org evidence seal root" in out
@@ -245,7 +245,7 @@ def test_cli_verify_exit_codes_and_summary(
     assert [f["status"] for f in result["files"]] == ["valid", "invalid", "valid", "valid"]
 
 
-def test_cli_verify_help_documents_exit_codes(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+def test_cli_verify_help_documents_exit_codes(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     code, out, _ = _run(monkeypatch, capsys, "verify", "--help")
     assert code == 0
     assert "0  all files valid" in out and "1  something is altered" in out and "8  intact, but signed" in out

@@ -20,7 +20,7 @@ class VerificationFailed(click.ClickException):
         super().__init__(message)
         self.exit_code = code
 
-    def show(self, file: object = None) -> None:  # noqa: ARG002 -- same signature as ClickException
+    def show(self, file: object = None) -> None:
         click.echo(f"auditor: verify: {self.message}", err=True)
 
 

@@ -16,8 +16,8 @@ from auditor.errors import ReportError
 from auditor.evidence.checklist import completeness_of
 from auditor.evidence.limitations import limitations_of
 from auditor.evidence.model import (
-    Artifact,
     ArrayRef,
+    Artifact,
     ClassScore,
     Completeness,
     Decision,

@@ -7,7 +7,6 @@ from typing import Any
 
 from auditor.evidence.model import ChecklistItem, Completeness, EvidenceRecord, ItemStatus
 
-
 CHECKLIST_TITLES = {
     1: "Report identity, schema and generator version, creation time",
     2: "Controller, DPO contact, record of processing",
