@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from asn1crypto import cms
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 
+from auditor.keys import signed_by
 from auditor.verify.limits import MAX_CARRIED_CERTIFICATES, MAX_TIMESTAMP_TOKENS
 from auditor.verify.trust import TrustAnchors
 
@@ -167,17 +167,9 @@ def _walk(carried: list[x509.Certificate], start: int, anchors: TrustAnchors) ->
     current = carried[start]
     while current.issuer != current.subject:
         candidates = (i for i in by_subject.get(current.issuer, ()) if i not in path)
-        issuer = next((i for i in candidates if _issued_by(current, carried[i])), None)
+        issuer = next((i for i in candidates if signed_by(current, carried[i])), None)
         if issuer is None:
-            return path, any(a.subject == current.issuer and _issued_by(current, a) for a in anchors.certs)
+            return path, any(a.subject == current.issuer and signed_by(current, a) for a in anchors.certs)
         path.append(issuer)
         current = carried[issuer]
-    return path, _issued_by(current, current)
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+    return path, signed_by(current, current)
