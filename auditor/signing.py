@@ -66,9 +66,6 @@ from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAM
 TSA_ENV = "AUDITOR_TSA_URL"
 SEAL_FIELD = "AuditorSeal"
 DEFAULT_REASON = "Evidence report sealed by auditor"
-REPORT_PDF = PDF_NAME
-REPORT_HTML = HTML_NAME
-RECORD_JSON = RECORD_NAME
 DEMO_KEYS_DIR = "demo-keys"
 MANIFEST_FILES = (MANIFEST_NAME, MANIFEST_NAME + SIGNATURE_SUFFIX)  # the two files the manifest cannot list
 SHA256_HEX = r"^[0-9a-f]{64}$"
@@ -203,7 +200,7 @@ def sign_detached(path: Path, identity: SigningIdentity, *, tsa_url: str | None 
                 data, _DIGEST, detached=True, use_cades=True, timestamper=_timestamper(tsa_url)
             )
         )
-    return atomic_write_bytes(path.with_name(path.name + ".p7s"), content_info.dump())
+    return atomic_write_bytes(path.with_name(path.name + SIGNATURE_SUFFIX), content_info.dump())
 
 
 def sign_report_folder(
@@ -216,12 +213,12 @@ def sign_report_folder(
     failed signature leaves no unsigned report where a signed one was expected.
     """
     folder = Path(folder)
-    missing = [n for n in (REPORT_PDF, REPORT_HTML, RECORD_JSON) if not (folder / n).is_file()]
+    missing = [n for n in (PDF_NAME, HTML_NAME, RECORD_NAME) if not (folder / n).is_file()]
     if missing:
         raise ArchiveError(f"cannot sign {folder}: {', '.join(missing)} missing; render the report first")
     identity.check_usable()
-    pdf = sign_pdf(folder / REPORT_PDF, folder / REPORT_PDF, identity, tsa_url=tsa_url)
-    signatures = [sign_detached(folder / n, identity, tsa_url=tsa_url) for n in (REPORT_HTML, RECORD_JSON)]
+    pdf = sign_pdf(folder / PDF_NAME, folder / PDF_NAME, identity, tsa_url=tsa_url)
+    signatures = [sign_detached(folder / n, identity, tsa_url=tsa_url) for n in (HTML_NAME, RECORD_NAME)]
     manifest = write_manifest(folder, identity)
     return [pdf, *signatures, manifest, sign_detached(manifest, identity, tsa_url=tsa_url)]
 
@@ -256,7 +253,7 @@ class FolderManifest(BaseModel):
 def build_manifest(folder: Path, identity: SigningIdentity) -> FolderManifest:
     """The manifest of `folder` as it is now: every regular file but the manifest's own two."""
     folder = Path(folder)
-    record = folder / RECORD_JSON
+    record = folder / RECORD_NAME
     return FolderManifest(
         report_id=_report_id(record),
         record_sha256=sha256_file(record),

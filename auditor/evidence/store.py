@@ -17,7 +17,7 @@ import pydantic_core
 from pydantic import ValidationError
 
 from auditor.errors import ReportError, first_problem
-from auditor.evidence.model import READABLE_VERSIONS, EvidenceRecord
+from auditor.evidence.model import READABLE_VERSIONS, Artifact, EvidenceRecord
 from auditor.explain import ClipExplanation
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 from auditor.report_folder import ARRAYS_NAME, RECORD_NAME
@@ -165,15 +165,14 @@ def save_arrays(folder: Path, explanation: ClipExplanation) -> tuple[Path, str]:
 
 
 def verify_artifacts(record: EvidenceRecord, folder: Path) -> list[str]:
-    """Problems with the files the record lists (missing, outside the folder, altered)."""
+    """Problems with the files the record lists (missing, outside the folder, altered); streams
+    each file through SHA-256 without keeping it."""
     root = Path(folder).resolve()
     problems = []
     for artifact in record.artifacts:
-        path = (root / artifact.path).resolve()
-        if not path.is_relative_to(root):
-            problems.append(f"{artifact.path}: points outside the report folder")
-        elif not path.is_file():
-            problems.append(f"{artifact.path}: missing")
+        path = _artifact_path(root, artifact)
+        if isinstance(path, str):
+            problems.append(path)
         elif sha256_file(path) != artifact.sha256:
             problems.append(f"{artifact.path}: SHA-256 differs from the record (file altered)")
     return problems
@@ -185,21 +184,29 @@ def read_artifacts(record: EvidenceRecord, folder: Path) -> CheckedArtifacts:
     files: dict[str, bytes] = {}
     problems = []
     for artifact in record.artifacts:
-        path = (root / artifact.path).resolve()
-        if not path.is_relative_to(root):
-            problems.append(f"{artifact.path}: points outside the report folder")
-        elif not path.is_file():
-            problems.append(f"{artifact.path}: missing")
-        elif path.stat().st_size > MAX_ARTIFACT_BYTES:
-            problems.append(f"{artifact.path}: larger than {MAX_ARTIFACT_BYTES} bytes")
-        else:
-            data = _read_artifact(path)
-            if sha256_bytes(data) != artifact.sha256:
-                problems.append(f"{artifact.path}: SHA-256 differs from the record (file altered)")
-            files[artifact.path] = data
+        path = _artifact_path(root, artifact)
+        if isinstance(path, str):
+            problems.append(path)
+            continue
+        data = _read_artifact(path)
+        if sha256_bytes(data) != artifact.sha256:
+            problems.append(f"{artifact.path}: SHA-256 differs from the record (file altered)")
+        files[artifact.path] = data
     if problems:
         raise ReportError(f"report folder {folder} does not match its record: {'; '.join(problems)}")
     return CheckedArtifacts(root, files)
+
+
+def _artifact_path(root: Path, artifact: Artifact) -> Path | str:
+    """Where a listed artifact is, or what is wrong with it before it is read."""
+    path = (root / artifact.path).resolve()
+    if not path.is_relative_to(root):
+        return f"{artifact.path}: points outside the report folder"
+    if not path.is_file():
+        return f"{artifact.path}: missing"
+    if path.stat().st_size > MAX_ARTIFACT_BYTES:
+        return f"{artifact.path}: larger than {MAX_ARTIFACT_BYTES} bytes"
+    return path
 
 
 def _read_artifact(path: Path) -> bytes:

@@ -25,6 +25,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from auditor.report_folder import RECORD_NAME
 from auditor.verify.cms_strict import container_problem
 from auditor.verify.limits import MAX_PDF_BYTES, MAX_REVISIONS, pdf_structure_problem, read_capped
 from auditor.verify.pdf_metadata import metadata_changes
@@ -38,8 +39,6 @@ from auditor.verify.trust import (
     timestamp_counts,
     validated,
 )
-
-RECORD_NAME = "evidence.json"
 
 
 def verify_pdf(path: Path, anchors: TrustAnchors, *, in_report_folder: bool = False) -> FileVerdict:
