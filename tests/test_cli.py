@@ -38,6 +38,15 @@ def test_demo_output_is_clean_and_complete(demo_output: DemoOutput) -> None:
     assert not [p for p in demo_output.folder.parent.iterdir() if p.name.startswith(".")], "temporary folder left"
 
 
+def test_the_demo_report_verifies_as_printed(demo_output: DemoOutput) -> None:
+    """The check the demo prints passes on a real report (pictures, fonts, compressed streams)."""
+    root = demo_output.folder / "demo-keys" / "root.cert.pem"
+    assert f"auditor verify {demo_output.report} --trust {root}" in demo_output.run.stdout
+    check = run_cli("verify", str(demo_output.report), "--trust", str(root))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count("VALID ") == 4 and "artifacts match" in check.stdout
+
+
 def test_bad_model_file(tmp_path: Path, clip: Path) -> None:
     model = tmp_path / "broken.keras"
     model.write_bytes(b"PK\x03\x04 truncated zip")

@@ -17,6 +17,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 import auditor.cli
 from auditor.signing import sign_pdf
 from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, EXIT_VALID, exit_code, verify_paths
+from auditor.verify.limits import pdf_structure_problem
 
 
 def _statuses(paths: list[Path], trust: Path | None) -> list[str]:
@@ -249,3 +250,18 @@ def test_cli_verify_help_documents_exit_codes(monkeypatch: pytest.MonkeyPatch, c
     code, out, _ = _run(monkeypatch, capsys, "verify", "--help")
     assert code == 0
     assert "0  all files valid" in out and "1  something is altered" in out and "8  intact, but signed" in out
+
+
+@pytest.mark.parametrize("inside", [b"/W#37 /Si#7Ae 5 /Size 99999999", b"startxref 12 %%EOF " * 100])
+def test_stream_data_never_trips_the_structure_scan(inside: bytes) -> None:
+    """Compressed stream data may hold any bytes; only the bytes between streams are scanned."""
+    pdf = b"%PDF-1.7\n1 0 obj << /Length 9 >> stream\n" + inside + b"\nendstream endobj\nxref\n0 2\n" + (b"0" * 18 + b"\r\n") * 2
+    pdf += b"trailer << /Size 2 >>\nstartxref\n" + str(pdf.index(b"\nxref\n") + 1).encode() + b"\n%%EOF\n"
+    assert pdf_structure_problem(pdf) is None
+
+
+def test_a_cross_reference_offset_into_stream_data_is_refused() -> None:
+    hidden = b"xref\n0 3000000\n"
+    pdf = b"%PDF-1.7\n1 0 obj << /Length 20 >> stream\n" + hidden + b"\nendstream endobj\n"
+    pdf += b"startxref\n" + str(pdf.index(hidden)).encode() + b"\n%%EOF\n"
+    assert "points into a stream" in (pdf_structure_problem(pdf) or "")

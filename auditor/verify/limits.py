@@ -7,6 +7,7 @@ PDF parser runs; the certificates a CMS container carries are counted before any
 
 from __future__ import annotations
 
+import bisect
 import re
 import stat
 from pathlib import Path
@@ -44,6 +45,25 @@ def _escaped_names(names: tuple[str, ...]) -> re.Pattern[bytes]:
 
 
 _ESCAPED = _escaped_names(_XREF_KEYS)
+_STREAM_START = re.compile(rb">>\s*stream(?:\r\n|\n|\r)")
+_STARTXREF = re.compile(rb"startxref\s+(\d{1,20})")
+
+
+def _stream_spans(data: bytes) -> list[tuple[int, int]]:
+    """Where stream contents lie (after `>> stream`, up to `endstream`): compressed data may hold
+    any byte sequence, so the scans below read only the bytes between streams."""
+    spans, position = [], 0
+    while (start := _STREAM_START.search(data, position)) is not None:
+        end = data.find(b"endstream", start.end())
+        end = len(data) if end == -1 else end
+        spans.append((start.end(), end))
+        position = end + len(b"endstream")
+    return spans
+
+
+def _outside(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    bounds = [0, *(edge for span in spans for edge in span), len(data)]
+    return b"\n".join(data[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2))
 
 
 def read_capped(path: Path, limit: int, findings: Findings) -> bytes | None:
@@ -71,11 +91,22 @@ def read_capped(path: Path, limit: int, findings: Findings) -> bytes | None:
 def pdf_structure_problem(data: bytes) -> str | None:
     """Too many revisions or cross-reference entries, counted in the raw bytes before parsing.
 
-    Revisions: `startxref`, `%%EOF`, trailer `/Prev` and `xref` keywords. Entries: every declared
-    `/Size`, `/Index` and table header, and the room between each classic table and its
-    `trailer` (20 bytes an entry). Only literal-prefixed scans: linear and fast. Cross-reference
-    keys spelled with `#xx` escapes (which would hide them from these counts) are refused.
+    The scans read the bytes between streams only (stream data may hold any bytes), and a
+    `startxref` offset that points into a stream's data is refused, so nothing the parser will
+    read as cross-reference can hide there. Revisions: `startxref`, `%%EOF`, trailer `/Prev`
+    and `xref` keywords. Entries: every declared `/Size`, `/Index` and table header, and the
+    room between each classic table and its `trailer` (20 bytes an entry). Only
+    literal-prefixed scans: linear and fast. Cross-reference keys spelled with `#xx` escapes
+    (which would hide them from these counts) are refused.
     """
+    spans = _stream_spans(data)
+    text = _outside(data, spans)
+    starts = [start for start, _ in spans]
+    for offset in map(int, _STARTXREF.findall(text)):
+        index = bisect.bisect_right(starts, offset) - 1
+        if index >= 0 and offset < spans[index][1]:
+            return "the PDF's cross-reference offset points into a stream's data: refused unread"
+    data = text
     if _ESCAPED.search(data):
         return "the PDF spells cross-reference keys with #-escapes: refused unread"
     revisions = max(
