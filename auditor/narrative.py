@@ -13,7 +13,7 @@ from auditor.evidence import EvidenceRecord, FrameSummary
 # What report templates may call (as `narrative.NAME`); nothing else of this module reaches them.
 __all__ = [
     "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "frame_span",
-    "headline", "how_sure", "key_frame_sentence", "percent", "procedure", "role_of_system",
+    "headline", "how_sure", "key_frame_sentence", "percent", "procedure", "reviewer_task", "role_of_system",
     "saliency_agreement", "seconds", "strongest_edit", "time_span", "what_was_flagged",
 ]
 
@@ -44,6 +44,33 @@ def percent(value: float) -> str:
     if 0 < value < 0.005:
         return "< 1 %"
     return f"{value * 100:.0f} %"
+
+
+def percent_range(low: float, high: float) -> str:
+    """'between 84 % and 93 %'; with one decimal where whole percents would look equal; 'of 34 %
+    in every case' where even that does not tell them apart."""
+    for digits in (0, 1):
+        low_text, high_text = (f"{v * 100:.{digits}f} %" for v in (low, high))
+        if low_text != high_text:
+            return f"between {low_text} and {high_text}"
+    return f"of {percent(low)} in every case"
+
+
+def number_pair(first: float, second: float) -> tuple[str, str]:
+    """Two values with just enough decimals (2 to 4) for their difference to show."""
+    for digits in (2, 3, 4):
+        pair = (f"{first:.{digits}f}", f"{second:.{digits}f}")
+        if pair[0] != pair[1]:
+            return pair
+    return pair
+
+
+def points(margin: float) -> str:
+    """A probability margin in percentage points: '76 points', '1 point', 'less than 1 point'."""
+    value = round(margin * 100)
+    if value == 0:
+        return "less than 1 point"
+    return f"{value} point" if value == 1 else f"{value} points"
 
 
 def seconds(value: float) -> str:
@@ -98,7 +125,7 @@ def how_sure(record: EvidenceRecord) -> str:
         runner = next(c for c in d.classes if c.name == d.runner_up_class)
         text += (
             f"The next most likely label, \u201c{runner.name}\u201d, scored {percent(runner.probability)} "
-            f"(a margin of {d.margin * 100:.0f} points). "
+            f"(a margin of {points(d.margin)}). "
         )
     return text + f"Certainty as stated by the model: {certainty(d.predicted_probability, d.threshold)}."
 
@@ -220,7 +247,7 @@ def counterfactual(record: EvidenceRecord) -> str:
     outcome = f"flag \u201c{decision.predicted_class}\u201d" if decision.flagged else f"give \u201c{decision.predicted_class}\u201d without an alert"
     return (
         f"Replacing any single frame by its neighbour would not change the outcome: the system would still "
-        f"{outcome}, with a score between {percent(min(scores))} and {percent(max(scores))}."
+        f"{outcome}, with a score {percent_range(min(scores), max(scores))}."
     )
 
 
@@ -233,11 +260,11 @@ def strongest_edit(record: EvidenceRecord) -> str | None:
     drop = method.values[position]
     if drop <= 0:
         return "Replacing any one frame does not lower the model's internal score for this label."
-    score = record.decision.score_value
+    before, after = number_pair(record.decision.score_value, record.decision.score_value - drop)
     return (
         f"The model's internal score for \u201c{record.explanations.target_class}\u201d falls most when "
         f"{_frame_name(record, position)} is replaced by {_frame_name(record, method.edits[position].replaced_by)}: "
-        f"from {score:.2f} to {score - drop:.2f}."
+        f"from {before} to {after}."
     )
 
 
@@ -260,10 +287,31 @@ def procedure(record: EvidenceRecord) -> str:
 
 def role_of_system(record: EvidenceRecord) -> str:
     """The role of the system in the decision (checklist item 13)."""
+    if not record.decision.flagged:
+        return (
+            "The system raised no alert for this clip. This report records how it classed the clip, for "
+            "example for an audit or for a person who asked how their data was processed (GDPR Art. 15); "
+            "nothing was decided about anyone on the basis of this clip."
+        )
     return (
         "The system only raises an alert and shows what it based the alert on. It does not decide "
         "anything about a person: the decision is not final until a person has reviewed the clip "
         "and confirmed or overturned the alert."
+    )
+
+
+def reviewer_task(record: EvidenceRecord) -> str:
+    """What the reviewer of this report is asked to do."""
+    if not record.decision.flagged:
+        return (
+            "No review is required: no alert was raised. A person who reviews the classification anyway "
+            "(an audit, a complaint) records in the review section whether it is right or an alert should "
+            "have been raised, and why."
+        )
+    return (
+        "Watch the clip, compare it with the key frames and heatmaps, and record in the review section "
+        "whether the alert is confirmed or overturned, and why. Automated alerts can be wrong: do not "
+        "confirm one only because the system produced it."
     )
 
 

@@ -144,7 +144,7 @@ def _input_info(clip: Clip, indices: list[int], times: list[float], source_id: s
         frame_indices=indices,
         timestamps=times,
         start_seconds=times[0],
-        end_seconds=times[-1],
+        end_seconds=round(times[-1] + 1 / clip.fps, 6) if clip.fps else times[-1],  # when the last frame ends
     )
 
 

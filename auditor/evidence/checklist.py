@@ -80,6 +80,8 @@ def _counterfactual(record: EvidenceRecord) -> Rule:
 
 def _review(*names: str) -> RuleFn:
     def rule(record: EvidenceRecord) -> Rule:
+        if record.review.decision is None and not record.decision.flagged:
+            return "not applicable", [], "no alert was raised, so no review is required"
         if record.review.decision is None:
             return "pending review", [f"review.{n}" for n in names], "filled in when a person reviews"
         return _fields(record, *(f"review.{n}" for n in names))

@@ -72,8 +72,8 @@ class InputInfo(_Record):
     fps: float | None = None
     frame_indices: list[int]
     timestamps: list[float]
-    start_seconds: float
-    end_seconds: float
+    start_seconds: float  # when the first explained frame starts
+    end_seconds: float  # when the last one ends (its start plus one frame interval; before 2.1: its start)
 
 
 class ClassScore(_Record):
