@@ -1,13 +1,21 @@
-"""PNG images of an explanation for the report: overlays with contours, saliency, a frame strip
-and a grid of every frame's Grad-CAM overlay.
+"""PNG images of an explanation for the report: overlays with contours, saliency, a frame strip,
+a grid of every frame's Grad-CAM overlay, and the legend (colour scale and contour levels).
 
-Frames are enlarged by an integer factor with nearest-neighbour sampling, so every model
-pixel stays visible as it was; maps are upsampled bilinearly to the same size. Every file is
-written atomically and the same explanation always gives byte-identical PNGs.
+The pictures show the frames as they were recorded, at their own aspect ratio: the model saw
+each frame stretched to its square (or other) input size (`Detector.resize`: a plain resize, no
+crop, no letterbox), so a map at model resolution covers the whole recorded frame and is drawn
+back onto it by the inverse stretch (bilinear resampling to the picture's size). `FrameGeometry`
+states this mapping and the record takes it from `DrawnImages`. Frames narrower than
+`MIN_IMAGE_WIDTH` are enlarged by an integer factor with nearest-neighbour sampling, so every
+recorded pixel stays visible as it was; wider ones are reduced to `MAX_IMAGE_WIDTH`. A frame
+whose map singles out no region (`auditor.explain.contours.localised`) gets no contours and is
+marked "no localisation" on the picture. Every file is written atomically and the same
+explanation always gives byte-identical PNGs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,25 +26,34 @@ import numpy as np
 
 from auditor.errors import ReportError
 from auditor.explain.base import ClipExplanation
-from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, normalise
+from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, localised, normalise
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.report_folder import IMAGES_DIR
 
 ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend"]
+Mapping = Literal["stretch"]  # how a recorded frame became the model's input
 
 MAX_OVERLAY_ALPHA = 0.5  # heat opacity at map value 1; it falls to 0 with the map
 SALIENCY_CAP_PERCENTILE = 99.5  # saliency is spiky: values above this clip percentile show as the maximum
 OUTLINE_RGB = (20, 20, 20)
-# Contour styles by rank of level, lowest first: colour (RGB) and line thickness at 256 px.
+# Contour styles by rank of level, lowest first: colour (RGB) and line thickness at line scale 1.
 _STYLE_CYCLE: tuple[tuple[tuple[int, int, int], int], ...] = (
     ((0, 220, 255), 1),  # cyan, thin
     ((60, 255, 60), 1),  # green, thin
     ((255, 255, 255), 2),  # white, thick
     ((255, 60, 255), 2),  # magenta, thick
 )
+MIN_IMAGE_WIDTH = 480  # per-frame pictures are at least this wide (px) ...
+MAX_IMAGE_WIDTH = 640  # ... and at most this wide, unless an integer enlargement overshoots it
+LINE_SCALE_WIDTH = 320  # contour lines thicken by one step per this many px of picture width
+STRETCH_TOLERANCE = 2.0  # mean grey-level difference allowed between a stretched recorded frame and the model's
 STRIP_TILE = 96  # frame height in the strip, px
-GRID_TILE = 128  # overlay size in the Grad-CAM grid, px
+GRID_TILE = 128  # overlay height in the Grad-CAM grid, px
 GRID_COLUMNS = 8
+# A row of the strip is at most this many tile heights wide: on an A4 page, tiles at least about
+# 8 mm high, whatever the frames' aspect ratio.
+STRIP_ROW_SPAN = 22.0
+SCALE_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the colour bar's labelled values
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -51,14 +68,34 @@ class ImageArtifact:
 
 
 @dataclass(frozen=True)
+class FrameGeometry:
+    """How the recorded frames map onto the model's input and onto the per-frame pictures.
+
+    `mapping` "stretch": each recorded frame was resized to the model's width and height (no crop,
+    no letterbox), so the maps, at model resolution, are drawn back over the whole recorded frame.
+    `image_width` × `image_height` is the size of gradcam_TT.png and saliency_TT.png.
+    """
+
+    source_width: int
+    source_height: int
+    model_width: int
+    model_height: int
+    mapping: Mapping
+    image_width: int
+    image_height: int
+
+
+@dataclass(frozen=True)
 class DrawnImages:
     """What `write_explanation_images` drew, and the display facts the pictures show: the
-    evidence record takes all of it, so it can never state levels or a scale they do not show."""
+    evidence record takes all of it, so it can never state levels, a scale or a geometry they do
+    not show."""
 
     images: tuple[ImageArtifact, ...]
     contour_levels: tuple[float, ...]  # shares of the scale's maximum, lowest first
     scale: Scale  # "clip": one maximum for the whole clip; "frame": each frame's own
     saliency_cap_percentile: float  # saliency above this percentile of the clip shows as the maximum
+    geometry: FrameGeometry
 
 
 @dataclass(frozen=True)
@@ -74,13 +111,12 @@ class ContourStyle:
         return "#{:02x}{:02x}{:02x}".format(*self.rgb)
 
 
-def contour_legend(levels: Sequence[float] = DEFAULT_LEVELS, upscale_to: int = 256) -> list[ContourStyle]:
+def contour_legend(levels: Sequence[float] = DEFAULT_LEVELS, line_scale: int = 1) -> list[ContourStyle]:
     """The style of each level, lowest level first: colour by rank, thicker lines for higher levels."""
-    scale = max(1, round(upscale_to / 256))
     styles = []
     for rank, level in enumerate(sorted(levels)):
         rgb, thickness = _STYLE_CYCLE[rank % len(_STYLE_CYCLE)]
-        styles.append(ContourStyle(float(level), rgb, (thickness + rank // len(_STYLE_CYCLE)) * scale))
+        styles.append(ContourStyle(float(level), rgb, (thickness + rank // len(_STYLE_CYCLE)) * line_scale))
     return styles
 
 
@@ -88,47 +124,90 @@ def write_explanation_images(
     explanation: ClipExplanation,
     out_dir: Path,
     *,
+    recorded: np.ndarray,
     levels: Sequence[float] = DEFAULT_LEVELS,
     scale: Scale = "clip",
-    upscale_to: int = 256,
 ) -> DrawnImages:
     """Write gradcam_TT.png and saliency_TT.png for every frame, strip.png, gradcam_grid.png and
-    contour_legend.png."""
-    frames = explanation.frames
-    factor = _upscale_factor(frames.shape[1:3], upscale_to)
-    styles = contour_legend(levels, upscale_to)
+    contour_legend.png.
+
+    `recorded` holds the explained frames as decoded (T, H, W, 3) uint8 RGB (`Clip.frames` of the
+    window); `explanation.frames` are the model-sized copies the detector made of them.
+    """
+    geometry = frame_geometry(recorded, explanation.frames)
+    size = (geometry.image_width, geometry.image_height)
+    styles = contour_legend(levels, _line_scale(geometry.image_width))
     gradcam = normalise(explanation.gradcam, scale)
     saliency = normalise(np.minimum(explanation.saliency, np.percentile(explanation.saliency, SALIENCY_CAP_PERCENTILE)), scale)
-    digits = max(2, len(str(len(frames) - 1)))
+    digits = max(2, len(str(len(recorded) - 1)))
     images: list[tuple[str, ImageKind, int | None, np.ndarray]] = []
     overlays = []
-    for t, frame in enumerate(frames):
-        base = _enlarge(frame, factor)
-        overlays.append(_gradcam_image(base, gradcam[t], styles))
+    for t, frame in enumerate(recorded):
+        base = _display_frame(frame, size)
+        overlays.append(_gradcam_image(base, gradcam[t], styles, localised(explanation.gradcam[t])))
         images.append((f"gradcam_{t:0{digits}d}.png", "gradcam", t, overlays[-1]))
-        images.append((f"saliency_{t:0{digits}d}.png", "saliency", t, _overlay(base, _resize_map(saliency[t], base))))
-    images.append(("strip.png", "strip", None, _tile_sheet(list(frames), STRIP_TILE, columns=len(frames))))
-    images.append(("gradcam_grid.png", "grid", None, _tile_sheet(overlays, GRID_TILE, columns=GRID_COLUMNS)))
+        saliency_image = _overlay(base, _resize_map(saliency[t], size))
+        if not localised(explanation.saliency[t]):
+            _mark_unlocalised(saliency_image, "Saliency")
+        images.append((f"saliency_{t:0{digits}d}.png", "saliency", t, saliency_image))
+    aspect = geometry.source_width / geometry.source_height
+    strip = _tile_sheet(list(recorded), STRIP_TILE, _columns(len(recorded), aspect, STRIP_ROW_SPAN))
+    images.append(("strip.png", "strip", None, strip))
+    grid = _tile_sheet(overlays, GRID_TILE, GRID_COLUMNS)
+    images.append(("gradcam_grid.png", "grid", None, grid))
     images.append(("contour_legend.png", "legend", None, _legend_image(styles, scale)))
     folder = Path(out_dir) / IMAGES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     written = tuple(_write_png(folder, name, kind, t, rgb) for name, kind, t, rgb in images)
-    return DrawnImages(written, tuple(s.level for s in styles), scale, SALIENCY_CAP_PERCENTILE)
+    return DrawnImages(written, tuple(s.level for s in styles), scale, SALIENCY_CAP_PERCENTILE, geometry)
 
 
-def _upscale_factor(shape: Sequence[int], upscale_to: int) -> int:
-    """The integer enlargement that brings the longer side closest to `upscale_to` (at least 1)."""
-    return max(1, round(upscale_to / max(shape)))
+def frame_geometry(recorded: np.ndarray, model_frames: np.ndarray) -> FrameGeometry:
+    """The geometry of `recorded` frames explained as `model_frames`; raises ReportError unless
+    the model's frames are the recorded ones stretched to the model size."""
+    if recorded.ndim != 4 or recorded.shape[-1] != 3 or len(recorded) != len(model_frames):
+        raise ReportError(
+            f"the recorded frames {recorded.shape} do not match the explained frames {model_frames.shape}; "
+            "pass the window's frames (Clip.frames) the explanation was made from"
+        )
+    (height, width), (model_height, model_width) = recorded.shape[1:3], model_frames.shape[1:3]
+    stretched = np.stack([cv2.resize(f, (model_width, model_height), interpolation=cv2.INTER_AREA) for f in recorded])
+    if np.abs(stretched.astype(np.int16) - model_frames.astype(np.int16)).mean() > STRETCH_TOLERANCE:
+        raise ReportError(
+            "the explained frames are not the recorded frames stretched to the model size; "
+            "pass the window's frames (Clip.frames) the explanation was made from"
+        )
+    image_width, image_height = _image_size(width, height)
+    return FrameGeometry(width, height, model_width, model_height, "stretch", image_width, image_height)
 
 
-def _enlarge(frame: np.ndarray, factor: int) -> np.ndarray:
-    return np.repeat(np.repeat(frame, factor, axis=0), factor, axis=1)
+def _image_size(width: int, height: int) -> tuple[int, int]:
+    """The per-frame pictures' size: the recorded size, enlarged by the smallest integer factor
+    that reaches MIN_IMAGE_WIDTH, or reduced to MAX_IMAGE_WIDTH; the aspect ratio is kept."""
+    if width < MIN_IMAGE_WIDTH:
+        factor = math.ceil(MIN_IMAGE_WIDTH / width)
+        return width * factor, height * factor
+    if width > MAX_IMAGE_WIDTH:
+        return MAX_IMAGE_WIDTH, max(1, round(height * MAX_IMAGE_WIDTH / width))
+    return width, height
 
 
-def _resize_map(display_map: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """Bilinear upsampling of a [0, 1] map to the size of image `like`; stays in [0, 1]."""
-    height, width = like.shape[:2]
-    return cv2.resize(display_map, (width, height), interpolation=cv2.INTER_LINEAR)
+def _line_scale(image_width: int) -> int:
+    return max(1, round(image_width / LINE_SCALE_WIDTH))
+
+
+def _display_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A recorded frame at the pictures' size: integer enlargement by nearest neighbour, reduction by area."""
+    if frame.shape[1] == size[0]:
+        return frame
+    shrink = frame.shape[1] > size[0]
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_NEAREST)
+
+
+def _resize_map(display_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A [0, 1] map at model resolution drawn over the whole picture (the inverse stretch):
+    bilinear resampling to `size` (width, height); stays in [0, 1]."""
+    return cv2.resize(display_map, size, interpolation=cv2.INTER_LINEAR)
 
 
 def _overlay(base: np.ndarray, display_map: np.ndarray) -> np.ndarray:
@@ -139,16 +218,39 @@ def _overlay(base: np.ndarray, display_map: np.ndarray) -> np.ndarray:
     return np.rint(base.astype(np.float32) * (1 - alpha) + heat * alpha).astype(np.uint8)
 
 
-def _gradcam_image(base: np.ndarray, display_map: np.ndarray, styles: list[ContourStyle]) -> np.ndarray:
-    """Heat overlay plus iso-contours at the clip's shared levels, lowest level drawn first."""
-    upsampled = _resize_map(display_map, base)
+def _gradcam_image(base: np.ndarray, display_map: np.ndarray, styles: list[ContourStyle], located: bool) -> np.ndarray:
+    """Heat overlay plus iso-contours at the clip's shared levels, lowest level drawn first; a map
+    that singles out no region gets no contours and the mark "no localisation"."""
+    upsampled = _resize_map(display_map, (base.shape[1], base.shape[0]))
     image = _overlay(base, upsampled)
+    if not located:
+        return _mark_unlocalised(image, "Grad-CAM")
     contours = frame_contours(upsampled, [s.level for s in styles])
     for style in styles:
         found = contours[style.level]
         cv2.drawContours(image, found, -1, OUTLINE_RGB, style.thickness + 2, cv2.LINE_AA)
         cv2.drawContours(image, found, -1, style.rgb, style.thickness, cv2.LINE_AA)
     return image
+
+
+def _mark_unlocalised(image: np.ndarray, method: str) -> np.ndarray:
+    """Write "<method>: no localisation" in a white box at the picture's top left (in place)."""
+    text = f"{method}: no localisation"
+    font_scale = max(0.35, image.shape[1] / 1100)
+    thickness = max(1, round(font_scale * 2))
+    (width, height), baseline = cv2.getTextSize(text, _FONT, font_scale, thickness)
+    pad = max(4, height // 2)
+    cv2.rectangle(image, (0, 0), (width + 2 * pad, height + baseline + 2 * pad), (255, 255, 255), -1)
+    cv2.putText(image, text, (pad, pad + height), _FONT, font_scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    return image
+
+
+def _columns(count: int, aspect: float, row_span: float) -> int:
+    """Columns for `count` tiles of width/height `aspect` so that a row is at most `row_span` tile
+    heights wide (at least one tile), with rows as evenly filled as possible."""
+    widest = max(1, math.floor(row_span / aspect))
+    rows = math.ceil(count / widest)
+    return math.ceil(count / rows)
 
 
 def _tile_sheet(images: Sequence[np.ndarray], height: int, columns: int) -> np.ndarray:
@@ -178,19 +280,56 @@ def _join(parts: list[np.ndarray], axis: int) -> np.ndarray:
     return np.concatenate([piece for part in parts for piece in (part, gap)][:-1], axis=axis)
 
 
+_SCALE_WORDS = {"clip": "the clip maximum", "frame": "each frame's maximum"}
+_LEGEND_WIDTH = 560
+BAR_LEFT, BAR_TOP, BAR_WIDTH, BAR_HEIGHT = 24, 40, 512, 36  # the legend's colour bar, px (2 px per grey level)
+_LEGEND_TEXT = 0.62  # font scale
+
+
 def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
-    """One row per level: a sample line in its style on a mid-grey swatch, and the label."""
-    row = 26
-    image = np.full((row * len(styles) + 8, 260, 3), 255, np.uint8)
+    """The colour scale, then one row per contour level.
+
+    The colour bar is the heat of the overlays (same colormap, same opacity rule) over a mid-grey
+    frame, from 0 to 100 % of the scale's maximum, with the contour levels marked on it in their
+    styles; each contour row shows a sample line on a mid-grey swatch and its level.
+    """
+    top, bar_height, row = BAR_TOP, BAR_HEIGHT, 40
+    image = np.full((top + bar_height + 44 + row * len(styles), _LEGEND_WIDTH, 3), 255, np.uint8)
+    _text(image, f"Heat colour: share of {_SCALE_WORDS[scale]}", (BAR_LEFT, 26))
+    ramp = np.tile(np.linspace(0.0, 1.0, BAR_WIDTH, dtype=np.float32), (bar_height, 1))
+    grey = np.full((bar_height, BAR_WIDTH, 3), 128, np.uint8)
+    image[top : top + bar_height, BAR_LEFT : BAR_LEFT + BAR_WIDTH] = _overlay(grey, ramp)
+    for style in styles:
+        x = _bar_x(style.level)
+        _sample_line(image, (x, top - 4), (x, top + bar_height + 3), style)
+    for value in SCALE_TICKS:
+        x = _bar_x(value)
+        cv2.line(image, (x, top + bar_height), (x, top + bar_height + 8), (0, 0, 0), 2)
+        label = f"{value:.0%}".replace("%", " %")
+        (width, _), _ = cv2.getTextSize(label, _FONT, _LEGEND_TEXT, 1)
+        _text(image, label, (min(max(x - width // 2, 2), _LEGEND_WIDTH - width - 2), top + bar_height + 30))
     for i, style in enumerate(styles):
-        y = 4 + i * row
-        cv2.rectangle(image, (4, y), (60, y + row - 4), (128, 128, 128), -1)
-        middle = y + (row - 4) // 2
-        cv2.line(image, (10, middle), (54, middle), OUTLINE_RGB, style.thickness + 2, cv2.LINE_AA)
-        cv2.line(image, (10, middle), (54, middle), style.rgb, style.thickness, cv2.LINE_AA)
-        label = f">= {style.level:.0%} of {scale} maximum"
-        cv2.putText(image, label, (68, middle + 5), _FONT, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        y = top + bar_height + 44 + i * row
+        cv2.rectangle(image, (BAR_LEFT, y), (BAR_LEFT + 100, y + row - 8), (128, 128, 128), -1)
+        middle = y + (row - 8) // 2
+        _sample_line(image, (BAR_LEFT + 10, middle), (BAR_LEFT + 90, middle), style)
+        level = f"{style.level:.0%}".replace("%", " %")
+        _text(image, f"contour at {level} of {_SCALE_WORDS[scale]}", (BAR_LEFT + 116, middle + 7))
     return image
+
+
+def _bar_x(value: float) -> int:
+    """The colour bar's column of a share of the maximum."""
+    return BAR_LEFT + round(value * (BAR_WIDTH - 1))
+
+
+def _sample_line(image: np.ndarray, start: tuple[int, int], end: tuple[int, int], style: ContourStyle) -> None:
+    cv2.line(image, start, end, OUTLINE_RGB, style.thickness + 2, cv2.LINE_AA)
+    cv2.line(image, start, end, style.rgb, style.thickness, cv2.LINE_AA)
+
+
+def _text(image: np.ndarray, text: str, origin: tuple[int, int]) -> None:
+    cv2.putText(image, text, origin, _FONT, _LEGEND_TEXT, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def _write_png(folder: Path, name: str, kind: ImageKind, frame: int | None, rgb: np.ndarray) -> ImageArtifact:

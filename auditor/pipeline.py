@@ -90,7 +90,7 @@ def report_video(
     explanation = detector.explain(window.frames, frame_importance=methods)
     with atomic_directory(Path(out)) as staging:
         progress("writing images and evidence record")
-        drawn = write_explanation_images(explanation, staging)
+        drawn = write_explanation_images(explanation, staging, recorded=window.frames)
         arrays = save_arrays(staging, explanation)
         context = RecordContext(
             profile=options.profile, source_id=options.source_id, seal=SealInfo(**seal_fields(seal.identity))

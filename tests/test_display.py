@@ -10,15 +10,22 @@ import numpy as np
 import pytest
 
 from auditor.display import (
+    BAR_HEIGHT,
+    BAR_LEFT,
+    BAR_TOP,
+    BAR_WIDTH,
     GRID_COLUMNS,
     GRID_TILE,
+    MAX_OVERLAY_ALPHA,
+    MIN_IMAGE_WIDTH,
+    STRIP_TILE,
     contour_legend,
     write_explanation_images,
 )
-from auditor.errors import ModelError
+from auditor.errors import ModelError, ReportError
 from auditor.evidence import ModelIdentity, build_record, save_arrays
 from auditor.explain.base import ClipExplanation
-from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, normalise
+from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, localised, normalise
 from auditor.files import sha256_file
 from auditor.sidecar import DecisionRule
 from auditor.synthetic import CLASS_NAMES, make_clip
@@ -33,12 +40,16 @@ def _blobs(size: int = 64) -> np.ndarray:
     return strong + weak
 
 
-def _explanation(frames: int = 4, gradcam_scale: float = 1.0) -> ClipExplanation:
-    clip = make_clip("fight", 9, frames=frames)
-    gradcam = np.stack([cv2.resize(_blobs(), (16, 16)) * (t + 1) for t in range(frames)]) * gradcam_scale
+def _explanation(
+    frames: int = 4, gradcam_scale: float = 1.0, recorded: np.ndarray | None = None, gradcam: np.ndarray | None = None
+) -> ClipExplanation:
+    """Two blobs per frame, growing over time; `recorded` frames are stretched to 64×64 as the detector does."""
+    pixels = make_clip("fight", 9, frames=frames).frames if recorded is None else _stretch(recorded)
+    if gradcam is None:
+        gradcam = np.stack([cv2.resize(_blobs(), (16, 16)) * (t + 1) for t in range(frames)]) * gradcam_scale
     saliency = np.stack([_blobs() ** 2 * (t + 1) for t in range(frames)])
     return ClipExplanation(
-        frames=clip.frames,
+        frames=pixels,
         maps={"gradcam": gradcam.astype(np.float32), "saliency": saliency.astype(np.float32)},
         logits=np.array([0.1, 2.0, -1.0], np.float32),
         probabilities=np.array([0.12, 0.83, 0.05], np.float32),
@@ -47,6 +58,26 @@ def _explanation(frames: int = 4, gradcam_scale: float = 1.0) -> ClipExplanation
         layer_name="last_conv",
         preprocessing="unit",
     )
+
+
+def _stretch(recorded: np.ndarray, size: int = 64) -> np.ndarray:
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in recorded])
+
+
+def _scene(width: int, height: int, frames: int = 4) -> np.ndarray:
+    """Recorded frames of any size: a gradient with a dark square that moves right."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    clip = []
+    for t in range(frames):
+        rgb = np.stack([60 + 120 * xx / width, 60 + 120 * yy / height, np.full_like(xx, 90.0)], axis=-1)
+        left = int(width * (0.1 + 0.15 * t))
+        rgb[height // 3 : height // 3 + height // 5, left : left + width // 8] = 20
+        clip.append(rgb.astype(np.uint8))
+    return np.stack(clip)
+
+
+def _read(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
 def test_normalise_per_clip_keeps_frames_comparable_and_per_frame_fills_each() -> None:
@@ -88,8 +119,8 @@ def test_contours_of_higher_levels_lie_inside_lower_ones() -> None:
 
 def test_images_are_written_deterministic_and_hashed(tmp_path: Path) -> None:
     explanation = _explanation()
-    first = write_explanation_images(explanation, tmp_path / "a").images
-    second = write_explanation_images(explanation, tmp_path / "b").images
+    first = write_explanation_images(explanation, tmp_path / "a", recorded=explanation.frames).images
+    second = write_explanation_images(explanation, tmp_path / "b", recorded=explanation.frames).images
     kinds = [a.kind for a in first]
     assert kinds.count("gradcam") == 4 and kinds.count("saliency") == 4
     assert kinds.count("strip") == 1 and kinds.count("grid") == 1 and kinds.count("legend") == 1
@@ -102,25 +133,150 @@ def test_images_are_written_deterministic_and_hashed(tmp_path: Path) -> None:
         assert path_a.read_bytes() == path_b.read_bytes()
         assert sha256_file(path_a) == a.sha256 == b.sha256
     assert not list((tmp_path / "a" / "images").glob(".*"))  # no temporary files left behind
-    overlay = cv2.imread(str(tmp_path / "a" / "images" / "gradcam_03.png"))
-    assert overlay.shape == (256, 256, 3)
+    assert _read(tmp_path / "a" / "images" / "gradcam_03.png").shape == (512, 512, 3)  # 64 px × 8
+
+
+@pytest.mark.parametrize(("width", "height", "picture"), [
+    (768, 576, (640, 480)),  # vtest.avi: reduced to the widest picture
+    (640, 272, (640, 272)),  # a 2.35:1 scene: as recorded
+    (272, 640, (544, 1280)),  # portrait: enlarged ×2 to reach the narrowest picture
+    (1920, 1080, (640, 360)),
+    (64, 64, (512, 512)),  # a model-sized recording: enlarged ×8
+])
+def test_pictures_show_the_recorded_frames_at_their_aspect_ratio(
+    tmp_path: Path, width: int, height: int, picture: tuple[int, int]
+) -> None:
+    recorded = _scene(width, height)
+    drawn = write_explanation_images(_explanation(recorded=recorded), tmp_path, recorded=recorded)
+    geometry = drawn.geometry
+    assert (geometry.source_width, geometry.source_height, geometry.model_width, geometry.model_height) == (
+        width, height, 64, 64
+    )
+    assert (geometry.mapping, (geometry.image_width, geometry.image_height)) == ("stretch", picture)
+    for image in drawn.images:
+        rgb = _read(tmp_path / image.path)
+        if image.kind in ("gradcam", "saliency"):
+            assert rgb.shape[1::-1] == picture and rgb.shape[1] >= MIN_IMAGE_WIDTH
+            assert rgb.shape[1] / rgb.shape[0] == pytest.approx(width / height, rel=0.01)
+    strip = _read(tmp_path / "images" / "strip.png")
+    tile_width = round(STRIP_TILE * width / height)
+    columns = (strip.shape[1] + 2) // (tile_width + 2)
+    assert strip.shape[1] == columns * tile_width + (columns - 1) * 2  # tiles keep the aspect ratio
+    assert strip.shape[0] == -(-4 // columns) * (STRIP_TILE + 18 + 2) - 2
+    grid = _read(tmp_path / "images" / "gradcam_grid.png")
+    assert grid.shape[:2] == (GRID_TILE + 18, 4 * round(GRID_TILE * picture[0] / picture[1]) + 3 * 2)
+
+
+def test_a_picture_shows_the_recorded_frame_itself(tmp_path: Path) -> None:
+    recorded = _scene(640, 272)
+    explanation = _explanation(recorded=recorded, gradcam_scale=0.0)
+    write_explanation_images(explanation, tmp_path, recorded=recorded)
+    saliency = _read(tmp_path / "images" / "saliency_00.png").astype(int)
+    heat = MAX_OVERLAY_ALPHA * 255  # the largest change the heat can make to a pixel
+    assert np.abs(saliency - recorded[0]).max() <= heat and np.abs(saliency - recorded[0]).mean() < 5
+
+
+def test_maps_are_drawn_back_onto_the_recorded_frame_by_the_inverse_stretch(tmp_path: Path) -> None:
+    recorded = _scene(640, 272)
+    cam = np.zeros((4, 8, 8), np.float32)
+    cam[:, 1, 6] = 1.0  # one cell of the model's 8×8 grid: rows 34-68, columns 480-560 of the recording
+    write_explanation_images(_explanation(recorded=recorded, gradcam=cam), tmp_path, recorded=recorded)
+    changed = np.abs(_read(tmp_path / "images" / "gradcam_00.png").astype(int) - recorded[0]).sum(axis=-1) > 30
+    rows, cols = np.nonzero(changed)
+    assert 34 <= rows.mean() <= 68 and 480 <= cols.mean() <= 560
+    assert rows.min() >= 34 - 34 and rows.max() <= 68 + 34 and cols.min() >= 480 - 80 and cols.max() <= 560 + 80
+
+
+def test_recorded_frames_must_be_the_ones_the_model_saw(tmp_path: Path) -> None:
+    recorded = _scene(640, 272)
+    explanation = _explanation(recorded=recorded)
+    with pytest.raises(ReportError, match="not the recorded frames stretched"):
+        write_explanation_images(explanation, tmp_path, recorded=recorded[:, ::-1])
+    with pytest.raises(ReportError, match="do not match the explained frames"):
+        write_explanation_images(explanation, tmp_path, recorded=recorded[:3])
 
 
 def test_gradcam_image_shows_heat_and_every_contour_level(tmp_path: Path) -> None:
     explanation = _explanation()
-    write_explanation_images(explanation, tmp_path)
-    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "images" / "gradcam_03.png")), cv2.COLOR_BGR2RGB)
+    drawn = write_explanation_images(explanation, tmp_path, recorded=explanation.frames)
+    rgb = _read(tmp_path / "images" / "gradcam_03.png")
     for style in contour_legend(DEFAULT_LEVELS):
         assert np.all(rgb == style.rgb, axis=-1).sum() > 10, f"no contour pixels for level {style.level}"
-    plain = np.repeat(np.repeat(explanation.frames[3], 4, axis=0), 4, axis=1)
-    assert np.abs(rgb.astype(int) - plain).mean() > 5
+    factor = drawn.geometry.image_width // 64
+    plain = np.repeat(np.repeat(explanation.frames[3], factor, axis=0), factor, axis=1)
+    difference = np.abs(rgb.astype(int) - plain).mean(axis=-1)
+    assert difference[176:208, 144:176].mean() > 30 > 5 > difference[400:, 400:].mean()  # heat at the strong blob only
 
 
-def test_zero_maps_leave_the_frame_untouched(tmp_path: Path) -> None:
+def _contour_pixels(rgb: np.ndarray) -> int:
+    """Pixels in a contour colour, below the band where a picture may be marked (in white)."""
+    return sum(int(np.all(rgb[40:] == style.rgb, axis=-1).sum()) for style in contour_legend(DEFAULT_LEVELS))
+
+
+def test_a_map_is_localised_only_when_its_strong_part_is_small() -> None:
+    blob = _blobs(16)
+    rng = np.random.default_rng(0)
+    assert localised(blob)
+    assert not localised(np.full((16, 16), 0.3))  # flat
+    assert not localised(1.0 + 0.01 * rng.random((16, 16)))  # nearly flat
+    assert not localised(np.zeros((16, 16)))  # nothing at all
+    assert not localised(np.ones((1, 1)))  # one cell cannot point anywhere
+    half = np.zeros((4, 4))
+    half[:2] = 1.0
+    assert localised(half)  # strong on exactly half the frame: the upper half
+    half[2, 0] = 1.0
+    assert not localised(half)  # strong on more than half
+
+
+def test_maps_with_no_localisation_get_no_contours_and_say_so(tmp_path: Path) -> None:
+    recorded = _scene(640, 272)
+    cam = np.stack([
+        np.full((8, 8), 2.0),  # flat, at the clip maximum: contours at every level would trace the border
+        2.0 - 0.02 * np.random.default_rng(1).random((8, 8)),  # nearly flat
+        np.zeros((8, 8)),  # nothing
+        2.0 * cv2.resize(_blobs(), (8, 8)),  # a localised frame of the same clip
+    ]).astype(np.float32)
+    explanation = _explanation(recorded=recorded, gradcam=cam)
+    explanation = ClipExplanation(**{**explanation.__dict__, "maps": {"gradcam": cam, "saliency": np.zeros((4, 64, 64), np.float32)}})
+    write_explanation_images(explanation, tmp_path, recorded=recorded)
+    images = tmp_path / "images"
+    for t in range(3):
+        rgb = _read(images / f"gradcam_{t:02d}.png")
+        assert _contour_pixels(rgb) == 0, f"frame {t} has contours"
+        assert (rgb[:4, :100] == 255).all() and (rgb[:30, :200] < 60).any(), f"frame {t} is not marked"
+        saliency = _read(images / f"saliency_{t:02d}.png")
+        assert (saliency[:4, :100] == 255).all()
+        assert (images / f"gradcam_{t:02d}.png").read_bytes() != (images / f"saliency_{t:02d}.png").read_bytes()
+    localised_frame = _read(images / "gradcam_03.png")
+    assert _contour_pixels(localised_frame) > 50 and not (localised_frame[:4, :100] == 255).all()
+
+
+def test_legend_shows_the_colour_bar_of_the_overlays_with_its_values(tmp_path: Path) -> None:
+    explanation = _explanation()
+    write_explanation_images(explanation, tmp_path, recorded=explanation.frames)
+    legend = _read(tmp_path / "images" / "contour_legend.png").astype(int)
+    middle = BAR_TOP + BAR_HEIGHT // 2
+    for value in (0.0, 0.1, 0.4, 0.6, 0.8, 1.0):
+        x = BAR_LEFT + round(value * (BAR_WIDTH - 1))
+        heat = cv2.applyColorMap(np.array([[round(value * 255)]], np.uint8), cv2.COLORMAP_INFERNO)[0, 0, ::-1]
+        alpha = MAX_OVERLAY_ALPHA * value  # the overlays' rule: heat over a mid-grey frame
+        expected = np.rint(128 * (1 - alpha) + heat * alpha)
+        assert np.abs(legend[middle, x] - expected).max() <= 2, f"bar colour at {value:.0%}"
+    for value in (0.0, 0.25, 0.5, 0.75, 1.0):  # labelled ticks below the bar
+        x = BAR_LEFT + round(value * (BAR_WIDTH - 1))
+        assert (legend[BAR_TOP + BAR_HEIGHT + 1 : BAR_TOP + BAR_HEIGHT + 8, x] < 60).all(), f"no tick at {value:.0%}"
+        assert (legend[BAR_TOP + BAR_HEIGHT + 12 : BAR_TOP + BAR_HEIGHT + 32, max(0, x - 25) : x + 25] < 100).any()
+    for style in contour_legend(DEFAULT_LEVELS):  # each contour level is marked on the bar in its colour
+        x = BAR_LEFT + round(style.level * (BAR_WIDTH - 1))
+        assert np.all(legend[BAR_TOP : BAR_TOP + BAR_HEIGHT, x - 1 : x + 2] == style.rgb, axis=-1).any()
+
+
+def test_zero_maps_leave_the_frame_untouched_but_marked(tmp_path: Path) -> None:
     explanation = _explanation(gradcam_scale=0.0)
-    write_explanation_images(explanation, tmp_path)
-    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "images" / "gradcam_00.png")), cv2.COLOR_BGR2RGB)
-    assert np.array_equal(rgb, np.repeat(np.repeat(explanation.frames[0], 4, axis=0), 4, axis=1))
+    write_explanation_images(explanation, tmp_path, recorded=explanation.frames)
+    rgb = _read(tmp_path / "images" / "gradcam_00.png")
+    plain = np.repeat(np.repeat(explanation.frames[0], 8, axis=0), 8, axis=1)
+    assert np.array_equal(rgb[40:], plain[40:]) and not np.array_equal(rgb[:40], plain[:40])
 
 
 def test_legend_styles_are_distinct_and_thicker_for_higher_levels() -> None:
@@ -133,7 +289,8 @@ def test_legend_styles_are_distinct_and_thicker_for_higher_levels() -> None:
 
 @pytest.mark.parametrize(("frames", "rows", "columns"), [(4, 1, 4), (10, 2, GRID_COLUMNS)])
 def test_grid_shows_every_overlay_in_rows_of_fixed_width(tmp_path: Path, frames: int, rows: int, columns: int) -> None:
-    write_explanation_images(_explanation(frames), tmp_path)
+    explanation = _explanation(frames)
+    write_explanation_images(explanation, tmp_path, recorded=explanation.frames)
     images = tmp_path / "images"
     grid = cv2.imread(str(images / "gradcam_grid.png"))
     tile, band, gap = GRID_TILE, 18, 2
@@ -151,9 +308,10 @@ def test_grid_shows_every_overlay_in_rows_of_fixed_width(tmp_path: Path, frames:
 
 @pytest.mark.parametrize(("levels", "scale"), [((0.3, 0.7), "frame"), ((0.25, 0.5, 0.75, 0.9), "clip")])
 def test_the_record_states_exactly_what_the_pictures_show(tmp_path: Path, levels: tuple[float, ...], scale) -> None:  # type: ignore[no-untyped-def]
-    explanation = _explanation()
-    drawn = write_explanation_images(explanation, tmp_path, levels=levels, scale=scale)
-    clip = Clip(explanation.frames, np.arange(4), np.arange(4) / 10.0, 10.0, "clip.avi", "0" * 64)
+    recorded = _scene(640, 272)
+    explanation = _explanation(recorded=recorded)
+    drawn = write_explanation_images(explanation, tmp_path, recorded=recorded, levels=levels, scale=scale)
+    clip = Clip(recorded, np.arange(4), np.arange(4) / 10.0, 10.0, "clip.avi", "0" * 64)
     model = ModelIdentity(name="m", version="1", sha256="0" * 64)
     record = build_record(explanation, clip, model=model, rule=DecisionRule(0.5, "normal"), drawn=drawn,
                           arrays=save_arrays(tmp_path, explanation))
@@ -162,5 +320,9 @@ def test_the_record_states_exactly_what_the_pictures_show(tmp_path: Path, levels
     assert ex.display_normalisation == f"per-{scale}"
     assert ex.parameters["saliency_display_cap_percentile"] == drawn.saliency_cap_percentile
     assert [i.path for i in ex.images] == [i.path for i in drawn.images]
-    legend = cv2.imread(str(tmp_path / "images" / "contour_legend.png"))
-    assert legend.shape[0] == 26 * len(levels) + 8  # one row per recorded level
+    assert ex.geometry is not None and ex.geometry.model_dump() == drawn.geometry.__dict__
+    assert (ex.geometry.source_width, ex.geometry.image_width, ex.geometry.image_height) == (640, 640, 272)
+    legend = _read(tmp_path / "images" / "contour_legend.png")
+    rows = legend[BAR_TOP + BAR_HEIGHT + 44 :, BAR_LEFT + 50]  # the middle of each contour row's sample line
+    marks = [style.rgb for style in contour_legend(levels)]
+    assert sum(np.any(np.all(rows == rgb, axis=-1)) for rgb in marks) == len(levels)  # one row per recorded level

@@ -19,6 +19,7 @@ import pytest
 from fixtures.report_records import (
     CLASSES,
     FakeDrawn,
+    FakeGeometry,
     full_profile,
     make_clip,
     make_explanation,
@@ -59,8 +60,8 @@ def test_committed_schema_matches_the_models() -> None:
 def test_schema_is_versioned_and_requires_the_sections() -> None:
     schema = json.loads(committed_schema())
     assert schema["$id"].endswith("evidence-record-v2.json")
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0"]
-    assert schema["properties"]["schema_version"]["default"] == "2.0"
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1"]
+    assert schema["properties"]["schema_version"]["default"] == "2.1"
     for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
         assert section in schema["required"]
 
@@ -84,7 +85,7 @@ def test_same_inputs_give_identical_bytes(tmp_path: Path) -> None:
 def test_unknown_schema_version_fails_clearly(tmp_path: Path, version: str) -> None:
     data = json.loads(record_json(make_report_folder(tmp_path)))
     data["schema_version"] = version
-    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1, 1.2, 2.0"):
+    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1, 1.2, 2.0, 2.1"):
         load_record(json.dumps(data).encode())
 
 
@@ -107,6 +108,31 @@ def test_records_of_schema_1_still_load(tmp_path: Path) -> None:
     data = json.loads(record_json(record))
     data["schema_version"], data["deployment"]["templates_dir"] = "1.0", "/srv/templates"  # 1.0/1.1 wrote it
     assert "templates_dir" not in load_record(json.dumps(data).encode()).deployment.model_dump()
+
+
+def test_records_of_schema_2_0_still_load(tmp_path: Path) -> None:
+    """2.0 records had no geometry and did not say whether a map is localised: both read as unknown."""
+    data = json.loads(record_json(make_report_folder(tmp_path)))
+    data["schema_version"] = "2.0"
+    del data["explanations"]["geometry"]
+    for frame in data["explanations"]["frames"]:
+        for summary in frame["maps"].values():
+            del summary["localised"]
+    record = load_record(json.dumps(data).encode())
+    assert record.schema_version == "2.0" and record.explanations.geometry is None
+    assert {s.localised for f in record.explanations.frames for s in f.maps.values()} == {None}
+
+
+def test_the_record_holds_the_geometry_of_the_pictures(tmp_path: Path) -> None:
+    explanation = make_explanation()
+    geometry = FakeGeometry(source_width=640, source_height=272, image_width=640, image_height=272)
+    record = build_record(
+        explanation, make_clip(explanation), model=make_report_folder(tmp_path).model,
+        rule=DecisionRule(0.5, "normal"), drawn=FakeDrawn(geometry=geometry), arrays=(tmp_path / "arrays.npz", "0" * 64),
+    )
+    assert record.explanations.geometry is not None
+    assert record.explanations.geometry.model_dump() == geometry.__dict__
+    assert load_record(record_json(record).encode()).explanations.geometry == record.explanations.geometry
 
 
 def test_not_a_record_fails_clearly(tmp_path: Path) -> None:
@@ -162,6 +188,22 @@ def test_frame_summaries_follow_the_maps(tmp_path: Path) -> None:
     assert [f.maps["gradcam"].peak_relative for f in ex.frames] == pytest.approx(peaks.tolist(), abs=1e-6)
     assert ex.key_frames == sorted(np.argsort(-masses)[:4].tolist())
     assert ex.contour_levels == [0.25, 0.5, 0.75, 0.9]
+
+
+def test_map_summaries_say_whether_each_map_is_localised(tmp_path: Path) -> None:
+    """Flat, nearly flat and empty maps single out no region: region "none", localised false."""
+    explanation = make_explanation()
+    cams = explanation.gradcam.copy()
+    cams[0] = 0.5  # flat
+    cams[1] = 0.5 + 0.1 * np.random.default_rng(0).random((4, 4))  # nearly flat
+    cams[2] = 0.0  # empty
+    explanation = replace(explanation, maps={**explanation.maps, "gradcam": cams})
+    record = make_report_folder(tmp_path, explanation=explanation)
+    summaries = [f.maps["gradcam"] for f in record.explanations.frames]
+    assert [s.localised for s in summaries] == [False, False, False, True, True, True]
+    assert [s.region for s in summaries[:3]] == ["none"] * 3 and "none" not in {s.region for s in summaries[3:]}
+    assert all(f.maps["saliency"].localised for f in record.explanations.frames)
+    assert record.explanations.parameters["localised_max_area_above_half"] == 0.5
 
 
 def test_frame_importance_and_occlusion_outcomes_are_recorded(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from auditor.evidence.model import (
     EvidenceRecord,
     Explanations,
     FrameEdit,
+    FrameGeometry,
     FrameImportanceRecord,
     FrameSummary,
     ImageRef,
@@ -36,6 +37,7 @@ from auditor.evidence.model import (
 )
 from auditor.evidence.store import raw_arrays
 from auditor.explain import FRAME_IMPORTANCE, ClipExplanation, FrameImportance
+from auditor.explain.contours import LOCALISED_MAX_AREA, localised
 from auditor.profile import DeploymentProfile
 from auditor.sidecar import DecisionRule
 from auditor.version import VERSION
@@ -69,6 +71,8 @@ class DrawnImagesLike(Protocol):
     def scale(self) -> str: ...
     @property
     def saliency_cap_percentile(self) -> float | None: ...
+    @property
+    def geometry(self) -> object: ...  # an `auditor.display.FrameGeometry`, read by attribute
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,7 @@ def _explanations(
         preprocessing=explanation.preprocessing,
         display_normalisation=_SCALE_NAMES[drawn.scale],
         contour_levels=[float(level) for level in drawn.contour_levels],
+        geometry=FrameGeometry.model_validate(drawn.geometry, from_attributes=True),
         frames=frames,
         frame_importance=[
             _frame_importance(name, result, explanation.class_names, rule)
@@ -226,8 +231,9 @@ def _explanations(
 
 
 def _parameters(explanation: ClipExplanation, drawn: DrawnImagesLike) -> dict[str, Any]:
-    """The explanation's parameters, with the display's saliency cap when it applied one."""
-    parameters = dict(explanation.parameters)
+    """The explanation's parameters, the rule for a localised map, and the display's saliency
+    cap when it applied one."""
+    parameters = {**explanation.parameters, "localised_max_area_above_half": LOCALISED_MAX_AREA}
     if drawn.saliency_cap_percentile is not None:
         parameters["saliency_display_cap_percentile"] = drawn.saliency_cap_percentile
     return json.loads(json.dumps(parameters, default=str, sort_keys=True))
@@ -281,12 +287,14 @@ def _map_summaries(maps: np.ndarray) -> list[MapSummary]:
 
 
 def _map_summary(frame: np.ndarray, clip_max: float, total: float) -> MapSummary:
+    """The frame's summary; a map that singles out no region (`contours.localised`) has region "none"."""
     height, width = frame.shape
     row, col = np.unravel_index(int(np.argmax(frame)), frame.shape)
     peak = float(frame[row, col])
     peak_row, peak_col = (row + 0.5) / height, (col + 0.5) / width
     mass = float(frame.sum())
     above = float((frame >= 0.5 * clip_max).mean()) if clip_max > 0 else 0.0
+    located = localised(frame)
     return MapSummary(
         mass=round(mass, 6),
         mass_share=round(mass / total, 6) if total > 0 else 0.0,
@@ -294,8 +302,9 @@ def _map_summary(frame: np.ndarray, clip_max: float, total: float) -> MapSummary
         peak_relative=round(peak / clip_max, 6) if clip_max > 0 else 0.0,
         peak_row=round(peak_row, 4),
         peak_col=round(peak_col, 4),
-        region=region_name(peak_row, peak_col) if peak > 0 else "none",
+        region=region_name(peak_row, peak_col) if located else "none",
         area_above_half=round(above, 4),
+        localised=located,
     )
 
 

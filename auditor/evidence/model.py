@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from auditor.explain import FRAME_IMPORTANCE
 from auditor.profile import DeploymentProfile
 
-SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0"]
-SCHEMA_VERSION: SchemaVersion = "2.0"
+SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1"]
+SCHEMA_VERSION: SchemaVersion = "2.1"
 # 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
 # operator's `deployment.templates_dir` (still read, ignored); 2.0 holds every frame-importance
-# method in one list, `explanations.frame_importance` (1.x records are read and converted)
+# method in one list, `explanations.frame_importance` (1.x records are read and converted); 2.1
+# adds `explanations.geometry` (pictures on the recorded frames) and `MapSummary.localised`
 READABLE_VERSIONS: tuple[str, ...] = get_args(SchemaVersion)
 SHA256 = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
@@ -99,7 +100,11 @@ class Decision(_Record):
 
 
 class MapSummary(_Record):
-    """One frame of one raw map. Positions are fractions of the frame (0 = top/left)."""
+    """One frame of one raw map. Positions are fractions of the frame (0 = top/left).
+
+    `localised`: whether the map singles out a region (`auditor.explain.contours.localised`); when
+    it does not, `region` is "none" and the pictures show no contours. None in records before 2.1.
+    """
 
     mass: float
     mass_share: float
@@ -109,6 +114,7 @@ class MapSummary(_Record):
     peak_col: float
     region: str
     area_above_half: float
+    localised: bool | None = None
 
 
 class FrameSummary(_Record):
@@ -152,6 +158,24 @@ class ArrayRef(_Record):
     keys: list[str]
 
 
+class FrameGeometry(_Record):
+    """How the recorded frames became the model's input, and how the pictures show the maps.
+
+    `mapping` "stretch": each recorded frame was resized to the model's width and height (no crop,
+    no letterbox); the maps, at model resolution, are drawn over the whole recorded frame by the
+    inverse stretch. The per-frame pictures are `image_width` × `image_height` px, the recorded
+    frame's aspect ratio.
+    """
+
+    source_width: int = Field(ge=1)
+    source_height: int = Field(ge=1)
+    model_width: int = Field(ge=1)
+    model_height: int = Field(ge=1)
+    mapping: Literal["stretch"]
+    image_width: int = Field(ge=1)
+    image_height: int = Field(ge=1)
+
+
 class MethodInfo(_Record):
     name: str
     map_shape: list[int]
@@ -167,6 +191,7 @@ class Explanations(_Record):
     preprocessing: str
     display_normalisation: Literal["per-clip", "per-frame"] = "per-clip"
     contour_levels: list[float]
+    geometry: FrameGeometry | None = None  # None in records before 2.1: the pictures showed the model's frames
     frames: list[FrameSummary]
     frame_importance: list[FrameImportanceRecord]
     key_frames: list[int]

@@ -2,7 +2,8 @@
 
 Raw maps stay unnormalised in the evidence; `normalise` makes the display copy. Contours are
 drawn at fixed levels shared by every frame of a clip, so with the default per-clip scale a
-contour at 0.5 means the same intensity in every frame.
+contour at 0.5 means the same intensity in every frame. A frame whose map singles out no region
+(`localised` is false) gets no contours: its lines would only trace the frame border.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from auditor.errors import ModelError
 
 DEFAULT_LEVELS = (0.25, 0.5, 0.75, 0.9)
+LOCALISED_MAX_AREA = 0.5  # a localised map has at least half its peak on at most this share of the frame
 
 Scale = Literal["clip", "frame"]
 
@@ -42,6 +44,30 @@ def normalise(maps: np.ndarray, scale: Scale = "clip") -> np.ndarray:
     else:
         raise ValueError(f"scale must be 'clip' or 'frame', got {scale!r}")
     return np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
+
+
+def strong_area(frame_map: np.ndarray) -> float:
+    """The share of the frame where a raw map (h, w) holds at least half its own peak; 0 for a map
+    with no positive value."""
+    frame_map = np.asarray(frame_map, dtype=np.float64)
+    peak = float(frame_map.max(initial=0.0))
+    return float((frame_map >= 0.5 * peak).mean()) if peak > 0 else 0.0
+
+
+def localised(frame_map: np.ndarray) -> bool:
+    """Whether a raw map (h, w) of one frame singles out a region of the frame.
+
+    It does when it has a positive peak and the values of at least half that peak cover at most
+    `LOCALISED_MAX_AREA` (half) of the frame. One measure covers every way a map can fail to
+    point anywhere: a map of zeros has no peak; a flat map, or a nearly flat one (any map whose
+    smallest value is at least half its largest), is strong on the whole frame; and a map strong
+    on most of the frame names no part of it. Its peak's position is then an accident of the
+    arithmetic, and contours at shares of the maximum would trace the frame border. It is measured
+    against the frame's own peak, so it describes the map's shape, not its strength (a weak frame
+    can be localised). A 1×1 map never localises.
+    """
+    area = strong_area(frame_map)
+    return 0.0 < area <= LOCALISED_MAX_AREA
 
 
 def frame_contours(
