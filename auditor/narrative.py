@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.evidence import EvidenceRecord, FrameSummary
+from auditor.evidence import EvidenceRecord, FrameSummary, MapSummary
 
 # What report templates may call (as `narrative.NAME`); nothing else of this module reaches them.
 __all__ = [
     "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "frame_span",
-    "headline", "how_sure", "key_frame_sentence", "percent", "procedure", "reviewer_task", "role_of_system",
+    "headline", "how_sure", "key_frame_sentence", "peak_words", "percent", "procedure", "reviewer_task", "role_of_system",
     "saliency_agreement", "seconds", "strongest_edit", "time_span", "what_was_flagged",
 ]
 
 WEAK = 0.25  # a frame whose Grad-CAM peak is below this share of the clip maximum counts as weak
 WEAK_WORDS = "weak (below a quarter of the clip's strongest)"
+NO_REGION = "none"  # the region of a frame whose map singles out no part of the image (no localisation)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class FrameGroup:
     last: FrameSummary
     region: str
     spread: float  # mean share of the frame above half the clip maximum
+    frame_duration: float = 0.0  # seconds one frame lasts (1 / fps); 0 when the rate is unknown
 
     @property
     def frames(self) -> str:
@@ -36,7 +38,10 @@ class FrameGroup:
 
     @property
     def times(self) -> str:
-        return time_span(self.first.timestamp, self.last.timestamp)
+        """A single frame's time; a run from its first frame's start to its last frame's end."""
+        if self.first.position == self.last.position:
+            return seconds(self.first.timestamp)
+        return time_span(self.first.timestamp, self.last.timestamp + self.frame_duration)
 
 
 def percent(value: float) -> str:
@@ -132,28 +137,52 @@ def how_sure(record: EvidenceRecord) -> str:
 
 def frame_groups(record: EvidenceRecord, method: str = "gradcam") -> list[FrameGroup]:
     """Runs of consecutive frames sharing the region of their strongest activation."""
+    duration = 1 / record.input.fps if record.input.fps else 0.0
     groups: list[FrameGroup] = []
     run: list[FrameSummary] = []
     for frame in record.explanations.frames:
         if run and _region(frame, method) != _region(run[0], method):
-            groups.append(_group(run, method))
+            groups.append(_group(run, method, duration))
             run = []
         run.append(frame)
     if run:
-        groups.append(_group(run, method))
+        groups.append(_group(run, method, duration))
     return groups
 
 
 def _region(frame: FrameSummary, method: str) -> str:
-    summary = frame.maps.get(method)
+    return _summary_region(frame.maps.get(method))
+
+
+def _summary_region(summary: MapSummary | None) -> str:
+    """The region of a map's peak; NO_REGION when the map singles out none (no localisation, as
+    the record states), else "weak" when its peak is below WEAK of the clip's."""
+    if summary is not None and not _localised(summary):
+        return NO_REGION
     if summary is None or summary.peak_relative < WEAK:
         return "weak"
     return summary.region
 
 
-def _group(run: list[FrameSummary], method: str) -> FrameGroup:
+def _localised(summary: MapSummary) -> bool:
+    """Records before 2.1 do not say; their region is "none" only for a map of zeros."""
+    return summary.localised is not False and summary.region != NO_REGION
+
+
+def peak_words(summary: MapSummary) -> str:
+    """A key frame's caption for its Grad-CAM map, in the summary's terms: "peak upper-left",
+    "weak activation" (no peak named) or "no localisation"."""
+    region = _summary_region(summary)
+    return {NO_REGION: "no localisation", "weak": "weak activation"}.get(region, f"peak {region}")
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _group(run: list[FrameSummary], method: str, frame_duration: float) -> FrameGroup:
     spread = sum(f.maps[method].area_above_half for f in run if method in f.maps) / len(run)
-    return FrameGroup(first=run[0], last=run[-1], region=_region(run[0], method), spread=spread)
+    return FrameGroup(run[0], run[-1], _region(run[0], method), spread, frame_duration)
 
 
 def _spread_words(spread: float) -> str:
@@ -176,12 +205,21 @@ def attention_sentences(record: EvidenceRecord) -> list[str]:
 
 def attention_summary(record: EvidenceRecord) -> str:
     """One sentence for the summary page: the region most key frames point to (on a tie, the one
-    holding the strongest peak), and how many key frames point elsewhere or are weak."""
+    holding the strongest peak), and how many key frames point elsewhere, are weak, or show no
+    localisation."""
     keys = [record.explanations.frames[t] for t in record.explanations.key_frames]
     regions = [_region(f, "gradcam") for f in keys]
-    strong = [r for r in regions if r != "weak"]
-    if not strong:
+    strong = [r for r in regions if r not in ("weak", NO_REGION)]
+    weak, unlocalised = regions.count("weak"), regions.count(NO_REGION)
+    if weak == len(regions):
         return "The model's activation was weak in every key frame; no region stands out."
+    if unlocalised == len(regions):
+        return "The Grad-CAM map showed no localisation in any key frame: no part of the image stands out."
+    if not strong:
+        return (
+            f"No key frame points to a part of the image: in {weak} the model's activation was {WEAK_WORDS} "
+            f"and in {unlocalised} the map showed no localisation."
+        )
     peaks = {r: max(f.maps["gradcam"].peak_relative for f, fr in zip(keys, regions, strict=True) if fr == r) for r in strong}
     region = max(peaks, key=lambda r: (strong.count(r), peaks[r]))
     area = "the centre" if region == "centre" else f"the {region} part"
@@ -191,44 +229,67 @@ def attention_summary(record: EvidenceRecord) -> str:
     )
     others = [
         f"in {n} {words}"
-        for n, words in ((len(strong) - strong.count(region), "it lay elsewhere"),
-                         (len(regions) - len(strong), f"it was {WEAK_WORDS}"))
+        for n, words in ((len(strong) - strong.count(region), "it lay elsewhere"), (weak, f"it was {WEAK_WORDS}"),
+                         (unlocalised, "the map showed no localisation"))
         if n
     ]
-    return sentence + (f"; {' and '.join(others)}." if others else ".")
+    return sentence + (f"; {_and(others)}." if others else ".")
 
 
 def _group_sentence(group: FrameGroup) -> str:
     where = f"{group.frames} ({group.times})"
     if group.region == "weak":
         return f"In {where} the activation was {WEAK_WORDS}."
+    if group.region == NO_REGION:
+        return f"In {where} the Grad-CAM map showed no localisation: no part of the image stands out."
     area = "the centre" if group.region == "centre" else f"the {group.region} part"
     return f"In {where} the strongest activation was in {area} of the image, {_spread_words(group.spread)}."
 
 
 def key_frame_sentence(record: EvidenceRecord) -> str:
+    """Which frames are the key frames and how much of the Grad-CAM activation they hold, and how
+    many of them show no localisation; when every frame holds the same share (or none), that no
+    frame stands out."""
     explanations = record.explanations
     keys = [explanations.frames[t] for t in explanations.key_frames]
-    share = sum(f.maps["gradcam"].mass_share for f in keys if "gradcam" in f.maps)
     names = ", ".join(str(f.frame_index) for f in keys)
-    return (
+    maps = [f.maps["gradcam"] for f in explanations.frames if "gradcam" in f.maps]
+    if len({m.mass_share for m in maps}) == 1:
+        held = "the same share of the Grad-CAM activation" if any(m.mass > 0 for m in maps) else "no Grad-CAM activation"
+        return f"Every frame holds {held}, so no frame stands out: the key frames ({names}) hold no more than the others."
+    share = sum(f.maps["gradcam"].mass_share for f in keys if "gradcam" in f.maps)
+    sentence = (
         f"The frames with the most Grad-CAM activation (the key frames) are {names}: "
-        f"together they hold {percent(share)} of the clip's activation."
+        f"together they hold {percent(share)} of the clip's activation"
     )
+    unlocalised = sum(_region(f, "gradcam") == NO_REGION for f in keys)
+    return sentence + (f"; in {unlocalised} of them the map shows no localisation." if unlocalised else ".")
 
 
 def saliency_agreement(record: EvidenceRecord) -> str | None:
-    """How often the pixel saliency peaks in the same region as Grad-CAM on the key frames."""
+    """How often the pixel saliency peaks in the same region as Grad-CAM on the key frames where
+    both maps single out a region."""
     frames = [record.explanations.frames[t] for t in record.explanations.key_frames]
     both = [f for f in frames if {"gradcam", "saliency"} <= set(f.maps)]
-    pairs = [(f.maps["gradcam"].region, f.maps["saliency"].region) for f in both]
-    if not pairs:
+    if not both:
         return None
+    pairs = [(f.maps["gradcam"].region, f.maps["saliency"].region) for f in both
+             if _localised(f.maps["gradcam"]) and _localised(f.maps["saliency"])]
+    if not pairs:
+        return (
+            "Pixel-level saliency and Grad-CAM cannot be compared on the key frames: on each of them at "
+            "least one of the two maps shows no localisation."
+        )
     same = sum(a == b for a, b in pairs)
-    return (
+    text = (
         f"On {same} of {len(pairs)} key frames the pixel-level saliency peaks in the same part of "
         "the image as Grad-CAM; disagreement means the two methods point to different details."
     )
+    left_out = len(both) - len(pairs)
+    if left_out:
+        others = "the other key frame" if left_out == 1 else f"the other {left_out} key frames"
+        text += f" On {others} at least one of the two maps shows no localisation."
+    return text
 
 
 def counterfactual(record: EvidenceRecord) -> str:
