@@ -102,7 +102,7 @@ def test_summary_is_plain_language_and_says_a_person_must_review(full) -> None: 
     summary = render_html(*full).split('<section id="summary"')[1].split("</section>")[0]
     assert "This is not a final decision." in summary
     assert "awaiting human review" in summary
-    assert "frames 120\u2013125 (12.00 s to 12.50 s into the recording)" in summary
+    assert "frames 120\u2013125 (12.00 s to 12.60 s into the recording)" in summary
     assert "score of 94 %" in summary and "alert is raised from 50 %" in summary
     assert "Passenger Rights Office" in summary
     assert "Sealed with a throwaway demo identity: not valid for real decisions." in summary
@@ -112,7 +112,7 @@ def test_summary_is_plain_language_and_says_a_person_must_review(full) -> None: 
 def test_words_describe_where_the_model_looked(full) -> None:  # type: ignore[no-untyped-def]
     section = render_html(*full).split('<section id="what-the-model-looked-at">')[1].split("</section>")[0]
     assert "In frame 120 (12.00 s) the strongest activation was in the upper-left part of the image" in section
-    assert "frames 122\u2013125 (12.20 s to 12.50 s) the strongest activation was in the centre" in section
+    assert "frames 122\u2013125 (12.20 s to 12.60 s) the strongest activation was in the centre" in section
     assert "(the key frames) are 122, 123, 124, 125" in section
 
 
