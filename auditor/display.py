@@ -31,7 +31,7 @@ from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.report_folder import IMAGES_DIR
 
 ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend"]
-Mapping = Literal["stretch"]  # how a recorded frame became the model's input
+FrameMapping = Literal["stretch"]  # how a recorded frame became the model's input
 
 MAX_OVERLAY_ALPHA = 0.5  # heat opacity at map value 1; it falls to 0 with the map
 SALIENCY_CAP_PERCENTILE = 99.5  # saliency is spiky: values above this clip percentile show as the maximum
@@ -80,7 +80,7 @@ class FrameGeometry:
     source_height: int
     model_width: int
     model_height: int
-    mapping: Mapping
+    mapping: FrameMapping
     image_width: int
     image_height: int
 

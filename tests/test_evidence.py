@@ -45,6 +45,7 @@ from auditor.evidence import (
     write_record,
 )
 from auditor.explain import FRAME_IMPORTANCE
+from auditor.report import render_html
 from auditor.sidecar import DecisionRule
 
 OLD_RECORD = Path(__file__).parent / "fixtures" / "record-1.1.json"
@@ -114,13 +115,16 @@ def test_records_of_schema_2_0_still_load(tmp_path: Path) -> None:
     """2.0 records had no geometry and did not say whether a map is localised: both read as unknown."""
     data = json.loads(record_json(make_report_folder(tmp_path)))
     data["schema_version"] = "2.0"
-    del data["explanations"]["geometry"]
+    del data["explanations"]["geometry"], data["explanations"]["parameters"]["localised_max_area_above_half"]
     for frame in data["explanations"]["frames"]:
         for summary in frame["maps"].values():
             del summary["localised"]
     record = load_record(json.dumps(data).encode())
     assert record.schema_version == "2.0" and record.explanations.geometry is None
     assert {s.localised for f in record.explanations.frames for s in f.maps.values()} == {None}
+    html = render_html(record, tmp_path)  # the report does not claim what a 2.0 record does not say
+    assert "The frames as the model saw them." in html and "shown as recorded" not in html
+    assert "no localisation" not in html and "peak centre" in html
 
 
 def test_the_record_holds_the_geometry_of_the_pictures(tmp_path: Path) -> None:
