@@ -13,8 +13,9 @@ from auditor.evidence import EvidenceRecord, FrameSummary, MapSummary
 # What report templates may call (as `narrative.NAME`); nothing else of this module reaches them.
 __all__ = [
     "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "frame_span",
-    "headline", "how_sure", "key_frame_sentence", "peak_words", "percent", "procedure", "reviewer_task", "role_of_system",
-    "saliency_agreement", "seconds", "strongest_edit", "time_span", "what_was_flagged",
+    "headline", "how_sure", "key_frame_sentence", "key_frames_pointer", "peak_words", "percent", "procedure",
+    "reviewer_task", "role_of_system", "saliency_agreement", "seconds", "strongest_edit", "time_span",
+    "what_was_flagged",
 ]
 
 WEAK = 0.25  # a frame whose Grad-CAM peak is below this share of the clip maximum counts as weak
@@ -167,6 +168,14 @@ def _summary_region(summary: MapSummary | None) -> str:
 def _localised(summary: MapSummary) -> bool:
     """Records before 2.1 do not say; their region is "none" only for a map of zeros."""
     return summary.localised is not False and summary.region != NO_REGION
+
+
+def key_frames_pointer(record: EvidenceRecord) -> str:
+    """Where to look next: the key frames, when at least one of them shows a localised map."""
+    keys = [record.explanations.frames[t] for t in record.explanations.key_frames]
+    if any(_region(frame, "gradcam") not in (NO_REGION, "weak") for frame in keys):
+        return "The key frames on the next page show where in each frame the model's attention lay."
+    return "No key frame shows a clear place where the model's attention lay; the heatmaps cannot point to one."
 
 
 def peak_words(summary: MapSummary) -> str:

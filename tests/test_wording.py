@@ -3,6 +3,7 @@ differences, one time window said the same way everywhere (issue 12, items 4 to 
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -22,8 +23,8 @@ def _quiet(tmp_path: Path) -> EvidenceRecord:
     return make_report_folder(tmp_path, explanation=explanation)
 
 
-def _text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+def _text(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 def test_a_report_without_an_alert_speaks_of_a_classification(tmp_path: Path) -> None:
@@ -74,3 +75,14 @@ def test_the_time_window_ends_when_its_last_frame_ends_everywhere(tmp_path: Path
     window = "12.00 s to 12.60 s"
     assert text.count(window) >= 3  # summary table, the sentence under it, the annex
     assert "12.00 s to 12.50 s" not in text
+
+
+def test_the_summary_points_to_the_key_frames_only_when_they_show_a_place(tmp_path: Path) -> None:
+    flagged = make_report_folder(tmp_path / "a")
+    assert "key frames on the next page show where" in narrative.key_frames_pointer(flagged)
+    flat = make_explanation()
+    flat = replace(flat, maps={**flat.maps, "gradcam": np.ones_like(flat.gradcam)})
+    blind = make_report_folder(tmp_path / "b", explanation=flat)
+    text = _text(render_html(blind, tmp_path / "b"))
+    assert "on the next page show where" not in text
+    assert "No key frame shows a clear place where the model's attention lay" in text
