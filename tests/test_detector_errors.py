@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
-from auditor._tensorflow import keras
+from auditor._tensorflow import keras, tf
 from auditor.detector import load_detector
 from auditor.errors import ModelError, VideoError
 
@@ -68,8 +69,12 @@ def test_truncated_file(tmp_path: Path, good_model: Path) -> None:
 def test_garbage_h5(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.h5"
     garbage.write_bytes(b"this is not an HDF5 file" * 10)
-    with pytest.raises(ModelError, match="cannot read model file garbage.h5"):
+    with pytest.raises(ModelError, match="garbage.h5 is not a Keras model file: a .h5 model is an HDF5 file"):
         load_detector(garbage)
+    with h5py.File(tmp_path / "data.h5", "w") as handle:  # HDF5, but no model in it: Keras's reason is given
+        handle["x"] = np.zeros(3)
+    with pytest.raises(ModelError, match="cannot read model file data.h5"):
+        load_detector(tmp_path / "data.h5")
 
 
 @pytest.mark.parametrize("name", ["missing.keras", "model.onnx"])
@@ -117,3 +122,51 @@ def test_wrong_frames(good_model: Path) -> None:
         detector.explain(np.zeros((5, SIZE, SIZE, 3), np.uint8))
     with pytest.raises(VideoError, match="uint8 RGB"):
         detector.explain(np.zeros((T, SIZE, SIZE, 3), np.float32))
+
+
+def _binary_model() -> keras.Model:
+    inputs = keras.Input((T, SIZE, SIZE, 3))
+    x = keras.layers.TimeDistributed(keras.layers.Conv2D(4, 3, padding="same", name="conv"))(inputs)
+    x = keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling2D())(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(keras.layers.GRU(4)(x)))
+
+
+def test_a_binary_detector_scores_the_anomaly_with_logits_zero_and_z(tmp_path: Path) -> None:
+    """One sigmoid unit: classes (normal, anomaly), probabilities [1 - p, p], logits [0, z], and the
+    maps explain the model's own z = logit(p) (dz/dx = dp/dx / (p (1 - p)))."""
+    keras.utils.set_random_seed(5)
+    path = tmp_path / "binary.keras"
+    _binary_model().save(path)
+    detector = load_detector(path)
+    assert detector.class_names == ("normal", "anomaly") and detector.sidecar.decision_rule.normal_class == "normal"
+    frames = np.random.default_rng(1).integers(0, 256, (T, SIZE, SIZE, 3), dtype=np.uint8)
+    x = tf.constant(detector.preprocess(frames)[np.newaxis])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        p = detector.model(x, training=False)[0, 0]
+    dp_dx, p = tape.gradient(p, x).numpy()[0], float(p)
+    explanation = detector.explain(frames)
+    np.testing.assert_allclose(explanation.probabilities, [1 - p, p], atol=1e-6)
+    np.testing.assert_allclose(explanation.logits, [0.0, np.log(p / (1 - p))], atol=1e-4)
+    np.testing.assert_allclose(detector.predict(frames), [1 - p, p], atol=1e-6)
+    assert explanation.target_name == "anomaly"
+    detector_pass = detector.gradients(frames)
+    np.testing.assert_allclose(detector_pass.input_grads, dp_dx / (p * (1 - p)), rtol=1e-3, atol=1e-6)
+
+
+def test_class_settings_that_disagree_are_refused(tmp_path: Path, good_model: Path) -> None:
+    model = tmp_path / "m.keras"
+    model.write_bytes(good_model.read_bytes())
+    with pytest.raises(ModelError, match="--classes: 'normal' is named twice"):
+        load_detector(model, class_names=["normal", "normal", "fall"])
+    model.with_suffix(".json").write_text(json.dumps({"class_names": ["normal", "fight", "fall"], "normal_class": "normal"}))
+    with pytest.raises(ModelError, match=r"normal_class 'normal' in m.json is not one of the class names \['calm'"):
+        load_detector(model, class_names=["calm", "fight", "fall"])
+    assert load_detector(model, class_names=["normal", "riot", "fall"]).sidecar.class_names == ["normal", "riot", "fall"]
+    model.with_suffix(".json").write_text(json.dumps({"class_names": ["a", "b", "a"]}))
+    with pytest.raises(ModelError, match="class_names: 'a' is named twice"):
+        load_detector(model)
+    model.with_suffix(".json").write_text(json.dumps({"frames_per_clip": 8}))
+    with pytest.raises(ModelError, match="sets frames_per_clip 8 but m.keras takes clips of 3 frames"):
+        load_detector(model)
+

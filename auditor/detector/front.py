@@ -46,6 +46,7 @@ class Detector:
         self._td_layers, self._head_layers, self._final = split_top_level(model)
         self._steps = per_frame_steps(self._td_layers)
         self.output_activation = activation_name(self._final)
+        self.binary = int(self._final.kernel.shape[-1]) == 1  # one sigmoid unit: logits [0, z] (auditor.sidecar)
         self.layer_name = self._default_layer_name()
         self._compiled: dict[str, Passes] = {}
 
@@ -123,14 +124,16 @@ class Detector:
         )
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
-        """Class probabilities of one clip, from the original model."""
+        """Class probabilities of one clip, from the original model ([1 - p, p] for a binary detector)."""
         x = self.preprocess(frames)[np.newaxis]
-        return np.asarray(self.model(x, training=False))[0]
+        scores = np.asarray(self.model(x, training=False))[0]
+        return np.concatenate([1 - scores, scores]) if self.binary else scores
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """The model's own output activation applied to logits (n,) or (N, n) (softmax when the head is linear)."""
+        """The model's own output activation applied to logits (n,) or (N, n) (softmax when the head is
+        linear, and for a binary detector's logits [0, z], giving [1 - p, p])."""
         logits = tf.constant(logits[np.newaxis])
-        if self.output_activation == "sigmoid":
+        if self.output_activation == "sigmoid" and not self.binary:
             return tf.sigmoid(logits).numpy()[0]
         return tf.nn.softmax(logits).numpy()[0]
 
@@ -139,8 +142,9 @@ class Detector:
         return [step.name for step in self._steps]
 
     def _target_index(self, target: int | str | None) -> int:
+        """The explained class; by default the predicted one, for a binary detector the anomaly (z)."""
         if target is None:
-            return -1
+            return 1 if self.binary else -1
         if isinstance(target, str):
             if target not in self.class_names:
                 raise ModelError(f"unknown class {target!r}; the model's classes are {list(self.class_names)}")

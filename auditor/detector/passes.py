@@ -31,10 +31,12 @@ def compile_passes(split: Split, final: keras.layers.Layer) -> Passes:
     """
     encoder, upper, head = split.encoder, split.upper, split.head
     kernel, bias = final.kernel, final.bias
+    binary = kernel.shape[-1] == 1  # a one-unit sigmoid z has logits [0, z] (see auditor.sidecar)
 
     def logits_of(features: tf.Tensor) -> tf.Tensor:
         logits = tf.matmul(head(features, training=False), kernel)
-        return logits + bias if bias is not None else logits
+        logits = logits + bias if bias is not None else logits
+        return tf.concat([tf.zeros_like(logits), logits], axis=-1) if binary else logits
 
     def chosen(logits: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
         return tf.where(target < 0, tf.argmax(logits[0], output_type=tf.int32), target)
