@@ -61,10 +61,18 @@ def check_new_folder(folder: Path) -> Path:
         raise ArchiveError(f"{folder} exists and is not a folder; choose a new output folder")
     if folder.is_dir() and any(folder.iterdir()):
         raise ArchiveError(f"{folder} is not empty; choose a new or empty output folder")
-    nearest = next(p for p in folder.absolute().parents if p.exists())  # the report is staged beside it
+    check_writable_place(folder)
+    return folder
+
+
+def check_writable_place(folder: Path) -> None:
+    """Raise ArchiveError unless `folder` can be created or replaced: the nearest existing folder
+    above it, where the new folder is staged, must be a folder you can write in."""
+    nearest = next(p for p in Path(folder).absolute().parents if p.exists())
+    if not nearest.is_dir():
+        raise ArchiveError(f"cannot create {folder}: {nearest} is a file, not a folder; choose another output folder")
     if not os.access(nearest, os.W_OK | os.X_OK):
         raise ArchiveError(f"cannot write in {nearest}; choose an output folder where you can write")
-    return folder
 
 
 @contextmanager

@@ -87,7 +87,7 @@ def test_clip_too_short_for_the_model(tmp_path: Path, clip: Path) -> None:
     out = tmp_path / "report"
     run = run_cli("report", str(clip), "--model", str(demo_model_path()), "--out", str(out), "--start", "10", "--no-sign")
     assert run.returncode == 4
-    _assert_one_line_error(run.stderr, "choose a start between 0 and 4")
+    _assert_one_line_error(run.stderr, "choose a start frame between 0 and 4")
     assert not out.exists()
 
 

@@ -170,3 +170,16 @@ def test_class_settings_that_disagree_are_refused(tmp_path: Path, good_model: Pa
     with pytest.raises(ModelError, match="sets frames_per_clip 8 but m.keras takes clips of 3 frames"):
         load_detector(model)
 
+
+def test_a_model_of_any_clip_length_needs_it_in_its_sidecar(tmp_path: Path) -> None:
+    from auditor.pipeline import clip_length
+
+    inputs = keras.Input((None, SIZE, SIZE, 3))
+    x = keras.layers.TimeDistributed(keras.layers.Conv2D(4, 3, padding="same", name="conv"))(inputs)
+    x = keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling2D())(x)
+    path = tmp_path / "any.keras"
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.GRU(4)(x))).save(path)
+    with pytest.raises(ModelError, match="takes clips of any length: set frames_per_clip in its sidecar any.json"):
+        clip_length(load_detector(path))
+    path.with_suffix(".json").write_text(json.dumps({"frames_per_clip": 12}))
+    assert clip_length(load_detector(path)) == 12

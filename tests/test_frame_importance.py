@@ -9,6 +9,7 @@ uses the detector's split, its compiled functions or its preprocessing.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,8 +259,16 @@ def test_frame_importance_methods_are_chosen_by_name(any_length: tuple[Detector,
         detector.explain(frames, methods=("occlusion",))
 
 
+def with_clip_length(detector: Detector, frames: int) -> Detector:
+    """The detector with a sidecar stating its clip length: a model of any clip length is never
+    run on a whole video, its reports explain `frames_per_clip` frames."""
+    chosen = copy.copy(detector)
+    chosen.sidecar = detector.sidecar.model_copy(update={"frames_per_clip": frames})
+    return chosen
+
+
 def test_a_single_frame_video_is_reported_without_occlusion(any_length: tuple[Detector, Logits], tmp_path: Path) -> None:
-    detector, _ = any_length
+    detector = with_clip_length(any_length[0], 1)
     video = write_video(tmp_path / "one.avi", distinct_frames(1, seed=4), 10.0)
     record = report_video(video, detector, tmp_path / "report", progress=lambda _: None).record
     assert [m.method for m in record.explanations.frame_importance] == ["gradcam_share", "gradient_x_input"]
@@ -307,7 +316,7 @@ def test_a_new_method_is_one_module_and_one_registry_line(
     """The toy method above stands for a new module; registering it is the only other change, and it
     reaches the arrays, the record, the chart, the list of methods and the limitations."""
     monkeypatch.setitem(FRAME_IMPORTANCE, TOY.name, TOY)
-    detector, _ = any_length
+    detector = with_clip_length(any_length[0], 3)
     frames = distinct_frames(3, seed=11)
     video = write_video(tmp_path / "clip.avi", frames, 10.0)
     options = ReportOptions(frame_importance=(*DEFAULT_FRAME_IMPORTANCE, TOY.name))

@@ -7,12 +7,22 @@ import os
 import stat
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from auditor.errors import ArchiveError, VideoError
 from auditor.files import atomic_directory, atomic_write_bytes, sha256_file
-from auditor.video import read_video, write_video
+from auditor.pipeline import check_window, select_window
+from auditor.video import (
+    VideoLength,
+    format_time,
+    parse_time,
+    probe_video,
+    read_video,
+    video_length,
+    write_video,
+)
 
 
 def _frames(count: int = 6) -> np.ndarray:
@@ -92,3 +102,78 @@ def test_atomic_directory_replaces_on_success(tmp_path: Path) -> None:
             (staging / "evidence.json").write_text(text)
     assert (final / "evidence.json").read_text() == "second"
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # opencv-doc: 768×576, 10 fps, 795 frames
+
+
+class CountingCapture:
+    """A VideoCapture that counts the frames it decodes (grab or read); the rest is delegated."""
+
+    decoded = 0
+    real = cv2.VideoCapture
+
+    def __init__(self, path: str) -> None:
+        self.capture = CountingCapture.real(path)
+
+    def grab(self) -> bool:
+        CountingCapture.decoded += 1
+        return self.capture.grab()
+
+    def read(self) -> tuple[bool, np.ndarray]:
+        CountingCapture.decoded += 1
+        return self.capture.read()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.capture, name)
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> type[CountingCapture]:
+    CountingCapture.decoded = 0
+    monkeypatch.setattr(cv2, "VideoCapture", CountingCapture)
+    return CountingCapture
+
+
+def test_times_are_read_and_written_as_a_user_writes_them() -> None:
+    assert [parse_time(t) for t in ("70.5", "1:10.5", "01:10:05", "0", "3.")] == [70.5, 70.5, 4205.0, 0.0, 3.0]
+    for bad in ("1:7x", "-3", "", "1:", "1:75", "1:60:00", "a"):
+        with pytest.raises(ValueError, match="is not a time"):
+            parse_time(bad)
+    assert [format_time(s) for s in (77.9, 0, 300, 4205, 0.29, 44 / 25)] == ["1:17.9", "0:00", "5:00", "1:10:05", "0:00.29", "0:01.76"]
+
+
+def test_a_window_decodes_only_its_frames(counting: type[CountingCapture]) -> None:
+    """--at 1:10.5 on vtest.avi is frames 705-720, decoded once in order (the frames before skipped),
+    after one seek that checks the window's last frame; they are the frames a plain decode gives."""
+    window = select_window(VTEST, 16, at=parse_time("1:10.5"))
+    assert list(window.frame_indices) == list(range(705, 721)) and window.timestamps[0] == pytest.approx(70.5)
+    assert counting.decoded <= 721 + 2
+    capture = CountingCapture.real(str(VTEST))
+    for _ in range(705):
+        capture.grab()
+    expected = [cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB) for _ in range(16)]
+    np.testing.assert_array_equal(window.frames, np.stack(expected))
+
+
+def test_a_window_that_does_not_fit_is_refused_without_decoding_the_video(counting: type[CountingCapture]) -> None:
+    for start, at in ((-5, None), (790, None), (0, 300.0)):
+        with pytest.raises(VideoError, match=r"vtest.avi has 795 frames .* choose a start frame between 0 and 779"):
+            check_window(VTEST, 16, start, at)
+    assert counting.decoded <= 3 * 2  # one seek and one look beyond the last frame per refusal
+
+
+def test_a_container_that_overstates_its_frames_is_corrected_by_decoding(tmp_path: Path) -> None:
+    full = write_video(tmp_path / "full.avi", _frames(40), fps=10.0)
+    lying = tmp_path / "lying.avi"
+    lying.write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])
+    info = probe_video(lying)
+    length = video_length(info)
+    assert info.frame_count == 40 and length.stated == 40 and length.frames == len(read_video(lying)) < 40
+    assert str(length) == f"{length.frames} decodable frames (its header claims 40)"
+    assert video_length(probe_video(full)) == VideoLength(40)
+
+
+def test_a_folder_is_not_a_video(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="is a folder, not a video file"):
+        read_video(tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -44,13 +45,25 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
+def _set_native_log_levels(debug: bool) -> None:
+    """OpenCV's and FFmpeg's own lines go straight to stderr, beside auditor's one-line errors: off
+    unless --debug (read when OpenCV is imported and when it opens its first video)."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "INFO" if debug else "FATAL")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "32" if debug else "-8")  # AV_LOG_INFO / AV_LOG_QUIET
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a user error becomes one line on stderr and the error's exit code."""
     signal.signal(signal.SIGTERM, _terminate)
     _register_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    _set_native_log_levels(debug)
     try:
         cli.main(args=argv, prog_name="auditor", standalone_mode=False)
+    except click.UsageError as exc:  # one line too, naming the help to read
+        where = f"; see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
+        click.echo(f"auditor: error: {exc.format_message().rstrip('.')}{where}", err=True)
+        return exc.exit_code
     except AuditorError as exc:
         if debug:
             raise

@@ -29,6 +29,20 @@ def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool) -> No
         click.echo(f"check it:  auditor verify {result.folder} --trust {out / 'demo-keys' / 'root.cert.pem'}")
 
 
+class TimeParam(click.ParamType):
+    """A position in a video: `70.5` (seconds), `1:10.5` (minutes:seconds), `01:10:05`."""
+
+    name = "TIME"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        from auditor.video import parse_time
+
+        try:
+            return value if isinstance(value, float) else parse_time(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @click.command()
 @click.argument("video", type=click.Path(path_type=Path))
 @click.option("--model", "model_path", type=click.Path(path_type=Path), required=True,
@@ -36,7 +50,9 @@ def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool) -> No
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Report folder to create.")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path),
               help="Deployment profile (TOML) that fills the legal fields.")
-@click.option("--start", type=int, default=0, show_default=True, help="First frame of the explained window.")
+@click.option("--start", type=int, default=None, help="First frame of the explained window (default 0).")
+@click.option("--at", "at", type=TimeParam(),
+              help="Start the window at this time instead: seconds (70.5), M:SS (1:10.5) or H:MM:SS (01:10:05).")
 @click.option("--classes", help="Comma-separated class names (overrides the sidecar).")
 @click.option("--layer", help="Grad-CAM target layer (default: the last spatial map of the CNN).")
 @click.option("--source-id", help="Camera or source identifier to record.")
@@ -45,27 +61,57 @@ def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool) -> No
 @signing_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing report in --out.")
 def report(
-    video: Path, model_path: Path, out: Path, profile_path: Path | None, start: int, classes: str | None,
-    layer: str | None, source_id: str | None, keys_dir: Path | None, tsa_url: str | None,
+    video: Path, model_path: Path, out: Path, profile_path: Path | None, start: int | None, at: float | None,
+    classes: str | None, layer: str | None, source_id: str | None, keys_dir: Path | None, tsa_url: str | None,
     templates_dir: Path | None, no_sign: bool, overwrite: bool,
 ) -> None:
-    """Explain one clip of VIDEO with a detector and write a signed evidence report."""
-    from auditor.detector import load_detector
-    from auditor.pipeline import ReportOptions, report_video
+    """Explain one clip of VIDEO with a detector and write a signed evidence report.
+
+    Everything that can be checked is checked before the model runs: the video, the profile,
+    the templates, the output folder, the keys and passphrase, the model and its class settings.
+    """
     from auditor.profile import DeploymentProfile, read_profile
     from auditor.report import check_templates_dir
+    from auditor.video import probe_video
+
+    if start is not None and at is not None:
+        raise click.UsageError("--start and --at both set where the window starts; give one of them")
+    probe_video(video)
+    local = read_profile(_not_a_folder(profile_path, "deployment profile")) if profile_path else None
+    templates = check_templates_dir(_a_folder(templates_dir or (local.templates_dir if local else None)))
+    identity = None if no_sign else load_signing_identity(keys_dir)
+    from auditor.detector import load_detector  # TensorFlow: after the quick checks
+    from auditor.pipeline import ReportOptions, check_destination, check_window, clip_length, report_video
     from auditor.signing import SealSettings
 
-    local = read_profile(profile_path) if profile_path else None
-    templates = check_templates_dir(templates_dir or (local.templates_dir if local else None))
-    identity = None if no_sign else load_signing_identity(keys_dir)
-    detector = load_detector(model_path, class_names=classes.split(",") if classes else None, layer=layer)
+    check_destination(out, overwrite)
+    names = [name.strip() for name in classes.split(",")] if classes else None
+    detector = load_detector(model_path, class_names=names, layer=layer)
+    check_window(video, clip_length(detector), start or 0, at)
     options = ReportOptions(
-        profile=local.profile if local else DeploymentProfile(), start=start, source_id=source_id,
+        profile=local.profile if local else DeploymentProfile(), start=start or 0, at=at, source_id=source_id,
         templates_dir=templates, overwrite=overwrite,
     )
     result = report_video(video, detector, out, options, SealSettings(identity, tsa_url), progress_printer())
     print_result(result)
+
+
+def _not_a_folder(path: Path, what: str) -> Path:
+    """`path`, unless it is a folder (ReportError naming `what`)."""
+    from auditor.errors import ReportError
+
+    if path.is_dir():
+        raise ReportError(f"{what} {path} is a folder, not a file; give the TOML file itself")
+    return path
+
+
+def _a_folder(path: Path | None) -> Path | None:
+    """`path` (a templates folder), unless it exists and is no folder."""
+    from auditor.errors import ReportError
+
+    if path is not None and path.exists() and not path.is_dir():
+        raise ReportError(f"templates folder {path} is a file, not a folder; give the folder that holds your templates")
+    return path
 
 
 COMMANDS = [demo, report]
