@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -23,6 +24,7 @@ from auditor.keys import (
     DEFAULT_KEY_TYPE,
     DEFAULT_VALID_DAYS,
     KEY_TYPES,
+    PASSPHRASE_ENV,
     ROOT_KEY_FILE,
     ROOT_PASSPHRASE_ENV,
     IdentityPaths,
@@ -78,22 +80,31 @@ def load_signing_identity(keys_dir: Path | None) -> SigningIdentity:
 
 
 def _new_passphrase() -> str:
-    return passphrase_from_env() or click.prompt(
-        "Passphrase for the new key (min. 8 characters)", hide_input=True, confirmation_prompt=True, err=True
+    return passphrase_from_env() or _prompt(
+        "Passphrase for the new key (min. 8 characters)", PASSPHRASE_ENV, "the new seal key", confirm=True
     )
 
 
 def _new_root_passphrase() -> str:
-    return os.environ.get(ROOT_PASSPHRASE_ENV) or click.prompt(
+    return os.environ.get(ROOT_PASSPHRASE_ENV) or _prompt(
         "Passphrase for the root key (min. 8 characters, not the seal's; keep it apart)",
-        hide_input=True,
-        confirmation_prompt=True,
-        err=True,
+        ROOT_PASSPHRASE_ENV,
+        "the root key",
+        confirm=True,
     )
 
 
 def _seal_passphrase(paths: IdentityPaths) -> str:
-    return passphrase_from_env() or click.prompt(f"Passphrase of the signing key {paths.key}", hide_input=True, err=True)
+    return passphrase_from_env() or _prompt(
+        f"Passphrase of the signing key {paths.key}", PASSPHRASE_ENV, f"the signing key {paths.key}"
+    )
+
+
+def _prompt(text: str, env: str, what: str, confirm: bool = False) -> str:
+    """A hidden prompt on a terminal; without one (a script, a pipe) a SigningError naming `env`."""
+    if not sys.stdin.isatty():
+        raise SigningError(f"no passphrase for {what}: set {env} (there is no terminal to ask on)")
+    return str(click.prompt(text, hide_input=True, confirmation_prompt=confirm, err=True))
 
 
 @click.group("keys")
@@ -154,7 +165,7 @@ def import_command(sources: tuple[Path, ...], keys_dir: Path | None) -> None:
     """
     source_passphrase = os.environ.get(IMPORT_PASSPHRASE_ENV)
     if source_passphrase is None and _needs_passphrase(sources):
-        source_passphrase = click.prompt("Passphrase of the imported file", hide_input=True, err=True)
+        source_passphrase = _prompt("Passphrase of the imported file", IMPORT_PASSPHRASE_ENV, "the imported file")
     paths = import_identity(list(sources), keys_dir or default_keys_dir(), _new_passphrase(), source_passphrase)
     click.echo(f"imported the seal into {paths.folder}")
     _describe(paths)

@@ -20,22 +20,28 @@ work), `cms_strict` (what a CMS container may carry), `pdf` and `pdf_metadata`, 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from auditor.report_folder import SIGNATURE_SUFFIX
 from auditor.verify.detached import verify_detached
-from auditor.verify.folder import verify_folder
+from auditor.verify.folder import SEALED, verify_folder
 from auditor.verify.pdf import verify_pdf
 from auditor.verify.status import (
     EXIT_INVALID,
     EXIT_UNTRUSTED,
     EXIT_VALID,
     FileVerdict,
+    Findings,
     SignatureSummary,
     Status,
     exit_code,
 )
 from auditor.verify.trust import TrustAnchors, load_trust
+
+SEARCH_DEPTH = 2  # levels below a folder that is no report folder where report folders are looked for
+MAX_SEARCHED_FOLDERS = 1_000  # folders looked at in that search (bounded work on any folder)
 
 __all__ = [
     "EXIT_INVALID",
@@ -46,6 +52,8 @@ __all__ = [
     "Status",
     "TrustAnchors",
     "exit_code",
+    "find_report_folders",
+    "is_report_folder",
     "load_trust",
     "verify_detached",
     "verify_folder",
@@ -55,12 +63,13 @@ __all__ = [
 
 
 def verify_paths(paths: Iterable[Path], trust: Path | None) -> list[FileVerdict]:
-    """Verify PDFs, files with a `.p7s` beside them, and whole report folders."""
+    """Verify PDFs, files with a `.p7s` beside them, and whole report folders (a folder that is
+    none stands for the report folders found in it)."""
     anchors = load_trust(trust)
     verdicts: list[FileVerdict] = []
     for path in map(Path, paths):
         if path.is_dir():
-            verdicts += verify_folder(path, anchors)
+            verdicts += _verify_folders(path, anchors)
         elif path.suffix.lower() == ".pdf":
             verdicts.append(verify_pdf(path, anchors))
         elif path.suffix.lower() == ".p7s":
@@ -68,3 +77,44 @@ def verify_paths(paths: Iterable[Path], trust: Path | None) -> list[FileVerdict]
         else:
             verdicts.append(verify_detached(path, anchors))
     return verdicts
+
+
+def _verify_folders(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
+    """The verdicts of a report folder; for another folder, those of the report folders in it (up
+    to `SEARCH_DEPTH` levels down), or one verdict saying that it is not a report folder."""
+    found = [folder] if is_report_folder(folder) else find_report_folders(folder)
+    if found:
+        return [verdict for report in found for verdict in verify_folder(report, anchors)]
+    problem = (
+        f"not a report folder: it holds no {', '.join(SEALED)}, nor a report folder up to {SEARCH_DEPTH} levels "
+        "down; give a report folder (the --out of `auditor report`) or a report.pdf"
+    )
+    return [Findings(invalid=[problem]).verdict(folder, "detached", [], anchors.description)]
+
+
+def is_report_folder(folder: Path) -> bool:
+    """Whether `folder` holds any file of a sealed report (a damaged report folder is one too)."""
+    return any(os.path.lexists(folder / name) for sealed in SEALED for name in (sealed, sealed + SIGNATURE_SUFFIX))
+
+
+def find_report_folders(folder: Path) -> list[Path]:
+    """Report folders below `folder`, breadth first, at most `SEARCH_DEPTH` levels down and
+    `MAX_SEARCHED_FOLDERS` folders looked at; links and hidden folders are not followed."""
+    found: list[Path] = []
+    level, looked = [folder], 0
+    for _ in range(SEARCH_DEPTH):
+        below: list[Path] = []
+        for parent in level:
+            try:
+                children = sorted(e.path for e in os.scandir(parent) if e.is_dir(follow_symlinks=False))
+            except OSError:
+                continue
+            for child in map(Path, children):
+                looked += 1
+                if looked > MAX_SEARCHED_FOLDERS:
+                    return found
+                if child.name.startswith("."):
+                    continue
+                (found if is_report_folder(child) else below).append(child)
+        level = below
+    return found

@@ -68,11 +68,25 @@ def load_trust(trust: Path | None) -> TrustAnchors:
         if trust is not None:
             raise SigningError(f"trust certificate {source} does not exist; give a root certificate (PEM) with --trust")
         return TrustAnchors((), f"none (no {source}; run `auditor keys init` or pass --trust ROOT.pem)")
-    certs = tuple(read_certificates(source))
-    if not certs:
-        raise SigningError(f"{source} holds no certificate; give a root certificate (PEM) with --trust")
+    certs = _certificates(source)
     names = "; ".join(f"{c.subject.rfc4514_string()} (SHA-256 {c.fingerprint(hashes.SHA256()).hex()[:16]}…)" for c in certs)
     return TrustAnchors(certs, f"{names} from {source}")
+
+
+def _certificates(source: Path) -> tuple[x509.Certificate, ...]:
+    """The certificates in `source`; a file that holds none is named as such, whatever it holds."""
+    try:
+        certs = tuple(read_certificates(source))
+    except SigningError as exc:
+        if not isinstance(exc.__cause__, ValueError):  # unreadable: the error says why
+            raise
+        certs = ()
+    if not certs:
+        raise SigningError(
+            f"{source} holds no certificate (it is not a PEM or DER X.509 certificate file); give the root "
+            f"certificate to trust with --trust (root.cert.pem of `auditor keys init`) or its keys folder"
+        )
+    return certs
 
 
 def validated(validate: Callable[[ValidationContext], S], anchors: TrustAnchors) -> tuple[S, str | None]:
