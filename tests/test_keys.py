@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import stat
 import subprocess
 from pathlib import Path
@@ -368,10 +369,17 @@ def test_cli_keys_init_from_env_and_show(cli, monkeypatch: pytest.MonkeyPatch, t
     assert code == 6 and err.strip().startswith("auditor: error:") and "already exists" in err
 
 
+class TerminalInput(io.StringIO):
+    """Typed answers, on what passes for a terminal (without one, auditor asks for the variables instead)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 @pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")
 def test_cli_keys_init_prompts_and_refuses_passphrase_argument(cli, monkeypatch, tmp_path: Path, capsys) -> None:
     answers = f"{PASSPHRASE}\n{PASSPHRASE}\n{ROOT_PASSPHRASE}\n{ROOT_PASSPHRASE}\n"
-    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(answers))
+    monkeypatch.setattr("sys.stdin", TerminalInput(answers))
     code, _, err = cli("keys", "init", "--organisation", "Org", "--key-type", "p256", "--keys", str(tmp_path / "k"), capsys=capsys)
     assert code == 0, err
     assert "Passphrase for the root key" in err
