@@ -35,7 +35,8 @@ class VerificationFailed(click.ClickException):
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
 @click.pass_context
 def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | None, as_json: bool) -> None:
-    """Check signed report files: a PDF, an HTML/JSON file with its .p7s, or a report folder.
+    """Check signed report files: a PDF, an HTML/JSON file with its .p7s, or a report folder
+    (a folder that holds report folders, such as the demo's, stands for each of them).
 
     For each file: the signature is intact, the signer may sign documents and chains to the
     trusted root, the signature covers the whole file (later revisions only if validly signed,
