@@ -8,20 +8,24 @@ from pathlib import Path
 
 import click
 
-from auditor.verify import EXIT_INVALID, FileVerdict, exit_code, load_trust, verify_paths
+from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, FileVerdict, exit_code, load_trust, verify_paths
 
 _LABELS = {"valid": "VALID", "invalid": "INVALID", "untrusted": "UNTRUSTED"}
 
 
 class VerificationFailed(click.ClickException):
-    """Carries verify's exit code (1 or 8) through the CLI's top level; the verdicts are printed."""
+    """Something is altered or invalid (exit 1); the verdicts are already printed."""
 
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.exit_code = code
+    exit_code = EXIT_INVALID
 
     def show(self, file: object = None) -> None:
         click.echo(f"auditor: verify: {self.message}", err=True)
+
+
+class SignedByUntrustedKey(VerificationFailed):
+    """Everything is intact but signed by a key outside the trusted root (exit 8)."""
+
+    exit_code = EXIT_UNTRUSTED
 
 
 @click.command("verify")
@@ -72,7 +76,8 @@ def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | No
     if code:
         bad = sum(v.status != "valid" for v in verdicts)
         what = "altered or invalid" if code == EXIT_INVALID else "signed by an untrusted key"
-        raise VerificationFailed(code, f"{bad} of {len(verdicts)} files {what}")
+        failure = VerificationFailed if code == EXIT_INVALID else SignedByUntrustedKey
+        raise failure(f"{bad} of {len(verdicts)} files {what}")
 
 
 def _print_verdict(verdict: FileVerdict) -> None:
