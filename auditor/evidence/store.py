@@ -80,7 +80,10 @@ def load_record(source: Path | str | bytes, name: str | None = None) -> Evidence
     try:
         return EvidenceRecord.model_validate(data)
     except ValidationError as exc:
-        raise ReportError(f"{where}: {first_problem(exc, 'record')}; the record does not match schema v1") from exc
+        raise ReportError(
+            f"{where}: {first_problem(exc, 'record')}; the record does not match the evidence record schema "
+            f"(auditor/schema/{SCHEMA_RESOURCE})"
+        ) from exc
 
 
 def read_record_bytes(path: Path) -> bytes:
