@@ -12,6 +12,8 @@ For `model.keras` the sidecar is `model.json` in the same folder, for example::
       "threshold": 0.5,
       "target_layer": null,
       "frames_per_clip": null,
+      "sample_every": 1,
+      "sample_fps": null,
       "model_card": "MODEL_CARD.md",
       "provenance": {}
     }
@@ -23,6 +25,13 @@ class that never raises an alert. `preprocessing` is one of: "unit" (float RGB i
 spatial map of the CNN). `frames_per_clip` is the clip length (frames) the model was trained on:
 required for a model that takes clips of any length (input `(None, None, H, W, 3)`), which is
 never run on a whole video; for a model of fixed clip length it may only repeat that length.
+
+How the detector takes its clips. A clip is `frames_per_clip` frames (or the model's fixed clip
+length) sampled from the video as the model was trained: `sample_every` k takes every k-th decoded
+frame (1: every frame; a 16-frame clip with k = 3 spans 46 frames of the video), `sample_fps` f
+takes about f frames per second, chosen by the frames' presentation times (a variable frame rate
+or dropped frames do not change the clip's pace; a video slower than f gives every frame). Give
+one of the two, not both. Sampling begins at the clip's first frame; the report states it.
 
 Binary detectors. A model whose final Dense layer has one unit with a sigmoid scores one thing,
 the anomaly: p = sigmoid(z) is the probability that the clip shows it. It has two class names,
@@ -46,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from auditor.errors import ModelError, first_problem
+from auditor.video import Sampling
 
 Preprocessing = Literal["unit", "caffe", "tf", "torch"]
 SIDECAR_FORMAT: Final = "auditor-sidecar/1"
@@ -78,6 +88,8 @@ class Sidecar(BaseModel):
     threshold: float = Field(0.5, ge=0.0, le=1.0)
     target_layer: str | None = None
     frames_per_clip: int | None = Field(None, ge=1)
+    sample_every: int = Field(1, ge=1)
+    sample_fps: float | None = Field(None, gt=0)
     model_card: str | None = None
     provenance: dict[str, object] = Field(default_factory=dict)
 
@@ -85,6 +97,11 @@ class Sidecar(BaseModel):
     def decision_rule(self) -> DecisionRule:
         """The alert rule this sidecar states."""
         return DecisionRule(self.threshold, self.normal_class)
+
+    @property
+    def sampling(self) -> Sampling:
+        """Which decoded frames the detector's clips are made of."""
+        return Sampling(every=self.sample_every, fps=self.sample_fps)
 
     @field_validator("class_names")
     @classmethod
@@ -98,6 +115,14 @@ class Sidecar(BaseModel):
     def _normal_class_is_known(self) -> Sidecar:
         if self.normal_class and self.class_names and self.normal_class not in self.class_names:
             raise PydanticCustomError("normal_class", f"normal_class {self.normal_class!r} is not one of class_names")
+        return self
+
+    @model_validator(mode="after")
+    def _one_sampling(self) -> Sidecar:
+        if self.sample_fps is not None and self.sample_every != 1:
+            raise PydanticCustomError(
+                "sampling", "sample_every and sample_fps are both set; give one of them (every k-th frame or a frame rate)"
+            )
         return self
 
 
