@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from auditor.archive.ledger import LEDGER_NAME
 from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, FileVerdict, exit_code, load_trust, verify_paths
 
 _LABELS = {"valid": "VALID", "invalid": "INVALID", "untrusted": "UNTRUSTED"}
@@ -39,8 +40,9 @@ class SignedByUntrustedKey(VerificationFailed):
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
 @click.pass_context
 def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | None, as_json: bool) -> None:
-    """Check signed report files: a PDF, an HTML/JSON file with its .p7s, or a report folder
-    (a folder that holds report folders, such as the demo's, stands for each of them).
+    """Check signed report files: a PDF, an HTML/JSON file with its .p7s, a report folder (a
+    folder that holds report folders, such as the demo's, stands for each of them), or the
+    output folder of `auditor batch` (it holds ledger.jsonl).
 
     For each file: the signature is intact, the signer may sign documents and chains to the
     trusted root, the signature covers the whole file (later revisions only if validly signed,
@@ -48,7 +50,9 @@ def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | No
     in the PDF names that signer and matches the hashes of the files it lists. For a folder, the
     signed manifest.json binds every file to one report and one seal: a file that is missing,
     altered, foreign (from another report) or not listed is named. A timestamp counts only when
-    its authority chains to the trusted roots.
+    its authority chains to the trusted roots. For a batch output folder: the ledger's hash
+    chain (the first broken entry is named), every file each entry registers, every registered
+    report folder as above, and anything in reports/ or scans/ that the ledger does not register.
 
     \b
     Exit codes:
@@ -77,7 +81,15 @@ def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | No
         bad = sum(v.status != "valid" for v in verdicts)
         what = "altered or invalid" if code == EXIT_INVALID else "signed by an untrusted key"
         failure = VerificationFailed if code == EXIT_INVALID else SignedByUntrustedKey
-        raise failure(f"{bad} of {len(verdicts)} files {what}")
+        raise failure(_ledger_problem(verdicts) + f"{bad} of {len(verdicts)} files {what}")
+
+
+def _ledger_problem(verdicts: list[FileVerdict]) -> str:
+    """The first problem of a batch folder's ledger, to lead the one line on stderr ("" if none)."""
+    for verdict in verdicts:
+        if verdict.kind == "ledger" and Path(verdict.path).name == LEDGER_NAME and verdict.reasons:
+            return f"{verdict.reasons[0]}; "
+    return ""
 
 
 def _print_verdict(verdict: FileVerdict) -> None:

@@ -15,7 +15,7 @@ proof of the signing time.
 
 Modules: `status` (verdict records), `trust` (roots, who may sign, timestamps), `limits` (bounded
 work), `cms_strict` (what a CMS container may carry), `pdf` and `pdf_metadata`, `detached`, and
-`folder` (the signed manifest).
+`folder` (the signed manifest), `archive` (a batch output folder: its ledger and what it registers).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from auditor.report_folder import SIGNATURE_SUFFIX
+from auditor.verify.archive import is_archive, verify_archive
 from auditor.verify.detached import verify_detached
 from auditor.verify.folder import SEALED, verify_folder
 from auditor.verify.pdf import verify_pdf
@@ -55,6 +56,7 @@ __all__ = [
     "find_report_folders",
     "is_report_folder",
     "load_trust",
+    "verify_archive",
     "verify_detached",
     "verify_folder",
     "verify_paths",
@@ -63,12 +65,14 @@ __all__ = [
 
 
 def verify_paths(paths: Iterable[Path], trust: Path | None) -> list[FileVerdict]:
-    """Verify PDFs, files with a `.p7s` beside them, and whole report folders (a folder that is
-    none stands for the report folders found in it)."""
+    """Verify PDFs, files with a `.p7s` beside them, whole report folders (a folder that is
+    none stands for the report folders found in it) and batch output folders (with a ledger)."""
     anchors = load_trust(trust)
     verdicts: list[FileVerdict] = []
     for path in map(Path, paths):
-        if path.is_dir():
+        if path.is_dir() and is_archive(path):
+            verdicts += verify_archive(path, anchors)
+        elif path.is_dir():
             verdicts += _verify_folders(path, anchors)
         elif path.suffix.lower() == ".pdf":
             verdicts.append(verify_pdf(path, anchors))

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 Status = Literal["valid", "invalid", "untrusted"]
-Kind = Literal["pdf", "detached"]
+Kind = Literal["pdf", "detached", "ledger"]  # "ledger": the ledger of a batch folder, or a file only it binds
 EXIT_VALID, EXIT_INVALID, EXIT_UNTRUSTED = 0, 1, 8
 
 

@@ -1,0 +1,127 @@
+"""The batch index: `OUT/index.csv` for machines and spreadsheets, `OUT/index.html` for operators.
+
+Both list every detection, sorted by video then start time, with its source, time, class, score,
+status (reported, failed with the reason, pending) and the report folder. They are made from the
+rows alone: every value is data. The HTML page renders in Jinja's immutable sandbox with
+autoescape, is self-contained (no scripts, fonts or remote resources) and links each report's
+`report.pdf` and `report.html` by a relative path. CSV cells that a spreadsheet would read as a
+formula (starting with = + - @ or a tab) are prefixed with an apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field
+
+from auditor.errors import ArchiveError
+from auditor.files import atomic_write_text
+from auditor.video import format_time
+
+INDEX_CSV = "index.csv"
+INDEX_HTML = "index.html"
+TEMPLATE = "batch-index.html.j2"
+REPORT_FILES = ("report.pdf", "report.html")  # what each row links to, inside its report folder
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class IndexRow(BaseModel):
+    """One detection as the index lists it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detection_id: str
+    source: str  # camera or source id, or the video's stem
+    video: str  # file name
+    video_sha256: str
+    first_frame: int
+    last_frame: int
+    start_seconds: float
+    end_seconds: float
+    class_name: str
+    score: float
+    threshold: float
+    status: Literal["reported", "failed", "pending"]
+    reason: str | None = None
+    report: str | None = Field(default=None, pattern=r"^reports/[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$")
+
+
+def write_index(out: Path, rows: Sequence[IndexRow]) -> tuple[Path, Path]:
+    """Write `OUT/index.csv` and `OUT/index.html` (each atomically); return their paths."""
+    ordered = sorted(rows, key=lambda r: (r.video, r.start_seconds, r.first_frame, r.class_name, r.detection_id))
+    out = Path(out)
+    return atomic_write_text(out / INDEX_CSV, index_csv(ordered)), atomic_write_text(out / INDEX_HTML, index_html(ordered))
+
+
+def index_csv(rows: Sequence[IndexRow]) -> str:
+    """The rows as CSV with a header line (the IndexRow field names)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(IndexRow.model_fields)
+    for row in rows:
+        writer.writerow(_cell(value) for value in row.model_dump().values())
+    return buffer.getvalue()
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def index_html(rows: Sequence[IndexRow]) -> str:
+    """The self-contained index page."""
+    counts = {status: sum(r.status == status for r in rows) for status in ("reported", "failed", "pending")}
+    try:
+        return _environment().get_template(TEMPLATE).render(rows=[_shown(r) for r in rows], counts=counts, total=len(rows))
+    except jinja2.TemplateError as exc:
+        raise ArchiveError(f"the index template cannot be rendered ({exc}); reinstall auditor") from exc
+
+
+def _shown(row: IndexRow) -> dict[str, object]:
+    """What the page shows of a row: plain strings (escaped by the template)."""
+    links = {name: f"{quote(row.report)}/{name}" for name in REPORT_FILES} if row.report else {}
+    return {
+        "status": row.status,
+        "source": row.source,
+        "video": row.video,
+        "video_sha256": row.video_sha256,
+        "time": f"{format_time(row.start_seconds)} – {format_time(row.end_seconds)}",
+        "frames": f"{row.first_frame}–{row.last_frame}",
+        "class_name": row.class_name,
+        "score": f"{row.score:.3f}",
+        "threshold": f"{row.threshold:.3f}",
+        "reason": row.reason or "",
+        "detection_id": row.detection_id,
+        "links": links,
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(_templates())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _templates() -> Path:
+    """The shipped templates: `auditor/templates` in a wheel, `templates/` in a source tree."""
+    package = Path(__file__).parent.parent
+    for candidate in (package / "templates", package.parent / "templates"):
+        if (candidate / TEMPLATE).is_file():
+            return candidate
+    raise ArchiveError(f"the template {TEMPLATE} is missing from this installation; reinstall auditor")
