@@ -31,7 +31,7 @@ class FrameGroup:
     last: FrameSummary
     region: str
     spread: float  # mean share of the frame above half the clip maximum
-    frame_duration: float = 0.0  # seconds one frame lasts (1 / fps); 0 when the rate is unknown
+    frame_duration: float = 0.0  # seconds one sampled frame lasts (every / fps); 0 when unknown
 
     @property
     def frames(self) -> str:
@@ -114,9 +114,10 @@ def what_was_flagged(record: EvidenceRecord) -> str:
     source = f" from source {clip.source_id}" if clip.source_id else ""
     frames = frame_span(clip.frame_indices[0], clip.frame_indices[-1])
     verb = "flagged" if decision.flagged else "classed"
+    sampled = f"; the model saw {clip.sampling} of them" if clip.sampling not in (None, "every frame") else ""
     return (
         f"The detector {verb} the video \u201c{clip.file_name}\u201d{source}, {frames} "
-        f"({time_span(clip.start_seconds, clip.end_seconds)} into the recording), "
+        f"({time_span(clip.start_seconds, clip.end_seconds)} into the recording{sampled}), "
         f"as \u201c{decision.predicted_class}\u201d."
     )
 
@@ -138,7 +139,9 @@ def how_sure(record: EvidenceRecord) -> str:
 
 def frame_groups(record: EvidenceRecord, method: str = "gradcam") -> list[FrameGroup]:
     """Runs of consecutive frames sharing the region of their strongest activation."""
-    duration = 1 / record.input.fps if record.input.fps else 0.0
+    clip = record.input
+    interval = clip.end_seconds - clip.timestamps[-1]  # one sampling interval (0 before schema 2.1)
+    duration = interval if interval > 0 else 1 / clip.fps if clip.fps else 0.0
     groups: list[FrameGroup] = []
     run: list[FrameSummary] = []
     for frame in record.explanations.frames:

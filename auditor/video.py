@@ -78,6 +78,9 @@ class Sampling:
         return math.ceil((frames - 1) * step - EPSILON) + 1
 
 
+EVERY_FRAME = Sampling()  # the default: the model sees every decoded frame
+
+
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -413,6 +416,17 @@ def count_frames(path: Path, limit: int | None = None) -> int:
         return _skip(capture, limit)
     finally:
         capture.release()
+
+
+def decode_end(path: Path) -> DecodeEnd:
+    """Where decoding `path` stops: the whole file is decoded, no frame converted or kept."""
+    with open_stream(path) as stream:
+        return stream.drain()
+
+
+def stated_end_decodes(info: VideoInfo) -> bool:
+    """Whether the last frame the container states decodes (one seek); True when it states none."""
+    return info.frame_count is None or _frame_decodes(info.path, info.frame_count - 1)[0]
 
 
 def decodes_through(info: VideoInfo, end: int) -> bool:

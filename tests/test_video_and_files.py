@@ -13,7 +13,6 @@ import pytest
 
 from auditor.errors import ArchiveError, VideoError
 from auditor.files import atomic_directory, atomic_write_bytes, sha256_file
-from auditor.pipeline import check_window, select_window
 from auditor.video import (
     VideoLength,
     format_time,
@@ -23,6 +22,7 @@ from auditor.video import (
     video_length,
     write_video,
 )
+from auditor.window import check_window, select_window
 
 
 def _frames(count: int = 6) -> np.ndarray:
@@ -145,10 +145,11 @@ def test_times_are_read_and_written_as_a_user_writes_them() -> None:
 
 def test_a_window_decodes_only_its_frames(counting: type[CountingCapture]) -> None:
     """--at 1:10.5 on vtest.avi is frames 705-720, decoded once in order (the frames before skipped),
-    after one seek that checks the window's last frame; they are the frames a plain decode gives."""
+    after one seek that checks the window's last frame and one that checks the file's; they are the
+    frames a plain decode gives."""
     window = select_window(VTEST, 16, at=parse_time("1:10.5"))
     assert list(window.frame_indices) == list(range(705, 721)) and window.timestamps[0] == pytest.approx(70.5)
-    assert counting.decoded <= 721 + 2
+    assert counting.decoded <= 721 + 2 + 2 and window.decode_end is None  # the file decodes to its stated end
     capture = CountingCapture.real(str(VTEST))
     for _ in range(705):
         capture.grab()

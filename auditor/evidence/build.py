@@ -140,6 +140,8 @@ def _window(explanation: ClipExplanation, window: Clip) -> tuple[list[int], list
 
 
 def _input_info(clip: Clip, indices: list[int], times: list[float], source_id: str | None) -> InputInfo:
+    """The input section: the last sampled frame ends one sampling interval after it starts."""
+    end = clip.decode_end
     return InputInfo(
         file_name=clip.source_name,
         sha256=clip.source_sha256,
@@ -148,7 +150,9 @@ def _input_info(clip: Clip, indices: list[int], times: list[float], source_id: s
         frame_indices=indices,
         timestamps=times,
         start_seconds=times[0],
-        end_seconds=round(times[-1] + 1 / clip.fps, 6) if clip.fps else times[-1],  # when the last frame ends
+        end_seconds=round(times[-1] + clip.sampling.interval(clip.fps), 6) if clip.fps else times[-1],
+        sampling=clip.sampling.describe(),
+        decoding_stopped=end.describe() if end is not None and not end.complete else None,
     )
 
 

@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from auditor.explain import FRAME_IMPORTANCE
 from auditor.profile import DeploymentProfile
 
-SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1"]
-SCHEMA_VERSION: SchemaVersion = "2.1"
+SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1", "2.2"]
+SCHEMA_VERSION: SchemaVersion = "2.2"
 # 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
 # operator's `deployment.templates_dir` (still read, ignored); 2.0 holds every frame-importance
 # method in one list, `explanations.frame_importance` (1.x records are read and converted); 2.1
-# adds `explanations.geometry` (pictures on the recorded frames) and `MapSummary.localised`
+# adds `explanations.geometry` (pictures on the recorded frames) and `MapSummary.localised`; 2.2
+# adds `input.sampling` (which decoded frames the model saw) and `input.decoding_stopped`
 READABLE_VERSIONS: tuple[str, ...] = get_args(SchemaVersion)
 SHA256 = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
@@ -65,7 +66,14 @@ class ModelIdentity(_Record):
 
 
 class InputInfo(_Record):
-    """The clip that was analysed (checklist item 6)."""
+    """The clip that was analysed (checklist item 6).
+
+    `timestamps` are the frames' presentation times in the file (before 2.2: index / fps).
+    `sampling` says which decoded frames the model saw ("every frame", "every 3rd frame", "5 frames
+    per second"); None in records before 2.2. `decoding_stopped` says where decoding the file
+    stopped before the end its container states (a truncated or partly corrupt file), None when it
+    did not (or was not checked: records before 2.2).
+    """
 
     file_name: str
     sha256: str = Field(pattern=SHA256)
@@ -74,7 +82,9 @@ class InputInfo(_Record):
     frame_indices: list[int]
     timestamps: list[float]
     start_seconds: float  # when the first explained frame starts
-    end_seconds: float  # when the last one ends (its start plus one frame interval; before 2.1: its start)
+    end_seconds: float  # when the last one ends (its start plus one sampling interval; before 2.1: its start)
+    sampling: str | None = Field(None, max_length=100)
+    decoding_stopped: str | None = Field(None, max_length=300)
 
 
 class ClassScore(_Record):
