@@ -80,11 +80,15 @@ def test_append_and_read_round_trip(tmp_path: Path) -> None:
     assert (check.entries, check.first_broken, check.problem) == (2, None, None)
 
 
-def test_a_fresh_ledger_object_continues_the_chain(tmp_path: Path) -> None:
-    _filled(tmp_path, reports=1)
-    entry = Ledger(tmp_path).append("report", "cc", _report(tmp_path, "late"), {})
+def test_ledger_objects_appending_in_turn_keep_one_chain(tmp_path: Path) -> None:
+    first = _filled(tmp_path, reports=1)
+    second = Ledger(tmp_path)
+    entry = second.append("report", "cc", _report(tmp_path, "late"), {})
     assert entry.sequence == 3 and entry.previous == sha256_bytes(_lines(tmp_path)[1])
-    assert check_ledger(tmp_path).problem is None
+    assert first.append("report", "dd", _report(tmp_path, "later"), {}).sequence == 4  # sees the other's append
+    with pytest.raises(ArchiveError, match="ledger entry 3 registers reports/late"):
+        first.append("report", "cc", _report(tmp_path, "again"), {})
+    assert check_ledger(tmp_path) == LedgerCheck(4, None, None)
 
 
 @pytest.mark.parametrize(
@@ -207,7 +211,8 @@ def test_a_torn_tail_is_dropped_and_appends_continue_the_chain(tmp_path: Path) -
 
 
 def test_drop_torn_tail_on_no_ledger_or_an_intact_one(tmp_path: Path) -> None:
-    assert Ledger(tmp_path).drop_torn_tail() is False
+    assert Ledger(tmp_path).drop_torn_tail() is False and Ledger(tmp_path).entries() == []
+    assert check_ledger(tmp_path).problem == f"{tmp_path} holds no {LEDGER_NAME}"
     _filled(tmp_path, reports=1)
     assert Ledger(tmp_path).drop_torn_tail() is False and len(_lines(tmp_path)) == 2
 
@@ -294,6 +299,12 @@ def test_index_html_shows_counts_links_times_and_escapes_everything(tmp_path: Pa
 def test_an_index_row_links_only_to_a_report_folder_of_out(report: str) -> None:
     with pytest.raises(ValueError, match="report"):
         _row(report=report)
+
+
+def test_an_alert_row_without_ids_shows_none(tmp_path: Path) -> None:
+    _, html_path = write_index(tmp_path, [_row(detection_id="", video_sha256="", status="pending", report=None)])
+    html = html_path.read_text()
+    assert "SHA-256" not in html and "<code" not in html and '<span class="empty">none</span>' in html
 
 
 def test_an_empty_index(tmp_path: Path) -> None:

@@ -8,6 +8,12 @@ OUT/reports/<name>/     signed report folders, each registered with every file i
 OUT/.staging/           the coordinator's temporary folders (never registered)
 ```
 
-Modules: `ledger` (the chain: append, read, check) and `index` (index.csv and index.html); import
-from them (this package imports nothing, so that `verify` does not load the index's Jinja and video code).
+Modules: `ledger` (the chain: append, read, check) and `index` (index.csv and index.html).
 """
+
+from __future__ import annotations
+
+from auditor.archive.index import IndexRow, write_index
+from auditor.archive.ledger import LEDGER_NAME, Ledger, LedgerCheck, LedgerEntry, check_ledger
+
+__all__ = ["LEDGER_NAME", "IndexRow", "Ledger", "LedgerCheck", "LedgerEntry", "check_ledger", "write_index"]

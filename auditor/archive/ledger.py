@@ -223,7 +223,7 @@ class Ledger:
         raw = {
             "format": LEDGER_FORMAT, "sequence": chain.lines + 1, "kind": kind, "key": key, "path": relative,
             "files": files, "facts": facts, "previous": chain.head,
-            "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         }
         try:
             return LedgerEntry.model_validate(raw)
@@ -310,7 +310,8 @@ def read_chain(out: Path) -> Chain:
     chain.head = hashes[-1]
     seen: dict[tuple[str, str], int] = {}
     for number, (entry, problem) in enumerate(parsed, 1):
-        problem = problem or _link_problem(number, entry, parsed, hashes, seen)
+        if entry is not None:
+            problem = _link_problem(number, entry, parsed, hashes, seen)
         if problem:
             chain.first_broken, chain.problem = problem
             return chain
@@ -336,13 +337,12 @@ def _parse(number: int, raw: bytes) -> tuple[LedgerEntry | None, tuple[int, str]
 
 def _link_problem(
     number: int,
-    entry: LedgerEntry | None,
+    entry: LedgerEntry,
     parsed: list[tuple[LedgerEntry | None, tuple[int, str] | None]],
     hashes: list[str],
     seen: dict[tuple[str, str], int],
 ) -> tuple[int, str] | None:
     """Why line `number` does not continue the chain: (the entry to name, the problem)."""
-    assert entry is not None
     where = f"ledger entry {number} ({entry.path})"
     if entry.sequence != number:
         return number, f"{where}: numbered {entry.sequence} at line {number}: entries were removed, inserted or reordered"
