@@ -140,6 +140,7 @@ class Ledger:
         self.out = Path(out)
         self.path = self.out / LEDGER_NAME
         self._tail: Chain | None = None  # the chain as last read or written by this object
+        self._taken: dict[tuple[str, ...], LedgerEntry] = {}  # (kind, key) and (path,) of its entries
 
     def entries(self) -> list[LedgerEntry]:
         """Every entry, checked: ArchiveError naming the first broken one."""
@@ -168,11 +169,11 @@ class Ledger:
             if len(line) > MAX_LINE_BYTES or chain.size + len(line) > MAX_LEDGER_BYTES:
                 raise ArchiveError(f"{self.path} would grow past its limits; start a new output folder")
             _write_line(fd, line, chain.size, self.path)
-            if created:
+            if created or chain.size == 0:
                 _sync_folder(self.out)
-            self._tail = Chain(
-                [*chain.entries, entry], chain.lines + 1, chain.size + len(line), sha256_bytes(line[:-1])
-            )
+            chain.entries.append(entry)
+            chain.lines, chain.size, chain.head = chain.lines + 1, chain.size + len(line), sha256_bytes(line[:-1])
+            self._take(entry)
         return entry
 
     def drop_torn_tail(self) -> bool:
@@ -214,11 +215,11 @@ class Ledger:
     def _entry(
         self, chain: Chain, kind: str, key: str, relative: str, files: dict[str, str], facts: dict[str, object]
     ) -> LedgerEntry:
-        for entry in chain.entries:
-            if (entry.kind, entry.key) == (kind, key) or entry.path == relative:
+        for marker, what in (((kind, key), "key"), ((relative,), "path")):
+            if (entry := self._taken.get(marker)) is not None:
                 raise ArchiveError(
                     f"cannot register {relative}: ledger entry {entry.sequence} registers {entry.path} with this "
-                    f"{'key' if entry.key == key else 'path'} already; a registered {kind} is never replaced"
+                    f"{what} already; a registered {kind} is never replaced"
                 )
         raw = {
             "format": LEDGER_FORMAT, "sequence": chain.lines + 1, "kind": kind, "key": key, "path": relative,
@@ -237,8 +238,13 @@ class Ledger:
             chain = read_chain(self.out)
             if chain.problem:
                 raise ArchiveError(f"{self.path}: {chain.problem}")
-            self._tail = chain
+            self._tail, self._taken = chain, {}
+            for entry in chain.entries:
+                self._take(entry)
         return self._tail
+
+    def _take(self, entry: LedgerEntry) -> None:
+        self._taken[(entry.kind, entry.key)] = self._taken[(entry.path,)] = entry
 
     @contextmanager
     def _locked(self) -> Iterator[tuple[int, bool]]:
