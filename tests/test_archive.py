@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.cli import run_cli
+from fixtures.identities import Identities
 
 from auditor.archive.index import IndexRow, write_index
 from auditor.archive.ledger import (
@@ -385,3 +386,10 @@ def test_verify_refuses_a_hostile_ledger_in_one_line(batch_out: Path, trust: Pat
     assert run.stderr == (
         "auditor: verify: ledger.jsonl is larger than the 64 MiB allowed: refused unread; 1 of 1 files altered or invalid\n"
     )
+
+
+def test_verify_a_batch_folder_under_another_root_is_untrusted(batch_out: Path, identities: Identities) -> None:
+    run = _verify(batch_out, identities.stranger_dir / "root.cert.pem", "--json")
+    assert run.returncode == 8, run.stdout + run.stderr
+    statuses = {Path(f["path"]).name: f["status"] for f in json.loads(run.stdout)["files"]}
+    assert statuses[LEDGER_NAME] == "valid" and statuses["report.pdf"] == "untrusted"
