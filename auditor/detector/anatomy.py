@@ -1,12 +1,16 @@
 """Taking a TimeDistributed(CNN) → recurrent → Dense video classifier apart, and rebuilding it
 (sharing its weights) around one target layer of the per-frame CNN:
 
-    x (T,H,W,C) ─► TimeDistributed(encoder) ─► A (T,h,w,K) ─► TimeDistributed(upper) ─► F (T,...)
-        ─► head ─► logits
+    x (T,H,W,C) ─► encoder ─► A (T,h,w,K) ─► upper ─► F (T,...) ─► head (1,T,...) ─► logits
 
 where `encoder` is the per-frame CNN up to the target layer A, `upper` the rest of the per-frame
 network (F: its per-frame features), `head` the recurrent and dense layers, and `logits` the last
 Dense layer without its activation (DESIGN §2: never differentiate a saturated probability).
+
+`encoder` and `upper` are per-frame models run on the clip's T frames as one batch, never wrapped
+in TimeDistributed: Keras 3 unrolls a TimeDistributed layer of fixed T into T copies of the CNN
+(DESIGN §4), so a graph built that way, and the time to trace it, grow with T. The CNN sees each
+frame alone (inference mode), so the batched maps and their gradients are the per-frame ones.
 """
 
 from __future__ import annotations
@@ -35,9 +39,8 @@ class Split:
     """The model rebuilt around one target layer (sharing its weights)."""
 
     layer_name: str
-    encoder: keras.Model  # (1,T,H,W,C) -> A
-    upper: keras.Model  # A -> F, the per-frame features (output of the TimeDistributed CNN)
-    head: keras.Model  # F -> input of the final Dense layer
+    encoder: keras.Model  # frames (N,H,W,C) -> A (N,h,w,K)
+    upper: keras.Model  # A -> F (N,...), the per-frame features (output of the TimeDistributed CNN)
 
 
 def frame_input_shape(model: keras.Model) -> tuple:
@@ -94,23 +97,33 @@ def trace_shapes(steps: list[Step], frame_shape: tuple) -> list[tuple[str, tuple
     return shapes
 
 
-def split_at(layer_name: str, steps: list[Step], head_layers: list, clip_shape: tuple) -> Split:
-    """The model rebuilt around the per-frame layer `layer_name` (else ModelError)."""
+def frame_model(steps: list[Step], frame_shape: tuple) -> keras.Model:
+    """The whole per-frame CNN, frames (N,H,W,C) -> F (N,...), sharing the model's weights."""
+    return _chain_model(steps, frame_shape, "auditor_frame_cnn")
+
+
+def head_model(head_layers: list, features_shape: tuple) -> keras.Model:
+    """The layers above the CNN: windows of per-frame features (N,T,...) -> input of the final Dense."""
+    inputs = keras.Input(features_shape)
+    tensor = inputs
+    for layer in head_layers:
+        tensor = layer(tensor)
+    return keras.Model(inputs, tensor, name="auditor_head")
+
+
+def split_at(layer_name: str, steps: list[Step], frame_shape: tuple) -> Split:
+    """The per-frame CNN split at the layer `layer_name` (else ModelError)."""
     names = [step.name for step in steps]
     if layer_name not in names:
         raise ModelError(
             f"layer {layer_name!r} is not a per-frame layer of the TimeDistributed CNN; choose one of {names}"
         )
     cut = names.index(layer_name) + 1
-    frame_encoder = _chain_model(steps[:cut], clip_shape[1:], "auditor_frame_encoder")
-    target_shape = tuple(frame_encoder.output.shape[1:])
+    encoder = _chain_model(steps[:cut], frame_shape, "auditor_frame_encoder")
+    target_shape = tuple(encoder.output.shape[1:])
     if len(target_shape) != 3:
         raise ModelError(f"layer {layer_name!r} outputs shape {target_shape}, not a spatial map (h, w, K)")
-    frame_upper = _chain_model(steps[cut:], target_shape, "auditor_frame_upper")
-    encoder = _time_distributed_model(frame_encoder, clip_shape, "auditor_encoder")
-    upper = _time_distributed_model(frame_upper, (clip_shape[0], *target_shape), "auditor_upper")
-    head = _head_model(head_layers, tuple(upper.output.shape[1:]))
-    return Split(layer_name, encoder, upper, head)
+    return Split(layer_name, encoder, _chain_model(steps[cut:], target_shape, "auditor_frame_upper"))
 
 
 def _final_dense(layers: list, model_name: str) -> tuple[list, keras.layers.Layer]:
@@ -167,16 +180,3 @@ def _chain_model(steps: list[Step], input_shape: tuple, name: str) -> keras.Mode
     for step in steps:
         tensor = step.apply(tensor)
     return keras.Model(inputs, tensor, name=name)
-
-
-def _time_distributed_model(frame_model: keras.Model, clip_shape: tuple, name: str) -> keras.Model:
-    inputs = keras.Input(clip_shape)
-    return keras.Model(inputs, keras.layers.TimeDistributed(frame_model)(inputs), name=name)
-
-
-def _head_model(head_layers: list, features_shape: tuple) -> keras.Model:
-    inputs = keras.Input(features_shape)
-    tensor = inputs
-    for layer in head_layers:
-        tensor = layer(tensor)
-    return keras.Model(inputs, tensor, name="auditor_head")

@@ -4,7 +4,8 @@ detector pass per explanation, and turns the pass into maps and frame scores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import cv2
@@ -14,12 +15,14 @@ from auditor._tensorflow import keras, tf
 from auditor.detector.anatomy import (
     activation_name,
     frame_input_shape,
+    frame_model,
+    head_model,
     per_frame_steps,
     split_at,
     split_top_level,
     trace_shapes,
 )
-from auditor.detector.passes import Passes, compile_passes
+from auditor.detector.passes import Passes, compile_frames, compile_logits, compile_passes, head_logits
 from auditor.errors import ModelError, VideoError
 from auditor.explain import (
     DEFAULT_FRAME_IMPORTANCE,
@@ -34,7 +37,12 @@ from auditor.sidecar import Sidecar
 
 
 class Detector:
-    """A loaded video classifier that can explain its decisions frame by frame."""
+    """A loaded video classifier that can explain its decisions frame by frame.
+
+    Nothing here calls the loaded `model` itself (Keras would unroll its TimeDistributed CNN into
+    T copies): the per-frame CNN runs on frames as one batch, the layers above it on windows of
+    per-frame features (see `anatomy`, `passes`).
+    """
 
     def __init__(self, model: keras.Model, model_path: Path, sidecar: Sidecar, class_names: Sequence[str]):
         self.model = model
@@ -60,16 +68,40 @@ class Detector:
 
     def preprocess(self, frames: np.ndarray) -> np.ndarray:
         """Resize uint8 RGB frames to the model input and apply the sidecar's preprocessing."""
-        resized = self.resize(frames)
-        return _preprocess(resized.astype(np.float32), self.preprocessing)
+        _check_frames(frames, self.frames_per_clip)
+        return self.prepare_frames(frames)
 
     def resize(self, frames: np.ndarray) -> np.ndarray:
         """uint8 RGB frames (T, H', W', 3) at the model's input size (T, H, W, 3)."""
         _check_frames(frames, self.frames_per_clip)
-        height, width = self.input_shape[1:3]
-        if frames.shape[1:3] == (height, width):
-            return frames
-        return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+        return self._resized(frames)
+
+    def prepare_frames(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 RGB frames (N, H', W', 3), any N >= 1 → float32 model input (N, H, W, 3): resized
+        (INTER_AREA, as `resize`) and preprocessed per the sidecar. No clip-length check."""
+        _check_frames(frames, None)
+        return _preprocess(self._resized(frames).astype(np.float32), self.preprocessing)
+
+    def frame_features(self, frames: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """Per-frame features F (N, *F) = the output of the TimeDistributed CNN for each frame, from
+        uint8 RGB frames (N, H', W', 3); one compiled batched function (traced once per detector,
+        input signature (None, H, W, 3)), run in chunks of batch_size."""
+        _check_frames(frames, None)
+        chunks = [
+            self._frame_cnn(tf.constant(self.prepare_frames(frames[start : start + batch_size]))).numpy()
+            for start in range(0, len(frames), max(1, batch_size))
+        ]
+        return np.concatenate(chunks)
+
+    def window_logits(self, features: np.ndarray) -> np.ndarray:
+        """Logits (N, n_classes) of N windows of per-frame features (N, T, *F) (binary detectors:
+        [0, z]); only the layers above the CNN run."""
+        return self._window_logits(tf.constant(features, tf.float32)).numpy()
+
+    def window_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, n_classes) of N windows (the model's own output activation;
+        binary: [1-p, p])."""
+        return self.probabilities(self.window_logits(features))
 
     def explain(
         self,
@@ -106,28 +138,28 @@ class Detector:
         self, frames: np.ndarray, target: int | str | None = None, layer: str | None = None, input_grads: bool = True
     ) -> DetectorPass:
         """One forward + backward pass: logits, target-layer maps and their gradients (and dy/dx)."""
-        x = tf.constant(self.preprocess(frames)[np.newaxis])
+        x = tf.constant(self.preprocess(frames))
         target_index = tf.constant(self._target_index(target), dtype=tf.int32)
         passes = self._passes(layer or self.layer_name)
         run = passes.maps_with_input_gradient if input_grads else passes.maps_without_input_gradient
         out = run(x, target_index)
         return DetectorPass(
-            inputs=x.numpy()[0],
+            inputs=x.numpy(),
             activations=out["maps"].numpy(),
             activation_grads=out["maps_grad"].numpy(),
             input_grads=out["input_grad"].numpy() if input_grads else None,
             logits=out["logits"].numpy(),
             target_index=int(out["index"].numpy()),
             frame_features=out["features"].numpy(),
-            logits_from_features=lambda features: passes.logits_of_features(tf.constant(features, tf.float32)).numpy(),
+            logits_from_features=self.window_logits,
             probabilities_from_logits=self.probabilities,
         )
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
-        """Class probabilities of one clip, from the original model ([1 - p, p] for a binary detector)."""
-        x = self.preprocess(frames)[np.newaxis]
-        scores = np.asarray(self.model(x, training=False))[0]
-        return np.concatenate([1 - scores, scores]) if self.binary else scores
+        """Class probabilities of one clip ([1 - p, p] for a binary detector): the per-frame CNN on
+        its frames, then the layers above it (equal to the loaded model's output)."""
+        _check_frames(frames, self.frames_per_clip)
+        return self.window_probabilities(self.frame_features(frames)[np.newaxis])[0]
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """The model's own output activation applied to logits (n,) or (N, n) (softmax when the head is
@@ -165,11 +197,39 @@ class Detector:
             )
         return spatial[-1]
 
+    def _resized(self, frames: np.ndarray) -> np.ndarray:
+        height, width = self.input_shape[1:3]
+        if frames.shape[1:3] == (height, width):
+            return frames
+        return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+
+    @cached_property
+    def _frame_cnn(self) -> Callable:
+        """The whole per-frame CNN, compiled for any number of frames."""
+        return compile_frames(frame_model(self._steps, self.input_shape[1:]))
+
+    @cached_property
+    def _window_shape(self) -> tuple:
+        """(T, *F): one window of per-frame features, T None when unfixed."""
+        return (self.frames_per_clip, *trace_shapes(self._steps, self.input_shape[1:])[-1][1])
+
+    @cached_property
+    def _head_logits(self) -> Callable:
+        """Windows of per-frame features (N, T, *F) -> logits, uncompiled (for the maps passes' tapes)."""
+        return head_logits(head_model(self._head_layers, self._window_shape), self._final)
+
+    @cached_property
+    def _window_logits(self) -> Callable:
+        """`_head_logits` compiled once for any number of windows (and, T unfixed, any length)."""
+        return compile_logits(self._head_logits, self._window_shape)
+
     def _passes(self, layer_name: str) -> Passes:
         """The compiled passes of one target layer, built on first use and kept."""
         if layer_name not in self._compiled:
-            split = split_at(layer_name, self._steps, self._head_layers, self.input_shape)
-            self._compiled[layer_name] = compile_passes(split, self._final)
+            split = split_at(layer_name, self._steps, self.input_shape[1:])
+            self._compiled[layer_name] = compile_passes(
+                split, self._head_logits, self._window_logits, self.frames_per_clip
+            )
         return self._compiled[layer_name]
 
 
@@ -183,6 +243,8 @@ def _check_frames(frames: np.ndarray, expected_frames: int | None) -> None:
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         shape = getattr(frames, "shape", None)
         raise VideoError(f"frames must be a uint8 RGB array (T, H, W, 3); got {type(frames).__name__} {shape}")
+    if frames.shape[0] == 0:
+        raise VideoError("no frames were given; pass at least one uint8 RGB frame (N, H, W, 3)")
     if expected_frames is not None and frames.shape[0] != expected_frames:
         raise VideoError(f"the model takes clips of {expected_frames} frames; got {frames.shape[0]}")
 

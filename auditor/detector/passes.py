@@ -1,5 +1,9 @@
-"""The compiled passes over a model rebuilt around one target layer (see `anatomy`): the target
-layer's maps and their gradients (with or without dy/dx), and the logits of edited clips.
+"""The compiled passes of a detector: the per-frame features of any number of frames, the logits
+of windows of features, and, per target layer, the maps and their gradients (with or without dy/dx).
+
+Every function has an input signature with the frame (or window) count left open, so each is
+traced once per detector (per target layer for the maps), whatever the clip length or batch size;
+the per-frame CNN runs on the frames as one batch (see `anatomy`), so a trace holds one copy of it.
 """
 
 from __future__ import annotations
@@ -10,70 +14,84 @@ from dataclasses import dataclass
 from auditor._tensorflow import keras, tf
 from auditor.detector.anatomy import Split
 
+Logits = Callable[[tf.Tensor], tf.Tensor]
+
 
 @dataclass(frozen=True)
 class Passes:
-    """The compiled functions of one target layer; each pass returns the dict `_record` makes."""
+    """The compiled functions of one target layer; each maps pass returns a dict of one clip's index
+    (the explained class), logits (n,), maps and maps_grad (T,h,w,K), features (T,...) and input_grad."""
 
     split: Split
-    maps_without_input_gradient: Callable  # (x, target) -> logits, maps, features, dy/dA
-    maps_with_input_gradient: Callable  # (x, target) -> the same and dy/dx, from one tape
-    logits_of_features: Callable  # F for N clips (N,T,...) -> logits (N, n_classes)
+    maps_without_input_gradient: Callable  # (frames (T,H,W,C), target) -> logits, maps, features, dy/dA
+    maps_with_input_gradient: Callable  # (frames, target) -> the same and dy/dx, from one tape
+    logits_of_features: Callable  # windows of features (N,T,...) -> logits (N, n_classes); shared by all layers
 
 
-def compile_passes(split: Split, final: keras.layers.Layer) -> Passes:
-    """Three tf.functions: Grad-CAM only (tape from A up), Grad-CAM + saliency (one tape from x),
-    and the logits of a batch of per-frame feature sequences (no tape).
-
-    The time axis is never relaxed: Keras 3's TimeDistributed maps over the batch axis when the
-    time axis is dynamic, so a model of unfixed T is traced once per clip length; a model of fixed
-    T is traced once, and `logits_of_features` accepts any batch size.
-    """
-    encoder, upper, head = split.encoder, split.upper, split.head
+def head_logits(head: keras.Model, final: keras.layers.Layer) -> Logits:
+    """Windows of per-frame features (N,T,...) -> logits (N, n_classes): the head, then the final
+    Dense layer without its activation (a one-unit sigmoid z gives [0, z], see auditor.sidecar)."""
     kernel, bias = final.kernel, final.bias
-    binary = kernel.shape[-1] == 1  # a one-unit sigmoid z has logits [0, z] (see auditor.sidecar)
+    binary = kernel.shape[-1] == 1
 
     def logits_of(features: tf.Tensor) -> tf.Tensor:
         logits = tf.matmul(head(features, training=False), kernel)
         logits = logits + bias if bias is not None else logits
         return tf.concat([tf.zeros_like(logits), logits], axis=-1) if binary else logits
 
-    def chosen(logits: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
-        return tf.where(target < 0, tf.argmax(logits[0], output_type=tf.int32), target)
+    return logits_of
 
-    @tf.function
+
+def compile_logits(logits_of: Logits, features_shape: tuple) -> Callable:
+    """`logits_of` compiled for any number of windows of shape `features_shape` (T, ...)."""
+    return tf.function(logits_of, input_signature=[tf.TensorSpec((None, *features_shape), tf.float32)])
+
+
+def compile_frames(frame_cnn: keras.Model) -> Callable:
+    """The per-frame CNN compiled for any number of preprocessed frames (N,H,W,C) -> (N,...)."""
+    spec = tf.TensorSpec((None, *frame_cnn.input.shape[1:]), tf.float32)
+    return tf.function(lambda frames: frame_cnn(frames, training=False), input_signature=[spec])
+
+
+def compile_passes(split: Split, logits_of: Logits, compiled_logits: Callable, clip_length: int | None) -> Passes:
+    """Grad-CAM only (tape from A up) and Grad-CAM + saliency (one tape from x) over one clip of
+    preprocessed frames (T,H,W,C), T fixed or, for a model of unfixed T, any length."""
+    encoder, upper = split.encoder, split.upper
+    signature = [
+        tf.TensorSpec((clip_length, *encoder.input.shape[1:]), tf.float32),
+        tf.TensorSpec((), tf.int32),
+    ]
+
+    def chosen(logits: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+        return tf.where(target < 0, tf.argmax(logits, output_type=tf.int32), target)
+
+    @tf.function(input_signature=signature)
     def maps_without_input_gradient(x: tf.Tensor, target: tf.Tensor) -> dict:
         """One tape from the target layer's maps up: dy/dA only (input_grad is an empty stand-in)."""
         maps = encoder(x, training=False)
         with tf.GradientTape() as tape:
             tape.watch(maps)
             features = upper(maps, training=False)
-            logits = logits_of(features)
+            logits = logits_of(features[tf.newaxis])[0]
             index = chosen(logits, target)
-            score = tf.gather(logits[0], index)
-        maps_grad, input_grad = tape.gradient(score, maps), tf.zeros((1, 0))
-        return _record(index, logits=logits, maps=maps, features=features, maps_grad=maps_grad, input_grad=input_grad)
+            score = tf.gather(logits, index)
+        maps_grad, input_grad = tape.gradient(score, maps), tf.zeros((0,))
+        return {"index": index, "logits": logits, "maps": maps, "features": features,
+                "maps_grad": maps_grad, "input_grad": input_grad}
 
-    @tf.function
+    @tf.function(input_signature=signature)
     def maps_with_input_gradient(x: tf.Tensor, target: tf.Tensor) -> dict:
         """One tape from the input x: dy/dA and dy/dx together."""
         with tf.GradientTape() as tape:
             tape.watch(x)
             maps = encoder(x, training=False)
             features = upper(maps, training=False)
-            logits = logits_of(features)
+            logits = logits_of(features[tf.newaxis])[0]
             index = chosen(logits, target)
-            score = tf.gather(logits[0], index)
+            score = tf.gather(logits, index)
         maps_grad, input_grad = tape.gradient(score, [maps, x])
-        return _record(index, logits=logits, maps=maps, features=features, maps_grad=maps_grad, input_grad=input_grad)
+        return {"index": index, "logits": logits, "maps": maps, "features": features,
+                "maps_grad": maps_grad, "input_grad": input_grad}
 
-    features_shape = tuple(head.input.shape[1:])
-    signature = [tf.TensorSpec((None, *features_shape), tf.float32)] if features_shape[0] is not None else None
-    return Passes(
-        split, maps_without_input_gradient, maps_with_input_gradient, tf.function(logits_of, input_signature=signature)
-    )
+    return Passes(split, maps_without_input_gradient, maps_with_input_gradient, compiled_logits)
 
-
-def _record(index: tf.Tensor, **batched: tf.Tensor) -> dict:
-    """The chosen class index and every batched output without its batch axis."""
-    return {"index": index, **{name: value[0] for name, value in batched.items()}}
