@@ -44,6 +44,12 @@ class ArchiveError(AuditorError):
     exit_code = 7
 
 
+class IncompleteBatch(AuditorError):
+    """A batch ended with detections not reported (failed, or cut short); running it again retries them."""
+
+    exit_code = 9
+
+
 def first_problem(exc: ValidationError, whole: str) -> str:
     """The first problem of a pydantic validation error as `field.path: message`.
 

@@ -44,10 +44,14 @@ class TimeParam(click.ParamType):
 
 
 @click.command()
-@click.argument("video", type=click.Path(path_type=Path))
+@click.argument("video", type=click.Path(path_type=Path), required=False)
 @click.option("--model", "model_path", type=click.Path(path_type=Path), required=True,
               help="Keras .keras or .h5 detector; its sidecar JSON is read from beside it.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Report folder to create.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Report folder to create (with --detections: the batch folder that holds one per detection).")
+@click.option("--detections", "detections", type=click.Path(dir_okay=False, path_type=Path),
+              help="Instead of VIDEO: one signed report per row of this file of `auditor scan` detections or "
+              "alert log (CSV or JSON Lines: video, frame or time, class, source); see `auditor batch`.")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path),
               help="Deployment profile (TOML) that fills the legal fields.")
 @click.option("--start", type=int, default=None, help="First frame of the explained window (default 0).")
@@ -61,7 +65,7 @@ class TimeParam(click.ParamType):
 @signing_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing report in --out.")
 def report(
-    video: Path, model_path: Path, out: Path, profile_path: Path | None, start: int | None, at: float | None,
+    video: Path | None, model_path: Path, out: Path, detections: Path | None, profile_path: Path | None, start: int | None, at: float | None,
     classes: str | None, layer: str | None, source_id: str | None, keys_dir: Path | None, tsa_url: str | None,
     templates_dir: Path | None, no_sign: bool, overwrite: bool,
 ) -> None:
@@ -69,7 +73,17 @@ def report(
 
     Everything that can be checked is checked before the model runs: the video, the profile,
     the templates, the output folder, the keys and passphrase, the model and its class settings.
+    With --detections FILE instead of VIDEO, every detection or alert in FILE gets its report, as
+    `auditor batch` writes them (resumable, with a ledger and an index in --out).
     """
+    if detections is not None:
+        if video is not None:
+            raise click.UsageError("give either a VIDEO or --detections FILE, not both")
+        _report_detections(detections, model_path, out, profile_path, classes, layer, templates_dir, keys_dir,
+                           tsa_url, no_sign or start is not None or at is not None or source_id is not None)
+        return
+    if video is None:
+        raise click.UsageError("give the VIDEO to explain, or --detections FILE")
     from auditor.profile import DeploymentProfile, read_profile
     from auditor.report import check_templates_dir
     from auditor.video import probe_video
@@ -81,19 +95,37 @@ def report(
     templates = check_templates_dir(_a_folder(templates_dir or (local.templates_dir if local else None)))
     identity = None if no_sign else load_signing_identity(keys_dir)
     from auditor.detector import load_detector  # TensorFlow: after the quick checks
-    from auditor.pipeline import ReportOptions, check_destination, check_window, clip_length, report_video
+    from auditor.pipeline import ReportOptions, check_destination, check_window, report_video
+    from auditor.scan import window_length
     from auditor.signing import SealSettings
 
     check_destination(out, overwrite)
     names = [name.strip() for name in classes.split(",")] if classes else None
     detector = load_detector(model_path, class_names=names, layer=layer)
-    check_window(video, clip_length(detector), start or 0, at)
+    check_window(video, window_length(detector), start or 0, at, detector.sidecar.sampling)
     options = ReportOptions(
         profile=local.profile if local else DeploymentProfile(), start=start or 0, at=at, source_id=source_id,
         templates_dir=templates, overwrite=overwrite,
     )
     result = report_video(video, detector, out, options, SealSettings(identity, tsa_url), progress_printer())
     print_result(result)
+
+
+def _report_detections(
+    detections: Path, model_path: Path, out: Path, profile_path: Path | None, classes: str | None,
+    layer: str | None, templates_dir: Path | None, keys_dir: Path | None, tsa_url: str | None, per_clip: bool,
+) -> None:
+    """`report --detections`: the batch machinery over one file of detections or alerts."""
+    from auditor.batch.inputs import BatchInputs
+    from auditor.cli.batch import run_batch_command
+    from auditor.requests import read_requests
+
+    if per_clip:
+        raise click.UsageError("--detections takes each window from the file: drop --start, --at, --source-id and --no-sign")
+    run_batch_command(
+        BatchInputs(requests=read_requests(detections)), model_path, out, profile_path=profile_path, classes=classes,
+        layer=layer, templates_dir=templates_dir, keys_dir=keys_dir, tsa_url=tsa_url,
+    )
 
 
 def _not_a_folder(path: Path, what: str) -> Path:

@@ -1,0 +1,68 @@
+"""Where a batch's units run: in this process, in N local processes, or on a Dask cluster.
+
+Every choice is a `concurrent.futures.Executor`, so the coordinator is the same for all. Local
+processes start with `spawn` (TensorFlow does not survive `fork`); each process, and each Dask
+worker, loads the model once (`tasks.detector_for`). A Dask cluster must see the same paths as
+this machine (shared storage) and have auditor installed; `local` starts a `LocalCluster`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any
+
+from auditor.errors import ArchiveError
+
+
+class InlineExecutor(Executor):
+    """Runs each unit when it is submitted, in this process (`--workers 1`)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+@contextlib.contextmanager
+def open_executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Executor]:
+    """The executor for `--workers N` and `--scheduler ADDRESS|local`."""
+    if workers < 1:
+        raise ArchiveError(f"--workers {workers}: give at least 1")
+    if scheduler is not None:
+        with _dask_executor(scheduler, workers) as executor:
+            yield executor
+    elif workers == 1:
+        yield InlineExecutor()
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
+
+
+@contextlib.contextmanager
+def _dask_executor(scheduler: str, workers: int) -> Iterator[Executor]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ArchiveError("--scheduler needs Dask: pip install 'auditor[dask]'") from exc
+    with contextlib.ExitStack() as stack:
+        if scheduler == "local":
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(_connect(Client, scheduler))
+        yield client.get_executor(pure=False)
+
+
+def _connect(client_class: type, address: str) -> Any:
+    try:
+        return client_class(address, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise ArchiveError(f"cannot reach the Dask scheduler at {address} ({exc}); check the address") from exc

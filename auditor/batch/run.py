@@ -1,0 +1,342 @@
+"""The coordinating process of a batch: hands scans and reports to workers, signs what they
+stage, moves each report folder into place, registers it in the ledger and keeps the index.
+
+Resumable by construction. A unit of work (a scan, a report) has a key (`inputs.unit_key`); the
+ledger holds the keys of finished units, so running the same command again skips them. A report
+folder appears under `OUT/reports/` only signed and complete (one rename), and is registered
+right after: a run killed in between leaves a folder that the next run verifies and registers.
+Staging folders of a killed run are removed when the next run starts. Only this process writes
+the ledger and the index, and an exclusive lock keeps a second batch out of the same folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from auditor.archive import IndexRow, Ledger, write_index
+from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
+from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
+from auditor.detections import Detection, detections_jsonl
+from auditor.errors import ArchiveError, AuditorError
+from auditor.evidence import EvidenceRecord, SealInfo
+from auditor.files import atomic_write_text, sha256_file
+from auditor.keys import SigningIdentity
+from auditor.pipeline import ReportOptions
+from auditor.requests import ReportRequest, request_for
+from auditor.scan import ScanResult, ScanSettings
+from auditor.signing import SealSettings, seal_fields, sign_report_folder
+from auditor.verify import TrustAnchors, verify_folder
+
+log = logging.getLogger(__name__)
+BatchProgress = Callable[[int, int], None]  # (units finished, units known)
+STAGING, SCANS, REPORTS, LOCK = ".staging", "scans", "reports", ".lock"
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The detector, how videos are scanned, and how reports are written."""
+
+    spec: DetectorSpec
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    report: ReportOptions = field(default_factory=ReportOptions)
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run ended with: every detection's row, and how much was already done."""
+
+    out: Path
+    rows: list[IndexRow]
+    skipped: int
+
+    def count(self, status: str) -> int:
+        return sum(row.status == status for row in self.rows)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "detections": len(self.rows),
+            "reported": self.count("reported"),
+            "failed": self.count("failed"),
+            "pending": self.count("pending"),
+            "skipped_as_done": self.skipped,
+            "index": str(self.out / "index.csv"),
+            "rows": [row.model_dump(mode="json") for row in self.rows],
+        }
+
+
+def run_batch(
+    inputs: BatchInputs,
+    out: Path,
+    settings: BatchSettings,
+    seal: SealSettings,
+    executor: Executor,
+    progress: BatchProgress | None = None,
+) -> BatchSummary:
+    """Scan every video, report every detection and request, and write the index of `out`."""
+    if seal.identity is None:
+        raise ArchiveError("a batch writes signed reports only; set up a seal with `auditor keys init`")
+    out = Path(out).absolute()
+    with _locked(out):
+        coordinator = _Coordinator(out, settings, seal, executor, progress)
+        return coordinator.run(inputs)
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold `out/.lock` exclusively; clear the staging area a killed run left."""
+    try:
+        for sub in ("", SCANS, REPORTS):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+        handle = open(out / LOCK, "a")  # noqa: SIM115 (held for the whole run)
+    except OSError as exc:
+        raise ArchiveError(f"cannot use {out} as batch output: {exc.strerror or exc}; check the path and permissions") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ArchiveError(f"another batch is writing to {out}; wait for it to finish or use another --out") from exc
+        shutil.rmtree(out / STAGING, ignore_errors=True)
+        (out / STAGING).mkdir()
+        try:
+            yield
+        finally:
+            shutil.rmtree(out / STAGING, ignore_errors=True)
+
+
+class _Coordinator:
+    def __init__(
+        self, out: Path, settings: BatchSettings, seal: SealSettings, executor: Executor,
+        progress: BatchProgress | None,
+    ):
+        self.out, self.settings, self.seal, self.executor = out, settings, seal, executor
+        self.identity: SigningIdentity = seal.identity  # type: ignore[assignment]
+        self.progress = progress
+        self.seal_info = SealInfo(**seal_fields(self.identity))
+        self.ledger = Ledger(out)
+        if self.ledger.drop_torn_tail():
+            log.warning("dropped the last ledger line of %s: its append was interrupted", out)
+        spec = settings.spec
+        self.model_key = model_key(Path(spec.model_path), spec.class_names, spec.layer)
+        self.report_base = unit_key(
+            model=self.model_key, profile=settings.report.profile.model_dump(mode="json"),
+            frame_importance=list(settings.report.frame_importance), templates=folder_key(settings.report.templates_dir),
+        )
+        self.rows: dict[str, IndexRow] = {}
+        self.requests: dict[str, ReportRequest] = {}
+        self.pending: dict[Future, tuple[str, Any]] = {}
+        self.skipped = self.finished = 0
+
+    def run(self, inputs: BatchInputs) -> BatchSummary:
+        entries = {(e.kind, e.key): e for e in self.ledger.entries()}
+        self.done = entries
+        for video in inputs.videos:
+            self._start_scan(video)
+        for request in inputs.requests:
+            self._start_report(request, _request_row(request))
+        self._write_index()
+        while self.pending:
+            finished, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
+            for future in finished:
+                self._finish(future, *self.pending.pop(future))
+            self._write_index()
+        rows = sorted(self.rows.values(), key=lambda r: (r.video, r.start_seconds, r.detection_id))
+        return BatchSummary(self.out, rows, self.skipped)
+
+    # scans
+
+    def _start_scan(self, video: VideoInput) -> None:
+        try:
+            video_sha256 = sha256_file(video.path)
+        except OSError as exc:
+            self._scan_failed(video, "", f"cannot read {video.path.name}: {exc.strerror or exc}")
+            return
+        key = unit_key(kind="scan", video=video_sha256, model=self.model_key, scan=self.settings.scan.model_dump())
+        entry = self.done.get(("scan", key))
+        if entry is not None:
+            self.skipped += 1
+            self._start_reports(self._registered_detections(entry.path), video)
+            return
+        task = ScanTask(self.settings.spec, str(video.path.absolute()), video.source_id, self.settings.scan)
+        self._submit(run_scan, task, ("scan", (video, key, video_sha256)))
+
+    def _registered_detections(self, path: str) -> list[Detection]:
+        text = (self.out / path).read_text(encoding="utf-8")
+        return [Detection.model_validate_json(line) for line in text.splitlines() if line.strip()]
+
+    def _scan_done(self, video: VideoInput, key: str, result: ScanResult) -> None:
+        path = self.out / SCANS / f"{key[:32]}.jsonl"
+        atomic_write_text(path, detections_jsonl(result.detections))
+        stopped = result.decode_end.describe() if result.decode_end and not result.decode_end.complete else None
+        self.ledger.append("scan", key, path, {
+            "video": video.path.name, "video_sha256": result.video_sha256, "source_id": video.source_id,
+            "frames": result.frames, "windows": result.windows, "detections": len(result.detections),
+            "decoding_stopped": stopped,
+        })
+        self._start_reports(result.detections, video)
+
+    def _scan_failed(self, video: VideoInput, video_sha256: str, reason: str) -> None:
+        key = unit_key(kind="scan-failure", video=str(video.path))
+        self.rows[key] = IndexRow(
+            detection_id=f"scan-{key[:11]}", source=video.source_id or video.path.stem, video=video.path.name,
+            video_sha256=video_sha256 or "", first_frame=0, last_frame=0, start_seconds=0, end_seconds=0,
+            class_name="(scan)", score=0, threshold=0, status="failed", reason=f"scan failed: {reason}",
+        )
+
+    def _start_reports(self, detections: list[Detection], video: VideoInput) -> None:
+        for detection in detections:
+            request = request_for(detection, video.path.parent)
+            self._start_report(ReportRequest(**{**request.__dict__, "video": video.path}), _detection_row(detection))
+
+    # reports
+
+    def _start_report(self, request: ReportRequest, row: IndexRow) -> None:
+        video_sha256 = request.detection.video_sha256 if request.detection else _hash_or_none(request.video)
+        key = unit_key(
+            kind="report", base=self.report_base, video=video_sha256 or str(request.video), start=request.start,
+            at=request.at, class_name=request.class_name, source_id=request.source_id,
+        )
+        entry = self.done.get(("report", key))
+        if entry is not None:
+            self.skipped += 1
+            self.rows[key] = _registered_row(entry.facts.get("row"), entry.path)
+            return
+        self.rows[key] = row.model_copy(update={"detection_id": key[:16]})
+        self.requests[key] = request
+        if video_sha256 is None:
+            self._report_failed(key, f"video {request.video} cannot be read; check the path in the alert log")
+            return
+        final = self._final_folder(key, request)
+        if final.exists():
+            self._adopt(key, final)
+            return
+        task = ReportTask(
+            self.settings.spec, key, request, self.settings.report, self.seal_info, str(self.out / STAGING)
+        )
+        self._submit(run_report, task, ("report", key))
+
+    def _final_folder(self, key: str, request: ReportRequest) -> Path:
+        if request.detection is not None:
+            minutes, seconds = divmod(request.detection.start_seconds, 60)
+            when = f"{int(minutes)}m{seconds:04.1f}s"
+        else:
+            when = request.where
+        parts = (request.source_id or request.video.stem, when, request.class_name or "", key[:8])
+        name = "_".join(part for part in parts if part)
+        return self.out / REPORTS / re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")
+
+    def _report_done(self, key: str, staged: StagedReport) -> None:
+        folder = Path(staged.folder)
+        final = self._final_folder(key, self.requests[key])
+        sign_report_folder(folder, self.identity, tsa_url=self.seal.tsa_url)
+        os.replace(folder, final)
+        self._register(key, final, _record_row(self.rows[key], staged.record, final, self.out))
+
+    def _adopt(self, key: str, final: Path) -> None:
+        """A folder a killed run moved into place but did not register: register it if it verifies."""
+        anchors = TrustAnchors((self.identity.root,), "this batch's seal root")
+        bad = [v for v in verify_folder(final, anchors) if v.status != "valid"]
+        if bad:
+            self._report_failed(key, f"{final.relative_to(self.out)} exists but does not verify "
+                                     f"({bad[0].reasons[0] if bad[0].reasons else bad[0].status}); move it away and run again")
+            return
+        record = EvidenceRecord.model_validate_json((final / "evidence.json").read_bytes())
+        self._register(key, final, _record_row(self.rows[key], record, final, self.out))
+
+    def _register(self, key: str, final: Path, row: IndexRow) -> None:
+        self.ledger.append("report", key, final, {"row": row.model_dump(mode="json")})
+        self.rows[key] = row
+
+    def _report_failed(self, key: str, reason: str) -> None:
+        self.rows[key] = self.rows[key].model_copy(update={"status": "failed", "reason": reason})
+
+    # plumbing
+
+    def _submit(self, function: Callable, task: object, what: tuple[str, Any]) -> None:
+        self.pending[self.executor.submit(function, task)] = what
+
+    def _finish(self, future: Future, kind: str, what: Any) -> None:
+        try:
+            result = future.result()
+            if kind == "scan":
+                self._scan_done(what[0], what[1], result)
+            else:
+                self._report_done(what, result)
+        except AuditorError as exc:
+            self._failed(kind, what, str(exc))
+        except Exception as exc:  # one broken unit must not stop the batch; --debug shows the traceback
+            log.debug("unit failed", exc_info=True)
+            self._failed(kind, what, f"internal error ({type(exc).__name__}: {exc}); run with --debug and report it")
+        self.finished += 1
+        if self.progress is not None:
+            self.progress(self.finished, self.finished + len(self.pending))
+
+    def _failed(self, kind: str, what: Any, reason: str) -> None:
+        if kind == "scan":
+            self._scan_failed(what[0], what[2], reason)
+        else:
+            self._report_failed(what, reason)
+
+    def _write_index(self) -> None:
+        write_index(self.out, list(self.rows.values()))
+
+
+def _hash_or_none(video: Path) -> str | None:
+    try:
+        return sha256_file(video)
+    except OSError:
+        return None
+
+
+def _detection_row(detection: Detection) -> IndexRow:
+    """A detection's row until its report is written."""
+    return IndexRow(
+        detection_id=detection.detection_id, source=detection.source_id or Path(detection.video).stem,
+        video=Path(detection.video).name, video_sha256=detection.video_sha256,
+        first_frame=detection.first_frame, last_frame=detection.last_frame,
+        start_seconds=detection.start_seconds, end_seconds=detection.end_seconds,
+        class_name=detection.class_name, score=detection.score, threshold=detection.threshold, status="pending",
+    )
+
+
+def _request_row(request: ReportRequest) -> IndexRow:
+    """An alert-log row's row until its report is written (frames and score are not known yet)."""
+    return IndexRow(
+        detection_id="", source=request.source_id or request.video.stem, video=request.video.name, video_sha256="",
+        first_frame=request.start or 0, last_frame=request.start or 0, start_seconds=request.at or 0.0,
+        end_seconds=request.at or 0.0, class_name=request.class_name or "(predicted)", score=0.0, threshold=0.0,
+        status="pending",
+    )
+
+
+def _record_row(row: IndexRow, record: EvidenceRecord, final: Path, out: Path) -> IndexRow:
+    """The row of a written report: what its record states."""
+    facts, decision = record.input, record.decision
+    return row.model_copy(update={
+        "video": facts.file_name, "video_sha256": facts.sha256,
+        "first_frame": facts.frame_indices[0], "last_frame": facts.frame_indices[-1],
+        "start_seconds": facts.start_seconds, "end_seconds": facts.end_seconds,
+        "class_name": decision.predicted_class, "score": decision.predicted_probability,
+        "threshold": decision.threshold, "status": "reported", "reason": None,
+        "report": final.relative_to(out).as_posix(),
+    })
+
+
+def _registered_row(facts: object, path: str) -> IndexRow:
+    """The row a ledger entry registered (the ledger is input too: a bad row is named)."""
+    try:
+        return IndexRow.model_validate(facts).model_copy(update={"status": "reported", "report": path})
+    except ValidationError as exc:
+        raise ArchiveError(f"the ledger entry of {path} holds no valid index row; check it with `auditor verify`") from exc

@@ -1,0 +1,191 @@
+"""`auditor scan` and `auditor batch`: find the flagged windows of whole videos, and report them all."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from auditor.cli.keys import keys_dir_option, load_signing_identity
+
+if TYPE_CHECKING:
+    from auditor.batch.inputs import BatchInputs
+    from auditor.detections import Detection
+
+DETECTIONS_HELP = "Write the detections here (JSON Lines; default: stdout)."
+
+
+@contextlib.contextmanager
+def _progress_bar(description: str, total: int | None, unit: str) -> Iterator:
+    """A rich progress bar on a terminal; nothing otherwise. Yields `update(done, found)`."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+               TextColumn("{task.fields[found]}"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total, found="")
+        yield lambda done, found: bar.update(task, completed=done, found=found)
+
+
+@click.command("scan")
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True,
+              help="Keras .keras or .h5 detector; its sidecar JSON is read from beside it.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help=DETECTIONS_HELP)
+@click.option("--stride", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="Sampled frames between the starts of two windows.")
+@click.option("--classes", help="Comma-separated class names (overrides the sidecar).")
+@click.option("--source-id", help="Camera or source id to record with every detection.")
+def scan_command(
+    videos: tuple[Path, ...], model_path: Path, out: Path | None, stride: int, classes: str | None,
+    source_id: str | None,
+) -> None:
+    """Slide the detector's window over each VIDEO and list the flagged detections.
+
+    Each sampled frame goes through the per-frame CNN once; overlapping flagged windows of one
+    class merge into one detection (the best window kept). The output, JSON Lines, feeds
+    `auditor report --detections`.
+    """
+    from auditor.detections import detections_jsonl
+    from auditor.files import atomic_write_text, check_writable_place
+    from auditor.video import probe_video
+
+    infos = [probe_video(video) for video in videos]
+    if out is not None:
+        check_writable_place(out)
+    from auditor.detector import load_detector  # TensorFlow: after the quick checks
+    from auditor.scan import ScanSettings, scan_video
+
+    detector = load_detector(model_path, class_names=_names(classes))
+    found: list[Detection] = []
+    for info in infos:
+        with _progress_bar(info.name, info.frame_count, "frames") as update:
+            show = (lambda done, n, u=update: u(done, f"{n} detections")) if update else None
+            result = scan_video(info.path, detector, ScanSettings(stride=stride), source_id, show)
+        if result.decode_end is not None and not result.decode_end.complete:
+            click.echo(f"auditor: {info.name}: {result.decode_end.describe()}", err=True)
+        click.echo(f"{info.name}: {len(result.detections)} detections in {result.windows} windows", err=True)
+        found.extend(_relative_to(d, out) for d in result.detections)
+    text = detections_jsonl(found)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        click.echo(f"{len(found)} detections written to {out}", err=True)
+
+
+def _relative_to(detection: Detection, out: Path | None) -> Detection:
+    """The detection with its video path relative to the folder of `out` (where it is read back)
+    when the video lies below that folder, else absolute."""
+    base = Path(out).absolute().parent if out is not None else Path.cwd()
+    video = Path(detection.video).absolute()
+    shown = os.path.relpath(video, base) if video.is_relative_to(base) else str(video)
+    return detection.model_copy(update={"video": shown})
+
+
+@click.command("batch")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True,
+              help="Keras .keras or .h5 detector; its sidecar JSON is read from beside it.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Batch folder: reports/, scans/, ledger.jsonl, index.html, index.csv.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Local worker processes (each loads the model once).")
+@click.option("--scheduler", metavar="ADDRESS|local",
+              help="Run on a Dask cluster (tcp://host:8786), or `local` for a LocalCluster of --workers.")
+@click.option("--stride", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="Sampled frames between the starts of two windows.")
+@click.option("--profile", "profile_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Deployment profile (TOML) that fills the legal fields.")
+@click.option("--classes", help="Comma-separated class names (overrides the sidecar).")
+@click.option("--layer", help="Grad-CAM target layer (default: the last spatial map of the CNN).")
+@click.option("--templates", "templates_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Own Jinja2 templates folder (default: the profile's, else the built-in ones).")
+@keys_dir_option
+@click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+def batch_command(
+    inputs: tuple[Path, ...], model_path: Path, out: Path, workers: int, scheduler: str | None, stride: int,
+    profile_path: Path | None, classes: str | None, layer: str | None, templates_dir: Path | None,
+    keys_dir: Path | None, tsa_url: str | None, as_json: bool,
+) -> None:
+    """Scan and report everything: videos, folders of videos (a sub-folder per camera becomes the
+    source id), alert logs (CSV or JSON Lines: video, frame or time, class, source) and files of
+    `auditor scan` detections.
+
+    Every detection gets one signed report folder under OUT/reports; OUT/index.html and
+    OUT/index.csv list them all with their status, OUT/ledger.jsonl registers each file in a hash
+    chain (`auditor verify OUT`). Run the same command again to finish an interrupted or failed
+    batch: finished work is skipped. Exit 0 when everything is reported, 9 when something failed.
+    """
+    from auditor.batch.inputs import collect_inputs
+
+    run_batch_command(
+        collect_inputs(list(inputs)), model_path, out, workers=workers, scheduler=scheduler, stride=stride,
+        profile_path=profile_path, classes=classes, layer=layer, templates_dir=templates_dir, keys_dir=keys_dir,
+        tsa_url=tsa_url, as_json=as_json,
+    )
+
+
+def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, workers: int = 1, scheduler: str | None = None,
+                      stride: int = 1, profile_path: Path | None = None, classes: str | None = None,
+                      layer: str | None = None, templates_dir: Path | None = None, keys_dir: Path | None = None,
+                      tsa_url: str | None = None, as_json: bool = False) -> None:
+    """Check everything cheap, run the batch, print the summary; IncompleteBatch when a unit failed."""
+    from auditor.errors import IncompleteBatch, ModelError
+    from auditor.profile import DeploymentProfile, read_profile
+    from auditor.report import check_templates_dir
+
+    local = read_profile(profile_path) if profile_path else None
+    templates = check_templates_dir(templates_dir or (local.templates_dir if local else None))
+    identity = load_signing_identity(keys_dir)
+    if not Path(model_path).is_file():
+        raise ModelError(f"model {model_path} does not exist or is not a file; give the detector's .keras or .h5 file")
+    from auditor.batch.executors import open_executor  # TensorFlow: after the quick checks
+    from auditor.batch.run import BatchSettings, run_batch
+    from auditor.batch.tasks import DetectorSpec
+    from auditor.pipeline import ReportOptions
+    from auditor.scan import ScanSettings
+    from auditor.signing import SealSettings
+
+    names = _names(classes)
+    settings = BatchSettings(
+        spec=DetectorSpec(str(Path(model_path).absolute()), tuple(names) if names else None, layer),
+        scan=ScanSettings(stride=stride),
+        report=ReportOptions(profile=local.profile if local else DeploymentProfile(), templates_dir=templates),
+    )
+    with open_executor(workers, scheduler) as executor, _progress_bar("batch", None, "units") as update:
+        show = (lambda done, known: update(done, f"of {known} known")) if update else None
+        summary = run_batch(inputs, out, settings, SealSettings(identity, tsa_url), executor, show)
+    if as_json:
+        click.echo(json.dumps(summary.as_json(), indent=2))
+    else:
+        click.echo(f"{summary.count('reported')} reported, {summary.count('failed')} failed, "
+                   f"{summary.count('pending')} pending ({summary.skipped} units already done); "
+                   f"index: {summary.out / 'index.html'}")
+        for row in summary.rows:
+            if row.status == "failed":
+                click.echo(f"  failed: {row.video} {row.class_name}: {row.reason}", err=True)
+    failed = summary.count("failed") + summary.count("pending")
+    if failed:
+        raise IncompleteBatch(
+            f"{failed} of {len(summary.rows)} detections not reported; see {summary.out / 'index.csv'} "
+            "and run the same command again to retry them"
+        )
+
+
+def _names(classes: str | None) -> list[str] | None:
+    return [name.strip() for name in classes.split(",")] if classes else None
+
+
+COMMANDS = [scan_command, batch_command]
