@@ -2,9 +2,9 @@
 
 - `loading`: model files and sidecars (`load_detector`, Keras 2 recognition);
 - `anatomy`: taking the model apart (the TimeDistributed CNN, its per-frame steps, the head, the
-  final Dense layer) and rebuilding it around one target layer;
-- `passes`: the compiled tf.functions of one target layer (maps and their gradients, with or
-  without dy/dx; the logits of edited clips);
+  final Dense layer) and rebuilding it, without TimeDistributed, around one target layer;
+- `passes`: the compiled tf.functions (the per-frame CNN on a batch of frames; the logits of
+  windows of per-frame features; per target layer, maps and their gradients, with or without dy/dx);
 - `front`: the `Detector` that prepares clips and turns one detector pass into a `ClipExplanation`.
 """
 

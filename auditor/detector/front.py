@@ -89,7 +89,7 @@ class Detector:
         _check_frames(frames, None)
         chunks = [
             self._frame_cnn(tf.constant(self.prepare_frames(frames[start : start + batch_size]))).numpy()
-            for start in range(0, len(frames), max(1, batch_size))
+            for start in range(0, len(frames), batch_size)
         ]
         return np.concatenate(chunks)
 
