@@ -1,6 +1,7 @@
-"""`auditor scan` and `auditor batch` on a recording made of synthetic incidents between normal
-scenes: the scan against a window-by-window reference, the batch end to end, resumed after
-SIGKILL at random moments, and on a Dask LocalCluster."""
+"""`auditor scan` and `auditor batch`: the scan against a window-by-window reference on a recording
+of synthetic incidents between normal scenes; the batch end to end, run again (nothing redone),
+on a Dask LocalCluster (same detections and reports); vtest.avi and a truncated copy of it
+batch-reported while the batch is SIGKILLed at random moments; alert logs and their errors."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 from fixtures.cli import run_cli
 from fixtures.identities import PASSPHRASE, Identities
 
-from auditor.batch.executors import InlineExecutor, open_executor
+from auditor.batch.executors import open_executor
 from auditor.batch.inputs import collect_inputs
 from auditor.batch.run import BatchSettings, run_batch
 from auditor.batch.tasks import DetectorSpec
@@ -30,6 +31,7 @@ from auditor.signing import SealSettings
 from auditor.synthetic import make_clip
 from auditor.video import read_video, write_video
 
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # opencv-doc: 768×576, 10 fps, 795 frames
 SCENES = (("normal", 11), ("fight", 101), ("normal", 12), ("fall", 102), ("normal", 13))
 FPS = 10.0
 
@@ -99,9 +101,9 @@ def batch_env(identities: Identities) -> dict[str, str]:
     return {**os.environ, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE}
 
 
-def batch_args(recording: Path, out: Path, identities: Identities, *extra: str) -> list[str]:
-    return ["batch", str(recording.parent.parent), "--model", str(demo_model_path()), "--out", str(out),
-            "--keys", str(identities.seal_dir), *extra]
+def batch_args(recording: Path, out: Path, identities: Identities | None, *extra: str) -> list[str]:
+    keys = ["--keys", str(identities.seal_dir)] if identities else []
+    return ["batch", str(recording.parent.parent), "--model", str(demo_model_path()), "--out", str(out), *keys, *extra]
 
 
 def reported_folders(out: Path) -> list[Path]:
@@ -112,18 +114,25 @@ def ledger_entries(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
 
 
-def test_batch_reports_every_detection_once_and_a_second_run_does_nothing(
-    recording: Path, identities: Identities, tmp_path: Path, trust: Path
-) -> None:
-    out = tmp_path / "batch"
+@pytest.fixture(scope="module")
+def local_batch(recording: Path, identities: Identities, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The recording's folder batch-reported through the CLI in this process's way (one worker)."""
+    out = tmp_path_factory.mktemp("batch") / "out"
     run = run_cli(*batch_args(recording, out, identities, "--json"), env=batch_env(identities))
     assert run.returncode == 0, run.stderr
-    summary = json.loads(run.stdout)
+    return out, json.loads(run.stdout)
+
+
+def test_batch_reports_every_detection_once_and_a_second_run_does_nothing(
+    local_batch: tuple[Path, dict], recording: Path, identities: Identities, trust: Path
+) -> None:
+    out, summary = local_batch
     folders = reported_folders(out)
     assert summary["reported"] == summary["detections"] == len(folders) >= 2
     rows = list(csv.DictReader((out / "index.csv").open()))
     assert sorted(r["status"] for r in rows) == ["reported"] * len(folders)
     assert {r["source"] for r in rows} == {"cam01"} and {r["class_name"] for r in rows} >= {"fight", "fall"}
+    assert sorted(r["report"] for r in rows) == [f"reports/{f.name}" for f in folders]
     entries = ledger_entries(out)
     assert [e["kind"] for e in entries] == ["scan"] + ["report"] * len(folders)
     assert run_cli("verify", str(out), "--trust", str(trust)).returncode == 0
@@ -139,45 +148,136 @@ def test_batch_reports_every_detection_once_and_a_second_run_does_nothing(
     assert not (out / ".staging").exists()
 
 
-def test_a_batch_killed_at_random_moments_ends_with_each_detection_reported_once(
-    recording: Path, identities: Identities, tmp_path: Path, trust: Path
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with vtest.avi and a copy cut to its first 60 % of bytes (a truncated recording)."""
+    folder = tmp_path_factory.mktemp("street")
+    data = VTEST.read_bytes()
+    (folder / "vtest.avi").write_bytes(data)
+    (folder / "vtest-cut.avi").write_bytes(data[: int(len(data) * 0.6)])
+    return folder
+
+
+def test_real_footage_batch_killed_at_random_moments_ends_with_each_detection_reported_once(
+    footage: Path, identities: Identities, tmp_path: Path, trust: Path
 ) -> None:
     out = tmp_path / "batch"
-    args = [sys.executable, "-m", "auditor", *batch_args(recording, out, identities)]
-    moments = random.Random(13).sample([x / 2 for x in range(6, 40)], 4)
-    for moment in sorted(moments):
-        process = subprocess.Popen(args, env=batch_env(identities), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    args = ["batch", str(footage), "--model", str(demo_model_path()), "--out", str(out), "--keys", str(identities.seal_dir)]
+    registered = []
+    for moment in sorted(random.Random(13).sample([x / 2 for x in range(16, 90)], 4)):
+        process = subprocess.Popen([sys.executable, "-m", "auditor", *args], env=batch_env(identities),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         time.sleep(moment)
         process.send_signal(signal.SIGKILL)
         process.wait()
-    final = run_cli(*batch_args(recording, out, identities, "--json"), env=batch_env(identities))
+        registered.append(len(ledger_entries(out)) if (out / "ledger.jsonl").exists() else 0)
+    final = run_cli(*args, "--json", env=batch_env(identities))
     assert final.returncode == 0, final.stderr
     summary = json.loads(final.stdout)
     entries = ledger_entries(out)
+    assert 0 < max(registered) < len(entries), registered  # the kills fell in the middle of the work
     reports = [e for e in entries if e["kind"] == "report"]
-    assert len(reports) == len({e["key"] for e in reports}) == summary["detections"] == len(reported_folders(out))
-    assert len([e for e in entries if e["kind"] == "scan"]) == 1
+    assert len(reports) == len({e["key"] for e in reports}) == summary["detections"] == len(reported_folders(out)) > 2
+    scans = {e["facts"]["video"]: e["facts"] for e in entries if e["kind"] == "scan"}
+    assert sorted(scans) == ["vtest-cut.avi", "vtest.avi"]
+    assert scans["vtest.avi"]["frames"] == 795 and scans["vtest.avi"]["decoding_stopped"] is None
+    assert scans["vtest-cut.avi"]["decoding_stopped"].startswith("decoding stopped at frame ")
+    cut = [f for f in reported_folders(out) if f.name.startswith("vtest-cut")]
+    assert cut and all("decoding stopped" in json.loads((f / "evidence.json").read_text())["input"]["decoding_stopped"] for f in cut)
+    rows = list(csv.DictReader((out / "index.csv").open()))
+    assert {r["note"].startswith("decoding stopped at frame") for r in rows if r["video"] == "vtest-cut.avi"} == {True}
+    assert {r["note"] for r in rows if r["video"] == "vtest.avi"} == {""}
     assert not (out / ".staging").exists()
     assert not [p for p in (out / "reports").iterdir() if p.name.startswith(".")]
     assert run_cli("verify", str(out), "--trust", str(trust)).returncode == 0
 
 
 def test_a_dask_local_cluster_gives_the_same_detections_and_reports(
-    recording: Path, identities: Identities, tmp_path: Path
+    local_batch: tuple[Path, dict], recording: Path, identities: Identities, tmp_path: Path
 ) -> None:
+    local, summary = local_batch
     settings = BatchSettings(DetectorSpec(str(demo_model_path())))
-    seal = SealSettings(identities.seal)
-    inputs = collect_inputs([recording.parent.parent])
-    local = run_batch(inputs, tmp_path / "local", settings, seal, InlineExecutor())
     with open_executor(1, "local") as executor:
-        dask = run_batch(inputs, tmp_path / "dask", settings, seal, executor)
-    assert [r.model_dump(exclude={"report"}) for r in dask.rows] == [r.model_dump(exclude={"report"}) for r in local.rows]
-    scans = [sorted((base / "scans").iterdir()) for base in (tmp_path / "local", tmp_path / "dask")]
+        dask = run_batch(collect_inputs([recording.parent.parent]), tmp_path / "dask", settings, SealSettings(identities.seal), executor)
+    assert [r.model_dump(mode="json", exclude={"report"}) for r in dask.rows] == [
+        {k: v for k, v in row.items() if k != "report"} for row in summary["rows"]
+    ]
+    scans = [sorted((base / "scans").iterdir()) for base in (local, tmp_path / "dask")]
     assert [p.read_bytes() for p in scans[0]] == [p.read_bytes() for p in scans[1]]
-    for left, right in zip(reported_folders(tmp_path / "local"), reported_folders(tmp_path / "dask"), strict=True):
+    for left, right in zip(reported_folders(local), reported_folders(tmp_path / "dask"), strict=True):
         assert left.name == right.name
         records = [json.loads((f / "evidence.json").read_text()) for f in (left, right)]
         for record in records:
             record.pop("report")
         assert records[0] == records[1]  # artifacts included: the images and arrays have the same SHA-256
+
+
+def test_an_alert_log_is_reported_row_by_row_on_two_workers_and_a_bad_row_fails_alone(
+    recording: Path, identities: Identities, tmp_path: Path, trust: Path
+) -> None:
+    log = tmp_path / "alerts.csv"
+    video = os.path.relpath(recording, tmp_path)
+    log.write_text(f"video,time,frame,class,source\n{video},1.6,,fight,gate\n{video},,48,,gate\nmissing.avi,,0,,gate\n")
+    out = tmp_path / "out"
+    args = ["batch", str(log), "--model", str(demo_model_path()), "--out", str(out), "--keys", str(identities.seal_dir),
+            "--workers", "2"]
+    run = run_cli(*args, env=batch_env(identities))
+    assert run.returncode == 9, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("auditor: error: 1 of 3 detections not reported")
+    rows = sorted(csv.DictReader((out / "index.csv").open()), key=lambda r: r["video"])
+    assert [(r["video"], r["status"]) for r in rows] == [("missing.avi", "failed"), ("recording.avi", "reported"), ("recording.avi", "reported")]
+    assert "missing.avi" in rows[0]["reason"]
+    records = {int(r["first_frame"]): json.loads((out / r["report"] / "evidence.json").read_text()) for r in rows[1:]}
+    assert sorted(records) == [16, 48]  # 1.6 s at 10 fps is frame 16
+    assert records[16]["decision"]["explained_class"] == "fight" and records[16]["input"]["source_id"] == "gate"
+    assert run_cli("verify", str(out), "--trust", str(trust)).returncode == 0
+    assert json.loads(run_cli(*args, "--json", env=batch_env(identities)).stdout)["skipped_as_done"] == 2
+
+
+def test_scan_writes_detections_that_report_turns_into_signed_reports(
+    recording: Path, identities: Identities, tmp_path: Path, trust: Path
+) -> None:
+    detections = tmp_path / "found" / "detections.jsonl"
+    detections.parent.mkdir()
+    scan = run_cli("scan", str(recording), "--model", str(demo_model_path()), "--out", str(detections), "--source-id", "cam01")
+    assert scan.returncode == 0, scan.stderr
+    lines = [json.loads(line) for line in detections.read_text().splitlines()]
+    assert len(lines) >= 2 and {d["class_name"] for d in lines} >= {"fight", "fall"}
+    assert all(d["video"] == str(recording) and d["source_id"] == "cam01" for d in lines)
+    out = tmp_path / "reports"
+    run = run_cli("report", "--detections", str(detections), "--model", str(demo_model_path()), "--out", str(out),
+                  "--keys", str(identities.seal_dir), env=batch_env(identities))
+    assert run.returncode == 0, run.stderr
+    folders = reported_folders(out)
+    assert len(folders) == len(lines)
+    firsts = sorted(json.loads((f / "evidence.json").read_text())["input"]["frame_indices"][0] for f in folders)
+    assert firsts == sorted(d["first_frame"] for d in lines)
+    assert run_cli("verify", str(out), "--trust", str(trust)).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("log", "exit_code", "message"),
+    [
+        ("video,time\nclip.avi,1:7x\n", 7, "alerts.csv line 2: '1:7x' is not a time"),
+        ("video,frame,time\nclip.avi,3,1.5\n", 7, "alerts.csv line 2: give either a frame or a time where the window starts, not both"),
+        ("camera,when\ncam1,3\n", 7, "alerts.csv: the CSV header must name a video column and a frame or time column"),
+        ("video,frame,colour\nclip.avi,3,red\n", 7, "alerts.csv line 2: unknown column 'colour'"),
+    ],
+)
+def test_a_bad_alert_log_is_named_by_line_before_anything_runs(
+    log: str, exit_code: int, message: str, identities: Identities, tmp_path: Path
+) -> None:
+    (tmp_path / "alerts.csv").write_text(log)
+    run = run_cli("batch", str(tmp_path / "alerts.csv"), "--model", str(demo_model_path()), "--out", str(tmp_path / "out"),
+                  "--keys", str(identities.seal_dir), env=batch_env(identities))
+    assert run.returncode == exit_code
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("auditor: error: ") and message in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_batch_without_a_seal_stops_before_any_work(recording: Path, tmp_path: Path) -> None:
+    run = run_cli(*batch_args(recording, tmp_path / "out", None, "--keys", str(tmp_path / "no-keys")),
+                  env={**os.environ, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE})
+    assert run.returncode == 6 and run.stderr.startswith("auditor: error: no signing key")
+    assert run.stderr.count("\n") == 1 and not (tmp_path / "out").exists()

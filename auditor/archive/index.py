@@ -50,7 +50,8 @@ class IndexRow(BaseModel):
     score: float
     threshold: float
     status: Literal["reported", "failed", "pending"]
-    reason: str | None = None
+    reason: str | None = None  # why it failed
+    note: str | None = None  # what the operator should know of a reported row (e.g. where decoding stopped)
     report: str | None = Field(default=None, pattern=r"^reports/[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$")
 
 
@@ -102,6 +103,7 @@ def _shown(row: IndexRow) -> dict[str, object]:
         "score": f"{row.score:.3f}",
         "threshold": f"{row.threshold:.3f}",
         "reason": row.reason or "",
+        "note": row.note or "",
         "detection_id": row.detection_id,
         "links": links,
     }

@@ -308,6 +308,7 @@ def _detection_row(detection: Detection) -> IndexRow:
         first_frame=detection.first_frame, last_frame=detection.last_frame,
         start_seconds=detection.start_seconds, end_seconds=detection.end_seconds,
         class_name=detection.class_name, score=detection.score, threshold=detection.threshold, status="pending",
+        note=detection.decoding_stopped,
     )
 
 
@@ -329,7 +330,7 @@ def _record_row(row: IndexRow, record: EvidenceRecord, final: Path, out: Path) -
         "first_frame": facts.frame_indices[0], "last_frame": facts.frame_indices[-1],
         "start_seconds": facts.start_seconds, "end_seconds": facts.end_seconds,
         "class_name": decision.predicted_class, "score": decision.predicted_probability,
-        "threshold": decision.threshold, "status": "reported", "reason": None,
+        "threshold": decision.threshold, "status": "reported", "reason": None, "note": facts.decoding_stopped,
         "report": final.relative_to(out).as_posix(),
     })
 
