@@ -92,6 +92,7 @@ def test_frame_features_are_traced_once_and_chunking_does_not_change_them(tmp_pa
     np.testing.assert_allclose(detector.frame_features(frames[7:8]), whole[7:8], rtol=1e-5, atol=1e-6)
     assert detector._frame_cnn.experimental_get_tracing_count() == 1
     assert detector.prepare_frames(frames).shape == (21, SIZE, SIZE, 3)
+    np.testing.assert_array_equal(detector.prepare_frames(frames[:T]), detector.preprocess(frames[:T]))
 
 
 def conv_ops(function: tf.types.experimental.ConcreteFunction) -> Counter:
@@ -128,6 +129,7 @@ def test_a_model_of_unfixed_clip_length_is_traced_once_for_all_lengths(tmp_path:
         assert explanation.gradcam.shape[0] == count
         expected = original(detector.preprocess(frames)[None], training=False).numpy()[0]
         np.testing.assert_allclose(explanation.probabilities, expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(detector.predict(frames), expected, rtol=1e-5, atol=1e-6)
     assert detector._passes(detector.layer_name).maps_with_input_gradient.experimental_get_tracing_count() == 1
 
 
