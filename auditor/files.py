@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.errors import ArchiveError
@@ -108,3 +109,42 @@ def _replace_directory(staging: Path, final: Path) -> None:
         shutil.rmtree(backup, ignore_errors=True)
     except OSError as exc:
         raise ArchiveError(f"could not move the report into {final}: {exc.strerror or exc}") from exc
+
+
+@dataclass
+class FolderWalk:
+    """The regular files below a folder (by relative POSIX path), and the entries refused there."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    links: list[str] = field(default_factory=list)  # symbolic links (never followed)
+    special: list[str] = field(default_factory=list)  # devices, pipes, sockets
+    unlisted: list[tuple[str, str]] = field(default_factory=list)  # folders that cannot be listed, and why
+    too_many: bool = False  # stopped after `limit` entries
+
+
+def walk_folder(root: Path, limit: int) -> FolderWalk:
+    """Every regular file below `root` without following links, looking at `limit` entries at most
+    (hostile folders are bounded)."""
+    walk, pending, seen = FolderWalk(), [(Path(root), "")], 0
+    while pending:
+        directory, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as exc:
+            walk.unlisted.append((prefix, str(exc.strerror or exc)))
+            continue
+        seen += len(entries)
+        if seen > limit:
+            walk.too_many = True
+            return walk
+        for entry in entries:
+            relative = prefix + entry.name
+            if entry.is_symlink():
+                walk.links.append(relative)
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append((Path(entry.path), relative + "/"))
+            elif entry.is_file(follow_symlinks=False):
+                walk.files[relative] = Path(entry.path)
+            else:
+                walk.special.append(relative)
+    return walk

@@ -33,7 +33,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor.errors import ArchiveError, first_problem
-from auditor.files import sha256_bytes, sha256_file
+from auditor.files import sha256_bytes, sha256_file, walk_folder
 
 LEDGER_NAME = "ledger.jsonl"
 LEDGER_FORMAT = "auditor-ledger/1"
@@ -387,30 +387,13 @@ def walk_registered(target: Path, *, folder: bool) -> tuple[dict[str, str], list
 
 
 def _walk_folder(root: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    files: dict[str, str] = {}
-    refused: list[tuple[str, str]] = []
-    pending, seen = [(root, "")], 0
-    while pending:
-        directory, prefix = pending.pop()
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError as exc:
-            refused.append((prefix or ".", f"{prefix or root.name} cannot be listed ({exc.strerror or exc})"))
-            continue
-        seen += len(entries)
-        if seen > MAX_ENTRY_FILES:
-            return files, [*refused, (".", f"{root.name} holds more than {MAX_ENTRY_FILES} entries: refused")]
-        for entry in entries:
-            relative = prefix + entry.name
-            if entry.is_symlink():
-                refused.append((relative, f"{relative}: a symbolic link"))
-            elif entry.is_dir(follow_symlinks=False):
-                pending.append((Path(entry.path), relative + "/"))
-            elif entry.is_file(follow_symlinks=False):
-                files[relative] = sha256_file(Path(entry.path))
-            else:
-                refused.append((relative, f"{relative}: not a regular file (device, pipe or socket)"))
-    return files, refused
+    walk = walk_folder(root, MAX_ENTRY_FILES)
+    refused = [(p or ".", f"{p or root.name} cannot be listed ({why})") for p, why in walk.unlisted]
+    refused += [(p, f"{p}: a symbolic link") for p in walk.links]
+    refused += [(p, f"{p}: not a regular file (device, pipe or socket)") for p in walk.special]
+    if walk.too_many:
+        return {}, [*refused, (".", f"{root.name} holds more than {MAX_ENTRY_FILES} entries: refused")]
+    return {name: sha256_file(walk.files[name]) for name in sorted(walk.files)}, refused
 
 
 def entry_problems(out: Path, entry: LedgerEntry) -> list[tuple[str, str]]:

@@ -40,8 +40,13 @@ def open_executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Ex
     elif workers == 1:
         yield InlineExecutor()
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
             yield pool
+        except BaseException:  # interrupted: do not wait for the queued units
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
 
 @contextlib.contextmanager

@@ -19,13 +19,14 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass, field
+from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from auditor.archive import IndexRow, Ledger, write_index
+from auditor.archive import IndexRow, Ledger, LedgerEntry, write_index
 from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
 from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
 from auditor.detections import Detection, detections_jsonl
@@ -97,6 +98,8 @@ def run_batch(
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
     """Hold `out/.lock` exclusively; clear the staging area a killed run left."""
+    if out.is_dir() and any(out.iterdir()) and not (out / LOCK).exists():
+        raise ArchiveError(f"{out} is not empty and holds no batch; choose an empty or new folder, or the --out of a batch")
     try:
         for sub in ("", SCANS, REPORTS):
             (out / sub).mkdir(parents=True, exist_ok=True)
@@ -134,14 +137,14 @@ class _Coordinator:
             model=self.model_key, profile=settings.report.profile.model_dump(mode="json"),
             frame_importance=list(settings.report.frame_importance), templates=folder_key(settings.report.templates_dir),
         )
+        self.done = {(entry.kind, entry.key): entry for entry in self.ledger.entries()}
         self.rows: dict[str, IndexRow] = {}
         self.requests: dict[str, ReportRequest] = {}
+        self.hashes: dict[Path, str | None] = {}
         self.pending: dict[Future, tuple[str, Any]] = {}
         self.skipped = self.finished = 0
 
     def run(self, inputs: BatchInputs) -> BatchSummary:
-        entries = {(e.kind, e.key): e for e in self.ledger.entries()}
-        self.done = entries
         for video in inputs.videos:
             self._start_scan(video)
         for request in inputs.requests:
@@ -167,13 +170,17 @@ class _Coordinator:
         entry = self.done.get(("scan", key))
         if entry is not None:
             self.skipped += 1
-            self._start_reports(self._registered_detections(entry.path), video)
+            self._start_reports(self._registered_detections(entry), video)
             return
         task = ScanTask(self.settings.spec, str(video.path.absolute()), video.source_id, self.settings.scan)
         self._submit(run_scan, task, ("scan", (video, key, video_sha256)))
 
-    def _registered_detections(self, path: str) -> list[Detection]:
-        text = (self.out / path).read_text(encoding="utf-8")
+    def _registered_detections(self, entry: LedgerEntry) -> list[Detection]:
+        """The detections of a finished scan, from its registered file (checked against the ledger)."""
+        path = self.out / entry.path
+        if not path.is_file() or {path.name: sha256_file(path)} != entry.files:
+            raise ArchiveError(f"{entry.path} changed since the ledger registered it; run `auditor verify {self.out}`")
+        text = path.read_text(encoding="utf-8")
         return [Detection.model_validate_json(line) for line in text.splitlines() if line.strip()]
 
     def _scan_done(self, video: VideoInput, key: str, result: ScanResult) -> None:
@@ -197,13 +204,13 @@ class _Coordinator:
 
     def _start_reports(self, detections: list[Detection], video: VideoInput) -> None:
         for detection in detections:
-            request = request_for(detection, video.path.parent)
-            self._start_report(ReportRequest(**{**request.__dict__, "video": video.path}), _detection_row(detection))
+            request = replace(request_for(detection, video.path.parent), video=video.path)
+            self._start_report(request, _detection_row(detection))
 
     # reports
 
     def _start_report(self, request: ReportRequest, row: IndexRow) -> None:
-        video_sha256 = request.detection.video_sha256 if request.detection else _hash_or_none(request.video)
+        video_sha256 = request.detection.video_sha256 if request.detection else self._hash(request.video)
         key = unit_key(
             kind="report", base=self.report_base, video=video_sha256 or str(request.video), start=request.start,
             at=request.at, class_name=request.class_name, source_id=request.source_id,
@@ -226,6 +233,15 @@ class _Coordinator:
             self.settings.spec, key, request, self.settings.report, self.seal_info, str(self.out / STAGING)
         )
         self._submit(run_report, task, ("report", key))
+
+    def _hash(self, video: Path) -> str | None:
+        """The SHA-256 of a video named in an alert log (once per file), None when it cannot be read."""
+        if video not in self.hashes:
+            try:
+                self.hashes[video] = sha256_file(video)
+            except OSError:
+                self.hashes[video] = None
+        return self.hashes[video]
 
     def _final_folder(self, key: str, request: ReportRequest) -> Path:
         if request.detection is not None:
@@ -276,6 +292,8 @@ class _Coordinator:
                 self._report_done(what, result)
         except AuditorError as exc:
             self._failed(kind, what, str(exc))
+        except BrokenExecutor:
+            self._failed(kind, what, "a worker process died (out of memory, or killed); run the same command again")
         except Exception as exc:  # one broken unit must not stop the batch; --debug shows the traceback
             log.debug("unit failed", exc_info=True)
             self._failed(kind, what, f"internal error ({type(exc).__name__}: {exc}); run with --debug and report it")
@@ -293,11 +311,6 @@ class _Coordinator:
         write_index(self.out, list(self.rows.values()))
 
 
-def _hash_or_none(video: Path) -> str | None:
-    try:
-        return sha256_file(video)
-    except OSError:
-        return None
 
 
 def _detection_row(detection: Detection) -> IndexRow:

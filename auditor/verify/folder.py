@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from auditor.files import walk_folder
 from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
 from auditor.signing import MANIFEST_FILES, FolderManifest, ManifestEntry
 from auditor.verify.detached import check_detached
@@ -121,30 +122,13 @@ def _bind(
 
 def _walk(folder: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Regular files below `folder` with their sizes, and the entries that are refused."""
-    files: dict[str, int] = {}
-    refused: list[tuple[str, str]] = []
-    pending, seen = [(folder, "")], 0
-    while pending:
-        directory, prefix = pending.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError as exc:
-            refused.append((prefix or MANIFEST_NAME, f"{prefix or folder}: cannot be listed ({exc.strerror or exc})"))
-            continue
-        seen += len(entries)
-        if seen > MAX_FOLDER_FILES:
-            return files, [*refused, (MANIFEST_NAME, f"the folder holds more than {MAX_FOLDER_FILES} entries: refused")]
-        for entry in entries:
-            relative = prefix + entry.name
-            if entry.is_symlink():
-                refused.append((relative, f"{relative}: a symbolic link; a report folder holds regular files only"))
-            elif entry.is_dir(follow_symlinks=False):
-                pending.append((Path(entry.path), relative + "/"))
-            elif entry.is_file(follow_symlinks=False):
-                files[relative] = entry.stat(follow_symlinks=False).st_size
-            else:
-                refused.append((relative, f"{relative}: not a regular file (device, pipe or socket)"))
-    return files, refused
+    walk = walk_folder(folder, MAX_FOLDER_FILES)
+    refused = [(p or MANIFEST_NAME, f"{p or folder}: cannot be listed ({why})") for p, why in walk.unlisted]
+    refused += [(p, f"{p}: a symbolic link; a report folder holds regular files only") for p in walk.links]
+    refused += [(p, f"{p}: not a regular file (device, pipe or socket)") for p in walk.special]
+    if walk.too_many:
+        refused.append((MANIFEST_NAME, f"the folder holds more than {MAX_FOLDER_FILES} entries: refused"))
+    return {name: path.stat(follow_symlinks=False).st_size for name, path in walk.files.items()}, refused
 
 
 def _entry_problem(
