@@ -8,10 +8,14 @@ which keeps the best window (highest score) and the span of all of them.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
+from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +27,7 @@ from auditor.files import sha256_file
 from auditor.sidecar import sidecar_path
 from auditor.video import DecodeEnd, Frame, open_stream
 
+T = TypeVar("T")
 ScanProgress = Callable[[int, int], None]  # (frames decoded so far, detections so far)
 
 
@@ -124,8 +129,11 @@ def scan_video(
     rule = detector.sidecar.decision_rule
     merger = _Merger(detector.class_names, rule.raises_alert)
     windows = frames = 0
-    with open_stream(video, sampling=detector.sidecar.sampling) as stream:
-        for batch in _window_batches(stream, detector, window_length(detector), settings):
+    with (
+        open_stream(video, sampling=detector.sidecar.sampling) as stream,
+        contextlib.closing(_window_batches(stream, detector, window_length(detector), settings)) as batches,
+    ):
+        for batch in batches:
             for window in batch:
                 merger.add(window)
             windows += len(batch)
@@ -171,24 +179,67 @@ class _Made:
 
 def _window_batches(
     stream: Iterator[Frame], detector: Detector, length: int, settings: ScanSettings
-) -> Iterator[list[Window]]:
-    """Windows of `length` sampled frames every `stride` frames, scored `windows_per_call` at a time."""
+) -> Generator[list[Window], None, None]:
+    """Windows of `length` sampled frames every `stride` frames, scored `windows_per_call` at a time.
+    Frames are decoded and prepared one chunk ahead in a background thread, while the model runs."""
     recent: deque[tuple[int, float, np.ndarray]] = deque(maxlen=length)
     pending: list[tuple[tuple[int, ...], tuple[float, ...], np.ndarray]] = []
     seen = 0
-    for chunk in _chunks(stream, settings.batch_size):
-        features = detector.frame_features(np.stack([frame.rgb for frame in chunk]), batch_size=settings.batch_size)
-        for frame, feature in zip(chunk, features, strict=True):
-            recent.append((frame.index, frame.time, feature))
-            seen += 1
-            if len(recent) == length and (seen - length) % settings.stride == 0:
-                indices, times, stacked = zip(*recent, strict=True)
-                pending.append((indices, times, np.stack(stacked)))
-        while len(pending) >= settings.windows_per_call:
-            yield _scored(detector, pending[: settings.windows_per_call])
-            pending = pending[settings.windows_per_call :]
+    prepared = (
+        (chunk, detector.prepare_frames(np.stack([f.rgb for f in chunk]))) for chunk in _chunks(stream, settings.batch_size)
+    )
+    with contextlib.closing(_prefetched(prepared)) as chunks:
+        for chunk, inputs in chunks:
+            for frame, feature in zip(chunk, detector.features_of_prepared(inputs), strict=True):
+                recent.append((frame.index, frame.time, feature))
+                seen += 1
+                if len(recent) == length and (seen - length) % settings.stride == 0:
+                    indices, times, stacked = zip(*recent, strict=True)
+                    pending.append((indices, times, np.stack(stacked)))
+            while len(pending) >= settings.windows_per_call:
+                yield _scored(detector, pending[: settings.windows_per_call])
+                pending = pending[settings.windows_per_call :]
     if pending:
         yield _scored(detector, pending)
+
+
+def _prefetched(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
+    """`items`, produced up to `depth` ahead by a background thread (OpenCV and TensorFlow release
+    the GIL: decoding overlaps the model). Closing the iterator stops and joins the thread."""
+    queue: Queue[tuple[str, object]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: object) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put((kind, value), timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put("error", exc)
+
+    thread = threading.Thread(target=produce, name="auditor-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _scored(detector: Detector, pending: list[tuple[tuple[int, ...], tuple[float, ...], np.ndarray]]) -> list[Window]:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from auditor.batch.run import BatchSettings, run_batch
 from auditor.batch.tasks import DetectorSpec
 from auditor.demo import demo_model_path
 from auditor.detector import Detector, load_detector
+from auditor.errors import VideoError
 from auditor.scan import ScanSettings, scan_video
 from auditor.signing import SealSettings
 from auditor.synthetic import make_clip
@@ -290,3 +292,23 @@ def test_a_batch_refuses_a_folder_that_holds_other_things(recording: Path, ident
     run = run_cli(*batch_args(recording, out, identities), env=batch_env(identities))
     assert run.returncode == 7 and "is not empty and holds no batch" in run.stderr and run.stderr.count("\n") == 1
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_frames_decoded_ahead_arrive_in_order_errors_surface_and_closing_stops_the_thread() -> None:
+    import threading
+
+    from auditor.scan import _prefetched
+
+    def failing() -> Iterator[int]:
+        yield from range(3)
+        raise VideoError("broken frame")
+
+    seen = []
+    with pytest.raises(VideoError, match="broken frame"):
+        for item in _prefetched(failing()):
+            seen.append(item)
+    assert seen == [0, 1, 2]
+    stream = _prefetched(iter(range(10_000)), depth=2)
+    assert [next(stream) for _ in range(5)] == list(range(5))
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name == "auditor-decode"]

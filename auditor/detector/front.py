@@ -88,10 +88,14 @@ class Detector:
         input signature (None, H, W, 3)), run in chunks of batch_size."""
         _check_frames(frames, None)
         chunks = [
-            self._frame_cnn(tf.constant(self.prepare_frames(frames[start : start + batch_size]))).numpy()
+            self.features_of_prepared(self.prepare_frames(frames[start : start + batch_size]))
             for start in range(0, len(frames), batch_size)
         ]
         return np.concatenate(chunks)
+
+    def features_of_prepared(self, inputs: np.ndarray) -> np.ndarray:
+        """Per-frame features (N, *F) of model inputs `prepare_frames` made (N, H, W, 3), in one call."""
+        return self._frame_cnn(tf.constant(inputs, tf.float32)).numpy()
 
     def window_logits(self, features: np.ndarray) -> np.ndarray:
         """Logits (N, n_classes) of N windows of per-frame features (N, T, *F) (binary detectors:
