@@ -61,6 +61,7 @@ class DeploymentProfile(_Section):
     recipients: list[str] | None = None
     access_control: str | None = None
     second_verifier_required: bool | None = None
+    review_deadline_hours: float | None = Field(None, gt=0, le=100_000)  # a flagged report is reviewed within this
     retention: Retention = Field(default_factory=Retention)
     redress: Redress = Field(default_factory=Redress)
     report_language: str = "en"

@@ -13,7 +13,7 @@ Modules: `ledger` (the chain: append, read, check) and `index` (index.csv and in
 
 from __future__ import annotations
 
-from auditor.archive.index import IndexRow, write_index
+from auditor.archive.index import IndexRow, read_index, write_index
 from auditor.archive.ledger import LEDGER_NAME, Ledger, LedgerCheck, LedgerEntry, check_ledger
 
-__all__ = ["LEDGER_NAME", "IndexRow", "Ledger", "LedgerCheck", "LedgerEntry", "check_ledger", "write_index"]
+__all__ = ["LEDGER_NAME", "IndexRow", "Ledger", "LedgerCheck", "LedgerEntry", "check_ledger", "read_index", "write_index"]

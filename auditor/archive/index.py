@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import ArchiveError
 from auditor.files import atomic_write_text
@@ -31,6 +31,7 @@ INDEX_HTML = "index.html"
 TEMPLATE = "batch-index.html.j2"
 REPORT_FILES = ("report.pdf", "report.html")  # what each row links to, inside its report folder
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_INDEX_BYTES = 64 << 20
 
 
 class IndexRow(BaseModel):
@@ -52,6 +53,7 @@ class IndexRow(BaseModel):
     status: Literal["reported", "failed", "pending"]
     reason: str | None = None  # why it failed
     note: str | None = None  # what the operator should know of a reported row (e.g. where decoding stopped)
+    review: str | None = None  # where the report stands in its human review (auditor.review.state)
     report: str | None = Field(default=None, pattern=r"^reports/[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$")
 
 
@@ -60,6 +62,29 @@ def write_index(out: Path, rows: Sequence[IndexRow]) -> tuple[Path, Path]:
     ordered = sorted(rows, key=lambda r: (r.video, r.start_seconds, r.first_frame, r.class_name, r.detection_id))
     out = Path(out)
     return atomic_write_text(out / INDEX_CSV, index_csv(ordered)), atomic_write_text(out / INDEX_HTML, index_html(ordered))
+
+
+def read_index(out: Path) -> list[IndexRow]:
+    """The rows of `OUT/index.csv` as `write_index` wrote them (ArchiveError when it is not one)."""
+    path = Path(out) / INDEX_CSV
+    try:
+        if path.stat().st_size > MAX_INDEX_BYTES:
+            raise ArchiveError(f"{path} is larger than {MAX_INDEX_BYTES >> 20} MiB; it is not an index auditor wrote")
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+        return [IndexRow.model_validate({k: _uncell(k, v) for k, v in row.items()}) for row in rows]
+    except FileNotFoundError as exc:
+        raise ArchiveError(f"{out} holds no {INDEX_CSV}; is it the --out folder of a batch?") from exc
+    except (OSError, UnicodeDecodeError, ValidationError, csv.Error) as exc:
+        raise ArchiveError(f"{path} cannot be read back ({exc}); run the batch again to rewrite it") from exc
+
+
+def _uncell(column: str | None, value: str | None) -> str | None:
+    """A CSV cell back to its value: empty is None where a column may be empty, a defused formula
+    loses its apostrophe."""
+    field = IndexRow.model_fields.get(column or "")
+    if not value:
+        return None if field is not None and not field.is_required() else (value or "")
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
 
 
 def index_csv(rows: Sequence[IndexRow]) -> str:
@@ -104,6 +129,7 @@ def _shown(row: IndexRow) -> dict[str, object]:
         "threshold": f"{row.threshold:.3f}",
         "reason": row.reason or "",
         "note": row.note or "",
+        "review": row.review or "",
         "detection_id": row.detection_id,
         "links": links,
     }

@@ -3,7 +3,10 @@
 `OUT/ledger.jsonl` holds one JSON object a line. Each entry registers one scan file
 (`scans/<name>`) or one report folder (`reports/<name>`) with the SHA-256 of every file in it,
 the facts the caller records, and the SHA-256 of the previous entry's line: altering, removing,
-inserting or reordering an entry breaks the chain from there. Only the coordinating process
+inserting or reordering an entry breaks the chain from there. A report folder that changes later
+for a reason (a review signed into report.pdf with its review-N.json, a submission of the person
+concerned) gets an amendment entry (kind "review" or "submission") for the same folder that
+registers the new and changed files; a folder is checked against its entry and its amendments. Only the coordinating process
 appends, one `write()` of one whole line under an exclusive lock, then `fsync`; an append killed
 mid-write leaves a last line without its newline, which `drop_torn_tail` removes.
 
@@ -24,7 +27,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +41,8 @@ from auditor.files import sha256_bytes, sha256_file, walk_folder
 LEDGER_NAME = "ledger.jsonl"
 LEDGER_FORMAT = "auditor-ledger/1"
 GENESIS = "0" * 64  # `previous` of the first entry
-KINDS = {"scan": "scans", "report": "reports"}  # kind -> the folder of OUT its files or folders are in
+KINDS = {"scan": "scans", "report": "reports", "review": "reports", "submission": "reports"}  # kind -> folder of OUT
+AMENDMENTS = frozenset({"review", "submission"})  # kinds that amend an already registered report folder
 MiB = 1 << 20
 MAX_LEDGER_BYTES = 64 * MiB
 MAX_LINE_BYTES = 1 * MiB
@@ -58,7 +62,7 @@ class LedgerEntry(BaseModel):
 
     format: Literal["auditor-ledger/1"]
     sequence: int = Field(ge=1)
-    kind: Literal["scan", "report"]
+    kind: Literal["scan", "report", "review", "submission"]
     key: str = Field(pattern=r"^[0-9a-f]{1,128}$")  # unit-of-work key, unique per kind
     path: str = Field(pattern=rf"^(scans|reports)/{_NAME}$")  # relative POSIX path inside OUT
     files: dict[str, str]  # path inside `path` (a folder) or the file's name (a file) -> SHA-256
@@ -91,6 +95,8 @@ class LedgerEntry(BaseModel):
             raise ValueError(f"a {self.kind} is registered under {KINDS[self.kind]}/, not {folder}/")
         if self.kind == "scan" and set(self.files) != {name}:
             raise ValueError("a scan entry registers exactly its one file, by its name")
+        if self.kind in AMENDMENTS and not self.files:
+            raise ValueError(f"a {self.kind} entry registers the files it adds or changes; it lists none")
         return self
 
     def line(self) -> bytes:
@@ -153,13 +159,19 @@ class Ledger:
         """The keys registered for `kind` ("scan" or "report")."""
         return {entry.key for entry in self.entries() if entry.kind == kind}
 
-    def append(self, kind: str, key: str, path: Path, facts: dict[str, object]) -> LedgerEntry:
+    def append(
+        self, kind: str, key: str, path: Path, facts: dict[str, object], only: Sequence[str] | None = None
+    ) -> LedgerEntry:
         """Register `path` (a report folder under OUT/reports or a scan file under OUT/scans) with
-        the SHA-256 of its files; one line written and synced. ArchiveError when the ledger is
-        broken, the key or path is registered already, or `path` holds a link or special file."""
+        the SHA-256 of its files (with `only`: of those files inside the folder, for an amendment);
+        one line written and synced. ArchiveError when the ledger is broken, the key or path is
+        registered already (an amendment: when its folder is not), or `path` holds a link or special file."""
         relative = self._relative(path)
         target = self.out / relative
-        files, refused = walk_registered(target, folder=kind == "report")
+        files, refused = walk_registered(target, folder=kind != "scan")
+        if only is not None:
+            refused += [(name, f"{name}: not in {relative}") for name in only if name not in files]
+            files = {name: digest for name, digest in files.items() if name in only}
         if refused:
             raise ArchiveError(f"cannot register {relative}: {refused[0][1]}; a registered {kind} holds regular files only")
         with self._locked() as (fd, created):
@@ -215,12 +227,15 @@ class Ledger:
     def _entry(
         self, chain: Chain, kind: str, key: str, relative: str, files: dict[str, str], facts: dict[str, object]
     ) -> LedgerEntry:
-        for marker, what in (((kind, key), "key"), ((relative,), "path")):
+        markers = [((kind, key), "key")] + ([] if kind in AMENDMENTS else [((relative,), "path")])
+        for marker, what in markers:
             if (entry := self._taken.get(marker)) is not None:
                 raise ArchiveError(
                     f"cannot register {relative}: ledger entry {entry.sequence} registers {entry.path} with this "
                     f"{what} already; a registered {kind} is never replaced"
                 )
+        if kind in AMENDMENTS and (relative,) not in self._taken:
+            raise ArchiveError(f"cannot register a {kind} of {relative}: the ledger registers no report there")
         raw = {
             "format": LEDGER_FORMAT, "sequence": chain.lines + 1, "kind": kind, "key": key, "path": relative,
             "files": files, "facts": facts, "previous": chain.head,
@@ -244,7 +259,9 @@ class Ledger:
         return self._tail
 
     def _take(self, entry: LedgerEntry) -> None:
-        self._taken[(entry.kind, entry.key)] = self._taken[(entry.path,)] = entry
+        self._taken[(entry.kind, entry.key)] = entry
+        if entry.kind not in AMENDMENTS:
+            self._taken[(entry.path,)] = entry
 
     @contextmanager
     def _locked(self) -> Iterator[tuple[int, bool]]:
@@ -361,7 +378,10 @@ def _link_problem(
             label = f"ledger entry {number - 1} ({before.path})" if before else f"ledger entry {number - 1}"
             return number - 1, f"{label}: altered after it was recorded (entry {number} holds another SHA-256 for it)"
         return number, f"{where}: does not follow entry {number - 1} (altered, inserted, or entries were removed before it)"
-    for marker, what in (((entry.kind, entry.key), "key"), (("path", entry.path), "path")):
+    if entry.kind in AMENDMENTS and ("path", entry.path) not in seen:
+        return number, f"{where}: amends a report folder that no earlier entry registers"
+    markers = [((entry.kind, entry.key), "key")] + ([] if entry.kind in AMENDMENTS else [(("path", entry.path), "path")])
+    for marker, what in markers:
         if marker in seen:
             return number, f"{where}: registers the {what} of ledger entry {seen[marker]} again"
         seen[marker] = number
@@ -396,21 +416,35 @@ def _walk_folder(root: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
     return {name: sha256_file(walk.files[name]) for name in sorted(walk.files)}, refused
 
 
-def entry_problems(out: Path, entry: LedgerEntry) -> list[tuple[str, str]]:
-    """What no longer matches `entry` in OUT, as (path inside the entry, problem): files missing,
-    altered or added (in a registered folder), links and special files. Each problem reads well
-    after "ledger entry N (PATH): "."""
-    files, problems = walk_registered(Path(out) / entry.path, folder=entry.kind == "report")
+def entry_problems(out: Path, entry: LedgerEntry, amendments: Sequence[LedgerEntry] = ()) -> list[tuple[str, str]]:
+    """What no longer matches `entry` and its later `amendments` in OUT, as (path inside the entry,
+    problem): files missing, altered or added (in a registered folder), links and special files.
+    Each problem reads well after "ledger entry N (PATH): "."""
+    files, problems = walk_registered(Path(out) / entry.path, folder=entry.kind != "scan")
     if any(path == "." for path, _ in problems):
         return problems
-    for name, digest in entry.files.items():
+    expected = {name: (digest, entry.sequence) for name, digest in entry.files.items()}
+    for amendment in amendments:
+        expected.update({name: (digest, amendment.sequence) for name, digest in amendment.files.items()})
+    for name, (digest, sequence) in expected.items():
+        own = sequence == entry.sequence
         if name not in files:
-            problems.append((name, f"{name}: missing (the entry registers it)"))
+            problems.append((name, f"{name}: missing ({'the entry' if own else f'entry {sequence}'} registers it)"))
         elif files[name] != digest:
-            problems.append((name, f"{name}: altered (its SHA-256 is not the one registered)"))
-    for name in sorted(files.keys() - entry.files.keys()):
+            by = "" if own else f" entry {sequence}"
+            problems.append((name, f"{name}: altered (its SHA-256 is not the one{by} registered)"))
+    for name in sorted(files.keys() - expected.keys()):
         problems.append((name, f"{name}: not registered (added after the entry)"))
     return problems
+
+
+def amendments_of(entries: Sequence[LedgerEntry]) -> dict[str, list[LedgerEntry]]:
+    """The amendment entries of each registered folder path, in ledger order."""
+    found: dict[str, list[LedgerEntry]] = {}
+    for entry in entries:
+        if entry.kind in AMENDMENTS:
+            found.setdefault(entry.path, []).append(entry)
+    return found
 
 
 def check_ledger(out: Path) -> LedgerCheck:
@@ -422,8 +456,11 @@ def check_ledger(out: Path) -> LedgerCheck:
     if not (Path(out) / LEDGER_NAME).exists():
         return LedgerCheck(0, None, f"{out} holds no {LEDGER_NAME}")
     intact = chain.entries if chain.first_broken is None else chain.entries[: chain.first_broken - 1]
+    amendments = amendments_of(intact)
     for entry in intact:
-        problems = entry_problems(out, entry)
+        if entry.kind in AMENDMENTS:
+            continue
+        problems = entry_problems(out, entry, amendments.get(entry.path, []))
         if problems:
             first = problems[0][1]
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""

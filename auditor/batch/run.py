@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from auditor.files import atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity
 from auditor.pipeline import ReportOptions
 from auditor.requests import ReportRequest, request_for
+from auditor.review.state import review_state
 from auditor.scan import ScanResult, ScanSettings
 from auditor.signing import SealSettings, seal_fields, sign_report_folder
 from auditor.verify import TrustAnchors, verify_folder
@@ -344,6 +346,7 @@ def _record_row(row: IndexRow, record: EvidenceRecord, final: Path, out: Path) -
         "start_seconds": facts.start_seconds, "end_seconds": facts.end_seconds,
         "class_name": decision.predicted_class, "score": decision.predicted_probability,
         "threshold": decision.threshold, "status": "reported", "reason": None, "note": facts.decoding_stopped,
+        "review": review_state(record, [], datetime.now(UTC)).describe(),
         "report": final.relative_to(out).as_posix(),
     })
 

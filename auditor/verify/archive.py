@@ -17,11 +17,13 @@ import stat
 from pathlib import Path
 
 from auditor.archive.ledger import (
+    AMENDMENTS,
     KINDS,
     LEDGER_NAME,
     MAX_ENTRY_FILES,
     Chain,
     LedgerEntry,
+    amendments_of,
     entry_problems,
     read_chain,
 )
@@ -50,11 +52,12 @@ def verify_archive(out: Path, anchors: TrustAnchors) -> list[FileVerdict]:
     verdicts: list[FileVerdict] = []
     broken: list[str] = []
     registered: set[str] = set()
+    amendments = amendments_of(chain.entries)
     for entry in chain.entries:
-        if entry.path in registered:
+        if entry.path in registered or entry.kind in AMENDMENTS:
             continue
         registered.add(entry.path)
-        problems = entry_problems(out, entry)
+        problems = entry_problems(out, entry, amendments.get(entry.path, []))
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             broken.append(f"ledger entry {entry.sequence} ({entry.path}): {problems[0][1]}{more}")
@@ -96,7 +99,7 @@ def _entry_verdicts(
 def _unregistered(out: Path, registered: set[str], anchors: TrustAnchors) -> list[FileVerdict]:
     """A verdict for each entry of OUT/reports and OUT/scans that the ledger does not register."""
     verdicts: list[FileVerdict] = []
-    for folder in KINDS.values():
+    for folder in sorted(set(KINDS.values())):
         place = out / folder
         try:
             info = place.lstat()

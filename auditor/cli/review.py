@@ -1,0 +1,96 @@
+"""`auditor review` and `auditor queue`: a person's decision on a report, and what waits for one."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from auditor.review.model import DECISIONS
+
+REVIEWER_PASSPHRASE_ENV = "AUDITOR_REVIEWER_PASSPHRASE"
+
+
+@click.command("review")
+@click.argument("report", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--as", "reviewer_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="The reviewer's keys folder (from `auditor keys add-reviewer`).")
+@click.option("--decision", type=click.Choice(DECISIONS), required=True,
+              help="confirm or overturn the system's decision, or escalate it to someone with more authority.")
+@click.option("--reason", "reasons", required=True, help="Why you decided so (required: a sentence).")
+@click.option("--considered", default="", help="What you looked at: the clip, other cameras, witnesses…")
+@click.option("--authority", default="", help="Your authority to change the decision (default: your role).")
+@click.option("--minutes", type=click.FloatRange(0, 100_000), help="Minutes spent on the review.")
+@click.option("--bias-acknowledged", is_flag=True,
+              help="I judged the clip myself and did not rely on the system's output alone.")
+@click.option("--slot", type=click.IntRange(1, 2), help="Review slot (default: the first empty one).")
+@click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
+def review_command(
+    report: Path, reviewer_dir: Path, decision: str, reasons: str, considered: str, authority: str,
+    minutes: float | None, bias_acknowledged: bool, slot: int | None, tsa_url: str | None,
+) -> None:
+    """Record your review of REPORT (a report folder): fill its PDF's review form and sign it with
+    your reviewer key, as a new revision that keeps the seal valid; review-N.json (+ .p7s) is
+    written beside it, and a batch's ledger and index are updated. Passphrase: $AUDITOR_REVIEWER_PASSPHRASE
+    or a prompt."""
+    from auditor.keys import load_identity
+    from auditor.keys.identity import reviewer_role
+    from auditor.review.model import review_input
+    from auditor.review.record import review_report
+
+    identity = load_identity(reviewer_dir, _passphrase(reviewer_dir))
+    role = reviewer_role(identity) or "reviewer"
+    review = review_input(
+        reviewer=identity.info.common_name, role=role, authority=authority or role, data_considered=considered,
+        decision=decision, reasons=reasons, minutes=minutes, automation_bias_acknowledged=bias_acknowledged,
+    )
+    entry = review_report(report, identity, review, slot, tsa_url=tsa_url)
+    click.echo(f"review {entry.slot} signed by {entry.signer}: {entry.review.decision}; {report / f'review-{entry.slot}.json'}")
+
+
+def _passphrase(folder: Path) -> str:
+    from auditor.errors import SigningError
+
+    passphrase = os.environ.get(REVIEWER_PASSPHRASE_ENV)
+    if passphrase:
+        return passphrase
+    if not click.get_text_stream("stdin").isatty():
+        raise SigningError(f"no passphrase for the reviewer key in {folder}: set {REVIEWER_PASSPHRASE_ENV}")
+    return str(click.prompt(f"Passphrase of the reviewer key in {folder}", hide_input=True, err=True))
+
+
+@click.command("queue")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--status", "only", multiple=True, help="Show only reports in this status (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable list on stdout.")
+def queue_command(out: Path, only: tuple[str, ...], as_json: bool) -> None:
+    """List the reports of a batch folder OUT by review status: awaiting review, overdue (past the
+    profile's review_deadline_hours), awaiting second review, disagreement, escalated, reviewed,
+    overturned, no alert; and bring OUT/index.html up to date."""
+    from auditor.review.queue import refresh_index, review_queue, status_counts
+
+    now = datetime.now(UTC)
+    items = review_queue(out, now)
+    refresh_index(out, now)
+    shown = [item for item in items if not only or item.state.status in only]
+    if as_json:
+        click.echo(json.dumps({
+            "counts": status_counts(items),
+            "reports": [
+                {"folder": str(i.folder), "report_id": i.report_id, "class": i.predicted_class, "status": i.state.status,
+                 "due": i.state.due.isoformat() if i.state.due else None,
+                 "decisions": [r.review.decision for r in i.state.reviews]}
+                for i in shown
+            ],
+        }, indent=2))
+        return
+    counts = status_counts(items)
+    click.echo(", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no reports")
+    for item in shown:
+        click.echo(f"{item.state.status:<22} {item.folder.name}  {item.predicted_class}  {item.state.describe()}")
+
+
+COMMANDS = [review_command, queue_command]

@@ -1,0 +1,89 @@
+"""What a review says, how its PDF form fields are named, and the record written beside the report.
+
+The sealed PDF carries `SLOTS` review slots: slot 1 for the reviewer, slot 2 for a second verifier
+(where the deployment profile requires two) or for the person an escalated review goes to. Each
+slot has the text and choice fields of `FIELDS` and one empty signature field; a review fills one
+slot and signs it in a new revision (`auditor review`, or any PDF reader). `review-N.json` (+
+`.p7s`, signed by the reviewer) beside the report repeats what slot N's fields say.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from auditor.errors import ReportError, first_problem
+
+REVIEW_FORMAT: Final = "auditor-review/1"
+SLOTS: Final = 2
+Decision = Literal["confirm", "overturn", "escalate"]
+DECISIONS: Final[tuple[str, ...]] = ("confirm", "overturn", "escalate")
+MAX_TEXT: Final = 4000  # characters of one text field
+
+# ReviewInput attribute -> field name suffix in the PDF form; slot N's field is f"review{N}.{suffix}"
+FIELDS: Final[dict[str, str]] = {
+    "reviewer": "reviewer",
+    "role": "role",
+    "authority": "authority",
+    "data_considered": "considered",
+    "decision": "decision",  # a text field holding one of DECISIONS (readers fill it by typing or choosing)
+    "reasons": "reasons",
+    "minutes": "minutes",
+    "automation_bias_acknowledged": "bias",  # a checkbox: /Yes when ticked, /Off otherwise
+}
+SIGNATURE_SUFFIX_NAME: Final = "signature"
+
+
+def field_name(slot: int, attribute: str) -> str:
+    """The PDF field name of `attribute` in review slot `slot` (1-based), e.g. "review1.reasons"."""
+    suffix = SIGNATURE_SUFFIX_NAME if attribute == "signature" else FIELDS[attribute]
+    return f"review{slot}.{suffix}"
+
+
+class ReviewInput(BaseModel):
+    """What a reviewer states. A decision without reasons is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    reviewer: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=200)
+    authority: str = Field("", max_length=MAX_TEXT)
+    data_considered: str = Field("", max_length=MAX_TEXT)
+    decision: Decision
+    reasons: str = Field(max_length=MAX_TEXT)
+    minutes: float | None = Field(None, ge=0, le=100_000)
+    automation_bias_acknowledged: bool = False
+
+    @field_validator("reasons")
+    @classmethod
+    def _reasons_given(cls, reasons: str) -> str:
+        if len(reasons.split()) < 2:
+            raise ValueError("a decision needs its reasons (a sentence, not a word); say why you decided so")
+        return reasons
+
+
+class ReviewRecord(BaseModel):
+    """`review-N.json`: one signed review of one report, as its PDF revision records it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["auditor-review/1"] = REVIEW_FORMAT
+    report_id: str
+    record_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    slot: int = Field(ge=1, le=SLOTS)
+    review: ReviewInput
+    signer: str  # subject of the reviewer's certificate
+    certificate_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signed_at: datetime
+    pdf_size: int = Field(ge=1)  # bytes of report.pdf up to and including this review's revision
+    pdf_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of those bytes
+
+
+def review_input(**fields: object) -> ReviewInput:
+    """A `ReviewInput`, or ReportError naming what is missing (e.g. the reasons)."""
+    try:
+        return ReviewInput.model_validate(fields)
+    except ValidationError as exc:
+        raise ReportError(f"the review is incomplete: {first_problem(exc, 'review')}") from exc

@@ -1,0 +1,59 @@
+"""Record a review: sign it into the report's PDF, write `review-N.json` (+ `.p7s`) beside it, and
+register both in the batch ledger when the report folder belongs to a batch.
+
+The PDF revision comes first (it is the evidence); the JSON repeats it for scripts and the queue.
+A run killed between the two leaves a signed review in the PDF without its JSON: `auditor verify`
+names it, and the review itself stands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from auditor.archive import LEDGER_NAME, Ledger
+from auditor.errors import ReportError
+from auditor.evidence import load_record
+from auditor.files import atomic_write_text, sha256_file
+from auditor.keys import SigningIdentity
+from auditor.report_folder import PDF_NAME, RECORD_NAME
+from auditor.review.fill import sign_review
+from auditor.review.model import ReviewInput, ReviewRecord
+from auditor.review.queue import refresh_index
+from auditor.signing import sign_detached
+
+
+def review_report(
+    folder: Path, identity: SigningIdentity, review: ReviewInput, slot: int | None = None, *, tsa_url: str | None = None
+) -> ReviewRecord:
+    """Sign `review` into `folder`'s report.pdf as a new revision and record it beside the report."""
+    folder = Path(folder)
+    for name in (PDF_NAME, RECORD_NAME):
+        if not (folder / name).is_file():
+            raise ReportError(f"{folder} holds no {name}: give a report folder (the --out of `auditor report`)")
+    record = load_record(folder / RECORD_NAME)
+    signed = sign_review(folder / PDF_NAME, identity, review, slot, tsa_url=tsa_url)
+    entry = ReviewRecord(
+        report_id=record.report.report_id, record_sha256=sha256_file(folder / RECORD_NAME), slot=signed.slot,
+        review=review, signer=signed.signer, certificate_sha256=signed.certificate_sha256, signed_at=signed.signed_at,
+        pdf_size=signed.pdf_size, pdf_sha256=signed.pdf_sha256,
+    )
+    path = atomic_write_text(folder / f"review-{signed.slot}.json", json.dumps(entry.model_dump(mode="json"), indent=2) + "\n")
+    signature = sign_detached(path, identity, tsa_url=tsa_url)
+    _register(folder, entry, [PDF_NAME, path.name, signature.name])
+    return entry
+
+
+def _register(folder: Path, entry: ReviewRecord, files: list[str]) -> None:
+    """In a batch (OUT/reports/<name>): a ledger amendment, and the index row's review status."""
+    out = folder.absolute().parent.parent
+    if folder.absolute().parent.name != "reports" or not (out / LEDGER_NAME).is_file():
+        return
+    key = hashlib.sha256(f"{entry.report_id}:{entry.slot}".encode()).hexdigest()
+    facts: dict[str, object] = {
+        "report_id": entry.report_id, "slot": entry.slot, "decision": entry.review.decision,
+        "reviewer": entry.review.reviewer, "certificate_sha256": entry.certificate_sha256,
+    }
+    Ledger(out).append("review", key, folder.absolute(), facts, only=files)
+    refresh_index(out)
