@@ -1,7 +1,7 @@
 """`auditor keys`: create, import, show and re-encrypt the organisation seal; signing options.
 
 Passphrases come from `AUDITOR_KEY_PASSPHRASE` (the seal's), `AUDITOR_ROOT_PASSPHRASE` (the
-root key's) or a hidden prompt, never from an argument.
+root key's), `AUDITOR_REVIEWER_PASSPHRASE` (a reviewer's) or a hidden prompt, never from an argument.
 Other commands that write reports add `@signing_options` and call `load_signing_identity` before
 any rendering, so that a wrong passphrase or an expired certificate fails before work is done.
 """
@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import click
 from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 
 from auditor.errors import SigningError
 from auditor.keys import (
@@ -25,11 +26,14 @@ from auditor.keys import (
     DEFAULT_VALID_DAYS,
     KEY_TYPES,
     PASSPHRASE_ENV,
+    REVIEWER_PASSPHRASE_ENV,
     ROOT_KEY_FILE,
     ROOT_PASSPHRASE_ENV,
     IdentityPaths,
     KeyType,
+    ReviewerPaths,
     SigningIdentity,
+    add_reviewer,
     check_passphrases_apart,
     create_identity,
     default_keys_dir,
@@ -39,6 +43,8 @@ from auditor.keys import (
     passphrase_from_env,
     read_certificates,
     rekey_key_file,
+    reviewer_paths,
+    reviewer_role,
 )
 from auditor.signing import TSA_ENV
 
@@ -90,6 +96,19 @@ def _new_root_passphrase() -> str:
         "Passphrase for the root key (min. 8 characters, not the seal's; keep it apart)",
         ROOT_PASSPHRASE_ENV,
         "the root key",
+        confirm=True,
+    )
+
+
+def _root_passphrase() -> str:
+    return os.environ.get(ROOT_PASSPHRASE_ENV) or _prompt("Passphrase of the root key", ROOT_PASSPHRASE_ENV, "the root key")
+
+
+def _new_reviewer_passphrase(name: str) -> str:
+    return os.environ.get(REVIEWER_PASSPHRASE_ENV) or _prompt(
+        f"Passphrase for {name}'s new key and .p12 file (min. 8 characters)",
+        REVIEWER_PASSPHRASE_ENV,
+        f"{name}'s new key",
         confirm=True,
     )
 
@@ -201,6 +220,44 @@ def rekey_command(keys_dir: Path | None, root_key: Path | None) -> None:
         click.echo(f"re-encrypted {path}: {key_protection(path).description}")
 
 
+@keys_group.command("add-reviewer")
+@click.argument("name")
+@click.option("--role", required=True, help="The reviewer's role, certified in the certificate (e.g. 'Duty officer').")
+@keys_dir_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The reviewer's keys folder (default: <keys>/reviewers/<name as a slug>).",
+)
+@click.option(
+    "--root-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The root key's offline copy (default: root.key.pem in the keys folder).",
+)
+def add_reviewer_command(
+    name: str, role: str, keys_dir: Path | None, out_dir: Path | None, root_key: Path | None
+) -> None:
+    """Issue reviewer NAME a signing certificate under the organisation root, naming their role.
+
+    Writes the reviewer's keys folder (for `auditor review --as FOLDER`) and a PKCS#12 file for
+    PDF readers. The root key's passphrase comes from AUDITOR_ROOT_PASSPHRASE or a prompt, the
+    reviewer's new passphrase (key and .p12) from AUDITOR_REVIEWER_PASSPHRASE or a prompt.
+    """
+    folder = keys_dir or default_keys_dir()
+    reviewer_paths(folder, name, out_dir)  # refuse a taken folder before asking for passphrases
+    root_passphrase = _root_passphrase()
+    paths = add_reviewer(
+        folder, root_passphrase, name, role, _new_reviewer_passphrase(name), out=out_dir, root_key=root_key
+    )
+    cert = read_certificates(paths.identity.cert)[0]
+    click.echo(f"issued a reviewer certificate for {name.strip()} (role: {reviewer_role(cert)}) in {paths.identity.folder}")
+    _describe(paths.identity)
+    _how_to_import(paths)
+
+
 @keys_group.command("show")
 @keys_dir_option
 def show_command(keys_dir: Path | None) -> None:
@@ -226,7 +283,7 @@ def _describe(paths: IdentityPaths) -> None:
     root = read_certificates(paths.root)[0]
     now = dt.datetime.now(dt.UTC)
     state = "valid" if cert.not_valid_before_utc <= now <= cert.not_valid_after_utc else "NOT VALID NOW"
-    click.echo(f"  signer:      {cert.subject.rfc4514_string()}")
+    click.echo(f"  signer:      {cert.subject.rfc4514_string({NameOID.TITLE: 'title'})}")
     click.echo(f"  certificate: SHA-256 {cert.fingerprint(hashes.SHA256()).hex()}")
     click.echo(f"  valid:       {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d} ({state})")
     click.echo(f"  root:        {root.subject.rfc4514_string()} (SHA-256 {root.fingerprint(hashes.SHA256()).hex()})")
@@ -235,6 +292,21 @@ def _describe(paths: IdentityPaths) -> None:
     root_key = paths.folder / ROOT_KEY_FILE
     if root_key.is_file():
         click.echo(f"  root key:    {_key_line(root_key)}; only issues certificates: keep it offline")
+
+
+def _how_to_import(paths: ReviewerPaths) -> None:
+    click.echo(f"  PKCS#12:     {paths.p12} (mode 600; key, certificate and chain; same passphrase)")
+    click.echo("HOW TO USE IT:")
+    click.echo(f"  command line: auditor review REPORT --as {paths.identity.folder} (passphrase in {REVIEWER_PASSPHRASE_ENV})")
+    click.echo(
+        "  Adobe Acrobat / Reader: Preferences > Signatures > Identities & Trusted Certificates > More > "
+        f"Digital IDs > Add ID > 'My existing digital ID from a file' > {paths.p12.name}"
+    )
+    click.echo(f"  Okular, Evince (NSS): pk12util -i {paths.p12} -d sql:$HOME/.pki/nssdb")
+    click.echo(
+        f"  Give the file to the reviewer only (a USB drive, not e-mail) and the passphrase apart; "
+        f"readers check the signature against {paths.identity.root.name}, which verifiers import as trusted."
+    )
 
 
 def _key_line(path: Path) -> str:

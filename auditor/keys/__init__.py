@@ -8,6 +8,7 @@ One concern per module, each stating its own facts:
 - `identity`      `SigningIdentity` and `load_identity` with its cache
 - `issue`         key types, `create_identity` (root and seal) and `issue_identity` (reviewers)
 - `imports`       `import_identity` from PKCS#12 or PEM files
+- `reviewers`     `add_reviewer`: a reviewer's identity with its role, and its PKCS#12 file
 
 Modules import one another in that order only; none imports from this file.
 """
@@ -32,7 +33,7 @@ from auditor.keys.folder import (
     IdentityPaths,
     default_keys_dir,
 )
-from auditor.keys.identity import SigningIdentity, load_identity
+from auditor.keys.identity import SigningIdentity, load_identity, reviewer_role
 from auditor.keys.imports import import_identity
 from auditor.keys.issue import (
     DEFAULT_KEY_TYPE,
@@ -47,12 +48,22 @@ from auditor.keys.protection import (
     KDF_ITERATIONS,
     MIN_PASSPHRASE_LENGTH,
     PASSPHRASE_ENV,
+    REVIEWER_PASSPHRASE_ENV,
     ROOT_PASSPHRASE_ENV,
     KeyProtection,
     check_passphrases_apart,
     key_protection,
     passphrase_from_env,
     rekey_key_file,
+)
+from auditor.keys.reviewers import (
+    P12_SUFFIX,
+    REVIEWERS_DIR,
+    ReviewerPaths,
+    add_reviewer,
+    pkcs12_bytes,
+    reviewer_paths,
+    reviewer_slug,
 )
 
 __all__ = [
@@ -67,7 +78,10 @@ __all__ = [
     "KEY_FILE",
     "KEY_TYPES",
     "MIN_PASSPHRASE_LENGTH",
+    "P12_SUFFIX",
     "PASSPHRASE_ENV",
+    "REVIEWERS_DIR",
+    "REVIEWER_PASSPHRASE_ENV",
     "ROOT_FILE",
     "ROOT_KEY_FILE",
     "ROOT_PASSPHRASE_ENV",
@@ -77,7 +91,9 @@ __all__ = [
     "KeyProtection",
     "KeyType",
     "PrivateKey",
+    "ReviewerPaths",
     "SigningIdentity",
+    "add_reviewer",
     "check_key_matches",
     "check_passphrases_apart",
     "check_signing_certificate",
@@ -88,7 +104,11 @@ __all__ = [
     "key_protection",
     "load_identity",
     "passphrase_from_env",
+    "pkcs12_bytes",
     "read_certificates",
     "rekey_key_file",
+    "reviewer_paths",
+    "reviewer_role",
+    "reviewer_slug",
     "signed_by",
 ]

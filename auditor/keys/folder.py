@@ -9,7 +9,8 @@ A keys folder (`default_keys_dir()` unless told otherwise) holds:
 - `root.key.pem`   (only after `create_identity`) the root's key, encrypted with its own
   passphrase (never the seal's), mode 0600. Only `issue_identity` uses it, to give reviewers
   certificates under the same root: move it offline; `load_identity` never reads it
-- `identity.json`  what reports say about the seal (subject, organisation, key type, throwaway)
+- `identity.json`  what reports say about the seal (subject, organisation, key type, throwaway,
+  and a reviewer's role)
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class IdentityInfo(BaseModel):
     key_type: str
     throwaway: bool = False
     source: Literal["created", "imported", "issued"] = "created"
+    role: str | None = None  # a reviewer's role, as the certificate's subject `title` states it
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def read_info(paths: IdentityPaths, cert: x509.Certificate) -> IdentityInfo:
         organisation=subject_attribute(cert, NameOID.ORGANIZATION_NAME) or "unknown",
         key_type=key_type_name(cert.public_key()),  # type: ignore[arg-type]
         source="imported",
+        role=subject_attribute(cert, NameOID.TITLE),
     )
 
 

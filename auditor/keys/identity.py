@@ -13,10 +13,17 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 
 import auditor.keys.protection as protection  # read_key looked up at call time: one place sees every decryption
 from auditor.errors import SigningError
-from auditor.keys.certificates import PrivateKey, check_key_matches, check_validity_all, read_certificates
+from auditor.keys.certificates import (
+    PrivateKey,
+    check_key_matches,
+    check_validity_all,
+    read_certificates,
+    subject_attribute,
+)
 from auditor.keys.folder import IdentityInfo, IdentityPaths, default_keys_dir, read_info
 from auditor.keys.protection import PASSPHRASE_ENV
 
@@ -65,6 +72,12 @@ class SigningIdentity:
         check_key_matches(self.key, self.cert, self.paths.cert)
         now = now or dt.datetime.now(dt.UTC)
         check_validity_all((self.cert, *self.chain), now)
+
+
+def reviewer_role(identity: SigningIdentity | x509.Certificate) -> str | None:
+    """The role the root certified for a reviewer (the certificate subject's `title`), if any."""
+    cert = identity.cert if isinstance(identity, SigningIdentity) else identity
+    return subject_attribute(cert, NameOID.TITLE)
 
 
 _CACHE: dict[tuple[object, ...], SigningIdentity] = {}

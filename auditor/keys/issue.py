@@ -37,6 +37,7 @@ DEFAULT_KEY_TYPE: KeyType = "rsa3072"
 DEFAULT_VALID_DAYS = 3650  # a created seal and its root: ten years
 ISSUED_VALID_DAYS = 825  # an issued seal (a reviewer's), capped by the root's own end
 _CLOCK_SKEW = dt.timedelta(minutes=5)
+_MAX_NAME = 64  # ub-common-name and ub-title of RFC 5280
 
 
 def create_identity(
@@ -81,14 +82,18 @@ def issue_identity(
     *,
     common_name: str,
     root_key: Path | None = None,
+    role: str | None = None,
     key_type: KeyType = DEFAULT_KEY_TYPE,
     valid_days: int = ISSUED_VALID_DAYS,
 ) -> IdentityPaths:
     """Issue a new signing identity (e.g. a reviewer's) under the root created in `ca_folder`.
 
     The root key is read from `root_key` (its offline copy) or `ca_folder/root.key.pem` and
-    opened with `root_passphrase`; the seal's passphrase is not needed.
+    opened with `root_passphrase`; the seal's passphrase is not needed. `role` (a reviewer's)
+    goes into the certificate's subject as its `title`, and into identity.json.
     """
+    common_name = check_subject_text("name", common_name)
+    role = check_subject_text("role", role) if role is not None else None
     check_new_passphrase(passphrase)
     check_passphrases_apart(passphrase, root_passphrase)
     ca_paths = IdentityPaths.of(ca_folder)
@@ -100,13 +105,14 @@ def issue_identity(
     key = _new_key(key_type)
     start = dt.datetime.now(dt.UTC) - _CLOCK_SKEW
     end = min(start + dt.timedelta(days=valid_days), root.not_valid_after_utc)
-    cert = _leaf_certificate(key, _name(common_name, ca_info.organisation), ca_key, root, start, end)
+    cert = _leaf_certificate(key, _name(common_name, ca_info.organisation, role), ca_key, root, start, end)
     info = IdentityInfo(
         common_name=common_name,
         organisation=ca_info.organisation,
         key_type=key_type,
         throwaway=ca_info.throwaway,
         source="issued",
+        role=role,
     )
     write_identity(paths, passphrase, key, cert, (), root, info)
     return paths
@@ -138,13 +144,26 @@ def _new_key(key_type: KeyType) -> PrivateKey:
     raise SigningError(f"unknown key type {key_type!r}: use {' or '.join(map(repr, KEY_TYPES))}")
 
 
-def _name(common_name: str, organisation: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-        ]
-    )
+def _name(common_name: str, organisation: str, title: str | None = None) -> x509.Name:
+    """CN, O and, for a reviewer, the role as `title`."""
+    attributes = [
+        x509.NameAttribute(NameOID.COMMON_NAME, check_subject_text("name", common_name)),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+    ]
+    if title:
+        attributes.append(x509.NameAttribute(NameOID.TITLE, check_subject_text("role", title)))
+    return x509.Name(attributes)
+
+
+def check_subject_text(label: str, value: str) -> str:
+    """`value` stripped, or a `SigningError` unless it has 1 to 64 characters (RFC 5280's bound
+    for a common name and a title) and no control characters."""
+    value = value.strip()
+    if not 1 <= len(value) <= _MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise SigningError(
+            f"the {label} {value[:80]!r} must have 1 to {_MAX_NAME} characters and no control characters: shorten it"
+        )
+    return value
 
 
 def _builder(

@@ -7,7 +7,8 @@ Files written with fewer iterations (2 048 before this version) still load; `key
 tells, and `rekey_key_file` re-encrypts them in place.
 
 The seal's passphrase comes from `AUDITOR_KEY_PASSPHRASE`, the root's from
-`AUDITOR_ROOT_PASSPHRASE`, or a prompt; never from a command-line argument.
+`AUDITOR_ROOT_PASSPHRASE`, a reviewer's from `AUDITOR_REVIEWER_PASSPHRASE`, or a prompt; never
+from a command-line argument.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from auditor.keys.certificates import PrivateKey
 
 PASSPHRASE_ENV = "AUDITOR_KEY_PASSPHRASE"
 ROOT_PASSPHRASE_ENV = "AUDITOR_ROOT_PASSPHRASE"
+REVIEWER_PASSPHRASE_ENV = "AUDITOR_REVIEWER_PASSPHRASE"
 MIN_PASSPHRASE_LENGTH = 8
 KDF_ITERATIONS = 600_000  # PBKDF2-HMAC-SHA256, OWASP 2023; also the floor below which a key file is weak
 
