@@ -41,6 +41,8 @@ from auditor.evidence import (
 )
 from auditor.files import atomic_write_bytes, atomic_write_text
 from auditor.report_folder import HTML_NAME, PDF_NAME, RECORD_NAME
+from auditor.review.form import add_review_form
+from auditor.review.model import SLOTS, field_name
 
 LOG = logging.getLogger(__name__)
 ENTRY_TEMPLATE = "report.html.j2"
@@ -91,7 +93,8 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
     )
     sentences = SimpleNamespace(**{name: getattr(narrative, name) for name in narrative.__all__})
     env.globals.update(
-        narrative=sentences, charts=SimpleNamespace(frame_importance=frame_importance_chart), NOT_PROVIDED=NOT_PROVIDED
+        narrative=sentences, charts=SimpleNamespace(frame_importance=frame_importance_chart), NOT_PROVIDED=NOT_PROVIDED,
+        review_slots=SLOTS, review_field=field_name,
     )
     env.filters.update(percent=narrative.percent, seconds=narrative.seconds)
     return env
@@ -184,7 +187,8 @@ def display_copy(png: bytes) -> bytes:
 def render_pdf(
     record: EvidenceRecord, folder: Path, templates_dir: Path | str | None = None, *, draft: bool = False
 ) -> bytes:
-    """The report as PDF/A-3b (PDF 1.7), with evidence.json and its schema embedded."""
+    """The report as PDF/A-3b (PDF 1.7), with evidence.json and its schema embedded, and the
+    review form's fields on the review section's boxes (`auditor.review.form`)."""
     return _render_pdf(record, read_artifacts(record, folder), templates_dir, draft=draft)
 
 
@@ -208,7 +212,7 @@ def _render_pdf(
     ]
     document = weasyprint.HTML(string=html, base_url=artifacts.folder.as_uri() + "/", url_fetcher=fetcher)
     with _older_objects_left_to_refcounting():
-        pdf = document.write_pdf(pdf_variant="pdf/a-3b", attachments=attachments)
+        pdf = document.write_pdf(pdf_variant="pdf/a-3b", attachments=attachments, finisher=add_review_form)
     if fetcher.refused:
         raise ReportError(
             f"the templates refer to files that are not artifacts of this report: {', '.join(fetcher.refused)}; "

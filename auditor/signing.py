@@ -56,6 +56,7 @@ from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.signers import constants
 from pyhanko.sign.signers.pdf_cms import SimpleSigner
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.stamp.base import BaseStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from auditor.errors import ArchiveError, SigningError
@@ -146,22 +147,38 @@ def sign_pdf(
     """
     identity.check_usable()
     data = _read(Path(src))
-    with _signing_errors(src, tsa_url):
+    with signing_errors(src, tsa_url):
         writer = IncrementalPdfFileWriter(io.BytesIO(data))
         existing = [s.field_name for s in writer.prev.embedded_signatures]
         name = field_name or (SEAL_FIELD if not existing else f"AuditorSignature{len(existing) + 1}")
-        _align_producer(writer)
-        meta = signers.PdfSignatureMetadata(
-            field_name=name,
-            reason=reason,
-            md_algorithm=_DIGEST,
-            subfilter=fields.SigSeedSubFilter.PADES,
-            certify=not existing,
-            docmdp_permissions=fields.MDPPerm.FILL_FORMS,
-        )
-        signer = _Pdf17Signer(meta, _signer(identity), timestamper=_timestamper(tsa_url))
-        out = signer.sign_pdf(writer).getvalue()
+        out = sign_revision(writer, identity, name, reason=reason, certify=not existing, tsa_url=tsa_url)
     return atomic_write_bytes(Path(dst), out)
+
+
+def sign_revision(
+    writer: IncrementalPdfFileWriter,
+    identity: SigningIdentity,
+    field_name: str,
+    *,
+    reason: str,
+    certify: bool,
+    tsa_url: str | None = None,
+    stamp_style: BaseStampStyle | None = None,
+) -> bytes:
+    """Sign `writer`'s pending revision (the updates already made in it and the signature are one
+    revision) in `field_name`; return the whole file. A certifying signature allows form filling
+    and signing (DocMDP level 2). Call it inside `signing_errors`."""
+    _align_producer(writer)
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        reason=reason,
+        md_algorithm=_DIGEST,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        certify=certify,
+        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+    )
+    signer = _Pdf17Signer(meta, _signer(identity), timestamper=_timestamper(tsa_url), stamp_style=stamp_style)
+    return signer.sign_pdf(writer).getvalue()
 
 
 def _align_producer(writer: IncrementalPdfFileWriter) -> None:
@@ -174,7 +191,7 @@ def _align_producer(writer: IncrementalPdfFileWriter) -> None:
 
 
 @contextmanager
-def _signing_errors(src: Path, tsa_url: str | None) -> Iterator[None]:
+def signing_errors(src: Path, tsa_url: str | None) -> Iterator[None]:
     """Turn pyHanko and timestamp-client failures into one-line `SigningError`s."""
     try:
         yield
@@ -194,7 +211,7 @@ def sign_detached(path: Path, identity: SigningIdentity, *, tsa_url: str | None 
     identity.check_usable()
     path = Path(path)
     data = _read(path)
-    with _signing_errors(path, tsa_url):
+    with signing_errors(path, tsa_url):
         content_info = asyncio.run(
             _signer(identity).async_sign_general_data(
                 data, _DIGEST, detached=True, use_cades=True, timestamper=_timestamper(tsa_url)

@@ -1,0 +1,261 @@
+"""Fill one review slot of a sealed report PDF and sign it with the reviewer's key.
+
+The fields' values, their appearance streams (drawn with the form's own font from the AcroForm
+`/DR`, so no font is added or rewritten) and the reviewer's approval signature in the slot's
+signature field are ONE incremental revision: the seal's revision stays byte-for-byte the prefix
+of the file, and the reviewer's signature covers exactly what the reviewer filled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyhanko.pdf_utils import generic, layout
+from pyhanko.pdf_utils.content import ResourceType
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
+from pyhanko.stamp.base import BaseStamp, BaseStampStyle
+
+from auditor.errors import ArchiveError, SigningError
+from auditor.files import atomic_write_bytes
+from auditor.keys import SigningIdentity
+from auditor.review.form import (
+    CHECKBOX,
+    FONT_RESOURCE,
+    MULTILINE,
+    MULTILINE_SIZE,
+    TEXT_SIZE,
+    FormFont,
+    review_fields,
+)
+from auditor.review.model import FIELDS, SLOTS, ReviewInput, field_name
+from auditor.signing import sign_revision, signing_errors
+
+MIN_SIZE = 5.0  # points: text shrinks down to this size to fit its box, then is clipped
+PADDING = 2.0  # points between a box's edge and its text
+
+
+@dataclass(frozen=True)
+class SignedReview:
+    """One review as `sign_review` signed it into the PDF."""
+
+    slot: int
+    signer: str  # subject of the reviewer certificate
+    certificate_sha256: str
+    signed_at: datetime
+    pdf_size: int  # bytes of the PDF after this review revision
+    pdf_sha256: str
+
+
+def sign_review(
+    pdf: Path, identity: SigningIdentity, review: ReviewInput, slot: int | None = None, *, tsa_url: str | None = None
+) -> SignedReview:
+    """Fill review slot `slot` (None: the first empty one) of the sealed report `pdf` with
+    `review`, sign it with the reviewer's key as an approval signature, and write the file
+    back atomically."""
+    identity.check_usable()
+    pdf = Path(pdf)
+    data = _read(pdf)
+    with signing_errors(pdf, tsa_url):
+        writer = IncrementalPdfFileWriter(io.BytesIO(data))
+        _require_seal(writer, pdf)
+        fields = review_fields(writer.root)
+        slot = _choose_slot(fields, slot, pdf)
+        font_ref = writer.root["/AcroForm"]["/DR"]["/Font"].raw_get(f"/{FONT_RESOURCE}")
+        font = FormFont(_font_program(font_ref))
+        for attribute, value in field_values(review).items():
+            _fill(writer, fields[field_name(slot, attribute)], attribute, value, font, font_ref)
+        now = datetime.now(UTC)  # shown to the minute; the signature holds the exact time
+        lines = (f"on {now:%Y-%m-%d %H:%M} UTC", f"Decision: {review.decision}")
+        stamp = ReviewStampStyle(font=font, font_ref=font_ref, lines=lines)
+        out = sign_revision(
+            writer, identity, field_name(slot, "signature"), reason=f"Review {slot}: {review.decision}",
+            certify=False, tsa_url=tsa_url, stamp_style=stamp,
+        )
+    atomic_write_bytes(pdf, out)
+    last = PdfFileReader(io.BytesIO(out)).embedded_signatures[-1]
+    return SignedReview(
+        slot=slot,
+        signer=identity.subject,
+        certificate_sha256=identity.fingerprint,
+        signed_at=last.self_reported_timestamp or now,
+        pdf_size=len(out),
+        pdf_sha256=hashlib.sha256(out).hexdigest(),
+    )
+
+
+def field_values(review: ReviewInput) -> dict[str, str]:
+    """What each field of a slot holds for `review`: text, or "Yes"/"Off" for the checkbox."""
+    values = {}
+    for attribute in FIELDS:
+        value = getattr(review, attribute)
+        if attribute == CHECKBOX:
+            values[attribute] = "Yes" if value else "Off"
+        elif attribute == "minutes":
+            values[attribute] = "" if value is None else f"{value:g}"
+        else:
+            values[attribute] = str(value)
+    return values
+
+
+def _read(pdf: Path) -> bytes:
+    try:
+        return pdf.read_bytes()
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {pdf}: {exc.strerror or exc}") from exc
+
+
+def _require_seal(writer: IncrementalPdfFileWriter, pdf: Path) -> None:
+    signatures = writer.prev.embedded_signatures
+    if not signatures or signatures[0].docmdp_level is None:
+        raise SigningError(f"{pdf} is not a sealed report (no certifying seal signature); seal it before reviewing")
+
+
+def _choose_slot(fields: dict[str, generic.IndirectObject], slot: int | None, pdf: Path) -> int:
+    """The slot to fill: `slot` if it exists and is free, else the first free one."""
+    slots = [s for s in range(1, SLOTS + 1) if field_name(s, "signature") in fields]
+    if not slots:
+        raise SigningError(f"{pdf} has no review form (rendered before review fields existed?); re-render and seal it")
+    free = [s for s in slots if "/V" not in fields[field_name(s, "signature")].get_object()]
+    if slot is None:
+        if not free:
+            raise SigningError(f"every review slot of {pdf} is signed already; nothing left to fill")
+        return free[0]
+    if slot not in slots:
+        raise SigningError(f"{pdf} has no review slot {slot}; choose one of {', '.join(map(str, slots))}")
+    if slot not in free:
+        raise SigningError(f"review slot {slot} of {pdf} is signed already; a signed review cannot be changed")
+    return slot
+
+
+def _font_program(font_ref: generic.PdfObject) -> bytes:
+    font = font_ref.get_object()
+    descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+    return descriptor["/FontFile2"].get_object().data
+
+
+def _fill(
+    writer: IncrementalPdfFileWriter,
+    ref: generic.IndirectObject,
+    attribute: str,
+    value: str,
+    font: FormFont,
+    font_ref: generic.PdfObject,
+) -> None:
+    widget = ref.get_object()
+    if attribute == CHECKBOX:
+        widget["/V"] = widget["/AS"] = pdf_name(f"/{value}")
+    else:
+        widget["/V"] = generic.TextStringObject(value)
+        width, height = _size(widget["/Rect"])
+        size = MULTILINE_SIZE if attribute in MULTILINE else TEXT_SIZE
+        content = text_appearance(font, value, width, height, size, multiline=attribute in MULTILINE)
+        stream = generic.StreamObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Form"),
+                pdf_name("/BBox"): generic.ArrayObject(generic.FloatObject(v) for v in (0, 0, width, height)),
+                pdf_name("/Resources"): generic.DictionaryObject(
+                    {pdf_name("/Font"): generic.DictionaryObject({pdf_name(f"/{FONT_RESOURCE}"): font_ref})}
+                ),
+            },
+            stream_data=content,
+        )
+        stream.compress()
+        widget["/AP"] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(stream)})
+    writer.mark_update(ref)
+
+
+def _size(rect: generic.ArrayObject) -> tuple[float, float]:
+    x1, y1, x2, y2 = (float(v) for v in rect)
+    return round(abs(x2 - x1), 2), round(abs(y2 - y1), 2)
+
+
+def text_appearance(font: FormFont, text: str, width: float, height: float, size: float, *, multiline: bool) -> bytes:
+    """The content of a text field's appearance: `text` in the form font, shrunk (down to
+    `MIN_SIZE`) to fit the box, wrapped when `multiline`, clipped to the box."""
+    inner = width - 2 * PADDING
+    lines = wrap(font, text, inner, size) if multiline else [" ".join(text.split())]
+    while size > MIN_SIZE and not _fits(font, lines, inner, height, size, multiline):
+        size = max(MIN_SIZE, size - 0.5)
+        lines = wrap(font, text, inner, size) if multiline else lines
+    leading = size * 1.15
+    top = height - PADDING - size * 0.9 if multiline else (height - size * 0.7) / 2
+    ops = [f"/Tx BMC q {PADDING / 2:g} {PADDING / 2:g} {width - PADDING:g} {height - PADDING:g} re W n BT",
+           f"/{FONT_RESOURCE} {size:g} Tf 0 g {PADDING:g} {top:.2f} Td {leading:.2f} TL"]
+    ops += [f"<{font.encode(line).hex()}> Tj T*" for line in lines]
+    ops.append("ET Q EMC")
+    return "\n".join(ops).encode("ascii")
+
+
+def _fits(font: FormFont, lines: list[str], width: float, height: float, size: float, multiline: bool) -> bool:
+    if not multiline:
+        return font.width(lines[0], size) <= width
+    return len(lines) * size * 1.15 <= height - PADDING
+
+
+def wrap(font: FormFont, text: str, width: float, size: float) -> list[str]:
+    """`text` broken into lines of at most `width` points (a word longer than a line is cut)."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}" if line else word
+            if font.width(candidate, size) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while font.width(word, size) > width and len(word) > 1:
+                cut = len(word) - 1
+                while cut > 1 and font.width(word[:cut], size) > width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
+    return lines
+
+
+@dataclass(frozen=True)
+class ReviewStampStyle(BaseStampStyle):
+    """The reviewer's signature appearance: who signed, when, and the decision, drawn with the
+    form's own embedded font (pyHanko's default stamp uses a font that is not embedded)."""
+
+    font: FormFont | None = None
+    font_ref: generic.PdfObject | None = None
+    lines: tuple[str, ...] = field(default=())
+    border_width: int = 0
+
+    def create_stamp(self, writer: BasePdfFileWriter, box: layout.BoxConstraints, text_params: dict) -> BaseStamp:
+        text = (f"Signed by {text_params.get('signer', '')}", *self.lines)
+        return _ReviewStamp(writer, self, box, text)
+
+
+class _ReviewStamp(BaseStamp):
+    def __init__(self, writer: BasePdfFileWriter, style: ReviewStampStyle, box: layout.BoxConstraints, text: tuple[str, ...]):
+        super().__init__(writer, style, box)
+        self.text = text
+
+    def _render_inner_content(self) -> list[bytes]:
+        style: ReviewStampStyle = self.style
+        assert style.font is not None and style.font_ref is not None
+        self.set_resource(ResourceType.FONT, pdf_name(f"/{FONT_RESOURCE}"), style.font_ref)
+        width, height = self.box.width, self.box.height
+        size = 8.0
+        while size > MIN_SIZE and (
+            len(self.text) * size * 1.2 > height - 2 * PADDING
+            or max(style.font.width(line, size) for line in self.text) > width - 2 * PADDING
+        ):
+            size -= 0.5
+        top = height - PADDING - size
+        ops = [f"BT /{FONT_RESOURCE} {size:g} Tf 0 0 0.55 rg {PADDING:g} {top:.2f} Td {size * 1.2:.2f} TL"]
+        ops += [f"<{style.font.encode(line).hex()}> Tj T*" for line in self.text]
+        ops.append("ET")
+        return ["\n".join(ops).encode("ascii")]

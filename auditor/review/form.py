@@ -1,0 +1,359 @@
+"""The review form of the PDF: fields placed on the printed form's boxes, with their own font.
+
+`add_review_form` is a WeasyPrint finisher: after layout it finds the boxes the review template
+marks with `data-field="review1.reasons"` (names from `auditor.review.model.field_name`) and
+adds, in the same single revision WeasyPrint writes, an AcroForm with one non-terminal field per
+slot (`review1`, `review2`) whose kids are the text fields, the automation-bias checkbox and an
+empty signature field, each a widget on its box, in the order of the form (page `/Tabs /R`).
+
+Choices, and why (DESIGN §4):
+
+- **Own font, fully embedded.** The text fields draw with Liberation Sans embedded whole (a
+  Type0/CIDFontType2 font, Identity-H, ~90 kB compressed) in the AcroForm `/DR` only, shared with
+  nothing on the pages: a filler can draw any character of the font (Latin, Greek, Cyrillic)
+  without adding a font or rewriting a page's subset font, which pyHanko's diff analysis would
+  rate as a modification beyond form filling.
+- **PDF/A-3b kept.** Every widget has a normal appearance stream (empty text, the checkbox's
+  `/Yes` and `/Off` states drawn as paths without a font, an empty signature box), the Print flag
+  set, no `NeedAppearances`; WeasyPrint's own XMP (part 3, conformance B) is untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import pydyf
+from fontTools.ttLib import TTFont
+from pyhanko.pdf_utils import generic
+
+from auditor.errors import ReportError
+from auditor.review.model import FIELDS, SIGNATURE_SUFFIX_NAME, SLOTS, field_name
+
+FONT_RESOURCE = "AuRv"  # the form font's name in the AcroForm /DR
+FONT_NAME = "LiberationSans"
+TEXT_SIZE = 9.0  # points, single-line fields
+MULTILINE_SIZE = 8.0  # points, the tall fields (data considered, reasons)
+MULTILINE = frozenset({"data_considered", "reasons"})
+CHECKBOX = "automation_bias_acknowledged"
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
+)
+_CSS_TO_PT = 0.75
+_FLAG_PRINT = 4
+_FLAG_MULTILINE = 1 << 12
+_HUMAN = {
+    "reviewer": "Reviewer name",
+    "role": "Role",
+    "authority": "Authority to change the decision",
+    "data_considered": "Data considered",
+    "decision": "Decision: confirm, overturn or escalate",
+    "reasons": "Reasons for the decision",
+    "minutes": "Time spent on the review, in minutes",
+    CHECKBOX: "I judged the clip myself and did not rely on the system alone",
+    "signature": "Reviewer's signature",
+}
+
+
+def expected_fields() -> list[str]:
+    """Every field name the form must carry, slot by slot, in the order of the form."""
+    return [field_name(slot, attribute) for slot in range(1, SLOTS + 1) for attribute in (*FIELDS, "signature")]
+
+
+def attribute_of(suffix: str) -> str:
+    """The ReviewInput attribute (or "signature") of a field name suffix."""
+    if suffix == SIGNATURE_SUFFIX_NAME:
+        return "signature"
+    return next(attribute for attribute, name in FIELDS.items() if name == suffix)
+
+
+@lru_cache(maxsize=1)
+def font_file() -> bytes:
+    """Liberation Sans Regular, the form font (SIL OFL: embedding allowed)."""
+    for candidate in FONT_CANDIDATES:
+        if Path(candidate).is_file():
+            return Path(candidate).read_bytes()
+    found = _fc_match()
+    if found:
+        return found.read_bytes()
+    raise ReportError("the review form needs the Liberation Sans font; install it (Debian: fonts-liberation)")
+
+
+def _fc_match() -> Path | None:
+    if shutil.which("fc-match") is None:
+        return None
+    done = subprocess.run(
+        ["fc-match", "-f", "%{file}", "Liberation Sans:style=Regular"], capture_output=True, text=True, check=False
+    )
+    path = Path(done.stdout.strip()) if done.returncode == 0 else None
+    return path if path is not None and path.name == "LiberationSans-Regular.ttf" and path.is_file() else None
+
+
+@dataclass(frozen=True)
+class FormFont:
+    """Glyphs and advance widths of the form font, to encode and measure field text."""
+
+    data: bytes
+
+    @cached_property
+    def _font(self) -> TTFont:
+        return TTFont(io.BytesIO(self.data), lazy=False)
+
+    @cached_property
+    def units(self) -> int:
+        return int(self._font["head"].unitsPerEm)
+
+    @cached_property
+    def glyph_ids(self) -> dict[int, int]:
+        """Unicode code point → glyph id (the CID, as the font is Identity-H with identity CIDToGIDMap)."""
+        order = {name: index for index, name in enumerate(self._font.getGlyphOrder())}
+        return {code: order[name] for code, name in self._font.getBestCmap().items()}
+
+    @cached_property
+    def widths(self) -> list[int]:
+        """Advance width of every glyph, in thousandths of the font size."""
+        metrics = self._font["hmtx"].metrics
+        return [round(metrics[name][0] * 1000 / self.units) for name in self._font.getGlyphOrder()]
+
+    def encode(self, text: str) -> bytes:
+        """Two-byte glyph codes of `text` (unknown characters draw as .notdef, glyph 0)."""
+        return b"".join(self.glyph_ids.get(ord(c), 0).to_bytes(2, "big") for c in text)
+
+    def width(self, text: str, size: float) -> float:
+        """Width of `text` at `size` points."""
+        return sum(self.widths[self.glyph_ids.get(ord(c), 0)] for c in text) * size / 1000
+
+    def pdf_objects(self, pdf: pydyf.PDF) -> pydyf.Dictionary:
+        """Add the Type0 font (whole font program, widths, ToUnicode) to `pdf`; return its dictionary."""
+        head, hhea, post = self._font["head"], self._font["hhea"], self._font["post"]
+        scale = 1000 / self.units
+        program = pydyf.Stream([self.data], {"Length1": len(self.data)}, compress=True)
+        pdf.add_object(program)
+        descriptor = pydyf.Dictionary({
+            "Type": "/FontDescriptor",
+            "FontName": f"/{FONT_NAME}",
+            "Flags": 32,  # nonsymbolic
+            "FontBBox": pydyf.Array([round(v * scale) for v in (head.xMin, head.yMin, head.xMax, head.yMax)]),
+            "ItalicAngle": int(post.italicAngle),
+            "Ascent": round(hhea.ascent * scale),
+            "Descent": round(hhea.descent * scale),
+            "CapHeight": round(getattr(self._font["OS/2"], "sCapHeight", hhea.ascent) * scale),
+            "StemV": 80,
+            "FontFile2": program.reference,
+        })
+        pdf.add_object(descriptor)
+        cid_font = pydyf.Dictionary({
+            "Type": "/Font",
+            "Subtype": "/CIDFontType2",
+            "BaseFont": f"/{FONT_NAME}",
+            "CIDSystemInfo": pydyf.Dictionary(
+                {"Registry": pydyf.String("Adobe"), "Ordering": pydyf.String("Identity"), "Supplement": 0}
+            ),
+            "FontDescriptor": descriptor.reference,
+            "DW": 1000,
+            "W": pydyf.Array([0, pydyf.Array(self.widths)]),
+            "CIDToGIDMap": "/Identity",
+        })
+        pdf.add_object(cid_font)
+        to_unicode = pydyf.Stream([self._to_unicode()], compress=True)
+        pdf.add_object(to_unicode)
+        font = pydyf.Dictionary({
+            "Type": "/Font",
+            "Subtype": "/Type0",
+            "BaseFont": f"/{FONT_NAME}",
+            "Encoding": "/Identity-H",
+            "DescendantFonts": pydyf.Array([cid_font.reference]),
+            "ToUnicode": to_unicode.reference,
+        })
+        pdf.add_object(font)
+        return font
+
+    def _to_unicode(self) -> bytes:
+        first: dict[int, int] = {}
+        for code, glyph in sorted(self.glyph_ids.items()):
+            first.setdefault(glyph, code)
+        pairs = sorted(first.items())
+        lines = [
+            "/CIDInit /ProcSet findresource begin 12 dict begin begincmap",
+            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+            "/CMapName /Adobe-Identity-UCS def /CMapType 2 def",
+            "1 begincodespacerange <0000> <FFFF> endcodespacerange",
+        ]
+        for start in range(0, len(pairs), 100):
+            chunk = pairs[start : start + 100]
+            lines.append(f"{len(chunk)} beginbfchar")
+            lines += [f"<{glyph:04X}> <{_utf16_hex(code)}>" for glyph, code in chunk]
+            lines.append("endbfchar")
+        lines.append("endcmap CMapName currentdict /CMap defineresource pop end end")
+        return "\n".join(lines).encode("ascii")
+
+
+def _utf16_hex(code: int) -> str:
+    return chr(code).encode("utf-16-be").hex().upper()
+
+
+@lru_cache(maxsize=1)
+def form_font() -> FormFont:
+    return FormFont(font_file())
+
+
+@dataclass(frozen=True)
+class Box:
+    """One marked box of the laid-out review form, in PDF points."""
+
+    name: str
+    page: int  # 0-based
+    rect: tuple[float, float, float, float]  # x1, y1, x2, y2, origin bottom left
+
+
+def marked_boxes(document: object) -> list[Box]:
+    """The boxes marked `data-field` in a laid-out WeasyPrint document, in document order."""
+    boxes: list[Box] = []
+    for index, page in enumerate(document.pages):  # type: ignore[attr-defined]
+        seen: set[int] = set()
+        for box in _descendants(page._page_box):
+            element = getattr(box, "element", None)
+            name = element.get("data-field") if element is not None else None
+            if not name or id(element) in seen:
+                continue
+            seen.add(id(element))
+            x, y = box.border_box_x(), box.border_box_y()
+            w, h = box.border_width(), box.border_height()
+            top, bottom = (page.height - y) * _CSS_TO_PT, (page.height - y - h) * _CSS_TO_PT
+            boxes.append(Box(name, index, (x * _CSS_TO_PT, bottom, (x + w) * _CSS_TO_PT, top)))
+    return boxes
+
+
+def _descendants(box: object) -> Iterator[object]:
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _descendants(child)
+
+
+def add_review_form(document: object, pdf: pydyf.PDF) -> None:
+    """WeasyPrint finisher: turn the marked boxes of the review form into PDF form fields.
+
+    A document without marked boxes (an operator's template without the form) gets no form;
+    one that marks only some of the fields is refused.
+    """
+    boxes = marked_boxes(document)
+    if not boxes:
+        return
+    names = [b.name for b in boxes]
+    missing = [n for n in expected_fields() if n not in names]
+    extra = sorted({n for n in names if n not in expected_fields()} | {n for n in names if names.count(n) > 1})
+    if missing or extra:
+        raise ReportError(
+            f"the review form in the templates is incomplete or odd (missing {', '.join(missing) or 'none'}; "
+            f"unknown or repeated {', '.join(extra) or 'none'}); mark each review field once with data-field"
+        )
+    _FormWriter(pdf, form_font()).write(boxes)
+
+
+class _FormWriter:
+    """Writes the AcroForm, the fields and their widgets into a pydyf PDF."""
+
+    def __init__(self, pdf: pydyf.PDF, font: FormFont) -> None:
+        self.pdf = pdf
+        self.font = font
+        self.font_ref = font.pdf_objects(pdf).reference
+        self.pages = [pdf.objects[int(number)] for number in pdf.pages["Kids"][::3]]
+
+    def write(self, boxes: list[Box]) -> None:
+        parents = []
+        for slot in range(1, SLOTS + 1):
+            parent = pydyf.Dictionary({"T": pydyf.String(f"review{slot}"), "Kids": pydyf.Array()})
+            self.pdf.add_object(parent)
+            parents.append(parent)
+        for box in boxes:
+            slot, suffix = box.name.removeprefix("review").split(".", 1)
+            parent = parents[int(slot) - 1]
+            widget = self._widget(box, attribute_of(suffix), suffix, parent)
+            parent["Kids"].append(widget.reference)
+            page = self.pages[box.page]
+            page.setdefault("Annots", pydyf.Array()).append(widget.reference)
+            page["Tabs"] = "/R"
+        self.pdf.catalog["AcroForm"] = pydyf.Dictionary({
+            "Fields": pydyf.Array([p.reference for p in parents]),
+            "DR": pydyf.Dictionary({"Font": pydyf.Dictionary({FONT_RESOURCE: self.font_ref})}),
+            "DA": pydyf.String(f"/{FONT_RESOURCE} {TEXT_SIZE:g} Tf 0 g"),
+        })
+
+    def _widget(self, box: Box, attribute: str, suffix: str, parent: pydyf.Dictionary) -> pydyf.Dictionary:
+        x1, y1, x2, y2 = box.rect
+        if attribute == CHECKBOX:
+            inset = 0.75  # inside the printed box's border
+            x1, y1, x2, y2 = x1 + inset, y1 + inset, x2 - inset, y2 - inset
+        width, height = x2 - x1, y2 - y1
+        widget = pydyf.Dictionary({
+            "Type": "/Annot",
+            "Subtype": "/Widget",
+            "Rect": pydyf.Array([round(v, 2) for v in (x1, y1, x2, y2)]),
+            "F": _FLAG_PRINT,
+            "P": self.pages[box.page].reference,
+            "Parent": parent.reference,
+            "T": pydyf.String(suffix),
+            "TU": pydyf.String(_HUMAN[attribute]),
+        })
+        if attribute == "signature":
+            widget.update({"FT": "/Sig", "AP": pydyf.Dictionary({"N": self._appearance(width, height, b"")})})
+        elif attribute == CHECKBOX:
+            states = {"Yes": self._appearance(width, height, check_mark(width, height)),
+                      "Off": self._appearance(width, height, b"")}
+            widget.update({"FT": "/Btn", "V": "/Off", "AS": "/Off", "AP": pydyf.Dictionary({"N": pydyf.Dictionary(states)})})
+        else:
+            size = MULTILINE_SIZE if attribute in MULTILINE else TEXT_SIZE
+            widget.update({
+                "FT": "/Tx",
+                "DA": pydyf.String(f"/{FONT_RESOURCE} {size:g} Tf 0 g"),
+                "AP": pydyf.Dictionary({"N": self._appearance(width, height, b"/Tx BMC EMC", font=True)}),
+            })
+            if attribute in MULTILINE:
+                widget["Ff"] = _FLAG_MULTILINE
+        self.pdf.add_object(widget)
+        return widget
+
+    def _appearance(self, width: float, height: float, content: bytes, *, font: bool = False) -> str:
+        extra = {"Type": "/XObject", "Subtype": "/Form", "BBox": pydyf.Array([0, 0, round(width, 2), round(height, 2)])}
+        if font:
+            extra["Resources"] = pydyf.Dictionary({"Font": pydyf.Dictionary({FONT_RESOURCE: self.font_ref})})
+        stream = pydyf.Stream([content], extra, compress=True)
+        self.pdf.add_object(stream)
+        return stream.reference
+
+
+def check_mark(width: float, height: float) -> bytes:
+    """A filled tick drawn with paths (no font), inside a `width`×`height` box."""
+    points = [(0.15, 0.5), (0.4, 0.2), (0.88, 0.85), (0.4, 0.36)]
+    path = " ".join(f"{x * width:.2f} {y * height:.2f} {'m' if i == 0 else 'l'}" for i, (x, y) in enumerate(points))
+    return f"0 g {path} h f".encode("ascii")
+
+
+def review_fields(root: generic.DictionaryObject) -> dict[str, generic.IndirectObject]:
+    """Each review field of a PDF (as pyHanko reads it) by full name, e.g. "review1.reasons" → its
+    field dictionary's reference; fields outside the review slots are left out."""
+    try:
+        top = root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return {}
+    found: dict[str, generic.IndirectObject] = {}
+    for parent_ref in list(top)[:_MAX_TOP_FIELDS]:
+        parent = parent_ref.get_object()
+        slot = str(parent.get("/T", ""))
+        if slot not in _SLOT_NAMES or "/Kids" not in parent:
+            continue
+        for kid in list(parent["/Kids"])[:_MAX_TOP_FIELDS]:
+            if isinstance(kid, generic.IndirectObject):
+                found.setdefault(f"{slot}.{kid.get_object().get('/T', '')}", kid)
+    return found
+
+
+_SLOT_NAMES = frozenset(f"review{slot}" for slot in range(1, SLOTS + 1))
+_MAX_TOP_FIELDS = 256
