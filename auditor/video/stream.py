@@ -12,21 +12,13 @@ indices and presentation times; memory does not grow with the video's length.
 - **The end**: decoding stops at the first frame that does not decode. `DecodeEnd` says where,
   and whether that is before the end the container states (a truncated or partly corrupt file):
   everything that decodes is used, and the report says where decoding stopped.
-
-`probe_video` reads a video's length and frame rate from its container without decoding,
-`read_video` builds a `Clip` (frames in memory) from a stream, and `count_frames` decodes to the
-end only when the container's count proved wrong. FFmpeg's own messages ("[mov,mp4,… @ 0x…] moov
-atom not found") are kept off stderr (`OPENCV_FFMPEG_LOGLEVEL`, read when the first video is
-opened; `auditor --debug` shows them): a problem reaches the user as one `VideoError`.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import os
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +26,9 @@ import cv2
 import numpy as np
 
 from auditor.errors import VideoError
-from auditor.files import sha256_file
+from auditor.video.container import check_video_path, container_info, open_capture
+from auditor.video.timecode import format_time
 
-FFMPEG_QUIET = "-8"  # AV_LOG_QUIET
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_QUIET)
-_TIME = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)")
-TIME_FORMS = "seconds (70.5), minutes:seconds (1:10.5) or hours:minutes:seconds (01:10:05)"
 EPSILON = 1e-6  # seconds: presentation times closer than this are the same time
 
 
@@ -116,66 +105,6 @@ class DecodeEnd:
         )
 
 
-@dataclass(frozen=True)
-class Clip:
-    """Decoded frames of one video file: the frames the model sees, as sampled."""
-
-    frames: np.ndarray  # (N, H, W, 3) uint8 RGB
-    frame_indices: np.ndarray  # (N,) int, index of each frame in the source
-    timestamps: np.ndarray  # (N,) float64 presentation times, seconds from the start of the source
-    fps: float  # the container's nominal frame rate
-    source_name: str
-    source_sha256: str
-    sampling: Sampling = Sampling()
-    decode_end: DecodeEnd | None = None  # where decoding the file stopped, when that is known
-
-    def __len__(self) -> int:
-        return int(self.frames.shape[0])
-
-    @classmethod
-    def of(cls, frames: Sequence[Frame], info: VideoInfo, sampling: Sampling, end: DecodeEnd | None) -> Clip:
-        """The clip of decoded `frames` (at least one) of the video `info` describes."""
-        return cls(
-            frames=np.stack([f.rgb for f in frames]),
-            frame_indices=np.array([f.index for f in frames], dtype=np.int64),
-            timestamps=np.array([f.time for f in frames], dtype=np.float64),
-            fps=info.fps,
-            source_name=info.name,
-            source_sha256=sha256_file(info.path),
-            sampling=sampling,
-            decode_end=end,
-        )
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video's container says about it, read without decoding a frame."""
-
-    path: Path
-    fps: float
-    frame_count: int | None  # as the container states it; None when it states none
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-
-@dataclass(frozen=True)
-class VideoLength:
-    """A video's length in frames, and what its container stated when that was wrong."""
-
-    frames: int  # frames that decode (with `more`: at least this many)
-    stated: int | None = None  # the container's count, when it differs
-    more: bool = False  # frames decode beyond the container's count
-
-    def __str__(self) -> str:
-        if self.more:
-            return f"at least {self.frames} frames (its container states {self.stated})"
-        if self.stated is not None:
-            return f"{self.frames} decodable frames (its header claims {self.stated})"
-        return f"{self.frames} frame{'' if self.frames == 1 else 's'}"
-
-
 class FrameStream:
     """The sampled frames of one video, decoded one at a time: an iterator of `Frame` and a
     context manager (leaving it releases the decoder). Frames are converted only when sampled, and
@@ -203,7 +132,7 @@ class FrameStream:
         self._last_time = 0.0  # the presentation time of the last frame grabbed
         capture = self._capture_from_start()
         try:
-            self.info = _info(self.path, capture)
+            self.info = container_info(self.path, capture)
         except VideoError:
             self.close()
             raise
@@ -243,7 +172,7 @@ class FrameStream:
         """A decoder at the file's first frame (the one in use released); its frames feed `_raw`."""
         if self._capture is not None:
             self._capture.release()
-        self._capture = _open(self.path)
+        self._capture = open_capture(self.path)
         self._raw = self._grabbed()
         return self._capture
 
@@ -363,155 +292,7 @@ def open_stream(
     return FrameStream(path, start, sampling, stop, at)
 
 
-def probe_video(path: Path) -> VideoInfo:
-    """The frame rate and stated frame count of `path`; VideoError when it is no readable video."""
-    path = check_video_path(path)
-    capture = _open(path)
-    try:
-        return _info(path, capture)
-    finally:
-        capture.release()
-
-
-def _info(path: Path, capture: cv2.VideoCapture) -> VideoInfo:
-    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    if not fps > 0:
-        raise VideoError(f"video {path} does not state its frame rate; re-encode it (e.g. with ffmpeg)")
-    return VideoInfo(path, fps, count if count > 0 else None)
-
-
-def check_video_path(path: Path) -> Path:
-    """`path` if it names a file; VideoError saying what it is otherwise."""
-    path = Path(path)
-    if path.is_dir():
-        raise VideoError(f"video {path} is a folder, not a video file; give the video file itself")
-    if not path.exists():
-        raise VideoError(f"video {path} does not exist; check the path")
-    if not path.is_file():
-        raise VideoError(f"video {path} is not a regular file; give a video file")
-    return path
-
-
-def read_video(path: Path, max_frames: int | None = None, start: int = 0) -> Clip:
-    """Decode `path` from frame `start` (at most `max_frames` frames) into a Clip.
-
-    The clip is shorter than `max_frames` when the video ends first; VideoError when the file is
-    missing, unreadable, or holds no frame at `start`.
-    """
-    with open_stream(path, start) as stream:
-        frames = list(itertools.islice(stream, max_frames))
-        end = stream.end
-    if not frames:
-        decoded = end.frames if end is not None else 0
-        where = f" at frame {start} (it ends after {decoded} frames)" if start and decoded else ""
-        raise VideoError(f"video {path} holds no decodable frame{where}; the file may be corrupt or truncated")
-    return Clip.of(frames, stream.info, stream.sampling, end)
-
-
-def count_frames(path: Path, limit: int | None = None) -> int:
-    """The frames of `path` that decode (at most `limit`): its true length when the container's is wrong."""
-    capture = _open(check_video_path(path))
-    try:
-        return _skip(capture, limit)
-    finally:
-        capture.release()
-
-
 def decode_end(path: Path) -> DecodeEnd:
     """Where decoding `path` stops: the whole file is decoded, no frame converted or kept."""
     with open_stream(path) as stream:
         return stream.drain()
-
-
-def stated_end_decodes(info: VideoInfo) -> bool:
-    """Whether the last frame the container states decodes (one seek); True when it states none."""
-    return info.frame_count is None or _frame_decodes(info.path, info.frame_count - 1)[0]
-
-
-def decodes_through(info: VideoInfo, end: int) -> bool:
-    """Whether frames up to `end` (excluded) decode: by the container's count and one seek to
-    frame `end - 1`; by decoding up to `end` when the container states no count."""
-    if info.frame_count is None:
-        return count_frames(info.path, end) == end
-    return end <= info.frame_count and _frame_decodes(info.path, end - 1)[0]
-
-
-def video_length(info: VideoInfo) -> VideoLength:
-    """How many frames `info`'s video has: the container's count when its last frame decodes (one
-    seek), else the frames that decode (decoding to the end: the container is wrong or silent)."""
-    if info.frame_count is not None:
-        last, beyond = _frame_decodes(info.path, info.frame_count - 1)
-        if last:
-            return VideoLength(info.frame_count + int(beyond), stated=info.frame_count if beyond else None, more=beyond)
-    return VideoLength(count_frames(info.path), stated=info.frame_count)
-
-
-def _frame_decodes(path: Path, index: int) -> tuple[bool, bool]:
-    """Whether frame `index` decodes, and whether a frame after it does too (one seek)."""
-    capture = _open(path)
-    try:
-        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-        found = bool(capture.grab())
-        return found, found and bool(capture.grab())
-    finally:
-        capture.release()
-
-
-def _open(path: Path) -> cv2.VideoCapture:
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        capture.release()
-        raise VideoError(
-            f"video {path} cannot be opened: it is not a video FFmpeg can read, or it is truncated "
-            "(e.g. an MP4 without its index); check the file or re-encode it"
-        )
-    return capture
-
-
-def _skip(capture: cv2.VideoCapture, count: int | None) -> int:
-    """Decode and drop up to `count` frames (all when None); how many there were."""
-    skipped = 0
-    while (count is None or skipped < count) and capture.grab():
-        skipped += 1
-    return skipped
-
-
-def parse_time(text: str) -> float:
-    """Seconds from `70.5`, `1:10.5` or `01:10:05`; ValueError saying the accepted forms."""
-    match = _TIME.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"{text!r} is not a time: write {TIME_FORMS}")
-    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-    if (match.group(2) and seconds >= 60) or (match.group(1) and minutes >= 60):
-        raise ValueError(f"{text!r} is not a time: minutes and seconds after a colon are below 60")
-    return hours * 3600 + minutes * 60 + seconds
-
-
-def format_time(seconds: float) -> str:
-    """`1:17.9`, `0:05`, `1:02:03.25`: a position in a video, cut (not rounded) to hundredths."""
-    hundredths = math.floor(seconds * 100 + 1e-6)
-    minutes, rest = divmod(hundredths, 6000)
-    hours, minutes = divmod(minutes, 60)
-    text = f"{rest // 100:02d}" + (f".{rest % 100:02d}".rstrip("0") if rest % 100 else "")
-    return f"{hours}:{minutes:02d}:{text}" if hours else f"{minutes}:{text}"
-
-
-def frame_at(info: VideoInfo, seconds: float) -> int:
-    """The index of the frame shown at `seconds` (frame i spans [i / fps, (i + 1) / fps))."""
-    return math.floor(seconds * info.fps + 1e-6)
-
-
-def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
-    """Write uint8 RGB frames as MJPG AVI (mp4/H.264 writers are not available everywhere)."""
-    path = Path(path)
-    height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
-    if not writer.isOpened():
-        raise VideoError(f"cannot write video {path}; check the folder exists and is writable")
-    try:
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    return path
