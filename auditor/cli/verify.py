@@ -10,6 +10,7 @@ import click
 
 from auditor.archive.ledger import LEDGER_NAME
 from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, FileVerdict, exit_code, load_trust, verify_paths
+from auditor.verify.status import PdfReview
 
 _LABELS = {"valid": "VALID", "invalid": "INVALID", "untrusted": "UNTRUSTED"}
 
@@ -102,10 +103,26 @@ def _print_verdict(verdict: FileVerdict) -> None:
         if len(verdict.signatures) > 1:
             signed += f" (+{len(verdict.signatures) - 1} later signature(s))"
     click.echo(f"{label:<10} {verdict.path}{signed}")
+    for review in verdict.reviews:
+        _print_review(review)
     for reason in verdict.reasons:
         click.echo(f"  - {reason}")
     for note in verdict.notes:
         click.echo(f"  · {note}")
+
+
+def _print_review(review: PdfReview) -> None:
+    when = f" on {review.signed_at:%Y-%m-%d %H:%M} UTC" if review.signed_at else ""
+    said = review.review
+    if said is None:
+        click.echo(f"  review {review.slot}: signed by {review.signer}{when}; its fields are no valid review")
+        return
+    minutes = f", {said.minutes:g} min" if said.minutes is not None else ""
+    click.echo(
+        f"  review {review.slot}: {said.decision.upper()} by {said.reviewer} ({said.role}){minutes}, "
+        f"signed by {review.signer}{when}"
+    )
+    click.echo(f"    reasons: {said.reasons}")
 
 
 COMMANDS = [verify_command]

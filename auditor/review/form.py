@@ -161,7 +161,6 @@ class FormFont:
             "W": pydyf.Array([0, pydyf.Array(self.widths)]),
             "CIDToGIDMap": "/Identity",
         })
-        pdf.add_object(cid_font)
         to_unicode = pydyf.Stream([self._to_unicode()], compress=True)
         pdf.add_object(to_unicode)
         font = pydyf.Dictionary({
@@ -169,7 +168,8 @@ class FormFont:
             "Subtype": "/Type0",
             "BaseFont": f"/{FONT_NAME}",
             "Encoding": "/Identity-H",
-            "DescendantFonts": pydyf.Array([cid_font.reference]),
+            "DescendantFonts": pydyf.Array([cid_font]),  # direct: pypdf's filler resolves an indirect one
+            # in place, and in incremental mode then rewrites this font, which breaks the seal's DocMDP
             "ToUnicode": to_unicode.reference,
         })
         pdf.add_object(font)

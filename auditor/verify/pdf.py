@@ -2,7 +2,9 @@
 
 A PDF is valid only if the last revision is covered by a valid signature (no unsigned update at
 the end), every earlier signature allows what came after it (only signatures and form filling,
-DocMDP level 2) and no later revision rewrote the document metadata, the hex signature container
+DocMDP level 2), every signature after the seal is a review that changes only its own slot's
+fields and chains to the trusted root (`auditor.verify.review`, which also reads what each review
+says), no later revision rewrote the document metadata, the hex signature container
 is exactly what the signer wrote, and the embedded `evidence.json` is a readable record that
 names the certificate that made the first (certifying) signature, and whose listed artifacts
 match their SHA-256 when they are present beside the PDF (always required for a report folder).
@@ -29,7 +31,8 @@ from auditor.report_folder import RECORD_NAME
 from auditor.verify.cms_strict import container_problem
 from auditor.verify.limits import MAX_PDF_BYTES, MAX_REVISIONS, pdf_structure_problem, read_capped
 from auditor.verify.pdf_metadata import metadata_changes
-from auditor.verify.status import FileVerdict, Findings, SignatureSummary
+from auditor.verify.review import pdf_reviews
+from auditor.verify.status import FileVerdict, Findings, PdfReview, SignatureSummary
 from auditor.verify.trust import (
     VALIDATION_USAGE,
     TrustAnchors,
@@ -52,6 +55,7 @@ def check_pdf(
     """`verify_pdf`'s verdict, and the embedded record's bytes when the signatures hold."""
     findings = Findings()
     summaries: list[SignatureSummary] = []
+    reviews: list[PdfReview] = []
     record = None
     data = read_capped(path, MAX_PDF_BYTES, findings)
     problem = pdf_structure_problem(data) if data is not None else None
@@ -62,12 +66,13 @@ def check_pdf(
             reader = PdfFileReader(io.BytesIO(data))
             signatures = reader.embedded_signatures
             summaries = _check_signatures(reader, signatures, data, anchors, findings)
+            reviews = pdf_reviews(reader, data, anchors, findings, summaries)
             if summaries and not findings.invalid:
                 findings.invalid += metadata_changes(reader, signatures[0].signed_revision)
                 record = _check_embedded_record(reader, path, in_report_folder, summaries[0], findings)
         except Exception as exc:  # hostile input may break the parser anywhere
             findings.invalid.append(f"cannot read the PDF ({type(exc).__name__}: {exc}); it is damaged or altered")
-    return findings.verdict(path, "pdf", summaries, anchors.description), record
+    return findings.verdict(path, "pdf", summaries, anchors.description, reviews), record
 
 
 def _check_signatures(

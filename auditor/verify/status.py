@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from auditor.review.model import ReviewInput
+
 Status = Literal["valid", "invalid", "untrusted"]
 Kind = Literal["pdf", "detached", "ledger"]  # "ledger": the ledger of a batch folder, or a file only it binds
 EXIT_VALID, EXIT_INVALID, EXIT_UNTRUSTED = 0, 1, 8
@@ -29,6 +31,18 @@ class SignatureSummary(BaseModel):
     timestamped: bool = False  # only when the timestamp is intact and its authority trusted
 
 
+class PdfReview(BaseModel):
+    """One signed review slot of a report PDF, as its fields read in the revision its signature covers."""
+
+    slot: int
+    review: ReviewInput | None  # None when the fields do not form a valid review (the PDF is then invalid)
+    signer: str  # subject of the reviewer's certificate
+    certificate_sha256: str
+    signed_at: dt.datetime | None = None
+    revision_size: int  # bytes of the PDF up to and including this review's signed revision
+    revision_sha256: str  # of those bytes
+
+
 class FileVerdict(BaseModel):
     """The verdict on one file."""
 
@@ -40,6 +54,7 @@ class FileVerdict(BaseModel):
     reasons: list[str] = []
     notes: list[str] = []
     signatures: list[SignatureSummary] = []
+    reviews: list[PdfReview] = []
 
     def with_problems(self, problems: Sequence[str]) -> FileVerdict:
         """A copy with `problems` added as reasons that make the file invalid."""
@@ -62,7 +77,14 @@ class Findings:
             return "invalid"
         return "untrusted" if self.untrusted else "valid"
 
-    def verdict(self, path: Path, kind: Kind, summaries: list[SignatureSummary], trusted_root: str) -> FileVerdict:
+    def verdict(
+        self,
+        path: Path,
+        kind: Kind,
+        summaries: list[SignatureSummary],
+        trusted_root: str,
+        reviews: Sequence[PdfReview] = (),
+    ) -> FileVerdict:
         """The verdict on `path` from these findings."""
         return FileVerdict(
             path=str(path),
@@ -73,6 +95,7 @@ class Findings:
             reasons=self.invalid + self.untrusted,
             notes=self.notes,
             signatures=summaries,
+            reviews=list(reviews),
         )
 
 
