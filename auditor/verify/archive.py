@@ -29,7 +29,7 @@ from auditor.archive.ledger import (
 )
 from auditor.errors import ArchiveError
 from auditor.report_folder import MANIFEST_NAME, SIGNATURE_SUFFIX
-from auditor.verify.folder import SEALED, verify_folder
+from auditor.verify.folder import verify_folder
 from auditor.verify.status import FileVerdict, Findings
 from auditor.verify.trust import TrustAnchors
 
@@ -89,11 +89,13 @@ def _entry_verdicts(
         if entry.kind == "scan":
             findings.notes.append(f"registered by {label}; a scan file is not signed: the ledger binds it")
         return [_verdict(target, findings, anchors)]
-    by_owner: dict[str, list[str]] = {name: [] for name in SEALED}
+    verdicts = verify_folder(target, anchors)
+    own = {Path(verdict.path).relative_to(target).as_posix() for verdict in verdicts}
+    by_owner: dict[str, list[str]] = {name: [] for name in own}
     for path, problem in problems:
         owner = path.removesuffix(SIGNATURE_SUFFIX)
-        by_owner[owner if owner in SEALED else MANIFEST_NAME].append(f"{label}: {problem}")
-    return [verdict.with_problems(by_owner[Path(verdict.path).name]) for verdict in verify_folder(target, anchors)]
+        by_owner[owner if owner in own else MANIFEST_NAME].append(f"{label}: {problem}")
+    return [verdict.with_problems(by_owner[Path(verdict.path).relative_to(target).as_posix()]) for verdict in verdicts]
 
 
 def _unregistered(out: Path, registered: set[str], anchors: TrustAnchors) -> list[FileVerdict]:

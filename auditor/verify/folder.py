@@ -22,6 +22,8 @@ from pydantic import ValidationError
 
 from auditor.files import walk_folder
 from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
+from auditor.review.state import REVIEW_FILE
+from auditor.review.submissions import check_submissions, submission_files
 from auditor.signing import MANIFEST_FILES, FolderManifest, ManifestEntry
 from auditor.verify.detached import check_detached
 from auditor.verify.limits import (
@@ -32,6 +34,7 @@ from auditor.verify.limits import (
     read_capped,
 )
 from auditor.verify.pdf import check_pdf
+from auditor.verify.review import check_review_file
 from auditor.verify.status import FileVerdict, Findings
 from auditor.verify.trust import TrustAnchors
 
@@ -59,10 +62,31 @@ def verify_folder(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
         RECORD_NAME: check_detached(folder / RECORD_NAME, anchors)[0],
     }
     verdicts[MANIFEST_NAME], manifest = _check_manifest(folder / MANIFEST_NAME, anchors)
+    later = _later_files(folder)
     if manifest is not None:
-        binding = _bind(folder, manifest, verdicts, embedded_record, anchors)
+        binding = _bind(folder, manifest, verdicts, embedded_record, anchors, later)
         verdicts = {name: verdict.with_problems(binding.problems[name]) for name, verdict in verdicts.items()}
-    return list(verdicts.values())
+    return [*verdicts.values(), *_review_verdicts(folder, pdf, anchors), *check_submissions(folder, anchors)]
+
+
+def _later_files(folder: Path) -> set[str]:
+    """Files a report folder gains after sealing, each signed on its own and checked by its own
+    rules: reviews (`review-N.json` + `.p7s`) and the person's submissions with their answers."""
+    reviews = {p.name for p in folder.iterdir() if REVIEW_FILE.match(p.name.removesuffix(SIGNATURE_SUFFIX))}
+    return reviews | submission_files(folder)
+
+
+def _review_verdicts(folder: Path, pdf: FileVerdict, anchors: TrustAnchors) -> list[FileVerdict]:
+    """A verdict for each review-N.json beside the PDF; a signed review in the PDF without its file is noted."""
+    names = sorted(p.name for p in folder.iterdir() if REVIEW_FILE.match(p.name))
+    verdicts = [check_review_file(folder, name, anchors, pdf.reviews) for name in names]
+    for review in pdf.reviews:
+        if f"review-{review.slot}.json" not in names:
+            verdicts.append(Findings(notes=[
+                f"review slot {review.slot} is signed in the PDF but review-{review.slot}.json is missing beside it "
+                "(the PDF's review stands; the file only repeats it)"
+            ]).verdict(folder / f"review-{review.slot}.json", "detached", [], anchors.description))
+    return verdicts
 
 
 def _check_manifest(path: Path, anchors: TrustAnchors) -> tuple[FileVerdict, FolderManifest | None]:
@@ -100,6 +124,7 @@ def _bind(
     verdicts: dict[str, FileVerdict],
     embedded_record: bytes | None,
     anchors: TrustAnchors,
+    later: set[str],
 ) -> _Binding:
     binding = _Binding()
     present, walk_problems = _walk(folder)
@@ -113,7 +138,7 @@ def _bind(
                 binding.add(entry.path, f"{entry.path}: {problem}")
         elif entry.path.removesuffix(SIGNATURE_SUFFIX) not in SEALED:  # those have a verdict saying so
             binding.add(entry.path, f"{entry.path}: missing (the manifest lists it)")
-    for path in sorted(present.keys() - listed.keys() - set(MANIFEST_FILES)):
+    for path in sorted(present.keys() - listed.keys() - set(MANIFEST_FILES) - later):
         binding.add(path, f"{path}: not listed in the manifest (added after sealing?)")
     _bind_report(folder, manifest, embedded_record, binding)
     _bind_signer(manifest, verdicts, binding)
