@@ -6,12 +6,14 @@ or the caller must allow an unverified source explicitly, and the new report the
 first page that its origin is not proven. The new report is a report of its own: a new report
 id and creation (render) time, `rendered_from` naming the source report, seal facts taken from
 the identity that signs it, and a copy of the checked artifacts, so that its folder verifies on
-its own.
+its own. Submissions of the person concerned logged in the source folder (`auditor submission`)
+that verify under the same trust are added to the new record's redress section.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from auditor.evidence import (
     RenderedFrom,
     ReportIdentity,
     SealInfo,
+    Submission,
     load_record,
     new_report_id,
     read_artifacts,
@@ -34,9 +37,12 @@ from auditor.files import atomic_directory, atomic_write_bytes, check_new_folder
 from auditor.keys import SigningIdentity
 from auditor.report import ReportResult, write_report
 from auditor.report_folder import RECORD_NAME
+from auditor.review.submissions import report_submission, trusted_submissions
 from auditor.signing import seal_fields, sign_report_folder
-from auditor.verify import verify_paths
+from auditor.verify import load_trust, verify_paths
 from auditor.version import VERSION
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class RenderSource:
     record_sha256: str
     artifacts: CheckedArtifacts
     sealed_by: str | None  # the verified signer; None when the origin is not proven
+    submissions: tuple[Submission, ...] = field(default=())  # logged in the source folder since
 
 
 def read_source(path: Path, trust: Path | None, *, allow_unverified: bool = False) -> RenderSource:
@@ -68,7 +75,18 @@ def read_source(path: Path, trust: Path | None, *, allow_unverified: bool = Fals
         )
     data = read_record_bytes(record_path)
     record = load_record(data, name=str(record_path))
-    return RenderSource(record, sha256_bytes(data), read_artifacts(record, record_path.parent), sealed_by)
+    submissions = _submissions(record_path, trust) if record_path.name == RECORD_NAME else ()
+    return RenderSource(record, sha256_bytes(data), read_artifacts(record, record_path.parent), sealed_by, submissions)
+
+
+def _submissions(record_path: Path, trust: Path | None) -> tuple[Submission, ...]:
+    """The submissions logged beside `record_path` that verify under `trust`; those that do not
+    are left out, each with a warning naming why."""
+    entries, refused = trusted_submissions(record_path.parent, load_trust(trust))
+    for verdict in refused:
+        reason = verdict.reasons[0] if verdict.reasons else verdict.status
+        logger.warning("left out of the redress section: %s (%s: %s)", verdict.path, verdict.status, reason)
+    return tuple(report_submission(entry) for entry in entries)
 
 
 def rerender(
@@ -110,6 +128,9 @@ def rendered_record(source: RenderSource, identity: SigningIdentity | None, now:
         ),
         "seal": SealInfo(**seal_fields(identity)),
         "system_log": None,
+        "review": original.review.model_copy(
+            update={"submissions": [*original.review.submissions, *source.submissions]}
+        ),
     }
     return refresh_completeness(EvidenceRecord.model_validate({**original.model_dump(), **update}))
 

@@ -13,7 +13,7 @@ import click
 
 from auditor.errors import AuditorError
 
-COMMAND_MODULES = ("demo", "render", "keys", "verify", "import_model", "batch", "review")
+COMMAND_MODULES = ("demo", "render", "keys", "verify", "import_model", "batch", "review", "submission")
 QUIET_LIBRARIES = ("pyhanko", "pyhanko_certvalidator")
 
 

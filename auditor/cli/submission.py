@@ -1,0 +1,55 @@
+"""`auditor submission REPORT --from … --text FILE`: log what the person concerned submitted
+about a report (and `--answer N`: the answer), signed with the organisation seal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from auditor.cli.keys import keys_dir_option, load_signing_identity
+
+
+@click.command("submission")
+@click.argument("report", metavar="REPORT_FOLDER", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--from", "sender", metavar="NAME", default=None, help="Who submitted it: a name or a case reference.")
+@click.option("--answer", "answer", type=click.IntRange(1), metavar="N", default=None, help="Log the answer to submission N.")
+@click.option(
+    "--text", "text_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="UTF-8 text file: what the person wrote (or the answer), at most 20 000 characters.",
+)
+@click.option(
+    "--attach", "attachments", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="A file that came with the submission (repeat; at most 20, 50 MiB each).",
+)
+@keys_dir_option
+def submission(
+    report: Path, sender: str | None, answer: int | None, text_file: Path, attachments: tuple[Path, ...],
+    keys_dir: Path | None,
+) -> None:
+    """Log a submission of the person concerned by the report in REPORT_FOLDER, or its answer.
+
+    The entry goes to REPORT_FOLDER/submissions/ as JSON signed with the organisation seal
+    (passphrase from AUDITOR_KEY_PASSPHRASE or a prompt); `auditor verify` checks it and the next
+    `auditor render` of the folder shows it in the report's redress section.
+    """
+    from auditor.review.submissions import log_answer, log_submission, read_text_file
+
+    if (sender is None) == (answer is None):
+        raise click.UsageError("give either --from NAME (a new submission) or --answer N (the answer to submission N)")
+    if answer is not None and attachments:
+        raise click.UsageError("--attach goes with a submission (--from), not with an answer")
+    text = read_text_file(text_file)
+    identity = load_signing_identity(keys_dir)
+    if answer is not None:
+        path = log_answer(report, answer, text, identity)
+        click.echo(f"logged the answer to submission {answer}: {path} (signed: {path.name}.p7s)")
+    elif sender is not None:
+        path = log_submission(report, sender, text, list(attachments), identity)
+        number = path.stem.split("-")[1]
+        click.echo(f"logged submission {number} from {' '.join(sender.split())}: {path} (signed: {path.name}.p7s)")
+        click.echo(f"answer it with: auditor submission {report} --answer {number} --text FILE")
+    click.echo(f"it appears in the report's redress section at the next `auditor render {report} --out NEW`")
+
+
+COMMANDS = [submission]
