@@ -1,0 +1,107 @@
+"""`auditor review` and `auditor queue` on a batch folder, through the command line: a decision
+without reasons is refused and changes nothing; reviews are signed into the PDF, registered as
+ledger amendments and shown in the index; the second-verifier rule needs two distinct reviewers;
+a review-N.json that says other than the PDF fails verify."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures.cli import run_cli
+from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, Identities
+
+from auditor.demo import demo_model_path
+from auditor.keys import issue_identity
+from auditor.signing import sign_detached
+from auditor.synthetic import make_clip
+from auditor.video import write_video
+
+PROFILE = "second_verifier_required = true\nreview_deadline_hours = 24\n"
+REASON = "Two people exchange blows at the left edge; I watched the whole clip."
+
+
+@pytest.fixture(scope="module")
+def batch(identities: Identities, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], Path]:
+    """A batch folder with the reports of two incidents, written under a profile that requires a
+    second verifier; and a second reviewer (Bob) under the same root."""
+    base = tmp_path_factory.mktemp("review")
+    frames = np.concatenate([make_clip(label, seed).frames for label, seed in (("fight", 101), ("normal", 12), ("fall", 102))])
+    (base / "cam").mkdir()
+    write_video(base / "cam" / "clip.avi", frames, 10.0)
+    (base / "profile.toml").write_text(PROFILE)
+    out = base / "out"
+    run = run_cli("batch", str(base / "cam"), "--model", str(demo_model_path()), "--out", str(out), "--keys",
+                  str(identities.seal_dir), "--profile", str(base / "profile.toml"), env=env())
+    assert run.returncode == 0, run.stderr
+    bob = base / "bob"
+    issue_identity(identities.seal_dir, ROOT_PASSPHRASE, bob, PASSPHRASE, common_name="Bob Example", role="Supervisor")
+    return out, sorted(p for p in (out / "reports").iterdir() if p.is_dir()), bob
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE, "AUDITOR_REVIEWER_PASSPHRASE": PASSPHRASE}
+
+
+def review(report: Path, reviewer: Path, decision: str = "confirm", reason: str = REASON) -> object:
+    return run_cli("review", str(report), "--as", str(reviewer), "--decision", decision, "--reason", reason,
+                   "--considered", "the clip", "--minutes", "4", "--bias-acknowledged", env=env())
+
+
+def statuses(out: Path) -> dict[str, str]:
+    return {Path(r["report"]).name: r["review"] for r in csv.DictReader((out / "index.csv").open())}
+
+
+def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
+    batch: tuple[Path, list[Path], Path], identities: Identities, trust: Path
+) -> None:
+    out, (first, second, *_), bob = batch
+    alice = identities.seal_dir.parent / "reviewer"
+    assert set(statuses(out).values()) == {s for s in statuses(out).values() if s.startswith("awaiting review")}
+
+    pdf_before = (first / "report.pdf").read_bytes()
+    refused = review(first, alice, reason="ok")
+    assert refused.returncode == 5 and refused.stderr.startswith("auditor: error: the review is incomplete: reasons")
+    assert refused.stderr.count("\n") == 1
+    assert (first / "report.pdf").read_bytes() == pdf_before and not (first / "review-1.json").exists()
+
+    assert review(first, alice).returncode == 0
+    assert statuses(out)[first.name].startswith("awaiting second review")
+    assert review(first, bob).returncode == 0
+    assert statuses(out)[first.name] == "reviewed by Reviewer and Bob Example"
+    assert review(second, alice, "overturn").returncode == 0
+    assert review(second, alice, "overturn").returncode == 0  # the same reviewer twice is no second verifier
+    assert statuses(out)[second.name].startswith("awaiting second review")
+    assert (first / "report.pdf").read_bytes()[: len(pdf_before)] == pdf_before  # the sealed revision is kept
+
+    kinds = [json.loads(line)["kind"] for line in (out / "ledger.jsonl").read_text().splitlines()]
+    assert kinds.count("review") == 4
+    counts = json.loads(run_cli("queue", str(out), "--json").stdout)["counts"]
+    assert counts["reviewed"] == 1 and counts["awaiting second review"] == 1
+    assert sum(counts.values()) == len(batch[1])
+    checked = run_cli("verify", str(out), "--trust", str(trust))
+    assert checked.returncode == 0, checked.stdout
+    assert "review 2: CONFIRM by Bob Example (Supervisor)" in checked.stdout
+
+
+def test_a_review_file_that_says_other_than_the_pdf_fails_verify(
+    batch: tuple[Path, list[Path], Path], identities: Identities, trust: Path, tmp_path: Path
+) -> None:
+    _, folders, _ = batch
+    report = folders[-1]
+    alice = identities.seal_dir.parent / "reviewer"
+    if not (report / "review-1.json").exists():
+        assert review(report, alice).returncode == 0
+    copy = shutil.copytree(report, tmp_path / report.name)
+    record = json.loads((copy / "review-1.json").read_text())
+    record["review"]["decision"] = {"confirm": "overturn"}.get(record["review"]["decision"], "confirm")
+    (copy / "review-1.json").write_text(json.dumps(record, indent=2) + "\n")
+    sign_detached(copy / "review-1.json", identities.reviewer)  # re-signed by the reviewer: still not the PDF's
+    checked = run_cli("verify", str(copy), "--trust", str(trust))
+    assert checked.returncode == 1
+    assert "review-1.json says other than the PDF's review slot 1: decision differ" in checked.stdout
