@@ -20,11 +20,14 @@ from auditor.errors import ArchiveError
 from auditor.evidence import SealInfo, load_record, write_record
 from auditor.report import write_report
 from auditor.review.submissions import (
+    EXCERPT_CHARS,
+    MAX_ENTRY_BYTES,
     MAX_TEXT_CHARS,
     check_submissions,
     log_answer,
     log_submission,
     read_submissions,
+    report_submission,
     submission_files,
 )
 from auditor.signing import seal_fields, sign_report_folder
@@ -106,6 +109,30 @@ def test_a_swapped_signature_is_named(copy: Path, trust: Path) -> None:
     area = copy / "submissions"
     shutil.copyfile(area / "submission-2.json.p7s", area / "submission-1.json.p7s")
     assert "altered" in " ".join(_reasons(copy, trust)["submission-1.json"])
+
+
+def test_an_entry_renamed_with_its_signature_is_named(copy: Path, trust: Path) -> None:
+    area = copy / "submissions"
+    for suffix in ("", ".p7s"):  # submission 2, validly signed, passed off as submission 1
+        shutil.copyfile(area / f"submission-2.json{suffix}", area / f"submission-1.json{suffix}")
+    reasons = " ".join(_reasons(copy, trust)["submission-1.json"])
+    assert "says it is number 2" in reasons
+
+
+def test_an_oversized_entry_is_refused_unread(copy: Path, trust: Path) -> None:
+    path = copy / "submissions" / "submission-2.json"
+    path.write_bytes(b" " * (MAX_ENTRY_BYTES + 1))
+    assert "refused unread" in " ".join(_reasons(copy, trust)["submission-2.json"])
+
+
+def test_the_report_shows_a_bounded_excerpt(copy: Path, identities: Identities) -> None:
+    words = " ".join(f"word{i}" for i in range(1000))
+    log_submission(copy, "J. Doe", words, [], identities.seal)
+    entry = read_submissions(copy)[-1]
+    summary = report_submission(entry).summary
+    assert entry.submission.text == words  # the entry keeps the whole text
+    assert summary.startswith("From J. Doe: word0 word1") and summary.endswith("…")
+    assert len(summary) <= len("From J. Doe: ") + EXCERPT_CHARS
 
 
 def test_an_entry_signed_outside_the_root_is_named(copy: Path, trust: Path, identities: Identities) -> None:
