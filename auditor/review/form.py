@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import pydyf
 from fontTools.ttLib import TTFont
@@ -231,7 +232,7 @@ def marked_boxes(document: object) -> list[Box]:
     return boxes
 
 
-def _descendants(box: object) -> Iterator[object]:
+def _descendants(box: Any) -> Iterator[Any]:
     yield box
     for child in getattr(box, "children", ()):
         yield from _descendants(child)
@@ -273,8 +274,8 @@ class _FormWriter:
             self.pdf.add_object(parent)
             parents.append(parent)
         for box in boxes:
-            slot, suffix = box.name.removeprefix("review").split(".", 1)
-            parent = parents[int(slot) - 1]
+            slot_text, suffix = box.name.removeprefix("review").split(".", 1)
+            parent = parents[int(slot_text) - 1]
             widget = self._widget(box, attribute_of(suffix), suffix, parent)
             parent["Kids"].append(widget.reference)
             page = self.pages[box.page]
