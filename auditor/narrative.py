@@ -7,6 +7,7 @@ cannot disagree. The templates escape the returned text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from auditor.evidence import EvidenceRecord, FrameSummary, MapSummary
 
@@ -14,7 +15,7 @@ from auditor.evidence import EvidenceRecord, FrameSummary, MapSummary
 __all__ = [
     "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "frame_span",
     "headline", "how_sure", "key_frame_sentence", "key_frames_pointer", "peak_words", "percent", "procedure",
-    "reviewer_task", "role_of_system", "saliency_agreement", "seconds", "strongest_edit", "time_span",
+    "review_due", "reviewer_task", "role_of_system", "saliency_agreement", "seconds", "strongest_edit", "time_span",
     "what_was_flagged",
 ]
 
@@ -393,3 +394,12 @@ def completeness_counts(record: EvidenceRecord) -> dict[str, int]:
     for item in record.completeness.items:
         counts[item.status] = counts.get(item.status, 0) + 1
     return counts
+
+
+def review_due(record: EvidenceRecord) -> str | None:
+    """When a flagged report must be reviewed by, under the profile's deadline; None without one."""
+    hours = record.deployment.review_deadline_hours
+    if not hours or not record.decision.flagged:
+        return None
+    due = record.report.created_at + timedelta(hours=hours)
+    return f"Review due by {due:%Y-%m-%d %H:%M} UTC ({hours:g} hours after the report was made, as the deployment requires)."

@@ -119,3 +119,13 @@ def test_the_queue_counts_a_batch_folder_with_a_mix_of_states(tmp_path: Path) ->
     assert "awaiting second review" in (out / "index.html").read_text()
     only = json.loads(run_cli("queue", str(out), "--json", "--status", "escalated").stdout)["reports"]
     assert [Path(r["folder"]).name for r in only] == ["escalated"]
+
+
+def test_the_report_says_when_its_review_is_due(tmp_path: Path) -> None:
+    from auditor.narrative import review_due
+
+    assert review_due(record(tmp_path)) == (
+        "Review due by 2025-03-15 09:26 UTC (24 hours after the report was made, as the deployment requires)."
+    )
+    assert review_due(record(tmp_path, flagged=False)) is None
+    assert review_due(record(tmp_path, deadline=None)) is None
