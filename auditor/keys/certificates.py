@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from auditor.errors import SigningError
 
@@ -139,3 +139,8 @@ def _extension(cert: x509.Certificate, kind: type[_Extension]) -> _Extension | N
         return cert.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
+
+
+def subject_text(name: x509.Name) -> str:
+    """A subject as RFC 4514 text, the reviewer's role named `title` (not its bare OID 2.5.4.12)."""
+    return name.rfc4514_string({NameOID.TITLE: "title"})

@@ -23,6 +23,7 @@ from auditor.keys.certificates import (
     check_validity_all,
     read_certificates,
     subject_attribute,
+    subject_text,
 )
 from auditor.keys.folder import IdentityInfo, IdentityPaths, default_keys_dir, read_info
 from auditor.keys.protection import PASSPHRASE_ENV
@@ -46,7 +47,7 @@ class SigningIdentity:
 
     @property
     def subject(self) -> str:
-        return self.cert.subject.rfc4514_string()
+        return subject_text(self.cert.subject)
 
     @property
     def fingerprint(self) -> str:

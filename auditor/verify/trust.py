@@ -24,6 +24,7 @@ from pyhanko_certvalidator.errors import InvalidCertificateError
 
 from auditor.errors import SigningError
 from auditor.keys import ROOT_FILE, SIGNING_EKUS, default_keys_dir, read_certificates
+from auditor.keys.certificates import subject_text
 from auditor.verify.status import Findings, SignatureSummary
 
 S = TypeVar("S", bound=SignatureStatus)
@@ -162,7 +163,7 @@ def certificate_sha256(cert: asn1_x509.Certificate) -> str:
 
 def subject(cert: asn1_x509.Certificate) -> str:
     """The RFC 4514 subject of a certificate, as `SigningIdentity.subject` writes it."""
-    return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
+    return subject_text(x509.load_der_x509_certificate(cert.dump()).subject)
 
 
 def _public_der(cert: x509.Certificate) -> bytes:
