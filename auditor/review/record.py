@@ -46,14 +46,24 @@ def review_report(
 
 
 def _register(folder: Path, entry: ReviewRecord, files: list[str]) -> None:
-    """In a batch (OUT/reports/<name>): a ledger amendment, and the index row's review status."""
-    out = folder.absolute().parent.parent
-    if folder.absolute().parent.name != "reports" or not (out / LEDGER_NAME).is_file():
-        return
-    key = hashlib.sha256(f"{entry.report_id}:{entry.slot}".encode()).hexdigest()
+    """In a batch: a ledger amendment for the review, and the index row's review status."""
     facts: dict[str, object] = {
         "report_id": entry.report_id, "slot": entry.slot, "decision": entry.review.decision,
         "reviewer": entry.review.reviewer, "certificate_sha256": entry.certificate_sha256,
     }
-    Ledger(out).append("review", key, folder.absolute(), facts, only=files)
-    refresh_index(out)
+    out = register_amendment(folder, "review", f"{entry.report_id}:{entry.slot}", files, facts)
+    if out is not None:
+        refresh_index(out)
+
+
+def register_amendment(folder: Path, kind: str, name: str, files: list[str], facts: dict[str, object]) -> Path | None:
+    """Register `files` (inside the report folder) as a ledger amendment of kind "review" or
+    "submission" when the folder is a batch's (OUT/reports/<name> with OUT/ledger.jsonl); the
+    batch folder OUT, or None when the report stands alone."""
+    folder = Path(folder).absolute()
+    out = folder.parent.parent
+    if folder.parent.name != "reports" or not (out / LEDGER_NAME).is_file():
+        return None
+    key = hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()
+    Ledger(out).append(kind, key, folder, facts, only=files)
+    return out
