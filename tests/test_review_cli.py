@@ -105,3 +105,33 @@ def test_a_review_file_that_says_other_than_the_pdf_fails_verify(
     checked = run_cli("verify", str(copy), "--trust", str(trust))
     assert checked.returncode == 1
     assert "review-1.json says other than the PDF's review slot 1: decision differ" in checked.stdout
+
+
+def test_a_submission_in_a_batch_folder_is_a_ledger_amendment_that_verifies(
+    batch: tuple[Path, list[Path], Path], identities: Identities, trust: Path, tmp_path: Path
+) -> None:
+    out, folders, _ = batch
+    report = folders[0]
+    (tmp_path / "letter.txt").write_text("I was not fighting; he is my brother and we were joking.")
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8 not really a photo")
+    logged = run_cli("submission", str(report), "--from", "Case 2026-117", "--text", str(tmp_path / "letter.txt"),
+                     "--attach", str(tmp_path / "photo.jpg"), "--keys", str(identities.seal_dir),
+                     env=env())
+    assert logged.returncode == 0, logged.stderr
+    (tmp_path / "answer.txt").write_text("Thank you; the reviewer overturned the alert.")
+    assert run_cli("submission", str(report), "--answer", "1", "--text", str(tmp_path / "answer.txt"),
+                   "--keys", str(identities.seal_dir), env=env()).returncode == 0
+    entries = [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
+    amendments = [e for e in entries if e["kind"] == "submission"]
+    assert [sorted(e["files"]) for e in amendments] == [
+        ["submissions/attachments/1-photo.jpg", "submissions/submission-1.json", "submissions/submission-1.json.p7s"],
+        ["submissions/answer-1.json", "submissions/answer-1.json.p7s"],
+    ]
+    checked = run_cli("verify", str(out), "--trust", str(trust))
+    assert checked.returncode == 0, checked.stdout
+    photo = report / "submissions" / "attachments" / "1-photo.jpg"
+    original = photo.read_bytes()
+    photo.write_bytes(b"another photo")
+    altered = run_cli("verify", str(out), "--trust", str(trust))
+    photo.write_bytes(original)
+    assert altered.returncode == 1 and "1-photo.jpg" in altered.stdout

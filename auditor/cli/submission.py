@@ -43,13 +43,31 @@ def submission(
     identity = load_signing_identity(keys_dir)
     if answer is not None:
         path = log_answer(report, answer, text, identity)
+        _register(report, path)
         click.echo(f"logged the answer to submission {answer}: {path} (signed: {path.name}.p7s)")
     elif sender is not None:
         path = log_submission(report, sender, text, list(attachments), identity)
+        _register(report, path)
         number = path.stem.split("-")[1]
         click.echo(f"logged submission {number} from {' '.join(sender.split())}: {path} (signed: {path.name}.p7s)")
         click.echo(f"answer it with: auditor submission {report} --answer {number} --text FILE")
     click.echo(f"it appears in the report's redress section at the next `auditor render {report} --out NEW`")
+
+
+def _register(report: Path, entry: Path) -> None:
+    """In a batch folder: a ledger amendment registering the new entry, its signature and attachments."""
+    from auditor.review.record import register_amendment
+    from auditor.review.submissions import submission_files
+
+    area = entry.parent.relative_to(Path(report)).as_posix()
+    number = entry.stem.split("-")[1]
+    files = sorted(
+        name for name in submission_files(report)
+        if name in (f"{area}/{entry.name}", f"{area}/{entry.name}.p7s") or name.startswith(f"{area}/attachments/{number}-")
+    )
+    if entry.stem.startswith("answer"):
+        files = [name for name in files if "/attachments/" not in name]
+    register_amendment(report, "submission", f"{entry.parent.name}/{entry.name}", files, {"entry": entry.name})
 
 
 COMMANDS = [submission]
