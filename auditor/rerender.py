@@ -24,6 +24,7 @@ from auditor.evidence import (
     EvidenceRecord,
     RenderedFrom,
     ReportIdentity,
+    Review,
     SealInfo,
     Submission,
     load_record,
@@ -36,7 +37,9 @@ from auditor.evidence import (
 from auditor.files import atomic_directory, atomic_write_bytes, check_new_folder, sha256_bytes
 from auditor.keys import SigningIdentity
 from auditor.report import ReportResult, write_report
-from auditor.report_folder import RECORD_NAME
+from auditor.report_folder import PDF_NAME, RECORD_NAME
+from auditor.review.model import ReviewRecord
+from auditor.review.state import review_state
 from auditor.review.submissions import report_submission, trusted_submissions
 from auditor.signing import seal_fields, sign_report_folder
 from auditor.verify import load_trust, verify_paths
@@ -54,6 +57,7 @@ class RenderSource:
     artifacts: CheckedArtifacts
     sealed_by: str | None  # the verified signer; None when the origin is not proven
     submissions: tuple[Submission, ...] = field(default=())  # logged in the source folder since
+    reviews: tuple[ReviewRecord, ...] = field(default=())  # signed into the source's PDF since, verified
 
 
 def read_source(path: Path, trust: Path | None, *, allow_unverified: bool = False) -> RenderSource:
@@ -75,8 +79,31 @@ def read_source(path: Path, trust: Path | None, *, allow_unverified: bool = Fals
         )
     data = read_record_bytes(record_path)
     record = load_record(data, name=str(record_path))
-    submissions = _submissions(record_path, trust) if record_path.name == RECORD_NAME else ()
-    return RenderSource(record, sha256_bytes(data), read_artifacts(record, record_path.parent), sealed_by, submissions)
+    in_folder = record_path.name == RECORD_NAME
+    submissions = _submissions(record_path, trust) if in_folder else ()
+    proven = in_folder and sealed_by is not None  # reviews count only on a report whose origin is proven
+    reviews = _reviews(record_path.parent / PDF_NAME, trust, record, sha256_bytes(data)) if proven else ()
+    return RenderSource(
+        record, sha256_bytes(data), read_artifacts(record, record_path.parent), sealed_by, submissions, reviews
+    )
+
+
+def _reviews(pdf: Path, trust: Path | None, record: EvidenceRecord, record_sha256: str) -> tuple[ReviewRecord, ...]:
+    """The reviews signed into the source's PDF, when the PDF verifies under `trust` (else none, with a warning)."""
+    if not pdf.is_file():
+        return ()
+    verdict = verify_paths([pdf], trust)[0]
+    if verdict.status != "valid":
+        logger.warning("reviews left out: %s does not verify (%s)", pdf, verdict.reasons[0] if verdict.reasons else verdict.status)
+        return ()
+    return tuple(
+        ReviewRecord(
+            report_id=record.report.report_id, record_sha256=record_sha256, slot=r.slot, review=r.review,
+            signer=r.signer, certificate_sha256=r.certificate_sha256, signed_at=r.signed_at or record.report.created_at,
+            pdf_size=r.revision_size, pdf_sha256=r.revision_sha256,
+        )
+        for r in verdict.reviews if r.review is not None
+    )
 
 
 def _submissions(record_path: Path, trust: Path | None) -> tuple[Submission, ...]:
@@ -128,11 +155,32 @@ def rendered_record(source: RenderSource, identity: SigningIdentity | None, now:
         ),
         "seal": SealInfo(**seal_fields(identity)),
         "system_log": None,
-        "review": original.review.model_copy(
+        "review": _reviewed(original.review, source, now).model_copy(
             update={"submissions": [*original.review.submissions, *source.submissions]}
         ),
     }
     return refresh_completeness(EvidenceRecord.model_validate({**original.model_dump(), **update}))
+
+
+def _reviewed(review: Review, source: RenderSource, now: datetime) -> Review:
+    """The source record's review section with the source PDF's signed reviews: the last one as
+    the decision, the one before as the second verifier, and the review status."""
+    if not source.reviews:
+        return review
+    last, before = source.reviews[-1], source.reviews[:-1]
+    state = review_state(source.record, list(source.reviews), now)
+    return review.model_copy(update={
+        "reviewer": last.review.reviewer, "role": last.review.role, "authority": last.review.authority or None,
+        "reviewed_at": last.signed_at, "decision": last.review.decision, "reasons": last.review.reasons,
+        "data_considered": last.review.data_considered or None, "minutes_spent": last.review.minutes,
+        "automation_bias_acknowledged": last.review.automation_bias_acknowledged,
+        "second_verifier": _summary(before[-1]) if before else None, "status": state.describe(),
+    })
+
+
+def _summary(entry: ReviewRecord) -> str:
+    r = entry.review
+    return f"{r.reviewer} ({r.role}), {entry.signed_at:%Y-%m-%d %H:%M} UTC: {r.decision}, because {r.reasons}"
 
 
 def _locate(path: Path) -> tuple[Path, Path]:

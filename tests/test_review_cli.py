@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,19 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
     checked = run_cli("verify", str(out), "--trust", str(trust))
     assert checked.returncode == 0, checked.stdout
     assert "review 2: CONFIRM by Bob Example (Supervisor)" in checked.stdout
+
+    rendered = out.parent / "rendered"
+    run = run_cli("render", str(first), "--out", str(rendered), "--trust", str(trust), "--keys", str(identities.seal_dir),
+                  env=env())
+    assert run.returncode == 0, run.stderr
+    record = json.loads((rendered / "evidence.json").read_text())
+    assert record["review"]["status"] == "reviewed by Reviewer and Bob Example"
+    assert record["review"]["decision"] == "confirm" and record["review"]["reviewer"] == "Bob Example"
+    assert record["review"]["second_verifier"].startswith("Reviewer (")
+    item = next(i for i in record["completeness"]["items"] if i["number"] == 17)
+    assert item["status"] == "provided"
+    text = subprocess.run(["pdftotext", str(rendered / "report.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "reviewed by Reviewer and Bob Example" in " ".join(text.split())
 
 
 def test_a_review_file_that_says_other_than_the_pdf_fails_verify(

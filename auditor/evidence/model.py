@@ -240,12 +240,13 @@ class Review(_Record):
     role: str | None = None
     authority: str | None = None
     reviewed_at: datetime | None = None
-    decision: Literal["confirm", "overturn"] | None = None
+    decision: Literal["confirm", "overturn", "escalate"] | None = None
     reasons: str | None = None
     data_considered: str | None = None
     minutes_spent: float | None = None
     automation_bias_acknowledged: bool | None = None
     second_verifier: str | None = None
+    status: str | None = None  # where the review stands (auditor.review.state), when rendered after reviews
     submissions: list[Submission] = Field(default_factory=list)
 
 
