@@ -31,12 +31,12 @@ def test_a_report_without_an_alert_speaks_of_a_classification(tmp_path: Path) ->
     record = _quiet(tmp_path)
     assert not record.decision.flagged
     text = _text(render_html(record, tmp_path))
-    for wrong in ("What was flagged", "The alert has no effect on anyone", "confirm the alert", "overturn the alert",
+    for wrong in ("What was flagged", "The alert has no effect on anyone", "the alert stands", "the alert is wrong",
                   "awaiting human review", "This is not a final decision"):
         assert wrong not in text, wrong
     for right in ("What was analysed, when and where", "No alert was raised.", "no alert raised; no review required",
-                  "No review is required: no alert was raised", "the classification is right (no alert)",
-                  "an alert should have been raised"):
+                  "No review is required: no alert was raised", "confirm (no alert is right)",
+                  "overturn (an alert should have been raised)"):
         assert right in text, right
     statuses = {i.number: i.status for i in record.completeness.items}
     assert statuses[15] == statuses[16] == "not applicable"
@@ -45,7 +45,7 @@ def test_a_report_without_an_alert_speaks_of_a_classification(tmp_path: Path) ->
 def test_a_report_with_an_alert_keeps_the_review_wording(tmp_path: Path) -> None:
     record = make_report_folder(tmp_path)
     text = _text(render_html(record, tmp_path))
-    assert record.decision.flagged and "confirm the alert" in text and "awaiting human review" in text
+    assert record.decision.flagged and "confirm (the alert stands)" in text and "awaiting human review" in text
     assert {i.number: i.status for i in record.completeness.items}[15] == "pending review"
 
 
