@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from auditor.keys.reviewers import REVIEWER_PASSPHRASE_ENV
 from auditor.review.model import DECISIONS
-
-REVIEWER_PASSPHRASE_ENV = "AUDITOR_REVIEWER_PASSPHRASE"
 
 
 @click.command("review")
@@ -57,7 +57,7 @@ def _passphrase(folder: Path) -> str:
     passphrase = os.environ.get(REVIEWER_PASSPHRASE_ENV)
     if passphrase:
         return passphrase
-    if not click.get_text_stream("stdin").isatty():
+    if not sys.stdin.isatty():
         raise SigningError(f"no passphrase for the reviewer key in {folder}: set {REVIEWER_PASSPHRASE_ENV}")
     return str(click.prompt(f"Passphrase of the reviewer key in {folder}", hide_input=True, err=True))
 
