@@ -18,30 +18,16 @@ from pathlib import Path
 
 import pytest
 from fixtures.cli import run_cli
-from fixtures.identities import PASSPHRASE, Identities
-from fixtures.report_records import full_profile, make_report_folder
+from fixtures.identities import PASSPHRASE, Identities, templated_report
 
-from auditor.evidence import load_record, write_record
-from auditor.report import write_report
-from auditor.signing import seal_fields, sign_report_folder
+from auditor.evidence import load_record
 
 PAYLOAD = "{{ lipsum.__globals__['os'].popen('touch %s').read() }}"
 
 
-def _sealed(folder: Path, identities: Identities) -> Path:
-    """A report folder as `auditor report` writes it, sealed by the organisation seal."""
-    from auditor.evidence import SealInfo
-
-    record = make_report_folder(folder, profile=full_profile(), seal=SealInfo(**seal_fields(identities.seal)))
-    write_record(folder, record)
-    write_report(record, folder)
-    sign_report_folder(folder, identities.seal)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def sealed(tmp_path_factory: pytest.TempPathFactory, identities: Identities) -> Path:
-    return _sealed(tmp_path_factory.mktemp("sealed") / "report", identities)
+    return templated_report(tmp_path_factory.mktemp("sealed") / "report", identities.seal)
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from fixtures.cli import run_cli
-from fixtures.identities import Identities
-from fixtures.report_records import full_profile, make_report_folder
+from fixtures.identities import Identities, templated_report
 from PIL import Image
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -22,12 +21,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pypdf import PdfWriter
 
 from auditor.errors import SigningError
-from auditor.evidence import SealInfo, write_record
-from auditor.report import write_report
 from auditor.review.fill import sign_review
 from auditor.review.form import FONT_RESOURCE, expected_fields
 from auditor.review.model import ReviewInput, ReviewRecord
-from auditor.signing import seal_fields, sign_detached, sign_report_folder, sign_revision, signing_errors
+from auditor.signing import sign_detached, sign_revision, signing_errors
 from auditor.verify import load_trust, verify_paths
 from auditor.verify.review import check_review_file
 
@@ -46,12 +43,7 @@ REVIEW = ReviewInput(
 @pytest.fixture(scope="module")
 def sealed_form(tmp_path_factory: pytest.TempPathFactory, identities: Identities) -> Path:
     """A report folder rendered with the shipped templates (so with the review form) and sealed."""
-    folder = tmp_path_factory.mktemp("form") / "report"
-    record = make_report_folder(folder, profile=full_profile(), seal=SealInfo(**seal_fields(identities.seal)))
-    write_record(folder, record)
-    write_report(record, folder)
-    sign_report_folder(folder, identities.seal)
-    return folder
+    return templated_report(tmp_path_factory.mktemp("form") / "report", identities.seal)
 
 
 @pytest.fixture

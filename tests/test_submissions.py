@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 from fixtures.cli import run_cli
-from fixtures.identities import PASSPHRASE, Identities
-from fixtures.report_records import full_profile, make_report_folder
+from fixtures.identities import PASSPHRASE, Identities, templated_report
 
 from auditor.errors import ArchiveError
-from auditor.evidence import SealInfo, load_record, write_record
-from auditor.report import write_report
+from auditor.evidence import load_record
 from auditor.review.submissions import (
     EXCERPT_CHARS,
     MAX_ENTRY_BYTES,
@@ -30,7 +28,6 @@ from auditor.review.submissions import (
     report_submission,
     submission_files,
 )
-from auditor.signing import seal_fields, sign_report_folder
 from auditor.verify import load_trust
 
 TEXT = "I was not at the north entrance at 14:02; I was at work. The person in the clip is not me."
@@ -40,12 +37,7 @@ ANSWER = "We watched the clip again with the duty officer and withdrew the alert
 @pytest.fixture(scope="module")
 def sealed(tmp_path_factory: pytest.TempPathFactory, identities: Identities) -> Path:
     """A report folder as `auditor report` writes it, sealed by the organisation seal."""
-    folder = tmp_path_factory.mktemp("sealed") / "report"
-    record = make_report_folder(folder, profile=full_profile(), seal=SealInfo(**seal_fields(identities.seal)))
-    write_record(folder, record)
-    write_report(record, folder)
-    sign_report_folder(folder, identities.seal)
-    return folder
+    return templated_report(tmp_path_factory.mktemp("sealed") / "report", identities.seal)
 
 
 @pytest.fixture(scope="module")
