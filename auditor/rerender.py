@@ -40,9 +40,10 @@ from auditor.report import ReportResult, write_report
 from auditor.report_folder import PDF_NAME, RECORD_NAME
 from auditor.review.model import ReviewRecord
 from auditor.review.state import review_state
-from auditor.review.submissions import report_submission, trusted_submissions
+from auditor.review.submissions import report_submission
 from auditor.signing import seal_fields, sign_report_folder
 from auditor.verify import load_trust, verify_paths
+from auditor.verify.submissions import trusted_submissions
 from auditor.version import VERSION
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ from auditor.review.submissions import (
     EXCERPT_CHARS,
     MAX_ENTRY_BYTES,
     MAX_TEXT_CHARS,
-    check_submissions,
     log_answer,
     log_submission,
     read_submissions,
@@ -29,6 +28,7 @@ from auditor.review.submissions import (
     submission_files,
 )
 from auditor.verify import load_trust
+from auditor.verify.submissions import check_submissions
 
 TEXT = "I was not at the north entrance at 14:02; I was at work. The person in the clip is not me."
 ANSWER = "We watched the clip again with the duty officer and withdrew the alert on 3 March."

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -39,10 +39,6 @@ from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.keys import SigningIdentity
 from auditor.report_folder import RECORD_NAME, SIGNATURE_SUFFIX
 from auditor.signing import sign_detached
-
-if TYPE_CHECKING:  # auditor.verify imports this module to check a report folder's submissions
-    from auditor.verify.status import FileVerdict
-    from auditor.verify.trust import TrustAnchors
 
 SUBMISSIONS_DIR: Final = "submissions"
 ATTACHMENTS_DIR: Final = "attachments"
@@ -119,12 +115,12 @@ def log_submission(
     """Log what `sender` submitted about the report in `folder`, with copies of `attachments`,
     signed with `identity`; return the path of the new `submission-N.json`."""
     folder = Path(folder)
-    report_id, record_sha256 = _report_binding(folder)
+    report_id, record_sha256 = report_binding(folder)
     sender, text = _checked_sender(sender), _checked_text(text, "the submission")
     files = _checked_attachments(attachments)
     identity.check_usable()
     with _locked_area(folder) as area:
-        number = max(_numbers(area, "submission"), default=0) + 1
+        number = max(entry_numbers(area, "submission"), default=0) + 1
         if number > MAX_SUBMISSIONS:
             raise ArchiveError(f"{area} already holds {MAX_SUBMISSIONS} submissions: start a new report folder")
         written: list[Path] = []
@@ -150,17 +146,17 @@ def log_answer(folder: Path, number: int, text: str, identity: SigningIdentity) 
     """Log the answer to submission `number` of the report in `folder`, signed with `identity`;
     return the path of `answer-N.json`. An unknown submission, or one answered already, is refused."""
     folder = Path(folder)
-    report_id, record_sha256 = _report_binding(folder)
+    report_id, record_sha256 = report_binding(folder)
     text = _checked_text(text, "the answer")
     identity.check_usable()
     with _locked_area(folder) as area:
         source = area / f"submission-{number}.json"
         if not source.is_file():
-            known = ", ".join(map(str, sorted(_numbers(area, "submission")))) or "none"
+            known = ", ".join(map(str, sorted(entry_numbers(area, "submission")))) or "none"
             raise ArchiveError(f"there is no submission {number} in {area} (submissions: {known}): give its number")
         if os.path.lexists(area / f"answer-{number}.json"):
             raise ArchiveError(f"submission {number} is answered already ({area / f'answer-{number}.json'}); an answer is never replaced")
-        data = _read_entry(source)
+        data = read_entry(source)
         submission = _parse(data, SubmissionRecord, source)
         if (submission.report_id, submission.record_sha256) != (report_id, record_sha256):
             raise ArchiveError(f"{source} belongs to another report (or another evidence.json): check it with `auditor verify`")
@@ -184,7 +180,7 @@ def read_text_file(path: Path) -> str:
         raise ArchiveError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8") from exc
 
 
-def _report_binding(folder: Path) -> tuple[str, str]:
+def report_binding(folder: Path) -> tuple[str, str]:
     """The report id and the SHA-256 of `folder/evidence.json`."""
     data = _read_capped(folder / RECORD_NAME, MAX_RECORD_BYTES, "evidence record")
     report_id = _record_report_id(data)
@@ -218,7 +214,7 @@ def _checked_attachments(paths: list[Path]) -> list[tuple[str, Path]]:
         raise ArchiveError(f"{len(paths)} attachments given; at most {MAX_ATTACHMENTS}: put them in one archive file")
     named: dict[str, Path] = {}
     for path in map(Path, paths):
-        if not _regular(path):
+        if not is_regular(path):
             raise ArchiveError(f"attachment {path} is not a regular file (or is a link): give the file itself")
         if path.stat().st_size > MAX_ATTACHMENT_BYTES:
             raise ArchiveError(f"attachment {path} is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MiB: refused")
@@ -292,22 +288,22 @@ def read_submissions(folder: Path) -> list[SubmissionEntry]:
     """Every submission of the report in `folder` with its answer, by number; an entry whose JSON
     is not of the right shape raises `ArchiveError` naming it (signatures: `check_submissions`)."""
     area = Path(folder) / SUBMISSIONS_DIR
-    numbers = sorted(_numbers(area, "submission"))
-    orphans = _numbers(area, "answer") - set(numbers)
+    numbers = sorted(entry_numbers(area, "submission"))
+    orphans = entry_numbers(area, "answer") - set(numbers)
     if orphans:
         raise ArchiveError(f"{area} holds answer-{min(orphans)}.json without its submission: restore it, or check with `auditor verify`")
     return [_read_entry_pair(area, number) for number in numbers]
 
 
 def _read_entry_pair(area: Path, number: int) -> SubmissionEntry:
-    submission = _load(area / f"submission-{number}.json", SubmissionRecord, number)
+    submission = load_entry(area / f"submission-{number}.json", SubmissionRecord, number)
     answer_path = area / f"answer-{number}.json"
-    answer = _load(answer_path, AnswerRecord, number) if os.path.lexists(answer_path) else None
+    answer = load_entry(answer_path, AnswerRecord, number) if os.path.lexists(answer_path) else None
     return SubmissionEntry(submission, answer)
 
 
-def _load(path: Path, model: type[E], number: int) -> E:
-    record = _parse(_read_entry(path), model, path)
+def load_entry(path: Path, model: type[E], number: int) -> E:
+    record = _parse(read_entry(path), model, path)
     if record.number != number:
         raise ArchiveError(f"{path} says it is number {record.number}: the file was renamed; restore it")
     return record
@@ -327,9 +323,9 @@ def submission_files(folder: Path) -> set[str]:
     area = folder / SUBMISSIONS_DIR
     found: set[str] = set()
     for kind in ("submission", "answer"):
-        for number in _numbers(area, kind):
+        for number in entry_numbers(area, kind):
             for name in (f"{kind}-{number}.json", f"{kind}-{number}.json{SIGNATURE_SUFFIX}"):
-                if _regular(area / name):
+                if is_regular(area / name):
                     found.add(f"{SUBMISSIONS_DIR}/{name}")
             if kind == "submission":
                 found |= {f"{SUBMISSIONS_DIR}/{ATTACHMENTS_DIR}/{n}" for n in _attachment_names(area, number)}
@@ -338,27 +334,11 @@ def submission_files(folder: Path) -> set[str]:
 
 def _attachment_names(area: Path, number: int) -> set[str]:
     try:
-        record = _load(area / f"submission-{number}.json", SubmissionRecord, number)
+        record = load_entry(area / f"submission-{number}.json", SubmissionRecord, number)
     except ArchiveError:
         return set()
     names = {f"{number}-{a.name}" for a in record.attachments}
-    return {n for n in names if _regular(area / ATTACHMENTS_DIR / n)}
-
-
-def trusted_submissions(folder: Path, anchors: TrustAnchors) -> tuple[list[SubmissionEntry], list[FileVerdict]]:
-    """The entries of `folder` whose submission passes `check_submissions` (with its answer when
-    that passes too), and the verdicts of the entries left out."""
-    verdicts = check_submissions(folder, anchors)
-    valid = {Path(v.path).name for v in verdicts if v.status == "valid"}
-    area = Path(folder) / SUBMISSIONS_DIR
-    entries = []
-    for number in sorted(_numbers(area, "submission")):
-        if f"submission-{number}.json" in valid:
-            submission = _load(area / f"submission-{number}.json", SubmissionRecord, number)
-            answered = f"answer-{number}.json" in valid
-            answer = _load(area / f"answer-{number}.json", AnswerRecord, number) if answered else None
-            entries.append(SubmissionEntry(submission, answer))
-    return entries, [v for v in verdicts if v.status != "valid"]
+    return {n for n in names if is_regular(area / ATTACHMENTS_DIR / n)}
 
 
 def report_submission(entry: SubmissionEntry) -> Submission:
@@ -384,89 +364,10 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut) + "…"
 
 
-# --- checking ----------------------------------------------------------------------------------
-
-
-def check_submissions(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
-    """A verdict on each `submission-N.json` and `answer-N.json` of `folder`: signed (its `.p7s`
-    verifies under `anchors`, by a signer that may sign), of the right shape, bound to the
-    folder's evidence.json, its attachments or its submission unchanged. Empty without entries."""
-    from auditor.verify.detached import check_detached
-
-    folder = Path(folder)
-    area = folder / SUBMISSIONS_DIR
-    if not area.is_dir():
-        return []
-    binding = _folder_binding(folder)
-    verdicts = []
-    for number in sorted(_numbers(area, "submission") | _numbers(area, "answer")):
-        for kind in ("submission", "answer"):
-            path = area / f"{kind}-{number}.json"
-            if os.path.lexists(path):
-                verdict, data = check_detached(path, anchors, MAX_ENTRY_BYTES)
-                problems = [] if data is None else _entry_problems(area, kind, number, data, binding)
-                verdicts.append(verdict.with_problems(problems))
-    return verdicts
-
-
-def _folder_binding(folder: Path) -> tuple[str, str] | str:
-    """(report id, record SHA-256) of `folder`, or why the entries cannot be bound to it."""
-    try:
-        return _report_binding(folder)
-    except ArchiveError as exc:
-        return f"cannot bind the entry to its report: {exc}"
-
-
-def _entry_problems(area: Path, kind: str, number: int, data: bytes, binding: tuple[str, str] | str) -> list[str]:
-    name = f"{kind}-{number}.json"
-    model: type[SubmissionRecord | AnswerRecord] = SubmissionRecord if kind == "submission" else AnswerRecord
-    try:
-        record = model.model_validate_json(data)
-    except ValidationError as exc:
-        return [f"{name} is not a {model.__name__}: {first_problem(exc, 'the file')}"]
-    problems = []
-    if record.number != number:
-        problems.append(f"{name} says it is number {record.number}: it was renamed or copied from another entry")
-    if isinstance(binding, str):
-        problems.append(f"{name}: {binding}")
-    elif (record.report_id, record.record_sha256) != binding:
-        problems.append(f"{name} belongs to another report (report id {record.report_id[:64]!r}, or another evidence.json)")
-    if isinstance(record, SubmissionRecord):
-        problems += [p for a in record.attachments if (p := _attachment_problem(area, number, a))]
-    else:
-        problems += _answer_problems(area, record)
-    return problems
-
-
-def _attachment_problem(area: Path, number: int, attachment: Attachment) -> str | None:
-    name = f"{ATTACHMENTS_DIR}/{number}-{attachment.name}"
-    path = area / ATTACHMENTS_DIR / f"{number}-{attachment.name}"
-    if not _regular(path):
-        return f"attachment {name} of submission {number} is missing (or not a regular file)"
-    if path.stat().st_size != attachment.size:
-        return f"attachment {name} of submission {number} was altered (its size differs)"
-    if _sha256_capped(path) != attachment.sha256:
-        return f"attachment {name} of submission {number} was altered (its SHA-256 differs)"
-    return None
-
-
-def _answer_problems(area: Path, answer: AnswerRecord) -> list[str]:
-    source = area / f"submission-{answer.number}.json"
-    if not _regular(source):
-        return [f"answer-{answer.number}.json answers submission {answer.number}, which is missing"]
-    try:
-        data = _read_entry(source)
-    except ArchiveError as exc:
-        return [f"answer-{answer.number}.json: {exc}"]
-    if sha256_bytes(data) != answer.submission_sha256:
-        return [f"answer-{answer.number}.json answers another text than submission-{answer.number}.json holds"]
-    return []
-
-
 # --- files -------------------------------------------------------------------------------------
 
 
-def _numbers(area: Path, kind: str) -> set[int]:
+def entry_numbers(area: Path, kind: str) -> set[int]:
     """The numbers N of the `kind-N.json` names in `area` (a bounded listing)."""
     numbers: set[int] = set()
     try:
@@ -484,11 +385,11 @@ def _numbers(area: Path, kind: str) -> set[int]:
     return numbers
 
 
-def _regular(path: Path) -> bool:
+def is_regular(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
 
 
-def _read_entry(path: Path) -> bytes:
+def read_entry(path: Path) -> bytes:
     return _read_capped(path, MAX_ENTRY_BYTES, "submissions entry")
 
 
@@ -506,7 +407,7 @@ def _read_capped(path: Path, limit: int, what: str) -> bytes:
     return data
 
 
-def _sha256_capped(path: Path) -> str | None:
+def sha256_capped(path: Path) -> str | None:
     try:
         return sha256_bytes(_read_capped(path, MAX_ATTACHMENT_BYTES, "attachment"))
     except ArchiveError:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from auditor.files import walk_folder
 from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
 from auditor.review.state import REVIEW_FILE
-from auditor.review.submissions import check_submissions, submission_files
+from auditor.review.submissions import submission_files
 from auditor.signing import MANIFEST_FILES, FolderManifest, ManifestEntry
 from auditor.verify.detached import check_detached
 from auditor.verify.limits import (
@@ -36,6 +36,7 @@ from auditor.verify.limits import (
 from auditor.verify.pdf import check_pdf
 from auditor.verify.review import check_review_file
 from auditor.verify.status import FileVerdict, Findings
+from auditor.verify.submissions import check_submissions
 from auditor.verify.trust import TrustAnchors
 
 SEALED = (PDF_NAME, HTML_NAME, RECORD_NAME, MANIFEST_NAME)  # the files with a verdict of their own

@@ -1,0 +1,116 @@
+"""Verify the submissions of the person concerned and their answers, beside a report
+(`auditor submission` writes them): each entry signed, bound to its report, its attachments and,
+for an answer, its submission unchanged."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from auditor.errors import ArchiveError, first_problem
+from auditor.files import sha256_bytes
+from auditor.review.submissions import (
+    ATTACHMENTS_DIR,
+    MAX_ENTRY_BYTES,
+    SUBMISSIONS_DIR,
+    AnswerRecord,
+    Attachment,
+    SubmissionEntry,
+    SubmissionRecord,
+    entry_numbers,
+    is_regular,
+    load_entry,
+    read_entry,
+    report_binding,
+    sha256_capped,
+)
+from auditor.verify.detached import check_detached
+from auditor.verify.status import FileVerdict
+from auditor.verify.trust import TrustAnchors
+
+
+def trusted_submissions(folder: Path, anchors: TrustAnchors) -> tuple[list[SubmissionEntry], list[FileVerdict]]:
+    """The entries of `folder` whose submission passes `check_submissions` (with its answer when
+    that passes too), and the verdicts of the entries left out."""
+    verdicts = check_submissions(folder, anchors)
+    valid = {Path(v.path).name for v in verdicts if v.status == "valid"}
+    area = Path(folder) / SUBMISSIONS_DIR
+    entries = []
+    for number in sorted(entry_numbers(area, "submission")):
+        if f"submission-{number}.json" in valid:
+            submission = load_entry(area / f"submission-{number}.json", SubmissionRecord, number)
+            answered = f"answer-{number}.json" in valid
+            answer = load_entry(area / f"answer-{number}.json", AnswerRecord, number) if answered else None
+            entries.append(SubmissionEntry(submission, answer))
+    return entries, [v for v in verdicts if v.status != "valid"]
+
+def check_submissions(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
+    """A verdict on each `submission-N.json` and `answer-N.json` of `folder`: signed (its `.p7s`
+    verifies under `anchors`, by a signer that may sign), of the right shape, bound to the
+    folder's evidence.json, its attachments or its submission unchanged. Empty without entries."""
+    folder = Path(folder)
+    area = folder / SUBMISSIONS_DIR
+    if not area.is_dir():
+        return []
+    binding = _folder_binding(folder)
+    verdicts = []
+    for number in sorted(entry_numbers(area, "submission") | entry_numbers(area, "answer")):
+        for kind in ("submission", "answer"):
+            path = area / f"{kind}-{number}.json"
+            if os.path.lexists(path):
+                verdict, data = check_detached(path, anchors, MAX_ENTRY_BYTES)
+                problems = [] if data is None else _entry_problems(area, kind, number, data, binding)
+                verdicts.append(verdict.with_problems(problems))
+    return verdicts
+
+def _folder_binding(folder: Path) -> tuple[str, str] | str:
+    """(report id, record SHA-256) of `folder`, or why the entries cannot be bound to it."""
+    try:
+        return report_binding(folder)
+    except ArchiveError as exc:
+        return f"cannot bind the entry to its report: {exc}"
+
+def _entry_problems(area: Path, kind: str, number: int, data: bytes, binding: tuple[str, str] | str) -> list[str]:
+    name = f"{kind}-{number}.json"
+    model: type[SubmissionRecord | AnswerRecord] = SubmissionRecord if kind == "submission" else AnswerRecord
+    try:
+        record = model.model_validate_json(data)
+    except ValidationError as exc:
+        return [f"{name} is not a {model.__name__}: {first_problem(exc, 'the file')}"]
+    problems = []
+    if record.number != number:
+        problems.append(f"{name} says it is number {record.number}: it was renamed or copied from another entry")
+    if isinstance(binding, str):
+        problems.append(f"{name}: {binding}")
+    elif (record.report_id, record.record_sha256) != binding:
+        problems.append(f"{name} belongs to another report (report id {record.report_id[:64]!r}, or another evidence.json)")
+    if isinstance(record, SubmissionRecord):
+        problems += [p for a in record.attachments if (p := _attachment_problem(area, number, a))]
+    else:
+        problems += _answer_problems(area, record)
+    return problems
+
+def _attachment_problem(area: Path, number: int, attachment: Attachment) -> str | None:
+    name = f"{ATTACHMENTS_DIR}/{number}-{attachment.name}"
+    path = area / ATTACHMENTS_DIR / f"{number}-{attachment.name}"
+    if not is_regular(path):
+        return f"attachment {name} of submission {number} is missing (or not a regular file)"
+    if path.stat().st_size != attachment.size:
+        return f"attachment {name} of submission {number} was altered (its size differs)"
+    if sha256_capped(path) != attachment.sha256:
+        return f"attachment {name} of submission {number} was altered (its SHA-256 differs)"
+    return None
+
+def _answer_problems(area: Path, answer: AnswerRecord) -> list[str]:
+    source = area / f"submission-{answer.number}.json"
+    if not is_regular(source):
+        return [f"answer-{answer.number}.json answers submission {answer.number}, which is missing"]
+    try:
+        data = read_entry(source)
+    except ArchiveError as exc:
+        return [f"answer-{answer.number}.json: {exc}"]
+    if sha256_bytes(data) != answer.submission_sha256:
+        return [f"answer-{answer.number}.json answers another text than submission-{answer.number}.json holds"]
+    return []
