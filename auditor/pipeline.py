@@ -52,6 +52,7 @@ class ReportOptions:
     frame_importance: tuple[str, ...] = DEFAULT_FRAME_IMPORTANCE
     templates_dir: Path | None = None
     target_class: str | None = None
+    video_sha256: str | None = None  # the video's hash when the caller computed it this run (a batch)
     overwrite: bool = False
 
 
@@ -88,7 +89,9 @@ def stage_report(
     """Explain the window `options` names and write every report file into the empty `folder`,
     ready to be signed (by whoever holds the key `seal` describes; unsigned: a draft)."""
     progress(f"reading {Path(video).name}")
-    window = select_window(video, window_length(detector), options.start, options.at, detector.sidecar.sampling)
+    window = select_window(
+        video, window_length(detector), options.start, options.at, detector.sidecar.sampling, options.video_sha256
+    )
     progress(f"explaining frames {window.frame_indices[0]}–{window.frame_indices[-1]}")
     methods = frame_importance_for(len(window), options.frame_importance)
     explanation = detector.explain(window.frames, target=options.target_class, frame_importance=methods)

@@ -122,10 +122,12 @@ def scan_video(
     settings: ScanSettings | None = None,
     source_id: str | None = None,
     progress: ScanProgress | None = None,
+    video_sha256: str | None = None,
 ) -> ScanResult:
-    """Every flagged detection of `video`, windows taken as the detector's sidecar samples clips."""
+    """Every flagged detection of `video`, windows taken as the detector's sidecar samples clips
+    (`video_sha256`: the file's hash when the caller has just computed it)."""
     settings = settings or ScanSettings()
-    video_sha256 = sha256_file(video)
+    video_sha256 = video_sha256 or sha256_file(video)
     rule = detector.sidecar.decision_rule
     merger = _Merger(detector.class_names, rule.raises_alert)
     windows = frames = 0

@@ -40,12 +40,14 @@ def check_window(video: Path, frames: int, start: int = 0, at: float | None = No
 
 
 def select_window(
-    video: Path, frames: int, start: int = 0, at: float | None = None, sampling: Sampling = EVERY_FRAME
+    video: Path, frames: int, start: int = 0, at: float | None = None, sampling: Sampling = EVERY_FRAME,
+    sha256: str | None = None,
 ) -> Clip:
     """The window `check_window` accepts, decoded from a stream: only its sampled frames are kept
     (with `at`, from the frame shown then by presentation time). When the file's stated last frame
     does not decode, the rest of the file is decoded too (no frame kept), so the clip's
-    `decode_end` says where decoding stops."""
+    `decode_end` says where decoding stops. `sha256`: the file's hash, when the caller (a batch,
+    which hashed it once for all its reports) already has it."""
     info = probe_video(video)
     first = _checked_start(info, frames, start, at, sampling)
     with open_stream(info.path, first if at is None else 0, sampling, at=at) as stream:
@@ -57,7 +59,7 @@ def select_window(
         raise VideoError(_window_problem(info, length, frames, first, at, sampling))
     if end is None and not stated_end_decodes(info):
         end = decode_end(info.path)
-    return Clip.of(taken, info, sampling, end)
+    return Clip.of(taken, info, sampling, end, sha256)
 
 
 def _checked_start(info: VideoInfo, frames: int, start: int, at: float | None, sampling: Sampling = EVERY_FRAME) -> int:

@@ -327,3 +327,21 @@ def test_frames_decoded_ahead_arrive_in_order_errors_surface_and_closing_stops_t
     assert [next(stream) for _ in range(5)] == list(range(5))
     stream.close()
     assert not [t for t in threading.enumerate() if t.name == "auditor-decode"]
+
+
+def test_a_video_hashed_by_the_batch_is_not_hashed_again_by_its_scan_and_reports(
+    detector: Detector, recording: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import auditor.scan
+    import auditor.video.clip
+    from auditor.files import sha256_file
+    from auditor.window import select_window
+
+    known = sha256_file(recording)
+    hashed: list[Path] = []
+    for module in (auditor.scan, auditor.video.clip):
+        monkeypatch.setattr(module, "sha256_file", lambda path: hashed.append(Path(path)) or known)
+    assert scan_video(recording, detector, video_sha256=known).video_sha256 == known
+    assert select_window(recording, 16, start=8, sha256=known).source_sha256 == known
+    assert hashed == []
+    assert select_window(recording, 16, start=8).source_sha256 == known and hashed == [recording]

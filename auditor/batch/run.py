@@ -172,9 +172,9 @@ class _Coordinator:
         entry = self.done.get(("scan", key))
         if entry is not None:
             self.skipped += 1
-            self._start_reports(self._registered_detections(entry), video)
+            self._start_reports(self._registered_detections(entry), video, video_sha256)
             return
-        task = ScanTask(self.settings.spec, str(video.path.absolute()), video.source_id, self.settings.scan)
+        task = ScanTask(self.settings.spec, str(video.path.absolute()), video_sha256, video.source_id, self.settings.scan)
         self._submit(run_scan, task, ("scan", (video, key, video_sha256)))
 
     def _registered_detections(self, entry: LedgerEntry) -> list[Detection]:
@@ -194,7 +194,7 @@ class _Coordinator:
             "frames": result.frames, "windows": result.windows, "detections": len(result.detections),
             "decoding_stopped": stopped,
         })
-        self._start_reports(result.detections, video)
+        self._start_reports(result.detections, video, result.video_sha256)
 
     def _scan_failed(self, video: VideoInput, video_sha256: str, reason: str) -> None:
         key = unit_key(kind="scan-failure", video=str(video.path))
@@ -204,15 +204,17 @@ class _Coordinator:
             class_name="(scan)", score=0, threshold=0, status="failed", reason=f"scan failed: {reason}",
         )
 
-    def _start_reports(self, detections: list[Detection], video: VideoInput) -> None:
+    def _start_reports(self, detections: list[Detection], video: VideoInput, video_sha256: str) -> None:
+        """Start the reports of a scan of this run (`video_sha256`: the video's hash, computed this run)."""
         for detection in detections:
             request = replace(request_for(detection, video.path.parent), video=video.path)
-            self._start_report(request, _detection_row(detection))
+            self._start_report(request, _detection_row(detection), video_sha256)
 
     # reports
 
-    def _start_report(self, request: ReportRequest, row: IndexRow) -> None:
-        video_sha256 = request.detection.video_sha256 if request.detection else self._hash(request.video)
+    def _start_report(self, request: ReportRequest, row: IndexRow, video_sha256: str | None = None) -> None:
+        """Start one report; a video named by a log or detections file is hashed here (once per file)."""
+        video_sha256 = video_sha256 or self._hash(request.video)
         key = unit_key(
             kind="report", base=self.report_base, video=video_sha256 or str(request.video), start=request.start,
             at=request.at, class_name=request.class_name, source_id=request.source_id,
@@ -232,7 +234,7 @@ class _Coordinator:
             self._adopt(key, final)
             return
         task = ReportTask(
-            self.settings.spec, key, request, self.settings.report, self.seal_info, str(self.out / STAGING)
+            self.settings.spec, key, request, video_sha256, self.settings.report, self.seal_info, str(self.out / STAGING)
         )
         self._submit(run_report, task, ("report", key))
 

@@ -43,13 +43,16 @@ class ScanTask:
 
     spec: DetectorSpec
     video: str
+    video_sha256: str
     source_id: str | None
     settings: ScanSettings
 
 
 def run_scan(task: ScanTask) -> ScanResult:
     """The detections of one video."""
-    return scan_video(Path(task.video), detector_for(task.spec), task.settings, source_id=task.source_id)
+    return scan_video(
+        Path(task.video), detector_for(task.spec), task.settings, source_id=task.source_id, video_sha256=task.video_sha256
+    )
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class ReportTask:
     spec: DetectorSpec
     key: str
     request: ReportRequest
+    video_sha256: str  # hashed once by the coordinator this run, for every report of the video
     options: ReportOptions
     seal: SealInfo
     staging_root: str
@@ -78,7 +82,7 @@ def run_report(task: ReportTask) -> StagedReport:
     request = task.request
     options = replace(
         task.options, start=request.start or 0, at=request.at, source_id=request.source_id,
-        target_class=request.class_name,
+        target_class=request.class_name, video_sha256=task.video_sha256,
     )
     folder = Path(tempfile.mkdtemp(dir=task.staging_root, prefix=f"{task.key[:16]}."))
     try:

@@ -74,7 +74,7 @@ def queue_command(out: Path, only: tuple[str, ...], as_json: bool) -> None:
 
     now = datetime.now(UTC)
     items = review_queue(out, now)
-    refresh_index(out, now)
+    refresh_index(out, now, items)
     shown = [item for item in items if not only or item.state.status in only]
     if as_json:
         click.echo(json.dumps({

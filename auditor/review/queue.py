@@ -46,16 +46,19 @@ def status_counts(items: list[QueueItem]) -> dict[str, int]:
     return {status: sum(item.state.status == status for item in items) for status in STATUSES}
 
 
-def refresh_index(out: Path, now: datetime | None = None) -> list[IndexRow]:
-    """Rewrite OUT's index with each reported row's current review status."""
-    rows = [_with_review(Path(out), row, now or datetime.now(UTC)) for row in read_index(Path(out))]
-    write_index(Path(out), rows)
+def refresh_index(out: Path, now: datetime | None = None, items: list[QueueItem] | None = None) -> list[IndexRow]:
+    """Rewrite OUT's index with each reported row's current review status (from `items` when the
+    caller has the queue already, else read from each report folder)."""
+    out, now = Path(out), now or datetime.now(UTC)
+    known = {item.folder.absolute(): item.state for item in items or []}
+    rows = [_with_review(out, row, now, known) for row in read_index(out)]
+    write_index(out, rows)
     return rows
 
 
-def _with_review(out: Path, row: IndexRow, now: datetime) -> IndexRow:
+def _with_review(out: Path, row: IndexRow, now: datetime, known: dict[Path, ReviewState]) -> IndexRow:
     if row.report is None or not (out / row.report / RECORD_NAME).is_file():
         return row
     folder = out / row.report
-    state = review_state(load_record(folder / RECORD_NAME), read_reviews(folder), now)
+    state = known.get(folder.absolute()) or review_state(load_record(folder / RECORD_NAME), read_reviews(folder), now)
     return row.model_copy(update={"review": state.describe()})

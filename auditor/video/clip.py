@@ -33,15 +33,19 @@ class Clip:
         return int(self.frames.shape[0])
 
     @classmethod
-    def of(cls, frames: Sequence[Frame], info: VideoInfo, sampling: Sampling, end: DecodeEnd | None) -> Clip:
-        """The clip of decoded `frames` (at least one) of the video `info` describes."""
+    def of(
+        cls, frames: Sequence[Frame], info: VideoInfo, sampling: Sampling, end: DecodeEnd | None,
+        sha256: str | None = None,
+    ) -> Clip:
+        """The clip of decoded `frames` (at least one) of the video `info` describes; `sha256` is the
+        file's hash when the caller has just computed it (else it is computed here)."""
         return cls(
             frames=np.stack([f.rgb for f in frames]),
             frame_indices=np.array([f.index for f in frames], dtype=np.int64),
             timestamps=np.array([f.time for f in frames], dtype=np.float64),
             fps=info.fps,
             source_name=info.name,
-            source_sha256=sha256_file(info.path),
+            source_sha256=sha256 or sha256_file(info.path),
             sampling=sampling,
             decode_end=end,
         )
