@@ -13,17 +13,10 @@ import pytest
 from fixtures.cli import run_cli
 from fixtures.identities import Identities
 
+from auditor.archive.chain import GENESIS, LEDGER_NAME, MAX_LEDGER_BYTES, MAX_LINE_BYTES, LedgerEntry
+from auditor.archive.check import LedgerCheck, check_ledger
 from auditor.archive.index import IndexRow, write_index
-from auditor.archive.ledger import (
-    GENESIS,
-    LEDGER_NAME,
-    MAX_LEDGER_BYTES,
-    MAX_LINE_BYTES,
-    Ledger,
-    LedgerCheck,
-    LedgerEntry,
-    check_ledger,
-)
+from auditor.archive.ledger import Ledger
 from auditor.errors import ArchiveError
 from auditor.files import sha256_bytes, sha256_file
 

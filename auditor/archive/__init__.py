@@ -8,12 +8,15 @@ OUT/reports/<name>/     signed report folders, each registered with every file i
 OUT/.staging/           the coordinator's temporary folders (never registered)
 ```
 
-Modules: `ledger` (the chain: append, read, check) and `index` (index.csv and index.html).
+Modules: `chain` (the entry model and reading the chain), `ledger` (appending, the coordinator only),
+`check` (each entry's files against the disk) and `index` (index.csv and index.html).
 """
 
 from __future__ import annotations
 
+from auditor.archive.chain import LEDGER_NAME, LedgerEntry
+from auditor.archive.check import LedgerCheck, check_ledger
 from auditor.archive.index import IndexRow, read_index, write_index
-from auditor.archive.ledger import LEDGER_NAME, Ledger, LedgerCheck, LedgerEntry, check_ledger
+from auditor.archive.ledger import Ledger
 
 __all__ = ["LEDGER_NAME", "IndexRow", "Ledger", "LedgerCheck", "LedgerEntry", "check_ledger", "read_index", "write_index"]

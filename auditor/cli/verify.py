@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from auditor.archive.ledger import LEDGER_NAME
+from auditor.archive.chain import LEDGER_NAME
 from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, FileVerdict, exit_code, load_trust, verify_paths
 from auditor.verify.status import PdfReview
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.archive import IndexRow, read_index, write_index
-from auditor.archive.ledger import read_chain
+from auditor.archive.chain import read_chain
 from auditor.errors import ArchiveError
 from auditor.evidence import load_record
 from auditor.report_folder import RECORD_NAME

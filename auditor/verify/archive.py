@@ -16,17 +16,8 @@ import os
 import stat
 from pathlib import Path
 
-from auditor.archive.ledger import (
-    AMENDMENTS,
-    KINDS,
-    LEDGER_NAME,
-    MAX_ENTRY_FILES,
-    Chain,
-    LedgerEntry,
-    amendments_of,
-    entry_problems,
-    read_chain,
-)
+from auditor.archive.chain import AMENDMENTS, KINDS, LEDGER_NAME, MAX_ENTRY_FILES, Chain, LedgerEntry, read_chain
+from auditor.archive.check import amendments_of, entry_problems
 from auditor.errors import ArchiveError
 from auditor.report_folder import MANIFEST_NAME, SIGNATURE_SUFFIX
 from auditor.verify.folder import verify_folder
