@@ -77,10 +77,12 @@ class Ledger:
         registered already (an amendment: when its folder is not), or `path` holds a link or special file."""
         relative = self._relative(path)
         target = self.out / relative
-        files, refused = walk_registered(target, folder=kind != "scan")
-        if only is not None:
-            refused += [(name, f"{name}: not in {relative}") for name in only if name not in files]
-            files = {name: digest for name, digest in files.items() if name in only}
+        if only is None:
+            files, refused = walk_registered(target, folder=kind != "scan")
+        else:  # an amendment: just the files it names, each a regular file inside the folder
+            hashed = [(name, walk_registered(target / name, folder=False)) for name in only]
+            files = {name: digest for name, (found, _) in hashed for digest in found.values()}
+            refused = [(name, f"{name}: {problem}") for name, (_, problems) in hashed for _, problem in problems]
         if refused:
             raise ArchiveError(f"cannot register {relative}: {refused[0][1]}; a registered {kind} holds regular files only")
         with self._locked() as (fd, created):
