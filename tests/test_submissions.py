@@ -17,16 +17,14 @@ from fixtures.identities import PASSPHRASE, Identities, templated_report
 
 from auditor.errors import ArchiveError
 from auditor.evidence import load_record
-from auditor.review.submissions import (
+from auditor.review.submission_records import (
     EXCERPT_CHARS,
     MAX_ENTRY_BYTES,
     MAX_TEXT_CHARS,
-    log_answer,
-    log_submission,
     read_submissions,
-    report_submission,
     submission_files,
 )
+from auditor.review.submissions import log_answer, log_submission, report_submission
 from auditor.verify import load_trust
 from auditor.verify.submissions import check_submissions
 

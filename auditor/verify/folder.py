@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from auditor.files import walk_folder
 from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
 from auditor.review.state import REVIEW_FILE
-from auditor.review.submissions import submission_files
+from auditor.review.submission_records import submission_files
 from auditor.signing import MANIFEST_FILES, FolderManifest, ManifestEntry
 from auditor.verify.detached import check_detached
 from auditor.verify.limits import (

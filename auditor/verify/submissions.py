@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
-from auditor.review.submissions import (
+from auditor.review.submission_records import (
     ATTACHMENTS_DIR,
     MAX_ENTRY_BYTES,
     SUBMISSIONS_DIR,
