@@ -67,6 +67,7 @@ def test_frame_features_and_window_scores_equal_the_model(name: str, tmp_path: P
     np.testing.assert_allclose(detector.window_probabilities(features), expected, rtol=1e-5, atol=1e-6)
     for clip, probabilities in zip(clips, expected, strict=True):
         np.testing.assert_allclose(detector.predict(clip), probabilities, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(detector.clip_probabilities(np.stack(clips), batch_size=5), expected, rtol=1e-5, atol=1e-6)
     logits = detector.window_logits(features)
     assert logits.shape == (3, len(detector.class_names))
     np.testing.assert_allclose(logits[0], detector.gradients(clips[0], input_grads=False).logits, rtol=1e-5, atol=1e-5)

@@ -107,6 +107,21 @@ class Detector:
         binary: [1-p, p])."""
         return self.probabilities(self.window_logits(features))
 
+    def clip_logits(self, clips: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Logits (N, n_classes) of N edited clips of uint8 RGB frames (N, T, H', W', 3), any frame
+        size: every frame goes through the per-frame CNN in batches of `batch_size`, then each clip
+        through the layers above it; equal to scoring each clip on its own."""
+        if not isinstance(clips, np.ndarray) or clips.ndim != 5:
+            raise VideoError(f"clips must be a uint8 array (N, T, H, W, 3); got shape {getattr(clips, 'shape', None)}")
+        count, length = clips.shape[:2]
+        _check_frames(clips[0], self.frames_per_clip)
+        features = self.frame_features(clips.reshape(count * length, *clips.shape[2:]), batch_size)
+        return self.window_logits(features.reshape(count, length, *features.shape[1:]))
+
+    def clip_probabilities(self, clips: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (N, n_classes) of N clips (N, T, H', W', 3), as `clip_logits`."""
+        return self.probabilities(self.clip_logits(clips, batch_size))
+
     def explain(
         self,
         frames: np.ndarray,
