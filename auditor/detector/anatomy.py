@@ -111,6 +111,15 @@ def head_model(head_layers: list, features_shape: tuple) -> keras.Model:
     return keras.Model(inputs, tensor, name="auditor_head")
 
 
+def weighted_layers(steps: list[Step]) -> list[tuple[int, keras.layers.Layer]]:
+    """The per-frame layers that hold weights, bottom to top, each with the index of its step in
+    `steps` (a step that is a whole nested model gives each of its weighted layers, under its index)."""
+    found: list[tuple[int, keras.layers.Layer]] = []
+    for index, step in enumerate(steps):
+        found.extend((index, layer) for layer in _weighted(step.apply))
+    return found
+
+
 def split_at(layer_name: str, steps: list[Step], frame_shape: tuple) -> Split:
     """The per-frame CNN split at the layer `layer_name` (else ModelError)."""
     names = [step.name for step in steps]
@@ -172,6 +181,12 @@ def _model_steps(model: keras.Model) -> list[Step]:
             continue
         steps.extend(_model_steps(layer) if isinstance(layer, keras.Model) else [Step(layer.name, layer)])
     return steps
+
+
+def _weighted(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    if isinstance(layer, keras.Model):
+        return [inner for sub in layer.layers for inner in _weighted(sub)]
+    return [layer] if layer.weights else []
 
 
 def _chain_model(steps: list[Step], input_shape: tuple, name: str) -> keras.Model:
