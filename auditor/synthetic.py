@@ -9,6 +9,8 @@ per-frame sensor noise, and moving person-like figures in vivid clothing:
 - "fall": one figure walks, then topples to horizontal within a few frames and stays down,
   stirring (limbs moving) without getting up.
 
+`make_still_clip` adds a figure standing motionless (labelled "normal"; not in the training set).
+
 `boxes[t] = (x0, y0, x1, y1)` encloses the moving figure(s) of frame t, end-exclusive, so
 `frames[t, y0:y1, x0:x1]` holds every pixel they cover.
 """
@@ -77,6 +79,20 @@ def make_clip(label: str, seed: int, frames: int = 16, size: int = 64) -> Synthe
         images.append(_sensor_noise(image, rng))
         boxes.append(_mask_box(mask))
     return SyntheticClip(np.stack(images), np.asarray(boxes, np.int32), label)
+
+
+def make_still_clip(seed: int, frames: int = 16, size: int = 64) -> SyntheticClip:
+    """A "normal" clip of one figure standing in the same pose in every frame: only the sensor
+    noise differs between frames (no motion at all); the same seed gives the same clip."""
+    if frames < 4 or size < 32:
+        raise ValueError("a clip needs at least 4 frames of at least 32x32 pixels")
+    rng = np.random.default_rng(seed)
+    background, horizon = _background(rng, size)
+    x, y, height = _start(rng, size, horizon, 0.15)
+    image, mask = background.copy(), np.zeros((size, size), np.uint8)
+    _draw_figure(image, mask, _Pose(x, y, height), _look(rng))
+    images = [_sensor_noise(image, rng) for _ in range(frames)]
+    return SyntheticClip(np.stack(images), np.tile(np.asarray(_mask_box(mask), np.int32), (frames, 1)), "normal")
 
 
 def make_dataset(

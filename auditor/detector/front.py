@@ -174,6 +174,31 @@ class Detector:
             probabilities_from_logits=self.probabilities,
         )
 
+    def static_clip_pass(
+        self, frames: np.ndarray, target: int | str | None = None, layer: str | None = None, input_grads: bool = True
+    ) -> DetectorPass:
+        """The T static clips of a clip (static clip t: frame t repeated T times, no motion) in one
+        compiled pass: row t of `activation_grads` (and `input_grads`) is static clip t's gradient of
+        the explained class's logit (the clip's own explained class, as `gradients`) at position t,
+        so the map methods give each frame's spatial map. `activations`, `frame_features` and
+        `logits` are the clip's own (the static clip t has A[t] and F[t] at every position)."""
+        x = tf.constant(self.preprocess(frames))
+        target_index = tf.constant(self._target_index(target), dtype=tf.int32)
+        passes = self._passes(layer or self.layer_name)
+        run = passes.static_with_input_gradient if input_grads else passes.static_without_input_gradient
+        out = run(x, target_index)
+        return DetectorPass(
+            inputs=x.numpy(),
+            activations=out["maps"].numpy(),
+            activation_grads=out["maps_grad"].numpy(),
+            input_grads=out["input_grad"].numpy() if input_grads else None,
+            logits=out["logits"].numpy(),
+            target_index=int(out["index"].numpy()),
+            frame_features=out["features"].numpy(),
+            logits_from_features=self.window_logits,
+            probabilities_from_logits=self.probabilities,
+        )
+
     def predict(self, frames: np.ndarray) -> np.ndarray:
         """Class probabilities of one clip ([1 - p, p] for a binary detector): the per-frame CNN on
         its frames, then the layers above it (equal to the loaded model's output)."""
