@@ -231,9 +231,6 @@ def counts(fractions: Sequence[float], total: int) -> np.ndarray:
     return np.rint(np.asarray(fractions, dtype=np.float64) * total).astype(np.int64)
 
 
-ScoreMasks = Callable[[list[np.ndarray]], np.ndarray]  # removed-unit masks -> class probabilities (N, n)
-
-
 class _Scorer:
     """The curves of one unit kind. Every clip is identified by its set of removed units, so a
     clip shared by several curves (f = 0, f = 1) is scored once."""
@@ -256,9 +253,7 @@ class _Scorer:
         index = np.array(
             [[[self._key(rank >= k if ins else rank < k, keys) for k in ks] for rank in ranks] for ins in (False, True)]
         )
-        masks = [
-            np.unpackbits(np.frombuffer(key, np.uint8), count=total).astype(bool).reshape(self.shape) for key in keys
-        ]
+        masks = _Masks(list(keys), self.shape)
         scores = np.asarray(self.score_masks(masks), dtype=np.float64)[:, target][index]
         self.clips_scored = len(keys)
         self.original_score = float(scores[0, 0, 0])
@@ -289,13 +284,27 @@ class _Scorer:
         ]
 
 
+class _Masks:
+    """Boolean masks of removed units kept bit-packed, unpacked one at a time (bounded memory)."""
+
+    def __init__(self, packed: list[bytes], shape: tuple):
+        self.packed, self.shape = packed, shape
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        bits = np.unpackbits(np.frombuffer(self.packed[index], np.uint8), count=int(np.prod(self.shape)))
+        return bits.astype(bool).reshape(self.shape)
+
+
 class _Counted:
     """A mask-scoring function that counts its batched calls."""
 
-    def __init__(self, score: Callable[[list[np.ndarray]], tuple[np.ndarray, int]]):
+    def __init__(self, score: Callable[[_Masks], tuple[np.ndarray, int]]):
         self._score, self.calls = score, 0
 
-    def __call__(self, masks: list[np.ndarray]) -> np.ndarray:
+    def __call__(self, masks: _Masks) -> np.ndarray:
         probabilities, calls = self._score(masks)
         self.calls += calls
         return probabilities
@@ -304,10 +313,10 @@ class _Counted:
 def _pixel_scoring(detector: object, frames: np.ndarray, removed: np.ndarray, chunk: int) -> _Counted:
     """Clips with the masked pixels (T, H, W) removed, scored by `clip_probabilities` in chunks."""
 
-    def score(masks: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    def score(masks: _Masks) -> tuple[np.ndarray, int]:
         parts = [
             detector.clip_probabilities(
-                np.stack([np.where(m[..., None], removed, frames) for m in masks[i : i + chunk]])
+                np.stack([np.where(masks[j][..., None], removed, frames) for j in range(i, min(i + chunk, len(masks)))])
             )
             for i in range(0, len(masks), chunk)
         ]
@@ -320,11 +329,11 @@ def _frame_scoring(detector: object, frames: np.ndarray, removed: np.ndarray) ->
     """Clips with the masked frames (T,) removed, scored from per-frame features: one
     `frame_features` call for the clip and its removed frames, one `window_logits` call."""
 
-    def score(masks: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    def score(masks: _Masks) -> tuple[np.ndarray, int]:
         features = detector.frame_features(np.concatenate([frames, removed]))
         kept, gone = features[: len(frames)], features[len(frames) :]
         extra = (1,) * (kept.ndim - 1)
-        windows = np.stack([np.where(m.reshape(-1, *extra), gone, kept) for m in masks])
+        windows = np.stack([np.where(masks[i].reshape(-1, *extra), gone, kept) for i in range(len(masks))])
         return np.asarray(detector.probabilities(detector.window_logits(windows))), 2
 
     return _Counted(score)
