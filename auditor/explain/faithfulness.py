@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -41,6 +42,15 @@ from auditor.explain.base import ClipExplanation
 MAX_FRACTIONS = 64
 MAX_SEEDS = 32
 REMOVALS = ("blur", "mean")
+
+
+class ScoringDetector(Protocol):
+    """What faithfulness needs of a detector (`auditor.detector.Detector` has it)."""
+
+    def clip_probabilities(self, clips: np.ndarray) -> np.ndarray: ...
+    def frame_features(self, frames: np.ndarray) -> np.ndarray: ...
+    def window_logits(self, features: np.ndarray) -> np.ndarray: ...
+    def probabilities(self, logits: np.ndarray) -> np.ndarray: ...
 
 
 def _settings_problem(settings: FaithfulnessSettings) -> str | None:
@@ -159,13 +169,9 @@ def _verb(before: str, after: str, ending: str) -> str:
 
 
 def faithfulness(
-    detector: object, explanation: ClipExplanation, settings: FaithfulnessSettings = FaithfulnessSettings()
+    detector: ScoringDetector, explanation: ClipExplanation, settings: FaithfulnessSettings = FaithfulnessSettings()
 ) -> Faithfulness:
-    """Deletion and insertion curves of every map and frame-importance method of `explanation`.
-
-    `detector` needs `clip_probabilities`, `frame_features`, `window_logits` and `probabilities`
-    (an `auditor.detector.Detector`).
-    """
+    """Deletion and insertion curves of every map and frame-importance method of `explanation`."""
     frames = np.asarray(explanation.frames)
     pixel_orders = {name: order(_pixel_map(values, frames.shape[:3])) for name, values in explanation.maps.items()}
     frame_orders = {name: order(fi.values) for name, fi in explanation.frame_importance.items()}
@@ -217,6 +223,8 @@ def removed_frames(frames: np.ndarray, removal: str, sigma: float | None) -> np.
     if removal == "mean":
         means = frames.reshape(len(frames), -1, frames.shape[-1]).mean(axis=1)
         return np.ascontiguousarray(np.broadcast_to(np.rint(means)[:, None, None, :], frames.shape).astype(np.uint8))
+    if sigma is None:
+        raise ValueError("blur removal needs a sigma")
     return np.stack([cv2.GaussianBlur(f, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT) for f in frames])
 
 
@@ -310,7 +318,7 @@ class _Counted:
         return probabilities
 
 
-def _pixel_scoring(detector: object, frames: np.ndarray, removed: np.ndarray, chunk: int) -> _Counted:
+def _pixel_scoring(detector: ScoringDetector, frames: np.ndarray, removed: np.ndarray, chunk: int) -> _Counted:
     """Clips with the masked pixels (T, H, W) removed, scored by `clip_probabilities` in chunks."""
 
     def score(masks: _Masks) -> tuple[np.ndarray, int]:
@@ -325,7 +333,7 @@ def _pixel_scoring(detector: object, frames: np.ndarray, removed: np.ndarray, ch
     return _Counted(score)
 
 
-def _frame_scoring(detector: object, frames: np.ndarray, removed: np.ndarray) -> _Counted:
+def _frame_scoring(detector: ScoringDetector, frames: np.ndarray, removed: np.ndarray) -> _Counted:
     """Clips with the masked frames (T,) removed, scored from per-frame features: one
     `frame_features` call for the clip and its removed frames, one `window_logits` call."""
 
