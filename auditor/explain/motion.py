@@ -3,14 +3,19 @@ saliency): how much of each frame's relevance is there only because things move.
 
 Definition. The static clip of frame t is frame t repeated T times (no motion). The spatial map of
 frame t is the map (Grad-CAM or saliency, the formulas of `gradcam` and `saliency`, differentiating
-the logit of the clip's explained class) of that static clip at position t. The motion map is the
-full-clip map minus the spatial map (signed). Per frame,
+the logit of the clip's explained class) of that static clip at position t. Gradient maps do not
+conserve relevance (a static clip's map can be several times larger than the full clip's while its
+score is far lower), so both maps of frame t are compared as shapes, each divided by its own sum
+(p̂), and the spatial one is weighted by how much of the full clip's probability p of the explained
+class the static clip keeps, r[t] = min(p_static[t] / p_full, 1):
 
-    motion share[t] = Σ_ij max(full[t] − spatial[t], 0) / Σ_ij full[t]   (0 when full[t] is all zero),
+    motion share[t] = Σ_ij max(p̂_full[t] − r[t] · p̂_spatial[t], 0)      (0 when full[t] is all zero)
 
-the part of frame t's relevance present only because of movement; the overall share is
-Σ_t numerator[t] / Σ_t denominator[t] (0 when every full map is zero). The static clips' class
-logits and probabilities (T, n_classes) say what the detector decides on each frozen frame.
+the part of frame t's relevance that the frame held still does not account for, where or how
+strongly: 0 when the still frame gives the same map and the same score, 1 when it keeps none of
+the score. The overall share is the mean of the per-frame shares weighted by each frame's share
+of the full clip's relevance. The motion map shown is max(full − spatial, 0). The static clips'
+class logits and probabilities (T, n_classes) say what the detector decides on each frozen frame.
 
 All T static clips take one compiled pass (`Detector.static_clip_pass`), plus one batched pass of
 the layers above the per-frame CNN for their scores.
@@ -52,16 +57,19 @@ def motion_relevance(detector: Detector, explanation: ClipExplanation) -> Motion
         explanation.frames, explanation.target_index, explanation.layer_name, input_grads=needs_input
     )
     spatial = {name: METHODS[name].compute(static) for name in methods}
-    shares = {name: motion_shares(explanation.maps[name], spatial[name]) for name in methods}
     features = cast(np.ndarray, static.frame_features)  # static_clip_pass always sets them
     windows = np.repeat(features[:, np.newaxis], len(features), axis=1)
     logits = detector.window_logits(windows)
+    probabilities = detector.probabilities(logits)
+    target = explanation.target_index
+    kept = probabilities[:, target] / max(float(explanation.probabilities[target]), 1e-12)
+    shares = {name: motion_shares(explanation.maps[name], spatial[name], kept) for name in methods}
     return MotionRelevance(
         spatial_maps=spatial,
         frame_shares={name: frame for name, (frame, _) in shares.items()},
         overall_shares={name: overall for name, (_, overall) in shares.items()},
         static_logits=logits.astype(np.float32),
-        static_probabilities=detector.probabilities(logits).astype(np.float32),
+        static_probabilities=probabilities.astype(np.float32),
     )
 
 
@@ -70,11 +78,18 @@ def motion_maps(full: np.ndarray, spatial: np.ndarray) -> np.ndarray:
     return np.subtract(full, spatial, dtype=np.float32)
 
 
-def motion_shares(full: np.ndarray, spatial: np.ndarray) -> tuple[np.ndarray, float]:
-    """(per-frame shares (T,), overall share) of the relevance in `full` that `spatial` lacks."""
+def motion_shares(full: np.ndarray, spatial: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, float]:
+    """(per-frame shares (T,), overall share) of the relevance in `full` (T, ...) that `spatial`
+    does not account for, `kept` (T,) being r[t], the share of the score each static clip keeps."""
     axes = tuple(range(1, full.ndim))
-    numerators = np.maximum(full.astype(np.float64) - spatial, 0.0).sum(axis=axes)
-    denominators = full.astype(np.float64).sum(axis=axes)
-    frame = np.divide(numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0)
-    total = denominators.sum()
-    return frame, float(numerators.sum() / total) if total > 0 else 0.0
+    full64, spatial64 = full.astype(np.float64), np.maximum(spatial.astype(np.float64), 0.0)
+    mass, spatial_mass = full64.sum(axis=axes), spatial64.sum(axis=axes)
+    shape = (-1,) + (1,) * (full.ndim - 1)
+    full_shape = np.divide(full64, mass.reshape(shape), out=np.zeros_like(full64), where=mass.reshape(shape) > 0)
+    spatial_shape = np.divide(spatial64, spatial_mass.reshape(shape), out=np.zeros_like(spatial64),
+                              where=spatial_mass.reshape(shape) > 0)
+    weight = np.clip(np.asarray(kept, dtype=np.float64), 0.0, 1.0).reshape(shape)
+    frame = np.maximum(full_shape - weight * spatial_shape, 0.0).sum(axis=axes)
+    frame = np.where(mass > 0, frame, 0.0)
+    total = mass.sum()
+    return frame, float((frame * mass).sum() / total) if total > 0 else 0.0
