@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import cv2
+import cv2.data
 import numpy as np
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels, end-exclusive
@@ -113,7 +114,7 @@ def _detect(cascade: cv2.CascadeClassifier, grey: np.ndarray, settings: MaskSett
     found = cascade.detectMultiScale(
         grey, scaleFactor=settings.scale_factor, minNeighbors=settings.min_neighbors, minSize=(settings.min_face,) * 2
     )
-    return [tuple(int(v) for v in box) for box in found]
+    return [(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
 
 
 def _to_frame(box: tuple[int, int, int, int], sx: float, sy: float) -> Box:
