@@ -30,7 +30,7 @@ from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, loca
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.report_folder import IMAGES_DIR
 
-ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend"]
+ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend", "motion", "counterfactual"]
 FrameMapping = Literal["stretch"]  # how a recorded frame became the model's input
 
 MAX_OVERLAY_ALPHA = 0.5  # heat opacity at map value 1; it falls to 0 with the map
@@ -125,6 +125,7 @@ def write_explanation_images(
     out_dir: Path,
     *,
     recorded: np.ndarray,
+    shown: np.ndarray | None = None,
     levels: Sequence[float] = DEFAULT_LEVELS,
     scale: Scale = "clip",
 ) -> DrawnImages:
@@ -132,9 +133,13 @@ def write_explanation_images(
     contour_legend.png.
 
     `recorded` holds the explained frames as decoded (T, H, W, 3) uint8 RGB (`Clip.frames` of the
-    window); `explanation.frames` are the model-sized copies the detector made of them.
+    window); `explanation.frames` are the model-sized copies the detector made of them. The
+    pictures show `shown` (the recorded frames with bystanders' faces masked) when given.
     """
     geometry = frame_geometry(recorded, explanation.frames)
+    if shown is not None and shown.shape != recorded.shape:
+        raise ReportError(f"the frames to show {shown.shape} differ in shape from the recorded frames {recorded.shape}")
+    recorded = recorded if shown is None else shown
     size = (geometry.image_width, geometry.image_height)
     styles = contour_legend(levels, _line_scale(geometry.image_width))
     gradcam = normalise(explanation.gradcam, scale)
@@ -143,10 +148,10 @@ def write_explanation_images(
     images: list[tuple[str, ImageKind, int | None, np.ndarray]] = []
     overlays = []
     for t, frame in enumerate(recorded):
-        base = _display_frame(frame, size)
+        base = display_frame(frame, size)
         overlays.append(_gradcam_image(base, gradcam[t], styles, localised(explanation.gradcam[t])))
         images.append((f"gradcam_{t:0{digits}d}.png", "gradcam", t, overlays[-1]))
-        saliency_image = _overlay(base, _resize_map(saliency[t], size))
+        saliency_image = overlay(base, resize_map(saliency[t], size))
         if not localised(explanation.saliency[t]):
             _mark_unlocalised(saliency_image, "Saliency")
         images.append((f"saliency_{t:0{digits}d}.png", "saliency", t, saliency_image))
@@ -158,7 +163,7 @@ def write_explanation_images(
     images.append(("contour_legend.png", "legend", None, _legend_image(styles, scale)))
     folder = Path(out_dir) / IMAGES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    written = tuple(_write_png(folder, name, kind, t, rgb) for name, kind, t, rgb in images)
+    written = tuple(write_png(folder, name, kind, t, rgb) for name, kind, t, rgb in images)
     return DrawnImages(written, tuple(s.level for s in styles), scale, SALIENCY_CAP_PERCENTILE, geometry)
 
 
@@ -196,7 +201,7 @@ def _line_scale(image_width: int) -> int:
     return max(1, round(image_width / LINE_SCALE_WIDTH))
 
 
-def _display_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def display_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A recorded frame at the pictures' size: integer enlargement by nearest neighbour, reduction by area."""
     if frame.shape[1] == size[0]:
         return frame
@@ -204,13 +209,13 @@ def _display_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_NEAREST)
 
 
-def _resize_map(display_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_map(display_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A [0, 1] map at model resolution drawn over the whole picture (the inverse stretch):
     bilinear resampling to `size` (width, height); stays in [0, 1]."""
     return cv2.resize(display_map, size, interpolation=cv2.INTER_LINEAR)
 
 
-def _overlay(base: np.ndarray, display_map: np.ndarray) -> np.ndarray:
+def overlay(base: np.ndarray, display_map: np.ndarray) -> np.ndarray:
     """Inferno heat blended over the frame, opacity growing with the map value."""
     heat_bgr = cv2.applyColorMap(np.rint(display_map * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
     heat = cv2.cvtColor(heat_bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
@@ -221,8 +226,8 @@ def _overlay(base: np.ndarray, display_map: np.ndarray) -> np.ndarray:
 def _gradcam_image(base: np.ndarray, display_map: np.ndarray, styles: list[ContourStyle], located: bool) -> np.ndarray:
     """Heat overlay plus iso-contours at the clip's shared levels, lowest level drawn first; a map
     that singles out no region gets no contours and the mark "no localisation"."""
-    upsampled = _resize_map(display_map, (base.shape[1], base.shape[0]))
-    image = _overlay(base, upsampled)
+    upsampled = resize_map(display_map, (base.shape[1], base.shape[0]))
+    image = overlay(base, upsampled)
     if not located:
         return _mark_unlocalised(image, "Grad-CAM")
     contours = frame_contours(upsampled, [s.level for s in styles])
@@ -256,14 +261,14 @@ def _columns(count: int, aspect: float, row_span: float) -> int:
 def _tile_sheet(images: Sequence[np.ndarray], height: int, columns: int) -> np.ndarray:
     """Images scaled to `height` px, laid out `columns` to a row, each numbered by its position
     in a white band below it."""
-    tiles = [_labelled_tile(image, height, str(t)) for t, image in enumerate(images)]
+    tiles = [labelled_tile(image, height, str(t)) for t, image in enumerate(images)]
     width = min(columns, len(tiles))
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % width)  # blank tiles fill the last row
-    rows = [_join(tiles[start : start + width], axis=1) for start in range(0, len(tiles), width)]
-    return _join(rows, axis=0)
+    rows = [join_images(tiles[start : start + width], axis=1) for start in range(0, len(tiles), width)]
+    return join_images(rows, axis=0)
 
 
-def _labelled_tile(image: np.ndarray, height: int, label: str) -> np.ndarray:
+def labelled_tile(image: np.ndarray, height: int, label: str) -> np.ndarray:
     source_height, source_width = image.shape[:2]
     size = (max(1, round(source_width * height / source_height)), height)
     shrink = cv2.INTER_AREA if source_height > height else cv2.INTER_NEAREST
@@ -272,7 +277,7 @@ def _labelled_tile(image: np.ndarray, height: int, label: str) -> np.ndarray:
     return np.vstack([cv2.resize(image, size, interpolation=shrink), band])
 
 
-def _join(parts: list[np.ndarray], axis: int) -> np.ndarray:
+def join_images(parts: list[np.ndarray], axis: int) -> np.ndarray:
     """Concatenate along `axis` with a 2 px white gap between parts."""
     gap_shape = list(parts[0].shape)
     gap_shape[axis] = 2
@@ -298,7 +303,7 @@ def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
     _text(image, f"Heat colour: share of {_SCALE_WORDS[scale]}", (BAR_LEFT, 26))
     ramp = np.tile(np.linspace(0.0, 1.0, BAR_WIDTH, dtype=np.float32), (bar_height, 1))
     grey = np.full((bar_height, BAR_WIDTH, 3), 128, np.uint8)
-    image[top : top + bar_height, BAR_LEFT : BAR_LEFT + BAR_WIDTH] = _overlay(grey, ramp)
+    image[top : top + bar_height, BAR_LEFT : BAR_LEFT + BAR_WIDTH] = overlay(grey, ramp)
     for style in styles:
         x = _bar_x(style.level)
         _sample_line(image, (x, top - 4), (x, top + bar_height + 3), style)
@@ -332,7 +337,7 @@ def _text(image: np.ndarray, text: str, origin: tuple[int, int]) -> None:
     cv2.putText(image, text, origin, _FONT, _LEGEND_TEXT, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def _write_png(folder: Path, name: str, kind: ImageKind, frame: int | None, rgb: np.ndarray) -> ImageArtifact:
+def write_png(folder: Path, name: str, kind: ImageKind, frame: int | None, rgb: np.ndarray) -> ImageArtifact:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:
         raise ReportError(f"OpenCV could not encode {name} as PNG ({rgb.shape}); report this as a bug with --debug")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from auditor.detector import Detector
 from auditor.display import write_explanation_images
+from auditor.display_trust import write_trust_images
 from auditor.errors import ArchiveError
 from auditor.evidence import (
     RECORD_NAME,
@@ -21,15 +22,19 @@ from auditor.evidence import (
     ModelIdentity,
     RecordContext,
     SealInfo,
+    TrustEvidence,
     build_record,
+    masking_record,
     save_arrays,
     write_record,
 )
 from auditor.explain import DEFAULT_FRAME_IMPORTANCE, frame_importance_for
+from auditor.explain.checks import CheckSettings, run_checks
 from auditor.files import atomic_directory, check_writable_place
 from auditor.profile import DeploymentProfile
 from auditor.report import ReportResult, write_report
 from auditor.scan import window_length
+from auditor.shown_frames import ShownFrames
 from auditor.signing import SealSettings, seal_fields, sign_report_folder
 from auditor.window import check_window as check_window  # importable from here too
 from auditor.window import select_window
@@ -53,6 +58,7 @@ class ReportOptions:
     templates_dir: Path | None = None
     target_class: str | None = None
     video_sha256: str | None = None  # the video's hash when the caller computed it this run (a batch)
+    checks: CheckSettings = field(default_factory=CheckSettings)  # the trust checks that run
     overwrite: bool = False
 
 
@@ -95,13 +101,20 @@ def stage_report(
     progress(f"explaining frames {window.frame_indices[0]}–{window.frame_indices[-1]}")
     methods = frame_importance_for(len(window), options.frame_importance)
     explanation = detector.explain(window.frames, target=options.target_class, frame_importance=methods)
+    rule = detector.sidecar.decision_rule
+    checks = run_checks(detector, window.frames, explanation, rule, options.checks, progress)
     progress("writing images and evidence record")
-    drawn = write_explanation_images(explanation, folder, recorded=window.frames)
-    arrays = save_arrays(folder, explanation)
+    shown = ShownFrames.of(window.frames, options.profile.mask_faces)
+    drawn = write_explanation_images(explanation, folder, recorded=window.frames, shown=shown.frames)
+    edited = [shown.edited(item.key_frame, item.key_position) for item in checks.counterfactuals.found] if (
+        checks.counterfactuals) else []
+    pictures = write_trust_images(checks, explanation.gradcam, shown.frames, edited, drawn.geometry, folder)
+    drawn = replace(drawn, images=drawn.images + pictures.artifacts)
+    arrays = save_arrays(folder, explanation, checks.arrays())
     context = RecordContext(profile=options.profile, source_id=options.source_id, seal=seal)
     record = build_record(
-        explanation, window, model=ModelIdentity.from_detector(detector), rule=detector.sidecar.decision_rule,
-        drawn=drawn, arrays=arrays, context=context,
+        explanation, window, model=ModelIdentity.from_detector(detector), rule=rule, drawn=drawn, arrays=arrays,
+        context=context, trust=TrustEvidence(checks, pictures, masking_record(shown.masking)),
     )
     write_record(folder, record)
     progress("rendering HTML and PDF/A")

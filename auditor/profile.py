@@ -62,6 +62,7 @@ class DeploymentProfile(_Section):
     access_control: str | None = None
     second_verifier_required: bool | None = None
     review_deadline_hours: float | None = Field(None, gt=0, le=100_000)  # a flagged report is reviewed within this
+    mask_faces: bool = True  # blur the faces OpenCV finds in every image of the report (data minimisation)
     retention: Retention = Field(default_factory=Retention)
     redress: Redress = Field(default_factory=Redress)
     report_language: str = "en"

@@ -28,7 +28,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from PIL import Image
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from auditor import narrative
+from auditor import narrative, narrative_trust
 from auditor.charts import frame_importance_chart
 from auditor.errors import ReportError
 from auditor.evidence import (
@@ -92,8 +92,9 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     sentences = SimpleNamespace(**{name: getattr(narrative, name) for name in narrative.__all__})
+    trust = SimpleNamespace(**{name: getattr(narrative_trust, name) for name in narrative_trust.__all__})
     env.globals.update(
-        narrative=sentences, charts=SimpleNamespace(frame_importance=frame_importance_chart), NOT_PROVIDED=NOT_PROVIDED,
+        narrative=sentences, trust=trust, charts=SimpleNamespace(frame_importance=frame_importance_chart), NOT_PROVIDED=NOT_PROVIDED,
         review_slots=SLOTS, review_field=field_name,
     )
     env.filters.update(percent=narrative.percent, seconds=narrative.seconds)

@@ -35,6 +35,7 @@ from auditor.evidence import (
     Review,
     SealInfo,
     build_record,
+    completeness_of,
     committed_schema,
     load_record,
     record_json,
@@ -61,8 +62,8 @@ def test_committed_schema_matches_the_models() -> None:
 def test_schema_is_versioned_and_requires_the_sections() -> None:
     schema = json.loads(committed_schema())
     assert schema["$id"].endswith("evidence-record-v2.json")
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2"]
-    assert schema["properties"]["schema_version"]["default"] == "2.2"
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3"]
+    assert schema["properties"]["schema_version"]["default"] == "2.3"
     for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
         assert section in schema["required"]
 
@@ -105,7 +106,11 @@ def test_records_of_schema_1_still_load(tmp_path: Path) -> None:
         {k: f[k] for k in ("position", "replaced_by", "predicted_class", "predicted_probability", "flagged")}
         for f in occluded
     ]
-    assert record.completeness == make_report_folder(tmp_path, profile=full_profile()).completeness
+    fresh = make_report_folder(tmp_path, profile=full_profile()).completeness
+    assert [(i.number, i.status, i.missing) for i in record.completeness.items] == [
+        (i.number, i.status, i.missing) for i in fresh.items
+    ]
+    assert record.explanations.motion is None and record.masking is None  # 2.3 sections: absent, not invented
     data = json.loads(record_json(record))
     data["schema_version"], data["deployment"]["templates_dir"] = "1.0", "/srv/templates"  # 1.0/1.1 wrote it
     assert "templates_dir" not in load_record(json.dumps(data).encode()).deployment.model_dump()
@@ -236,7 +241,20 @@ def test_without_edited_frames_item_11_is_not_provided(tmp_path: Path) -> None:
     assert [m.method for m in record.explanations.frame_importance] == ["gradcam_share"]
     assert record.explanations.edits() is None
     item = _status(record, 11)
-    assert item.status == "not provided" and item.missing == ["explanations.frame_importance[].edits"]
+    assert item.status == "not provided" and item.missing == ["explanations.counterfactuals"]
+
+
+def test_item_11_is_provided_by_the_what_if_search_even_when_nothing_flipped(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path / "a", explanation=make_explanation(occlusion_and_gradient=False), trust=True)
+    assert _status(record, 11).status == "provided" and _status(record, 11).note is None
+    search = record.explanations.counterfactuals
+    assert search is not None
+    empty = record.model_copy(update={"explanations": record.explanations.model_copy(
+        update={"counterfactuals": search.model_copy(update={"found": []})})})
+    item = completeness_of(empty).items[10]
+    assert item.status == "provided" and item.note == "no edit within the search budget changed the outcome"
+    with_edits = make_report_folder(tmp_path / "b")
+    assert _status(with_edits, 11).note == "single frames only: no search for edits that change the outcome"
 
 
 @pytest.mark.parametrize(

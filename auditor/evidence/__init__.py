@@ -10,7 +10,8 @@ A report folder holds `evidence.json` (this record), `arrays.npz` (the raw maps)
 - `store`        canonical JSON, the committed schema, bounded loading, arrays and artifacts
 """
 
-from auditor.evidence.build import RecordContext, build_record, new_report_id, region_name
+from auditor.evidence.build import RecordContext, TrustEvidence, build_record, new_report_id, region_name
+from auditor.evidence.build_trust import masking_record
 from auditor.evidence.checklist import CHECKLIST_TITLES, completeness_of, refresh_completeness
 from auditor.evidence.model import (
     READABLE_VERSIONS,
@@ -87,10 +88,12 @@ __all__ = [
     "Review",
     "SealInfo",
     "Submission",
+    "TrustEvidence",
     "build_record",
     "committed_schema",
     "completeness_of",
     "load_record",
+    "masking_record",
     "new_report_id",
     "raw_arrays",
     "read_artifacts",

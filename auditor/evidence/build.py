@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from auditor.errors import ReportError
+from auditor.evidence.build_trust import TrustImagesLike, trust_sections
 from auditor.evidence.checklist import completeness_of
 from auditor.evidence.limitations import limitations_of
 from auditor.evidence.model import (
@@ -36,14 +37,18 @@ from auditor.evidence.model import (
     SealInfo,
 )
 from auditor.evidence.store import raw_arrays
+from auditor.evidence.trust import FaceMaskingRecord
 from auditor.explain import FRAME_IMPORTANCE, ClipExplanation, FrameImportance
 from auditor.explain.contours import LOCALISED_MAX_AREA, localised
+from auditor.explain.key_frames import key_frames
 from auditor.profile import DeploymentProfile
 from auditor.sidecar import DecisionRule
 from auditor.version import VERSION
 from auditor.video import Clip
 
-KEY_FRAME_COUNT = 4
+if TYPE_CHECKING:
+    from auditor.explain.checks import TrustChecks  # only read: importing it would load TensorFlow
+
 _SCALE_NAMES = {"clip": "per-clip", "frame": "per-frame"}
 
 
@@ -76,6 +81,27 @@ class DrawnImagesLike(Protocol):
 
 
 @dataclass(frozen=True)
+class TrustEvidence:
+    """What the trust checks add to a record: their results, their pictures, and the faces masked."""
+
+    checks: TrustChecks | None = None
+    images: TrustImagesLike | None = None
+    masking: FaceMaskingRecord | None = None
+
+    def sections(self, explanation: ClipExplanation) -> dict[str, object]:
+        if self.checks is None:
+            return {}
+        images = self.images or _NoImages()
+        return trust_sections(self.checks, explanation.class_names, explanation.target_index, images)
+
+
+@dataclass(frozen=True)
+class _NoImages:
+    motion: Mapping[int, str] = field(default_factory=dict)
+    counterfactuals: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class RecordContext:
     """What a record takes from outside the explanation: the deployment, the source, the seal,
     and (for reproducible fixtures) a fixed identity and time."""
@@ -97,13 +123,15 @@ def build_record(
     drawn: DrawnImagesLike,
     arrays: tuple[Path | str, str],
     context: RecordContext | None = None,
+    trust: TrustEvidence | None = None,
 ) -> EvidenceRecord:
     """Assemble the record of one explained decision; `window` holds exactly the explained frames."""
     context = context or RecordContext()
+    trust = trust or TrustEvidence()
     created = (context.created_at or datetime.now(UTC)).astimezone(UTC)
     indices, times = _window(explanation, window)
     image_refs = [ImageRef(path=i.path, kind=i.kind, frame=i.frame, sha256=i.sha256) for i in drawn.images]
-    array_ref = _array_ref(arrays, explanation)
+    array_ref = _array_ref(arrays, explanation, trust.checks)
     fields: dict[str, Any] = {
         "report": ReportIdentity(
             report_id=context.report_id or new_report_id(created),
@@ -114,9 +142,12 @@ def build_record(
         "model": model,
         "input": _input_info(window, indices, times, context.source_id or context.profile.source_id),
         "decision": _decision(explanation, rule),
-        "explanations": _explanations(explanation, indices, times, drawn, image_refs, array_ref, rule),
+        "explanations": _explanations(explanation, indices, times, drawn, image_refs, array_ref, rule).model_copy(
+            update=trust.sections(explanation)
+        ),
         "limitations": limitations_of(explanation),
         "seal": context.seal,
+        "masking": trust.masking,
         "artifacts": _artifacts(array_ref, image_refs),
     }
     draft = EvidenceRecord.model_construct(completeness=Completeness(items=[]), **fields)
@@ -186,9 +217,9 @@ def _decision(explanation: ClipExplanation, rule: DecisionRule) -> Decision:
     )
 
 
-def _array_ref(arrays: tuple[Path | str, str], explanation: ClipExplanation) -> ArrayRef:
+def _array_ref(arrays: tuple[Path | str, str], explanation: ClipExplanation, checks: TrustChecks | None) -> ArrayRef:
     path, digest = arrays
-    keys = sorted(raw_arrays(explanation))
+    keys = sorted(raw_arrays(explanation) | (checks.arrays() if checks else {}))
     return ArrayRef(path=PurePosixPath(Path(path).name).as_posix(), sha256=digest, keys=keys)
 
 
@@ -227,7 +258,7 @@ def _explanations(
             _frame_importance(name, result, explanation.class_names, rule)
             for name, result in explanation.frame_importance.items()
         ],
-        key_frames=_key_frames(_key_frame_basis(explanation, summaries)),
+        key_frames=key_frames(explanation),
         images=images,
         arrays=arrays,
         parameters=_parameters(explanation, drawn),
@@ -275,15 +306,6 @@ def _edits(result: FrameImportance, class_names: Sequence[str], rule: DecisionRu
     return edits
 
 
-def _key_frame_basis(explanation: ClipExplanation, summaries: dict[str, list[MapSummary]]) -> list[float]:
-    """The values key frames are chosen by: the method that selects them, else the first map's mass."""
-    for name, result in explanation.frame_importance.items():
-        if FRAME_IMPORTANCE[name].selects_key_frames:
-            return [float(v) for v in result.values]
-    first = summaries.get("gradcam") or next(iter(summaries.values()))
-    return [s.mass for s in first]
-
-
 def _map_summaries(maps: np.ndarray) -> list[MapSummary]:
     clip_max = float(maps.max()) if maps.size else 0.0
     total = float(maps.sum())
@@ -319,8 +341,3 @@ def region_name(row: float, col: float) -> str:
     if vertical == "middle":
         return "centre" if horizontal == "centre" else f"middle-{horizontal}"
     return f"{vertical}-{horizontal}"
-
-
-def _key_frames(values: list[float]) -> list[int]:
-    order = sorted(range(len(values)), key=lambda t: (-values[t], t))
-    return sorted(order[: min(KEY_FRAME_COUNT, len(values))])

@@ -73,9 +73,24 @@ def _visual(record: EvidenceRecord) -> Rule:
 
 
 def _counterfactual(record: EvidenceRecord) -> Rule:
+    """Provided by the what-if search (even when nothing within its budget changed the outcome),
+    or at least by single frames replaced and scored again."""
+    search = record.explanations.counterfactuals
+    if search is not None:
+        return "provided", [], None if search.found else "no edit within the search budget changed the outcome"
     if record.explanations.edits() is not None:
-        return "provided", [], None
-    return "not provided", ["explanations.frame_importance[].edits"], "no frame was edited and scored again"
+        return "provided", [], "single frames only: no search for edits that change the outcome"
+    return "not provided", ["explanations.counterfactuals"], "no edit was applied and scored again"
+
+
+def _minimisation(record: EvidenceRecord) -> Rule:
+    """The profile's statement, and whether faces were masked in the images."""
+    status, missing, _ = _fields(record, "deployment.data_minimisation")
+    if record.masking is None:
+        return status, missing, "faces in the images were not looked for"
+    if not record.masking.enabled:
+        return status, missing, "face masking switched off in the deployment profile"
+    return status, missing, f"faces blurred in the images: {record.masking.faces}"
 
 
 def _review(*names: str) -> RuleFn:
@@ -128,7 +143,7 @@ _ITEM_RULES: dict[int, RuleFn] = {
     4: lambda r: _fields(r, "model.name", "model.version", "model.sha256", "model.model_card"),
     5: _profile("ai_act_classification"),
     6: lambda r: _fields(r, "input.file_name", "input.sha256", "input.source_id", "input.frame_indices"),
-    7: _profile("data_minimisation"),
+    7: _minimisation,
     10: _visual,
     11: _counterfactual,
     14: _profile("significance"),

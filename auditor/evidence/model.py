@@ -8,16 +8,26 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from auditor.evidence.trust import (
+    CounterfactualRecord,
+    FaceMaskingRecord,
+    FaithfulnessRecord,
+    MotionRecord,
+    PersonGroundingRecord,
+    SanityRecord,
+)
 from auditor.explain import FRAME_IMPORTANCE
 from auditor.profile import DeploymentProfile
 
-SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1", "2.2"]
-SCHEMA_VERSION: SchemaVersion = "2.2"
+SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3"]
+SCHEMA_VERSION: SchemaVersion = "2.3"
 # 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
 # operator's `deployment.templates_dir` (still read, ignored); 2.0 holds every frame-importance
 # method in one list, `explanations.frame_importance` (1.x records are read and converted); 2.1
 # adds `explanations.geometry` (pictures on the recorded frames) and `MapSummary.localised`; 2.2
-# adds `input.sampling` (which decoded frames the model saw) and `input.decoding_stopped`
+# adds `input.sampling` (which decoded frames the model saw) and `input.decoding_stopped`; 2.3 adds
+# the trust sections (`auditor.evidence.trust`): `explanations.motion`, `.counterfactuals`,
+# `.faithfulness`, `.sanity`, `.persons`, and the record's `masking`
 READABLE_VERSIONS: tuple[str, ...] = get_args(SchemaVersion)
 SHA256 = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
@@ -208,6 +218,11 @@ class Explanations(_Record):
     images: list[ImageRef]
     arrays: ArrayRef
     parameters: dict[str, Any] = Field(default_factory=dict)
+    motion: MotionRecord | None = None
+    counterfactuals: CounterfactualRecord | None = None
+    faithfulness: FaithfulnessRecord | None = None
+    sanity: SanityRecord | None = None
+    persons: PersonGroundingRecord | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -325,6 +340,7 @@ class EvidenceRecord(_Record):
     limitations: Limitations
     review: Review = Field(default_factory=Review)
     seal: SealInfo = Field(default_factory=SealInfo)
+    masking: FaceMaskingRecord | None = None
     system_log: LogPointer | None = None
     artifacts: list[Artifact]
     completeness: Completeness
@@ -357,14 +373,35 @@ def _inconsistency(record: EvidenceRecord) -> str | None:
     edits = [edit for method in ex.frame_importance for edit in method.edits or []]
     if any(not (0 <= edit.position < frames and 0 <= edit.replaced_by < frames) for edit in edits):
         return "explanations.frame_importance names an edited frame outside the window"
+    if any(not 0 <= t < frames for t in _trust_positions(record)):
+        return "a trust section (motion, counterfactuals, persons, masking) names a frame outside the window"
     classes = {c.name for c in record.decision.classes}
     named = (record.decision.predicted_class, record.decision.explained_class, record.decision.runner_up_class)
     if not classes or any(name is not None and name not in classes for name in named):
         return "decision names a class that is not among decision.classes"
     listed = {a.path for a in record.artifacts}
-    if len(listed) != len(record.artifacts) or not {i.path for i in ex.images} <= listed:
+    if len(listed) != len(record.artifacts) or not {i.path for i in ex.images} | _trust_images(record) <= listed:
         return "artifacts must list each file once, every image included"
     return None
+
+
+def _trust_positions(record: EvidenceRecord) -> list[int]:
+    """Every frame position the trust sections name."""
+    ex = record.explanations
+    found = [f.position for f in ex.motion.frames] + [i.position for i in ex.motion.images] if ex.motion else []
+    for edit in ex.counterfactuals.found if ex.counterfactuals else []:
+        found += [*edit.positions, *(edit.replaced_by or []), edit.key_position]
+    if ex.persons:
+        found += ex.persons.positions + [b.position for p in ex.persons.persons for b in p.boxes]
+    found += [f.position for f in record.masking.frames] if record.masking else []
+    return found
+
+
+def _trust_images(record: EvidenceRecord) -> set[str]:
+    """The pictures the trust sections show."""
+    ex = record.explanations
+    images = {i.path for i in ex.motion.images} if ex.motion else set()
+    return images | {e.image for e in (ex.counterfactuals.found if ex.counterfactuals else []) if e.image}
 
 
 def migrate_frame_importance(explanations: dict[str, Any]) -> dict[str, Any]:

@@ -151,9 +151,12 @@ def raw_arrays(explanation: ClipExplanation) -> dict[str, np.ndarray]:
     return arrays
 
 
-def save_arrays(folder: Path, explanation: ClipExplanation) -> tuple[Path, str]:
-    """Write `raw_arrays(explanation)` to `arrays.npz`, byte-for-byte reproducibly."""
-    arrays = raw_arrays(explanation)
+def save_arrays(
+    folder: Path, explanation: ClipExplanation, extra: Mapping[str, np.ndarray] | None = None
+) -> tuple[Path, str]:
+    """Write `raw_arrays(explanation)` and the `extra` arrays (the trust checks') to `arrays.npz`,
+    byte-for-byte reproducibly."""
+    arrays = raw_arrays(explanation) | dict(extra or {})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key in sorted(arrays):

@@ -1,0 +1,115 @@
+"""Pictures of the trust checks for the report: for each key frame, its Grad-CAM held still beside
+the part due to movement; for each what-if edit, the key frame as recorded beside it as edited.
+
+Each picture is two panels at the per-frame pictures' size (`display.FrameGeometry`), each with a
+caption band. The frames given here are the ones the report may show (faces already masked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from auditor.display import (
+    FrameGeometry,
+    ImageArtifact,
+    ImageKind,
+    display_frame,
+    join_images,
+    overlay,
+    resize_map,
+    write_png,
+)
+from auditor.explain.checks import TrustChecks
+from auditor.report_folder import IMAGES_DIR
+
+BAND_HEIGHT = 30  # px under each panel, for its caption
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+@dataclass(frozen=True)
+class TrustImages:
+    """The trust checks' pictures: every file, the motion picture of each key frame, and one
+    picture per reported what-if edit (in the edits' order)."""
+
+    artifacts: tuple[ImageArtifact, ...] = ()
+    motion: Mapping[int, str] = field(default_factory=dict)
+    counterfactuals: tuple[str, ...] = ()
+
+
+def write_trust_images(
+    checks: TrustChecks,
+    gradcam: np.ndarray,
+    shown: np.ndarray,
+    edited_key_frames: Sequence[np.ndarray],
+    geometry: FrameGeometry,
+    out_dir: Path,
+) -> TrustImages:
+    """The pictures of `checks` over the frames the report may show (`shown`, faces masked), with
+    the edited key frames of the reported edits (masked too) in the edits' order."""
+    motion = []
+    if checks.motion is not None and "gradcam" in checks.motion.spatial_maps:
+        motion = write_motion_images(shown, gradcam, checks.motion.spatial_maps["gradcam"], checks.key_frames,
+                                     geometry, out_dir)
+    found = checks.counterfactuals.found if checks.counterfactuals else ()
+    edits = [
+        write_counterfactual_image(shown[item.key_position], edited, item.key_position, number, geometry, out_dir)
+        for number, (item, edited) in enumerate(zip(found, edited_key_frames, strict=True), start=1)
+    ]
+    return TrustImages(
+        artifacts=tuple(motion + edits),
+        motion={int(a.frame): a.path for a in motion if a.frame is not None},
+        counterfactuals=tuple(a.path for a in edits),
+    )
+
+
+def write_motion_images(
+    shown: np.ndarray,
+    full: np.ndarray,
+    spatial: np.ndarray,
+    positions: Sequence[int],
+    geometry: FrameGeometry,
+    out_dir: Path,
+) -> list[ImageArtifact]:
+    """motion_TT.png for each key position: the held-still Grad-CAM (left) and max(full − still, 0),
+    the part due to movement (right), both on the full clip's Grad-CAM scale (raw maps (T, h, w))."""
+    peak = float(full.max(initial=0.0))
+    scale = peak if peak > 0 else 1.0
+    size = (geometry.image_width, geometry.image_height)
+    digits = max(2, len(str(len(shown) - 1)))
+    written = []
+    for t in positions:
+        base = display_frame(shown[t], size)
+        still = np.clip(np.maximum(spatial[t], 0.0) / scale, 0.0, 1.0).astype(np.float32)
+        moving = np.clip(np.maximum(full[t] - spatial[t], 0.0) / scale, 0.0, 1.0).astype(np.float32)
+        panels = [_panel(overlay(base, resize_map(still, size)), "frame held still"),
+                  _panel(overlay(base, resize_map(moving, size)), "due to movement")]
+        written.append(_write(out_dir, f"motion_{t:0{digits}d}.png", "motion", t, join_images(panels, axis=1)))
+    return written
+
+
+def write_counterfactual_image(
+    original: np.ndarray, edited: np.ndarray, position: int, number: int, geometry: FrameGeometry, out_dir: Path
+) -> ImageArtifact:
+    """counterfactual_N.png: one frame as recorded (left) and as edited (right)."""
+    size = (geometry.image_width, geometry.image_height)
+    panels = [_panel(display_frame(original, size), "as recorded"), _panel(display_frame(edited, size), "as edited")]
+    return _write(out_dir, f"counterfactual_{number}.png", "counterfactual", position, join_images(panels, axis=1))
+
+
+def _panel(image: np.ndarray, caption: str) -> np.ndarray:
+    """The image with its caption in a white band below it."""
+    band = np.full((BAND_HEIGHT, image.shape[1], 3), 255, np.uint8)
+    scale = max(0.5, image.shape[1] / 900)
+    cv2.putText(band, caption, (6, BAND_HEIGHT - 9), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([image, band])
+
+
+def _write(out_dir: Path, name: str, kind: ImageKind, frame: int, rgb: np.ndarray) -> ImageArtifact:
+    folder = Path(out_dir) / IMAGES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_png(folder, name, kind, frame, rgb)

@@ -1,0 +1,185 @@
+"""The record's trust sections (schema 2.3) from the checks' results: plain numbers, rounded, in
+the order the checks produced them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from auditor.evidence.trust import (
+    CounterfactualEdit,
+    CounterfactualRecord,
+    Curve,
+    FaceMaskingRecord,
+    FaithfulnessCurves,
+    FaithfulnessRecord,
+    MaskedFrame,
+    MotionFrame,
+    MotionRecord,
+    PersonBox,
+    PersonGroundingRecord,
+    PersonRecord,
+    PositionImage,
+    SanityMethod,
+    SanityRecord,
+)
+
+if TYPE_CHECKING:  # the checks' results are only read here; importing them would load TensorFlow
+    from auditor.explain.checks import TrustChecks
+    from auditor.explain.counterfactual import CounterfactualSearch
+    from auditor.explain.faithfulness import Curve as CurveResult
+    from auditor.explain.faithfulness import Faithfulness
+    from auditor.explain.motion import MotionRelevance
+    from auditor.explain.persons import PersonGrounding
+    from auditor.explain.sanity import SanityCheck
+    from auditor.masking import FaceMasking
+
+
+class TrustImagesLike(Protocol):
+    """What `auditor.display_trust.TrustImages` provides: picture paths by key frame and by edit."""
+
+    @property
+    def motion(self) -> Mapping[int, str]: ...
+    @property
+    def counterfactuals(self) -> Sequence[str]: ...
+
+
+def _r(value: float) -> float:
+    return round(float(value), 6)
+
+
+def motion_record(motion: MotionRelevance, class_names: Sequence[str], target: int,
+                  images: Mapping[int, str]) -> MotionRecord:
+    methods = sorted(motion.frame_shares)
+    frames = []
+    for t, probabilities in enumerate(np.asarray(motion.static_probabilities, dtype=np.float64)):
+        frames.append(MotionFrame(
+            position=t,
+            motion_share={name: _r(motion.frame_shares[name][t]) for name in methods},
+            static_class=class_names[int(np.argmax(probabilities))],
+            static_probability=_r(probabilities[target]),
+        ))
+    return MotionRecord(
+        methods=methods,
+        overall_share={name: _r(motion.overall_shares[name]) for name in methods},
+        frames=frames,
+        images=[PositionImage(position=t, path=path) for t, path in sorted(images.items())],
+    )
+
+
+def counterfactual_record(search: CounterfactualSearch, class_names: Sequence[str], target: int,
+                          images: Sequence[str]) -> CounterfactualRecord:
+    found = []
+    for number, item in enumerate(search.found):
+        edit = item.edit
+        touched = edit.positions if edit.kind == "frames" else _touched(edit.mask)
+        found.append(CounterfactualEdit(
+            kind=edit.kind,
+            positions=[int(t) for t in touched],
+            replaced_by=[int(t) for t in edit.replaced_by] if edit.kind == "frames" else None,
+            level=edit.level,
+            edited_share=_r(item.edited_share),
+            key_position=int(item.key_position),
+            predicted_class=class_names[item.predicted_index],
+            predicted_probability=_r(item.probabilities[item.predicted_index]),
+            explained_probability=_r(item.probabilities[target]),
+            flagged=bool(item.flagged),
+            image=images[number] if number < len(images) else None,
+        ))
+    budget = search.budget
+    return CounterfactualRecord(
+        original_flagged=bool(search.original_flagged),
+        found=found,
+        candidates_tried=int(search.candidates_tried),
+        budget={"max_frames": int(budget.max_frames or 0), "max_area": _r(budget.max_area),
+                "max_candidates": int(budget.max_candidates)},
+        blur=f"Gaussian blur, sigma {search.blur_sigma:.1f} px of the recorded frame",
+    )
+
+
+def _touched(mask: np.ndarray | None) -> list[int]:
+    """The frames a region mask (T, h, w) covers."""
+    return [] if mask is None else [int(t) for t in np.flatnonzero(np.asarray(mask).reshape(len(mask), -1).any(axis=1))]
+
+
+def _curve(curve: CurveResult) -> Curve:
+    return Curve(fractions=[_r(f) for f in curve.fractions], scores=[_r(s) for s in curve.scores], auc=_r(curve.auc))
+
+
+def faithfulness_record(result: Faithfulness) -> FaithfulnessRecord:
+    removal = (f"replaced by the frame blurred with a Gaussian of sigma {result.blur_sigma:.1f} px"
+               if result.blur_sigma is not None else "replaced by the frame's mean colour")
+    return FaithfulnessRecord(
+        removal=removal,
+        seeds=[int(s) for s in result.seeds],
+        original_score=_r(result.original_score),
+        curves=[
+            FaithfulnessCurves(
+                ordering=c.ordering, unit=c.unit, deletion=_curve(c.deletion), insertion=_curve(c.insertion),
+                random_deletion=_curve(c.random_deletion), random_insertion=_curve(c.random_insertion),
+            )
+            for c in result.curves
+        ],
+    )
+
+
+def sanity_record(check: SanityCheck) -> SanityRecord:
+    return SanityRecord(
+        model_sha256=check.model_sha256,
+        layer=check.layer,
+        randomised_layers=list(check.randomised_layers),
+        reference_clips=check.reference_clips,
+        seed=check.seed,
+        threshold=check.threshold,
+        methods=[
+            SanityMethod(method=name, correlation=_r(m.correlation), verdict=m.verdict)  # type: ignore[arg-type]
+            for name, m in sorted(check.methods.items())
+        ],
+        computed_at=datetime.fromisoformat(check.computed_at),
+    )
+
+
+def persons_record(grounding: PersonGrounding) -> PersonGroundingRecord:
+    persons = [
+        PersonRecord(
+            person_id=p.person_id,
+            boxes=[PersonBox(position=t, box=[int(v) for v in box], share=_r(p.frame_shares[t]))
+                   for t, box in sorted(p.boxes.items())],
+            share=_r(p.share),
+        )
+        for p in grounding.persons
+    ]
+    return PersonGroundingRecord(detector=grounding.detector, positions=list(grounding.positions),
+                                 upscale=_r(grounding.upscale), persons=persons)
+
+
+def trust_sections(checks: TrustChecks, class_names: Sequence[str], target: int,
+                   images: TrustImagesLike) -> dict[str, object]:
+    """The `explanations` fields the checks fill (the ones that ran)."""
+    sections: dict[str, object] = {}
+    if checks.motion is not None:
+        sections["motion"] = motion_record(checks.motion, class_names, target, images.motion)
+    if checks.counterfactuals is not None:
+        sections["counterfactuals"] = counterfactual_record(checks.counterfactuals, class_names, target,
+                                                           images.counterfactuals)
+    if checks.faithfulness is not None:
+        sections["faithfulness"] = faithfulness_record(checks.faithfulness)
+    if checks.sanity is not None:
+        sections["sanity"] = sanity_record(checks.sanity)
+    if checks.persons is not None:
+        sections["persons"] = persons_record(checks.persons)
+    return sections
+
+
+def masking_record(masking: FaceMasking | None) -> FaceMaskingRecord:
+    """The faces masked in the report's images; None masking: switched off in the profile."""
+    if masking is None:
+        return FaceMaskingRecord(enabled=False, method="none")
+    frames = [MaskedFrame(position=t, boxes=[list(map(int, box)) for box in boxes])
+              for t, boxes in enumerate(masking.boxes) if boxes]
+    cascades = " and ".join(masking.cascades)
+    return FaceMaskingRecord(enabled=True, method=f"OpenCV Haar cascades ({cascades}); {masking.method}",
+                             faces=masking.count, frames=frames)

@@ -1,0 +1,154 @@
+"""The record's sections on how far the explanation can be trusted (schema 2.3): the part of the
+decision resting on movement, what-if edits, deletion and insertion curves, the model-randomisation
+check, the people the evidence lies on, and the faces masked in the report's images.
+
+Each section is None in records before 2.3 and when the analysis was not run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SHA256 = r"^[0-9a-f]{64}$"
+RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MotionFrame(_Record):
+    """One frame: the share of its relevance present only because of movement, per map method,
+    and what the detector says of the static clip made of this frame alone."""
+
+    position: int
+    motion_share: dict[str, float]
+    static_class: str
+    static_probability: float  # of the explained class
+
+
+class PositionImage(_Record):
+    position: int
+    path: str = Field(pattern=RELATIVE_PATH)
+
+
+class MotionRecord(_Record):
+    """Spatial vs motion relevance (Hiley et al. 2019, on Grad-CAM and saliency): the static clip
+    of frame t repeats it T times; its map at position t is the spatial part of frame t's map, and
+    the rest of the full clip's map is due to movement (DESIGN §2)."""
+
+    methods: list[str]
+    overall_share: dict[str, float]  # method -> share of the clip's relevance due to movement
+    frames: list[MotionFrame]
+    images: list[PositionImage] = Field(default_factory=list)  # key frames: held-still and movement maps
+
+
+class CounterfactualEdit(_Record):
+    """One what-if edit, re-applied on its own and re-scored before it was reported."""
+
+    kind: Literal["frames", "region"]
+    positions: list[int]  # frames: the replaced frames; region: the frames whose pixels were blurred
+    replaced_by: list[int] | None = None  # frames: the frame that replaced each of `positions`
+    level: float | None = None  # region: where Grad-CAM reaches this share of each frame's own peak
+    edited_share: float = Field(ge=0.0, le=1.0)  # share of the clip's frames (or pixels) edited
+    key_position: int  # the frame the picture shows
+    predicted_class: str
+    predicted_probability: float
+    explained_probability: float  # the explained class's probability after the edit
+    flagged: bool
+    image: str | None = Field(None, pattern=RELATIVE_PATH)  # original and edited key frame side by side
+
+
+class CounterfactualRecord(_Record):
+    """The search for small edits that change the alert decision (checklist item 11)."""
+
+    original_flagged: bool
+    found: list[CounterfactualEdit]
+    candidates_tried: int
+    budget: dict[str, float | int]
+    blur: str  # how a region was blurred
+    rescored_by: str = "the loaded model"  # what re-scored each reported edit, applied on its own
+
+
+class Curve(_Record):
+    fractions: list[float]
+    scores: list[float]  # the explained class's probability after removing / revealing each fraction
+    auc: float
+
+
+class FaithfulnessCurves(_Record):
+    """Deletion and insertion curves of one ordering, and of random orderings (mean over seeds)."""
+
+    ordering: str  # a map method or a frame-importance method
+    unit: Literal["pixels", "frames"]
+    deletion: Curve
+    insertion: Curve
+    random_deletion: Curve
+    random_insertion: Curve
+
+
+class FaithfulnessRecord(_Record):
+    """Deletion and insertion curves for this decision (DESIGN §2, "Faithfulness and sanity")."""
+
+    removal: str  # how a pixel or frame was removed
+    seeds: list[int]
+    original_score: float
+    curves: list[FaithfulnessCurves]
+
+
+class SanityMethod(_Record):
+    method: str
+    correlation: float  # mean Spearman rank correlation of the original and randomised maps
+    verdict: Literal["passes", "fails"]
+
+
+class SanityRecord(_Record):
+    """Model-randomisation check (Adebayo et al. 2018), computed once per model."""
+
+    model_sha256: str = Field(pattern=SHA256)
+    layer: str
+    randomised_layers: list[str]
+    reference_clips: str
+    seed: int
+    threshold: float
+    methods: list[SanityMethod]
+    computed_at: datetime
+
+
+class PersonBox(_Record):
+    position: int
+    box: list[int] = Field(min_length=4, max_length=4)  # x0, y0, x1, y1 in recorded pixels
+    share: float  # share of the frame's Grad-CAM mass inside the box
+
+
+class PersonRecord(_Record):
+    person_id: int
+    boxes: list[PersonBox]
+    share: float  # over the frames where the person was detected
+
+
+class PersonGroundingRecord(_Record):
+    """Where the activation lies relative to the people OpenCV's HOG detector finds in the key frames."""
+
+    detector: str
+    positions: list[int]
+    upscale: float
+    persons: list[PersonRecord]
+
+
+class MaskedFrame(_Record):
+    position: int
+    boxes: list[list[int]]  # x0, y0, x1, y1 in recorded pixels
+
+
+class FaceMaskingRecord(_Record):
+    """Faces blurred in every image of the report (data minimisation, checklist item 7)."""
+
+    enabled: bool
+    method: str
+    faces: int = 0
+    frames: list[MaskedFrame] = Field(default_factory=list)
+    explanation_input: str = "the explanation was computed on the unmasked frames; only the pictures are masked"

@@ -1,0 +1,242 @@
+"""Plain-language sentences on how far a report's explanation can be trusted: whether the
+movement mattered, what would have changed the outcome, whether the maps point at what the
+decision depends on, whether they depend on what the model learned, whom the evidence lies on,
+and which faces were masked. Derived from recorded values only (schema 2.3 sections); the
+templates reach these as `trust.NAME` and escape the text.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from auditor.evidence import EvidenceRecord
+from auditor.evidence.trust import CounterfactualEdit, FaithfulnessCurves, PersonRecord, SanityMethod
+from auditor.narrative import frame_span, percent
+
+__all__ = [
+    "counterfactual_caption", "counterfactual_edit", "counterfactual_summary", "faithfulness_sentences",
+    "faithfulness_summary", "frames_named", "masking_sentence", "motion_summary", "motion_verdict",
+    "person_sentences", "sanity_sentence", "summary_sentences",
+]
+
+MOSTLY_MOTION, PARTLY_MOTION = 0.5, 0.2  # shares of the relevance due to movement
+_METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "gradcam_share": "the Grad-CAM share",
+                 "occlusion": "frame occlusion", "gradient_x_input": "gradient × input"}
+QUOTED_FRACTION = 0.1  # the share of pixels the faithfulness sentence quotes
+
+
+def method_name(name: str) -> str:
+    return _METHOD_NAMES.get(name, name)
+
+
+def frames_named(record: EvidenceRecord, positions: Sequence[int]) -> str:
+    """'frame 12', 'frames 12–14', or 'frames 3, 7 and 9', by source frame number."""
+    numbers = sorted(record.explanations.frames[t].frame_index for t in positions)
+    if not numbers:
+        return "no frame"
+    if len(numbers) == 1:
+        return f"frame {numbers[0]}"
+    steps = {b - a for a, b in itertools.pairwise(numbers)}
+    if len(steps) == 1:
+        return "frames " + frame_span(numbers[0], numbers[-1]).removeprefix("frames ")
+    return "frames " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+
+
+def motion_verdict(share: float) -> str:
+    """How much of the decision rests on movement, in words."""
+    if share >= MOSTLY_MOTION:
+        return "mainly on movement"
+    if share >= PARTLY_MOTION:
+        return "partly on movement"
+    return "mainly on what single frames show, not on movement"
+
+
+def motion_summary(record: EvidenceRecord) -> str:
+    """Whether the movement mattered (spatial vs motion relevance)."""
+    motion = record.explanations.motion
+    if motion is None:
+        return "Whether the decision rests on movement was not computed for this report."
+    share = motion.overall_share.get("gradcam", next(iter(motion.overall_share.values())))
+    label = record.explanations.target_class
+    still = max(motion.frames, key=lambda f: (f.static_probability, -f.position))
+    text = (
+        f"The decision rests {motion_verdict(share)}: {percent(share)} of the Grad-CAM relevance is not accounted "
+        f"for by the frames held still (each frame shown alone, without movement), so it is due to movement."
+    )
+    if still.static_class == label:
+        return text + (
+            f" Held still on its own, {frames_named(record, [still.position])} is still labelled "
+            f"\u201c{label}\u201d ({percent(still.static_probability)}): a single picture carries evidence too."
+        )
+    return text + (
+        f" No frame held still on its own is labelled \u201c{label}\u201d (the highest score for it is "
+        f"{percent(still.static_probability)}, {frames_named(record, [still.position])})."
+    )
+
+
+def counterfactual_edit(record: EvidenceRecord, edit: CounterfactualEdit) -> str:
+    """What one what-if edit did, in words."""
+    frames = len(record.input.frame_indices)
+    if edit.kind == "frames":
+        what = (f"Replacing {frames_named(record, edit.positions)} ({len(edit.positions)} of {frames} frames) "
+                "by the nearest frames kept")
+    else:
+        what = (f"Blurring the area where Grad-CAM reaches {percent(edit.level or 0)} of each frame's strongest value "
+                f"({percent(edit.edited_share)} of the clip's pixels, {frames_named(record, edit.positions)})")
+    alert = "raising an alert" if edit.flagged else "with no alert"
+    return f"{what} changes the outcome to \u201c{edit.predicted_class}\u201d ({percent(edit.predicted_probability)}), {alert}."
+
+
+def counterfactual_caption(record: EvidenceRecord, edit: CounterfactualEdit) -> str:
+    """The caption under an edit's picture."""
+    return (f"{frames_named(record, [edit.key_position]).capitalize()}: as recorded (left) and as edited (right). "
+            + counterfactual_edit(record, edit))
+
+
+def counterfactual_summary(record: EvidenceRecord) -> str:
+    """What would have changed the outcome (checklist item 11), or that nothing small did."""
+    search = record.explanations.counterfactuals
+    if search is None:
+        return "No search for edits that would change the outcome was made for this report."
+    if search.found:
+        count = len(search.found)
+        lead = "One small edit" if count == 1 else f"{count} different small edits"
+        return f"{lead} of the clip would change the outcome; each was applied again on its own and re-scored."
+    budget = search.budget
+    return (
+        f"No edit within the search budget changed the outcome ({search.candidates_tried} edits tried: up to "
+        f"{budget.get('max_frames', 0)} frames replaced by their neighbours, or a blurred region of up to "
+        f"{percent(float(budget.get('max_area', 0)))} of the clip). The decision does not hinge on one small "
+        "part of the clip; that is evidence too."
+    )
+
+
+def _score_after(curve: FaithfulnessCurves, fraction: float, random: bool = False) -> float:
+    source = curve.random_deletion if random else curve.deletion
+    pairs = dict(zip(source.fractions, source.scores, strict=True))
+    return pairs[min(pairs, key=lambda f: abs(f - fraction))]
+
+
+def faithfulness_summary(record: EvidenceRecord) -> str | None:
+    """The one sentence on Grad-CAM's deletion curve, with random pixels for comparison."""
+    faith = record.explanations.faithfulness
+    if faith is None:
+        return None
+    curve = next((c for c in faith.curves if c.ordering == "gradcam"), faith.curves[0] if faith.curves else None)
+    if curve is None:
+        return None
+    label = record.explanations.target_class
+    unit = "pixels" if curve.unit == "pixels" else "frames"
+    share = percent(QUOTED_FRACTION)
+    return (
+        f"Removing the {share} most relevant {unit} according to {method_name(curve.ordering)} drops the "
+        f"\u201c{label}\u201d score from {percent(faith.original_score)} to {percent(_score_after(curve, QUOTED_FRACTION))}; "
+        f"removing a random {share} drops it to {percent(_score_after(curve, QUOTED_FRACTION, random=True))}."
+    )
+
+
+def faithfulness_sentences(record: EvidenceRecord) -> list[str]:
+    """Per ordering: whether it finds what the decision depends on better than chance."""
+    faith = record.explanations.faithfulness
+    if faith is None:
+        return ["Deletion and insertion curves were not computed for this report."]
+    sentences = []
+    for curve in faith.curves:
+        name = method_name(curve.ordering)
+        better = curve.deletion.auc < curve.random_deletion.auc and curve.insertion.auc > curve.random_insertion.auc
+        verdict = ("points at what the decision depends on better than chance" if better
+                   else "does not point at what the decision depends on better than chance: read it with caution")
+        sentences.append(f"{name[0].upper() + name[1:]} ({curve.unit}) {verdict}.")
+    return sentences
+
+
+def sanity_sentence(record: EvidenceRecord) -> str:
+    """The model-randomisation check's verdict, in words."""
+    sanity = record.explanations.sanity
+    if sanity is None:
+        return "The model-randomisation check was not run for this model."
+    layers = ", ".join(sanity.randomised_layers)
+    passed = [m for m in sanity.methods if m.verdict == "passes"]
+    failed = [m for m in sanity.methods if m.verdict != "passes"]
+    parts = []
+    if passed:
+        parts.append(f"{_names(passed)} maps change (rank correlation {_figures(passed)} with the original maps): "
+                     "they depend on what the model learned")
+    if failed:
+        parts.append(f"{_names(failed)} maps barely change (rank correlation {_figures(failed)}): they may show the "
+                     "picture itself rather than what the model learned, so do not rely on them")
+    text = "; ".join(parts)
+    return (f"When the top layers of the model's image network ({layers}) are reset to random values, "
+            f"{text[0].lower()}{text[1:]}.")
+
+
+def _names(methods: Sequence[SanityMethod]) -> str:
+    names = [method_name(m.method) for m in methods]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    return joined[0].upper() + joined[1:]
+
+
+def _figures(methods: Sequence[SanityMethod]) -> str:
+    figures = [f"{m.correlation:.2f}" for m in methods]
+    return figures[0] if len(figures) == 1 else ", ".join(figures[:-1]) + f" and {figures[-1]}"
+
+
+def _person_sentence(record: EvidenceRecord, person: PersonRecord) -> str:
+    positions = [b.position for b in person.boxes]
+    return (f"{percent(person.share)} of the activation in {frames_named(record, positions)} lies on "
+            f"person {person.person_id}.")
+
+
+def person_sentences(record: EvidenceRecord) -> list[str]:
+    """Whom the activation lies on, in the key frames."""
+    grounding = record.explanations.persons
+    if grounding is None:
+        return ["People in the key frames were not looked for in this report."]
+    if not grounding.persons:
+        return [f"No person was detected in the key frames ({frames_named(record, grounding.positions)}) by "
+                "OpenCV's people detector; the activation could not be related to a person. Small, partly hidden "
+                "or lying people are often missed by that detector."]
+    ranked = sorted(grounding.persons, key=lambda p: (-p.share, p.person_id))
+    return [_person_sentence(record, p) for p in ranked]
+
+
+def masking_sentence(record: EvidenceRecord) -> str:
+    """Which faces the report's images hide (checklist item 7)."""
+    masking = record.masking
+    if masking is None:
+        return "Faces were not looked for in this report's images."
+    if not masking.enabled:
+        return ("Face masking is switched off in the deployment profile: faces in the report's images are shown "
+                "as recorded.")
+    if not masking.faces:
+        return ("No face was found in the report's images, so nothing was blurred. The explanation was computed on "
+                "the unmasked frames.")
+    positions = [f.position for f in masking.frames]
+    faces = "1 face" if masking.faces == 1 else f"{masking.faces} faces"
+    return (f"{faces} ({frames_named(record, positions)}) blurred in every image of this report to protect "
+            "bystanders; the explanation itself was computed on the unmasked frames.")
+
+
+def summary_sentences(record: EvidenceRecord) -> list[str]:
+    """The page-one account of how far the explanation can be trusted, without technical terms."""
+    ex = record.explanations
+    sentences = []
+    if ex.motion is not None:
+        share = ex.motion.overall_share.get("gradcam", next(iter(ex.motion.overall_share.values())))
+        sentences.append(f"The decision rests {motion_verdict(share)} ({percent(share)} of what the heatmaps "
+                         "highlight is due to things moving between frames).")
+    if ex.counterfactuals is not None:
+        sentences.append(counterfactual_summary(record))
+    curve = next((c for c in ex.faithfulness.curves if c.ordering == "gradcam"), None) if ex.faithfulness else None
+    if ex.faithfulness is not None and curve is not None:
+        sentences.append(
+            f"Removing the {percent(QUOTED_FRACTION)} of the picture the heatmaps mark as most important drops the "
+            f"\u201c{ex.target_class}\u201d score from {percent(ex.faithfulness.original_score)} to "
+            f"{percent(_score_after(curve, QUOTED_FRACTION))}; removing a random {percent(QUOTED_FRACTION)} drops it "
+            f"to {percent(_score_after(curve, QUOTED_FRACTION, random=True))}."
+        )
+    if ex.sanity is not None and any(m.verdict == "fails" for m in ex.sanity.methods):
+        sentences.append("Warning: some heatmaps barely change when what the model learned is erased; the checks "
+                         "section says which, and they should not be relied on.")
+    return sentences
