@@ -25,6 +25,7 @@ from auditor.display import (
     write_png,
 )
 from auditor.explain.checks import TrustChecks
+from auditor.explain.motion import motion_parts
 from auditor.report_folder import IMAGES_DIR
 
 BAND_HEIGHT = 30  # px under each panel, for its caption
@@ -53,8 +54,8 @@ def write_trust_images(
     the edited key frames of the reported edits (masked too) in the edits' order."""
     motion = []
     if checks.motion is not None and "gradcam" in checks.motion.spatial_maps:
-        motion = write_motion_images(shown, gradcam, checks.motion.spatial_maps["gradcam"], checks.key_frames,
-                                     geometry, out_dir)
+        still, moving = motion_parts(gradcam, checks.motion.spatial_maps["gradcam"], checks.motion.kept)
+        motion = write_motion_images(shown, still, moving, checks.key_frames, geometry, out_dir)
     found = checks.counterfactuals.found if checks.counterfactuals else ()
     edits = [
         write_counterfactual_image(shown[item.key_position], edited, item.key_position, number, geometry, out_dir)
@@ -69,25 +70,23 @@ def write_trust_images(
 
 def write_motion_images(
     shown: np.ndarray,
-    full: np.ndarray,
-    spatial: np.ndarray,
+    still: np.ndarray,
+    moving: np.ndarray,
     positions: Sequence[int],
     geometry: FrameGeometry,
     out_dir: Path,
 ) -> list[ImageArtifact]:
-    """motion_TT.png for each key position: the held-still Grad-CAM (left) and max(full − still, 0),
-    the part due to movement (right), both on the full clip's Grad-CAM scale (raw maps (T, h, w))."""
-    peak = float(full.max(initial=0.0))
-    scale = peak if peak > 0 else 1.0
+    """motion_TT.png for each key position: the part of the frame's Grad-CAM the frame held still
+    accounts for (left) and the part due to movement (right), `motion.motion_parts` (T, h, w), both
+    on the frame's own scale (the larger of the two parts' peaks)."""
     size = (geometry.image_width, geometry.image_height)
     digits = max(2, len(str(len(shown) - 1)))
     written = []
     for t in positions:
+        peak = max(float(still[t].max(initial=0.0)), float(moving[t].max(initial=0.0))) or 1.0
         base = display_frame(shown[t], size)
-        still = np.clip(np.maximum(spatial[t], 0.0) / scale, 0.0, 1.0).astype(np.float32)
-        moving = np.clip(np.maximum(full[t] - spatial[t], 0.0) / scale, 0.0, 1.0).astype(np.float32)
-        panels = [_panel(overlay(base, resize_map(still, size)), "frame held still"),
-                  _panel(overlay(base, resize_map(moving, size)), "due to movement")]
+        panels = [_panel(overlay(base, resize_map((still[t] / peak).astype(np.float32), size)), "frame held still"),
+                  _panel(overlay(base, resize_map((moving[t] / peak).astype(np.float32), size)), "due to movement")]
         written.append(_write(out_dir, f"motion_{t:0{digits}d}.png", "motion", t, join_images(panels, axis=1)))
     return written
 

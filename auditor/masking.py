@@ -18,7 +18,7 @@ masking applies to the images shown in the report only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import cv2.data
@@ -86,6 +86,18 @@ def mask_faces(frames: np.ndarray, masking: FaceMasking) -> np.ndarray:
         for x0, y0, x1, y1 in boxes:
             masked[t, y0:y1, x0:x1] = _blurred(frames[t, y0:y1, x0:x1], masking.settings)
     return masked
+
+
+def spread_in_time(masking: FaceMasking, reach: int = 1) -> FaceMasking:
+    """The masking with each frame's boxes also applied to the `reach` frames before and after it,
+    so that a face the cascades miss in one frame (turned, blurred by motion) is still masked when
+    they find it in a neighbouring frame."""
+    count = len(masking.boxes)
+    spread = tuple(
+        tuple(dict.fromkeys(box for near in range(max(0, t - reach), min(count, t + reach + 1)) for box in masking.boxes[near]))
+        for t in range(count)
+    )
+    return replace(masking, boxes=spread)
 
 
 def detection_scale(height: int, width: int, settings: MaskSettings = DEFAULT_SETTINGS) -> float:

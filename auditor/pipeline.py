@@ -114,7 +114,7 @@ def stage_report(
     context = RecordContext(profile=options.profile, source_id=options.source_id, seal=seal)
     record = build_record(
         explanation, window, model=ModelIdentity.from_detector(detector), rule=rule, drawn=drawn, arrays=arrays,
-        context=context, trust=TrustEvidence(checks, pictures, masking_record(shown.masking)),
+        context=context, trust=TrustEvidence(checks, pictures, masking_record(shown.masking), shown.masking),
     )
     write_record(folder, record)
     progress("rendering HTML and PDF/A")

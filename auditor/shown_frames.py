@@ -8,29 +8,33 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from auditor.masking import FaceMasking, find_faces, mask_faces
+from auditor.masking import FaceMasking, find_faces, mask_faces, spread_in_time
 
 
 @dataclass(frozen=True)
 class ShownFrames:
-    """The frames to show, and the faces found in them (None when masking is switched off)."""
+    """The frames to show, the faces found in them, and the boxes masked (each face also in the
+    frame before and after it, `masking.spread_in_time`); None when masking is switched off."""
 
     frames: np.ndarray  # (T, H, W, 3) uint8 RGB
     masking: FaceMasking | None
+    masked: FaceMasking | None = None
 
     @classmethod
     def of(cls, recorded: np.ndarray, mask: bool) -> ShownFrames:
         """The recorded frames, faces masked when `mask`."""
         if not mask:
             return cls(recorded, None)
-        masking = find_faces(recorded)
-        return cls(mask_faces(recorded, masking) if masking.count else recorded, masking)
+        found = find_faces(recorded)
+        masked = spread_in_time(found)
+        return cls(mask_faces(recorded, masked) if found.count else recorded, found, masked)
 
     def edited(self, frame: np.ndarray, position: int) -> np.ndarray:
         """An edited copy of the frame at `position`, masked where that frame had faces and where
         faces are found in the edited frame itself (an edit may bring in another frame's)."""
         if self.masking is None:
             return frame
+        masked = self.masked or self.masking
         found = find_faces(frame[np.newaxis], self.masking.settings).boxes[0]
-        boxes = tuple(dict.fromkeys(self.masking.boxes[position] + found))
-        return mask_faces(frame[np.newaxis], replace(self.masking, boxes=(boxes,)))[0]
+        boxes = tuple(dict.fromkeys(masked.boxes[position] + found))
+        return mask_faces(frame[np.newaxis], replace(masked, boxes=(boxes,)))[0]

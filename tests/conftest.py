@@ -3,12 +3,28 @@ identities and sealed report folders for the signing, verification and attack te
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fixtures.cli import DemoOutput, run_cli
 from fixtures.identities import Identities, build_report, make_identities, signed_report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sanity_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The per-model sanity check is cached in a folder of the test session, never in ~/.cache
+    (commands run as subprocesses inherit it)."""
+    folder = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("AUDITOR_CACHE_DIR")
+    os.environ["AUDITOR_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("AUDITOR_CACHE_DIR", None)
+    else:
+        os.environ["AUDITOR_CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

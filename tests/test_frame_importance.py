@@ -272,7 +272,10 @@ def test_a_single_frame_video_is_reported_without_occlusion(any_length: tuple[De
     video = write_video(tmp_path / "one.avi", distinct_frames(1, seed=4), 10.0)
     record = report_video(video, detector, tmp_path / "report", progress=lambda _: None).record
     assert [m.method for m in record.explanations.frame_importance] == ["gradcam_share", "gradient_x_input"]
-    assert next(i for i in record.completeness.items if i.number == 11).status == "not provided"
+    search = record.explanations.counterfactuals  # no frame to replace: only regions are searched
+    assert search is not None and search.budget["max_frames"] == 0 and all(e.kind == "region" for e in search.found)
+    assert next(i for i in record.completeness.items if i.number == 11).status == "provided"
+    assert record.explanations.motion is not None and record.explanations.motion.overall_share["gradcam"] < 1e-6
     assert record.model.input_shape == [None, SIZE, SIZE, 3]
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     assert f"Input shape (T, H, W, C)</th><td>any, {SIZE}, {SIZE}, 3</td>" in html

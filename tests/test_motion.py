@@ -12,7 +12,7 @@ from fixtures.models import CASES, SIZE, small_cnn
 from auditor._tensorflow import keras
 from auditor.demo import demo_model_path
 from auditor.detector import Detector, load_detector
-from auditor.explain.motion import motion_maps, motion_relevance, motion_shares
+from auditor.explain.motion import motion_parts, motion_relevance, motion_shares
 from auditor.synthetic import make_clip, make_still_clip
 
 TOLERANCE = 1e-4
@@ -115,7 +115,9 @@ def test_frame_shares_and_motion_maps_follow_the_definition() -> None:
     assert np.allclose(frame, [0.3 + 0.05 + 0.25, 0.5]) and overall == pytest.approx((0.6 * 4 + 0.5 * 2) / 6)
     frame, _ = motion_shares(full, spatial, np.array([3.0, 1.0]))  # a still frame scoring higher keeps it all
     assert np.allclose(frame, [0.6, 0.0])
-    assert np.array_equal(motion_maps(full, spatial)[0], [[1.0, -3.0], [0.0, 1.0]])
+    still, moving = motion_parts(full, spatial, np.array([1.0, 0.5]))
+    assert np.allclose(still[0], [[0.2, 0.6], [0.2, 0.0]]) and np.allclose(moving[0], [[0.3, 0.0], [0.05, 0.25]])
+    assert np.allclose(still[1] + moving[1], [[0.5, 0.5], [0.0, 0.0]])  # same shape: the parts add up to it
 
 
 def test_all_zero_full_maps_give_share_zero_not_nan() -> None:

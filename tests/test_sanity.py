@@ -59,12 +59,13 @@ def cache(cached: tuple[Path, sanity.SanityCheck], tmp_path: Path) -> Path:
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The model files the check loads (its randomised copies), in order."""
     calls: list[Path] = []
+    fresh_copy = Detector.fresh_copy
 
-    def counting(path: Path, **kwargs: object) -> Detector:
-        calls.append(Path(path))
-        return load_detector(path, **kwargs)
+    def counting(detector: Detector) -> Detector:
+        calls.append(detector.model_path)
+        return fresh_copy(detector)
 
-    monkeypatch.setattr(sanity, "load_detector", counting)
+    monkeypatch.setattr(Detector, "fresh_copy", counting)
     return calls
 
 

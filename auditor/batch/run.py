@@ -138,6 +138,7 @@ class _Coordinator:
         self.report_base = unit_key(
             model=self.model_key, profile=settings.report.profile.model_dump(mode="json"),
             frame_importance=list(settings.report.frame_importance), templates=folder_key(settings.report.templates_dir),
+            checks=settings.report.checks.enabled(),
         )
         self.done = {(entry.kind, entry.key): entry for entry in self.ledger.entries()}
         self.rows: dict[str, IndexRow] = {}

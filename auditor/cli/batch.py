@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from auditor.cli.keys import keys_dir_option, load_signing_identity
+from auditor.cli.keys import keys_dir_option, load_signing_identity, skip_check_option
 
 if TYPE_CHECKING:
     from auditor.batch.inputs import BatchInputs
@@ -113,11 +113,12 @@ def _relative_to(detection: Detection, out: Path | None) -> Detection:
               help="Own Jinja2 templates folder (default: the profile's, else the built-in ones).")
 @keys_dir_option
 @click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
+@skip_check_option
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 def batch_command(
     inputs: tuple[Path, ...], model_path: Path, out: Path, workers: int, scheduler: str | None, stride: int,
     profile_path: Path | None, classes: str | None, layer: str | None, templates_dir: Path | None,
-    keys_dir: Path | None, tsa_url: str | None, as_json: bool,
+    keys_dir: Path | None, tsa_url: str | None, skip_checks: tuple[str, ...], as_json: bool,
 ) -> None:
     """Scan and report everything: videos, folders of videos (a sub-folder per camera becomes the
     source id), alert logs (CSV or JSON Lines: video, frame or time, class, source) and files of
@@ -133,14 +134,14 @@ def batch_command(
     run_batch_command(
         collect_inputs(list(inputs)), model_path, out, workers=workers, scheduler=scheduler, stride=stride,
         profile_path=profile_path, classes=classes, layer=layer, templates_dir=templates_dir, keys_dir=keys_dir,
-        tsa_url=tsa_url, as_json=as_json,
+        tsa_url=tsa_url, skip_checks=skip_checks, as_json=as_json,
     )
 
 
 def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, workers: int = 1, scheduler: str | None = None,
                       stride: int = 1, profile_path: Path | None = None, classes: str | None = None,
                       layer: str | None = None, templates_dir: Path | None = None, keys_dir: Path | None = None,
-                      tsa_url: str | None = None, as_json: bool = False) -> None:
+                      tsa_url: str | None = None, skip_checks: tuple[str, ...] = (), as_json: bool = False) -> None:
     """Check everything cheap, run the batch, print the summary; IncompleteBatch when a unit failed."""
     from auditor.errors import IncompleteBatch, ModelError
     from auditor.profile import DeploymentProfile, read_profile
@@ -154,6 +155,7 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     from auditor.batch.executors import open_executor  # TensorFlow: after the quick checks
     from auditor.batch.run import BatchSettings, run_batch
     from auditor.batch.tasks import DetectorSpec
+    from auditor.explain.checks import CheckSettings
     from auditor.pipeline import ReportOptions
     from auditor.scan import ScanSettings
     from auditor.signing import SealSettings
@@ -162,7 +164,8 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     settings = BatchSettings(
         spec=DetectorSpec(str(Path(model_path).absolute()), tuple(names) if names else None, layer),
         scan=ScanSettings(stride=stride),
-        report=ReportOptions(profile=local.profile if local else DeploymentProfile(), templates_dir=templates),
+        report=ReportOptions(profile=local.profile if local else DeploymentProfile(), templates_dir=templates,
+                             checks=CheckSettings.without(skip_checks)),
     )
     with open_executor(workers, scheduler) as executor, _progress_bar("batch", None, "units") as update:
         show = (lambda done, known: update(done, f"of {known} known")) if update else None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from auditor.cli.keys import load_signing_identity, signing_options
+from auditor.cli.keys import load_signing_identity, signing_options, skip_check_option
 from auditor.cli.output import print_result, progress_printer
 from auditor.demo_settings import CLASS_NAMES, DEMO_LABEL, DEMO_SEED
 
@@ -63,11 +63,12 @@ class TimeParam(click.ParamType):
 @click.option("--templates", "templates_dir", type=click.Path(path_type=Path),
               help="Own Jinja2 templates folder (default: the profile's templates_dir, else the built-in ones).")
 @signing_options
+@skip_check_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing report in --out.")
 def report(
     video: Path | None, model_path: Path, out: Path, detections: Path | None, profile_path: Path | None, start: int | None, at: float | None,
     classes: str | None, layer: str | None, source_id: str | None, keys_dir: Path | None, tsa_url: str | None,
-    templates_dir: Path | None, no_sign: bool, overwrite: bool,
+    templates_dir: Path | None, no_sign: bool, skip_checks: tuple[str, ...], overwrite: bool,
 ) -> None:
     """Explain one clip of VIDEO with a detector and write a signed evidence report.
 
@@ -80,7 +81,7 @@ def report(
         if video is not None:
             raise click.UsageError("give either a VIDEO or --detections FILE, not both")
         _report_detections(detections, model_path, out, profile_path, classes, layer, templates_dir, keys_dir,
-                           tsa_url, no_sign or start is not None or at is not None or source_id is not None)
+                           tsa_url, no_sign or start is not None or at is not None or source_id is not None, skip_checks)
         return
     if video is None:
         raise click.UsageError("give the VIDEO to explain, or --detections FILE")
@@ -95,6 +96,7 @@ def report(
     templates = check_templates_dir(_a_folder(templates_dir or (local.templates_dir if local else None)))
     identity = None if no_sign else load_signing_identity(keys_dir)
     from auditor.detector import load_detector  # TensorFlow: after the quick checks
+    from auditor.explain.checks import CheckSettings
     from auditor.pipeline import ReportOptions, check_destination, check_window, report_video
     from auditor.scan import window_length
     from auditor.signing import SealSettings
@@ -105,7 +107,7 @@ def report(
     check_window(video, window_length(detector), start or 0, at, detector.sidecar.sampling)
     options = ReportOptions(
         profile=local.profile if local else DeploymentProfile(), start=start or 0, at=at, source_id=source_id,
-        templates_dir=templates, overwrite=overwrite,
+        templates_dir=templates, checks=CheckSettings.without(skip_checks), overwrite=overwrite,
     )
     result = report_video(video, detector, out, options, SealSettings(identity, tsa_url), progress_printer())
     print_result(result)
@@ -114,6 +116,7 @@ def report(
 def _report_detections(
     detections: Path, model_path: Path, out: Path, profile_path: Path | None, classes: str | None,
     layer: str | None, templates_dir: Path | None, keys_dir: Path | None, tsa_url: str | None, per_clip: bool,
+    skip_checks: tuple[str, ...] = (),
 ) -> None:
     """`report --detections`: the batch machinery over one file of detections or alerts."""
     from auditor.batch.inputs import BatchInputs
@@ -124,7 +127,7 @@ def _report_detections(
         raise click.UsageError("--detections takes each window from the file: drop --start, --at, --source-id and --no-sign")
     run_batch_command(
         BatchInputs(requests=read_requests(detections)), model_path, out, profile_path=profile_path, classes=classes,
-        layer=layer, templates_dir=templates_dir, keys_dir=keys_dir, tsa_url=tsa_url,
+        layer=layer, templates_dir=templates_dir, keys_dir=keys_dir, tsa_url=tsa_url, skip_checks=skip_checks,
     )
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from auditor.errors import SigningError
+from auditor.explain.base import CHECK_NAMES
 from auditor.keys import (
     DEFAULT_KEY_TYPE,
     DEFAULT_VALID_DAYS,
@@ -58,6 +59,16 @@ keys_dir_option = click.option(
     default=None,
     help="Keys folder (default: $AUDITOR_HOME/keys, else ~/.config/auditor/keys).",
 )
+
+
+def skip_check_option(func: F) -> F:
+    """Add --skip-check NAME (repeatable) to a report-writing command."""
+    return click.option(
+        "--skip-check", "skip_checks", multiple=True, type=click.Choice(CHECK_NAMES),
+        help="Leave out one of the checks of how far the explanation can be trusted (repeatable); the report "
+        "says it was not computed. All run by default; on large models the what-if search and the deletion "
+        "curves cost the most.",
+    )(func)
 
 
 def signing_options(func: F) -> F:

@@ -21,6 +21,7 @@ from auditor.detector.anatomy import (
     split_at,
     split_top_level,
     trace_shapes,
+    weighted_layers,
 )
 from auditor.detector.passes import Passes, compile_frames, compile_logits, compile_passes, head_logits
 from auditor.errors import ModelError, VideoError
@@ -44,8 +45,12 @@ class Detector:
     per-frame features (see `anatomy`, `passes`).
     """
 
-    def __init__(self, model: keras.Model, model_path: Path, sidecar: Sidecar, class_names: Sequence[str]):
+    def __init__(
+        self, model: keras.Model, model_path: Path, sidecar: Sidecar, class_names: Sequence[str],
+        reload: Callable[[], Detector] | None = None,
+    ):
         self.model = model
+        self._reload = reload
         self.model_path = Path(model_path)
         self.model_sha256 = sha256_file(self.model_path)
         self.sidecar = sidecar
@@ -212,6 +217,17 @@ class Detector:
         if self.output_activation == "sigmoid" and not self.binary:
             return tf.sigmoid(logits).numpy()[0]
         return tf.nn.softmax(logits).numpy()[0]
+
+    def fresh_copy(self) -> Detector:
+        """An independent detector loaded again from the same file, with its own weights (what the
+        model-randomisation check re-initialises, leaving this one untouched)."""
+        if self._reload is None:
+            raise ModelError("this detector was not loaded from a file by load_detector; it cannot be copied")
+        return self._reload()
+
+    def weighted_layers(self) -> list[tuple[int, keras.layers.Layer]]:
+        """The per-frame CNN's layers that hold weights, bottom to top, with their step index."""
+        return weighted_layers(self._steps)
 
     def layer_names(self) -> list[str]:
         """Names of the per-frame layers that can be chosen as the Grad-CAM target."""

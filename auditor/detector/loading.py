@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
 from collections.abc import Sequence
@@ -32,7 +33,8 @@ def load_detector(path: Path | str, class_names: Sequence[str] | None = None, la
         sidecar = sidecar.model_copy(update={"target_layer": layer})
     model = _load_keras_model(path)
     sidecar = _class_settings(path, model, class_names, sidecar)
-    detector = Detector(model, path, sidecar, sidecar.class_names or ())
+    again = functools.partial(load_detector, path, class_names, layer)
+    detector = Detector(model, path, sidecar, sidecar.class_names or (), reload=again)
     _check_binary(detector)
     _check_clip_length(detector)
     detector._passes(detector.layer_name)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from auditor.errors import ReportError
-from auditor.evidence.build_trust import TrustImagesLike, trust_sections
+from auditor.evidence.build_trust import TrustImagesLike, trust_limitations, trust_sections
 from auditor.evidence.checklist import completeness_of
 from auditor.evidence.limitations import limitations_of
 from auditor.evidence.model import (
@@ -30,6 +30,7 @@ from auditor.evidence.model import (
     FrameSummary,
     ImageRef,
     InputInfo,
+    Limitations,
     MapSummary,
     MethodInfo,
     ModelIdentity,
@@ -48,6 +49,7 @@ from auditor.video import Clip
 
 if TYPE_CHECKING:
     from auditor.explain.checks import TrustChecks  # only read: importing it would load TensorFlow
+    from auditor.masking import FaceMasking
 
 _SCALE_NAMES = {"clip": "per-clip", "frame": "per-frame"}
 
@@ -87,6 +89,12 @@ class TrustEvidence:
     checks: TrustChecks | None = None
     images: TrustImagesLike | None = None
     masking: FaceMaskingRecord | None = None
+    masked_with: FaceMasking | None = None  # the faces found, when masking ran
+
+    def limitations(self, found: Limitations) -> Limitations:
+        """`found` with what the checks that ran and face masking cannot show."""
+        extra = trust_limitations(self.checks, self.masked_with)
+        return found.model_copy(update={"methods": [*found.methods, *extra]}) if extra else found
 
     def sections(self, explanation: ClipExplanation) -> dict[str, object]:
         if self.checks is None:
@@ -145,7 +153,7 @@ def build_record(
         "explanations": _explanations(explanation, indices, times, drawn, image_refs, array_ref, rule).model_copy(
             update=trust.sections(explanation)
         ),
-        "limitations": limitations_of(explanation),
+        "limitations": trust.limitations(limitations_of(explanation)),
         "seal": context.seal,
         "masking": trust.masking,
         "artifacts": _artifacts(array_ref, image_refs),

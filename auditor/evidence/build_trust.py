@@ -135,7 +135,7 @@ def sanity_record(check: SanityCheck) -> SanityRecord:
         seed=check.seed,
         threshold=check.threshold,
         methods=[
-            SanityMethod(method=name, correlation=_r(m.correlation), verdict=m.verdict)  # type: ignore[arg-type]
+            SanityMethod(method=name, correlation=_r(m.correlation), verdict=m.verdict)
             for name, m in sorted(check.methods.items())
         ],
         computed_at=datetime.fromisoformat(check.computed_at),
@@ -181,5 +181,27 @@ def masking_record(masking: FaceMasking | None) -> FaceMaskingRecord:
     frames = [MaskedFrame(position=t, boxes=[list(map(int, box)) for box in boxes])
               for t, boxes in enumerate(masking.boxes) if boxes]
     cascades = " and ".join(masking.cascades)
-    return FaceMaskingRecord(enabled=True, method=f"OpenCV Haar cascades ({cascades}); {masking.method}",
-                             faces=masking.count, frames=frames)
+    method = f"OpenCV Haar cascades ({cascades}); {masking.method}; each face also in the frame before and after"
+    return FaceMaskingRecord(enabled=True, method=method, faces=masking.count, frames=frames)
+
+
+_CHECK_LIMITATIONS = {
+    "motion": ("The share due to movement compares each frame's map with the map of the same frame held still; "
+               "gradient maps are not exact budgets of the decision, so read it as an estimate."),
+    "counterfactuals": ("The what-if search tries only two kinds of edit (frames replaced by their neighbours, areas "
+                        "blurred) within a fixed budget; other changes that would alter the outcome are not tested."),
+    "faithfulness": ("Deletion and insertion curves blur pixels or frames the model never saw blurred; a score that "
+                     "falls may partly react to the blur itself, which is why random orders are shown beside them."),
+    "sanity": ("The model-randomisation check runs on generated reference clips, not on this clip; it tests the "
+               "explanation methods on this model, not this particular map."),
+    "persons": ("The people detector (OpenCV HOG) misses people who are small, partly hidden, lying down or seen from "
+                "above, and can mistake objects for people; a share on a person is only as good as its box."),
+}
+MASKING_LIMITATION = ("Face masking uses OpenCV's face detectors: faces smaller than about 24 pixels, turned away or "
+                      "partly hidden can be missed and stay visible; check the pictures before sharing the report.")
+
+
+def trust_limitations(checks: TrustChecks | None, masking: FaceMasking | None) -> list[str]:
+    """What the checks that ran, and face masking, cannot show (checklist item 12)."""
+    ran = [name for name in _CHECK_LIMITATIONS if checks is not None and getattr(checks, name) is not None]
+    return [_CHECK_LIMITATIONS[name] for name in ran] + ([MASKING_LIMITATION] if masking is not None else [])

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+
+# The checks of how far an explanation can be trusted (`auditor.explain.checks`), by name: the
+# names `--skip-check` takes, kept here so that the command line offers them without loading TensorFlow.
+CHECK_NAMES = ("motion", "counterfactuals", "faithfulness", "sanity", "persons")
 
 
 @dataclass(frozen=True)
@@ -105,3 +111,35 @@ class FrameImportanceMethod:
     needs_input_grads: bool = False
     min_frames: int = 1  # shortest clip the method can measure
     selects_key_frames: bool = False  # the key frames are the frames it ranks highest
+
+
+class DetectorLike(Protocol):
+    """What the trust checks (`motion`, `counterfactual`, `sanity`, `checks`) use of an
+    `auditor.detector.Detector`, named here so that explain never imports the detector package."""
+
+    model: Any  # the loaded keras.Model
+    model_path: Path
+    model_sha256: str
+    layer_name: str
+    class_names: tuple[str, ...]
+    input_shape: tuple
+    binary: bool
+    output_activation: str
+
+    @property
+    def frames_per_clip(self) -> int | None: ...
+    def probabilities(self, logits: np.ndarray) -> np.ndarray: ...
+    def window_logits(self, features: np.ndarray) -> np.ndarray: ...
+    def frame_features(self, frames: np.ndarray, batch_size: int = 16) -> np.ndarray: ...
+    def clip_probabilities(self, clips: np.ndarray, batch_size: int = 64) -> np.ndarray: ...
+    def preprocess(self, frames: np.ndarray) -> np.ndarray: ...
+    def resize(self, frames: np.ndarray) -> np.ndarray: ...
+    def gradients(
+        self, frames: np.ndarray, target: int | str | None = None, layer: str | None = None, input_grads: bool = True
+    ) -> DetectorPass: ...
+    def static_clip_pass(
+        self, frames: np.ndarray, target: int | str | None = None, layer: str | None = None, input_grads: bool = True
+    ) -> DetectorPass: ...
+    def layer_names(self) -> list[str]: ...
+    def weighted_layers(self) -> list[tuple[int, Any]]: ...
+    def fresh_copy(self) -> DetectorLike: ...

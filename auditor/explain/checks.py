@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
-from auditor.explain.base import ClipExplanation
+from auditor.explain.base import CHECK_NAMES, ClipExplanation, DetectorLike
 from auditor.explain.counterfactual import CounterfactualSearch, search_counterfactuals
 from auditor.explain.faithfulness import Faithfulness, faithfulness
 from auditor.explain.key_frames import key_frames
@@ -24,12 +24,8 @@ from auditor.explain.persons import PersonGrounding, ground_persons
 from auditor.explain.sanity import SanityCheck, model_randomisation_check
 from auditor.sidecar import DecisionRule
 
-if TYPE_CHECKING:
-    from auditor.detector import Detector
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-CHECK_NAMES = ("motion", "counterfactuals", "faithfulness", "sanity", "persons")
 
 
 @dataclass(frozen=True)
@@ -47,6 +43,10 @@ class CheckSettings:
     def without(cls, names: tuple[str, ...], cache_dir: Path | None = None) -> CheckSettings:
         """All checks except `names` (from CHECK_NAMES)."""
         return cls(**{name: name not in names for name in CHECK_NAMES}, cache_dir=cache_dir)
+
+    def enabled(self) -> list[str]:
+        """The names of the checks that run (what a batch keys its reports by)."""
+        return [name for name in CHECK_NAMES if getattr(self, name)]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class TrustChecks:
 
 
 def run_checks(
-    detector: Detector,
+    detector: DetectorLike,
     recorded: np.ndarray,
     explanation: ClipExplanation,
     rule: DecisionRule,

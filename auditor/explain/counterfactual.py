@@ -34,17 +34,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import cv2
 import numpy as np
 
-from auditor.explain.base import ClipExplanation
+from auditor.explain.base import ClipExplanation, DetectorLike
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, normalise
 from auditor.sidecar import DecisionRule
-
-if TYPE_CHECKING:
-    from auditor.detector import Detector
 
 BLUR_SIGMA_SHARE = 0.05  # Gaussian sigma of a region blur, as a share of the frame's longer side
 DILATION_CELLS = 0.5  # region masks grow by this many Grad-CAM cells (at least 1 pixel)
@@ -115,7 +112,7 @@ class CounterfactualSearch:
 
 
 def search_counterfactuals(
-    detector: Detector,
+    detector: DetectorLike,
     recorded: np.ndarray,
     explanation: ClipExplanation,
     rule: DecisionRule,
@@ -182,7 +179,7 @@ def frame_candidates(count: int, ranking: np.ndarray | None, budget: Counterfact
     return [Edit("frames", positions, replacements(positions, count)) for positions in unique]
 
 
-def frame_edit_probabilities(detector: Detector, features: np.ndarray, edits: Sequence[Edit]) -> np.ndarray:
+def frame_edit_probabilities(detector: DetectorLike, features: np.ndarray, edits: Sequence[Edit]) -> np.ndarray:
     """Class probabilities (N, n) of frame edits from the clip's per-frame features (T, *F), in
     one batched call of the layers above the CNN; exact, since the CNN sees each frame alone."""
     if not edits:
@@ -297,7 +294,7 @@ def _frame_ranking(explanation: ClipExplanation) -> np.ndarray | None:
     return None
 
 
-def _region_probabilities(detector: Detector, recorded: np.ndarray, edits: Sequence[Edit]) -> list[np.ndarray]:
+def _region_probabilities(detector: DetectorLike, recorded: np.ndarray, edits: Sequence[Edit]) -> list[np.ndarray]:
     """Scores of the region edits, in batched `clip_probabilities` calls of bounded memory."""
     if not edits:
         return []
@@ -366,7 +363,7 @@ def choose_diverse(
 
 
 def _verified(
-    detector: Detector,
+    detector: DetectorLike,
     recorded: np.ndarray,
     rule: DecisionRule,
     names: Sequence[str],
@@ -395,7 +392,7 @@ def _verified(
     )
 
 
-def model_probabilities(detector: Detector, frames: np.ndarray) -> np.ndarray:
+def model_probabilities(detector: DetectorLike, frames: np.ndarray) -> np.ndarray:
     """Class probabilities of one clip from the loaded Keras model itself (not the detector's split):
     a one-unit sigmoid p gives [1 − p, p]; a linear head gets the detector's output activation."""
     output = np.asarray(detector.model(detector.preprocess(frames)[np.newaxis], training=False), np.float32)[0]

@@ -14,7 +14,7 @@ class the static clip keeps, r[t] = min(p_static[t] / p_full, 1):
 the part of frame t's relevance that the frame held still does not account for, where or how
 strongly: 0 when the still frame gives the same map and the same score, 1 when it keeps none of
 the score. The overall share is the mean of the per-frame shares weighted by each frame's share
-of the full clip's relevance. The motion map shown is max(full − spatial, 0). The static clips'
+of the full clip's relevance. `motion_parts` gives both parts of each frame's map for display. The static clips'
 class logits and probabilities (T, n_classes) say what the detector decides on each frozen frame.
 
 All T static clips take one compiled pass (`Detector.static_clip_pass`), plus one batched pass of
@@ -25,15 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import numpy as np
 
 from auditor.explain import METHODS
-from auditor.explain.base import ClipExplanation
-
-if TYPE_CHECKING:
-    from auditor.detector import Detector
+from auditor.explain.base import ClipExplanation, DetectorLike
 
 
 @dataclass(frozen=True)
@@ -45,9 +42,10 @@ class MotionRelevance:
     overall_shares: Mapping[str, float]  # method -> share of the whole clip, in [0, 1]
     static_logits: np.ndarray  # float32 (T, n_classes): static clip t's logits
     static_probabilities: np.ndarray  # float32 (T, n_classes)
+    kept: np.ndarray  # float64 (T,): r[t], the share of the clip's probability static clip t keeps (≤ 1)
 
 
-def motion_relevance(detector: Detector, explanation: ClipExplanation) -> MotionRelevance:
+def motion_relevance(detector: DetectorLike, explanation: ClipExplanation) -> MotionRelevance:
     """The spatial maps of `explanation`'s map methods and the motion shares against its full maps.
 
     `detector` is the `Detector` that made the explanation (same frames, class and target layer)."""
@@ -62,7 +60,7 @@ def motion_relevance(detector: Detector, explanation: ClipExplanation) -> Motion
     logits = detector.window_logits(windows)
     probabilities = detector.probabilities(logits)
     target = explanation.target_index
-    kept = probabilities[:, target] / max(float(explanation.probabilities[target]), 1e-12)
+    kept = np.minimum(probabilities[:, target] / max(float(explanation.probabilities[target]), 1e-12), 1.0)
     shares = {name: motion_shares(explanation.maps[name], spatial[name], kept) for name in methods}
     return MotionRelevance(
         spatial_maps=spatial,
@@ -70,26 +68,29 @@ def motion_relevance(detector: Detector, explanation: ClipExplanation) -> Motion
         overall_shares={name: overall for name, (_, overall) in shares.items()},
         static_logits=logits.astype(np.float32),
         static_probabilities=probabilities.astype(np.float32),
+        kept=kept.astype(np.float64),
     )
 
 
-def motion_maps(full: np.ndarray, spatial: np.ndarray) -> np.ndarray:
-    """The signed motion maps, full − spatial, float32 (T, ...)."""
-    return np.subtract(full, spatial, dtype=np.float32)
+def motion_parts(full: np.ndarray, spatial: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(still, moving), float64 (T, ...): each frame's map split into what the frame held still
+    accounts for, r[t] · p̂_spatial[t], and the rest, max(p̂_full[t] − r[t] · p̂_spatial[t], 0), both
+    in shares of that frame's full relevance (p̂: a map divided by its own sum); `kept` (T,) is r."""
+    axes = tuple(range(1, full.ndim))
+    shape = (-1,) + (1,) * (full.ndim - 1)
+    full64, spatial64 = full.astype(np.float64), np.maximum(spatial.astype(np.float64), 0.0)
+    mass, spatial_mass = full64.sum(axis=axes).reshape(shape), spatial64.sum(axis=axes).reshape(shape)
+    full_shape = np.divide(full64, mass, out=np.zeros_like(full64), where=mass > 0)
+    spatial_shape = np.divide(spatial64, spatial_mass, out=np.zeros_like(spatial64), where=spatial_mass > 0)
+    still = np.clip(np.asarray(kept, dtype=np.float64), 0.0, 1.0).reshape(shape) * spatial_shape
+    return still, np.maximum(full_shape - still, 0.0)
 
 
 def motion_shares(full: np.ndarray, spatial: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, float]:
     """(per-frame shares (T,), overall share) of the relevance in `full` (T, ...) that `spatial`
     does not account for, `kept` (T,) being r[t], the share of the score each static clip keeps."""
     axes = tuple(range(1, full.ndim))
-    full64, spatial64 = full.astype(np.float64), np.maximum(spatial.astype(np.float64), 0.0)
-    mass, spatial_mass = full64.sum(axis=axes), spatial64.sum(axis=axes)
-    shape = (-1,) + (1,) * (full.ndim - 1)
-    full_shape = np.divide(full64, mass.reshape(shape), out=np.zeros_like(full64), where=mass.reshape(shape) > 0)
-    spatial_shape = np.divide(spatial64, spatial_mass.reshape(shape), out=np.zeros_like(spatial64),
-                              where=spatial_mass.reshape(shape) > 0)
-    weight = np.clip(np.asarray(kept, dtype=np.float64), 0.0, 1.0).reshape(shape)
-    frame = np.maximum(full_shape - weight * spatial_shape, 0.0).sum(axis=axes)
-    frame = np.where(mass > 0, frame, 0.0)
+    mass = full.astype(np.float64).sum(axis=axes)
+    frame = np.where(mass > 0, motion_parts(full, spatial, kept)[1].sum(axis=axes), 0.0)
     total = mass.sum()
     return frame, float((frame * mass).sum() / total) if total > 0 else 0.0

@@ -46,10 +46,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditor._tensorflow import keras
-from auditor.detector import Detector, load_detector
-from auditor.detector.anatomy import per_frame_steps, split_top_level, weighted_layers
 from auditor.errors import ArchiveError, ModelError
 from auditor.explain import METHODS, Method
+from auditor.explain.base import DetectorLike
 from auditor.files import atomic_write_bytes
 from auditor.synthetic import make_clip
 
@@ -130,7 +129,7 @@ class _CacheRecord(BaseModel):
 
 
 def model_randomisation_check(
-    detector: Detector,
+    detector: DetectorLike,
     methods: Mapping[str, Method] | None = None,
     cache_dir: Path | None = None,
     settings: SanitySettings = SanitySettings(),
@@ -170,25 +169,24 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip((ra @ rb) / (na * nb), -1.0, 1.0))
 
 
-def randomised_layers(detector: Detector, top_fraction: float = 0.5) -> list[keras.layers.Layer]:
+def randomised_layers(detector: DetectorLike, top_fraction: float = 0.5) -> list[keras.layers.Layer]:
     """The layers of `detector`'s per-frame CNN that the check re-initialises, bottom to top (see the
     module docstring)."""
-    steps = per_frame_steps(split_top_level(detector.model)[0])
-    weighted = weighted_layers(steps)
+    weighted = detector.weighted_layers()
     if not weighted:
         raise ModelError(
             f"{detector.model_path.name}: the per-frame CNN has no layer with weights, so there is nothing "
             "to re-initialise for the sanity check"
         )
-    target = [step.name for step in steps].index(detector.layer_name)
+    target = detector.layer_names().index(detector.layer_name)
     below = [i for i, (step, _) in enumerate(weighted) if step <= target]
     top = max(1, math.ceil(len(weighted) * top_fraction))
     start = min(len(weighted) - top, below[-1] if below else 0)
     return [layer for _, layer in weighted[start:]]
 
 
-def _compute(detector: Detector, methods: Mapping[str, Method], settings: SanitySettings) -> SanityCheck:
-    copy = load_detector(detector.model_path, class_names=detector.class_names, layer=detector.layer_name)
+def _compute(detector: DetectorLike, methods: Mapping[str, Method], settings: SanitySettings) -> SanityCheck:
+    copy = detector.fresh_copy()
     layers = randomised_layers(copy, settings.top_fraction)
     _reinitialise(layers, settings.seed)
     length = detector.frames_per_clip or DEFAULT_FRAMES
@@ -238,7 +236,7 @@ def _method_result(rho: float, abs_rho: float, threshold: float) -> MethodSanity
     return MethodSanity(rho, abs_rho, "passes" if passes else "fails", PASSES if passes else FAILS)
 
 
-def _clips_text(settings: SanitySettings, length: int, detector: Detector) -> str:
+def _clips_text(settings: SanitySettings, length: int, detector: DetectorLike) -> str:
     clips = ", ".join(f"'{label}' (seed {seed})" for label, seed in settings.clips)
     height, width = detector.input_shape[1:3]
     return (
@@ -264,7 +262,7 @@ def _slug(name: str) -> str:
 
 
 def _read_cache(
-    path: Path, detector: Detector, key: str, settings: SanitySettings, methods: Mapping[str, Method]
+    path: Path, detector: DetectorLike, key: str, settings: SanitySettings, methods: Mapping[str, Method]
 ) -> SanityCheck | None:
     """The cached check at `path`, or None when it is absent, unreadable, malformed or for anything else."""
     try:
