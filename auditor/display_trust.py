@@ -102,9 +102,10 @@ def write_counterfactual_image(
 
 def _panel(image: np.ndarray, caption: str) -> np.ndarray:
     """The image with its caption in a white band below it."""
-    band = np.full((BAND_HEIGHT, image.shape[1], 3), 255, np.uint8)
-    scale = max(0.5, image.shape[1] / 900)
-    cv2.putText(band, caption, (6, BAND_HEIGHT - 9), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    scale = max(0.6, image.shape[1] / 420)
+    (_, height), baseline = cv2.getTextSize(caption, _FONT, scale, 2)
+    band = np.full((max(BAND_HEIGHT, height + baseline + 14), image.shape[1], 3), 255, np.uint8)
+    cv2.putText(band, caption, (8, band.shape[0] - baseline - 6), _FONT, scale, (0, 0, 0), 2, cv2.LINE_AA)
     return np.vstack([image, band])
 
 

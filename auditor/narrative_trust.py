@@ -15,9 +15,19 @@ from auditor.evidence.trust import CounterfactualEdit, FaithfulnessCurves, Perso
 from auditor.narrative import frame_span, percent
 
 __all__ = [
-    "counterfactual_caption", "counterfactual_edit", "counterfactual_summary", "faithfulness_sentences",
-    "faithfulness_summary", "frames_named", "masking_sentence", "motion_summary", "motion_verdict",
-    "person_sentences", "sanity_sentence", "summary_sentences",
+    "counterfactual_caption",
+    "counterfactual_edit",
+    "counterfactual_summary",
+    "faithfulness_sentences",
+    "faithfulness_summary",
+    "frames_named",
+    "masking_sentence",
+    "method_name",
+    "motion_summary",
+    "motion_verdict",
+    "person_sentences",
+    "sanity_sentence",
+    "summary_sentences",
 ]
 
 MOSTLY_MOTION, PARTLY_MOTION = 0.5, 0.2  # shares of the relevance due to movement
@@ -144,11 +154,21 @@ def faithfulness_sentences(record: EvidenceRecord) -> list[str]:
     sentences = []
     for curve in faith.curves:
         name = method_name(curve.ordering)
-        better = curve.deletion.auc < curve.random_deletion.auc and curve.insertion.auc > curve.random_insertion.auc
-        verdict = ("points at what the decision depends on better than chance" if better
-                   else "does not point at what the decision depends on better than chance: read it with caution")
-        sentences.append(f"{name[0].upper() + name[1:]} ({curve.unit}) {verdict}.")
+        deletes = curve.deletion.auc < curve.random_deletion.auc
+        inserts = curve.insertion.auc > curve.random_insertion.auc
+        sentences.append(f"{name[0].upper() + name[1:]} ({curve.unit}): {_FAITH_VERDICTS[deletes, inserts]}.")
     return sentences
+
+
+_FAITH_VERDICTS = {
+    (True, True): "points at what the decision depends on better than chance (removing what it ranks first lowers "
+                  "the score faster than a random order, and revealing it first raises it faster)",
+    (True, False): "removing what it ranks first lowers the score faster than a random order, but revealing it first "
+                   "does not raise it faster: it points at part of what the decision depends on",
+    (False, True): "revealing what it ranks first raises the score faster than a random order, but removing it first "
+                   "does not lower it faster: it points at part of what the decision depends on",
+    (False, False): "does not point at what the decision depends on better than chance: read it with caution",
+}
 
 
 def sanity_sentence(record: EvidenceRecord) -> str:
@@ -161,20 +181,18 @@ def sanity_sentence(record: EvidenceRecord) -> str:
     failed = [m for m in sanity.methods if m.verdict != "passes"]
     parts = []
     if passed:
-        parts.append(f"{_names(passed)} maps change (rank correlation {_figures(passed)} with the original maps): "
+        parts.append(f"maps of {_names(passed)} change (rank correlation {_figures(passed)} with the original maps): "
                      "they depend on what the model learned")
     if failed:
-        parts.append(f"{_names(failed)} maps barely change (rank correlation {_figures(failed)}): they may show the "
+        parts.append(f"maps of {_names(failed)} barely change (rank correlation {_figures(failed)}): they may show the "
                      "picture itself rather than what the model learned, so do not rely on them")
-    text = "; ".join(parts)
-    return (f"When the top layers of the model's image network ({layers}) are reset to random values, "
-            f"{text[0].lower()}{text[1:]}.")
+    return (f"When the top layers of the model's image network ({layers}) are reset to random values, the "
+            + "; the ".join(parts) + ".")
 
 
 def _names(methods: Sequence[SanityMethod]) -> str:
     names = [method_name(m.method) for m in methods]
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
-    return joined[0].upper() + joined[1:]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def _figures(methods: Sequence[SanityMethod]) -> str:

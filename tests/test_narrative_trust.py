@@ -1,0 +1,79 @@
+"""The trust checks' sentences follow the recorded values: each verdict and each empty case has
+its own words, and the page-one summary stays free of technical terms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fixtures.report_records import make_report_folder
+
+from auditor import narrative_trust as trust
+from auditor.evidence import EvidenceRecord
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory: pytest.TempPathFactory) -> EvidenceRecord:
+    return make_report_folder(tmp_path_factory.mktemp("trust"), trust=True)
+
+
+def _with(record: EvidenceRecord, section: str, **changes: object) -> EvidenceRecord:
+    ex = record.explanations
+    changed = getattr(ex, section).model_copy(update=changes)
+    return record.model_copy(update={"explanations": ex.model_copy(update={section: changed})})
+
+
+def test_motion_words_follow_the_share(record: EvidenceRecord) -> None:
+    assert trust.motion_verdict(0.62) == "mainly on movement"
+    assert trust.motion_verdict(0.3) == "partly on movement"
+    assert trust.motion_verdict(0.05) == "mainly on what single frames show, not on movement"
+    assert trust.motion_summary(record).startswith("The decision rests mainly on movement: 62 % of the Grad-CAM")
+    assert "frame 120 is still labelled \u201cfight\u201d (90 %)" in trust.motion_summary(record)
+
+
+def test_an_empty_search_is_stated_as_evidence(record: EvidenceRecord) -> None:
+    empty = _with(record, "counterfactuals", found=[])
+    text = trust.counterfactual_summary(empty)
+    assert text.startswith("No edit within the search budget changed the outcome (41 edits tried: up to 1 frames")
+    assert text.endswith("that is evidence too.")
+    assert trust.counterfactual_summary(record).startswith("2 different small edits")
+
+
+def test_a_failed_sanity_check_warns_on_page_one(record: EvidenceRecord) -> None:
+    sanity = record.explanations.sanity
+    assert sanity is not None and not any("Warning" in s for s in trust.summary_sentences(record))
+    failed = _with(record, "sanity", methods=[sanity.methods[0], sanity.methods[1].model_copy(
+        update={"verdict": "fails", "correlation": 0.97})])
+    sentence = trust.sanity_sentence(failed)
+    assert "the maps of Grad-CAM change (rank correlation 0.12" in sentence
+    assert "the maps of saliency barely change (rank correlation 0.97)" in sentence
+    assert any(s.startswith("Warning: some heatmaps barely change") for s in trust.summary_sentences(failed))
+
+
+def test_faithfulness_verdicts_name_what_held(record: EvidenceRecord) -> None:
+    lines = trust.faithfulness_sentences(record)
+    assert lines[0].startswith("Grad-CAM (pixels): points at what the decision depends on better than chance")
+    assert lines[1].startswith("Frame occlusion (frames): does not point")
+    assert trust.faithfulness_summary(record) == (
+        "Removing the 10 % most relevant pixels according to Grad-CAM drops the \u201cfight\u201d score from 93 % to "
+        "41 %; removing a random 10 % drops it to 90 %."
+    )
+
+
+def test_people_and_faces_have_words_for_nobody(record: EvidenceRecord, tmp_path: Path) -> None:
+    assert trust.person_sentences(record) == ["72 % of the activation in frames 123–125 lies on person 1."]
+    nobody = _with(record, "persons", persons=[])
+    assert trust.person_sentences(nobody)[0].startswith("No person was detected in the key frames (frames 123–125)")
+    assert trust.masking_sentence(record).startswith("1 face (frame 125) blurred in every image of this report")
+    masking = record.masking
+    assert masking is not None
+    off = record.model_copy(update={"masking": masking.model_copy(update={"enabled": False, "faces": 0, "frames": []})})
+    assert "switched off in the deployment profile" in trust.masking_sentence(off)
+    plain = make_report_folder(tmp_path)
+    assert trust.masking_sentence(plain) == "Faces were not looked for in this report's images."
+    assert trust.summary_sentences(plain) == []
+
+
+def test_the_page_one_summary_has_no_technical_terms(record: EvidenceRecord) -> None:
+    summary = " ".join(trust.summary_sentences(record))
+    assert summary and not any(term in summary for term in ("Grad-CAM", "saliency", "logit", "AUC", "correlation"))
