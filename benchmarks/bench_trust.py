@@ -19,14 +19,13 @@ then the total of the checks and of the whole set (explain + checks), each ÷ fo
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from bench_explain import build_model
+from bench_explain import build_model, median_seconds
 
 from auditor.demo import demo_model_path
 from auditor.detector import Detector, load_detector
@@ -43,17 +42,6 @@ from auditor.window import select_window
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    """Median seconds of `repeats` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def once(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -65,13 +53,13 @@ def measure(name: str, detector: Detector, recorded: np.ndarray, repeats: int) -
     explanation = detector.explain(recorded)
     keys = key_frames(explanation)
     costs = {
-        "forward": timed(lambda: detector.predict(recorded), repeats),
-        "explain": timed(lambda: detector.explain(recorded), repeats),
-        "motion": timed(lambda: motion_relevance(detector, explanation), repeats),
-        "counterfactuals": timed(lambda: search_counterfactuals(detector, recorded, explanation, rule), repeats),
-        "faithfulness": timed(lambda: faithfulness(detector, explanation), repeats),
-        "persons": timed(lambda: ground_persons(recorded, explanation.gradcam, keys), repeats),
-        "faces": timed(lambda: find_faces(recorded), repeats),
+        "forward": median_seconds(lambda: detector.predict(recorded), repeats),
+        "explain": median_seconds(lambda: detector.explain(recorded), repeats),
+        "motion": median_seconds(lambda: motion_relevance(detector, explanation), repeats),
+        "counterfactuals": median_seconds(lambda: search_counterfactuals(detector, recorded, explanation, rule), repeats),
+        "faithfulness": median_seconds(lambda: faithfulness(detector, explanation), repeats),
+        "persons": median_seconds(lambda: ground_persons(recorded, explanation.gradcam, keys), repeats),
+        "faces": median_seconds(lambda: find_faces(recorded), repeats),
     }
     with tempfile.TemporaryDirectory() as cache:
         costs["sanity"] = once(lambda: model_randomisation_check(detector, cache_dir=Path(cache)))

@@ -178,9 +178,11 @@ def test_a_handful_of_batched_calls_whatever_the_fractions(
     counting = CountingDetector(detector)
     settings = FaithfulnessSettings(fractions=fractions)
     result = faithfulness(counting, explanation, settings)
-    pixel_orderings = len(explanation.maps) + len(settings.seeds)
-    pixel_clips = 2 + 2 * pixel_orderings * (len(fractions) - 2)
+    # symmetric fractions: each random clip serves deletion (at f) and insertion (reversed order, at 1 - f)
+    pixel_clips = 2 + (2 * len(explanation.maps) + len(settings.seeds)) * (len(fractions) - 2)
     assert counting.clips == pixel_clips
+    curves = result.curve("gradcam")
+    assert np.allclose(curves.random_insertion.scores, curves.random_deletion.scores[::-1])
     assert counting.calls == {
         "clip_probabilities": math.ceil(pixel_clips / settings.chunk),
         "frame_features": 1,

@@ -162,22 +162,9 @@ class Detector:
         self, frames: np.ndarray, target: int | str | None = None, layer: str | None = None, input_grads: bool = True
     ) -> DetectorPass:
         """One forward + backward pass: logits, target-layer maps and their gradients (and dy/dx)."""
-        x = tf.constant(self.preprocess(frames))
-        target_index = tf.constant(self._target_index(target), dtype=tf.int32)
         passes = self._passes(layer or self.layer_name)
         run = passes.maps_with_input_gradient if input_grads else passes.maps_without_input_gradient
-        out = run(x, target_index)
-        return DetectorPass(
-            inputs=x.numpy(),
-            activations=out["maps"].numpy(),
-            activation_grads=out["maps_grad"].numpy(),
-            input_grads=out["input_grad"].numpy() if input_grads else None,
-            logits=out["logits"].numpy(),
-            target_index=int(out["index"].numpy()),
-            frame_features=out["features"].numpy(),
-            logits_from_features=self.window_logits,
-            probabilities_from_logits=self.probabilities,
-        )
+        return self._detector_pass(run, frames, target, input_grads)
 
     def static_clip_pass(
         self, frames: np.ndarray, target: int | str | None = None, layer: str | None = None, input_grads: bool = True
@@ -187,11 +174,16 @@ class Detector:
         the explained class's logit (the clip's own explained class, as `gradients`) at position t,
         so the map methods give each frame's spatial map. `activations`, `frame_features` and
         `logits` are the clip's own (the static clip t has A[t] and F[t] at every position)."""
-        x = tf.constant(self.preprocess(frames))
-        target_index = tf.constant(self._target_index(target), dtype=tf.int32)
         passes = self._passes(layer or self.layer_name)
         run = passes.static_with_input_gradient if input_grads else passes.static_without_input_gradient
-        out = run(x, target_index)
+        return self._detector_pass(run, frames, target, input_grads)
+
+    def _detector_pass(
+        self, run: Callable, frames: np.ndarray, target: int | str | None, input_grads: bool
+    ) -> DetectorPass:
+        """One compiled maps pass over the clip's preprocessed frames, as a DetectorPass."""
+        x = tf.constant(self.preprocess(frames))
+        out = run(x, tf.constant(self._target_index(target), dtype=tf.int32))
         return DetectorPass(
             inputs=x.numpy(),
             activations=out["maps"].numpy(),

@@ -17,7 +17,10 @@ s(clip) is the probability of the explained class `explanation.target_index`.
   Every curve starts at f = 0 and ends at f = 1, whose clips (the clip, the fully removed clip) are
   the same for every ordering and scored once.
 - Random curves: the mean over seeds of the scores; their AUC is the trapezoid of that mean (equal to
-  the mean of the per-seed AUCs, also kept).
+  the mean of the per-seed AUCs, also kept). Random insertion uses each seed's permutation reversed
+  (an equally random order): revealing its first k units removes the same units as deleting the
+  permutation's first N − k, so with fractions symmetric about 1/2 (the default) every random clip
+  serves both curves and is scored once.
 
 A faithful ordering gives a deletion AUC below the random one and an insertion AUC above it.
 
@@ -72,7 +75,7 @@ def _settings_problem(settings: FaithfulnessSettings) -> str | None:
 class FaithfulnessSettings:
     """What to remove, how, at which fractions, against which random seeds."""
 
-    fractions: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+    fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)  # symmetric: see above
     removal: str = "blur"
     blur_share: float = 0.05  # Gaussian sigma as a share of the longer frame side
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -254,12 +257,13 @@ class _Scorer:
 
     def curves(self, settings: FaithfulnessSettings, target: int) -> list[FaithfulnessCurves]:
         total = int(np.prod(self.shape))
-        ranks = [_rank(o) for o in self.orders.values()]
-        ranks += [_rank(np.random.default_rng(seed).permutation(total)) for seed in settings.seeds]
+        named = [_rank(o) for o in self.orders.values()]
+        randoms = [_rank(np.random.default_rng(seed).permutation(total)) for seed in settings.seeds]
         ks = counts(settings.fractions, total)
         keys: dict[bytes, int] = {}
+        rows = {False: named + randoms, True: named + [total - 1 - rank for rank in randoms]}
         index = np.array(
-            [[[self._key(rank >= k if ins else rank < k, keys) for k in ks] for rank in ranks] for ins in (False, True)]
+            [[[self._key(rank >= k if ins else rank < k, keys) for k in ks] for rank in rows[ins]] for ins in (False, True)]
         )
         masks = _Masks(list(keys), self.shape)
         scores = np.asarray(self.score_masks(masks), dtype=np.float64)[:, target][index]
