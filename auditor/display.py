@@ -30,7 +30,7 @@ from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, loca
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.report_folder import IMAGES_DIR
 
-ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend", "motion", "counterfactual"]
+ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend", "motion", "counterfactual", "persons"]
 FrameMapping = Literal["stretch"]  # how a recorded frame became the model's input
 
 MAX_OVERLAY_ALPHA = 0.5  # heat opacity at map value 1; it falls to 0 with the map

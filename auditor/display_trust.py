@@ -25,7 +25,9 @@ from auditor.display import (
     write_png,
 )
 from auditor.explain.checks import TrustChecks
+from auditor.explain.contours import normalise
 from auditor.explain.motion import motion_parts
+from auditor.explain.persons import PersonGrounding
 from auditor.report_folder import IMAGES_DIR
 
 BAND_HEIGHT = 30  # px under each panel, for its caption
@@ -40,6 +42,7 @@ class TrustImages:
     artifacts: tuple[ImageArtifact, ...] = ()
     motion: Mapping[int, str] = field(default_factory=dict)
     counterfactuals: tuple[str, ...] = ()
+    persons: tuple[int, str] | None = None  # the key frame with the people's boxes, and its picture
 
 
 def write_trust_images(
@@ -61,11 +64,35 @@ def write_trust_images(
         write_counterfactual_image(shown[item.key_position], edited, item.key_position, number, geometry, out_dir)
         for number, (item, edited) in enumerate(zip(found, edited_key_frames, strict=True), start=1)
     ]
+    people = [write_person_image(shown, gradcam, checks.persons, geometry, out_dir)] if (
+        checks.persons is not None and checks.persons.persons) else []
     return TrustImages(
-        artifacts=tuple(motion + edits),
+        artifacts=tuple(motion + edits + people),
         motion={int(a.frame): a.path for a in motion if a.frame is not None},
         counterfactuals=tuple(a.path for a in edits),
+        persons=(int(people[0].frame), people[0].path) if people and people[0].frame is not None else None,
     )
+
+
+def write_person_image(
+    shown: np.ndarray, gradcam: np.ndarray, grounding: PersonGrounding, geometry: FrameGeometry, out_dir: Path
+) -> ImageArtifact:
+    """persons_TT.png: the key frame where most people were detected, with the clip-scaled Grad-CAM
+    heat, each person's box and "person N: share of the frame's activation"."""
+    position = max(grounding.positions, key=lambda t: (sum(t in p.boxes for p in grounding.persons), -t))
+    size = (geometry.image_width, geometry.image_height)
+    image = overlay(display_frame(shown[position], size), resize_map(normalise(gradcam)[position], size))
+    scale = geometry.image_width / geometry.source_width
+    thickness = max(2, round(geometry.image_width / 320))
+    for person in grounding.persons:
+        if position not in person.boxes:
+            continue
+        x0, y0, x1, y1 = (round(v * scale) for v in person.boxes[position])
+        cv2.rectangle(image, (x0, y0), (x1, y1), (0, 255, 255), thickness, cv2.LINE_AA)
+        label = f"{person.person_id}: {person.frame_shares[position]:.0%}"
+        cv2.putText(image, label, (x0 + 2, max(y0 - 4, 12)), _FONT, 0.45 * thickness / 2 + 0.2, (0, 255, 255),
+                    max(1, thickness - 1), cv2.LINE_AA)
+    return _write(out_dir, f"persons_{position:02d}.png", "persons", position, image)
 
 
 def write_motion_images(

@@ -31,9 +31,10 @@ __all__ = [
 ]
 
 MOSTLY_MOTION, PARTLY_MOTION = 0.5, 0.2  # shares of the relevance due to movement
-_METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "gradcam_share": "the Grad-CAM share",
+_METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "gradcam_share": "Grad-CAM share",
                  "occlusion": "frame occlusion", "gradient_x_input": "gradient × input"}
 QUOTED_FRACTION = 0.1  # the share of pixels the faithfulness sentence quotes
+PERSON_SHARE = 0.1  # a person holding less of the activation is not named one by one
 
 
 def method_name(name: str) -> str:
@@ -128,21 +129,35 @@ def _score_after(curve: FaithfulnessCurves, fraction: float, random: bool = Fals
     return pairs[min(pairs, key=lambda f: abs(f - fraction))]
 
 
+def _effect(before: float, after: float, subject: str, start: bool = True) -> str:
+    """'drops the score from 97 % to 41 %', 'raises it to 98 %', 'leaves it at 97 %': what a change
+    does, as the shown percentages tell it (`start`: name the value before)."""
+    shown_before, shown_after = percent(before), percent(after)
+    if shown_after == shown_before:
+        return f"leaves {subject} at {shown_after}"
+    verb = "drops" if after < before else "raises"
+    return f"{verb} {subject} from {shown_before} to {shown_after}" if start else f"{verb} {subject} to {shown_after}"
+
+
+def _quoted_curve(record: EvidenceRecord) -> FaithfulnessCurves | None:
+    """The curve the sentences quote: Grad-CAM's, else the first."""
+    faith = record.explanations.faithfulness
+    if faith is None or not faith.curves:
+        return None
+    return next((c for c in faith.curves if c.ordering == "gradcam"), faith.curves[0])
+
+
 def faithfulness_summary(record: EvidenceRecord) -> str | None:
     """The one sentence on Grad-CAM's deletion curve, with random pixels for comparison."""
-    faith = record.explanations.faithfulness
-    if faith is None:
+    faith, curve = record.explanations.faithfulness, _quoted_curve(record)
+    if faith is None or curve is None:
         return None
-    curve = next((c for c in faith.curves if c.ordering == "gradcam"), faith.curves[0] if faith.curves else None)
-    if curve is None:
-        return None
-    label = record.explanations.target_class
-    unit = "pixels" if curve.unit == "pixels" else "frames"
-    share = percent(QUOTED_FRACTION)
+    share, before = percent(QUOTED_FRACTION), faith.original_score
+    score = f"the \u201c{record.explanations.target_class}\u201d score"
     return (
-        f"Removing the {share} most relevant {unit} according to {method_name(curve.ordering)} drops the "
-        f"\u201c{label}\u201d score from {percent(faith.original_score)} to {percent(_score_after(curve, QUOTED_FRACTION))}; "
-        f"removing a random {share} drops it to {percent(_score_after(curve, QUOTED_FRACTION, random=True))}."
+        f"Removing the {share} most relevant {curve.unit} according to {method_name(curve.ordering)} "
+        f"{_effect(before, _score_after(curve, QUOTED_FRACTION), score)}; removing a random {share} "
+        f"{_effect(before, _score_after(curve, QUOTED_FRACTION, random=True), 'it', start=False)}."
     )
 
 
@@ -161,12 +176,11 @@ def faithfulness_sentences(record: EvidenceRecord) -> list[str]:
 
 
 _FAITH_VERDICTS = {
-    (True, True): "points at what the decision depends on better than chance (removing what it ranks first lowers "
-                  "the score faster than a random order, and revealing it first raises it faster)",
-    (True, False): "removing what it ranks first lowers the score faster than a random order, but revealing it first "
-                   "does not raise it faster: it points at part of what the decision depends on",
-    (False, True): "revealing what it ranks first raises the score faster than a random order, but removing it first "
-                   "does not lower it faster: it points at part of what the decision depends on",
+    (True, True): "points at what the decision depends on better than chance",
+    (True, False): ("partly: removing what it ranks first lowers the score faster than chance, but revealing it first "
+                    "does not raise it faster"),
+    (False, True): ("partly: revealing what it ranks first raises the score faster than chance, but removing it first "
+                    "does not lower it faster"),
     (False, False): "does not point at what the decision depends on better than chance: read it with caution",
 }
 
@@ -207,7 +221,8 @@ def _person_sentence(record: EvidenceRecord, person: PersonRecord) -> str:
 
 
 def person_sentences(record: EvidenceRecord) -> list[str]:
-    """Whom the activation lies on, in the key frames."""
+    """Whom the activation lies on, in the key frames: the people holding at least `PERSON_SHARE`
+    of it (at most three), or that it lies on nobody in particular."""
     grounding = record.explanations.persons
     if grounding is None:
         return ["People in the key frames were not looked for in this report."]
@@ -216,7 +231,15 @@ def person_sentences(record: EvidenceRecord) -> list[str]:
                 "OpenCV's people detector; the activation could not be related to a person. Small, partly hidden "
                 "or lying people are often missed by that detector."]
     ranked = sorted(grounding.persons, key=lambda p: (-p.share, p.person_id))
-    return [_person_sentence(record, p) for p in ranked]
+    holding = [p for p in ranked if p.share >= PERSON_SHARE][:3]
+    count = f"{len(ranked)} {'person was' if len(ranked) == 1 else 'people were'} detected in the key frames"
+    if not holding:
+        top = ranked[0]
+        return [f"The activation does not lie on any one person: {count}, and the most, person {top.person_id}, "
+                f"holds {percent(top.share)} of it."]
+    rest = len(ranked) - len(holding)
+    tail = [f"{count}; the other {rest} hold less than {percent(PERSON_SHARE)} each."] if rest else []
+    return [_person_sentence(record, p) for p in holding] + tail
 
 
 def masking_sentence(record: EvidenceRecord) -> str:
@@ -246,13 +269,14 @@ def summary_sentences(record: EvidenceRecord) -> list[str]:
                          "highlight is due to things moving between frames).")
     if ex.counterfactuals is not None:
         sentences.append(counterfactual_summary(record))
-    curve = next((c for c in ex.faithfulness.curves if c.ordering == "gradcam"), None) if ex.faithfulness else None
+    curve = _quoted_curve(record)
     if ex.faithfulness is not None and curve is not None:
+        quoted, before = percent(QUOTED_FRACTION), ex.faithfulness.original_score
+        score = f"the \u201c{ex.target_class}\u201d score"
         sentences.append(
-            f"Removing the {percent(QUOTED_FRACTION)} of the picture the heatmaps mark as most important drops the "
-            f"\u201c{ex.target_class}\u201d score from {percent(ex.faithfulness.original_score)} to "
-            f"{percent(_score_after(curve, QUOTED_FRACTION))}; removing a random {percent(QUOTED_FRACTION)} drops it "
-            f"to {percent(_score_after(curve, QUOTED_FRACTION, random=True))}."
+            f"Removing the {quoted} of the picture the heatmaps mark as most important "
+            f"{_effect(before, _score_after(curve, QUOTED_FRACTION), score)}; removing a random {quoted} "
+            f"{_effect(before, _score_after(curve, QUOTED_FRACTION, random=True), 'it', start=False)}."
         )
     if ex.sanity is not None and any(m.verdict == "fails" for m in ex.sanity.methods):
         sentences.append("Warning: some heatmaps barely change when what the model learned is erased; the checks "

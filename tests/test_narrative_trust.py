@@ -77,3 +77,29 @@ def test_people_and_faces_have_words_for_nobody(record: EvidenceRecord, tmp_path
 def test_the_page_one_summary_has_no_technical_terms(record: EvidenceRecord) -> None:
     summary = " ".join(trust.summary_sentences(record))
     assert summary and not any(term in summary for term in ("Grad-CAM", "saliency", "logit", "AUC", "correlation"))
+
+
+def test_a_score_that_rises_is_not_said_to_drop(record: EvidenceRecord) -> None:
+    faith = record.explanations.faithfulness
+    assert faith is not None
+    curve = faith.curves[0]
+    rising = curve.model_copy(update={"random_deletion": curve.random_deletion.model_copy(
+        update={"scores": [0.93, 0.98, 0.6, 0.05]})})
+    changed = _with(record, "faithfulness", curves=[rising, *faith.curves[1:]])
+    assert trust.faithfulness_summary(changed).endswith("removing a random 10 % raises it to 98 %.")
+    same = rising.model_copy(update={"random_deletion": curve.random_deletion.model_copy(
+        update={"scores": [0.93, 0.931, 0.6, 0.05]})})
+    assert trust.faithfulness_summary(_with(record, "faithfulness", curves=[same])).endswith("leaves it at 93 %.")
+
+
+def test_activation_spread_over_many_people_lies_on_nobody(record: EvidenceRecord) -> None:
+    grounding = record.explanations.persons
+    assert grounding is not None
+    person = grounding.persons[0]
+    crowd = [person.model_copy(update={"person_id": i, "share": 0.02 * i}) for i in range(1, 5)]
+    text = trust.person_sentences(_with(record, "persons", persons=crowd))
+    assert text == ["The activation does not lie on any one person: 4 people were detected in the key frames, "
+                    "and the most, person 4, holds 8 % of it."]
+    named = trust.person_sentences(_with(record, "persons", persons=[*crowd, person.model_copy(update={"person_id": 9})]))
+    assert named[0].startswith("72 % of the activation") and named[0].endswith("lies on person 9.")
+    assert named[1] == "5 people were detected in the key frames; the other 4 hold less than 10 % each."

@@ -107,6 +107,7 @@ class TrustEvidence:
 class _NoImages:
     motion: Mapping[int, str] = field(default_factory=dict)
     counterfactuals: Sequence[str] = ()
+    persons: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ class TrustImagesLike(Protocol):
     def motion(self) -> Mapping[int, str]: ...
     @property
     def counterfactuals(self) -> Sequence[str]: ...
+    @property
+    def persons(self) -> tuple[int, str] | None: ...
 
 
 def _r(value: float) -> float:
@@ -142,7 +144,7 @@ def sanity_record(check: SanityCheck) -> SanityRecord:
     )
 
 
-def persons_record(grounding: PersonGrounding) -> PersonGroundingRecord:
+def persons_record(grounding: PersonGrounding, image: tuple[int, str] | None = None) -> PersonGroundingRecord:
     persons = [
         PersonRecord(
             person_id=p.person_id,
@@ -153,7 +155,8 @@ def persons_record(grounding: PersonGrounding) -> PersonGroundingRecord:
         for p in grounding.persons
     ]
     return PersonGroundingRecord(detector=grounding.detector, positions=list(grounding.positions),
-                                 upscale=_r(grounding.upscale), persons=persons)
+                                 upscale=_r(grounding.upscale), persons=persons,
+                                 image=PositionImage(position=image[0], path=image[1]) if image else None)
 
 
 def trust_sections(checks: TrustChecks, class_names: Sequence[str], target: int,
@@ -170,7 +173,7 @@ def trust_sections(checks: TrustChecks, class_names: Sequence[str], target: int,
     if checks.sanity is not None:
         sections["sanity"] = sanity_record(checks.sanity)
     if checks.persons is not None:
-        sections["persons"] = persons_record(checks.persons)
+        sections["persons"] = persons_record(checks.persons, images.persons)
     return sections
 
 

@@ -393,6 +393,7 @@ def _trust_positions(record: EvidenceRecord) -> list[int]:
         found += [*edit.positions, *(edit.replaced_by or []), edit.key_position]
     if ex.persons:
         found += ex.persons.positions + [b.position for p in ex.persons.persons for b in p.boxes]
+        found += [ex.persons.image.position] if ex.persons.image else []
     found += [f.position for f in record.masking.frames] if record.masking else []
     return found
 
@@ -401,6 +402,7 @@ def _trust_images(record: EvidenceRecord) -> set[str]:
     """The pictures the trust sections show."""
     ex = record.explanations
     images = {i.path for i in ex.motion.images} if ex.motion else set()
+    images |= {ex.persons.image.path} if ex.persons and ex.persons.image else set()
     return images | {e.image for e in (ex.counterfactuals.found if ex.counterfactuals else []) if e.image}
 
 

@@ -137,6 +137,7 @@ class PersonGroundingRecord(_Record):
     positions: list[int]
     upscale: float
     persons: list[PersonRecord]
+    image: PositionImage | None = None  # the key frame with the most people, their boxes drawn
 
 
 class MaskedFrame(_Record):
