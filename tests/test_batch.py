@@ -52,6 +52,10 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_video(folder / "recording.avi", frames, FPS)
 
 
+# Tests of crash safety and of workers leave out the trust checks that cost the most (what they
+# test does not depend on them); the other batch tests run every check.
+SKIP_COSTLY_CHECKS = ("--skip-check", "counterfactuals", "--skip-check", "faithfulness", "--skip-check", "persons")
+
 def reference_detections(detector: Detector, frames: np.ndarray, length: int = 16) -> list[tuple[str, int, int, int]]:
     """(class, best window start, span first, span last) by running the whole model on every window
     and merging overlapping flagged windows of one class, without the scan's feature reuse."""
@@ -164,7 +168,10 @@ def test_real_footage_batch_killed_at_random_moments_ends_with_each_detection_re
     footage: Path, identities: Identities, tmp_path: Path, trust: Path
 ) -> None:
     out = tmp_path / "batch"
-    args = ["batch", str(footage), "--model", str(demo_model_path()), "--out", str(out), "--keys", str(identities.seal_dir)]
+    profile = tmp_path / "no-masking.toml"
+    profile.write_text("mask_faces = false\n", encoding="utf-8")  # what is tested here does not need it
+    args = ["batch", str(footage), "--model", str(demo_model_path()), "--out", str(out), "--keys", str(identities.seal_dir),
+            "--profile", str(profile), *SKIP_COSTLY_CHECKS]
     registered = []
     # the first run is killed right after its first ledger entry (mid-batch whatever the machine's
     # speed), the others at seeded random moments
@@ -191,6 +198,8 @@ def test_real_footage_batch_killed_at_random_moments_ends_with_each_detection_re
     assert scans["vtest-cut.avi"]["decoding_stopped"].startswith("decoding stopped at frame ")
     cut = [f for f in reported_folders(out) if f.name.startswith("vtest-cut")]
     assert cut and all("decoding stopped" in json.loads((f / "evidence.json").read_text())["input"]["decoding_stopped"] for f in cut)
+    records = [json.loads((f / "evidence.json").read_text())["explanations"] for f in reported_folders(out)]
+    assert {(r["counterfactuals"], r["faithfulness"], r["motion"] is not None) for r in records} == {(None, None, True)}
     rows = list(csv.DictReader((out / "index.csv").open()))
     assert {r["note"].startswith("decoding stopped at frame") for r in rows if r["video"] == "vtest-cut.avi"} == {True}
     assert {r["note"] for r in rows if r["video"] == "vtest.avi"} == {""}
@@ -237,7 +246,7 @@ def test_an_alert_log_is_reported_row_by_row_on_two_workers_and_a_bad_row_fails_
     log.write_text(f"video,time,frame,class,source\n{video},1.6,,fight,gate\n{video},,48,,gate\nmissing.avi,,0,,gate\n")
     out = tmp_path / "out"
     args = ["batch", str(log), "--model", str(demo_model_path()), "--out", str(out), "--keys", str(identities.seal_dir),
-            "--workers", "2"]
+            "--workers", "2", *SKIP_COSTLY_CHECKS]
     run = run_cli(*args, env=batch_env(identities))
     assert run.returncode == 9, run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("auditor: error: 1 of 3 detections not reported")
