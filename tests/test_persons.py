@@ -94,7 +94,7 @@ def test_a_blank_frame_reports_that_nobody_was_detected() -> None:
     blank = np.full((16, 64, 64, 3), 128, np.uint8)
     result = ground_persons(blank, np.ones((16, 16, 16), np.float32), (3, 9))
     assert result.persons == () and result.frames_without_person == (3, 9)
-    assert result.upscale == pytest.approx(128 / (0.15 * 64))
+    assert result.upscale == pytest.approx(128 / 32)
     assert grounding_sentence(result) == "No person was detected in the key frames."
 
 
@@ -111,7 +111,7 @@ def test_the_sentence_names_the_person_with_the_largest_share() -> None:
 
 def test_the_upscale_brings_a_small_person_to_the_window_height_within_the_size_bound() -> None:
     assert upscale_factor(576, 768) * 0.15 * 576 == pytest.approx(128)
-    assert upscale_factor(64, 64) == pytest.approx(128 / 9.6)
+    assert upscale_factor(64, 64) == pytest.approx(128 / 32)  # a 9.6-px person is not looked for
     assert upscale_factor(300, 4000) == pytest.approx(0.5)  # bounded: the longer side stays at 2000 px
 
 

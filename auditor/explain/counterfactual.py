@@ -38,6 +38,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from auditor.explain.base import ClipExplanation, DetectorLike
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, normalise
@@ -209,22 +210,8 @@ def region_candidates(gradcam: np.ndarray, size: tuple[int, int], budget: Counte
 def components_3d(volume: np.ndarray) -> np.ndarray:
     """Labels (T, h, w) int of the 26-connected components of a bool volume; 0 = background,
     1 … n numbered by first cell in (t, y, x) order."""
-    labels = np.zeros(volume.shape, np.int64)
-    offset = 0
-    for t, plane in enumerate(volume):
-        found, plane_labels = cv2.connectedComponents(plane.astype(np.uint8), connectivity=8)
-        labels[t] = np.where(plane_labels > 0, plane_labels + offset, 0)
-        offset += found - 1
-    parent = np.arange(offset + 1)
-    for a, b in _touching(labels):
-        parent[_root(parent, a)] = _root(parent, b)
-    roots = np.array([_root(parent, i) for i in range(offset + 1)])
-    merged = roots[labels]
-    _, first = np.unique(merged.ravel(), return_index=True)
-    order = np.zeros(offset + 1, np.int64)
-    for new, old in enumerate(merged.ravel()[np.sort(first)]):
-        order[old] = new if old else 0
-    return order[merged]
+    labels, _ = ndimage.label(volume, structure=np.ones((3, 3, 3), bool))
+    return np.asarray(labels, dtype=np.int64)
 
 
 def region_pixels(mask: np.ndarray | None, size: tuple[int, ...]) -> np.ndarray:
@@ -263,28 +250,6 @@ def blurred_clip(recorded: np.ndarray) -> np.ndarray:
         blurred = cv2.GaussianBlur(reduced, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT_101)
         frames.append(cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR) if factor > 1 else blurred)
     return np.stack(frames)
-
-
-def _touching(labels: np.ndarray) -> set[tuple[int, int]]:
-    """Pairs of labels in consecutive frames whose cells touch (3 × 3 neighbourhood)."""
-    pairs: set[tuple[int, int]] = set()
-    padded = np.pad(labels, ((0, 0), (1, 1), (1, 1)))
-    height, width = labels.shape[1:]
-    for t in range(len(labels) - 1):
-        later = labels[t + 1]
-        for dy in range(3):
-            for dx in range(3):
-                earlier = padded[t, dy : dy + height, dx : dx + width]
-                both = (earlier > 0) & (later > 0)
-                pairs.update(zip(earlier[both].tolist(), later[both].tolist(), strict=True))
-    return pairs
-
-
-def _root(parent: np.ndarray, node: int) -> int:
-    while parent[node] != node:
-        parent[node] = parent[parent[node]]
-        node = int(parent[node])
-    return int(node)
 
 
 def _frame_ranking(explanation: ClipExplanation) -> np.ndarray | None:

@@ -3,7 +3,7 @@
 OpenCV's HOG people detector (Dalal & Triggs; `cv2.HOGDescriptor.getDefaultPeopleDetector`, a
 64×128 window) runs on the recorded frames at the key positions. Its window only fits people at
 least 128 px tall, so each frame is resized by `upscale_factor`: a person box of
-`min_person_share` of the frame height reaches 128 px, bounded so that the resized frame's longer
+`min_person_share` of the frame height (at least `min_person_pixels` px) reaches 128 px, bounded so that the resized frame's longer
 side stays at most `max_side` px (the factor is below 1 for very large frames). Overlapping boxes
 are reduced by greedy non-maximum suppression (highest score first, IoU ≥ `nms_iou` dropped); the
 boxes are mapped back to recorded pixels (x0, y0, x1, y1), end-exclusive.
@@ -40,6 +40,7 @@ class PersonSettings:
     """Detector, linking and bound parameters."""
 
     min_person_share: float = 0.15  # smallest person box (share of frame height) the upscale targets
+    min_person_pixels: float = 32.0  # ... but never a person shorter than this many recorded pixels
     max_side: int = 2000  # longer side of the resized frame at most this many px
     win_stride: int = 8  # HOG window step, px
     padding: int = 8  # HOG image padding, px
@@ -91,8 +92,9 @@ def ground_persons(
 
 
 def upscale_factor(height: int, width: int, settings: PersonSettings = DEFAULT_SETTINGS) -> float:
-    """128 / (min_person_share · height), bounded so the longer side stays ≤ max_side."""
-    wanted = HOG_WINDOW_HEIGHT / (settings.min_person_share * height)
+    """128 / max(min_person_share · height, min_person_pixels), bounded so the longer side stays
+    ≤ max_side: people too small to see in the recorded frame are not enlarged for."""
+    wanted = HOG_WINDOW_HEIGHT / max(settings.min_person_share * height, settings.min_person_pixels)
     return min(wanted, settings.max_side / max(height, width))
 
 

@@ -44,6 +44,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from scipy import stats
 
 from auditor._tensorflow import keras
 from auditor.errors import ArchiveError, ModelError
@@ -161,12 +162,10 @@ def default_cache_dir() -> Path:
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's ρ of two equally sized arrays, flattened (average ranks for ties); both constant
     gives 1, one constant gives 0."""
-    ra, rb = _ranks(a.ravel()), _ranks(b.ravel())
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    na, nb = float(np.sqrt(ra @ ra)), float(np.sqrt(rb @ rb))
-    if na == 0 or nb == 0:
-        return 1.0 if na == nb else 0.0
-    return float(np.clip((ra @ rb) / (na * nb), -1.0, 1.0))
+    constant_a, constant_b = bool(np.all(a == a.flat[0])), bool(np.all(b == b.flat[0]))
+    if constant_a or constant_b:
+        return 1.0 if constant_a and constant_b else 0.0
+    return float(np.clip(stats.spearmanr(a.ravel(), b.ravel()).statistic, -1.0, 1.0))
 
 
 def randomised_layers(detector: DetectorLike, top_fraction: float = 0.5) -> list[keras.layers.Layer]:
@@ -242,11 +241,6 @@ def _clips_text(settings: SanitySettings, length: int, detector: DetectorLike) -
     return (
         f"synthetic clips {clips} of auditor.synthetic.make_clip, {length} frames of 64×64, resized to {width}×{height}"
     )
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    return (np.cumsum(counts) - (counts - 1) / 2.0)[inverse.ravel()]
 
 
 def _cache_key(layer: str, settings: SanitySettings, methods: Mapping[str, Method]) -> str:
