@@ -25,9 +25,7 @@ from auditor.explain import ClipExplanation
 from auditor.explain.faithfulness import (
     Faithfulness,
     FaithfulnessSettings,
-    RemovalEffect,
     faithfulness,
-    removal_effect,
 )
 from auditor.synthetic import make_clip
 
@@ -235,22 +233,6 @@ def test_mean_removal_fills_with_the_frame_mean_colour(detector: Detector, expla
     assert result.removal == "mean" and result.blur_sigma is None
     assert result.curve("gradcam").deletion.scores[-1] == pytest.approx(expected, abs=TOLERANCE)
     assert result.curve("gradcam").deletion.auc < result.curve("gradcam").random_deletion.auc - 0.25
-
-
-def test_the_report_sentence(results: dict) -> None:
-    effect = removal_effect(results[("fight", 0)], "gradcam")
-    assert effect.unit == "pixels" and effect.fraction == 0.1 and effect.count == round(0.1 * effect.units)
-    assert effect.score < effect.random_score
-    pixels = RemovalEffect("gradcam", "pixels", 0.1, 6554, 65536, 0.93, 0.41, 0.904)
-    assert pixels.sentence("fight") == (
-        "removing the 10 % most relevant pixels drops the fight score from 0.93 to 0.41; a random 10 % drops it to 0.90"
-    )
-    frames = RemovalEffect("occlusion", "frames", 0.1, 2, 16, 0.97, 0.972, 0.99)
-    assert frames.sentence("fall") == (
-        "removing the 2 most relevant of the 16 frames leaves the fall score at 0.97; 2 random frames raise it to 0.99"
-    )
-    with pytest.raises(ReportError, match="not at 0.3"):
-        removal_effect(results[("fight", 0)], "gradcam", 0.3)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ from auditor.explain.persons import (
     DetectedPerson,
     PersonGrounding,
     ground_persons,
-    grounding_sentence,
     iou,
     link_boxes,
     upscale_factor,
@@ -59,7 +58,6 @@ def test_a_map_on_one_person_gives_that_person_the_whole_share(vtest, grounded) 
     for person in result.persons:
         if person.person_id != target.person_id:
             assert all(share < 0.03 for share in person.frame_shares.values()), person
-    assert grounding_sentence(result).startswith(f"{round(100 * by_id[target.person_id].share)} % of the activation in")
 
 
 def test_person_ids_are_stable_across_nearby_frames(vtest) -> None:
@@ -95,18 +93,6 @@ def test_a_blank_frame_reports_that_nobody_was_detected() -> None:
     result = ground_persons(blank, np.ones((16, 16, 16), np.float32), (3, 9))
     assert result.persons == () and result.frames_without_person == (3, 9)
     assert result.upscale == pytest.approx(128 / 32)
-    assert grounding_sentence(result) == "No person was detected in the key frames."
-
-
-def test_the_sentence_names_the_person_with_the_largest_share() -> None:
-    one = DetectedPerson(1, {4: (0, 0, 9, 9)}, {4: 0.1}, 0.1)
-    two = DetectedPerson(2, {4: (20, 0, 29, 9), 6: (21, 0, 30, 9), 8: (22, 0, 31, 9)}, {4: 0.7, 6: 0.7, 8: 0.76}, 0.72)
-    grounding = PersonGrounding((4, 6, 8), (one, two), 1.0, "HOG", ())
-    assert grounding_sentence(grounding, [5, 6, 7]) == (
-        "72 % of the activation in frames 5–7 lies on person 2 (of 2 persons detected)."
-    )
-    single = PersonGrounding((4, 6, 8), (DetectedPerson(1, {4: (0, 0, 9, 9), 8: (0, 0, 9, 9)}, {}, 0.5),), 1.0, "HOG", (6,))
-    assert grounding_sentence(single, [2, 5, 12]) == "50 % of the activation in frames 2 and 12 lies on person 1."
 
 
 def test_the_upscale_brings_a_small_person_to_the_window_height_within_the_size_bound() -> None:

@@ -83,7 +83,6 @@ def test_a_map_that_ignores_the_weights_is_flagged(demo_check: sanity.SanityChec
     edges = demo_check.methods["edges"]
     print(f"demo edges: rho {edges.correlation:.3f}")
     assert edges.verdict == "fails" and edges.correlation > 0.999
-    assert "may show the image rather than what the model learned" in edges.meaning
 
 
 def test_the_checked_detector_is_untouched(demo: Detector, tmp_path: Path) -> None:

@@ -103,7 +103,6 @@ class CounterfactualSearch:
     """The outcome: `found` is empty when no edit within `budget` flips the decision."""
 
     original_flagged: bool
-    original_probabilities: np.ndarray  # (n_classes,) float32, the explanation's
     found: tuple[Counterfactual, ...]
     candidates_tried: int
     frame_candidates: int
@@ -136,7 +135,6 @@ def search_counterfactuals(
     found = choose_diverse(flips, recorded.shape, partial(_verified, detector, recorded, rule, names, original), budget)
     return CounterfactualSearch(
         original_flagged=original,
-        original_probabilities=np.asarray(explanation.probabilities, np.float32),
         found=found,
         candidates_tried=len(frame_edits) + len(region_edits),
         frame_candidates=len(frame_edits),

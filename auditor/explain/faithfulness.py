@@ -136,41 +136,6 @@ class Faithfulness:
         raise KeyError(f"no faithfulness curves for {ordering!r}; have {[c.ordering for c in self.curves]}")
 
 
-@dataclass(frozen=True)
-class RemovalEffect:
-    """The score after deleting one fraction by one ordering, and by random orderings (mean).
-
-    `count` of `units` were removed (round(fraction·units))."""
-
-    ordering: str
-    unit: str
-    fraction: float
-    count: int
-    units: int
-    original_score: float
-    score: float
-    random_score: float
-
-    def sentence(self, class_name: str) -> str:
-        """e.g. "removing the 10 % most relevant pixels drops the fight score from 0.93 to 0.41;
-        a random 10 % drops it to 0.90"; for frames "removing the 2 most relevant of the 16 frames
-        drops …; 2 random frames drop it to …" (scores to two decimals)."""
-        before, after, random = (f"{v:.2f}" for v in (self.original_score, self.score, self.random_score))
-        ours = _verb(before, after, "s") + f" the {class_name} score "
-        ours += f"at {after}" if after == before else f"from {before} to {after}"
-        if self.unit == "frames":
-            theirs = _verb(before, random, "") + (" it at " if random == before else " it to ") + random
-            return f"removing the {self.count} most relevant of the {self.units} frames {ours}; {self.count} random frames {theirs}"
-        share = f"{100 * self.fraction:g} %"
-        theirs = _verb(before, random, "s") + (" it at " if random == before else " it to ") + random
-        return f"removing the {share} most relevant pixels {ours}; a random {share} {theirs}"
-
-
-def _verb(before: str, after: str, ending: str) -> str:
-    verb = "leave" if after == before else "drop" if float(after) < float(before) else "raise"
-    return verb + ending
-
-
 def faithfulness(
     detector: ScoringDetector, explanation: ClipExplanation, settings: FaithfulnessSettings = FaithfulnessSettings()
 ) -> Faithfulness:
@@ -199,24 +164,6 @@ def faithfulness(
         target_index=target,
         clips_scored=sum(scorer.clips_scored for scorer in used),
         batched_calls=sum(scorer.calls for scorer in used),
-    )
-
-
-def removal_effect(result: Faithfulness, ordering: str, fraction: float = 0.1) -> RemovalEffect:
-    """The deletion score at `fraction` (one of the settings' fractions) for `ordering` and for random."""
-    if fraction not in result.fractions:
-        raise ReportError(f"faithfulness was measured at fractions {list(result.fractions)}, not at {fraction}")
-    index = result.fractions.index(fraction)
-    curves = result.curve(ordering)
-    return RemovalEffect(
-        ordering=ordering,
-        unit=curves.unit,
-        fraction=fraction,
-        count=int(counts([fraction], curves.units)[0]),
-        units=curves.units,
-        original_score=result.original_score,
-        score=float(curves.deletion.scores[index]),
-        random_score=float(curves.random_deletion.scores[index]),
     )
 
 

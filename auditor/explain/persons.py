@@ -150,34 +150,6 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def grounding_sentence(grounding: PersonGrounding, frame_numbers: Sequence[int] | None = None) -> str:
-    """One plain sentence on the person holding the largest share; `frame_numbers[i]` names
-    `grounding.positions[i]` (default: the positions themselves)."""
-    if not grounding.persons:
-        return "No person was detected in the key frames."
-    names = dict(zip(grounding.positions, frame_numbers if frame_numbers is not None else grounding.positions, strict=True))
-    top = max(grounding.persons, key=lambda person: (person.share, -person.person_id))
-    frames = _frame_list([names[p] for p in sorted(top.boxes)])
-    sentence = f"{round(100 * top.share)} % of the activation in {frames} lies on person {top.person_id}"
-    if len(grounding.persons) > 1:
-        sentence += f" (of {len(grounding.persons)} persons detected)"
-    return sentence + "."
-
-
-def _frame_list(numbers: Sequence[int]) -> str:
-    """'frame 5', 'frames 5–9', 'frames 2, 5–7 and 12': runs of consecutive numbers collapsed."""
-    runs: list[list[int]] = []
-    for n in sorted(numbers):
-        if runs and n == runs[-1][-1] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    parts = [str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs]
-    label = "frame" if len(numbers) == 1 else "frames"
-    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"{label} {joined}"
-
-
 def _person(person_id: int, boxes: dict[int, Box], masses: Mapping[int, np.ndarray]) -> DetectedPerson:
     inside = {p: float(masses[p][y0:y1, x0:x1].sum()) for p, (x0, y0, x1, y1) in boxes.items()}
     totals = {p: float(masses[p].sum()) for p in boxes}
