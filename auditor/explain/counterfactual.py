@@ -42,6 +42,7 @@ from scipy import ndimage
 
 from auditor.explain.base import ClipExplanation, DetectorLike
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, normalise
+from auditor.explain.occlusion import replacements
 from auditor.sidecar import DecisionRule
 
 BLUR_SIGMA_SHARE = 0.05  # Gaussian sigma of a region blur, as a share of the frame's longer side
@@ -154,15 +155,6 @@ def apply_edit(recorded: np.ndarray, edit: Edit) -> np.ndarray:
     blurred = blurred_clip(recorded)
     edited[pixels] = blurred[pixels]
     return edited
-
-
-def replacements(positions: Sequence[int], count: int) -> tuple[int, ...]:
-    """For each position of S, the nearest frame outside S (the earlier one on a tie)."""
-    chosen = set(positions)
-    if len(chosen) >= count:
-        raise ValueError(f"cannot replace {len(chosen)} of {count} frames: no frame would be left to copy")
-    outside = np.array([t for t in range(count) if t not in chosen])
-    return tuple(int(outside[np.argmin(np.abs(outside - t))]) for t in positions)  # argmin: first = earlier
 
 
 def frame_candidates(count: int, ranking: np.ndarray | None, budget: CounterfactualBudget) -> list[Edit]:

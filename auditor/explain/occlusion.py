@@ -8,22 +8,32 @@ the layers above the CNN, once, on one batch (the unedited clip and the T edited
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from auditor.errors import VideoError
 from auditor.explain.base import DetectorPass, FrameImportance, FrameImportanceMethod
 
 
+def replacements(positions: Sequence[int], count: int) -> tuple[int, ...]:
+    """For each of a set of positions in a clip of `count` frames, the nearest frame outside the
+    set (the earlier one on a tie): the replacement rule of occlusion and of the what-if search."""
+    chosen = set(positions)
+    if len(chosen) >= count:
+        raise ValueError(f"cannot replace {len(chosen)} of {count} frames: no frame would be left to copy")
+    outside = np.array([t for t in range(count) if t not in chosen])
+    return tuple(int(outside[np.argmin(np.abs(outside - t))]) for t in positions)  # argmin: first = earlier
+
+
 def neighbours(count: int) -> np.ndarray:
-    """The frame that replaces frame t, for t = 0 … count−1: t−1, and 1 for t = 0."""
+    """The frame that replaces frame t alone, for t = 0 … count−1 (`replacements`): t−1, and 1 for t = 0."""
     if count < 2:
         raise VideoError(
             f"frame occlusion replaces each frame by a neighbour, so it needs a clip of at least 2 frames; "
             f"this clip has {count}: leave 'occlusion' out of the frame-importance methods"
         )
-    index = np.arange(count) - 1
-    index[0] = 1
-    return index
+    return np.array([replacements((t,), count)[0] for t in range(count)])
 
 
 def neighbour_logits(detector_pass: DetectorPass) -> np.ndarray:
