@@ -156,6 +156,7 @@ class Detector:
             layer_name=layer or self.layer_name,
             preprocessing=self.preprocessing,
             parameters={"output_activation": self.output_activation},
+            frame_features=detector_pass.frame_features,
         )
 
     def gradients(

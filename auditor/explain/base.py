@@ -70,6 +70,7 @@ class ClipExplanation:
     score: str = "logit"  # the differentiated quantity: the target class's pre-activation logit
     parameters: Mapping[str, object] = field(default_factory=dict)
     frame_importance: Mapping[str, FrameImportance] = field(default_factory=dict)
+    frame_features: np.ndarray | None = None  # (T, ...) the CNN's per-frame output, from the same pass
 
     @property
     def target_name(self) -> str:

@@ -125,7 +125,9 @@ def search_counterfactuals(
     names = explanation.class_names
     original = _flagged(rule, names, explanation.probabilities)
     frame_edits = frame_candidates(count, _frame_ranking(explanation), budget)
-    frame_probs = frame_edit_probabilities(detector, detector.frame_features(recorded), frame_edits)
+    features = explanation.frame_features
+    features = detector.frame_features(recorded) if features is None else features  # reused from the explanation
+    frame_probs = frame_edit_probabilities(detector, features, frame_edits)
     region_edits = region_candidates(explanation.maps["gradcam"], (height, width), budget)
     region_probs = _region_probabilities(detector, recorded, region_edits)
     flips = [

@@ -149,7 +149,7 @@ def faithfulness(
     removed = removed_frames(frames, settings.removal, sigma)
     scorers = [
         _Scorer("pixels", frames.shape[:3], pixel_orders, _pixel_scoring(detector, frames, removed, settings.chunk)),
-        _Scorer("frames", frames.shape[:1], frame_orders, _frame_scoring(detector, frames, removed)),
+        _Scorer("frames", frames.shape[:1], frame_orders, _frame_scoring(detector, explanation, removed)),
     ]
     target = explanation.target_index
     curves = [c for scorer in scorers if scorer.orders for c in scorer.curves(settings, target)]
@@ -284,13 +284,15 @@ def _pixel_scoring(detector: ScoringDetector, frames: np.ndarray, removed: np.nd
     return _Counted(score)
 
 
-def _frame_scoring(detector: ScoringDetector, frames: np.ndarray, removed: np.ndarray) -> _Counted:
-    """Clips with the masked frames (T,) removed, scored from per-frame features: one
-    `frame_features` call for the clip and its removed frames, one `window_logits` call."""
+def _frame_scoring(detector: ScoringDetector, explanation: ClipExplanation, removed: np.ndarray) -> _Counted:
+    """Clips with the masked frames (T,) removed, scored from per-frame features: the clip's from
+    the explanation's own pass (computed only when it has none), the removed frames' in one
+    `frame_features` call, then one `window_logits` call."""
 
     def score(masks: _Masks) -> tuple[np.ndarray, int]:
-        features = detector.frame_features(np.concatenate([frames, removed]))
-        kept, gone = features[: len(frames)], features[len(frames) :]
+        kept = explanation.frame_features
+        kept = detector.frame_features(explanation.frames) if kept is None else kept
+        gone = detector.frame_features(removed)
         extra = (1,) * (kept.ndim - 1)
         windows = np.stack([np.where(masks[i].reshape(-1, *extra), gone, kept) for i in range(len(masks))])
         return np.asarray(detector.probabilities(detector.window_logits(windows))), 2
