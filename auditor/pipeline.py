@@ -106,15 +106,15 @@ def stage_report(
     progress("writing images and evidence record")
     shown = ShownFrames.of(window.frames, options.profile.mask_faces)
     drawn = write_explanation_images(explanation, folder, recorded=window.frames, shown=shown.frames)
-    edited = [shown.edited(item.key_frame, item.key_position) for item in checks.counterfactuals.found] if (
-        checks.counterfactuals) else []
+    found = checks.counterfactuals.found if checks.counterfactuals else ()
+    edited = [shown.edited(item.key_frame, item.key_position) for item in found]
     pictures = write_trust_images(checks, explanation.gradcam, shown.frames, edited, drawn.geometry, folder)
     drawn = replace(drawn, images=drawn.images + pictures.artifacts)
     arrays = save_arrays(folder, explanation, checks.arrays())
     context = RecordContext(profile=options.profile, source_id=options.source_id, seal=seal)
     record = build_record(
         explanation, window, model=ModelIdentity.from_detector(detector), rule=rule, drawn=drawn, arrays=arrays,
-        context=context, trust=TrustEvidence(checks, pictures, masking_record(shown.masking), shown.masking),
+        context=context, trust=TrustEvidence(checks, pictures, masking_record(shown.masking)),
     )
     write_record(folder, record)
     progress("rendering HTML and PDF/A")

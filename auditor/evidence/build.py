@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -49,7 +49,6 @@ from auditor.video import Clip
 
 if TYPE_CHECKING:
     from auditor.explain.checks import TrustChecks  # only read: importing it would load TensorFlow
-    from auditor.masking import FaceMasking
 
 _SCALE_NAMES = {"clip": "per-clip", "frame": "per-frame"}
 
@@ -89,25 +88,16 @@ class TrustEvidence:
     checks: TrustChecks | None = None
     images: TrustImagesLike | None = None
     masking: FaceMaskingRecord | None = None
-    masked_with: FaceMasking | None = None  # the faces found, when masking ran
 
     def limitations(self, found: Limitations) -> Limitations:
         """`found` with what the checks that ran and face masking cannot show."""
-        extra = trust_limitations(self.checks, self.masked_with)
+        extra = trust_limitations(self.checks, self.masking)
         return found.model_copy(update={"methods": [*found.methods, *extra]}) if extra else found
 
     def sections(self, explanation: ClipExplanation) -> dict[str, object]:
         if self.checks is None:
             return {}
-        images = self.images or _NoImages()
-        return trust_sections(self.checks, explanation.class_names, explanation.target_index, images)
-
-
-@dataclass(frozen=True)
-class _NoImages:
-    motion: Mapping[int, str] = field(default_factory=dict)
-    counterfactuals: Sequence[str] = ()
-    persons: tuple[int, str] | None = None
+        return trust_sections(self.checks, explanation.class_names, explanation.target_index, self.images)
 
 
 @dataclass(frozen=True)

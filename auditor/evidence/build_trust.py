@@ -160,20 +160,20 @@ def persons_record(grounding: PersonGrounding, image: tuple[int, str] | None = N
 
 
 def trust_sections(checks: TrustChecks, class_names: Sequence[str], target: int,
-                   images: TrustImagesLike) -> dict[str, object]:
-    """The `explanations` fields the checks fill (the ones that ran)."""
+                   images: TrustImagesLike | None) -> dict[str, object]:
+    """The `explanations` fields the checks fill (the ones that ran), with their pictures if drawn."""
     sections: dict[str, object] = {}
     if checks.motion is not None:
-        sections["motion"] = motion_record(checks.motion, class_names, target, images.motion)
+        sections["motion"] = motion_record(checks.motion, class_names, target, images.motion if images else {})
     if checks.counterfactuals is not None:
         sections["counterfactuals"] = counterfactual_record(checks.counterfactuals, class_names, target,
-                                                           images.counterfactuals)
+                                                           images.counterfactuals if images else ())
     if checks.faithfulness is not None:
         sections["faithfulness"] = faithfulness_record(checks.faithfulness)
     if checks.sanity is not None:
         sections["sanity"] = sanity_record(checks.sanity)
     if checks.persons is not None:
-        sections["persons"] = persons_record(checks.persons, images.persons)
+        sections["persons"] = persons_record(checks.persons, images.persons if images else None)
     return sections
 
 
@@ -204,7 +204,8 @@ MASKING_LIMITATION = ("Face masking uses OpenCV's face detectors: faces smaller 
                       "partly hidden can be missed and stay visible; check the pictures before sharing the report.")
 
 
-def trust_limitations(checks: TrustChecks | None, masking: FaceMasking | None) -> list[str]:
-    """What the checks that ran, and face masking, cannot show (checklist item 12)."""
+def trust_limitations(checks: TrustChecks | None, masking: FaceMaskingRecord | None) -> list[str]:
+    """What the checks that ran, and face masking where it ran, cannot show (checklist item 12)."""
     ran = [name for name in _CHECK_LIMITATIONS if checks is not None and getattr(checks, name) is not None]
-    return [_CHECK_LIMITATIONS[name] for name in ran] + ([MASKING_LIMITATION] if masking is not None else [])
+    masked = masking is not None and masking.enabled
+    return [_CHECK_LIMITATIONS[name] for name in ran] + ([MASKING_LIMITATION] if masked else [])
