@@ -210,7 +210,7 @@ def _names(methods: Sequence[SanityMethod]) -> str:
 
 
 def _figures(methods: Sequence[SanityMethod]) -> str:
-    figures = [f"{m.correlation:.2f}" for m in methods]
+    figures = [f"{m.abs_correlation:.2f}" for m in methods]
     return figures[0] if len(figures) == 1 else ", ".join(figures[:-1]) + f" and {figures[-1]}"
 
 

@@ -43,7 +43,7 @@ def test_a_failed_sanity_check_warns_on_page_one(record: EvidenceRecord) -> None
     sanity = record.explanations.sanity
     assert sanity is not None and not any("Warning" in s for s in trust.summary_sentences(record))
     failed = _with(record, "sanity", methods=[sanity.methods[0], sanity.methods[1].model_copy(
-        update={"verdict": "fails", "correlation": 0.97})])
+        update={"verdict": "fails", "correlation": 0.97, "abs_correlation": 0.97})])
     sentence = trust.sanity_sentence(failed)
     assert "the maps of Grad-CAM change (rank correlation 0.12" in sentence
     assert "the maps of saliency barely change (rank correlation 0.97)" in sentence

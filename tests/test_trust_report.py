@@ -44,6 +44,7 @@ def test_a_demo_report_carries_every_trust_section(fall_report: tuple[Path, Evid
     gradcam = next(c for c in ex.faithfulness.curves if c.ordering == "gradcam")
     assert gradcam.deletion.auc < gradcam.random_deletion.auc
     assert [m.verdict for m in ex.sanity.methods] == ["passes", "passes"]
+    assert all(m.abs_correlation < ex.sanity.threshold for m in ex.sanity.methods)  # the figure the verdict rests on
     assert ex.persons.positions == ex.key_frames
     assert record.masking is not None and record.masking.enabled and record.masking.faces == 0
     assert ex.counterfactuals is not None and ex.counterfactuals.original_flagged

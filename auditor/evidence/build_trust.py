@@ -137,7 +137,8 @@ def sanity_record(check: SanityCheck) -> SanityRecord:
         seed=check.seed,
         threshold=check.threshold,
         methods=[
-            SanityMethod(method=name, correlation=_r(m.correlation), verdict=m.verdict)
+            SanityMethod(method=name, correlation=_r(m.correlation), abs_correlation=_r(m.abs_correlation),
+                         verdict=m.verdict)
             for name, m in sorted(check.methods.items())
         ],
         computed_at=datetime.fromisoformat(check.computed_at),

@@ -101,7 +101,8 @@ class FaithfulnessRecord(_Record):
 
 class SanityMethod(_Record):
     method: str
-    correlation: float  # mean Spearman rank correlation of the original and randomised maps
+    correlation: float  # mean Spearman rank correlation of the original and randomised maps, per frame
+    abs_correlation: float  # mean of its size (|ρ|): what the verdict compares with the threshold
     verdict: Literal["passes", "fails"]
 
 
