@@ -5,7 +5,8 @@ override any file with a folder of their own (`templates_dir`: the CLI's `--temp
 local profile file), never a record. Templates render in Jinja's immutable sandbox with
 autoescaping, and see only the record, a few flags and the public sentence builders of
 `auditor.narrative`. The report's artifacts are read once, checked against their SHA-256, and
-served from memory: WeasyPrint fetches through `ArtifactFetcher`, which refuses every other URL.
+served from memory: WeasyPrint fetches through `ArtifactFetcher`, which serves them and the fonts
+shipped with auditor (`auditor.fonts`) and refuses every other URL.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from PIL import Image
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from auditor import narrative, narrative_trust
+from auditor import fonts, narrative, narrative_trust
 from auditor.charts import frame_importance_chart
 from auditor.errors import ReportError
 from auditor.evidence import (
@@ -137,8 +138,9 @@ def render_html(
 
 
 class ArtifactFetcher(URLFetcher):
-    """Serves the report's own checked artifacts from memory; refuses every other URL.
-    PNG images are served as JPEG display copies (`display_copy`)."""
+    """Serves the report's own checked artifacts from memory, and the shipped fonts that
+    `auditor-font:NAME` URLs name; refuses every other URL. PNG images are served as JPEG display
+    copies (`display_copy`)."""
 
     def __init__(self, artifacts: CheckedArtifacts) -> None:
         super().__init__(allowed_protocols=("file",))
@@ -148,7 +150,10 @@ class ArtifactFetcher(URLFetcher):
 
     def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
         self.requested.append(url)
+        font = fonts.font_of_url(url)
         try:
+            if font is not None:
+                return URLFetcherResponse(url, body=fonts.font_bytes(font))
             relative = self._relative_path(url)
         except ReportError as exc:
             self.refused.append(url)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import signal
 import sys
 from types import FrameType
@@ -12,9 +11,9 @@ from types import FrameType
 import click
 
 from auditor.errors import AuditorError
+from auditor.quiet import quiet_libraries
 
 COMMAND_MODULES = ("demo", "render", "keys", "verify", "import_model", "batch", "review", "submission")
-QUIET_LIBRARIES = ("pyhanko", "pyhanko_certvalidator")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,9 +24,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Evidence reports for the decisions of video anomaly detectors."""
     ctx.obj = {"debug": debug}
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(name)s: %(message)s")
-    if not debug:  # verdicts reach the user as auditor's own lines; pyHanko's logs would repeat them
-        for name in QUIET_LIBRARIES:
-            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _register_commands() -> None:
@@ -45,19 +41,12 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
-def _set_native_log_levels(debug: bool) -> None:
-    """OpenCV's and FFmpeg's own lines go straight to stderr, beside auditor's one-line errors: off
-    unless --debug (read when OpenCV is imported and when it opens its first video)."""
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "INFO" if debug else "FATAL")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "32" if debug else "-8")  # AV_LOG_INFO / AV_LOG_QUIET
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a user error becomes one line on stderr and the error's exit code."""
     signal.signal(signal.SIGTERM, _terminate)
-    _register_commands()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    _set_native_log_levels(debug)
+    quiet_libraries(debug)  # before the commands import pyHanko, Dask, OpenCV and TensorFlow
+    _register_commands()
     try:
         cli.main(args=argv, prog_name="auditor", standalone_mode=False)
     except click.UsageError as exc:  # one line too, naming the help to read

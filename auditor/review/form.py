@@ -21,18 +21,16 @@ Choices, and why (DESIGN §4):
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from pathlib import Path
 from typing import Any
 
 import pydyf
 from fontTools.ttLib import TTFont
 from pyhanko.pdf_utils import generic
 
+from auditor import fonts
 from auditor.errors import ReportError
 from auditor.review.model import FIELDS, SIGNATURE_SUFFIX_NAME, SLOTS, field_name
 
@@ -42,11 +40,6 @@ TEXT_SIZE = 9.0  # points, single-line fields
 MULTILINE_SIZE = 8.0  # points, the tall fields (data considered, reasons)
 MULTILINE = frozenset({"data_considered", "reasons"})
 CHECKBOX = "automation_bias_acknowledged"
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
-)
 _CSS_TO_PT = 0.75
 _FLAG_PRINT = 4
 _FLAG_MULTILINE = 1 << 12
@@ -75,26 +68,9 @@ def attribute_of(suffix: str) -> str:
     return next(attribute for attribute, name in FIELDS.items() if name == suffix)
 
 
-@lru_cache(maxsize=1)
 def font_file() -> bytes:
-    """Liberation Sans Regular, the form font (SIL OFL: embedding allowed)."""
-    for candidate in FONT_CANDIDATES:
-        if Path(candidate).is_file():
-            return Path(candidate).read_bytes()
-    found = _fc_match()
-    if found:
-        return found.read_bytes()
-    raise ReportError("the review form needs the Liberation Sans font; install it (Debian: fonts-liberation)")
-
-
-def _fc_match() -> Path | None:
-    if shutil.which("fc-match") is None:
-        return None
-    done = subprocess.run(
-        ["fc-match", "-f", "%{file}", "Liberation Sans:style=Regular"], capture_output=True, text=True, check=False
-    )
-    path = Path(done.stdout.strip()) if done.returncode == 0 else None
-    return path if path is not None and path.name == "LiberationSans-Regular.ttf" and path.is_file() else None
+    """Liberation Sans Regular, the form font, shipped with auditor (SIL OFL: embedding allowed)."""
+    return fonts.font_bytes(fonts.FORM_FONT)
 
 
 @dataclass(frozen=True)
