@@ -12,6 +12,7 @@ import logging
 import os
 import warnings
 
+QUIET_ENVIRONMENT = ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL", "PYTHONWARNINGS", "DASK_LOGGING__DISTRIBUTED")
 LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "distributed", "tornado", "asyncio", "fontTools", "weasyprint")
 
 

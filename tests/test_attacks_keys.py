@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 import auditor.cli
 from auditor.errors import SigningError
 from auditor.keys import import_identity
+from auditor.quiet import QUIET_ENVIRONMENT
 
 SEAL_PASSPHRASE = "daily seal passphrase"
 ROOT_PASSPHRASE = "offline root passphrase"
@@ -36,6 +37,8 @@ def keys_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.
     monkeypatch.setattr(auditor.cli, "COMMAND_MODULES", ("keys",))
     monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", SEAL_PASSPHRASE)
     monkeypatch.setenv("AUDITOR_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
+    for name in QUIET_ENVIRONMENT:  # main() sets them for its child processes: restored after the test
+        monkeypatch.delenv(name, raising=False)
     folder = tmp_path / "keys"
     code = auditor.cli.main(["keys", "init", "--organisation", "City Transit", "--keys", str(folder)])
     out, err = capsys.readouterr()

@@ -24,6 +24,7 @@ from PIL import Image
 from auditor.cli.render import render
 from auditor.errors import ArchiveError, ReportError
 from auditor.evidence import SealInfo, load_record, read_artifacts, record_json, write_record
+from auditor.fonts import REPORT_FONTS
 from auditor.profile import DeploymentProfile
 from auditor.report import ArtifactFetcher, render_html, render_pdf, write_report
 
@@ -185,7 +186,8 @@ def test_hostile_values_fetch_nothing_in_pdf(tmp_path: Path, monkeypatch: pytest
     pdf.write_bytes(render_pdf(record, tmp_path))
     assert requested, "the images should have gone through the fetcher"
     listed = {(tmp_path / a.path).resolve().as_uri() for a in record.artifacts}
-    assert set(requested) <= listed
+    shipped_fonts = {f"auditor-font:{name}" for name in REPORT_FONTS}
+    assert set(requested) <= listed | shipped_fonts
     assert not any("passwd" in url or "example.com" in url for url in requested)
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert HOSTILE in text

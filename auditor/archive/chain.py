@@ -17,10 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
 
+# A batch folder OUT: the ledger, the index (archive.index), and these folders.
 LEDGER_NAME = "ledger.jsonl"
+REPORTS_DIR, SCANS_DIR = "reports", "scans"  # registered report folders; each video's detections
+STAGING_DIR, LOCK_NAME = ".staging", ".lock"  # unsigned folders of workers; held while a batch runs
 LEDGER_FORMAT = "auditor-ledger/1"
 GENESIS = "0" * 64  # `previous` of the first entry
-KINDS = {"scan": "scans", "report": "reports", "review": "reports", "submission": "reports"}  # kind -> folder of OUT
+KINDS = {"scan": SCANS_DIR, "report": REPORTS_DIR, "review": REPORTS_DIR, "submission": REPORTS_DIR}  # kind -> folder of OUT
 AMENDMENTS = frozenset({"review", "submission"})  # kinds that amend an already registered report folder
 MiB = 1 << 20
 MAX_LEDGER_BYTES = 64 * MiB

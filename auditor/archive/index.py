@@ -24,12 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import ArchiveError
 from auditor.files import atomic_write_text
+from auditor.report_folder import HTML_NAME, PDF_NAME
 from auditor.video import format_time
 
 INDEX_CSV = "index.csv"
 INDEX_HTML = "index.html"
 TEMPLATE = "batch-index.html.j2"
-REPORT_FILES = ("report.pdf", "report.html")  # what each row links to, inside its report folder
+REPORT_FILES = (PDF_NAME, HTML_NAME)  # what each row links to, inside its report folder
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_INDEX_BYTES = 64 << 20
 

@@ -28,6 +28,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from auditor.archive import IndexRow, Ledger, LedgerEntry, write_index
+from auditor.archive.chain import LOCK_NAME, REPORTS_DIR, SCANS_DIR, STAGING_DIR
+from auditor.archive.index import INDEX_CSV
 from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
 from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
 from auditor.detections import Detection, detections_jsonl
@@ -36,6 +38,7 @@ from auditor.evidence import EvidenceRecord, SealInfo
 from auditor.files import atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity
 from auditor.pipeline import ReportOptions
+from auditor.report_folder import RECORD_NAME
 from auditor.requests import ReportRequest, request_for
 from auditor.review.state import review_state
 from auditor.scan import ScanResult, ScanSettings
@@ -44,7 +47,6 @@ from auditor.verify import TrustAnchors, verify_folder
 
 log = logging.getLogger(__name__)
 BatchProgress = Callable[[int, int], None]  # (units finished, units known)
-STAGING, SCANS, REPORTS, LOCK = ".staging", "scans", "reports", ".lock"
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class BatchSummary:
             "failed": self.count("failed"),
             "pending": self.count("pending"),
             "skipped_as_done": self.skipped,
-            "index": str(self.out / "index.csv"),
+            "index": str(self.out / INDEX_CSV),
             "rows": [row.model_dump(mode="json") for row in self.rows],
         }
 
@@ -100,12 +102,12 @@ def run_batch(
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
     """Hold `out/.lock` exclusively; clear the staging area a killed run left."""
-    if out.is_dir() and any(out.iterdir()) and not (out / LOCK).exists():
+    if out.is_dir() and any(out.iterdir()) and not (out / LOCK_NAME).exists():
         raise ArchiveError(f"{out} is not empty and holds no batch; choose an empty or new folder, or the --out of a batch")
     try:
-        for sub in ("", SCANS, REPORTS):
+        for sub in ("", SCANS_DIR, REPORTS_DIR):
             (out / sub).mkdir(parents=True, exist_ok=True)
-        handle = open(out / LOCK, "a")  # noqa: SIM115 (held for the whole run)
+        handle = open(out / LOCK_NAME, "a")  # noqa: SIM115 (held for the whole run)
     except OSError as exc:
         raise ArchiveError(f"cannot use {out} as batch output: {exc.strerror or exc}; check the path and permissions") from exc
     with handle:
@@ -113,12 +115,12 @@ def _locked(out: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise ArchiveError(f"another batch is writing to {out}; wait for it to finish or use another --out") from exc
-        shutil.rmtree(out / STAGING, ignore_errors=True)
-        (out / STAGING).mkdir()
+        shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
+        (out / STAGING_DIR).mkdir()
         try:
             yield
         finally:
-            shutil.rmtree(out / STAGING, ignore_errors=True)
+            shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
 
 
 class _Coordinator:
@@ -187,7 +189,7 @@ class _Coordinator:
         return [Detection.model_validate_json(line) for line in text.splitlines() if line.strip()]
 
     def _scan_done(self, video: VideoInput, key: str, result: ScanResult) -> None:
-        path = self.out / SCANS / f"{key[:32]}.jsonl"
+        path = self.out / SCANS_DIR / f"{key[:32]}.jsonl"
         atomic_write_text(path, detections_jsonl(result.detections))
         stopped = result.decode_end.describe() if result.decode_end and not result.decode_end.complete else None
         self.ledger.append("scan", key, path, {
@@ -235,7 +237,7 @@ class _Coordinator:
             self._adopt(key, final)
             return
         task = ReportTask(
-            self.settings.spec, key, request, video_sha256, self.settings.report, self.seal_info, str(self.out / STAGING)
+            self.settings.spec, key, request, video_sha256, self.settings.report, self.seal_info, str(self.out / STAGING_DIR)
         )
         self._submit(run_report, task, ("report", key))
 
@@ -256,7 +258,7 @@ class _Coordinator:
             when = request.where
         parts = (request.source_id or request.video.stem, when, request.class_name or "", key[:8])
         name = "_".join(part for part in parts if part)
-        return self.out / REPORTS / re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")
+        return self.out / REPORTS_DIR / re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")
 
     def _report_done(self, key: str, staged: StagedReport) -> None:
         folder = Path(staged.folder)
@@ -273,7 +275,7 @@ class _Coordinator:
             self._report_failed(key, f"{final.relative_to(self.out)} exists but does not verify "
                                      f"({bad[0].reasons[0] if bad[0].reasons else bad[0].status}); move it away and run again")
             return
-        record = EvidenceRecord.model_validate_json((final / "evidence.json").read_bytes())
+        record = EvidenceRecord.model_validate_json((final / RECORD_NAME).read_bytes())
         self._register(key, final, _record_row(self.rows[key], record, final, self.out))
 
     def _register(self, key: str, final: Path, row: IndexRow) -> None:

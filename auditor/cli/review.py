@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from auditor.keys.reviewers import REVIEWER_PASSPHRASE_ENV
+from auditor.report_folder import review_name
 from auditor.review.model import DECISIONS
 
 
@@ -48,7 +49,7 @@ def review_command(
         decision=decision, reasons=reasons, minutes=minutes, automation_bias_acknowledged=bias_acknowledged,
     )
     entry = review_report(report, identity, review, slot, tsa_url=tsa_url)
-    click.echo(f"review {entry.slot} signed by {entry.signer}: {entry.review.decision}; {report / f'review-{entry.slot}.json'}")
+    click.echo(f"review {entry.slot} signed by {entry.signer}: {entry.review.decision}; {report / review_name(entry.slot)}")
 
 
 def _passphrase(folder: Path) -> str:

@@ -13,11 +13,12 @@ import json
 from pathlib import Path
 
 from auditor.archive import LEDGER_NAME, Ledger
+from auditor.archive.chain import REPORTS_DIR
 from auditor.errors import ReportError
 from auditor.evidence import load_record
 from auditor.files import atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity
-from auditor.report_folder import PDF_NAME, RECORD_NAME
+from auditor.report_folder import PDF_NAME, RECORD_NAME, review_name
 from auditor.review.fill import sign_review
 from auditor.review.model import ReviewInput, ReviewRecord
 from auditor.review.queue import refresh_index
@@ -39,7 +40,7 @@ def review_report(
         review=review, signer=signed.signer, certificate_sha256=signed.certificate_sha256, signed_at=signed.signed_at,
         pdf_size=signed.pdf_size, pdf_sha256=signed.pdf_sha256,
     )
-    path = atomic_write_text(folder / f"review-{signed.slot}.json", json.dumps(entry.model_dump(mode="json"), indent=2) + "\n")
+    path = atomic_write_text(folder / review_name(signed.slot), json.dumps(entry.model_dump(mode="json"), indent=2) + "\n")
     signature = sign_detached(path, identity, tsa_url=tsa_url)
     _register(folder, entry, [PDF_NAME, path.name, signature.name])
     return entry
@@ -62,7 +63,7 @@ def register_amendment(folder: Path, kind: str, name: str, files: list[str], fac
     batch folder OUT, or None when the report stands alone."""
     folder = Path(folder).absolute()
     out = folder.parent.parent
-    if folder.parent.name != "reports" or not (out / LEDGER_NAME).is_file():
+    if folder.parent.name != REPORTS_DIR or not (out / LEDGER_NAME).is_file():
         return None
     key = hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()
     Ledger(out).append(kind, key, folder, facts, only=files)

@@ -13,7 +13,6 @@ The rules (GDPR Art. 22(3), WP251rev.01, AI Act Art. 14):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Final, Literal
 from pydantic import ValidationError
 
 from auditor.evidence import EvidenceRecord
+from auditor.report_folder import REVIEW_FILE
 from auditor.review.model import ReviewRecord
 
 Status = Literal[
@@ -32,7 +32,6 @@ STATUSES: Final[tuple[str, ...]] = (
     "awaiting review", "overdue", "awaiting second review", "disagreement", "escalated", "reviewed", "overturned",
     "no alert",
 )
-REVIEW_FILE = re.compile(r"^review-([1-9][0-9]{0,2})\.json$")
 MAX_REVIEW_BYTES: Final = 256 * 1024
 
 

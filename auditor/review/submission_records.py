@@ -15,10 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
-from auditor.report_folder import RECORD_NAME, SIGNATURE_SUFFIX
+from auditor.report_folder import (
+    ATTACHMENTS_DIR,
+    RECORD_NAME,
+    SIGNATURE_SUFFIX,
+    SUBMISSIONS_DIR,
+    attachment_name,
+    entry_name,
+)
 
-SUBMISSIONS_DIR: Final = "submissions"
-ATTACHMENTS_DIR: Final = "attachments"
 SUBMISSION_FORMAT: Final = "auditor-submission/1"
 ANSWER_FORMAT: Final = "auditor-submission-answer/1"
 MAX_TEXT_CHARS: Final = 20_000  # of a submission's or an answer's text
@@ -90,13 +95,13 @@ def read_submissions(folder: Path) -> list[SubmissionEntry]:
     numbers = sorted(entry_numbers(area, "submission"))
     orphans = entry_numbers(area, "answer") - set(numbers)
     if orphans:
-        raise ArchiveError(f"{area} holds answer-{min(orphans)}.json without its submission: restore it, or check with `auditor verify`")
+        raise ArchiveError(f"{area} holds {entry_name('answer', min(orphans))} without its submission: restore it, or check with `auditor verify`")
     return [_read_entry_pair(area, number) for number in numbers]
 
 
 def _read_entry_pair(area: Path, number: int) -> SubmissionEntry:
-    submission = load_entry(area / f"submission-{number}.json", SubmissionRecord, number)
-    answer_path = area / f"answer-{number}.json"
+    submission = load_entry(area / entry_name("submission", number), SubmissionRecord, number)
+    answer_path = area / entry_name("answer", number)
     answer = load_entry(answer_path, AnswerRecord, number) if os.path.lexists(answer_path) else None
     return SubmissionEntry(submission, answer)
 
@@ -123,7 +128,7 @@ def submission_files(folder: Path) -> set[str]:
     found: set[str] = set()
     for kind in ("submission", "answer"):
         for number in entry_numbers(area, kind):
-            for name in (f"{kind}-{number}.json", f"{kind}-{number}.json{SIGNATURE_SUFFIX}"):
+            for name in (entry_name(kind, number), entry_name(kind, number) + SIGNATURE_SUFFIX):
                 if is_regular(area / name):
                     found.add(f"{SUBMISSIONS_DIR}/{name}")
             if kind == "submission":
@@ -133,10 +138,10 @@ def submission_files(folder: Path) -> set[str]:
 
 def _attachment_names(area: Path, number: int) -> set[str]:
     try:
-        record = load_entry(area / f"submission-{number}.json", SubmissionRecord, number)
+        record = load_entry(area / entry_name("submission", number), SubmissionRecord, number)
     except ArchiveError:
         return set()
-    names = {f"{number}-{a.name}" for a in record.attachments}
+    names = {attachment_name(number, a.name) for a in record.attachments}
     return {n for n in names if is_regular(area / ATTACHMENTS_DIR / n)}
 
 

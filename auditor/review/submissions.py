@@ -34,9 +34,8 @@ from auditor.errors import ArchiveError
 from auditor.evidence import Submission
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.keys import SigningIdentity
-from auditor.report_folder import RECORD_NAME
+from auditor.report_folder import ATTACHMENTS_DIR, RECORD_NAME, SUBMISSIONS_DIR, attachment_name, entry_name
 from auditor.review.submission_records import (
-    ATTACHMENTS_DIR,
     EXCERPT_CHARS,
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
@@ -44,7 +43,6 @@ from auditor.review.submission_records import (
     MAX_SUBMISSIONS,
     MAX_TEXT_CHARS,
     MAX_TEXT_FILE_BYTES,
-    SUBMISSIONS_DIR,
     AnswerRecord,
     Attachment,
     SubmissionEntry,
@@ -85,7 +83,7 @@ def log_submission(
                 text=text,
                 attachments=entries,
             )
-            return _publish(area, f"submission-{number}.json", record, identity)
+            return _publish(area, entry_name("submission", number), record, identity)
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
@@ -100,12 +98,12 @@ def log_answer(folder: Path, number: int, text: str, identity: SigningIdentity) 
     text = _checked_text(text, "the answer")
     identity.check_usable()
     with _locked_area(folder) as area:
-        source = area / f"submission-{number}.json"
+        source = area / entry_name("submission", number)
         if not source.is_file():
             known = ", ".join(map(str, sorted(entry_numbers(area, "submission")))) or "none"
             raise ArchiveError(f"there is no submission {number} in {area} (submissions: {known}): give its number")
-        if os.path.lexists(area / f"answer-{number}.json"):
-            raise ArchiveError(f"submission {number} is answered already ({area / f'answer-{number}.json'}); an answer is never replaced")
+        if os.path.lexists(area / entry_name("answer", number)):
+            raise ArchiveError(f"submission {number} is answered already ({area / entry_name('answer', number)}); an answer is never replaced")
         data = read_entry(source)
         submission = parse_entry(data, SubmissionRecord, source)
         if (submission.report_id, submission.record_sha256) != (report_id, record_sha256):
@@ -118,7 +116,7 @@ def log_answer(folder: Path, number: int, text: str, identity: SigningIdentity) 
             answered_at=_now(),
             text=text,
         )
-        return _publish(area, f"answer-{number}.json", record, identity)
+        return _publish(area, entry_name("answer", number), record, identity)
 
 
 def read_text_file(path: Path) -> str:
@@ -178,7 +176,7 @@ def safe_name(name: str) -> str:
 
 def _store_attachment(area: Path, number: int, name: str, source: Path, written: list[Path]) -> Attachment:
     data = read_capped(source, MAX_ATTACHMENT_BYTES, "attachment")
-    target = area / ATTACHMENTS_DIR / f"{number}-{name}"
+    target = area / ATTACHMENTS_DIR / attachment_name(number, name)
     target.parent.mkdir(exist_ok=True)
     written.append(atomic_write_bytes(target, data))
     return Attachment(name=name, size=len(data), sha256=sha256_bytes(data))

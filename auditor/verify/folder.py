@@ -21,8 +21,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from auditor.files import walk_folder
-from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
-from auditor.review.state import REVIEW_FILE
+from auditor.report_folder import (
+    HTML_NAME,
+    MANIFEST_NAME,
+    PDF_NAME,
+    RECORD_NAME,
+    REVIEW_FILE,
+    SIGNATURE_SUFFIX,
+    review_name,
+)
 from auditor.review.submission_records import submission_files
 from auditor.signing import MANIFEST_FILES, FolderManifest, ManifestEntry
 from auditor.verify.detached import check_detached
@@ -82,11 +89,11 @@ def _review_verdicts(folder: Path, pdf: FileVerdict, anchors: TrustAnchors) -> l
     names = sorted(p.name for p in folder.iterdir() if REVIEW_FILE.match(p.name))
     verdicts = [check_review_file(folder, name, anchors, pdf.reviews) for name in names]
     for review in pdf.reviews:
-        if f"review-{review.slot}.json" not in names:
+        if review_name(review.slot) not in names:
             verdicts.append(Findings(notes=[
                 f"review slot {review.slot} is signed in the PDF but review-{review.slot}.json is missing beside it "
                 "(the PDF's review stands; the file only repeats it)"
-            ]).verdict(folder / f"review-{review.slot}.json", "detached", [], anchors.description))
+            ]).verdict(folder / review_name(review.slot), "detached", [], anchors.description))
     return verdicts
 
 

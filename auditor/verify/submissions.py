@@ -11,10 +11,9 @@ from pydantic import ValidationError
 
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
+from auditor.report_folder import ATTACHMENTS_DIR, SUBMISSIONS_DIR, attachment_name, entry_name
 from auditor.review.submission_records import (
-    ATTACHMENTS_DIR,
     MAX_ENTRY_BYTES,
-    SUBMISSIONS_DIR,
     AnswerRecord,
     Attachment,
     SubmissionEntry,
@@ -39,10 +38,10 @@ def trusted_submissions(folder: Path, anchors: TrustAnchors) -> tuple[list[Submi
     area = Path(folder) / SUBMISSIONS_DIR
     entries = []
     for number in sorted(entry_numbers(area, "submission")):
-        if f"submission-{number}.json" in valid:
-            submission = load_entry(area / f"submission-{number}.json", SubmissionRecord, number)
-            answered = f"answer-{number}.json" in valid
-            answer = load_entry(area / f"answer-{number}.json", AnswerRecord, number) if answered else None
+        if entry_name("submission", number) in valid:
+            submission = load_entry(area / entry_name("submission", number), SubmissionRecord, number)
+            answered = entry_name("answer", number) in valid
+            answer = load_entry(area / entry_name("answer", number), AnswerRecord, number) if answered else None
             entries.append(SubmissionEntry(submission, answer))
     return entries, [v for v in verdicts if v.status != "valid"]
 
@@ -58,7 +57,7 @@ def check_submissions(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
     verdicts = []
     for number in sorted(entry_numbers(area, "submission") | entry_numbers(area, "answer")):
         for kind in ("submission", "answer"):
-            path = area / f"{kind}-{number}.json"
+            path = area / entry_name(kind, number)
             if os.path.lexists(path):
                 verdict, data = check_detached(path, anchors, MAX_ENTRY_BYTES)
                 problems = [] if data is None else _entry_problems(area, kind, number, data, binding)
@@ -73,7 +72,7 @@ def _folder_binding(folder: Path) -> tuple[str, str] | str:
         return f"cannot bind the entry to its report: {exc}"
 
 def _entry_problems(area: Path, kind: str, number: int, data: bytes, binding: tuple[str, str] | str) -> list[str]:
-    name = f"{kind}-{number}.json"
+    name = entry_name(kind, number)
     model: type[SubmissionRecord | AnswerRecord] = SubmissionRecord if kind == "submission" else AnswerRecord
     try:
         record = model.model_validate_json(data)
@@ -93,8 +92,8 @@ def _entry_problems(area: Path, kind: str, number: int, data: bytes, binding: tu
     return problems
 
 def _attachment_problem(area: Path, number: int, attachment: Attachment) -> str | None:
-    name = f"{ATTACHMENTS_DIR}/{number}-{attachment.name}"
-    path = area / ATTACHMENTS_DIR / f"{number}-{attachment.name}"
+    name = f"{ATTACHMENTS_DIR}/{attachment_name(number, attachment.name)}"
+    path = area / ATTACHMENTS_DIR / attachment_name(number, attachment.name)
     if not is_regular(path):
         return f"attachment {name} of submission {number} is missing (or not a regular file)"
     if path.stat().st_size != attachment.size:
@@ -104,13 +103,13 @@ def _attachment_problem(area: Path, number: int, attachment: Attachment) -> str 
     return None
 
 def _answer_problems(area: Path, answer: AnswerRecord) -> list[str]:
-    source = area / f"submission-{answer.number}.json"
+    source = area / entry_name("submission", answer.number)
     if not is_regular(source):
-        return [f"answer-{answer.number}.json answers submission {answer.number}, which is missing"]
+        return [f"{entry_name('answer', answer.number)} answers submission {answer.number}, which is missing"]
     try:
         data = read_entry(source)
     except ArchiveError as exc:
-        return [f"answer-{answer.number}.json: {exc}"]
+        return [f"{entry_name('answer', answer.number)}: {exc}"]
     if sha256_bytes(data) != answer.submission_sha256:
-        return [f"answer-{answer.number}.json answers another text than submission-{answer.number}.json holds"]
+        return [f"{entry_name('answer', answer.number)} answers another text than {entry_name('submission', answer.number)} holds"]
     return []
