@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -171,8 +172,8 @@ def test_review_made_with_pypdf_and_the_pyhanko_command_line(
     (tmp_path / "pass.txt").write_text("p12 pass\n")
     out = tmp_path / "reviewed.pdf"
     done = subprocess.run(
-        ["pyhanko", "sign", "addsig", "--field", "review1.signature", "pkcs12", "--passfile", str(tmp_path / "pass.txt"),
-         str(filled), str(out), str(_p12(identities, tmp_path / "reviewer.p12"))],
+        [str(Path(sys.executable).with_name("pyhanko")),  # the pyhanko command of this environment, on PATH or not
+         "sign", "addsig", "--field", "review1.signature", "pkcs12", "--passfile", str(tmp_path / "pass.txt"), str(filled), str(out), str(_p12(identities, tmp_path / "reviewer.p12"))],
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
