@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 
+from auditor.cli.output import escaped
 from auditor.errors import AuditorError
 from auditor.quiet import quiet_libraries
 
@@ -51,12 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="auditor", standalone_mode=False)
     except click.UsageError as exc:  # one line too, naming the help to read
         where = f"; see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
-        click.echo(f"auditor: error: {exc.format_message().rstrip('.')}{where}", err=True)
+        click.echo(f"auditor: error: {escaped(exc.format_message().rstrip('.'))}{where}", err=True)
         return exc.exit_code
     except AuditorError as exc:
         if debug:
             raise
-        click.echo(f"auditor: error: {exc}", err=True)
+        click.echo(f"auditor: error: {escaped(exc)}", err=True)
         return exc.exit_code
     except click.exceptions.Abort as exc:  # click turns KeyboardInterrupt (and so SIGTERM) into Abort
         if isinstance(exc.__context__, Terminated):

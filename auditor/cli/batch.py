@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from auditor.cli.keys import keys_dir_option, load_signing_identity, skip_check_option
+from auditor.cli.output import escaped
 
 if TYPE_CHECKING:
     from auditor.batch.inputs import BatchInputs
@@ -73,15 +74,15 @@ def scan_command(
             show = (lambda done, n, u=update: u(done, f"{n} detections")) if update else None
             result = scan_video(info.path, detector, ScanSettings(stride=stride), source_id, show)
         if result.decode_end is not None and not result.decode_end.complete:
-            click.echo(f"auditor: {info.name}: {result.decode_end.describe()}", err=True)
-        click.echo(f"{info.name}: {len(result.detections)} detections in {result.windows} windows", err=True)
+            click.echo(escaped(f"auditor: {info.name}: {result.decode_end.describe()}"), err=True)
+        click.echo(escaped(f"{info.name}: {len(result.detections)} detections in {result.windows} windows"), err=True)
         found.extend(_relative_to(d, out) for d in result.detections)
     text = detections_jsonl(found)
     if out is None:
         click.echo(text, nl=False)
     else:
         atomic_write_text(out, text)
-        click.echo(f"{len(found)} detections written to {out}", err=True)
+        click.echo(escaped(f"{len(found)} detections written to {out}"), err=True)
 
 
 def _relative_to(detection: Detection, out: Path | None) -> Detection:
@@ -175,10 +176,10 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     else:
         click.echo(f"{summary.count('reported')} reported, {summary.count('failed')} failed, "
                    f"{summary.count('pending')} pending ({summary.skipped} units already done); "
-                   f"index: {summary.out / 'index.html'}")
+                   f"index: {escaped(summary.out / 'index.html')}")
         for row in summary.rows:
             if row.status == "failed":
-                click.echo(f"  failed: {row.video} {row.class_name}: {row.reason}", err=True)
+                click.echo(escaped(f"  failed: {row.video} {row.class_name}: {row.reason}"), err=True)
     failed = summary.count("failed") + summary.count("pending")
     if failed:
         raise IncompleteBatch(

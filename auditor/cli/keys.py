@@ -20,6 +20,7 @@ import click
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
+from auditor.cli.output import escaped
 from auditor.errors import SigningError
 from auditor.explain.base import CHECK_NAMES
 from auditor.keys import (
@@ -264,7 +265,7 @@ def add_reviewer_command(
         folder, root_passphrase, name, role, _new_reviewer_passphrase(name), out=out_dir, root_key=root_key
     )
     cert = read_certificates(paths.identity.cert)[0]
-    click.echo(f"issued a reviewer certificate for {name.strip()} (role: {reviewer_role(cert)}) in {paths.identity.folder}")
+    click.echo(escaped(f"issued a reviewer certificate for {name.strip()} (role: {reviewer_role(cert)}) in {paths.identity.folder}"))
     _describe(paths.identity)
     _how_to_import(paths)
 
@@ -294,10 +295,10 @@ def _describe(paths: IdentityPaths) -> None:
     root = read_certificates(paths.root)[0]
     now = dt.datetime.now(dt.UTC)
     state = "valid" if cert.not_valid_before_utc <= now <= cert.not_valid_after_utc else "NOT VALID NOW"
-    click.echo(f"  signer:      {cert.subject.rfc4514_string({NameOID.TITLE: 'title'})}")
+    click.echo(f"  signer:      {escaped(cert.subject.rfc4514_string({NameOID.TITLE: 'title'}))}")
     click.echo(f"  certificate: SHA-256 {cert.fingerprint(hashes.SHA256()).hex()}")
     click.echo(f"  valid:       {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d} ({state})")
-    click.echo(f"  root:        {root.subject.rfc4514_string()} (SHA-256 {root.fingerprint(hashes.SHA256()).hex()})")
+    click.echo(f"  root:        {escaped(root.subject.rfc4514_string())} (SHA-256 {root.fingerprint(hashes.SHA256()).hex()})")
     click.echo(f"  trust file:  {paths.root}  (give it to verifiers: auditor verify --trust)")
     click.echo(f"  key file:    {_key_line(paths.key)}")
     root_key = paths.folder / ROOT_KEY_FILE

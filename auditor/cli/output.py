@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -13,13 +14,27 @@ from auditor.report_folder import HTML_NAME, PDF_NAME, RECORD_NAME
 if TYPE_CHECKING:
     from auditor.report import ReportResult
 
+# C0 and C1 controls, DEL, line and paragraph separators, bidirectional and invisible format
+# characters, lone surrogates (undecodable file names) and tag characters
+_HIDDEN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+    "\ud800-\udfff\U000e0000-\U000e007f]"
+)
+
+
+def escaped(value: object) -> str:
+    """`value` as text with every control or invisible format character written as its escape
+    (`\\n`, `\\x1b`, `\\u202e`): a name or reason read from a file or a certificate can then
+    neither start a line of its own nor steer the terminal."""
+    return _HIDDEN.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), str(value))
+
 
 def progress_printer() -> Callable[[str], None]:
     """A progress callback printing `[  1.2s] step` lines on stderr."""
     start = time.perf_counter()
 
     def show(step: str) -> None:
-        click.echo(f"[{time.perf_counter() - start:5.1f}s] {step}", err=True)
+        click.echo(f"[{time.perf_counter() - start:5.1f}s] {escaped(step)}", err=True)
 
     return show
 
@@ -27,10 +42,10 @@ def progress_printer() -> Callable[[str], None]:
 def print_result(result: ReportResult) -> None:
     """The decision in one line, then where the report is."""
     decision = result.record.decision
-    scores = f"{decision.predicted_class} ({decision.predicted_probability:.1%}, threshold {decision.threshold:.0%})"
+    scores = f"{escaped(decision.predicted_class)} ({decision.predicted_probability:.1%}, threshold {decision.threshold:.0%})"
     if decision.flagged:
         click.echo(f"FLAGGED: {scores}; a person must review this decision")
     else:
         click.echo(f"not flagged: {scores}")
     state = "signed report" if result.signed else "UNSIGNED DRAFT"
-    click.echo(f"{state}: {result.folder / PDF_NAME}  (also {HTML_NAME}, {RECORD_NAME})")
+    click.echo(f"{state}: {escaped(result.folder / PDF_NAME)}  (also {HTML_NAME}, {RECORD_NAME})")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from auditor.cli.output import escaped
 from auditor.keys.reviewers import REVIEWER_PASSPHRASE_ENV
 from auditor.report_folder import review_name
 from auditor.review.model import DECISIONS
@@ -49,7 +50,7 @@ def review_command(
         decision=decision, reasons=reasons, minutes=minutes, automation_bias_acknowledged=bias_acknowledged,
     )
     entry = review_report(report, identity, review, slot, tsa_url=tsa_url)
-    click.echo(f"review {entry.slot} signed by {entry.signer}: {entry.review.decision}; {report / review_name(entry.slot)}")
+    click.echo(escaped(f"review {entry.slot} signed by {entry.signer}: {entry.review.decision}; {report / review_name(entry.slot)}"))
 
 
 def _passphrase(folder: Path) -> str:
@@ -91,7 +92,7 @@ def queue_command(out: Path, only: tuple[str, ...], as_json: bool) -> None:
     counts = status_counts(items)
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no reports")
     for item in shown:
-        click.echo(f"{item.state.status:<22} {item.folder.name}  {item.predicted_class}  {item.state.describe()}")
+        click.echo(escaped(f"{item.state.status:<22} {item.folder.name}  {item.predicted_class}  {item.state.describe()}"))
 
 
 COMMANDS = [review_command, queue_command]

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from auditor.archive.chain import LEDGER_NAME
+from auditor.cli.output import escaped
 from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, FileVerdict, exit_code, load_trust, verify_paths
 from auditor.verify.status import PdfReview
 
@@ -21,7 +22,7 @@ class VerificationFailed(click.ClickException):
     exit_code = EXIT_INVALID
 
     def show(self, file: object = None) -> None:
-        click.echo(f"auditor: verify: {self.message}", err=True)
+        click.echo(f"auditor: verify: {escaped(self.message)}", err=True)
 
 
 class SignedByUntrustedKey(VerificationFailed):
@@ -77,7 +78,7 @@ def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | No
     else:
         for verdict in verdicts:
             _print_verdict(verdict)
-        click.echo(f"trusted root: {anchors.description}")
+        click.echo(f"trusted root: {escaped(anchors.description)}")
     if code:
         bad = sum(v.status != "valid" for v in verdicts)
         what = "altered or invalid" if code == EXIT_INVALID else "signed by an untrusted key"
@@ -94,6 +95,7 @@ def _ledger_problem(verdicts: list[FileVerdict]) -> str:
 
 
 def _print_verdict(verdict: FileVerdict) -> None:
+    """The verdict's lines; every name, path and reason escaped (`escaped`), so that each stays on its line."""
     label = _LABELS[verdict.status]
     signed = ""
     if verdict.signatures:
@@ -102,27 +104,27 @@ def _print_verdict(verdict: FileVerdict) -> None:
         signed = f"  signed by {first.signer}{when}"
         if len(verdict.signatures) > 1:
             signed += f" (+{len(verdict.signatures) - 1} later signature(s))"
-    click.echo(f"{label:<10} {verdict.path}{signed}")
+    click.echo(escaped(f"{label:<10} {verdict.path}{signed}"))
     for review in verdict.reviews:
         _print_review(review)
     for reason in verdict.reasons:
-        click.echo(f"  - {reason}")
+        click.echo(f"  - {escaped(reason)}")
     for note in verdict.notes:
-        click.echo(f"  · {note}")
+        click.echo(f"  · {escaped(note)}")
 
 
 def _print_review(review: PdfReview) -> None:
     when = f" on {review.signed_at:%Y-%m-%d %H:%M} UTC" if review.signed_at else ""
     said = review.review
     if said is None:
-        click.echo(f"  review {review.slot}: signed by {review.signer}{when}; its fields are no valid review")
+        click.echo(escaped(f"  review {review.slot}: signed by {review.signer}{when}; its fields are no valid review"))
         return
     minutes = f", {said.minutes:g} min" if said.minutes is not None else ""
-    click.echo(
+    click.echo(escaped(
         f"  review {review.slot}: {said.decision.upper()} by {said.reviewer} ({said.role}){minutes}, "
         f"signed by {review.signer}{when}"
-    )
-    click.echo(f"    reasons: {said.reasons}")
+    ))
+    click.echo(f"    reasons: {escaped(said.reasons)}")
 
 
 COMMANDS = [verify_command]
