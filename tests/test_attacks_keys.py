@@ -10,6 +10,7 @@ and inspects the files it leaves, independently of `auditor.keys`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 from pathlib import Path
 
@@ -37,10 +38,16 @@ def keys_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.
     monkeypatch.setattr(auditor.cli, "COMMAND_MODULES", ("keys",))
     monkeypatch.setenv("AUDITOR_KEY_PASSPHRASE", SEAL_PASSPHRASE)
     monkeypatch.setenv("AUDITOR_ROOT_PASSPHRASE", ROOT_PASSPHRASE)
-    for name in QUIET_ENVIRONMENT:  # main() sets them for its child processes: restored after the test
-        monkeypatch.delenv(name, raising=False)
     folder = tmp_path / "keys"
-    code = auditor.cli.main(["keys", "init", "--organisation", "City Transit", "--keys", str(folder)])
+    saved = {name: os.environ.get(name) for name in QUIET_ENVIRONMENT}
+    try:
+        code = auditor.cli.main(["keys", "init", "--organisation", "City Transit", "--keys", str(folder)])
+    finally:  # main() sets them for its child processes; later tests' processes must not inherit them
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     out, err = capsys.readouterr()
     assert code == 0, err
     (tmp_path / "init.out").write_text(out)
