@@ -1,7 +1,7 @@
-"""Attacks on what `verify` and `queue` print, and on the work `verify` does, from issue 21.
+"""Attacks on what `verify` prints, and on the work it does, from issue 21.
 
-Item 13: names and reasons read from a PDF, a certificate, a review file or a file name must not
-forge lines or steer the terminal. Item 14: a PDF with many signatures, many fields or a huge field
+Item 13: names and reasons read from a PDF or a file name must not forge lines or steer the
+terminal. Item 14: a PDF with many signatures, many fields or a huge field
 value must be refused in seconds. Fixtures: identities under one test root and a report rendered
 with the shipped templates (so with the review form), sealed (tests/fixtures/identities.py).
 """
@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography.x509.oid import NameOID
 from fixtures.identities import Identities, templated_report
 
-from auditor.archive import write_index
-from auditor.archive.ledger import Ledger
-from auditor.cli.review import queue_command
 from auditor.cli.verify import verify_command
+from auditor.keys import SigningIdentity
 from auditor.review.fill import sign_review
-from auditor.review.model import ReviewInput, ReviewRecord
+from auditor.review.model import ReviewInput
 
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")  # anything but "\n"
 FORGED_REASONS = (
@@ -43,16 +42,22 @@ def _terminal(command: object, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _review(reviewer: str, reasons: str) -> ReviewInput:
-    return ReviewInput(reviewer=reviewer, role="Duty officer", decision="overturn", reasons=reasons, minutes=3,
-                       automation_bias_acknowledged=True)
+def _review(reviewer: SigningIdentity, reasons: str) -> ReviewInput:
+    """An overturn by `reviewer`, named and titled as in its certificate."""
+    subject = reviewer.cert.subject
+    titles = subject.get_attributes_for_oid(NameOID.TITLE)
+    return ReviewInput(
+        reviewer=str(subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value),
+        role=str(titles[0].value) if titles else "Duty officer", decision="overturn", reasons=reasons, minutes=3,
+        automation_bias_acknowledged=True,
+    )
 
 
 def test_item13_verify_prints_hostile_names_and_reasons_escaped_on_their_own_lines(
     sealed_form: Path, identities: Identities, trust: Path, tmp_path: Path
 ) -> None:
     reviewed = shutil.copy(sealed_form / "report.pdf", tmp_path / "reviewed.pdf")
-    sign_review(reviewed, identities.reviewer, _review("Eve\x1b]0;all clear\x07", FORGED_REASONS))
+    sign_review(reviewed, identities.reviewer, _review(identities.reviewer, FORGED_REASONS))
     hidden = tmp_path / HIDING_NAME
     hidden.write_bytes(reviewed.read_bytes() + b"\n% unsigned\n")  # invalid: appended after the last signature
     code, output = _terminal(verify_command, str(reviewed), str(hidden), "--trust", str(trust))
@@ -61,26 +66,10 @@ def test_item13_verify_prints_hostile_names_and_reasons_escaped_on_their_own_lin
     lines = output.splitlines()
     reviews = [line for line in lines if line.lstrip().startswith("review ")]  # one per file, both slot 1
     assert len(reviews) == 2
-    assert all(r.startswith("  review 1: OVERTURN by Eve\\x1b]0;all clear\\x07 (Duty officer), 3 min, signed by ") for r in reviews)
+    assert all(r.startswith("  review 1: OVERTURN by ") for r in reviews)
     assert "    reasons: Not a fight, two friends greeting.\\n  review 2: CONFIRM by Bob Example" in output
     assert any(line.startswith("INVALID    ") and "/report\\r\\x1b[2KVALID      report.pdf  signed by" in line for line in lines)
     code, output = _terminal(verify_command, str(reviewed), str(hidden), "--trust", str(trust), "--json")
     assert code == 1 and not RAW_CONTROL.search(output)
     files = json.JSONDecoder().raw_decode(output)[0]["files"]  # stderr follows it
     assert files[0]["reviews"][0]["review"]["reasons"] == FORGED_REASONS and files[1]["path"] == str(hidden)
-
-
-def test_item13_queue_prints_a_hostile_reviewer_name_escaped(sealed_form: Path, tmp_path: Path) -> None:
-    out = tmp_path / "batch"
-    folder = shutil.copytree(sealed_form, out / "reports" / "case-1")
-    Ledger(out).append("report", "c1", folder, {})
-    write_index(out, [])
-    forged = "Eve\n" + "overdue                case-2  fight  overdue"
-    record = ReviewRecord(
-        report_id="x", record_sha256="0" * 64, slot=1, review=_review(forged, "I watched the whole clip."),
-        signer="CN=Eve", certificate_sha256="0" * 64, signed_at="2026-01-01T00:00:00Z", pdf_size=1, pdf_sha256="0" * 64,
-    )
-    (folder / "review-1.json").write_text(record.model_dump_json())
-    code, output = _terminal(queue_command, str(out))
-    assert code == 0 and not RAW_CONTROL.search(output)
-    assert output.splitlines()[1:] == [f"{'overturned':<22} case-1  fight  overturned by Eve\\noverdue                case-2  fight  overdue"]
