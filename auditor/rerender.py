@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from auditor.desk.reviews import review_records
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_VERSION,
@@ -97,14 +98,7 @@ def _reviews(pdf: Path, trust: Path | None, record: EvidenceRecord, record_sha25
     if verdict.status != "valid":
         logger.warning("reviews left out: %s does not verify (%s)", pdf, verdict.reasons[0] if verdict.reasons else verdict.status)
         return ()
-    return tuple(
-        ReviewRecord(
-            report_id=record.report.report_id, record_sha256=record_sha256, slot=r.slot, review=r.review,
-            signer=r.signer, certificate_sha256=r.certificate_sha256, signed_at=r.signed_at or record.report.created_at,
-            pdf_size=r.revision_size, pdf_sha256=r.revision_sha256,
-        )
-        for r in verdict.reviews if r.review is not None
-    )
+    return tuple(review_records(record, record_sha256, verdict))
 
 
 def _submissions(record_path: Path, trust: Path | None) -> tuple[Submission, ...]:

@@ -74,7 +74,7 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
     assert review(first, alice).returncode == 0
     assert statuses(out)[first.name].startswith("awaiting second review")
     assert review(first, bob).returncode == 0
-    assert statuses(out)[first.name] == "reviewed by Reviewer and Bob Example"
+    assert statuses(out)[first.name] == "reviewed by Åsa Łukasiewicz and Bob Example"
     assert review(second, alice, "overturn").returncode == 0
     assert review(second, alice, "overturn").returncode == 0  # the same reviewer twice is no second verifier
     assert statuses(out)[second.name].startswith("awaiting second review")
@@ -82,7 +82,7 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
 
     kinds = [json.loads(line)["kind"] for line in (out / "ledger.jsonl").read_text().splitlines()]
     assert kinds.count("review") == 4
-    counts = json.loads(run_cli("queue", str(out), "--json").stdout)["counts"]
+    counts = json.loads(run_cli("queue", str(out), "--json", "--trust", str(trust)).stdout)["counts"]
     assert counts["reviewed"] == 1 and counts["awaiting second review"] == 1
     assert sum(counts.values()) == len(batch[1])
     checked = run_cli("verify", str(out), "--trust", str(trust))
@@ -94,13 +94,13 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
                   env=env())
     assert run.returncode == 0, run.stderr
     record = json.loads((rendered / "evidence.json").read_text())
-    assert record["review"]["status"] == "reviewed by Reviewer and Bob Example"
+    assert record["review"]["status"] == "reviewed by Åsa Łukasiewicz and Bob Example"
     assert record["review"]["decision"] == "confirm" and record["review"]["reviewer"] == "Bob Example"
-    assert record["review"]["second_verifier"].startswith("Reviewer (")
+    assert record["review"]["second_verifier"].startswith("Åsa Łukasiewicz (Station supervisor)")
     item = next(i for i in record["completeness"]["items"] if i["number"] == 17)
     assert item["status"] == "provided"
     text = subprocess.run(["pdftotext", str(rendered / "report.pdf"), "-"], capture_output=True, text=True).stdout
-    assert "reviewed by Reviewer and Bob Example" in " ".join(text.split())
+    assert "reviewed by Åsa Łukasiewicz and Bob Example" in " ".join(text.split())
 
 
 def test_a_review_file_that_says_other_than_the_pdf_fails_verify(

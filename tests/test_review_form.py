@@ -159,7 +159,7 @@ def _pypdf_fill(src: Path, dst: Path, values: dict[str, str]) -> Path:
 
 
 EXTERNAL = {
-    "review1.reviewer": "Jo Ørsted", "review1.role": "Duty manager", "review1.decision": "confirm",
+    "review1.reviewer": "Åsa Łukasiewicz", "review1.role": "Station supervisor", "review1.decision": "confirm",
     "review1.reasons": "The clip shows a punch at 14:02; staff confirmed the assault.", "review1.minutes": "7",
     "review1.bias": "/Yes",
 }
@@ -180,7 +180,7 @@ def test_review_made_with_pypdf_and_the_pyhanko_command_line(
     assert out.read_bytes().startswith(pdf.read_bytes())
     run = run_cli("verify", "--trust", str(trust), str(out))
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "review 1: CONFIRM by Jo Ørsted (Duty manager), 7 min" in run.stdout
+    assert "review 1: CONFIRM by Åsa Łukasiewicz (Station supervisor), 7 min" in run.stdout
     review = _verdict(out, trust).reviews[0].review
     assert review is not None and review.automation_bias_acknowledged and review.reasons == EXTERNAL["review1.reasons"]
     pdfsig = subprocess.run(["pdfsig", str(out)], capture_output=True, text=True).stdout
@@ -206,7 +206,7 @@ def _edit_page_then_sign(pdf: Path, identities: Identities) -> None:
     "forgery, reason",
     [
         ("decision changed after signing", "appended after the last signature"),
-        ("signed revision edits another slot", "fields outside its own slot"),
+        ("signed revision edits another slot", "outside its own slot"),
         ("unsigned revision", "appended after the last signature"),
         ("reviewer outside the root", "does not chain to the trusted root that issued the seal"),
         ("page edit hidden in a review", "changes more than signatures and form fields"),

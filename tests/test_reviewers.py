@@ -4,6 +4,7 @@ a PKCS#12 file that OpenSSL and cryptography open with the same passphrase."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -118,9 +119,17 @@ def test_no_passphrase_and_no_terminal_is_one_line_exit_6(keys: Path) -> None:
 
 def test_an_existing_reviewer_is_not_overwritten(reviewer: Path, keys: Path) -> None:
     before = {p.name: p.read_bytes() for p in reviewer.iterdir()}
-    run = run_cli("keys", "add-reviewer", "Jane  Doe", "--role", "Another role", "--keys", str(keys), env=_env())
-    assert run.returncode == 6 and "already exists" in run.stderr and run.stderr.count("\n") == 1
-    assert {p.name: p.read_bytes() for p in reviewer.iterdir()} == before
+    for out in ([], ["--out", str(keys / "elsewhere")]):  # one person, one reviewer key, wherever it would go
+        run = run_cli("keys", "add-reviewer", "jane  DOE", "--role", "Another role", "--keys", str(keys), *out, env=_env())
+        assert run.returncode == 6 and "Jane Doe already has a reviewer certificate" in run.stderr, run.stderr
+        assert "--renew" in run.stderr and run.stderr.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in reviewer.iterdir()} == before and not (keys / "elsewhere").exists()
+    renewed = run_cli("keys", "add-reviewer", "Jane Doe", "--role", "Another role", "--keys", str(keys), "--renew", env=_env())
+    assert renewed.returncode == 0, renewed.stderr
+    assert {p.name: p.read_bytes() for p in reviewer.iterdir()} == before  # the old folder is kept as it was
+    register = json.loads((keys / "reviewers" / "register.json").read_text())
+    assert [entry["name"] for entry in register] == ["Jane Doe", "Jane Doe"]
+    assert register[1]["replaces"] == register[0]["certificate_sha256"] and register[1]["folder"] != register[0]["folder"]
 
 
 def test_a_role_too_long_for_a_certificate_is_refused_before_anything_is_written(keys: Path) -> None:

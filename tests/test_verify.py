@@ -110,7 +110,7 @@ def test_review_signature_in_a_new_revision_keeps_the_seal(
     verdict = verify_paths([pdf], trust)[0]
     assert verdict.status == "valid", verdict.reasons
     assert [s.field for s in verdict.signatures] == ["AuditorSeal", "AuditorSignature2"]
-    assert [s.signer for s in verdict.signatures] == ["O=Test Org,CN=Test seal", "O=Test Org,CN=Reviewer"]
+    assert [s.signer for s in verdict.signatures] == ["O=Test Org,CN=Test seal", "title=Station supervisor,O=Test Org,CN=Åsa Łukasiewicz"]
     assert verdict.signatures[0].changes_after == "FORM_FILLING" and not verdict.signatures[0].covers_whole_file
     assert _statuses([report], trust) == ["valid"] * 4  # the sealed PDF is the first bytes of the grown one
     forged = _append_unsigned_content_change(pdf, tmp_path / "forged.pdf")

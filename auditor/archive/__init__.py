@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from auditor.archive.chain import LEDGER_NAME, LedgerEntry
 from auditor.archive.check import LedgerCheck, check_ledger
-from auditor.archive.index import IndexRow, read_index, write_index
+from auditor.archive.index import IndexRow, read_index, registered_row, write_index
 from auditor.archive.ledger import Ledger
 
-__all__ = ["LEDGER_NAME", "IndexRow", "Ledger", "LedgerCheck", "LedgerEntry", "check_ledger", "read_index", "write_index"]
+__all__ = ["LEDGER_NAME", "IndexRow", "Ledger", "LedgerCheck", "LedgerEntry", "check_ledger", "read_index", "registered_row", "write_index"]

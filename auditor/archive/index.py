@@ -58,6 +58,14 @@ class IndexRow(BaseModel):
     report: str | None = Field(default=None, pattern=r"^reports/[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$")
 
 
+def registered_row(facts: object, path: str) -> IndexRow:
+    """The row a ledger report entry registered (the ledger is input too: a bad row is named)."""
+    try:
+        return IndexRow.model_validate(facts).model_copy(update={"status": "reported", "report": path})
+    except ValidationError as exc:
+        raise ArchiveError(f"the ledger entry of {path} holds no valid index row; check it with `auditor verify`") from exc
+
+
 def write_index(out: Path, rows: Sequence[IndexRow]) -> tuple[Path, Path]:
     """Write `OUT/index.csv` and `OUT/index.html` (each atomically); return their paths."""
     ordered = sorted(rows, key=lambda r: (r.video, r.start_seconds, r.first_frame, r.class_name, r.detection_id))

@@ -48,6 +48,7 @@ from auditor.keys import (
     reviewer_paths,
     reviewer_role,
 )
+from auditor.keys.reviewers import check_new_reviewer, read_register
 from auditor.signing import TSA_ENV
 
 IMPORT_PASSPHRASE_ENV = "AUDITOR_IMPORT_PASSPHRASE"
@@ -249,8 +250,9 @@ def rekey_command(keys_dir: Path | None, root_key: Path | None) -> None:
     default=None,
     help="The root key's offline copy (default: root.key.pem in the keys folder).",
 )
+@click.option("--renew", is_flag=True, help="Issue a new certificate to a reviewer who has one (it replaces the old).")
 def add_reviewer_command(
-    name: str, role: str, keys_dir: Path | None, out_dir: Path | None, root_key: Path | None
+    name: str, role: str, keys_dir: Path | None, out_dir: Path | None, root_key: Path | None, renew: bool
 ) -> None:
     """Issue reviewer NAME a signing certificate under the organisation root, naming their role.
 
@@ -259,10 +261,12 @@ def add_reviewer_command(
     reviewer's new passphrase (key and .p12) from AUDITOR_REVIEWER_PASSPHRASE or a prompt.
     """
     folder = keys_dir or default_keys_dir()
-    reviewer_paths(folder, name, out_dir)  # refuse a taken folder before asking for passphrases
+    check_new_reviewer(read_register(folder), name.strip(), renew)  # refused before any passphrase is asked
+    reviewer_paths(folder, name, out_dir, renew=renew)
     root_passphrase = _root_passphrase()
     paths = add_reviewer(
-        folder, root_passphrase, name, role, _new_reviewer_passphrase(name), out=out_dir, root_key=root_key
+        folder, root_passphrase, name, role, _new_reviewer_passphrase(name), out=out_dir, root_key=root_key,
+        renew=renew,
     )
     cert = read_certificates(paths.identity.cert)[0]
     click.echo(escaped(f"issued a reviewer certificate for {name.strip()} (role: {reviewer_role(cert)}) in {paths.identity.folder}"))

@@ -14,6 +14,7 @@ from auditor.cli.output import escaped
 from auditor.keys.reviewers import REVIEWER_PASSPHRASE_ENV
 from auditor.report_folder import review_name
 from auditor.review.model import DECISIONS
+from auditor.review.state import STATUSES
 
 
 @click.command("review")
@@ -38,15 +39,15 @@ def review_command(
     your reviewer key, as a new revision that keeps the seal valid; review-N.json (+ .p7s) is
     written beside it, and a batch's ledger and index are updated. Passphrase: $AUDITOR_REVIEWER_PASSPHRASE
     or a prompt."""
+    from auditor.desk.record import review_report
     from auditor.keys import load_identity
-    from auditor.keys.identity import reviewer_role
+    from auditor.review.fill import reviewer_names
     from auditor.review.model import review_input
-    from auditor.review.record import review_report
 
     identity = load_identity(reviewer_dir, _passphrase(reviewer_dir))
-    role = reviewer_role(identity) or "reviewer"
+    name, role = reviewer_names(identity)
     review = review_input(
-        reviewer=identity.info.common_name, role=role, authority=authority or role, data_considered=considered,
+        reviewer=name, role=role, authority=authority or role, data_considered=considered,
         decision=decision, reasons=reasons, minutes=minutes, automation_bias_acknowledged=bias_acknowledged,
     )
     entry = review_report(report, identity, review, slot, tsa_url=tsa_url)
@@ -66,24 +67,32 @@ def _passphrase(folder: Path) -> str:
 
 @click.command("queue")
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--status", "only", multiple=True, help="Show only reports in this status (repeatable).")
+@click.option("--status", "only", multiple=True, type=click.Choice(STATUSES),
+              help="Show only reports in this status (repeatable).")
+@click.option("--trust", type=click.Path(path_type=Path), default=None,
+              help="Root certificate (PEM) or keys folder the reports must verify under (default: your keys folder's root).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable list on stdout.")
-def queue_command(out: Path, only: tuple[str, ...], as_json: bool) -> None:
-    """List the reports of a batch folder OUT by review status: awaiting review, overdue (past the
-    profile's review_deadline_hours), awaiting second review, disagreement, escalated, reviewed,
-    overturned, no alert; and bring OUT/index.html up to date."""
-    from auditor.review.queue import refresh_index, review_queue, status_counts
+def queue_command(out: Path, only: tuple[str, ...], trust: Path | None, as_json: bool) -> None:
+    """List the reports of a batch folder OUT by review status: report invalid, review file
+    invalid, awaiting review, overdue (past the profile's review_deadline_hours), awaiting second
+    review, disagreement, escalated, reviewed, overturned, no alert; and bring OUT/index.html up
+    to date. Every report is verified first: only reviews that verify count."""
+    from auditor.desk.index import refresh_index
+    from auditor.desk.queue import review_queue, status_counts
+    from auditor.verify import load_trust
 
     now = datetime.now(UTC)
-    items = review_queue(out, now)
-    refresh_index(out, now, items)
+    anchors = load_trust(trust)
+    items = review_queue(out, anchors, now)
+    refresh_index(out, anchors, now, known=items)
     shown = [item for item in items if not only or item.state.status in only]
     if as_json:
         click.echo(json.dumps({
             "counts": status_counts(items),
             "reports": [
-                {"folder": str(i.folder), "report_id": i.report_id, "class": i.predicted_class, "status": i.state.status,
-                 "due": i.state.due.isoformat() if i.state.due else None,
+                {"folder": str(i.folder), "report_id": i.report_id, "class": i.predicted_class, "score": i.score,
+                 "created_at": i.created_at.isoformat() if i.created_at else None, "status": i.state.status,
+                 "problem": i.problem, "due": i.state.due.isoformat() if i.state.due else None,
                  "decisions": [r.review.decision for r in i.state.reviews]}
                 for i in shown
             ],
@@ -92,7 +101,9 @@ def queue_command(out: Path, only: tuple[str, ...], as_json: bool) -> None:
     counts = status_counts(items)
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no reports")
     for item in shown:
-        click.echo(escaped(f"{item.state.status:<22} {item.folder.name}  {item.predicted_class}  {item.state.describe()}"))
+        when = f"{item.created_at:%Y-%m-%d %H:%M}" if item.created_at else "-"
+        line = f"{item.state.status:<22} {item.folder.name}  {item.predicted_class} {item.score:.0%}  {when}  {item.state.describe()}"
+        click.echo(escaped(line + (f"  ({item.problem})" if item.problem else "")))
 
 
 COMMANDS = [review_command, queue_command]

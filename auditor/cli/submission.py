@@ -56,7 +56,7 @@ def submission(
 
 def _register(report: Path, entry: Path) -> None:
     """In a batch folder: a ledger amendment registering the new entry, its signature and attachments."""
-    from auditor.review.record import register_amendment
+    from auditor.desk.record import register_amendment
     from auditor.review.submission_records import submission_files
 
     area = entry.parent.relative_to(Path(report)).as_posix()

@@ -1,6 +1,9 @@
 """Record a review: sign it into the report's PDF, write `review-N.json` (+ `.p7s`) beside it, and
 register both in the batch ledger when the report folder belongs to a batch.
 
+The report folder must verify first, under the root that issued the reviewer's certificate: a
+review is never added to an altered report, or on top of a review that does not verify.
+
 The PDF revision comes first (it is the evidence); the JSON repeats it for scripts and the queue.
 A run killed between the two leaves a signed review in the PDF without its JSON: `auditor verify`
 names it, and the review itself stands.
@@ -10,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.archive import LEDGER_NAME, Ledger
 from auditor.archive.chain import REPORTS_DIR
+from auditor.desk.index import refresh_index
 from auditor.errors import ReportError
 from auditor.evidence import load_record
 from auditor.files import atomic_write_text, sha256_file
@@ -21,8 +26,8 @@ from auditor.keys import SigningIdentity
 from auditor.report_folder import PDF_NAME, RECORD_NAME, review_name
 from auditor.review.fill import sign_review
 from auditor.review.model import ReviewInput, ReviewRecord
-from auditor.review.queue import refresh_index
 from auditor.signing import sign_detached
+from auditor.verify import TrustAnchors, verify_folder
 
 
 def review_report(
@@ -33,6 +38,8 @@ def review_report(
     for name in (PDF_NAME, RECORD_NAME):
         if not (folder / name).is_file():
             raise ReportError(f"{folder} holds no {name}: give a report folder (the --out of `auditor report`)")
+    anchors = TrustAnchors((identity.root,), f"the root of {identity.subject}")
+    _require_valid(folder, anchors)
     record = load_record(folder / RECORD_NAME)
     signed = sign_review(folder / PDF_NAME, identity, review, slot, tsa_url=tsa_url)
     entry = ReviewRecord(
@@ -42,11 +49,21 @@ def review_report(
     )
     path = atomic_write_text(folder / review_name(signed.slot), json.dumps(entry.model_dump(mode="json"), indent=2) + "\n")
     signature = sign_detached(path, identity, tsa_url=tsa_url)
-    _register(folder, entry, [PDF_NAME, path.name, signature.name])
+    _register(folder, entry, [PDF_NAME, path.name, signature.name], anchors)
     return entry
 
 
-def _register(folder: Path, entry: ReviewRecord, files: list[str]) -> None:
+def _require_valid(folder: Path, anchors: TrustAnchors) -> None:
+    bad = [v for v in verify_folder(folder, anchors) if v.status != "valid"]
+    if bad:
+        reason = bad[0].reasons[0] if bad[0].reasons else bad[0].status
+        raise ReportError(
+            f"{Path(bad[0].path).name} in {folder} does not verify ({bad[0].status}: {reason}); "
+            "a review is added only to an intact report: check it with `auditor verify`"
+        )
+
+
+def _register(folder: Path, entry: ReviewRecord, files: list[str], anchors: TrustAnchors) -> None:
     """In a batch: a ledger amendment for the review, and the index row's review status."""
     facts: dict[str, object] = {
         "report_id": entry.report_id, "slot": entry.slot, "decision": entry.review.decision,
@@ -54,7 +71,7 @@ def _register(folder: Path, entry: ReviewRecord, files: list[str]) -> None:
     }
     out = register_amendment(folder, "review", f"{entry.report_id}:{entry.slot}", files, facts)
     if out is not None:
-        refresh_index(out)
+        refresh_index(out, anchors, datetime.now(UTC))
 
 
 def register_amendment(folder: Path, kind: str, name: str, files: list[str], facts: dict[str, object]) -> Path | None:

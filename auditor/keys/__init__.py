@@ -15,10 +15,12 @@ Modules import one another in that order only; none imports from this file.
 
 from auditor.keys.certificates import (
     DOCUMENT_SIGNING_EKU,
+    REVIEWER_POLICY,
     SIGNING_EKUS,
     PrivateKey,
     check_key_matches,
     check_signing_certificate,
+    is_reviewer_certificate,
     read_certificates,
     signed_by,
 )
@@ -82,6 +84,7 @@ __all__ = [
     "PASSPHRASE_ENV",
     "REVIEWERS_DIR",
     "REVIEWER_PASSPHRASE_ENV",
+    "REVIEWER_POLICY",
     "ROOT_FILE",
     "ROOT_KEY_FILE",
     "ROOT_PASSPHRASE_ENV",
@@ -100,6 +103,7 @@ __all__ = [
     "create_identity",
     "default_keys_dir",
     "import_identity",
+    "is_reviewer_certificate",
     "issue_identity",
     "key_protection",
     "load_identity",

@@ -29,6 +29,9 @@ SIGNING_EKUS = frozenset(
     }
 )
 """Extended key usages that let a certificate seal documents (when it has an EKU at all)."""
+REVIEWER_POLICY = x509.ObjectIdentifier("2.25.94300289852723986668716678575710069504")
+"""Certificate policy of a reviewer certificate (`auditor keys add-reviewer`): only such a
+certificate may sign a review slot. A UUID-based OID (ITU-T X.667), needing no registration."""
 
 
 def read_certificates(path: Path) -> list[x509.Certificate]:
@@ -54,6 +57,15 @@ def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
+
+
+def is_reviewer_certificate(cert: x509.Certificate) -> bool:
+    """Whether the root issued `cert` to a reviewer (its certificate policies name REVIEWER_POLICY)."""
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except x509.ExtensionNotFound:
+        return False
+    return any(policy.policy_identifier == REVIEWER_POLICY for policy in policies)
 
 
 def check_key_matches(key: PrivateKey, cert: x509.Certificate, where: Path) -> None:

@@ -23,6 +23,7 @@ from auditor.errors import SigningError
 from auditor.files import atomic_write_bytes
 from auditor.keys.certificates import (
     DOCUMENT_SIGNING_EKU,
+    REVIEWER_POLICY,
     PrivateKey,
     check_key_matches,
     check_validity,
@@ -89,8 +90,10 @@ def issue_identity(
     """Issue a new signing identity (e.g. a reviewer's) under the root created in `ca_folder`.
 
     The root key is read from `root_key` (its offline copy) or `ca_folder/root.key.pem` and
-    opened with `root_passphrase`; the seal's passphrase is not needed. `role` (a reviewer's)
-    goes into the certificate's subject as its `title`, and into identity.json.
+    opened with `root_passphrase`; the seal's passphrase is not needed. With a `role`, the
+    identity is a reviewer's: the role goes into the certificate's subject as its `title` (and
+    into identity.json), and the certificate carries the reviewer policy (`REVIEWER_POLICY`), the
+    mark that lets it sign review slots.
     """
     common_name = check_subject_text("name", common_name)
     role = check_subject_text("role", role) if role is not None else None
@@ -105,7 +108,9 @@ def issue_identity(
     key = _new_key(key_type)
     start = dt.datetime.now(dt.UTC) - _CLOCK_SKEW
     end = min(start + dt.timedelta(days=valid_days), root.not_valid_after_utc)
-    cert = _leaf_certificate(key, _name(common_name, ca_info.organisation, role), ca_key, root, start, end)
+    cert = _leaf_certificate(
+        key, _name(common_name, ca_info.organisation, role), ca_key, root, start, end, reviewer=role is not None
+    )
     info = IdentityInfo(
         common_name=common_name,
         organisation=ca_info.organisation,
@@ -213,10 +218,15 @@ def _leaf_certificate(
     ca: x509.Certificate,
     start: dt.datetime,
     end: dt.datetime,
+    *,
+    reviewer: bool = False,
 ) -> x509.Certificate:
     ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = _builder(name, ca.subject, key, start, end)
+    if reviewer:
+        builder = builder.add_extension(x509.CertificatePolicies([x509.PolicyInformation(REVIEWER_POLICY, None)]), critical=False)
     return (
-        _builder(name, ca.subject, key, start, end)
+        builder
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(signing=True), critical=True)
         .add_extension(

@@ -1,6 +1,11 @@
 """Reviewer identities: a signing certificate under the organisation root that names the reviewer's
 role, in a keys folder of its own, and the same key as a PKCS#12 file for PDF readers.
 
+One person holds one reviewer certificate: the keys folder keeps a register of the names it has
+issued reviewer certificates to (`reviewers/register.json`), and a second certificate for a name
+already there is refused unless it renews (replaces) the first, so that one person's two keys can
+never pass as two reviewers.
+
 A reviewer's folder (default `<keys>/reviewers/<slug>/`) is an ordinary keys folder that
 `load_identity(folder, passphrase)` reads, plus `<slug>.p12`: key, certificate and chain under
 the same passphrase, PBES2 (PBKDF2-HMAC-SHA256, `KDF_ITERATIONS`, AES-256-CBC) with an
@@ -17,11 +22,13 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from asn1crypto import pkcs12 as asn1_pkcs12
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from pydantic import BaseModel, TypeAdapter
 
 from auditor.errors import SigningError
 from auditor.files import atomic_write_bytes
@@ -31,8 +38,21 @@ from auditor.keys.issue import DEFAULT_KEY_TYPE, KeyType, check_subject_text, is
 from auditor.keys.protection import KDF_ITERATIONS, REVIEWER_PASSPHRASE_ENV, check_new_passphrase
 
 REVIEWERS_DIR = "reviewers"
+REGISTER_FILE = "register.json"
 P12_SUFFIX = ".p12"
 MAX_SLUG = 48
+MAX_REGISTER_BYTES = 4 * 1024 * 1024
+
+
+class IssuedReviewer(BaseModel):
+    """One reviewer certificate the root issued, as the register keeps it."""
+
+    name: str
+    role: str
+    certificate_sha256: str
+    folder: str
+    issued_at: datetime
+    replaces: str | None = None  # the certificate SHA-256 this one renewed
 
 
 @dataclass(frozen=True)
@@ -52,10 +72,13 @@ def reviewer_slug(name: str) -> str:
     return slug
 
 
-def reviewer_paths(keys_dir: Path, name: str, out: Path | None = None) -> ReviewerPaths:
-    """The files of reviewer `name` (in `out`, default `keys_dir/reviewers/<slug>`); refused if taken."""
+def reviewer_paths(keys_dir: Path, name: str, out: Path | None = None, *, renew: bool = False) -> ReviewerPaths:
+    """The files of reviewer `name` (in `out`, default `keys_dir/reviewers/<slug>`, or
+    `<slug>-<date>` when renewing where that is taken); refused if taken."""
     slug = reviewer_slug(name)
     folder = Path(out) if out is not None else Path(keys_dir) / REVIEWERS_DIR / slug
+    if out is None and renew and folder.exists():
+        folder = folder.with_name(f"{slug}-{datetime.now(UTC):%Y%m%d%H%M}")
     paths = ReviewerPaths(IdentityPaths.of(folder), folder / f"{slug}{P12_SUFFIX}")
     taken = next((p for p in (paths.identity.key, paths.p12) if p.exists()), None)
     if taken is not None:
@@ -76,14 +99,18 @@ def add_reviewer(
     out: Path | None = None,
     root_key: Path | None = None,
     key_type: KeyType = DEFAULT_KEY_TYPE,
+    renew: bool = False,
 ) -> ReviewerPaths:
     """Issue reviewer `name` with `role` under the root of `ca_folder` and write its PKCS#12 file.
 
-    Nothing is written unless the root key opens with `root_passphrase`.
+    Nothing is written unless the root key opens with `root_passphrase`. A name that holds a
+    reviewer certificate already is refused unless `renew`.
     """
     name, role = check_subject_text("name", name), check_subject_text("role", role)
     check_new_passphrase(passphrase, REVIEWER_PASSPHRASE_ENV)
-    paths = reviewer_paths(ca_folder, name, out)
+    register = read_register(ca_folder)
+    earlier = check_new_reviewer(register, name, renew)
+    paths = reviewer_paths(ca_folder, name, out, renew=renew)
     issue_identity(
         ca_folder,
         root_passphrase,
@@ -96,7 +123,51 @@ def add_reviewer(
     )
     identity = load_identity(paths.identity.folder, passphrase)
     atomic_write_bytes(paths.p12, pkcs12_bytes(identity, passphrase), 0o600)
+    entry = IssuedReviewer(
+        name=name, role=role, certificate_sha256=identity.fingerprint, folder=str(paths.identity.folder.absolute()),
+        issued_at=datetime.now(UTC), replaces=earlier.certificate_sha256 if earlier else None,
+    )
+    _write_register(ca_folder, [*register, entry])
     return paths
+
+
+def read_register(ca_folder: Path) -> list[IssuedReviewer]:
+    """The reviewer certificates issued from `ca_folder`, oldest first (empty before the first)."""
+    path = Path(ca_folder) / REVIEWERS_DIR / REGISTER_FILE
+    if not path.is_file():
+        return []
+    try:
+        if path.stat().st_size > MAX_REGISTER_BYTES:
+            raise ValueError(f"larger than {MAX_REGISTER_BYTES >> 20} MiB")
+        return _REGISTER.validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SigningError(f"the reviewer register {path} cannot be read ({exc}); restore it from a backup") from exc
+
+
+def check_new_reviewer(register: list[IssuedReviewer], name: str, renew: bool) -> IssuedReviewer | None:
+    """The certificate a new one for `name` renews (None for a new person); `SigningError` when
+    `name` holds a certificate already and `renew` is not set."""
+    key = _person(name)
+    earlier = next((entry for entry in reversed(register) if _person(entry.name) == key), None)
+    if earlier is not None and not renew:
+        raise SigningError(
+            f"{earlier.name} already has a reviewer certificate (issued {earlier.issued_at:%Y-%m-%d}, in {earlier.folder}); "
+            "one person holds one reviewer key: pass --renew to issue a new one that replaces it"
+        )
+    return earlier
+
+
+def _person(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def _write_register(ca_folder: Path, entries: list[IssuedReviewer]) -> None:
+    path = Path(ca_folder) / REVIEWERS_DIR / REGISTER_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, _REGISTER.dump_json(entries, indent=2) + b"\n", 0o600)
+
+
+_REGISTER = TypeAdapter(list[IssuedReviewer])
 
 
 def pkcs12_bytes(identity: SigningIdentity, passphrase: str) -> bytes:

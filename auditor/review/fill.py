@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import ResourceType
 from pyhanko.pdf_utils.generic import pdf_name
@@ -24,7 +25,8 @@ from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
 from auditor.errors import ArchiveError, SigningError
 from auditor.files import atomic_write_bytes
-from auditor.keys import SigningIdentity
+from auditor.keys import SigningIdentity, is_reviewer_certificate, reviewer_role
+from auditor.keys.certificates import subject_attribute
 from auditor.review.form import (
     CHECKBOX,
     FONT_RESOURCE,
@@ -32,6 +34,7 @@ from auditor.review.form import (
     MULTILINE_SIZE,
     TEXT_SIZE,
     FormFont,
+    form_font_in,
     review_fields,
 )
 from auditor.review.model import FIELDS, SLOTS, ReviewInput, field_name
@@ -58,8 +61,9 @@ def sign_review(
 ) -> SignedReview:
     """Fill review slot `slot` (None: the first empty one) of the sealed report `pdf` with
     `review`, sign it with the reviewer's key as an approval signature, and write the file
-    back atomically."""
+    back atomically. Only a reviewer certificate signs, and the review names its holder."""
     identity.check_usable()
+    check_reviewer(identity, review)
     pdf = Path(pdf)
     data = _read(pdf)
     with signing_errors(pdf, tsa_url):
@@ -67,8 +71,7 @@ def sign_review(
         _require_seal(writer, pdf)
         fields = review_fields(writer.root)
         slot = _choose_slot(fields, slot, pdf)
-        font_ref = writer.root["/AcroForm"]["/DR"]["/Font"].raw_get(f"/{FONT_RESOURCE}")
-        font = FormFont(_font_program(font_ref))
+        font_ref, font = form_font_in(writer.root)
         for attribute, value in field_values(review).items():
             _fill(writer, fields[field_name(slot, attribute)], attribute, value, font, font_ref)
         now = datetime.now(UTC)  # shown to the minute; the signature holds the exact time
@@ -88,6 +91,30 @@ def sign_review(
         pdf_size=len(out),
         pdf_sha256=hashlib.sha256(out).hexdigest(),
     )
+
+
+def reviewer_names(identity: SigningIdentity) -> tuple[str, str]:
+    """The name and role a reviewer's certificate states; `SigningError` for any other key (the
+    seal, the root, a signer without the reviewer policy or role)."""
+    name = subject_attribute(identity.cert, NameOID.COMMON_NAME)
+    role = reviewer_role(identity)
+    if name is None or role is None or not is_reviewer_certificate(identity.cert):
+        raise SigningError(
+            f"{identity.subject} is not a reviewer certificate: a review is signed with a reviewer's own key "
+            "(issued by `auditor keys add-reviewer`), never with the seal or the root"
+        )
+    return name, role
+
+
+def check_reviewer(identity: SigningIdentity, review: ReviewInput) -> None:
+    """Raise `SigningError` unless `identity` is a reviewer's and `review` names it: the reviewer
+    field its subject name, the role field the role its certificate states."""
+    name, role = reviewer_names(identity)
+    if (review.reviewer, review.role) != (name, role):
+        raise SigningError(
+            f"the review names {review.reviewer!r} ({review.role}), but the key is {name!r}'s, certified as {role!r}: "
+            "a review names the person whose key signs it"
+        )
 
 
 def field_values(review: ReviewInput) -> dict[str, str]:
@@ -132,12 +159,6 @@ def _choose_slot(fields: dict[str, generic.IndirectObject], slot: int | None, pd
     if slot not in free:
         raise SigningError(f"review slot {slot} of {pdf} is signed already; a signed review cannot be changed")
     return slot
-
-
-def _font_program(font_ref: generic.PdfObject) -> bytes:
-    font = font_ref.get_object()
-    descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
-    return descriptor["/FontFile2"].get_object().data
 
 
 def _fill(

@@ -40,6 +40,7 @@ TEXT_SIZE = 9.0  # points, single-line fields
 MULTILINE_SIZE = 8.0  # points, the tall fields (data considered, reasons)
 MULTILINE = frozenset({"data_considered", "reasons"})
 CHECKBOX = "automation_bias_acknowledged"
+MAX_FONT_BYTES = 4 * 1024 * 1024  # the form font program as stored (Liberation Sans: ~0.3 MB)
 _CSS_TO_PT = 0.75
 _FLAG_PRINT = 4
 _FLAG_MULTILINE = 1 << 12
@@ -330,6 +331,21 @@ def review_fields(root: generic.DictionaryObject) -> dict[str, generic.IndirectO
             if isinstance(kid, generic.IndirectObject):
                 found.setdefault(f"{slot}.{kid.get_object().get('/T', '')}", kid)
     return found
+
+
+def form_font_in(root: generic.DictionaryObject) -> tuple[generic.PdfObject, FormFont]:
+    """The form font of a PDF read with pyHanko: its reference in the AcroForm `/DR` and its
+    glyphs. Raise `ReportError` when the form has no such font (or not a TrueType Type0 one)."""
+    try:
+        reference = root["/AcroForm"]["/DR"]["/Font"].raw_get(f"/{FONT_RESOURCE}")
+        font = reference.get_object()
+        descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+        program = descriptor["/FontFile2"].get_object()
+        if not isinstance(program, generic.StreamObject) or len(program.encoded_data) > MAX_FONT_BYTES:
+            raise ReportError("the form font program is not a stream of a bounded size")
+        return reference, FormFont(program.data)
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ReportError(f"the review form has no embedded TrueType form font /{FONT_RESOURCE} ({exc})") from exc
 
 
 _SLOT_NAMES = frozenset(f"review{slot}" for slot in range(1, SLOTS + 1))

@@ -4,35 +4,33 @@ The rules (GDPR Art. 22(3), WP251rev.01, AI Act Art. 14):
 - A report that raised no alert needs no review ("no alert"), unless someone reviewed it anyway.
 - Without a review, a flagged report is "awaiting review", and "overdue" once the profile's
   `review_deadline_hours` have passed since it was created.
-- The last review decides. "escalate" hands the decision on: the report is "escalated" until a
-  later review confirms or overturns it.
+- The last review decides. "escalate" hands the decision on: the report is "escalated" until
+  another person confirms or overturns it (the one who escalated cannot take it back alone).
 - Where the deployment profile requires a second verifier, a confirmation or an overturn counts
-  only when two reviews by distinct reviewers (distinct certificates) agree on it; one review is
-  "awaiting second review", two that disagree are a "disagreement" (escalate it).
+  only when two reviews by distinct persons agree on it (distinct names and certificates: two
+  certificates of one person are one person); one review is "awaiting second review", two that
+  disagree are a "disagreement" (escalate it).
+- Reviews count only when they verify (`auditor.desk.reviews`), in the order they were signed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import ValidationError
-
 from auditor.evidence import EvidenceRecord
-from auditor.report_folder import REVIEW_FILE
 from auditor.review.model import ReviewRecord
 
 Status = Literal[
-    "no alert", "awaiting review", "overdue", "awaiting second review", "reviewed", "overturned", "escalated",
-    "disagreement",
+    "report invalid", "review file invalid", "no alert", "awaiting review", "overdue", "awaiting second review",
+    "reviewed", "overturned", "escalated", "disagreement",
 ]
 STATUSES: Final[tuple[str, ...]] = (
-    "awaiting review", "overdue", "awaiting second review", "disagreement", "escalated", "reviewed", "overturned",
-    "no alert",
+    "report invalid", "review file invalid", "awaiting review", "overdue", "awaiting second review", "disagreement",
+    "escalated", "reviewed", "overturned", "no alert",
 )
-MAX_REVIEW_BYTES: Final = 256 * 1024
+UNVERIFIED: Final = frozenset({"report invalid", "review file invalid"})  # no review state can be told
 
 
 @dataclass(frozen=True)
@@ -57,10 +55,16 @@ class ReviewState:
         return f"{self.status}{due}"
 
 
-def review_state(record: EvidenceRecord, reviews: list[ReviewRecord], now: datetime) -> ReviewState:
-    """The state of the report `record` describes, given its reviews in slot order and the time now."""
+def review_due(record: EvidenceRecord) -> datetime | None:
+    """When the report's review is due: created + the profile's deadline (None without one)."""
     deadline = record.deployment.review_deadline_hours
-    due = record.report.created_at + timedelta(hours=deadline) if deadline else None
+    return record.report.created_at + timedelta(hours=deadline) if deadline else None
+
+
+def review_state(record: EvidenceRecord, reviews: list[ReviewRecord], now: datetime) -> ReviewState:
+    """The state of the report `record` describes, given its verified reviews in the order they were
+    signed and the time now."""
+    due = review_due(record)
     two = bool(record.deployment.second_verifier_required)
     state = ReviewState(_status(record, reviews, two), tuple(reviews), due, two)
     if state.status == "awaiting review" and due is not None and now > due:
@@ -72,26 +76,21 @@ def _status(record: EvidenceRecord, reviews: list[ReviewRecord], two: bool) -> S
     if not reviews:
         return "awaiting review" if record.decision.flagged else "no alert"
     last = reviews[-1].review.decision
-    if last == "escalate":
+    if last == "escalate" or _escalated_to_oneself(reviews):
         return "escalated"
     outcome: Status = "reviewed" if last == "confirm" else "overturned"
     if not two:
         return outcome
     decided = [r for r in reviews if r.review.decision != "escalate"]
-    if len(decided) < 2 or decided[-2].certificate_sha256 == decided[-1].certificate_sha256:
+    if len(decided) < 2 or _same_person(decided[-2], decided[-1]):
         return "awaiting second review"
     return outcome if decided[-2].review.decision == last else "disagreement"
 
 
-def read_reviews(folder: Path) -> list[ReviewRecord]:
-    """The `review-N.json` records beside a report, by slot (shape checked; `auditor verify` checks
-    their signatures and that they match the PDF)."""
-    found: list[ReviewRecord] = []
-    for path in sorted(Path(folder).iterdir()):
-        if not REVIEW_FILE.match(path.name) or not path.is_file() or path.stat().st_size > MAX_REVIEW_BYTES:
-            continue
-        try:
-            found.append(ReviewRecord.model_validate_json(path.read_bytes()))
-        except ValidationError:
-            continue
-    return sorted(found, key=lambda r: r.slot)
+def _escalated_to_oneself(reviews: list[ReviewRecord]) -> bool:
+    """Whether the last decision was made by the person who had escalated the report to others."""
+    return len(reviews) > 1 and reviews[-2].review.decision == "escalate" and _same_person(reviews[-2], reviews[-1])
+
+
+def _same_person(first: ReviewRecord, second: ReviewRecord) -> bool:
+    return first.certificate_sha256 == second.certificate_sha256 or first.review.reviewer == second.review.reviewer

@@ -88,6 +88,13 @@ def _review_verdicts(folder: Path, pdf: FileVerdict, anchors: TrustAnchors) -> l
     """A verdict for each review-N.json beside the PDF; a signed review in the PDF without its file is noted."""
     names = sorted(p.name for p in folder.iterdir() if REVIEW_FILE.match(p.name))
     verdicts = [check_review_file(folder, name, anchors, pdf.reviews) for name in names]
+    lone = sorted(p.name for p in folder.iterdir() if p.name.removesuffix(SIGNATURE_SUFFIX) not in names
+                  and p.name.endswith(SIGNATURE_SUFFIX) and REVIEW_FILE.match(p.name.removesuffix(SIGNATURE_SUFFIX)))
+    verdicts += [
+        Findings(invalid=[f"{name} signs a review file that is not there: foreign to this report"]).verdict(
+            folder / name, "detached", [], anchors.description)
+        for name in lone
+    ]
     for review in pdf.reviews:
         if review_name(review.slot) not in names:
             verdicts.append(Findings(notes=[

@@ -1,13 +1,17 @@
 """Reviews after the seal: what each signed review slot says, and whether its revisions may stand.
 
-A report PDF with a review form may grow after the seal only by reviews: every later signature
-must sit in a review slot's signature field (`review{N}.signature`), be made by a signer that
-chains to the trusted root (a signer outside it makes the file invalid, not merely untrusted,
-when the seal itself is trusted), and the revisions it covers may change only the fields of its
-own slot. `check_pdf` has already required that pyHanko's diff analysis rates everything after the
-seal at most FORM_FILLING and that the last revision is signed; this module adds the per-slot
-rule, which pyHanko cannot know. A PDF without a review form (older reports) may still carry
-later approval signatures by trusted signers, as long as they change no field but their own.
+A report PDF may grow after the seal only by reviews. Every later signature must:
+- sit in a review slot's signature field (`review{N}.signature`) and lock nothing (no
+  `/Reference` FieldMDP or DocMDP entry that would make later honest reviews invalid);
+- be made with a reviewer certificate (`keys.REVIEWER_POLICY`: never the seal, never the root)
+  issued by the same CA that issued this report's seal, not merely by some trusted root;
+- name, in the slot's reviewer and role fields, the certificate's subject name and title;
+- claim a signing time after the seal's and the earlier reviews', and not after now;
+- cover a revision that changes only its own slot's fields, as filling does
+  (`auditor.verify.revision`), each field drawing exactly its value (`auditor.verify.appearance`).
+`check_pdf` has already required that pyHanko's diff analysis rates everything after the seal at
+most FORM_FILLING and that the last revision is signed. The certifying seal itself must not be a
+reviewer certificate.
 
 `review-N.json` beside a report (`check_review_file`) must be signed by the same certificate as
 slot N's PDF signature and repeat exactly what the PDF's fields say.
@@ -17,27 +21,46 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from auditor.report_folder import RECORD_NAME
-from auditor.review.form import CHECKBOX
+from auditor.errors import ReportError
+from auditor.keys import is_reviewer_certificate, signed_by
+from auditor.keys.certificates import subject_attribute
+from auditor.report_folder import RECORD_NAME, REVIEW_FILE
+from auditor.review.form import CHECKBOX, FormFont, form_font_in
 from auditor.review.model import FIELDS, SLOTS, ReviewInput, ReviewRecord, field_name
+from auditor.verify.appearance import appearance_problem
 from auditor.verify.detached import check_detached
 from auditor.verify.limits import MAX_FILE_BYTES
+from auditor.verify.revision import changed_fields, fields_at, foreign_changes
 from auditor.verify.status import FileVerdict, Findings, PdfReview, SignatureSummary
 from auditor.verify.trust import TrustAnchors
 
 __all__ = ["PdfReview", "check_review_file", "pdf_reviews"]
 
-MAX_FIELDS = 512  # fields read per revision; a form is ~20
-MAX_DEPTH = 8
+CLOCK_SKEW = timedelta(minutes=5)  # signing times this far after now or before the seal still count
 _SLOT_SIGNATURE = re.compile(r"review([1-9][0-9]?)\.signature")
-_SKIPPED_KEYS = frozenset({"/Parent", "/P", "/Kids"})
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    """What the sealed revision fixes for every review after it."""
+
+    revision: int
+    signed_at: datetime | None
+    trusted: bool
+    issuer: x509.Certificate | None  # the CA certificate that issued the seal, when known
+    form_font: tuple[generic.PdfObject, FormFont] | None
 
 
 def pdf_reviews(
@@ -46,51 +69,152 @@ def pdf_reviews(
     anchors: TrustAnchors,
     findings: Findings,
     summaries: list[SignatureSummary],
+    now: datetime | None = None,
 ) -> list[PdfReview]:
     """Each signed review slot after the seal; what is wrong with them goes into `findings`."""
     signatures = reader.embedded_signatures
-    if len(signatures) < 2 or len(summaries) != len(signatures):
+    if not signatures or len(summaries) != len(signatures):
         return []
-    with_form = field_name(1, "signature") in fields_at(reader, signatures[0].signed_revision)
-    seal_trusted = summaries[0].trusted
+    seal_cert = _cert(signatures[0].signer_cert)
+    if summaries[0].intact and is_reviewer_certificate(seal_cert):
+        findings.invalid.append(
+            f"the seal signature was made with a reviewer certificate ({summaries[0].signer}); only the "
+            "organisation's seal may seal a report"
+        )
+    if len(signatures) < 2:
+        return []
+    sealed = _sealed(reader, signatures[0], summaries[0], anchors)
     reviews: list[PdfReview] = []
-    previous = signatures[0].signed_revision
+    previous, previous_time = sealed.revision, sealed.signed_at
+    with_form = field_name(1, "signature") in fields_at(reader, sealed.revision)
     for sig, summary in zip(signatures[1:], summaries[1:], strict=True):
-        match = _SLOT_SIGNATURE.fullmatch(sig.field_name or "")
-        slot = int(match.group(1)) if match and int(match.group(1)) <= SLOTS else None
-        own = f"review{slot}." if slot is not None else f"{sig.field_name}"
-        if with_form and slot is None:
-            findings.invalid.append(
-                f"signature {sig.field_name} after the seal is not in a review slot's signature field "
-                f"(review1.signature … review{SLOTS}.signature): only reviews may follow the seal"
-            )
-        foreign = [n for n in changed_fields(reader, previous, sig.signed_revision) if not _owned(n, own)]
-        if foreign:
-            whose = f"review slot {slot}" if slot is not None else f"signature {sig.field_name}"
-            findings.invalid.append(
-                f"{whose}: its signed revision also changes {', '.join(foreign[:5])}, fields outside its own slot"
-            )
-        if seal_trusted and summary.intact and not summary.trusted:
-            findings.invalid.append(
-                f"signature {sig.field_name}: {summary.signer} does not chain to the trusted root that issued the "
-                "seal; a review must be signed with a reviewer certificate issued under it"
-            )
-        if slot is not None:
-            reviews.append(_review(reader, data, sig, summary, slot, findings))
-        previous = sig.signed_revision
+        slot = _slot(sig)
+        if slot is None:
+            findings.invalid += _approval_problems(reader, sig, summary, previous, sealed, with_form)
+            previous = sig.signed_revision
+            continue
+        problems = _signature_problems(sig, summary, sealed, previous_time, now or datetime.now(UTC))
+        problems += [
+            f"its signed revision also changes {', '.join(foreign[:5])}, outside its own slot's fields"
+            for foreign in [foreign_changes(reader, previous, sig.signed_revision, f"review{slot}.")] if foreign
+        ]
+        review, review_problems = _review(reader, sig, slot, sealed, seal_cert, summary)
+        findings.invalid += [f"review slot {slot}: {problem}" for problem in problems + review_problems]
+        reviews.append(_pdf_review(data, sig, summary, slot, review))
+        previous, previous_time = sig.signed_revision, summary.signed_at or previous_time
     return reviews
 
 
-def _owned(name: str, own: str) -> bool:
-    return name.startswith(own) if own.endswith(".") else name == own
+def _approval_problems(
+    reader: PdfFileReader, sig: EmbeddedPdfSignature, summary: SignatureSummary, previous: int, sealed: _Sealed,
+    with_form: bool,
+) -> list[str]:
+    """A signature outside the review slots: refused on a report with a review form; on an older
+    report without one, a trusted approval signature that changes no field but its own."""
+    if with_form:
+        return [
+            f"signature {sig.field_name} after the seal is not in a review slot's signature field "
+            f"(review1.signature … review{SLOTS}.signature): only reviews may follow the seal"
+        ]
+    foreign = [name for name in changed_fields(reader, previous, sig.signed_revision) if name != sig.field_name]
+    problems = [f"signature {sig.field_name}: its signed revision also changes {', '.join(foreign[:5])}"] if foreign else []
+    if sealed.trusted and summary.intact and not summary.trusted:
+        problems.append(f"signature {sig.field_name}: {summary.signer} does not chain to the trusted root that issued the seal")
+    return problems
+
+
+def _slot(sig: EmbeddedPdfSignature) -> int | None:
+    match = _SLOT_SIGNATURE.fullmatch(sig.field_name or "")
+    return int(match.group(1)) if match and int(match.group(1)) <= SLOTS else None
+
+
+def _sealed(reader: PdfFileReader, seal: EmbeddedPdfSignature, summary: SignatureSummary, anchors: TrustAnchors) -> _Sealed:
+    seal_cert = _cert(seal.signer_cert)
+    candidates = [*anchors.certs, *(_cert(c) for c in seal.other_embedded_certs)]
+    issuer = next((c for c in candidates if signed_by(seal_cert, c)), None)
+    try:
+        form_font: tuple[generic.PdfObject, FormFont] | None = form_font_in(reader.get_historical_root(seal.signed_revision))
+    except ReportError:
+        form_font = None
+    return _Sealed(seal.signed_revision, summary.signed_at, summary.trusted, issuer, form_font)
+
+
+def _signature_problems(
+    sig: EmbeddedPdfSignature, summary: SignatureSummary, sealed: _Sealed, previous_time: datetime | None, now: datetime
+) -> list[str]:
+    """Who signed the slot, when, and whether the signature locks anything."""
+    if not summary.intact:
+        return []  # `check_pdf` has said the signature is altered
+    cert = _cert(sig.signer_cert)
+    problems = []
+    if not is_reviewer_certificate(cert):
+        problems.append(
+            f"{summary.signer} is not a reviewer certificate (issued by `auditor keys add-reviewer`); "
+            "the seal, the root or any other signer may not sign a review"
+        )
+    if sealed.trusted and not summary.trusted:
+        problems.append(
+            f"{summary.signer} does not chain to the trusted root that issued the seal; a review must be "
+            "signed with a reviewer certificate issued under it"
+        )
+    elif sealed.issuer is not None and not signed_by(cert, sealed.issuer):
+        problems.append(
+            f"{summary.signer} was not issued by the CA that issued this report's seal "
+            f"({sealed.issuer.subject.rfc4514_string()}); a review must come from the same organisation"
+        )
+    if "/Reference" in sig.sig_object:
+        problems.append("its signature locks fields or the document (/Reference); a review may not restrict later reviews")
+    problems += _time_problems(summary.signed_at, sealed.signed_at, previous_time, now)
+    return problems
+
+
+def _time_problems(
+    signed_at: datetime | None, sealed_at: datetime | None, previous: datetime | None, now: datetime
+) -> list[str]:
+    if signed_at is None:
+        return ["its signature states no signing time"]
+    if signed_at > now + CLOCK_SKEW:
+        return [f"it claims to be signed on {signed_at:%Y-%m-%d %H:%M} UTC, after the time of this verification"]
+    if sealed_at is not None and signed_at < sealed_at - CLOCK_SKEW:
+        return [f"it claims to be signed on {signed_at:%Y-%m-%d %H:%M} UTC, before the report was sealed"]
+    if previous is not None and signed_at < previous - CLOCK_SKEW:
+        return [f"it claims to be signed on {signed_at:%Y-%m-%d %H:%M} UTC, before the review signed before it"]
+    return []
 
 
 def _review(
-    reader: PdfFileReader, data: bytes, sig: EmbeddedPdfSignature, summary: SignatureSummary, slot: int, findings: Findings
-) -> PdfReview:
+    reader: PdfFileReader, sig: EmbeddedPdfSignature, slot: int, sealed: _Sealed, seal_cert: x509.Certificate,
+    summary: SignatureSummary,
+) -> tuple[ReviewInput | None, list[str]]:
+    """What the slot says, and why it is no valid review: fields, their appearances, the signer's names."""
     review, problem = review_at(reader, slot, sig.signed_revision)
     if problem:
-        findings.invalid.append(f"review slot {slot}: the fields do not form a valid review ({problem})")
+        return review, [f"the fields do not form a valid review ({problem})"]
+    problems = _appearance_problems(reader, slot, sig.signed_revision, sealed)
+    cert = _cert(sig.signer_cert)
+    name, title = subject_attribute(cert, NameOID.COMMON_NAME), subject_attribute(cert, NameOID.TITLE)
+    if review is not None and summary.intact and (review.reviewer, review.role) != (name, title):
+        problems.append(
+            f"it names reviewer {review.reviewer!r} with role {review.role!r}, but it was signed by {name!r} "
+            f"whose certificate names the role {title!r}: the reviewer and role must be the signer's own"
+        )
+    return review, problems
+
+
+def _appearance_problems(reader: PdfFileReader, slot: int, revision: int, sealed: _Sealed) -> list[str]:
+    if sealed.form_font is None:
+        return ["the sealed form has no readable form font, so what its fields show cannot be checked"]
+    fields = fields_at(reader, revision)
+    problems = []
+    for attribute in FIELDS:
+        name = field_name(slot, attribute)
+        problem = appearance_problem(fields[name], *sealed.form_font) if name in fields else None
+        if problem:
+            problems.append(f"field {name}: {problem}; readers would see other than verify reads")
+    return problems
+
+
+def _pdf_review(data: bytes, sig: EmbeddedPdfSignature, summary: SignatureSummary, slot: int, review: ReviewInput | None) -> PdfReview:
     size = int(sig.byte_range[2]) + int(sig.byte_range[3])
     return PdfReview(
         slot=slot,
@@ -103,60 +227,8 @@ def _review(
     )
 
 
-def fields_at(reader: PdfFileReader, revision: int) -> dict[str, generic.DictionaryObject]:
-    """Every terminal form field of `revision` by full name (bounded in count and depth)."""
-    root = reader.get_historical_root(revision)
-    try:
-        top = root["/AcroForm"]["/Fields"]
-    except (KeyError, TypeError):
-        return {}
-    found: dict[str, generic.DictionaryObject] = {}
-    stack = [(ref, "", 0) for ref in reversed(list(top)[:MAX_FIELDS])]
-    while stack and len(found) < MAX_FIELDS:
-        ref, prefix, depth = stack.pop()
-        field = ref.get_object()
-        if not isinstance(field, generic.DictionaryObject):
-            continue
-        name = ".".join(p for p in (prefix, str(field.get("/T", ""))) if p)
-        kids = field.get("/Kids")
-        if isinstance(kids, generic.ArrayObject) and depth < MAX_DEPTH and any("/T" in k.get_object() for k in kids):
-            stack += [(kid, name, depth + 1) for kid in reversed(list(kids)[:MAX_FIELDS])]
-        else:
-            found.setdefault(name, field)
-    return found
-
-
-def changed_fields(reader: PdfFileReader, before: int, after: int) -> list[str]:
-    """Full names of the fields added, removed or changed (value, state, appearance, any other
-    entry) between two revisions."""
-    old = {name: _state(field) for name, field in fields_at(reader, before).items()}
-    new = {name: _state(field) for name, field in fields_at(reader, after).items()}
-    return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
-
-
-def _state(field: generic.DictionaryObject) -> tuple[tuple[str, str], ...]:
-    """What a field dictionary says, its appearance streams by content hash."""
-    return tuple(
-        (str(key), _appearance_digest(field["/AP"]) if key == "/AP" else str(field.raw_get(key)))
-        for key in sorted(field)
-        if key not in _SKIPPED_KEYS
-    )
-
-
-def _appearance_digest(appearance: generic.PdfObject) -> str:
-    digest = hashlib.sha256()
-    for stream in _streams(appearance.get_object(), 0):
-        digest.update(stream.encoded_data)
-        digest.update(str(sorted((str(k), str(stream.raw_get(k))) for k in stream)).encode())
-    return digest.hexdigest()
-
-
-def _streams(value: generic.PdfObject, depth: int) -> list[generic.StreamObject]:
-    if isinstance(value, generic.StreamObject):
-        return [value]
-    if isinstance(value, generic.DictionaryObject) and depth < 3:
-        return [s for key in sorted(value) for s in _streams(value[key], depth + 1)]
-    return []
+def _cert(cert: asn1_x509.Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
 
 
 def review_at(reader: PdfFileReader, slot: int, revision: int) -> tuple[ReviewInput | None, str | None]:
@@ -203,6 +275,9 @@ def check_review_file(folder: Path, name: str, anchors: TrustAnchors, reviews: l
 def _record_problems(
     folder: Path, name: str, record: ReviewRecord, verdict: FileVerdict, reviews: list[PdfReview]
 ) -> list[str]:
+    named = REVIEW_FILE.match(name)
+    if named is None or int(named.group(1)) != record.slot:
+        return [f"{name} holds the review of slot {record.slot}: a review file is named after its slot (renamed or copied?)"]
     pdf = next((r for r in reviews if r.slot == record.slot), None)
     if pdf is None:
         return [f"{name} is review slot {record.slot}, but the PDF holds no signed review in that slot"]

@@ -1,9 +1,11 @@
 """Verify the submissions of the person concerned and their answers, beside a report
-(`auditor submission` writes them): each entry signed, bound to its report, its attachments and,
-for an answer, its submission unchanged."""
+(`auditor submission` writes them): each entry signed by the report's own seal (the certificate
+its evidence record names; a reviewer's or any other key may not log or answer a submission),
+bound to its report, its attachments and, for an answer, its submission unchanged."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,9 +13,10 @@ from pydantic import ValidationError
 
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
-from auditor.report_folder import ATTACHMENTS_DIR, SUBMISSIONS_DIR, attachment_name, entry_name
+from auditor.report_folder import ATTACHMENTS_DIR, RECORD_NAME, SUBMISSIONS_DIR, attachment_name, entry_name
 from auditor.review.submission_records import (
     MAX_ENTRY_BYTES,
+    MAX_RECORD_BYTES,
     AnswerRecord,
     Attachment,
     SubmissionEntry,
@@ -21,6 +24,7 @@ from auditor.review.submission_records import (
     entry_numbers,
     is_regular,
     load_entry,
+    read_capped,
     read_entry,
     report_binding,
     sha256_capped,
@@ -54,6 +58,7 @@ def check_submissions(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
     if not area.is_dir():
         return []
     binding = _folder_binding(folder)
+    seal = _seal_certificate(folder)
     verdicts = []
     for number in sorted(entry_numbers(area, "submission") | entry_numbers(area, "answer")):
         for kind in ("submission", "answer"):
@@ -61,8 +66,31 @@ def check_submissions(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
             if os.path.lexists(path):
                 verdict, data = check_detached(path, anchors, MAX_ENTRY_BYTES)
                 problems = [] if data is None else _entry_problems(area, kind, number, data, binding)
-                verdicts.append(verdict.with_problems(problems))
+                verdicts.append(verdict.with_problems(problems + _signer_problems(verdict, seal)))
     return verdicts
+
+def _seal_certificate(folder: Path) -> str | None:
+    """The SHA-256 of the seal certificate the folder's evidence record names, if it can be read."""
+    try:
+        value = json.loads(read_capped(folder / RECORD_NAME, MAX_RECORD_BYTES, "evidence record"))["seal"]["certificate_sha256"]
+    except (ArchiveError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _signer_problems(verdict: FileVerdict, seal: str | None) -> list[str]:
+    if not verdict.signatures or verdict.status == "invalid":
+        return []
+    signer = verdict.signatures[0]
+    if seal is None:
+        return [f"{Path(verdict.path).name}: the report's evidence record names no seal, so its signer cannot be checked"]
+    if signer.certificate_sha256 != seal:
+        return [
+            f"{Path(verdict.path).name} is signed by {signer.signer}, not by the report's seal: only the seal "
+            "logs and answers the person's submissions"
+        ]
+    return []
+
 
 def _folder_binding(folder: Path) -> tuple[str, str] | str:
     """(report id, record SHA-256) of `folder`, or why the entries cannot be bound to it."""

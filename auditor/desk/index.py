@@ -1,0 +1,60 @@
+"""A batch's index rebuilt from what proves it: one row for each report the ledger registers,
+with its review status from the reviews that verify, and the rows not reported (failed, pending)
+of the latest run. A rerun on a subset of the inputs, or a batch running during a review, keeps
+every registered report and its review status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from auditor.archive import IndexRow, read_index, registered_row, write_index
+from auditor.archive.chain import read_chain
+from auditor.desk.queue import QueueItem, queue_item
+from auditor.errors import ArchiveError
+from auditor.verify import TrustAnchors
+
+
+def index_rows(
+    out: Path, anchors: TrustAnchors, now: datetime, unreported: Sequence[IndexRow] | None = None,
+    known: Sequence[QueueItem] = (),
+) -> list[IndexRow]:
+    """The index of `out`: every registered report, and `unreported` (default: the rows not
+    reported in the index as it stands). `known`: queue items already verified now."""
+    out = Path(out)
+    chain = read_chain(out)
+    if chain.problem:
+        raise ArchiveError(f"{out}: {chain.problem}; run `auditor verify {out}`")
+    verified = {item.folder.absolute(): item for item in known}
+    reported: dict[str, IndexRow] = {}
+    for entry in chain.entries:
+        if entry.kind == "report" and entry.path not in reported:
+            folder = out / entry.path
+            item = verified.get(folder.absolute()) or queue_item(folder, anchors, now)
+            reported[entry.path] = registered_row(entry.facts.get("row"), entry.path).model_copy(update={"review": describe(item)})
+    ids = {row.detection_id for row in reported.values()}
+    others = unreported if unreported is not None else _unreported(out)
+    return [*reported.values(), *(row for row in others if row.status != "reported" and row.detection_id not in ids)]
+
+
+def refresh_index(
+    out: Path, anchors: TrustAnchors, now: datetime, unreported: Sequence[IndexRow] | None = None,
+    known: Sequence[QueueItem] = (),
+) -> list[IndexRow]:
+    """Rewrite OUT's index.csv and index.html from the ledger and the verified reviews."""
+    rows = index_rows(out, anchors, now, unreported, known)
+    write_index(out, rows)
+    return rows
+
+
+def describe(item: QueueItem) -> str:
+    """An index row's review column: the status, or why it cannot be told."""
+    return f"{item.state.status}: {item.problem}" if item.problem else item.state.describe()
+
+
+def _unreported(out: Path) -> list[IndexRow]:
+    try:
+        return [row for row in read_index(out) if row.status != "reported"]
+    except ArchiveError:  # no index yet, or one that cannot be read: rebuilt from the ledger alone
+        return []
