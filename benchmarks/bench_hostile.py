@@ -1,5 +1,6 @@
 """Time and peak memory of `auditor verify` / `auditor render` on the hostile inputs of security
-issue 10, finding 9 (tests/fixtures/hostile.py), beside controls on an untouched report.
+issue 10, finding 9 (tests/fixtures/hostile.py) and issue 21, item 14 (signatures, form fields and
+field values: tests/fixtures/hostile_forms.py), beside controls on an untouched report.
 
 Seals a demo report with the code under test (`auditor demo`, about 15 s; or --report, a demo
 output of the same code), builds the inputs from it and runs each command in a subprocess as a user
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -30,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from fixtures import hostile  # noqa: E402 -- tests/ is put on the path just above
+from fixtures import hostile, hostile_forms  # noqa: E402 -- tests/ is put on the path just above
 
 TRACEBACK = "Traceback (most recent call last):"
 
@@ -84,6 +86,10 @@ CASES = (
     Case("p7s +3000 certs, folder", p7s_folder(3000), "verify"),
     Case("pdf 5000 revisions", pdf_file(hostile.pdf_with_revisions), "verify"),
     Case("pdf xref /Size 3M", pdf_file(hostile.pdf_with_huge_xref), "verify"),
+    Case("pdf 62 signatures", pdf_file(hostile_forms.pdf_with_signatures), "verify"),
+    Case("pdf 8 revs x 3000 fields", pdf_file(hostile_forms.pdf_with_empty_fields), "verify"),
+    Case("pdf 40 MiB field value", pdf_file(hostile_forms.pdf_with_field_value), "verify"),
+    Case("pdf 40 MiB packed value", pdf_file(hostile_forms.pdf_with_packed_field_value), "verify"),
     Case("control: render untouched", lambda report, out: report / "evidence.json", "render"),
     Case("render 100k-char token", hostile.record_with_long_token, "render"),
     Case("render 100k frames", hostile.record_with_many_frames, "render"),
@@ -106,6 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as tmp:
         work = args.keep.resolve() if args.keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
+        # `python -m auditor` puts its working folder first on sys.path: every command runs from --code
         env = {**os.environ, "PYTHONPATH": str(code), "AUDITOR_HOME": str(work / "home")}
         demo = args.report.resolve() if args.report else make_demo(work / "demo", env)
         meta = describe(code, demo)
@@ -121,7 +128,7 @@ def main() -> None:
 def make_demo(out: Path, env: dict[str, str]) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     argv = [sys.executable, "-m", "auditor", "demo", "--out", str(out)]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=env["PYTHONPATH"])
     if done.returncode:
         sys.exit(f"`auditor demo` failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
     return out
@@ -149,7 +156,7 @@ def run_case(
 ) -> Result:
     folder = work / slug(case.name)
     shutil.rmtree(folder, ignore_errors=True)
-    target = case.build(demo / "report", folder)
+    target = build_apart(case, demo / "report", folder)
     if case.command == "verify":
         argv = ["verify", str(target), "--trust", str(demo / "demo-keys" / "root.cert.pem")]
     else:
@@ -168,13 +175,30 @@ def run_case(
     )
 
 
+def build_apart(case: Case, report: Path, folder: Path) -> Path:
+    """The case's input, built in a child process: a command starts as a fork of this process and
+    its peak RSS counts the memory this one holds then, so the builders must not grow it."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=lambda: send.send(case.build(report, folder)))
+    child.start()
+    send.close()
+    try:
+        target: Path = receive.recv()
+    except EOFError:
+        sys.exit(f"building the input of {case.name!r} failed (exit {child.exitcode}); see above")
+    finally:
+        child.join()
+    return target
+
+
 def measure(argv: list[str], env: dict[str, str], timeout: float, logs: Path) -> tuple[float, int, int | None, str]:
     """Wall time, peak RSS in kB (from wait4, also when killed), exit code (None when killed at
     the timeout) and stderr of one child; its output is kept in `logs`.stdout and .stderr."""
     out_path, err_path = logs.with_name(logs.name + ".stdout"), logs.with_name(logs.name + ".stderr")
     with out_path.open("wb") as out, err_path.open("wb") as err:
         start = time.perf_counter()
-        child = subprocess.Popen(argv, env=env, stdout=out, stderr=err, start_new_session=True)
+        child = subprocess.Popen(argv, env=env, stdout=out, stderr=err, start_new_session=True, cwd=env["PYTHONPATH"])
         killed = False
         while True:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -191,7 +215,7 @@ def measure(argv: list[str], env: dict[str, str], timeout: float, logs: Path) ->
 
 def accepts_unverified_source(env: dict[str, str]) -> bool:
     argv = [sys.executable, "-m", "auditor", "render", "--help"]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=env["PYTHONPATH"])
     return "--unverified-source" in done.stdout
 
 

@@ -11,17 +11,21 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from cryptography.x509.oid import NameOID
+from fixtures import hostile_forms
 from fixtures.identities import Identities, templated_report
 
 from auditor.cli.verify import verify_command
 from auditor.keys import SigningIdentity
 from auditor.review.fill import sign_review
 from auditor.review.model import ReviewInput
+from auditor.verify import verify_paths
 
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")  # anything but "\n"
 FORGED_REASONS = (
@@ -73,3 +77,31 @@ def test_item13_verify_prints_hostile_names_and_reasons_escaped_on_their_own_lin
     assert code == 1 and not RAW_CONTROL.search(output)
     files = json.JSONDecoder().raw_decode(output)[0]["files"]  # stderr follows it
     assert files[0]["reviews"][0]["review"]["reasons"] == FORGED_REASONS and files[1]["path"] == str(hidden)
+
+
+HOSTILE_PDFS: list[tuple[Callable[[Path, Path], Path], str]] = [
+    (lambda pdf, out: hostile_forms.pdf_with_signatures(pdf, out, 6),
+     "revision 5 of the PDF holds more than 3 signatures, the most a report may carry (the seal and one per review slot): refused"),
+    (lambda pdf, out: hostile_forms.pdf_with_empty_fields(pdf, out, 1, 3000),
+     "revision 3 of the PDF has more than 64 form fields (a report's form has 21): refused"),
+    (lambda pdf, out: hostile_forms.pdf_with_field_value(pdf, out, 100_000),
+     "a form field in revision 3 of the PDF holds a value of 100000 characters, more than the 16000 allowed: refused"),
+    (hostile_forms.pdf_with_field_value,  # 40 MiB
+     "parsing the PDF takes more than 2000000 reads (a report takes well under 100 000): it holds far more or far larger "
+     "objects than a report, such as a form field value of megabytes; refused"),
+    (lambda pdf, out: hostile_forms.pdf_with_packed_field_value(pdf, out, 5 << 20),
+     "compressed data in the PDF unpacks to more than a report's (Decoded stream data exceeds the limit of 4194304 bytes.): "
+     "refused"),
+]
+
+
+def test_item14_many_signatures_many_fields_and_huge_values_are_refused_in_seconds(
+    sealed_form: Path, trust: Path, tmp_path: Path
+) -> None:
+    for index, (build, reason) in enumerate(HOSTILE_PDFS):
+        pdf = build(sealed_form / "report.pdf", tmp_path / f"hostile-{index}.pdf")
+        start = time.perf_counter()
+        verdict = verify_paths([pdf], trust)[0]
+        seconds = time.perf_counter() - start
+        assert verdict.reasons == [reason], (index, verdict.reasons)
+        assert seconds < 3, (index, seconds)

@@ -2,16 +2,32 @@
 
 Every file handed to `verify` may be hostile (DESIGN §6). No file is read past its size limit;
 the PDF's revisions and cross-reference sizes are counted in its bytes before the
-PDF parser runs; the certificates a CMS container carries are counted before any is verified.
+PDF parser runs; the parser reads from a `BudgetedPdf`, which bounds how much it parses, under
+tighter decoding limits for object streams; the form's fields, their values and the signatures
+are counted (`check_form_limits`) before pyHanko enumerates or compares them; the certificates
+a CMS container carries are counted before any is verified.
 """
 
 from __future__ import annotations
 
 import bisect
+import io
 import re
 import stat
 from pathlib import Path
 
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import (
+    DEFAULT_PURPOSE_LIMITS,
+    DecodeLimits,
+    DecodePurpose,
+    DocumentDecodeBudget,
+    StreamDecodeLimits,
+)
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from auditor.evidence.store import MAX_RECORD_BYTES
+from auditor.review.model import FIELDS, MAX_TEXT, SLOTS
 from auditor.verify.status import Findings
 
 MiB = 1 << 20
@@ -26,6 +42,19 @@ MAX_XREF_OBJECTS = 200_000  # objects a PDF's cross-reference sections may decla
 MAX_CARRIED_CERTIFICATES = 16  # certificates in one CMS container (signer and its path)
 MAX_TIMESTAMP_TOKENS = 2  # signature timestamps on one signer
 MAX_XMP_BYTES = 1 * MiB
+MAX_SIGNATURES = 1 + SLOTS  # the seal and one review per slot
+REPORT_FORM_FIELDS = SLOTS * (len(FIELDS) + 2) + 1  # a report's form: per slot a parent, its fields and signature; the seal
+MAX_FORM_FIELDS = 64  # field dictionaries in one revision's form
+MAX_FIELD_VALUE = 4 * MAX_TEXT  # characters of one field's value (a review's text has at most MAX_TEXT)
+MAX_PARSE_READS = 2_000_000  # reads while parsing a PDF's objects, about a byte each (a reviewed report takes ~40 000)
+MAX_OBJECT_STREAM_BYTES = 4 * MiB  # one object stream unpacked (a report's first revision holds one of ~30 KiB)
+PDF_DECODE_LIMITS = DecodeLimits(  # pyHanko's own decoding limits, tightened where a report never comes close
+    per_purpose={
+        **DEFAULT_PURPOSE_LIMITS,
+        DecodePurpose.OBJECT_STREAM: StreamDecodeLimits(max_ratio=100, ratio_floor=MiB, max_output_size=MAX_OBJECT_STREAM_BYTES),
+    },
+    document_budget=DocumentDecodeBudget(base_allowance=MAX_RECORD_BYTES + 8 * MiB, max_ratio=1),
+)
 
 _SIZE = re.compile(rb"/Size\s+(\d{1,20})")
 _INDEX = re.compile(rb"/Index\s*\[([\d\s]*)\]")
@@ -136,3 +165,72 @@ def _table_room(data: bytes) -> int:
         at = data.find(b"xref", at + 4)
     return total
 
+
+
+class PdfLimitExceeded(Exception):
+    """A PDF beyond what a report can be; its message is the one reason."""
+
+
+class BudgetedPdf(io.BytesIO):
+    """A PDF's bytes for pyHanko's reader, refusing reads beyond `MAX_PARSE_READS`. Its parser
+    reads a byte or a token at a time (signatures are hashed through `readinto`, not counted), so
+    the budget bounds parsing whatever the file hides in its objects: a field value of megabytes,
+    or a string that the byte scans above take for stream data."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads_left = MAX_PARSE_READS
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        self.reads_left -= 1
+        if self.reads_left < 0:
+            raise PdfLimitExceeded(
+                f"parsing the PDF takes more than {MAX_PARSE_READS} reads (a report takes well under 100 000): it holds "
+                "far more or far larger objects than a report, such as a form field value of megabytes; refused"
+            )
+        return super().read(size)
+
+
+def check_form_limits(reader: PdfFileReader) -> None:
+    """PdfLimitExceeded when a revision's form has too many fields, a field value too long, or
+    too many signatures: a bounded walk of each revision's form, before pyHanko enumerates the
+    signatures or compares the revisions (its work grows with fields × revisions × signatures)."""
+    for revision in range(reader.xrefs.total_revisions):
+        try:
+            fields = reader.get_historical_root(revision)["/AcroForm"]["/Fields"]
+        except (KeyError, TypeError):
+            continue
+        problem = _fields_problem(fields, f"revision {revision + 1} of the PDF")
+        if problem:
+            raise PdfLimitExceeded(problem)
+
+
+def _fields_problem(fields: generic.PdfObject, where: str) -> str | None:
+    """The first problem of one revision's field tree."""
+    stack: list[tuple[generic.PdfObject, generic.PdfObject | None]] = [(ref, None) for ref in _items(fields)]
+    seen, signatures = 0, 0
+    while stack:
+        node, inherited = stack.pop()
+        field = node.get_object()
+        if not isinstance(field, generic.DictionaryObject):
+            continue
+        seen += 1
+        if seen > MAX_FORM_FIELDS:
+            return f"{where} has more than {MAX_FORM_FIELDS} form fields (a report's form has {REPORT_FORM_FIELDS}): refused"
+        kind, value = field.get("/FT", inherited), field.get("/V")
+        if isinstance(value, (generic.TextStringObject, generic.ByteStringObject)) and len(value) > MAX_FIELD_VALUE:
+            return f"a form field in {where} holds a value of {len(value)} characters, more than the {MAX_FIELD_VALUE} allowed: refused"
+        signatures += 1 if kind == "/Sig" and value is not None else 0
+        if signatures > MAX_SIGNATURES:
+            return (
+                f"{where} holds more than {MAX_SIGNATURES} signatures, the most a report may carry "
+                "(the seal and one per review slot): refused"
+            )
+        stack += [(kid, kind) for kid in _items(field.get("/Kids"))]
+    return None
+
+
+def _items(array: generic.PdfObject | None) -> list[generic.PdfObject]:
+    """The first entries of a /Fields or /Kids array (no more than the walk may visit)."""
+    resolved = array.get_object() if array is not None else None
+    return list(resolved)[: MAX_FORM_FIELDS + 1] if isinstance(resolved, generic.ArrayObject) else []

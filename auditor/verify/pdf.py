@@ -8,18 +8,19 @@ says), no later revision rewrote the document metadata, the hex signature contai
 is exactly what the signer wrote, and the embedded `evidence.json` is a readable record that
 names the certificate that made the first (certifying) signature, and whose listed artifacts
 match their SHA-256 when they are present beside the PDF (always required for a report folder).
-Size, revision and cross-reference limits are checked on the raw bytes before the PDF is parsed.
+Size, revision and cross-reference limits are checked on the raw bytes before the PDF is parsed;
+parsing is budgeted, and the form's fields and signatures are counted before pyHanko's analysis.
 """
 
 from __future__ import annotations
 
 import binascii
-import io
 from functools import partial
 from pathlib import Path
 
 from asn1crypto import cms
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
@@ -29,7 +30,16 @@ from pyhanko_certvalidator import ValidationContext
 
 from auditor.report_folder import RECORD_NAME
 from auditor.verify.cms_strict import container_problem
-from auditor.verify.limits import MAX_PDF_BYTES, MAX_REVISIONS, pdf_structure_problem, read_capped
+from auditor.verify.limits import (
+    MAX_PDF_BYTES,
+    MAX_REVISIONS,
+    PDF_DECODE_LIMITS,
+    BudgetedPdf,
+    PdfLimitExceeded,
+    check_form_limits,
+    pdf_structure_problem,
+    read_capped,
+)
 from auditor.verify.pdf_metadata import metadata_changes
 from auditor.verify.review import pdf_reviews
 from auditor.verify.status import FileVerdict, Findings, PdfReview, SignatureSummary
@@ -63,13 +73,18 @@ def check_pdf(
         findings.invalid.append(problem)
     elif data is not None:
         try:
-            reader = PdfFileReader(io.BytesIO(data))
+            reader = PdfFileReader(BudgetedPdf(data), decode_limits=PDF_DECODE_LIMITS)
+            check_form_limits(reader)  # before pyHanko enumerates the signatures and compares revisions
             signatures = reader.embedded_signatures
             summaries = _check_signatures(reader, signatures, data, anchors, findings)
             reviews = pdf_reviews(reader, data, anchors, findings, summaries)
             if summaries and not findings.invalid:
                 findings.invalid += metadata_changes(reader, signatures[0].signed_revision)
                 record = _check_embedded_record(reader, path, in_report_folder, summaries[0], findings)
+        except PdfLimitExceeded as exc:  # the one reason, whatever else failed on the way
+            findings = Findings(invalid=[str(exc)])
+        except PdfDecodeLimitError as exc:
+            findings = Findings(invalid=[f"compressed data in the PDF unpacks to more than a report's ({exc}): refused"])
         except Exception as exc:  # hostile input may break the parser anywhere
             findings.invalid.append(f"cannot read the PDF ({type(exc).__name__}: {exc}); it is damaged or altered")
     return findings.verdict(path, "pdf", summaries, anchors.description, reviews), record
