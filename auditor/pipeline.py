@@ -57,7 +57,7 @@ class ReportOptions:
     frame_importance: tuple[str, ...] = DEFAULT_FRAME_IMPORTANCE
     templates_dir: Path | None = None
     target_class: str | None = None
-    video_sha256: str | None = None  # the video's hash when the caller computed it this run (a batch)
+    video_sha256: str | None = None  # the hash a batch read earlier: a video that no longer has it is refused
     checks: CheckSettings = field(default_factory=CheckSettings)  # the trust checks that run
     overwrite: bool = False
 

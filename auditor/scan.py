@@ -23,9 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from auditor.detections import Detection
 from auditor.detector import Detector
 from auditor.errors import ModelError, VideoError
-from auditor.files import sha256_file
 from auditor.sidecar import sidecar_path
-from auditor.video import DecodeEnd, Frame, open_stream
+from auditor.video import DecodeEnd, Frame, held_video, open_stream
 
 T = TypeVar("T")
 ScanProgress = Callable[[int, int], None]  # (frames decoded so far, detections so far)
@@ -124,15 +123,16 @@ def scan_video(
     progress: ScanProgress | None = None,
     video_sha256: str | None = None,
 ) -> ScanResult:
-    """Every flagged detection of `video`, windows taken as the detector's sidecar samples clips
-    (`video_sha256`: the file's hash when the caller has just computed it)."""
+    """Every flagged detection of `video`, windows taken as the detector's sidecar samples clips.
+    The detections carry the SHA-256 of the file their frames were decoded from (`held_video`);
+    `video_sha256`, the hash a batch read earlier, is refused when it differs."""
     settings = settings or ScanSettings()
-    video_sha256 = video_sha256 or sha256_file(video)
     rule = detector.sidecar.decision_rule
     merger = _Merger(detector.class_names, rule.raises_alert)
     windows = frames = 0
     with (
-        open_stream(video, sampling=detector.sidecar.sampling) as stream,
+        held_video(video, video_sha256) as held,
+        open_stream(held.source, sampling=detector.sidecar.sampling) as stream,
         contextlib.closing(_window_batches(stream, detector, window_length(detector), settings)) as batches,
     ):
         for batch in batches:
@@ -149,9 +149,9 @@ def scan_video(
             f"{window_length(detector)} sampled frames; give a longer video"
         )
     stopped = end.describe() if end is not None and not end.complete else None
-    made = _Made(str(video), video_sha256, source_id, detector, rule.threshold, stopped)
+    made = _Made(str(video), held.sha256, source_id, detector, rule.threshold, stopped)
     detections = [made.detection(name, group) for name, group in merger.finish()]
-    return ScanResult(Path(video), video_sha256, detections, end.frames if end else frames, windows, end)
+    return ScanResult(Path(video), held.sha256, detections, end.frames if end else frames, windows, end)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ length and the starts that work.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 from auditor.errors import VideoError
@@ -23,6 +24,7 @@ from auditor.video import (
     decodes_through,
     format_time,
     frame_at,
+    held_video,
     open_stream,
     probe_video,
     stated_end_decodes,
@@ -46,20 +48,21 @@ def select_window(
     """The window `check_window` accepts, decoded from a stream: only its sampled frames are kept
     (with `at`, from the frame shown then by presentation time). When the file's stated last frame
     does not decode, the rest of the file is decoded too (no frame kept), so the clip's
-    `decode_end` says where decoding stops. `sha256`: the file's hash, when the caller (a batch,
-    which hashed it once for all its reports) already has it."""
-    info = probe_video(video)
-    first = _checked_start(info, frames, start, at, sampling)
-    with open_stream(info.path, first if at is None else 0, sampling, at=at) as stream:
-        taken = list(itertools.islice(stream, frames))
-        end = stream.end
-    if len(taken) < frames:  # the seek found the window's last frame, decoding in order did not
-        decoded = end.frames if end is not None else first + sampling.span(len(taken), info.fps)
-        length = VideoLength(decoded, stated=info.frame_count if info.frame_count != decoded else None)
-        raise VideoError(_window_problem(info, length, frames, first, at, sampling))
-    if end is None and not stated_end_decodes(info):
-        end = decode_end(info.path)
-    return Clip.of(taken, info, sampling, end, sha256)
+    `decode_end` says where decoding stops. The clip's SHA-256 is that of the file its frames were
+    decoded from (`held_video`); `sha256`, the hash a batch read earlier, is refused when it differs."""
+    with held_video(video, sha256) as held:
+        info = replace(probe_video(held.source), shown_as=held.path)
+        first = _checked_start(info, frames, start, at, sampling)
+        with open_stream(info.path, first if at is None else 0, sampling, at=at) as stream:
+            taken = list(itertools.islice(stream, frames))
+            end = stream.end
+        if len(taken) < frames:  # the seek found the window's last frame, decoding in order did not
+            decoded = end.frames if end is not None else first + sampling.span(len(taken), info.fps)
+            length = VideoLength(decoded, stated=info.frame_count if info.frame_count != decoded else None)
+            raise VideoError(_window_problem(info, length, frames, first, at, sampling))
+        if end is None and not stated_end_decodes(info):
+            end = decode_end(info.path)
+    return Clip.of(taken, info, sampling, end, held.sha256)
 
 
 def _checked_start(info: VideoInfo, frames: int, start: int, at: float | None, sampling: Sampling = EVERY_FRAME) -> int:

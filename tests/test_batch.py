@@ -1,7 +1,8 @@
 """`auditor scan` and `auditor batch`: the scan against a window-by-window reference on a recording
 of synthetic incidents between normal scenes; the batch end to end, run again (nothing redone),
 on a Dask LocalCluster (same detections and reports); vtest.avi and a truncated copy of it
-batch-reported while the batch is SIGKILLed at random moments; alert logs and their errors."""
+batch-reported while the batch is SIGKILLed at random moments; alert logs and their errors; the
+hash a scan or a window records is the decoded file's."""
 
 from __future__ import annotations
 
@@ -338,19 +339,17 @@ def test_frames_decoded_ahead_arrive_in_order_errors_surface_and_closing_stops_t
     assert not [t for t in threading.enumerate() if t.name == "auditor-decode"]
 
 
-def test_a_video_hashed_by_the_batch_is_not_hashed_again_by_its_scan_and_reports(
-    detector: Detector, recording: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_scan_and_a_window_record_the_hash_of_the_file_they_decode_and_refuse_an_earlier_other_one(
+    detector: Detector, recording: Path
 ) -> None:
-    import auditor.scan
-    import auditor.video.clip
     from auditor.files import sha256_file
     from auditor.window import select_window
 
     known = sha256_file(recording)
-    hashed: list[Path] = []
-    for module in (auditor.scan, auditor.video.clip):
-        monkeypatch.setattr(module, "sha256_file", lambda path: hashed.append(Path(path)) or known)
     assert scan_video(recording, detector, video_sha256=known).video_sha256 == known
-    assert select_window(recording, 16, start=8, sha256=known).source_sha256 == known
-    assert hashed == []
-    assert select_window(recording, 16, start=8).source_sha256 == known and hashed == [recording]
+    assert select_window(recording, 16, start=8).source_sha256 == known
+    changed = f"recording.avi changed since the batch read it \\(its SHA-256 is now {known[:12]}"
+    with pytest.raises(VideoError, match=changed):
+        scan_video(recording, detector, video_sha256="0" * 64)
+    with pytest.raises(VideoError, match=changed):
+        select_window(recording, 16, start=8, sha256="0" * 64)

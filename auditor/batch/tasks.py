@@ -62,7 +62,7 @@ class ReportTask:
     spec: DetectorSpec
     key: str
     request: ReportRequest
-    video_sha256: str  # hashed once by the coordinator this run, for every report of the video
+    video_sha256: str  # as the coordinator read it (the scan's): a video that no longer has it is refused
     options: ReportOptions
     seal: SealInfo
     staging_root: str

@@ -25,13 +25,14 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_QUIET)
 class VideoInfo:
     """What a video's container says about it, read without decoding a frame."""
 
-    path: Path
+    path: Path  # what decoders open
     fps: float
     frame_count: int | None  # as the container states it; None when it states none
+    shown_as: Path | None = None  # the file as the user named it, when `path` is a handle on it (`held_video`)
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return (self.shown_as or self.path).name
 
 
 @dataclass(frozen=True)

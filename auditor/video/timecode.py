@@ -9,11 +9,15 @@ _TIME = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)")
 TIME_FORMS = "seconds (70.5), minutes:seconds (1:10.5) or hours:minutes:seconds (01:10:05)"
 
 
+MAX_TIME_CHARS = 32  # longer is no time in a recording (and 400 digits are an infinite float)
+
+
 def parse_time(text: str) -> float:
     """Seconds from `70.5`, `1:10.5` or `01:10:05`; ValueError saying the accepted forms."""
-    match = _TIME.fullmatch(text.strip())
+    match = _TIME.fullmatch(text.strip()) if len(text) <= MAX_TIME_CHARS else None
     if match is None:
-        raise ValueError(f"{text!r} is not a time: write {TIME_FORMS}")
+        shown = text if len(text) <= MAX_TIME_CHARS else text[:MAX_TIME_CHARS] + "…"
+        raise ValueError(f"{shown!r} is not a time: write {TIME_FORMS}")
     hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
     if (match.group(2) and seconds >= 60) or (match.group(1) and minutes >= 60):
         raise ValueError(f"{text!r} is not a time: minutes and seconds after a colon are below 60")
