@@ -26,6 +26,7 @@ __all__ = [
     "motion_summary",
     "motion_verdict",
     "person_sentences",
+    "sanity_provenance",
     "sanity_sentence",
     "summary_sentences",
 ]
@@ -202,6 +203,21 @@ def sanity_sentence(record: EvidenceRecord) -> str:
                      "picture itself rather than what the model learned, so do not rely on them")
     return (f"When the top layers of the model's image network ({layers}) are reset to random values, the "
             + "; the ".join(parts) + ".")
+
+
+def sanity_provenance(record: EvidenceRecord) -> str:
+    """When and where the model-randomisation figures were computed, or which cache entry they were
+    read from ("" when the check did not run)."""
+    sanity = record.explanations.sanity
+    if sanity is None:
+        return ""
+    when = f"{sanity.computed_at:%d %B %Y at %H:%M} UTC (seed {sanity.seed})"
+    if sanity.host is None:  # records before schema 2.4
+        return f"Computed once for this model on {sanity.computed_at:%d %B %Y} (seed {sanity.seed}); where is not recorded."
+    if sanity.cache_file is None:
+        return f"Computed for this report on {when} on host {sanity.host}."
+    return (f"Computed for this model on {when}; these figures were read on host {sanity.host} from the cache file "
+            f"{sanity.cache_file}, whose entry is authenticated with a key derived from this report's seal.")
 
 
 def _names(methods: Sequence[SanityMethod]) -> str:

@@ -62,8 +62,8 @@ def test_committed_schema_matches_the_models() -> None:
 def test_schema_is_versioned_and_requires_the_sections() -> None:
     schema = json.loads(committed_schema())
     assert schema["$id"].endswith("evidence-record-v2.json")
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3"]
-    assert schema["properties"]["schema_version"]["default"] == "2.3"
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4"]
+    assert schema["properties"]["schema_version"]["default"] == "2.4"
     for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
         assert section in schema["required"]
 
@@ -87,7 +87,7 @@ def test_same_inputs_give_identical_bytes(tmp_path: Path) -> None:
 def test_unknown_schema_version_fails_clearly(tmp_path: Path, version: str) -> None:
     data = json.loads(record_json(make_report_folder(tmp_path)))
     data["schema_version"] = version
-    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1, 1.2, 2.0, 2.1, 2.2"):
+    with pytest.raises(ReportError, match=f"schema_version '{version}'.*reads 1.0, 1.1, 1.2, 2.0, 2.1, 2.2, 2.3, 2.4"):
         load_record(json.dumps(data).encode())
 
 
@@ -130,6 +130,20 @@ def test_records_of_schema_2_0_still_load(tmp_path: Path) -> None:
     html = render_html(record, tmp_path)  # the report does not claim what a 2.0 record does not say
     assert "The frames as the model saw them." in html and "shown as recorded" not in html
     assert "no localisation" not in html and "peak centre" in html
+
+
+def test_records_of_schema_2_3_still_load(tmp_path: Path) -> None:
+    """2.3 records did not say where the model-randomisation figures were computed: read as unknown,
+    and the report says so instead of claiming either."""
+    data = json.loads(record_json(make_report_folder(tmp_path, trust=True)))
+    data["schema_version"] = "2.3"
+    del data["explanations"]["sanity"]["host"], data["explanations"]["sanity"]["cache_file"]
+    record = load_record(json.dumps(data).encode())
+    assert record.schema_version == "2.3" and record.explanations.sanity is not None
+    assert record.explanations.sanity.host is None and record.explanations.sanity.cache_file is None
+    html = " ".join(render_html(record, tmp_path).split())
+    assert "Computed once for this model on 14 March 2025 (seed 0); where is not recorded." in html
+    assert "on host" not in html and "cache file" not in html
 
 
 def test_the_record_holds_the_geometry_of_the_pictures(tmp_path: Path) -> None:

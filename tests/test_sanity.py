@@ -1,6 +1,7 @@
 """Model-randomisation sanity check (Adebayo et al. 2018): the demo's maps change when its top
 layers are re-initialised, a map that ignores the weights is flagged, the checked detector is never
-touched, and the result is cached by model hash and never trusted when the cache file is wrong."""
+touched, and the result is cached by model hash under a key and never trusted when the cache file
+is wrong or written under another key (issue 21, item 18: tests/test_sanity_cache.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def sobel_edges(detector_pass: DetectorPass) -> np.ndarray:
 
 EDGES = Method(name="edges", compute=sobel_edges, needs_input_grads=False)
 WITH_EDGES = {**METHODS, "edges": EDGES}
+KEY = b"k" * 32  # the cache key (the CLI derives it from the seal)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def demo_check(demo: Detector, tmp_path_factory: pytest.TempPathFactory) -> sani
 def cached(demo: Detector, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, sanity.SanityCheck]:
     """A cache folder holding the demo's check with the default methods, and that check."""
     folder = tmp_path_factory.mktemp("cached")
-    return folder, model_randomisation_check(demo, cache_dir=folder)
+    return folder, model_randomisation_check(demo, cache_dir=folder, cache_key=KEY)
 
 
 @pytest.fixture
@@ -99,8 +101,8 @@ def test_second_call_comes_from_the_cache_without_loading_the_model(
 ) -> None:
     first = cached[1]
     assert not first.from_cache
-    second = model_randomisation_check(demo, cache_dir=cache)
-    assert loads == [] and second.from_cache
+    second = model_randomisation_check(demo, cache_dir=cache, cache_key=KEY)
+    assert loads == [] and second.from_cache and second.cache_file == next(cache.glob("sanity-*.json"))
     assert second.methods == first.methods and second.computed_at == first.computed_at
     assert second.randomised_layers == first.randomised_layers and second.model_sha256 == demo.model_sha256
 
@@ -108,9 +110,9 @@ def test_second_call_comes_from_the_cache_without_loading_the_model(
 def test_another_model_hash_or_other_settings_miss_the_cache(
     demo: Detector, cache: Path, loads: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    other_settings = model_randomisation_check(demo, cache_dir=cache, settings=SanitySettings(seed=1))
+    other_settings = model_randomisation_check(demo, cache_dir=cache, settings=SanitySettings(seed=1), cache_key=KEY)
     monkeypatch.setattr(demo, "model_sha256", "f" * 64)
-    other_model = model_randomisation_check(demo, cache_dir=cache)
+    other_model = model_randomisation_check(demo, cache_dir=cache, cache_key=KEY)
     assert loads == [demo.model_path] * 2 and not other_settings.from_cache and not other_model.from_cache
     assert other_model.model_sha256 == "f" * 64 and len(list(cache.glob("sanity-*.json"))) == 3
 
@@ -128,13 +130,16 @@ def _tamper(kind: str, text: str) -> str:
     elif kind == "method missing":
         del record["methods"]["saliency"]
     elif kind == "oversized":
-        record["reference_clips"] = "x" * 100_000
+        record["computed_at"] = record["computed_at"] + " " * 100_000
+    elif kind == "other figures":
+        record["methods"]["gradcam"]["abs_correlation"] = 0.01
     return json.dumps(record)
 
 
 @pytest.mark.parametrize(
     "kind",
-    ["garbage", "extra field", "other model hash", "correlation out of range", "method missing", "oversized"],
+    ["garbage", "extra field", "other model hash", "correlation out of range", "method missing", "oversized",
+     "other figures"],
 )
 def test_a_tampered_cache_file_is_ignored_and_recomputed(
     demo: Detector,
@@ -147,17 +152,27 @@ def test_a_tampered_cache_file_is_ignored_and_recomputed(
     (path,) = cache.glob("sanity-*.json")
     path.write_text(_tamper(kind, path.read_text()))
     with caplog.at_level(logging.WARNING, logger=sanity.__name__):
-        again = model_randomisation_check(demo, cache_dir=cache)
+        again = model_randomisation_check(demo, cache_dir=cache, cache_key=KEY)
     assert loads == [demo.model_path] and not again.from_cache
     assert again.methods == cached[1].methods and "sanity-check cache file" in caplog.text
-    assert model_randomisation_check(demo, cache_dir=cache).from_cache  # the file was written afresh
+    assert model_randomisation_check(demo, cache_dir=cache, cache_key=KEY).from_cache  # the file was written afresh
+
+
+def test_an_entry_under_another_key_or_without_a_key_is_not_read(
+    demo: Detector, cache: Path, loads: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger=sanity.__name__):
+        other = model_randomisation_check(demo, cache_dir=cache, cache_key=b"another seal's key")
+    assert not other.from_cache and "was not written under this seal" in caplog.text
+    assert not model_randomisation_check(demo, cache_dir=cache).from_cache  # no key: computed afresh
+    assert loads == [demo.model_path] * 2
 
 
 def test_an_unwritable_cache_only_warns(demo: Detector, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
     with caplog.at_level(logging.WARNING, logger=sanity.__name__):
-        check = model_randomisation_check(demo, cache_dir=blocker / "cache")
+        check = model_randomisation_check(demo, cache_dir=blocker / "cache", cache_key=KEY)
     assert not check.from_cache and check.methods["gradcam"].verdict == "passes"
     assert "could not cache the sanity check" in caplog.text
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from auditor.cli.keys import load_signing_identity, signing_options, skip_check_option
+from auditor.cli.keys import load_signing_identity, sanity_cache_key, signing_options, skip_check_option
 from auditor.cli.output import print_result, progress_printer
 from auditor.demo_settings import CLASS_NAMES, DEMO_LABEL, DEMO_SEED
 
@@ -107,7 +107,7 @@ def report(
     check_window(video, window_length(detector), start or 0, at, detector.sidecar.sampling)
     options = ReportOptions(
         profile=local.profile if local else DeploymentProfile(), start=start or 0, at=at, source_id=source_id,
-        templates_dir=templates, checks=CheckSettings.without(skip_checks), overwrite=overwrite,
+        templates_dir=templates, checks=CheckSettings.without(skip_checks, cache_key=sanity_cache_key(identity)), overwrite=overwrite,
     )
     result = report_video(video, detector, out, options, SealSettings(identity, tsa_url), progress_printer())
     print_result(result)

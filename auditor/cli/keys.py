@@ -9,6 +9,8 @@ any rendering, so that a wrong passphrase or an expired certificate fails before
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import os
 import stat
 import sys
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from auditor.cli.output import escaped
@@ -96,6 +98,18 @@ def load_signing_identity(keys_dir: Path | None) -> SigningIdentity:
     paths = IdentityPaths.of(keys_dir or default_keys_dir())
     passphrase = _seal_passphrase(paths) if paths.key.is_file() else passphrase_from_env()
     return load_identity(paths.folder, passphrase)
+
+
+def sanity_cache_key(identity: SigningIdentity | None) -> bytes | None:
+    """The key that authenticates the sanity-check cache (`auditor.explain.sanity`), derived from
+    the seal's private key: only whoever holds the seal writes figures its reports will use. None
+    for an unsigned draft: the check is then computed afresh."""
+    if identity is None:
+        return None
+    der = identity.key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return hmac.new(der, b"auditor sanity-check cache", hashlib.sha256).digest()
 
 
 def _new_passphrase() -> str:

@@ -142,6 +142,8 @@ def sanity_record(check: SanityCheck) -> SanityRecord:
             for name, m in sorted(check.methods.items())
         ],
         computed_at=datetime.fromisoformat(check.computed_at),
+        host=check.host,
+        cache_file=str(check.cache_file) if check.cache_file is not None else None,
     )
 
 

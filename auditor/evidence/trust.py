@@ -1,6 +1,7 @@
 """The record's sections on how far the explanation can be trusted (schema 2.3): the part of the
 decision resting on movement, what-if edits, deletion and insertion curves, the model-randomisation
-check, the people the evidence lies on, and the faces masked in the report's images.
+check, the people the evidence lies on, and the faces masked in the report's images. Schema 2.4
+adds where the model-randomisation figures were computed, or read from.
 
 Each section is None in records before 2.3 and when the analysis was not run.
 """
@@ -107,7 +108,8 @@ class SanityMethod(_Record):
 
 
 class SanityRecord(_Record):
-    """Model-randomisation check (Adebayo et al. 2018), computed once per model."""
+    """Model-randomisation check (Adebayo et al. 2018), computed once per model: when, on which
+    machine, and whether its figures were read from a cache entry written under this report's seal."""
 
     model_sha256: str = Field(pattern=SHA256)
     layer: str
@@ -117,6 +119,8 @@ class SanityRecord(_Record):
     threshold: float
     methods: list[SanityMethod]
     computed_at: datetime
+    host: str | None = None  # the machine that computed the figures, or read them from `cache_file`; None before 2.4
+    cache_file: str | None = None  # the cache entry the figures were read from; None: computed for this report
 
 
 class PersonBox(_Record):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,7 +30,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class CheckSettings:
-    """Which checks run (all by default) and where the per-model sanity check is cached."""
+    """Which checks run (all by default), where the per-model sanity check is cached and the key
+    that authenticates its entries (derived from the seal; None: it is computed afresh)."""
 
     motion: bool = True
     counterfactuals: bool = True
@@ -38,11 +39,14 @@ class CheckSettings:
     sanity: bool = True
     persons: bool = True
     cache_dir: Path | None = None
+    cache_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def without(cls, names: tuple[str, ...], cache_dir: Path | None = None) -> CheckSettings:
+    def without(
+        cls, names: tuple[str, ...], cache_dir: Path | None = None, cache_key: bytes | None = None
+    ) -> CheckSettings:
         """All checks except `names` (from CHECK_NAMES)."""
-        return cls(**{name: name not in names for name in CHECK_NAMES}, cache_dir=cache_dir)
+        return cls(**{name: name not in names for name in CHECK_NAMES}, cache_dir=cache_dir, cache_key=cache_key)
 
     def enabled(self) -> list[str]:
         """The names of the checks that run (what a batch keys its reports by)."""
@@ -99,7 +103,7 @@ def run_checks(
         faithfulness=step(settings.faithfulness, "measuring deletion and insertion curves",
                           lambda: faithfulness(detector, explanation)),
         sanity=step(settings.sanity, "model-randomisation check (once per model)",
-                    lambda: model_randomisation_check(detector, cache_dir=settings.cache_dir)),
+                    lambda: model_randomisation_check(detector, cache_dir=settings.cache_dir, cache_key=settings.cache_key)),
         persons=step(settings.persons and "gradcam" in explanation.maps, "looking for people in the key frames",
                      lambda: ground_persons(recorded, explanation.maps["gradcam"], keys)),
     )

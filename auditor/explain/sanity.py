@@ -25,25 +25,31 @@ share more than a quarter (ρ²) of their rank variance although the layers that
 replaced; Adebayo et al. find model-dependent maps falling well below it and edge-detector-like
 maps staying near 1.
 
-The check is computed once per model and cached by model hash (`model_randomisation_check`).
+The check is computed once per model and cached by model hash (`model_randomisation_check`). A
+cache entry holds figures and codes only (hashes, a time, method names), never text a report would
+quote, and counts only under an HMAC keyed by the caller's secret (derived from the organisation
+seal): whoever can write the cache folder but does not hold the seal cannot plant figures. The
+layer names and the reference clips are described again from the detector and the settings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import math
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from scipy import stats
 
 from auditor._tensorflow import keras
@@ -55,7 +61,7 @@ from auditor.synthetic import make_clip
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MAX_CACHE_BYTES = 64 * 1024  # a cache file is a few hundred bytes; a larger one is not read
 DEFAULT_FRAMES = 16
 MIN_CLIP_FRAMES = 4  # make_clip's shortest clip
@@ -96,7 +102,12 @@ class SanityCheck:
     threshold: float
     methods: Mapping[str, MethodSanity]
     computed_at: str  # ISO 8601, UTC
-    from_cache: bool
+    host: str  # the machine that computed the figures, or read them from `cache_file`
+    cache_file: Path | None = None  # the authenticated cache entry they were read from; None: computed now
+
+    @property
+    def from_cache(self) -> bool:
+        return self.cache_file is not None
 
 
 class _MethodRecord(BaseModel):
@@ -107,20 +118,24 @@ class _MethodRecord(BaseModel):
 
 
 class _CacheRecord(BaseModel):
-    """The cache file: figures only; verdicts are derived again on reading."""
+    """A cache file: figures and codes only; `key` hashes the layer, the settings and the method
+    names, `mac` authenticates everything else. Verdicts and descriptions are derived again."""
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[1]
+    version: Literal[2]
     key: str = Field(pattern=r"^[0-9a-f]{64}$")
     model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    layer: str = Field(max_length=256)
-    randomised_layers: list[str] = Field(min_length=1, max_length=1024)
-    reference_clips: str = Field(max_length=1024)
-    seed: int
-    threshold: float
-    methods: dict[str, _MethodRecord] = Field(min_length=1, max_length=64)
+    methods: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")], _MethodRecord] = Field(
+        min_length=1, max_length=64
+    )
     computed_at: datetime
+    mac: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    def expected_mac(self, secret: bytes) -> str:
+        """HMAC-SHA256 under `secret` of every other field, as canonical JSON."""
+        text = json.dumps(self.model_dump(mode="json", exclude={"mac"}), sort_keys=True, separators=(",", ":"))
+        return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def model_randomisation_check(
@@ -128,19 +143,23 @@ def model_randomisation_check(
     methods: Mapping[str, Method] | None = None,
     cache_dir: Path | None = None,
     settings: SanitySettings = SanitySettings(),
+    cache_key: bytes | None = None,
 ) -> SanityCheck:
-    """The check for `detector` and its target layer: read from the cache when a valid entry for this
-    model file, layer, settings and method names exists, else computed and cached. An unwritable cache
-    only logs a warning."""
+    """The check for `detector` and its target layer: read from the cache when an entry for this
+    model file, layer, settings and method names exists and `cache_key` authenticates it, else
+    computed and cached under that key. Without a key the cache is neither read nor written; an
+    unwritable cache only logs a warning."""
     methods = dict(METHODS if methods is None else methods)
+    if cache_key is None:
+        return _compute(detector, methods, settings)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = _cache_key(detector.layer_name, settings, methods)
     path = folder / f"sanity-{detector.model_sha256}-{_slug(detector.layer_name)}-{key[:16]}.json"
-    cached = _read_cache(path, detector, key, settings, methods)
+    cached = _read_cache(path, detector, key, settings, methods, cache_key)
     if cached is not None:
         return cached
     check = _compute(detector, methods, settings)
-    _write_cache(path, check, key)
+    _write_cache(path, check, key, cache_key)
     return check
 
 
@@ -193,16 +212,26 @@ def _compute(detector: DetectorLike, methods: Mapping[str, Method], settings: Sa
             before, after = method.compute(original), method.compute(randomised)
             rhos[name].extend(spearman(b, a) for b, a in zip(before, after, strict=True))
     figures = {name: (float(np.mean(values)), float(np.mean(np.abs(values)))) for name, values in rhos.items()}
+    return _check(detector, settings, figures, datetime.now(UTC))
+
+
+def _check(
+    detector: DetectorLike, settings: SanitySettings, figures: Mapping[str, tuple[float, float]], computed_at: datetime,
+    cache_file: Path | None = None,
+) -> SanityCheck:
+    """The check of `detector` from its figures (mean ρ and |ρ| per method): layers, clips and
+    verdicts are derived here, from the detector and the settings, never read from a cache."""
     return SanityCheck(
         model_sha256=detector.model_sha256,
         layer=detector.layer_name,
-        randomised_layers=tuple(layer.name for layer in layers),
-        reference_clips=_clips_text(settings, length, detector),
+        randomised_layers=tuple(layer.name for layer in randomised_layers(detector, settings.top_fraction)),
+        reference_clips=_clips_text(settings, detector.frames_per_clip or DEFAULT_FRAMES, detector),
         seed=settings.seed,
         threshold=settings.threshold,
         methods={name: _method_result(rho, abs_rho, settings.threshold) for name, (rho, abs_rho) in figures.items()},
-        computed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        from_cache=False,
+        computed_at=computed_at.astimezone(UTC).isoformat(timespec="seconds"),
+        host=socket.gethostname(),
+        cache_file=cache_file,
     )
 
 
@@ -250,9 +279,11 @@ def _slug(name: str) -> str:
 
 
 def _read_cache(
-    path: Path, detector: DetectorLike, key: str, settings: SanitySettings, methods: Mapping[str, Method]
+    path: Path, detector: DetectorLike, key: str, settings: SanitySettings, methods: Mapping[str, Method],
+    secret: bytes,
 ) -> SanityCheck | None:
-    """The cached check at `path`, or None when it is absent, unreadable, malformed or for anything else."""
+    """The cached check at `path`, or None when it is absent, unreadable, malformed, not
+    authenticated by `secret`, or for anything else."""
     try:
         if not path.is_file():
             return None
@@ -262,46 +293,33 @@ def _read_cache(
     except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         log.warning("ignoring sanity-check cache file %s (%s); computing the check again", path, _first_line(exc))
         return None
-    expected = (key, detector.model_sha256, detector.layer_name, settings.seed, settings.threshold, set(methods))
-    if (record.key, record.model_sha256, record.layer, record.seed, record.threshold, set(record.methods)) != expected:
+    if not hmac.compare_digest(record.mac, record.expected_mac(secret)):
+        log.warning("sanity-check cache file %s was not written under this seal; computing the check again", path)
+        return None
+    if (record.key, record.model_sha256, set(record.methods)) != (key, detector.model_sha256, set(methods)):
         log.warning("sanity-check cache file %s does not match this model and settings; computing again", path)
         return None
-    return SanityCheck(
-        model_sha256=record.model_sha256,
-        layer=record.layer,
-        randomised_layers=tuple(record.randomised_layers),
-        reference_clips=record.reference_clips,
-        seed=record.seed,
-        threshold=record.threshold,
-        methods={
-            name: _method_result(m.correlation, m.abs_correlation, record.threshold)
-            for name, m in record.methods.items()
-        },
-        computed_at=record.computed_at.isoformat(timespec="seconds"),
-        from_cache=True,
-    )
+    figures = {name: (m.correlation, m.abs_correlation) for name, m in record.methods.items()}
+    return _check(detector, settings, figures, record.computed_at, cache_file=path)
 
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
-def _write_cache(path: Path, check: SanityCheck, key: str) -> None:
-    record = _CacheRecord(
+def _write_cache(path: Path, check: SanityCheck, key: str, secret: bytes) -> None:
+    unsigned = _CacheRecord(
         version=CACHE_VERSION,
         key=key,
         model_sha256=check.model_sha256,
-        layer=check.layer,
-        randomised_layers=list(check.randomised_layers),
-        reference_clips=check.reference_clips,
-        seed=check.seed,
-        threshold=check.threshold,
         methods={
             name: _MethodRecord(correlation=m.correlation, abs_correlation=m.abs_correlation)
             for name, m in check.methods.items()
         },
         computed_at=datetime.fromisoformat(check.computed_at),
+        mac="0" * 64,
     )
+    record = unsigned.model_copy(update={"mac": unsigned.expected_mac(secret)})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, record.model_dump_json(indent=2).encode("utf-8"))
