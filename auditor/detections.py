@@ -1,15 +1,51 @@
-"""The record `auditor scan` writes for each flagged stretch of a video (JSON Lines, one per line)."""
+"""The record `auditor scan` writes for each flagged stretch of a video (JSON Lines, one per line),
+and what its names may hold: a camera, class or file name goes into records, the batch index and
+report folder names, so a control or invisible character, or an overlong name, is refused."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 DETECTION_FORMAT: Final = "auditor-detection/1"
+MAX_FRAME: Final = 2**31 - 1
+MAX_SECONDS: Final = 1e9  # 31 years of recording
+MAX_LABEL_CHARS: Final = 200  # a camera or source id, a class or model name
+MAX_PATH_CHARS: Final = 4096
+_UNSHOWABLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, invisible formats (bidi), lone surrogates, line breaks
+
+
+def text_problem(text: str, limit: int = MAX_LABEL_CHARS) -> str | None:
+    """Why `text` may not name a camera, class or file in a record, an index or a folder name (a
+    control or invisible character such as NUL, a newline or a bidi override, or more than `limit`
+    characters); None if it may."""
+    if len(text) > limit:
+        return f"is {len(text)} characters long, more than the {limit} allowed"
+    bad = next((char for char in text if unicodedata.category(char) in _UNSHOWABLE), None)
+    return None if bad is None else f"holds the control or invisible character U+{ord(bad):04X}"
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """`text` quoted for a one-line message: control characters escaped, cut after `limit` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _plain(limit: int) -> AfterValidator:
+    def check(text: str) -> str:
+        problem = text_problem(text, limit)
+        if problem is not None:
+            raise ValueError(problem)
+        return text
+
+    return AfterValidator(check)
+
+
+Label = Annotated[str, _plain(MAX_LABEL_CHARS)]
 
 
 class Detection(BaseModel):
@@ -17,25 +53,25 @@ class Detection(BaseModel):
     (`first_frame`..`last_frame`, its score), the span they cover together, and where decoding of
     the file stopped when it did not reach the end the file states."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     format: Literal["auditor-detection/1"] = DETECTION_FORMAT
-    video: str
+    video: Annotated[str, _plain(MAX_PATH_CHARS)]
     video_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    source_id: str | None = None
-    first_frame: int = Field(ge=0)
-    last_frame: int = Field(ge=0)
-    start_seconds: float = Field(ge=0)
-    end_seconds: float = Field(ge=0)
-    class_name: str
+    source_id: Label | None = None
+    first_frame: int = Field(ge=0, le=MAX_FRAME)
+    last_frame: int = Field(ge=0, le=MAX_FRAME)
+    start_seconds: float = Field(ge=0, le=MAX_SECONDS)
+    end_seconds: float = Field(ge=0, le=MAX_SECONDS)
+    class_name: Label
     score: float = Field(ge=0, le=1)
     threshold: float = Field(ge=0, le=1)
-    model_name: str
+    model_name: Label
     model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     windows: int = Field(1, ge=1)
-    span_first_frame: int = Field(ge=0)
-    span_last_frame: int = Field(ge=0)
-    decoding_stopped: str | None = None
+    span_first_frame: int = Field(ge=0, le=MAX_FRAME)
+    span_last_frame: int = Field(ge=0, le=MAX_FRAME)
+    decoding_stopped: str | None = Field(None, max_length=300)
 
     @property
     def detection_id(self) -> str:

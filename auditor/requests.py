@@ -10,7 +10,9 @@ is a CSV file with a header row, or JSON Lines of objects, with these columns or
     source  the camera or source id to record                                        optional
 
 The explained window starts at that frame or time, as `auditor report --start/--at` would take
-it. Logs are bounded (16 MiB, 100 000 rows) and every bad row is named by its line number.
+it. Logs are bounded (16 MiB, 100 000 rows). A row that cannot be reported (not CSV or JSON, an
+unknown column, no frame number, a control character or an overlong camera id...) becomes a
+`BadRow` named by its line number, and the other rows go on.
 """
 
 from __future__ import annotations
@@ -18,19 +20,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from pydantic import ValidationError
 
-from auditor.detections import DETECTION_FORMAT, Detection
+from auditor.detections import (
+    DETECTION_FORMAT,
+    MAX_FRAME,
+    MAX_LABEL_CHARS,
+    MAX_PATH_CHARS,
+    Detection,
+    shown,
+    text_problem,
+)
 from auditor.errors import ArchiveError, first_problem
 from auditor.video import parse_time
 
 MAX_LOG_BYTES: Final = 16 << 20
 MAX_ROWS: Final = 100_000
 COLUMNS: Final = ("video", "frame", "time", "class", "source")
+_FRAME = re.compile(r"[0-9]{1,10}")
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,22 @@ class ReportRequest:
         return f"frame {self.start}" if self.at is None else f"time {self.at:g} s"
 
 
+@dataclass(frozen=True)
+class BadRow:
+    """A row of a log that cannot be reported: where it is (`alerts.csv line 7`) and why."""
+
+    log: Path
+    line: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.log.name} line {self.line}: {self.problem}"
+
+
+class _Refused(ValueError):
+    """Why a row cannot be reported (it becomes a `BadRow`)."""
+
+
 def request_for(detection: Detection, base: Path) -> ReportRequest:
     """The report request of one of `scan`'s detections (its best window, its class)."""
     return ReportRequest(
@@ -58,20 +86,17 @@ def request_for(detection: Detection, base: Path) -> ReportRequest:
     )
 
 
-def read_requests(path: Path) -> list[ReportRequest]:
-    """The report requests of a detections file or an alert log (CSV or JSON Lines)."""
-    text = _read_bounded(Path(path))
-    base = Path(path).parent
-    if Path(path).suffix.lower() == ".csv":
-        rows = list(enumerate(csv.DictReader(io.StringIO(text)), start=2))
-        _check_header(path, rows)
-    else:
-        rows = [(number, _json_row(path, number, line)) for number, line in _lines(text)]
+def read_requests(path: Path) -> list[ReportRequest | BadRow]:
+    """The report requests of a detections file or an alert log (CSV or JSON Lines), a `BadRow`
+    for each row that cannot be one; ArchiveError when the file as a whole cannot be read."""
+    path = Path(path)
+    text = _read_bounded(path)
+    rows = _csv_rows(path, text) if path.suffix.lower() == ".csv" else _json_rows(text)
     if len(rows) > MAX_ROWS:
-        raise ArchiveError(f"{path} holds {len(rows)} rows, more than {MAX_ROWS}; split it into smaller files")
+        raise ArchiveError(f"{path} holds more than {MAX_ROWS} rows; split it into smaller files")
     if not rows:
         raise ArchiveError(f"{path} lists no detection or alert; give a file with at least one row")
-    return [_request(path, number, row, base) for number, row in rows]
+    return [_entry(path, number, row) for number, row in rows]
 
 
 def _read_bounded(path: Path) -> str:
@@ -85,65 +110,110 @@ def _read_bounded(path: Path) -> str:
         raise ArchiveError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
 
 
-def _lines(text: str) -> list[tuple[int, str]]:
-    return [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
-
-
-def _json_row(path: Path, number: int, line: str) -> dict[str, object]:
+def _csv_rows(path: Path, text: str) -> list[tuple[int, dict | str]]:
+    """Each CSV row by its line number (the last line of a row whose quoted values span lines)."""
+    reader = csv.DictReader(io.StringIO(text))
     try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ArchiveError(f"{path} line {number} is not JSON ({exc.msg}); one JSON object per line") from exc
-    if not isinstance(row, dict):
-        raise ArchiveError(f"{path} line {number} is not a JSON object; one object per line")
-    return row
-
-
-def _check_header(path: Path, rows: list[tuple[int, dict[str | None, object]]]) -> None:
-    header = set(rows[0][1]) if rows else set()
-    if "video" not in header or not header & {"frame", "time"}:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise ArchiveError(f"{path}: its header line is not CSV ({exc}); columns: {', '.join(COLUMNS)}") from exc
+    if "video" not in header or not set(header) & {"frame", "time"}:
         raise ArchiveError(
             f"{path}: the CSV header must name a video column and a frame or time column (columns: {', '.join(COLUMNS)})"
         )
+    rows: list[tuple[int, dict | str]] = []
+    while len(rows) <= MAX_ROWS:
+        try:
+            row: dict | str = next(reader)
+            number = reader.line_num
+        except StopIteration:
+            break
+        except csv.Error as exc:  # the csv module skips the row's line (uncounted); the next rows are read
+            row, number = f"not a CSV row ({exc})", reader.line_num + 1
+        rows.append((number, row))
+    return rows
 
 
-def _request(path: Path, number: int, row: dict, base: Path) -> ReportRequest:
-    where = f"{path} line {number}"
+def _json_rows(text: str) -> list[tuple[int, dict | str]]:
+    """Each non-blank line's object by its line number, or why it is none."""
+    lines = ((number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip())
+    return [(number, _json_row(line)) for number, line in lines]
+
+
+def _json_row(line: str) -> dict | str:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"not JSON ({exc.msg}); give one JSON object per line"
+    except RecursionError:
+        return "nested too deeply to be an alert or a detection"
+    except ValueError:
+        return "holds a number too long to read"
+    return row if isinstance(row, dict) else "not a JSON object; give one object per line"
+
+
+def _entry(path: Path, number: int, row: dict | str) -> ReportRequest | BadRow:
+    """The request of a row, or the `BadRow` saying why there is none (`row`: the reason already)."""
+    if isinstance(row, str):
+        return BadRow(path, number, row)
+    try:
+        return _request(row, path.parent)
+    except _Refused as refused:
+        return BadRow(path, number, str(refused))
+
+
+def _request(row: dict, base: Path) -> ReportRequest:
     if row.get("format") == DETECTION_FORMAT:
         try:
             return request_for(Detection.model_validate(row), base)
         except ValidationError as exc:
-            raise ArchiveError(f"{where}: {first_problem(exc, 'detection')}; rewrite it with `auditor scan`") from exc
+            raise _Refused(f"{first_problem(exc, 'detection')}; rewrite it with `auditor scan`") from exc
+    if None in row:  # csv.DictReader's key for values beyond the header
+        raise _Refused("more values than the header has columns")
     unknown = sorted(str(key) for key in row if key not in COLUMNS)
     if unknown:
-        raise ArchiveError(f"{where}: unknown column {unknown[0]!r}; the columns are {', '.join(COLUMNS)}")
-    video, frame, time = (_text(row.get(key)) for key in ("video", "frame", "time"))
+        raise _Refused(f"unknown column {shown(unknown[0])}; the columns are {', '.join(COLUMNS)}")
+    video, frame, time = (_text(row, key) for key in ("video", "frame", "time"))
     if not video:
-        raise ArchiveError(f"{where}: no video; give the video file of each alert")
+        raise _Refused("no video; give the video file of each alert")
+    _check(video, "video", MAX_PATH_CHARS)
     if bool(frame) == bool(time):
-        raise ArchiveError(f"{where}: give either a frame or a time where the window starts, not {'both' if frame else 'neither'}")
+        raise _Refused(f"give either a frame or a time where the window starts, not {'both' if frame else 'neither'}")
     return ReportRequest(
-        video=_resolved(video, base), start=_frame(where, frame) if frame else None,
-        at=_time(where, time) if time else None, class_name=_text(row.get("class")) or None,
-        source_id=_text(row.get("source")) or None,
+        video=_resolved(video, base), start=_frame(frame) if frame else None, at=_time(time) if time else None,
+        class_name=_label(row, "class"), source_id=_label(row, "source"),
     )
 
 
-def _text(value: object) -> str:
+def _text(row: dict, key: str) -> str:
+    value = row.get(key)
     return "" if value is None else str(value).strip()
 
 
-def _frame(where: str, text: str) -> int:
-    if not text.isdigit():
-        raise ArchiveError(f"{where}: frame {text!r} is not a frame number (0, 1, 2, ...)")
+def _label(row: dict, key: str) -> str | None:
+    """The class or source of a row (None when empty), refused when it cannot name one."""
+    text = _text(row, key)
+    return _check(text, key) if text else None
+
+
+def _check(text: str, what: str, limit: int = MAX_LABEL_CHARS) -> str:
+    problem = text_problem(text, limit)
+    if problem is not None:
+        raise _Refused(f"the {what} {shown(text)} {problem}; write it as plain text of at most {limit} characters")
+    return text
+
+
+def _frame(text: str) -> int:
+    if not _FRAME.fullmatch(text) or int(text) > MAX_FRAME:
+        raise _Refused(f"frame {shown(text, 20)} is not a frame number (0, 1, 2, ... up to {MAX_FRAME})")
     return int(text)
 
 
-def _time(where: str, text: str) -> float:
+def _time(text: str) -> float:
     try:
         return parse_time(text)
     except ValueError as exc:
-        raise ArchiveError(f"{where}: {exc}") from exc
+        raise _Refused(str(exc)) from exc
 
 
 def _resolved(video: str, base: Path) -> Path:

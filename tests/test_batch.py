@@ -2,11 +2,12 @@
 of synthetic incidents between normal scenes; the batch end to end, run again (nothing redone),
 on a Dask LocalCluster (same detections and reports); vtest.avi and a truncated copy of it
 batch-reported while the batch is SIGKILLed at random moments; alert logs and their errors; the
-hash a scan or a window records is the decoded file's."""
+hash a scan or a window records is the decoded file's. Attacks on a batch: tests/test_batch_attacks.py."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from auditor.batch.tasks import DetectorSpec
 from auditor.demo import demo_model_path
 from auditor.detector import Detector, load_detector
 from auditor.errors import VideoError
+from auditor.requests import BadRow, read_requests
 from auditor.scan import ScanSettings, scan_video
 from auditor.signing import SealSettings
 from auditor.synthetic import make_clip
@@ -224,8 +226,8 @@ def test_a_dask_local_cluster_gives_the_same_detections_and_reports(
 ) -> None:
     local, summary = local_batch
     settings = BatchSettings(DetectorSpec(str(demo_model_path())))
-    with open_executor(1, "local") as executor:
-        dask = run_batch(collect_inputs([recording.parent.parent]), tmp_path / "dask", settings, SealSettings(identities.seal), executor)
+    executor = functools.partial(open_executor, 1, "local")
+    dask = run_batch(collect_inputs([recording.parent.parent]), tmp_path / "dask", settings, SealSettings(identities.seal), executor)
     assert [r.model_dump(mode="json", exclude={"report"}) for r in dask.rows] == [
         {k: v for k, v in row.items() if k != "report"} for row in summary["rows"]
     ]
@@ -283,23 +285,28 @@ def test_scan_writes_detections_that_report_turns_into_signed_reports(
 
 
 @pytest.mark.parametrize(
-    ("log", "exit_code", "message"),
+    ("log", "message"),
     [
-        ("video,time\nclip.avi,1:7x\n", 7, "alerts.csv line 2: '1:7x' is not a time"),
-        ("video,frame,time\nclip.avi,3,1.5\n", 7, "alerts.csv line 2: give either a frame or a time where the window starts, not both"),
-        ("camera,when\ncam1,3\n", 7, "alerts.csv: the CSV header must name a video column and a frame or time column"),
-        ("video,frame,colour\nclip.avi,3,red\n", 7, "alerts.csv line 2: unknown column 'colour'"),
+        ("video,time\nclip.avi,1:7x\n", "alerts.csv line 2: '1:7x' is not a time"),
+        ("video,frame,time\nclip.avi,3,1.5\n", "alerts.csv line 2: give either a frame or a time where the window starts, not both"),
+        ("video,frame,colour\nclip.avi,3,red\n", "alerts.csv line 2: unknown column 'colour'"),
     ],
 )
-def test_a_bad_alert_log_is_named_by_line_before_anything_runs(
-    log: str, exit_code: int, message: str, identities: Identities, tmp_path: Path
-) -> None:
+def test_a_bad_alert_row_is_named_by_its_line(log: str, message: str, tmp_path: Path) -> None:
+    """The batch reports the other rows and lists this one as failed (tests/test_batch_attacks.py, item 22)."""
     (tmp_path / "alerts.csv").write_text(log)
+    [row] = read_requests(tmp_path / "alerts.csv")
+    assert isinstance(row, BadRow) and str(row).startswith(message)
+
+
+def test_an_alert_log_without_video_and_window_columns_stops_before_anything_runs(identities: Identities, tmp_path: Path) -> None:
+    (tmp_path / "alerts.csv").write_text("camera,when\ncam1,3\n")
     run = run_cli("batch", str(tmp_path / "alerts.csv"), "--model", str(demo_model_path()), "--out", str(tmp_path / "out"),
                   "--keys", str(identities.seal_dir), env=batch_env(identities))
-    assert run.returncode == exit_code
+    assert run.returncode == 7
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
-    assert run.stderr.startswith("auditor: error: ") and message in run.stderr
+    assert run.stderr.startswith("auditor: error: ")
+    assert "alerts.csv: the CSV header must name a video column and a frame or time column" in run.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -4,6 +4,9 @@ Every choice is a `concurrent.futures.Executor`, so the coordinator is the same 
 processes start with `spawn` (TensorFlow does not survive `fork`); each process, and each Dask
 worker, loads the model once (`tasks.detector_for`). A Dask cluster must see the same paths as
 this machine (shared storage) and have auditor installed; `local` starts a `LocalCluster`.
+Leaving an executor on an error or an interrupt stops its work first: local processes (of a pool
+or a `LocalCluster`) end, Dask units not yet done are cancelled. A unit already running on a
+remote Dask worker cannot be stopped from here; what it stages is cleared by the next run.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from typing import Any
 
 from auditor.errors import ArchiveError
 
+OpenExecutor = Callable[[], contextlib.AbstractContextManager[Executor]]  # `open_executor` with its arguments bound
+
 
 class InlineExecutor(Executor):
-    """Runs each unit when it is submitted, in this process (`--workers 1`)."""
+    """Runs each unit when it is submitted, in this process (`--workers 1`): the coordinator hands
+    it one unit at a time (`units_at_once`), so each is registered before the next starts."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         future: Future = Future()
@@ -27,6 +33,12 @@ class InlineExecutor(Executor):
         except Exception as exc:
             future.set_exception(exc)
         return future
+
+
+def units_at_once(executor: Executor) -> int | None:
+    """How many units the coordinator may hand `executor` before taking a result back: one for the
+    inline executor (it runs each unit as it is handed over), any number otherwise."""
+    return 1 if isinstance(executor, InlineExecutor) else None
 
 
 @contextlib.contextmanager
@@ -43,10 +55,20 @@ def open_executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Ex
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         try:
             yield pool
-        except BaseException:  # interrupted: do not wait for the queued units
-            pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException:
+            _terminate(pool)
             raise
         pool.shutdown()
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued units and end the worker processes, a running unit with them."""
+    processes = list((pool._processes or {}).values())  # no public way to end a running unit before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()
 
 
 @contextlib.contextmanager
@@ -63,7 +85,12 @@ def _dask_executor(scheduler: str, workers: int) -> Iterator[Executor]:
             client = stack.enter_context(Client(cluster))
         else:
             client = stack.enter_context(_connect(Client, scheduler))
-        yield client.get_executor(pure=False)
+        executor = client.get_executor(pure=False)
+        try:
+            yield executor
+        except BaseException:
+            executor.shutdown(wait=False)  # cancels the units not yet done; closing a LocalCluster ends its workers
+            raise
 
 
 def _connect(client_class: type, address: str) -> Any:

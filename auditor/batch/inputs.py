@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from auditor.detections import MAX_LABEL_CHARS, MAX_PATH_CHARS, shown, text_problem
 from auditor.errors import ArchiveError
 from auditor.files import sha256_file
-from auditor.requests import ReportRequest, read_requests
+from auditor.requests import BadRow, ReportRequest, read_requests
 from auditor.sidecar import sidecar_path
 
 VIDEO_SUFFIXES: Final = frozenset(
@@ -28,10 +29,12 @@ MAX_VIDEOS: Final = 100_000
 
 @dataclass(frozen=True)
 class VideoInput:
-    """One video to scan, with the camera or source id its folder gives it."""
+    """One video to scan, with the camera or source id its folder gives it, or why it cannot be
+    scanned (a name that cannot go into a record, an index or a folder name)."""
 
     path: Path
     source_id: str | None
+    problem: str | None = None
 
 
 @dataclass
@@ -39,7 +42,7 @@ class BatchInputs:
     """Videos to scan and report requests to fulfil directly (from alert logs or detection files)."""
 
     videos: list[VideoInput] = field(default_factory=list)
-    requests: list[ReportRequest] = field(default_factory=list)
+    requests: list[ReportRequest | BadRow] = field(default_factory=list)
 
 
 def collect_inputs(paths: list[Path]) -> BatchInputs:
@@ -51,7 +54,9 @@ def collect_inputs(paths: list[Path]) -> BatchInputs:
         elif path.suffix.lower() in LOG_SUFFIXES:
             inputs.requests.extend(read_requests(path))
         elif path.is_file():
-            inputs.videos.append(VideoInput(path, None))
+            inputs.videos.append(video_input(path, None))
+        elif path.exists():
+            raise ArchiveError(f"input {path} is not a regular file (a pipe, device or socket); give video files, folders or logs")
         else:
             raise ArchiveError(f"input {path} does not exist; give video files, folders of videos or alert logs")
     if not inputs.videos and not inputs.requests:
@@ -67,15 +72,26 @@ def _videos_under(folder: Path) -> list[VideoInput]:
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file() and not path.is_symlink():
             parent = path.parent.relative_to(folder)
-            videos.append(VideoInput(path, parent.as_posix() if parent.parts else None))
+            videos.append(video_input(path, parent.as_posix() if parent.parts else None))
     return videos
 
 
-def model_key(model_path: Path, class_names: tuple[str, ...] | None, layer: str | None) -> str:
-    """The hash of everything about the model that changes a result."""
+def video_input(path: Path, source_id: str | None) -> VideoInput:
+    """The video `path` of camera `source_id`, refused when its file or folder name cannot go into
+    a record, the index or a report folder's name."""
+    names = [("file name", path.name, MAX_PATH_CHARS)] + ([("folder", source_id, MAX_LABEL_CHARS)] if source_id else [])
+    for what, text, limit in names:
+        problem = text_problem(text, limit)
+        if problem is not None:
+            return VideoInput(path, None, f"its {what} {shown(text)} {problem}; rename it")
+    return VideoInput(path, source_id)
+
+
+def model_key(model_sha256: str, model_path: Path, class_names: tuple[str, ...] | None, layer: str | None) -> str:
+    """The hash of everything about the model that changes a result (`model_sha256`: its file's)."""
     sidecar = sidecar_path(model_path)
     return unit_key(
-        model=sha256_file(model_path),
+        model=model_sha256,
         sidecar=sha256_file(sidecar) if sidecar.is_file() else None,
         class_names=list(class_names) if class_names else None,
         layer=layer,

@@ -2,11 +2,15 @@
 stage, moves each report folder into place, registers it in the ledger and keeps the index.
 
 Resumable by construction. A unit of work (a scan, a report) has a key (`inputs.unit_key`); the
-ledger holds the keys of finished units, so running the same command again skips them. A report
-folder appears under `OUT/reports/` only signed and complete (one rename), and is registered
-right after: a run killed in between leaves a folder that the next run verifies and registers.
-Staging folders of a killed run are removed when the next run starts. Only this process writes
-the ledger and the index, and an exclusive lock keeps a second batch out of the same folder.
+ledger holds the keys of finished units, so running the same command again skips them, and a
+unit listed twice in one run is done once. Each unit is registered as soon as it finishes, with
+any number of workers. A report folder appears under `OUT/reports/` only signed and complete (one
+rename), and is registered right after: a run killed in between leaves a folder that the next
+run registers once it verifies and its record is this report's (video, model, camera, window,
+class). Staging folders are removed after the workers have stopped, and again when the next run
+starts. Only this process writes the ledger and the index, and an exclusive lock keeps a second
+batch out of the same folder. The batch never decodes a video other than the one it hashed
+(`auditor.video.held_video`): a file changed since its scan is refused, not reported.
 """
 
 from __future__ import annotations
@@ -17,36 +21,44 @@ import logging
 import os
 import re
 import shutil
+import stat
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
 from auditor.archive import IndexRow, Ledger, LedgerEntry, write_index
-from auditor.archive.chain import LOCK_NAME, REPORTS_DIR, SCANS_DIR, STAGING_DIR
+from auditor.archive.chain import LEDGER_NAME, LOCK_NAME, REPORTS_DIR, SCANS_DIR, STAGING_DIR
 from auditor.archive.index import INDEX_CSV
+from auditor.batch.executors import OpenExecutor, open_executor, units_at_once
 from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
 from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
-from auditor.detections import Detection, detections_jsonl
-from auditor.errors import ArchiveError, AuditorError
-from auditor.evidence import EvidenceRecord, SealInfo
+from auditor.detections import MAX_PATH_CHARS, Detection, detections_jsonl, shown, text_problem
+from auditor.errors import ArchiveError, AuditorError, VideoError
+from auditor.evidence import EvidenceRecord, InputInfo, SealInfo
 from auditor.files import atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity
 from auditor.pipeline import ReportOptions
 from auditor.report_folder import RECORD_NAME
-from auditor.requests import ReportRequest, request_for
+from auditor.requests import BadRow, ReportRequest, request_for
 from auditor.review.state import review_state
 from auditor.scan import ScanResult, ScanSettings
 from auditor.signing import SealSettings, seal_fields, sign_report_folder
 from auditor.verify import TrustAnchors, verify_folder
+from auditor.video import video_sha256
+from auditor.video.stream import EPSILON
 
 log = logging.getLogger(__name__)
 BatchProgress = Callable[[int, int], None]  # (units finished, units known)
+Unit = tuple[Callable, object, tuple[str, Any]]  # (what a worker runs, its task, what the coordinator does with the result)
+OWN_ENTRIES: Final = {LOCK_NAME: "file", LEDGER_NAME: "file", SCANS_DIR: "folder", REPORTS_DIR: "folder", STAGING_DIR: "folder"}
+NAME_PART_CHARS: Final = 64  # of each part of a report folder's name (camera, time, class)
 
 
 @dataclass(frozen=True)
@@ -87,40 +99,69 @@ def run_batch(
     out: Path,
     settings: BatchSettings,
     seal: SealSettings,
-    executor: Executor,
+    executor: OpenExecutor = open_executor,
     progress: BatchProgress | None = None,
 ) -> BatchSummary:
-    """Scan every video, report every detection and request, and write the index of `out`."""
+    """Scan every video, report every detection and request, and write the index of `out`.
+    `executor` opens where the units run (`open_executor` with its arguments bound); it is opened
+    once `out` is locked and left, its workers stopped, before the staging area is removed."""
     if seal.identity is None:
         raise ArchiveError("a batch writes signed reports only; set up a seal with `auditor keys init`")
     out = Path(out).absolute()
-    with _locked(out):
-        coordinator = _Coordinator(out, settings, seal, executor, progress)
+    with _locked(out), executor() as units:
+        coordinator = _Coordinator(out, settings, seal, units, progress)
         return coordinator.run(inputs)
 
 
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
-    """Hold `out/.lock` exclusively; clear the staging area a killed run left."""
-    if out.is_dir() and any(out.iterdir()) and not (out / LOCK_NAME).exists():
+    """Hold `out/.lock` exclusively, with a staging area of its own: a killed run's is cleared."""
+    if out.is_dir() and any(out.iterdir()) and not os.path.lexists(out / LOCK_NAME):
         raise ArchiveError(f"{out} is not empty and holds no batch; choose an empty or new folder, or the --out of a batch")
+    _check_own_entries(out)
     try:
-        for sub in ("", SCANS_DIR, REPORTS_DIR):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-        handle = open(out / LOCK_NAME, "a")  # noqa: SIM115 (held for the whole run)
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         raise ArchiveError(f"cannot use {out} as batch output: {exc.strerror or exc}; check the path and permissions") from exc
-    with handle:
+    with os.fdopen(fd, "w"):
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise ArchiveError(f"another batch is writing to {out}; wait for it to finish or use another --out") from exc
-        shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
-        (out / STAGING_DIR).mkdir()
+        _check_own_entries(out)  # as the lock holder sees it
+        _fresh_staging(out)
         try:
             yield
         finally:
             shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
+
+
+def _check_own_entries(out: Path) -> None:
+    """ArchiveError when a name the batch keeps in `out` is a link (it would write elsewhere) or
+    not the kind of entry the batch keeps there."""
+    for name, kind in OWN_ENTRIES.items():
+        try:
+            mode = (out / name).lstat().st_mode
+        except (FileNotFoundError, NotADirectoryError):  # a new batch, or no folder at all (said when it is made)
+            continue
+        except OSError as exc:
+            raise ArchiveError(f"{out / name} cannot be checked ({exc.strerror}); check the folder's permissions") from exc
+        if stat.S_ISLNK(mode):
+            raise ArchiveError(f"{out / name} is a symbolic link; a batch keeps its own {kind} there: remove the link and run again")
+        if not (stat.S_ISDIR(mode) if kind == "folder" else stat.S_ISREG(mode)):
+            raise ArchiveError(f"{out / name} is not a {kind}; a batch keeps its own {kind} there: remove it and run again")
+
+
+def _fresh_staging(out: Path) -> None:
+    """`out/reports`, `out/scans` and an empty `out/.staging` (what a killed run staged is removed)."""
+    try:
+        for sub in (SCANS_DIR, REPORTS_DIR):
+            (out / sub).mkdir(exist_ok=True)
+        shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
+        (out / STAGING_DIR).mkdir()
+    except OSError as exc:
+        raise ArchiveError(f"cannot prepare {out / STAGING_DIR}: {exc.strerror or exc}; check the folder's permissions") from exc
 
 
 class _Coordinator:
@@ -136,7 +177,8 @@ class _Coordinator:
         if self.ledger.drop_torn_tail():
             log.warning("dropped the last ledger line of %s: its append was interrupted", out)
         spec = settings.spec
-        self.model_key = model_key(Path(spec.model_path), spec.class_names, spec.layer)
+        self.model_sha256 = sha256_file(Path(spec.model_path))
+        self.model_key = model_key(self.model_sha256, Path(spec.model_path), spec.class_names, spec.layer)
         self.report_base = unit_key(
             model=self.model_key, profile=settings.report.profile.model_dump(mode="json"),
             frame_importance=list(settings.report.frame_importance), templates=folder_key(settings.report.templates_dir),
@@ -145,7 +187,11 @@ class _Coordinator:
         self.done = {(entry.kind, entry.key): entry for entry in self.ledger.entries()}
         self.rows: dict[str, IndexRow] = {}
         self.requests: dict[str, ReportRequest] = {}
-        self.hashes: dict[Path, str | None] = {}
+        self.scans: set[str] = set()  # the scan keys of this run
+        self.hashes: dict[Path, str] = {}
+        self.unreadable: dict[Path, str] = {}  # videos named by logs that cannot be hashed, and why
+        self.queue: deque[Unit] = deque()
+        self.at_once = units_at_once(executor)
         self.pending: dict[Future, tuple[str, Any]] = {}
         self.skipped = self.finished = 0
 
@@ -153,9 +199,13 @@ class _Coordinator:
         for video in inputs.videos:
             self._start_scan(video)
         for request in inputs.requests:
-            self._start_report(request, _request_row(request))
+            if isinstance(request, BadRow):
+                self._bad_row(request)
+            else:
+                self._start_report(request, _request_row(request))
         self._write_index()
-        while self.pending:
+        while self.queue or self.pending:
+            self._hand_out()
             finished, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
             for future in finished:
                 self._finish(future, *self.pending.pop(future))
@@ -166,27 +216,42 @@ class _Coordinator:
     # scans
 
     def _start_scan(self, video: VideoInput) -> None:
+        if video.problem is not None:
+            self._scan_failed(video, "", video.problem)
+            return
         try:
-            video_sha256 = sha256_file(video.path)
-        except OSError as exc:
-            self._scan_failed(video, "", f"cannot read {video.path.name}: {exc.strerror or exc}")
+            video_hash = video_sha256(video.path)
+        except VideoError as exc:
+            self._scan_failed(video, "", str(exc))
             return
-        key = unit_key(kind="scan", video=video_sha256, model=self.model_key, scan=self.settings.scan.model_dump())
+        key = unit_key(
+            kind="scan", video=video_hash, source_id=video.source_id, model=self.model_key, scan=self.settings.scan.model_dump()
+        )
+        if key in self.scans:  # the same bytes of the same camera, listed again
+            return
+        self.scans.add(key)
         entry = self.done.get(("scan", key))
-        if entry is not None:
-            self.skipped += 1
-            self._start_reports(self._registered_detections(entry), video, video_sha256)
+        if entry is None:
+            task = ScanTask(self.settings.spec, str(video.path.absolute()), video_hash, video.source_id, self.settings.scan)
+            self._submit(run_scan, task, ("scan", (video, key, video_hash)))
             return
-        task = ScanTask(self.settings.spec, str(video.path.absolute()), video_sha256, video.source_id, self.settings.scan)
-        self._submit(run_scan, task, ("scan", (video, key, video_sha256)))
+        self.skipped += 1
+        try:
+            detections = self._registered_detections(entry)
+        except ArchiveError as exc:
+            self._scan_failed(video, video_hash, str(exc))
+            return
+        self._start_reports(detections, video, video_hash)
 
     def _registered_detections(self, entry: LedgerEntry) -> list[Detection]:
         """The detections of a finished scan, from its registered file (checked against the ledger)."""
         path = self.out / entry.path
         if not path.is_file() or {path.name: sha256_file(path)} != entry.files:
             raise ArchiveError(f"{entry.path} changed since the ledger registered it; run `auditor verify {self.out}`")
-        text = path.read_text(encoding="utf-8")
-        return [Detection.model_validate_json(line) for line in text.splitlines() if line.strip()]
+        try:
+            return [Detection.model_validate_json(line) for line in path.read_bytes().splitlines() if line.strip()]
+        except ValidationError as exc:
+            raise ArchiveError(f"{entry.path} holds no detections auditor reads; run `auditor verify {self.out}`") from exc
 
     def _scan_done(self, video: VideoInput, key: str, result: ScanResult) -> None:
         path = self.out / SCANS_DIR / f"{key[:32]}.jsonl"
@@ -201,11 +266,14 @@ class _Coordinator:
 
     def _scan_failed(self, video: VideoInput, video_sha256: str, reason: str) -> None:
         key = unit_key(kind="scan-failure", video=str(video.path))
-        self.rows[key] = IndexRow(
-            detection_id=f"scan-{key[:11]}", source=video.source_id or video.path.stem, video=video.path.name,
-            video_sha256=video_sha256 or "", first_frame=0, last_frame=0, start_seconds=0, end_seconds=0,
-            class_name="(scan)", score=0, threshold=0, status="failed", reason=f"scan failed: {reason}",
+        self.rows[key] = _failed_row(
+            f"scan-{key[:11]}", _safe(video.source_id or video.path.stem), _safe(video.path.name), "(scan)",
+            f"scan failed: {reason}", video_sha256,
         )
+
+    def _bad_row(self, bad: BadRow) -> None:
+        key = unit_key(kind="bad-row", log=str(bad.log), line=bad.line)
+        self.rows[key] = _failed_row(f"line-{bad.line:06d}-{key[:8]}", "", _safe(bad.log.name), "(row)", str(bad))
 
     def _start_reports(self, detections: list[Detection], video: VideoInput, video_sha256: str) -> None:
         """Start the reports of a scan of this run (`video_sha256`: the video's hash, computed this run)."""
@@ -222,6 +290,8 @@ class _Coordinator:
             kind="report", base=self.report_base, video=video_sha256 or str(request.video), start=request.start,
             at=request.at, class_name=request.class_name, source_id=request.source_id,
         )
+        if key in self.rows:  # listed again (a duplicate row, or a log row for a scanned detection)
+            return
         entry = self.done.get(("report", key))
         if entry is not None:
             self.skipped += 1
@@ -230,11 +300,15 @@ class _Coordinator:
         self.rows[key] = row.model_copy(update={"detection_id": key[:16]})
         self.requests[key] = request
         if video_sha256 is None:
-            self._report_failed(key, f"video {request.video} cannot be read; check the path in the alert log")
+            self._report_failed(key, self.unreadable[request.video])
+            return
+        problem = self._not_reportable(request, video_sha256)
+        if problem is not None:
+            self._report_failed(key, problem)
             return
         final = self._final_folder(key, request)
-        if final.exists():
-            self._adopt(key, final)
+        if os.path.lexists(final):
+            self._adopt(key, final, video_sha256)
             return
         task = ReportTask(
             self.settings.spec, key, request, video_sha256, self.settings.report, self.seal_info, str(self.out / STAGING_DIR)
@@ -242,40 +316,70 @@ class _Coordinator:
         self._submit(run_report, task, ("report", key))
 
     def _hash(self, video: Path) -> str | None:
-        """The SHA-256 of a video named in an alert log (once per file), None when it cannot be read."""
-        if video not in self.hashes:
+        """The SHA-256 of a video named in an alert log (once per file); None when it cannot be
+        hashed (a missing file, a pipe or device: `self.unreadable` says why)."""
+        if video not in self.hashes and video not in self.unreadable:
             try:
-                self.hashes[video] = sha256_file(video)
-            except OSError:
-                self.hashes[video] = None
-        return self.hashes[video]
+                self.hashes[video] = video_sha256(video)
+            except VideoError as exc:
+                self.unreadable[video] = str(exc)
+        return self.hashes.get(video)
+
+    def _not_reportable(self, request: ReportRequest, video_hash: str) -> str | None:
+        """Why a detection from a file of detections cannot be reported here: another model found
+        it, or its video changed since (None when it can, and for alert-log rows)."""
+        found = request.detection
+        if found is not None and found.model_sha256 != self.model_sha256:
+            return (
+                f"the detection was found by {found.model_name} (model SHA-256 {found.model_sha256[:12]}…), not by this "
+                f"model ({self.model_sha256[:12]}…); scan the video with this model, or report with the model that found it"
+            )
+        if found is not None and found.video_sha256 != video_hash:
+            return (
+                f"video {request.video.name} changed since it was scanned (its SHA-256 is now {video_hash[:12]}…, "
+                f"the scan read {found.video_sha256[:12]}…); scan it again"
+            )
+        return None
 
     def _final_folder(self, key: str, request: ReportRequest) -> Path:
+        """`reports/<camera>_<time>_<class>_<key>`, each part of at most NAME_PART_CHARS characters."""
         if request.detection is not None:
             minutes, seconds = divmod(request.detection.start_seconds, 60)
             when = f"{int(minutes)}m{seconds:04.1f}s"
         else:
             when = request.where
         parts = (request.source_id or request.video.stem, when, request.class_name or "", key[:8])
-        name = "_".join(part for part in parts if part)
-        return self.out / REPORTS_DIR / re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")
+        name = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part)[:NAME_PART_CHARS] for part in parts if part)
+        return self.out / REPORTS_DIR / name.strip("-._")
 
     def _report_done(self, key: str, staged: StagedReport) -> None:
         folder = Path(staged.folder)
         final = self._final_folder(key, self.requests[key])
         sign_report_folder(folder, self.identity, tsa_url=self.seal.tsa_url)
-        os.replace(folder, final)
+        try:
+            os.rename(folder, final)
+        except OSError as exc:
+            raise ArchiveError(
+                f"cannot move the report to {final.relative_to(self.out)} ({exc.strerror}): something else took its "
+                "place meanwhile; move it away and run again"
+            ) from exc
         self._register(key, final, _record_row(self.rows[key], staged.record, final, self.out))
 
-    def _adopt(self, key: str, final: Path) -> None:
-        """A folder a killed run moved into place but did not register: register it if it verifies."""
+    def _adopt(self, key: str, final: Path, video_hash: str) -> None:
+        """A folder a killed run moved into place but did not register: register it if it verifies
+        and its record is this report (not another one's folder put at its name)."""
+        where = final.relative_to(self.out)
         anchors = TrustAnchors((self.identity.root,), "this batch's seal root")
         bad = [v for v in verify_folder(final, anchors) if v.status != "valid"]
         if bad:
-            self._report_failed(key, f"{final.relative_to(self.out)} exists but does not verify "
-                                     f"({bad[0].reasons[0] if bad[0].reasons else bad[0].status}); move it away and run again")
+            reason = bad[0].reasons[0] if bad[0].reasons else bad[0].status
+            self._report_failed(key, f"{where} exists but does not verify ({reason}); move it away and run again")
             return
         record = EvidenceRecord.model_validate_json((final / RECORD_NAME).read_bytes())
+        other = _other_report(record, self.requests[key], video_hash, self.model_sha256)
+        if other is not None:
+            self._report_failed(key, f"{where} is not this report: its record holds {other}; move it away and run again")
+            return
         self._register(key, final, _record_row(self.rows[key], record, final, self.out))
 
     def _register(self, key: str, final: Path, row: IndexRow) -> None:
@@ -288,7 +392,13 @@ class _Coordinator:
     # plumbing
 
     def _submit(self, function: Callable, task: object, what: tuple[str, Any]) -> None:
-        self.pending[self.executor.submit(function, task)] = what
+        self.queue.append((function, task, what))
+
+    def _hand_out(self) -> None:
+        """Hand queued units to the executor, as many at once as it takes (`units_at_once`)."""
+        while self.queue and (self.at_once is None or len(self.pending) < self.at_once):
+            function, task, what = self.queue.popleft()
+            self.pending[self.executor.submit(function, task)] = what
 
     def _finish(self, future: Future, kind: str, what: Any) -> None:
         try:
@@ -306,7 +416,7 @@ class _Coordinator:
             self._failed(kind, what, f"internal error ({type(exc).__name__}: {exc}); run with --debug and report it")
         self.finished += 1
         if self.progress is not None:
-            self.progress(self.finished, self.finished + len(self.pending))
+            self.progress(self.finished, self.finished + len(self.pending) + len(self.queue))
 
     def _failed(self, kind: str, what: Any, reason: str) -> None:
         if kind == "scan":
@@ -318,6 +428,41 @@ class _Coordinator:
         write_index(self.out, list(self.rows.values()))
 
 
+def _safe(text: str) -> str:
+    """`text` as the index and messages may show it: itself, or quoted with control characters escaped."""
+    return text if text_problem(text, MAX_PATH_CHARS) is None else shown(text)
+
+
+def _failed_row(detection_id: str, source: str, video: str, what: str, reason: str, video_sha256: str = "") -> IndexRow:
+    """The row of a unit that failed before its video was scanned or its window known."""
+    return IndexRow(
+        detection_id=detection_id, source=source, video=video, video_sha256=video_sha256, first_frame=0, last_frame=0,
+        start_seconds=0, end_seconds=0, class_name=what, score=0, threshold=0, status="failed", reason=reason,
+    )
+
+
+def _other_report(record: EvidenceRecord, request: ReportRequest, video_hash: str, model_hash: str) -> str | None:
+    """What in `record` is not the report `request` asks for (its video, model, camera, window or
+    class), None when it is that report."""
+    facts, decision = record.input, record.decision
+    wanted_class = request.class_name or decision.predicted_class
+    differences = (
+        (facts.sha256 != video_hash, f"video SHA-256 {facts.sha256[:12]}…, not {video_hash[:12]}…"),
+        (record.model.sha256 != model_hash, f"model SHA-256 {record.model.sha256[:12]}…, not {model_hash[:12]}…"),
+        (facts.source_id != request.source_id, f"source {facts.source_id!r}, not {request.source_id!r}"),
+        (not _starts_as_asked(facts, request), f"the window from frame {facts.frame_indices[0]}, not from {request.where}"),
+        (decision.explained_class != wanted_class, f"class {decision.explained_class!r}, not {wanted_class!r}"),
+    )
+    return next((text for differs, text in differences if differs), None)
+
+
+def _starts_as_asked(facts: InputInfo, request: ReportRequest) -> bool:
+    """Whether a recorded window starts where `request` asks: at its frame, or at the frame shown
+    at its time (within one nominal frame interval; or the first frame, when the video starts later)."""
+    if request.at is None:
+        return facts.frame_indices[0] == (request.start or 0)
+    first, interval = facts.timestamps[0], 1 / facts.fps if facts.fps else 0.0
+    return first <= request.at + EPSILON < first + interval or (facts.frame_indices[0] == 0 and first > request.at)
 
 
 def _detection_row(detection: Detection) -> IndexRow:

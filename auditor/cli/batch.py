@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -57,10 +58,14 @@ def scan_command(
     class merge into one detection (the best window kept). The output, JSON Lines, feeds
     `auditor report --detections`.
     """
-    from auditor.detections import detections_jsonl
+    from auditor.detections import MAX_PATH_CHARS, detections_jsonl
     from auditor.files import atomic_write_text, check_writable_place
     from auditor.video import probe_video
 
+    for video in videos:
+        _plain(str(video), "VIDEO", MAX_PATH_CHARS)
+    if source_id is not None:
+        _plain(source_id, "--source-id")
     infos = [probe_video(video) for video in videos]
     if out is not None:
         check_writable_place(out)
@@ -83,6 +88,15 @@ def scan_command(
     else:
         atomic_write_text(out, text)
         click.echo(escaped(f"{len(found)} detections written to {out}"), err=True)
+
+
+def _plain(text: str, what: str, limit: int | None = None) -> None:
+    """A usage error when `text` cannot go into a detection (a control character, too long)."""
+    from auditor.detections import MAX_LABEL_CHARS, shown, text_problem
+
+    problem = text_problem(text, limit or MAX_LABEL_CHARS)
+    if problem is not None:
+        raise click.BadParameter(f"{shown(text)} {problem}", param_hint=what)
 
 
 def _relative_to(detection: Detection, out: Path | None) -> Detection:
@@ -168,8 +182,9 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
         report=ReportOptions(profile=local.profile if local else DeploymentProfile(), templates_dir=templates,
                              checks=CheckSettings.without(skip_checks)),
     )
-    with open_executor(workers, scheduler) as executor, _progress_bar("batch", None, "units") as update:
+    with _progress_bar("batch", None, "units") as update:
         show = (lambda done, known: update(done, f"of {known} known")) if update else None
+        executor = functools.partial(open_executor, workers, scheduler)
         summary = run_batch(inputs, out, settings, SealSettings(identity, tsa_url), executor, show)
     if as_json:
         click.echo(json.dumps(summary.as_json(), indent=2))
@@ -183,8 +198,8 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     failed = summary.count("failed") + summary.count("pending")
     if failed:
         raise IncompleteBatch(
-            f"{failed} of {len(summary.rows)} detections not reported; see {summary.out / 'index.csv'} "
-            "and run the same command again to retry them"
+            f"{failed} of {len(summary.rows)} detections not reported; see {summary.out / 'index.csv'} (each failed "
+            "row says why) and run the same command again to retry them"
         )
 
 
