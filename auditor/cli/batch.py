@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from auditor.cli.keys import keys_dir_option, load_signing_identity, skip_check_option
+from auditor.cli.keys import keys_dir_option, load_signing_identity, sanity_cache_key, skip_check_option
 from auditor.cli.output import escaped
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
         spec=DetectorSpec(str(Path(model_path).absolute()), tuple(names) if names else None, layer),
         scan=ScanSettings(stride=stride),
         report=ReportOptions(profile=local.profile if local else DeploymentProfile(), templates_dir=templates,
-                             checks=CheckSettings.without(skip_checks)),
+                             checks=CheckSettings.without(skip_checks, cache_key=sanity_cache_key(identity))),
     )
     with _progress_bar("batch", None, "units") as update:
         show = (lambda done, known: update(done, f"of {known} known")) if update else None
