@@ -316,6 +316,7 @@ def test_the_queue_and_render_read_reviews_in_the_order_they_were_signed(
     folder: Path, identities: Identities, trust: Path, tmp_path: Path
 ) -> None:
     from auditor.desk.queue import queue_item
+    from auditor.desk.reviews import VerifiedFolders
     from auditor.rerender import read_source
     from auditor.review.state import review_state
 
@@ -325,7 +326,7 @@ def test_the_queue_and_render_read_reviews_in_the_order_they_were_signed(
     later = REVIEW.model_copy(update={"reviewer": "Bob Example", "role": "Supervisor", "decision": "confirm"})
     sign_review(folder / "report.pdf", bob, later, slot=1)  # confirm, signed last: it decides
     now = datetime.now(UTC)
-    queued = queue_item(folder, load_trust(trust), now).state
+    queued = queue_item(folder, VerifiedFolders(load_trust(trust)).get(folder), now).state
     source = read_source(folder, trust)
     rendered = review_state(source.record, list(source.reviews), now)
     assert queued.status == rendered.status == "reviewed"
@@ -357,3 +358,35 @@ def test_review_times_must_follow_the_seal_and_each_other() -> None:
         sealed + timedelta(hours=1), sealed, sealed + timedelta(days=1), now)[0]
     assert "after the time of this verification" in _time_problems(now + timedelta(hours=1), sealed, sealed, now)[0]
     assert "no signing time" in _time_problems(None, sealed, sealed, now)[0]
+
+
+# 23. The index is rebuilt from the whole ledger and the verified reviews
+
+
+def test_a_rerun_on_a_subset_keeps_every_report_and_its_review_status(identities: Identities, tmp_path: Path) -> None:
+    from auditor.demo import demo_model_path
+    from auditor.synthetic import make_clip
+    from auditor.video import write_video
+
+    for camera, seed in (("cam1", 3), ("cam2", 4)):
+        (tmp_path / "footage" / camera).mkdir(parents=True)
+        write_video(tmp_path / "footage" / camera / "fight.avi", make_clip("fight", seed).frames, 10.0)
+    out, env = tmp_path / "out", {**os.environ, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE, "AUDITOR_REVIEWER_PASSPHRASE": PASSPHRASE}
+    cheap = ["--skip-check", "counterfactuals", "--skip-check", "faithfulness", "--skip-check", "persons"]
+
+    def batch(*inputs: Path) -> None:
+        run = run_cli("batch", *map(str, inputs), "--model", str(demo_model_path()), "--out", str(out),
+                      "--keys", str(identities.seal_dir), *cheap, env=env)
+        assert run.returncode == 0, run.stderr
+
+    batch(tmp_path / "footage")
+    reviewed = next(p for p in (out / "reports").iterdir() if p.name.startswith("cam2"))
+    run = run_cli("review", str(reviewed), "--as", str(identities.seal_dir.parent / "reviewer"), "--decision", "overturn",
+                  "--reason", "The two people are greeting each other.", env=env)
+    assert run.returncode == 0, run.stderr
+    shutil.move(tmp_path / "footage" / "cam2", tmp_path / "cam2-archived")
+    batch(tmp_path / "footage")  # a rerun on a subset of the recordings, after the review
+    rows = {row["report"]: row for row in _index(out)}
+    assert len(rows) == 2, rows
+    assert {Path(r).name for r in rows} == {p.name for p in (out / "reports").iterdir()}
+    assert rows[f"reports/{reviewed.name}"]["review"] == "overturned by Åsa Łukasiewicz"

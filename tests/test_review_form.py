@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from fixtures.cli import run_cli
-from fixtures.identities import Identities, templated_report
+from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, Identities, templated_report
 from PIL import Image
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -22,6 +22,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pypdf import PdfWriter
 
 from auditor.errors import SigningError
+from auditor.keys import issue_identity, load_identity
 from auditor.review.fill import sign_review
 from auditor.review.form import FONT_RESOURCE, expected_fields
 from auditor.review.model import ReviewInput, ReviewRecord
@@ -224,8 +225,10 @@ def test_forged_reviews_fail_verify(
         sign_review(pdf, identities.reviewer, REVIEW, slot=2)  # its signature covers the slot-1 change
     elif forgery == "unsigned revision":
         shutil.copy(_pypdf_fill(pdf, tmp_path / "x.pdf", EXTERNAL), pdf)
-    elif forgery == "reviewer outside the root":
-        sign_review(pdf, identities.stranger, REVIEW)
+    elif forgery == "reviewer outside the root":  # a reviewer certificate, under the stranger's root
+        issue_identity(identities.stranger_dir, ROOT_PASSPHRASE, tmp_path / "outsider", PASSPHRASE,
+                       common_name=REVIEW.reviewer, role=REVIEW.role)
+        sign_review(pdf, load_identity(tmp_path / "outsider", PASSPHRASE), REVIEW)
     else:
         _edit_page_then_sign(pdf, identities)
     verdict = _verdict(pdf, trust)
@@ -246,13 +249,15 @@ def test_review_json_must_say_what_the_pdf_says(sealed_form: Path, identities: I
     )
     anchors = load_trust(trust)
     reviews = _verdict(folder / "report.pdf", trust).reviews
-    for name, text in [("review-1.json", record.model_dump_json()),
-                       ("review-1b.json", record.model_copy(update={"review": REVIEW.model_copy(update={"decision": "confirm"})}).model_dump_json())]:
-        (folder / name).write_text(text)
-        sign_detached(folder / name, identities.reviewer)
+    (folder / "review-1.json").write_text(record.model_dump_json())
+    sign_detached(folder / "review-1.json", identities.reviewer)
     assert check_review_file(folder, "review-1.json", anchors, reviews).status == "valid"
-    forged = check_review_file(folder, "review-1b.json", anchors, reviews)
+    other_words = record.model_copy(update={"review": REVIEW.model_copy(update={"decision": "confirm"})})
+    (folder / "review-1.json").write_text(other_words.model_dump_json())
+    sign_detached(folder / "review-1.json", identities.reviewer)  # signed by the reviewer, says other than the PDF
+    forged = check_review_file(folder, "review-1.json", anchors, reviews)
     assert forged.status == "invalid" and any("decision differ" in r for r in forged.reasons), forged.reasons
+    (folder / "review-1.json").write_text(record.model_dump_json())
     sign_detached(folder / "review-1.json", identities.seal)  # right words, another signer
     other = check_review_file(folder, "review-1.json", anchors, reviews)
     assert other.status == "invalid" and any("another certificate" in r for r in other.reasons)

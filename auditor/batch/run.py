@@ -33,12 +33,14 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from auditor.archive import IndexRow, Ledger, LedgerEntry, write_index
+from auditor.archive import IndexRow, Ledger, LedgerEntry, registered_row
 from auditor.archive.chain import LEDGER_NAME, LOCK_NAME, REPORTS_DIR, SCANS_DIR, STAGING_DIR
 from auditor.archive.index import INDEX_CSV
 from auditor.batch.executors import OpenExecutor, open_executor, units_at_once
 from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
 from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
+from auditor.desk.index import refresh_index
+from auditor.desk.reviews import VerifiedFolders
 from auditor.detections import MAX_PATH_CHARS, Detection, detections_jsonl, shown, text_problem
 from auditor.errors import ArchiveError, AuditorError, VideoError
 from auditor.evidence import EvidenceRecord, InputInfo, SealInfo
@@ -173,6 +175,7 @@ class _Coordinator:
         self.identity: SigningIdentity = seal.identity  # type: ignore[assignment]
         self.progress = progress
         self.seal_info = SealInfo(**seal_fields(self.identity))
+        self.verified = VerifiedFolders(TrustAnchors((self.identity.root,), "this batch's seal root"))
         self.ledger = Ledger(out)
         if self.ledger.drop_torn_tail():
             log.warning("dropped the last ledger line of %s: its append was interrupted", out)
@@ -295,7 +298,7 @@ class _Coordinator:
         entry = self.done.get(("report", key))
         if entry is not None:
             self.skipped += 1
-            self.rows[key] = _registered_row(entry.facts.get("row"), entry.path)
+            self.rows[key] = registered_row(entry.facts.get("row"), entry.path)
             return
         self.rows[key] = row.model_copy(update={"detection_id": key[:16]})
         self.requests[key] = request
@@ -369,8 +372,7 @@ class _Coordinator:
         """A folder a killed run moved into place but did not register: register it if it verifies
         and its record is this report (not another one's folder put at its name)."""
         where = final.relative_to(self.out)
-        anchors = TrustAnchors((self.identity.root,), "this batch's seal root")
-        bad = [v for v in verify_folder(final, anchors) if v.status != "valid"]
+        bad = [v for v in verify_folder(final, self.verified.anchors) if v.status != "valid"]
         if bad:
             reason = bad[0].reasons[0] if bad[0].reasons else bad[0].status
             self._report_failed(key, f"{where} exists but does not verify ({reason}); move it away and run again")
@@ -425,7 +427,9 @@ class _Coordinator:
             self._report_failed(what, reason)
 
     def _write_index(self) -> None:
-        write_index(self.out, list(self.rows.values()))
+        """The index from the whole ledger and the reviews that verify, with this run's rows not reported."""
+        unreported = [row for row in self.rows.values() if row.status != "reported"]
+        refresh_index(self.out, self.verified, datetime.now(UTC), unreported)
 
 
 def _safe(text: str) -> str:
@@ -501,9 +505,3 @@ def _record_row(row: IndexRow, record: EvidenceRecord, final: Path, out: Path) -
     })
 
 
-def _registered_row(facts: object, path: str) -> IndexRow:
-    """The row a ledger entry registered (the ledger is input too: a bad row is named)."""
-    try:
-        return IndexRow.model_validate(facts).model_copy(update={"status": "reported", "report": path})
-    except ValidationError as exc:
-        raise ArchiveError(f"the ledger entry of {path} holds no valid index row; check it with `auditor verify`") from exc

@@ -79,12 +79,13 @@ def queue_command(out: Path, only: tuple[str, ...], trust: Path | None, as_json:
     to date. Every report is verified first: only reviews that verify count."""
     from auditor.desk.index import refresh_index
     from auditor.desk.queue import review_queue, status_counts
+    from auditor.desk.reviews import VerifiedFolders
     from auditor.verify import load_trust
 
     now = datetime.now(UTC)
-    anchors = load_trust(trust)
-    items = review_queue(out, anchors, now)
-    refresh_index(out, anchors, now, known=items)
+    verified = VerifiedFolders(load_trust(trust))
+    items = review_queue(out, verified, now)
+    refresh_index(out, verified, now)
     shown = [item for item in items if not only or item.state.status in only]
     if as_json:
         click.echo(json.dumps({

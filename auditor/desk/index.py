@@ -12,38 +12,35 @@ from pathlib import Path
 from auditor.archive import IndexRow, read_index, registered_row, write_index
 from auditor.archive.chain import read_chain
 from auditor.desk.queue import QueueItem, queue_item
+from auditor.desk.reviews import VerifiedFolders
 from auditor.errors import ArchiveError
-from auditor.verify import TrustAnchors
 
 
 def index_rows(
-    out: Path, anchors: TrustAnchors, now: datetime, unreported: Sequence[IndexRow] | None = None,
-    known: Sequence[QueueItem] = (),
+    out: Path, verified: VerifiedFolders, now: datetime, unreported: Sequence[IndexRow] = ()
 ) -> list[IndexRow]:
-    """The index of `out`: every registered report, and `unreported` (default: the rows not
-    reported in the index as it stands). `known`: queue items already verified now."""
+    """The index of `out`: every registered report, then the rows not reported: those the index
+    holds, updated by `unreported` (a run's failed and pending rows)."""
     out = Path(out)
     chain = read_chain(out)
     if chain.problem:
         raise ArchiveError(f"{out}: {chain.problem}; run `auditor verify {out}`")
-    verified = {item.folder.absolute(): item for item in known}
     reported: dict[str, IndexRow] = {}
     for entry in chain.entries:
         if entry.kind == "report" and entry.path not in reported:
             folder = out / entry.path
-            item = verified.get(folder.absolute()) or queue_item(folder, anchors, now)
+            item = queue_item(folder, verified.get(folder), now)
             reported[entry.path] = registered_row(entry.facts.get("row"), entry.path).model_copy(update={"review": describe(item)})
     ids = {row.detection_id for row in reported.values()}
-    others = unreported if unreported is not None else _unreported(out)
-    return [*reported.values(), *(row for row in others if row.status != "reported" and row.detection_id not in ids)]
+    others = {row.detection_id: row for row in (*_unreported(out), *unreported) if row.status != "reported"}
+    return [*reported.values(), *(row for key, row in others.items() if key not in ids)]
 
 
 def refresh_index(
-    out: Path, anchors: TrustAnchors, now: datetime, unreported: Sequence[IndexRow] | None = None,
-    known: Sequence[QueueItem] = (),
+    out: Path, verified: VerifiedFolders, now: datetime, unreported: Sequence[IndexRow] = ()
 ) -> list[IndexRow]:
     """Rewrite OUT's index.csv and index.html from the ledger and the verified reviews."""
-    rows = index_rows(out, anchors, now, unreported, known)
+    rows = index_rows(out, verified, now, unreported)
     write_index(out, rows)
     return rows
 

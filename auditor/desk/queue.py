@@ -9,10 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 from auditor.archive.chain import read_chain
-from auditor.desk.reviews import folder_reviews
+from auditor.desk.reviews import FolderReviews, VerifiedFolders
 from auditor.errors import ArchiveError
 from auditor.review.state import STATUSES, ReviewState, Status, review_due, review_state
-from auditor.verify import TrustAnchors
 
 
 @dataclass(frozen=True)
@@ -29,20 +28,19 @@ class QueueItem:
     problem: str | None  # why the report or a review file does not verify
 
 
-def review_queue(out: Path, anchors: TrustAnchors, now: datetime) -> list[QueueItem]:
+def review_queue(out: Path, verified: VerifiedFolders, now: datetime) -> list[QueueItem]:
     """Every report the batch ledger of `out` registers, with its review state, most urgent first."""
     chain = read_chain(Path(out))
     if chain.problem:
         raise ArchiveError(f"{out}: {chain.problem}; run `auditor verify {out}`")
     folders = dict.fromkeys(Path(out) / entry.path for entry in chain.entries if entry.kind == "report")
-    items = [queue_item(folder, anchors, now) for folder in folders]
+    items = [queue_item(folder, verified.get(folder), now) for folder in folders]
     order = {status: rank for rank, status in enumerate(STATUSES)}
     return sorted(items, key=lambda i: (order[i.state.status], i.state.due or now, i.folder.name))
 
 
-def queue_item(folder: Path, anchors: TrustAnchors, now: datetime) -> QueueItem:
-    """One report folder as the queue shows it, from what verifies of it."""
-    found = folder_reviews(folder, anchors)
+def queue_item(folder: Path, found: FolderReviews, now: datetime) -> QueueItem:
+    """One report folder as the queue shows it, from what verifies of it (`folder_reviews`)."""
     record = found.record
     if record is None or not found.report_valid or found.problem:
         status: Status = "review file invalid" if found.report_valid else "report invalid"

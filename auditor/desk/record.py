@@ -19,6 +19,7 @@ from pathlib import Path
 from auditor.archive import LEDGER_NAME, Ledger
 from auditor.archive.chain import REPORTS_DIR
 from auditor.desk.index import refresh_index
+from auditor.desk.reviews import VerifiedFolders
 from auditor.errors import ReportError
 from auditor.evidence import load_record
 from auditor.files import atomic_write_text, sha256_file
@@ -71,7 +72,7 @@ def _register(folder: Path, entry: ReviewRecord, files: list[str], anchors: Trus
     }
     out = register_amendment(folder, "review", f"{entry.report_id}:{entry.slot}", files, facts)
     if out is not None:
-        refresh_index(out, anchors, datetime.now(UTC))
+        refresh_index(out, VerifiedFolders(anchors), datetime.now(UTC))
 
 
 def register_amendment(folder: Path, kind: str, name: str, files: list[str], facts: dict[str, object]) -> Path | None:

@@ -6,13 +6,14 @@ copied or damaged `review-N.json` never counts, and a damaged report folder is r
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.errors import AuditorError
 from auditor.evidence import EvidenceRecord, load_record
 from auditor.files import sha256_file
-from auditor.report_folder import PDF_NAME, RECORD_NAME, REVIEW_FILE
+from auditor.report_folder import PDF_NAME, RECORD_NAME, REVIEW_FILE, SUBMISSIONS_DIR
 from auditor.review.model import ReviewRecord
 from auditor.verify import FileVerdict, TrustAnchors, verify_folder
 
@@ -44,6 +45,40 @@ def folder_reviews(folder: Path, anchors: TrustAnchors) -> FolderReviews:
         return FolderReviews(record, (), _problem("report invalid", report_broken), False)
     reviews = tuple(review_records(record, sha256_file(folder / RECORD_NAME), pdf))
     return FolderReviews(record, reviews, _problem("review file invalid", broken) if broken else None, True)
+
+
+class VerifiedFolders:
+    """`folder_reviews` of many report folders under one set of trust anchors, each folder verified
+    again only when one of its files changed (name, size or modification time): a batch rewrites
+    its index after every report without verifying the whole archive each time, and still sees a
+    review signed meanwhile."""
+
+    def __init__(self, anchors: TrustAnchors) -> None:
+        self.anchors = anchors
+        self._found: dict[Path, tuple[tuple[tuple[str, int, int], ...], FolderReviews]] = {}
+
+    def get(self, folder: Path) -> FolderReviews:
+        """What verifies of the report in `folder`, now."""
+        key, stamp = Path(folder).absolute(), _stamp(Path(folder))
+        cached = self._found.get(key)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, folder_reviews(folder, self.anchors))
+            self._found[key] = cached
+        return cached[1]
+
+
+def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of each entry of the folder and of its submissions."""
+    entries = []
+    for place in (folder, folder / SUBMISSIONS_DIR):
+        try:
+            with os.scandir(place) as listing:
+                for entry in listing:
+                    stat = entry.stat(follow_symlinks=False)
+                    entries.append((f"{place.name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            entries.append((f"{place.name}/", -1, -1))
+    return tuple(sorted(entries))
 
 
 def review_records(record: EvidenceRecord, record_sha256: str, pdf: FileVerdict) -> list[ReviewRecord]:
