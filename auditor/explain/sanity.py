@@ -147,14 +147,16 @@ def model_randomisation_check(
 ) -> SanityCheck:
     """The check for `detector` and its target layer: read from the cache when an entry for this
     model file, layer, settings and method names exists and `cache_key` authenticates it, else
-    computed and cached under that key. Without a key the cache is neither read nor written; an
+    computed and cached under that key (each key has its file: two seals sharing a cache folder
+    do not overwrite each other's entries, and an entry that fails its key is a planted one). Without a key the cache is neither read nor written; an
     unwritable cache only logs a warning."""
     methods = dict(METHODS if methods is None else methods)
     if cache_key is None:
         return _compute(detector, methods, settings)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = _cache_key(detector.layer_name, settings, methods)
-    path = folder / f"sanity-{detector.model_sha256}-{_slug(detector.layer_name)}-{key[:16]}.json"
+    seal = hmac.new(cache_key, b"auditor sanity cache file", hashlib.sha256).hexdigest()[:12]  # one file per seal
+    path = folder / f"sanity-{detector.model_sha256}-{_slug(detector.layer_name)}-{key[:16]}-{seal}.json"
     cached = _read_cache(path, detector, key, settings, methods, cache_key)
     if cached is not None:
         return cached
