@@ -231,6 +231,7 @@ def test_19_each_report_is_registered_as_it_finishes_and_an_interrupt_keeps_them
     finally:
         process.kill()
     assert process.returncode == exit_code, stderr
+    assert len(stderr.splitlines()) == 1 and "nothing half-written was kept" in stderr, stderr  # one line, no blank
     time.sleep(2)  # a worker still writing would show now
     assert not (out / ".staging").exists(), sorted(p.name for p in (out / ".staging").rglob("*"))[:5]
     assert check_ledger(out).problem is None

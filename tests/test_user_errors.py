@@ -254,3 +254,10 @@ def test_a_model_of_any_clip_length_takes_its_length_from_the_sidecar(inputs: In
     run = report(VTEST, model, out, "--at", "70.5", "--no-sign")
     assert run.returncode == 0, run.stderr
     assert json.loads((out / "evidence.json").read_text())["input"]["frame_indices"] == list(range(705, 711))
+
+
+def test_a_source_id_with_a_control_character_is_refused_before_any_work(tmp_path: Path) -> None:
+    run = run_cli("report", str(VTEST), "--model", str(demo_model_path()), "--out", str(tmp_path / "out"),
+                  "--source-id", "cam\n1", "--no-sign")
+    one_error_line(run, 2, "--source-id", "U+000A")
+    assert not (tmp_path / "out").exists()

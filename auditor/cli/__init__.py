@@ -42,6 +42,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
+def _run(args: list[str]) -> None:
+    """Parse and run one command. Unlike `click.Group.main`, an interrupt reaches `main` as it is
+    (click would print an empty line and turn it into Abort)."""
+    with cli.make_context("auditor", list(args)) as ctx:
+        cli.invoke(ctx)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a user error becomes one line on stderr and the error's exit code."""
     signal.signal(signal.SIGTERM, _terminate)
@@ -49,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries(debug)  # before the commands import pyHanko, Dask, OpenCV and TensorFlow
     _register_commands()
     try:
-        cli.main(args=argv, prog_name="auditor", standalone_mode=False)
+        _run(sys.argv[1:] if argv is None else argv)
+    except click.exceptions.Exit as exc:  # --help, --version
+        return exc.exit_code
     except click.UsageError as exc:  # one line too, naming the help to read
         where = f"; see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
         click.echo(f"auditor: error: {escaped(exc.format_message().rstrip('.'))}{where}", err=True)
@@ -59,11 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"auditor: error: {escaped(exc)}", err=True)
         return exc.exit_code
-    except click.exceptions.Abort as exc:  # click turns KeyboardInterrupt (and so SIGTERM) into Abort
-        if isinstance(exc.__context__, Terminated):
-            click.echo("auditor: terminated; nothing half-written was kept", err=True)
-            return 143
-        click.echo("auditor: aborted", err=True)
+    except click.exceptions.Abort:  # a prompt answered with Ctrl-C or Ctrl-D
+        click.echo("auditor: aborted; nothing was written", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from auditor.cli.keys import keys_dir_option, load_signing_identity, sanity_cache_key, skip_check_option
-from auditor.cli.output import escaped
+from auditor.cli.output import check_label, escaped
 
 if TYPE_CHECKING:
     from auditor.batch.inputs import BatchInputs
@@ -63,9 +63,9 @@ def scan_command(
     from auditor.video import probe_video
 
     for video in videos:
-        _plain(str(video), "VIDEO", MAX_PATH_CHARS)
+        check_label(str(video), "VIDEO", MAX_PATH_CHARS)
     if source_id is not None:
-        _plain(source_id, "--source-id")
+        check_label(source_id, "--source-id")
     infos = [probe_video(video) for video in videos]
     if out is not None:
         check_writable_place(out)
@@ -88,15 +88,6 @@ def scan_command(
     else:
         atomic_write_text(out, text)
         click.echo(escaped(f"{len(found)} detections written to {out}"), err=True)
-
-
-def _plain(text: str, what: str, limit: int | None = None) -> None:
-    """A usage error when `text` cannot go into a detection (a control character, too long)."""
-    from auditor.detections import MAX_LABEL_CHARS, shown, text_problem
-
-    problem = text_problem(text, limit or MAX_LABEL_CHARS)
-    if problem is not None:
-        raise click.BadParameter(f"{shown(text)} {problem}", param_hint=what)
 
 
 def _relative_to(detection: Detection, out: Path | None) -> Detection:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.keys import load_signing_identity, sanity_cache_key, signing_options, skip_check_option
-from auditor.cli.output import print_result, progress_printer
+from auditor.cli.output import label_option, print_result, progress_printer
 from auditor.demo_settings import CLASS_NAMES, DEMO_LABEL, DEMO_SEED
 
 
@@ -59,7 +59,7 @@ class TimeParam(click.ParamType):
               help="Start the window at this time instead: seconds (70.5), M:SS (1:10.5) or H:MM:SS (01:10:05).")
 @click.option("--classes", help="Comma-separated class names (overrides the sidecar).")
 @click.option("--layer", help="Grad-CAM target layer (default: the last spatial map of the CNN).")
-@click.option("--source-id", help="Camera or source identifier to record.")
+@click.option("--source-id", callback=label_option, help="Camera or source identifier to record.")
 @click.option("--templates", "templates_dir", type=click.Path(path_type=Path),
               help="Own Jinja2 templates folder (default: the profile's templates_dir, else the built-in ones).")
 @signing_options

@@ -49,3 +49,19 @@ def print_result(result: ReportResult) -> None:
         click.echo(f"not flagged: {scores}")
     state = "signed report" if result.signed else "UNSIGNED DRAFT"
     click.echo(f"{state}: {escaped(result.folder / PDF_NAME)}  (also {HTML_NAME}, {RECORD_NAME})")
+
+
+def check_label(text: str, what: str, limit: int | None = None) -> None:
+    """A usage error when `text` cannot go into a detection or a record (a control character, too long)."""
+    from auditor.detections import MAX_LABEL_CHARS, shown, text_problem
+
+    problem = text_problem(text, limit or MAX_LABEL_CHARS)
+    if problem is not None:
+        raise click.BadParameter(f"{shown(text)} {problem}", param_hint=what)
+
+
+def label_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: `check_label` for an option's value."""
+    if value is not None:
+        check_label(value, f"--{(param.name or '').replace('_', '-')}")
+    return value
