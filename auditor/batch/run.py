@@ -15,15 +15,11 @@ batch out of the same folder. The batch never decodes a video other than the one
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 import re
-import shutil
-import stat
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field, replace
@@ -34,32 +30,31 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from auditor.archive import IndexRow, Ledger, LedgerEntry, registered_row
-from auditor.archive.chain import LEDGER_NAME, LOCK_NAME, REPORTS_DIR, SCANS_DIR, STAGING_DIR
+from auditor.archive.chain import REPORTS_DIR, SCANS_DIR, STAGING_DIR
 from auditor.archive.index import INDEX_CSV
 from auditor.batch.executors import OpenExecutor, open_executor, units_at_once
+from auditor.batch.folder import locked
 from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
+from auditor.batch.rows import detection_row, failed_row, other_report, record_row, request_row, safe
 from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
 from auditor.desk.index import refresh_index
 from auditor.desk.reviews import VerifiedFolders
-from auditor.detections import MAX_PATH_CHARS, Detection, detections_jsonl, shown, text_problem
+from auditor.detections import Detection, detections_jsonl
 from auditor.errors import ArchiveError, AuditorError, VideoError
-from auditor.evidence import EvidenceRecord, InputInfo, SealInfo
+from auditor.evidence import EvidenceRecord, SealInfo
 from auditor.files import atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity
 from auditor.pipeline import ReportOptions
 from auditor.report_folder import RECORD_NAME
 from auditor.requests import BadRow, ReportRequest, request_for
-from auditor.review.state import review_state
 from auditor.scan import ScanResult, ScanSettings
 from auditor.signing import SealSettings, seal_fields, sign_report_folder
 from auditor.verify import TrustAnchors, verify_folder
 from auditor.video import video_sha256
-from auditor.video.stream import EPSILON
 
 log = logging.getLogger(__name__)
 BatchProgress = Callable[[int, int], None]  # (units finished, units known)
 Unit = tuple[Callable, object, tuple[str, Any]]  # (what a worker runs, its task, what the coordinator does with the result)
-OWN_ENTRIES: Final = {LOCK_NAME: "file", LEDGER_NAME: "file", SCANS_DIR: "folder", REPORTS_DIR: "folder", STAGING_DIR: "folder"}
 NAME_PART_CHARS: Final = 64  # of each part of a report folder's name (camera, time, class)
 
 
@@ -110,60 +105,9 @@ def run_batch(
     if seal.identity is None:
         raise ArchiveError("a batch writes signed reports only; set up a seal with `auditor keys init`")
     out = Path(out).absolute()
-    with _locked(out), executor() as units:
+    with locked(out), executor() as units:
         coordinator = _Coordinator(out, settings, seal, units, progress)
         return coordinator.run(inputs)
-
-
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """Hold `out/.lock` exclusively, with a staging area of its own: a killed run's is cleared."""
-    if out.is_dir() and any(out.iterdir()) and not os.path.lexists(out / LOCK_NAME):
-        raise ArchiveError(f"{out} is not empty and holds no batch; choose an empty or new folder, or the --out of a batch")
-    _check_own_entries(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd = os.open(out / LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise ArchiveError(f"cannot use {out} as batch output: {exc.strerror or exc}; check the path and permissions") from exc
-    with os.fdopen(fd, "w"):
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise ArchiveError(f"another batch is writing to {out}; wait for it to finish or use another --out") from exc
-        _check_own_entries(out)  # as the lock holder sees it
-        _fresh_staging(out)
-        try:
-            yield
-        finally:
-            shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
-
-
-def _check_own_entries(out: Path) -> None:
-    """ArchiveError when a name the batch keeps in `out` is a link (it would write elsewhere) or
-    not the kind of entry the batch keeps there."""
-    for name, kind in OWN_ENTRIES.items():
-        try:
-            mode = (out / name).lstat().st_mode
-        except (FileNotFoundError, NotADirectoryError):  # a new batch, or no folder at all (said when it is made)
-            continue
-        except OSError as exc:
-            raise ArchiveError(f"{out / name} cannot be checked ({exc.strerror}); check the folder's permissions") from exc
-        if stat.S_ISLNK(mode):
-            raise ArchiveError(f"{out / name} is a symbolic link; a batch keeps its own {kind} there: remove the link and run again")
-        if not (stat.S_ISDIR(mode) if kind == "folder" else stat.S_ISREG(mode)):
-            raise ArchiveError(f"{out / name} is not a {kind}; a batch keeps its own {kind} there: remove it and run again")
-
-
-def _fresh_staging(out: Path) -> None:
-    """`out/reports`, `out/scans` and an empty `out/.staging` (what a killed run staged is removed)."""
-    try:
-        for sub in (SCANS_DIR, REPORTS_DIR):
-            (out / sub).mkdir(exist_ok=True)
-        shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
-        (out / STAGING_DIR).mkdir()
-    except OSError as exc:
-        raise ArchiveError(f"cannot prepare {out / STAGING_DIR}: {exc.strerror or exc}; check the folder's permissions") from exc
 
 
 class _Coordinator:
@@ -205,7 +149,7 @@ class _Coordinator:
             if isinstance(request, BadRow):
                 self._bad_row(request)
             else:
-                self._start_report(request, _request_row(request))
+                self._start_report(request, request_row(request))
         self._write_index()
         while self.queue or self.pending:
             self._hand_out()
@@ -269,20 +213,20 @@ class _Coordinator:
 
     def _scan_failed(self, video: VideoInput, video_sha256: str, reason: str) -> None:
         key = unit_key(kind="scan-failure", video=str(video.path))
-        self.rows[key] = _failed_row(
-            f"scan-{key[:11]}", _safe(video.source_id or video.path.stem), _safe(video.path.name), "(scan)",
+        self.rows[key] = failed_row(
+            f"scan-{key[:11]}", safe(video.source_id or video.path.stem), safe(video.path.name), "(scan)",
             f"scan failed: {reason}", video_sha256,
         )
 
     def _bad_row(self, bad: BadRow) -> None:
         key = unit_key(kind="bad-row", log=str(bad.log), line=bad.line)
-        self.rows[key] = _failed_row(f"line-{bad.line:06d}-{key[:8]}", "", _safe(bad.log.name), "(row)", str(bad))
+        self.rows[key] = failed_row(f"line-{bad.line:06d}-{key[:8]}", "", safe(bad.log.name), "(row)", str(bad))
 
     def _start_reports(self, detections: list[Detection], video: VideoInput, video_sha256: str) -> None:
         """Start the reports of a scan of this run (`video_sha256`: the video's hash, computed this run)."""
         for detection in detections:
             request = replace(request_for(detection, video.path.parent), video=video.path)
-            self._start_report(request, _detection_row(detection), video_sha256)
+            self._start_report(request, detection_row(detection), video_sha256)
 
     # reports
 
@@ -366,7 +310,7 @@ class _Coordinator:
                 f"cannot move the report to {final.relative_to(self.out)} ({exc.strerror}): something else took its "
                 "place meanwhile; move it away and run again"
             ) from exc
-        self._register(key, final, _record_row(self.rows[key], staged.record, final, self.out))
+        self._register(key, final, record_row(self.rows[key], staged.record, final, self.out))
 
     def _adopt(self, key: str, final: Path, video_hash: str) -> None:
         """A folder a killed run moved into place but did not register: register it if it verifies
@@ -378,11 +322,11 @@ class _Coordinator:
             self._report_failed(key, f"{where} exists but does not verify ({reason}); move it away and run again")
             return
         record = EvidenceRecord.model_validate_json((final / RECORD_NAME).read_bytes())
-        other = _other_report(record, self.requests[key], video_hash, self.model_sha256)
+        other = other_report(record, self.requests[key], video_hash, self.model_sha256)
         if other is not None:
             self._report_failed(key, f"{where} is not this report: its record holds {other}; move it away and run again")
             return
-        self._register(key, final, _record_row(self.rows[key], record, final, self.out))
+        self._register(key, final, record_row(self.rows[key], record, final, self.out))
 
     def _register(self, key: str, final: Path, row: IndexRow) -> None:
         self.ledger.append("report", key, final, {"row": row.model_dump(mode="json")})
@@ -430,78 +374,3 @@ class _Coordinator:
         """The index from the whole ledger and the reviews that verify, with this run's rows not reported."""
         unreported = [row for row in self.rows.values() if row.status != "reported"]
         refresh_index(self.out, self.verified, datetime.now(UTC), unreported)
-
-
-def _safe(text: str) -> str:
-    """`text` as the index and messages may show it: itself, or quoted with control characters escaped."""
-    return text if text_problem(text, MAX_PATH_CHARS) is None else shown(text)
-
-
-def _failed_row(detection_id: str, source: str, video: str, what: str, reason: str, video_sha256: str = "") -> IndexRow:
-    """The row of a unit that failed before its video was scanned or its window known."""
-    return IndexRow(
-        detection_id=detection_id, source=source, video=video, video_sha256=video_sha256, first_frame=0, last_frame=0,
-        start_seconds=0, end_seconds=0, class_name=what, score=0, threshold=0, status="failed", reason=reason,
-    )
-
-
-def _other_report(record: EvidenceRecord, request: ReportRequest, video_hash: str, model_hash: str) -> str | None:
-    """What in `record` is not the report `request` asks for (its video, model, camera, window or
-    class), None when it is that report."""
-    facts, decision = record.input, record.decision
-    wanted_class = request.class_name or decision.predicted_class
-    differences = (
-        (facts.sha256 != video_hash, f"video SHA-256 {facts.sha256[:12]}…, not {video_hash[:12]}…"),
-        (record.model.sha256 != model_hash, f"model SHA-256 {record.model.sha256[:12]}…, not {model_hash[:12]}…"),
-        (facts.source_id != request.source_id, f"source {facts.source_id!r}, not {request.source_id!r}"),
-        (not _starts_as_asked(facts, request), f"the window from frame {facts.frame_indices[0]}, not from {request.where}"),
-        (decision.explained_class != wanted_class, f"class {decision.explained_class!r}, not {wanted_class!r}"),
-    )
-    return next((text for differs, text in differences if differs), None)
-
-
-def _starts_as_asked(facts: InputInfo, request: ReportRequest) -> bool:
-    """Whether a recorded window starts where `request` asks: at its frame, or at the frame shown
-    at its time (within one nominal frame interval; or the first frame, when the video starts later)."""
-    if request.at is None:
-        return facts.frame_indices[0] == (request.start or 0)
-    first, interval = facts.timestamps[0], 1 / facts.fps if facts.fps else 0.0
-    return first <= request.at + EPSILON < first + interval or (facts.frame_indices[0] == 0 and first > request.at)
-
-
-def _detection_row(detection: Detection) -> IndexRow:
-    """A detection's row until its report is written."""
-    return IndexRow(
-        detection_id=detection.detection_id, source=detection.source_id or Path(detection.video).stem,
-        video=Path(detection.video).name, video_sha256=detection.video_sha256,
-        first_frame=detection.first_frame, last_frame=detection.last_frame,
-        start_seconds=detection.start_seconds, end_seconds=detection.end_seconds,
-        class_name=detection.class_name, score=detection.score, threshold=detection.threshold, status="pending",
-        note=detection.decoding_stopped,
-    )
-
-
-def _request_row(request: ReportRequest) -> IndexRow:
-    """An alert-log row's row until its report is written (frames and score are not known yet)."""
-    return IndexRow(
-        detection_id="", source=request.source_id or request.video.stem, video=request.video.name, video_sha256="",
-        first_frame=request.start or 0, last_frame=request.start or 0, start_seconds=request.at or 0.0,
-        end_seconds=request.at or 0.0, class_name=request.class_name or "(predicted)", score=0.0, threshold=0.0,
-        status="pending",
-    )
-
-
-def _record_row(row: IndexRow, record: EvidenceRecord, final: Path, out: Path) -> IndexRow:
-    """The row of a written report: what its record states."""
-    facts, decision = record.input, record.decision
-    return row.model_copy(update={
-        "video": facts.file_name, "video_sha256": facts.sha256,
-        "first_frame": facts.frame_indices[0], "last_frame": facts.frame_indices[-1],
-        "start_seconds": facts.start_seconds, "end_seconds": facts.end_seconds,
-        "class_name": decision.predicted_class, "score": decision.predicted_probability,
-        "threshold": decision.threshold, "status": "reported", "reason": None, "note": facts.decoding_stopped,
-        "review": review_state(record, [], datetime.now(UTC)).describe(),
-        "report": final.relative_to(out).as_posix(),
-    })
-
-
