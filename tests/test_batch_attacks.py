@@ -351,3 +351,19 @@ def test_22_a_link_planted_in_the_batch_folder_is_refused_and_nothing_is_written
     with pytest.raises(ArchiveError, match=f"{planted} is a symbolic link"):
         batch(collect_inputs([video]), out, identities)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_local_dask_cluster_listens_on_loopback_only() -> None:
+    """Its scheduler, workers and HTTP server are reachable from this machine alone (a guard: they
+    were before too, but the HTTP server took the fixed port 8787, and a second batch, or a test
+    beside one, got a Dask warning and another port)."""
+    import psutil
+
+    from auditor.batch.executors import open_executor
+
+    with open_executor(2, "local"):
+        me = psutil.Process()
+        processes = [me, *me.children(recursive=True)]
+        listening = [c.laddr for p in processes for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert len(listening) >= 3  # the scheduler, its HTTP server, each worker
+    assert {address.ip for address in listening} == {"127.0.0.1"}, listening

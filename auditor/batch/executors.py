@@ -19,6 +19,7 @@ from typing import Any
 
 from auditor.errors import ArchiveError
 
+LOOPBACK = "127.0.0.1"
 OpenExecutor = Callable[[], contextlib.AbstractContextManager[Executor]]  # `open_executor` with its arguments bound
 
 
@@ -80,7 +81,9 @@ def _dask_executor(scheduler: str, workers: int) -> Iterator[Executor]:
     with contextlib.ExitStack() as stack:
         if scheduler == "local":
             cluster = stack.enter_context(
-                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+                LocalCluster(  # loopback only; its HTTP server on a free port (dashboard_address=None still took 8787)
+                    n_workers=workers, threads_per_worker=1, processes=True, host=LOOPBACK, dashboard_address=f"{LOOPBACK}:0"
+                )
             )
             client = stack.enter_context(Client(cluster))
         else:
