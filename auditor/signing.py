@@ -208,16 +208,22 @@ def signing_errors(src: Path, tsa_url: str | None) -> Iterator[None]:
 
 def sign_detached(path: Path, identity: SigningIdentity, *, tsa_url: str | None = None) -> Path:
     """Write `path.p7s`: a detached CMS signature (DER) over the exact bytes of `path`."""
-    identity.check_usable()
     path = Path(path)
-    data = _read(path)
-    with signing_errors(path, tsa_url):
+    signature = sign_bytes(_read(path), identity, tsa_url=tsa_url, what=path)
+    return atomic_write_bytes(path.with_name(path.name + SIGNATURE_SUFFIX), signature)
+
+
+def sign_bytes(data: bytes, identity: SigningIdentity, *, tsa_url: str | None = None, what: object = "data") -> bytes:
+    """A detached CMS signature (DER, CAdES attributes, with a timestamp when `tsa_url` is set)
+    over `data`; `what` names the signed thing in errors."""
+    identity.check_usable()
+    with signing_errors(Path(str(what)), tsa_url):
         content_info = asyncio.run(
             _signer(identity).async_sign_general_data(
                 data, _DIGEST, detached=True, use_cades=True, timestamper=_timestamper(tsa_url)
             )
         )
-    return atomic_write_bytes(path.with_name(path.name + SIGNATURE_SUFFIX), content_info.dump())
+    return bytes(content_info.dump())
 
 
 def sign_report_folder(
