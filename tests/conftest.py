@@ -12,6 +12,8 @@ import pytest
 from fixtures.cli import DemoOutput, run_cli
 from fixtures.identities import Identities, build_report, make_identities, signed_report
 
+pytest_plugins = ("pki",)  # the local PKI (TSA, OCSP, CRLs) on loopback: the local_pki fixture
+
 
 @pytest.fixture(scope="session", autouse=True)
 def sanity_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
