@@ -26,29 +26,40 @@ from auditor.cli.output import escaped
 from auditor.errors import SigningError
 from auditor.explain.base import CHECK_NAMES
 from auditor.keys import (
+    CRL_FILE,
     DEFAULT_KEY_TYPE,
     DEFAULT_VALID_DAYS,
     KEY_TYPES,
     PASSPHRASE_ENV,
+    REASONS,
     REVIEWER_PASSPHRASE_ENV,
     ROOT_KEY_FILE,
     ROOT_PASSPHRASE_ENV,
     IdentityPaths,
     KeyType,
+    Reason,
     ReviewerPaths,
+    RevocationUrls,
     SigningIdentity,
+    Target,
     add_reviewer,
     check_passphrases_apart,
     create_identity,
     default_keys_dir,
+    find_certificate,
+    find_local_crl,
     import_identity,
     key_protection,
     load_identity,
+    parse_serial,
     passphrase_from_env,
     read_certificates,
+    read_crl,
     rekey_key_file,
     reviewer_paths,
     reviewer_role,
+    revocation_of,
+    revoke,
 )
 from auditor.keys.reviewers import check_new_reviewer, read_register
 from auditor.signing import TSA_ENV
@@ -63,6 +74,18 @@ keys_dir_option = click.option(
     default=None,
     help="Keys folder (default: $AUDITOR_HOME/keys, else ~/.config/auditor/keys).",
 )
+
+
+def revocation_url_options(func: F) -> F:
+    """Add --crl-url and --ocsp-url: where verifiers find an issued certificate's revocation status."""
+    func = click.option(
+        "--ocsp-url", metavar="URL", default=None,
+        help="OCSP responder written into the issued certificate (AIA); you run the responder.",
+    )(func)
+    return click.option(
+        "--crl-url", metavar="URL", default=None,
+        help=f"CRL distribution point written into the issued certificate; publish {CRL_FILE} there after every revoke.",
+    )(func)
 
 
 def skip_check_option(func: F) -> F:
@@ -170,16 +193,20 @@ def keys_group() -> None:
     help="RSA-3072 is checked by every common verifier; P-256 is smaller and faster.",
 )
 @click.option("--valid-days", type=click.IntRange(1, 36500), default=DEFAULT_VALID_DAYS, show_default=True)
+@revocation_url_options
 def init_command(
-    keys_dir: Path | None, organisation: str, common_name: str | None, key_type: KeyType, valid_days: int
+    keys_dir: Path | None, organisation: str, common_name: str | None, key_type: KeyType, valid_days: int,
+    crl_url: str | None, ocsp_url: str | None,
 ) -> None:
     """Create a self-signed root and a signing certificate (the organisation seal).
 
     The seal's key is encrypted with the passphrase from AUDITOR_KEY_PASSPHRASE or a prompt, the
     root's key with its own passphrase from AUDITOR_ROOT_PASSPHRASE or a prompt; both mode 0600.
-    Give root.cert.pem to whoever verifies reports; move root.key.pem offline.
+    Give root.cert.pem to whoever verifies reports; move root.key.pem offline. The root's
+    revocation list (revoked.crl, empty) is written beside it.
     """
     folder = keys_dir or default_keys_dir()
+    urls = RevocationUrls(crl_url, ocsp_url)
     paths = create_identity(
         folder,
         _new_passphrase(),
@@ -188,6 +215,7 @@ def init_command(
         organisation=organisation,
         key_type=key_type,
         valid_days=valid_days,
+        urls=urls,
     )
     click.echo(f"created the seal in {paths.folder}")
     _describe(paths)
@@ -265,27 +293,65 @@ def rekey_command(keys_dir: Path | None, root_key: Path | None) -> None:
     help="The root key's offline copy (default: root.key.pem in the keys folder).",
 )
 @click.option("--renew", is_flag=True, help="Issue a new certificate to a reviewer who has one (it replaces the old).")
+@revocation_url_options
 def add_reviewer_command(
-    name: str, role: str, keys_dir: Path | None, out_dir: Path | None, root_key: Path | None, renew: bool
+    name: str, role: str, keys_dir: Path | None, out_dir: Path | None, root_key: Path | None, renew: bool,
+    crl_url: str | None, ocsp_url: str | None,
 ) -> None:
     """Issue reviewer NAME a signing certificate under the organisation root, naming their role.
 
     Writes the reviewer's keys folder (for `auditor review --as FOLDER`) and a PKCS#12 file for
     PDF readers. The root key's passphrase comes from AUDITOR_ROOT_PASSPHRASE or a prompt, the
     reviewer's new passphrase (key and .p12) from AUDITOR_REVIEWER_PASSPHRASE or a prompt.
+    Without --crl-url/--ocsp-url, the certificate carries the seal certificate's URLs.
     """
     folder = keys_dir or default_keys_dir()
+    urls = RevocationUrls(crl_url, ocsp_url) if crl_url or ocsp_url else None
     check_new_reviewer(read_register(folder), name.strip(), renew)  # refused before any passphrase is asked
     reviewer_paths(folder, name, out_dir, renew=renew)
     root_passphrase = _root_passphrase()
     paths = add_reviewer(
         folder, root_passphrase, name, role, _new_reviewer_passphrase(name), out=out_dir, root_key=root_key,
-        renew=renew,
+        renew=renew, urls=urls,
     )
     cert = read_certificates(paths.identity.cert)[0]
     click.echo(escaped(f"issued a reviewer certificate for {name.strip()} (role: {reviewer_role(cert)}) in {paths.identity.folder}"))
     _describe(paths.identity)
     _how_to_import(paths)
+
+
+@keys_group.command("revoke")
+@keys_dir_option
+@click.option("--seal", is_flag=True, help="Revoke the seal of the keys folder.")
+@click.option("--reviewer", metavar="NAME", default=None, help="Revoke reviewer NAME's current certificate.")
+@click.option("--serial", metavar="HEX", default=None, help="Revoke the seal's or a registered reviewer's certificate by serial.")
+@click.option("--cert", "cert_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Revoke the certificate in this PEM/DER file (issued by this root).")
+@click.option("--reason", type=click.Choice(REASONS), default="unspecified", show_default=True)
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]), default=None,
+              help="When the key was compromised (ISO 8601 with zone, e.g. 2026-03-01T09:00:00+00:00): "
+              "signatures made after it no longer count. Default: now.")
+@click.option("--root-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The root key's offline copy (default: root.key.pem in the keys folder).")
+def revoke_command(
+    keys_dir: Path | None, seal: bool, reviewer: str | None, serial: str | None, cert_file: Path | None,
+    reason: Reason, at: dt.datetime | None, root_key: Path | None,
+) -> None:
+    """Revoke the seal or a reviewer certificate: reissue the root's revocation list (revoked.crl).
+
+    The root key's passphrase comes from AUDITOR_ROOT_PASSPHRASE or a prompt. Give the new
+    revoked.crl to verifiers beside root.cert.pem (and publish it at the --crl-url, if any).
+    """
+    folder = keys_dir or default_keys_dir()
+    target = Target(seal, reviewer, parse_serial(serial) if serial is not None else None, cert_file)
+    cert = find_certificate(folder, target)  # refused before any passphrase is asked
+    done = revoke(folder, _root_passphrase(), cert, reason=reason, at=at, root_key=root_key)
+    click.echo(escaped(
+        f"revoked {cert.subject.rfc4514_string({NameOID.TITLE: 'title'})} (serial {cert.serial_number:x}) "
+        f"as of {done.revoked_at:%Y-%m-%d %H:%M:%S} UTC ({reason})"
+    ))
+    click.echo(f"  revocation list: {done.crl} (CRL number {done.number})")
+    click.echo(f"NEXT: give {done.crl.name} to verifiers beside {IdentityPaths.of(folder).root.name}; publish it at the certificates' CRL URL, if any")
 
 
 @keys_group.command("show")
@@ -313,11 +379,19 @@ def _describe(paths: IdentityPaths) -> None:
     root = read_certificates(paths.root)[0]
     now = dt.datetime.now(dt.UTC)
     state = "valid" if cert.not_valid_before_utc <= now <= cert.not_valid_after_utc else "NOT VALID NOW"
+    revoked = revocation_of(find_local_crl(paths.folder, root), cert)
+    if revoked is not None:
+        state = f"REVOKED as of {revoked.revocation_date_utc:%Y-%m-%d %H:%M} UTC"
+    urls = RevocationUrls.of(cert)
     click.echo(f"  signer:      {escaped(cert.subject.rfc4514_string({NameOID.TITLE: 'title'}))}")
-    click.echo(f"  certificate: SHA-256 {cert.fingerprint(hashes.SHA256()).hex()}")
+    click.echo(f"  certificate: SHA-256 {cert.fingerprint(hashes.SHA256()).hex()}; serial {cert.serial_number:x}")
     click.echo(f"  valid:       {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d} ({state})")
+    click.echo(f"  revocation:  CRL {escaped(urls.crl_url or 'none')}; OCSP {escaped(urls.ocsp_url or 'none')}")
     click.echo(f"  root:        {escaped(root.subject.rfc4514_string())} (SHA-256 {root.fingerprint(hashes.SHA256()).hex()})")
     click.echo(f"  trust file:  {paths.root}  (give it to verifiers: auditor verify --trust)")
+    crl = read_crl(paths.folder, root)
+    if crl is not None:
+        click.echo(f"  revocation list: {paths.folder / CRL_FILE} ({len(crl)} revoked; give it to verifiers with the trust file)")
     click.echo(f"  key file:    {_key_line(paths.key)}")
     root_key = paths.folder / ROOT_KEY_FILE
     if root_key.is_file():

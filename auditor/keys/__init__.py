@@ -6,9 +6,12 @@ One concern per module, each stating its own facts:
 - `protection`    passphrases and the encrypted PKCS#8 key-file format (PBKDF2, rekeying)
 - `folder`        the keys folder: file names, default place, writing and reading an identity
 - `identity`      `SigningIdentity` and `load_identity` with its cache
-- `issue`         key types, `create_identity` (root and seal) and `issue_identity` (reviewers)
+- `crl`           the root's revocation list `revoked.crl`: issuing and reading it
+- `issue`         key types, `create_identity` (root and seal) and `issue_identity` (reviewers),
+                  with the CRL/OCSP URLs they carry
 - `imports`       `import_identity` from PKCS#12 or PEM files
 - `reviewers`     `add_reviewer`: a reviewer's identity with its role, and its PKCS#12 file
+- `revocation`    `revoke`: a seal or reviewer certificate onto the root's CRL
 
 Modules import one another in that order only; none imports from this file.
 """
@@ -24,6 +27,7 @@ from auditor.keys.certificates import (
     read_certificates,
     signed_by,
 )
+from auditor.keys.crl import CRL_FILE, find_local_crl, read_crl, revocation_of
 from auditor.keys.folder import (
     CERT_FILE,
     CHAIN_FILE,
@@ -43,6 +47,7 @@ from auditor.keys.issue import (
     ISSUED_VALID_DAYS,
     KEY_TYPES,
     KeyType,
+    RevocationUrls,
     create_identity,
     issue_identity,
 )
@@ -67,10 +72,12 @@ from auditor.keys.reviewers import (
     reviewer_paths,
     reviewer_slug,
 )
+from auditor.keys.revocation import REASONS, Reason, Target, find_certificate, parse_serial, revoke
 
 __all__ = [
     "CERT_FILE",
     "CHAIN_FILE",
+    "CRL_FILE",
     "DEFAULT_KEY_TYPE",
     "DEFAULT_VALID_DAYS",
     "DOCUMENT_SIGNING_EKU",
@@ -82,6 +89,7 @@ __all__ = [
     "MIN_PASSPHRASE_LENGTH",
     "P12_SUFFIX",
     "PASSPHRASE_ENV",
+    "REASONS",
     "REVIEWERS_DIR",
     "REVIEWER_PASSPHRASE_ENV",
     "REVIEWER_POLICY",
@@ -94,25 +102,34 @@ __all__ = [
     "KeyProtection",
     "KeyType",
     "PrivateKey",
+    "Reason",
     "ReviewerPaths",
+    "RevocationUrls",
     "SigningIdentity",
+    "Target",
     "add_reviewer",
     "check_key_matches",
     "check_passphrases_apart",
     "check_signing_certificate",
     "create_identity",
     "default_keys_dir",
+    "find_certificate",
+    "find_local_crl",
     "import_identity",
     "is_reviewer_certificate",
     "issue_identity",
     "key_protection",
     "load_identity",
+    "parse_serial",
     "passphrase_from_env",
     "pkcs12_bytes",
     "read_certificates",
+    "read_crl",
     "rekey_key_file",
     "reviewer_paths",
     "reviewer_role",
     "reviewer_slug",
+    "revocation_of",
+    "revoke",
     "signed_by",
 ]

@@ -34,7 +34,7 @@ from auditor.errors import SigningError
 from auditor.files import atomic_write_bytes
 from auditor.keys.folder import IdentityPaths
 from auditor.keys.identity import SigningIdentity, load_identity
-from auditor.keys.issue import DEFAULT_KEY_TYPE, KeyType, check_subject_text, issue_identity
+from auditor.keys.issue import DEFAULT_KEY_TYPE, KeyType, RevocationUrls, check_subject_text, issue_identity
 from auditor.keys.protection import KDF_ITERATIONS, REVIEWER_PASSPHRASE_ENV, check_new_passphrase
 
 REVIEWERS_DIR = "reviewers"
@@ -100,11 +100,13 @@ def add_reviewer(
     root_key: Path | None = None,
     key_type: KeyType = DEFAULT_KEY_TYPE,
     renew: bool = False,
+    urls: RevocationUrls | None = None,
 ) -> ReviewerPaths:
     """Issue reviewer `name` with `role` under the root of `ca_folder` and write its PKCS#12 file.
 
     Nothing is written unless the root key opens with `root_passphrase`. A name that holds a
-    reviewer certificate already is refused unless `renew`.
+    reviewer certificate already is refused unless `renew`. `urls` (CRL DP, OCSP) default to
+    the seal's.
     """
     name, role = check_subject_text("name", name), check_subject_text("role", role)
     check_new_passphrase(passphrase, REVIEWER_PASSPHRASE_ENV)
@@ -120,6 +122,7 @@ def add_reviewer(
         root_key=root_key,
         role=role,
         key_type=key_type,
+        urls=urls,
     )
     identity = load_identity(paths.identity.folder, passphrase)
     atomic_write_bytes(paths.p12, pkcs12_bytes(identity, passphrase), 0o600)
@@ -147,8 +150,8 @@ def read_register(ca_folder: Path) -> list[IssuedReviewer]:
 def check_new_reviewer(register: list[IssuedReviewer], name: str, renew: bool) -> IssuedReviewer | None:
     """The certificate a new one for `name` renews (None for a new person); `SigningError` when
     `name` holds a certificate already and `renew` is not set."""
-    key = _person(name)
-    earlier = next((entry for entry in reversed(register) if _person(entry.name) == key), None)
+    key = person_key(name)
+    earlier = next((entry for entry in reversed(register) if person_key(entry.name) == key), None)
     if earlier is not None and not renew:
         raise SigningError(
             f"{earlier.name} already has a reviewer certificate (issued {earlier.issued_at:%Y-%m-%d}, in {earlier.folder}); "
@@ -157,7 +160,8 @@ def check_new_reviewer(register: list[IssuedReviewer], name: str, renew: bool) -
     return earlier
 
 
-def _person(name: str) -> str:
+def person_key(name: str) -> str:
+    """How two reviewer names are compared: Unicode-normalised, case-folded, spaces collapsed."""
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
