@@ -45,15 +45,19 @@ def check_detached(
     signature = read_capped(signature_path, MAX_P7S_BYTES, findings)
     if data is not None and signature is not None:
         try:
-            summaries = _check(data, signature, signature_path.name, anchors, findings)
+            summaries = check_signature_bytes(data, signature, signature_path.name, anchors, findings)
         except Exception as exc:  # hostile input may break the parser anywhere
             findings.invalid.append(f"cannot read {signature_path.name} ({type(exc).__name__}: {exc}); it is damaged")
     return findings.verdict(path, "detached", summaries, anchors.description), data
 
 
-def _check(
+def check_signature_bytes(
     data: bytes, signature: bytes, name: str, anchors: TrustAnchors, findings: Findings
 ) -> list[SignatureSummary]:
+    """Check a detached CMS `signature` (DER) over `data`; `name` names it in the findings.
+
+    The container's structure first, then the signature, the signer and its time (as
+    `check_detached` does for a file and its `.p7s`)."""
     problem = container_problem(signature, anchors)  # before any signature is verified
     if problem:
         findings.invalid.append(f"{name}: the signature container {problem}")

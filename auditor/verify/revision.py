@@ -22,7 +22,7 @@ MAX_DEPTH = 8  # of the field tree
 MAX_NODES = 4096  # PDF objects visited by one digest
 _NOT_FIELD_STATE = frozenset({"/Parent", "/P", "/Kids"})
 _FILLED_BY_KIND = {"/Tx": {"/V", "/AP"}, "/Btn": {"/V", "/AS"}, "/Sig": {"/V", "/AP"}}
-_CATALOG_SKIPPED = frozenset({"/AcroForm", "/Pages", "/Metadata"})  # the form here; pages: pyHanko; XMP: pdf_metadata
+_CATALOG_SKIPPED = frozenset({"/AcroForm", "/Pages", "/Metadata", "/DSS"})  # the form here; pages, DSS: pyHanko; XMP: pdf_metadata
 
 
 def field_nodes(reader: PdfFileReader, revision: int) -> dict[str, tuple[bool, generic.DictionaryObject]]:
