@@ -4,8 +4,8 @@ Every field is optional. A field the profile leaves out is shown as "not provide
 report and listed in its completeness section; it is never dropped. See
 `examples/deployment-profile.toml` for a commented example.
 
-The profile file may also name the operator's own templates (`templates_dir`). That setting
-belongs to the machine that renders, not to the report: it is returned beside the profile by
+The profile file may also name the operator's own templates (`templates_dir`) and a witness
+folder for ledger checkpoints (`witness_dir`). These settings belong to the machine, not to the report: it is returned beside the profile by
 `read_profile` and never enters an evidence record, so a record can never choose the code that
 renders it.
 """
@@ -82,6 +82,7 @@ class ProfileFile:
 
     profile: DeploymentProfile
     templates_dir: Path | None = None
+    witness_dir: Path | None = None  # receives a copy of every ledger checkpoint (auditor.archive.checkpoint)
 
 
 def load_profile(path: Path) -> DeploymentProfile:
@@ -92,7 +93,7 @@ def load_profile(path: Path) -> DeploymentProfile:
 def read_profile(path: Path) -> ProfileFile:
     """Read a deployment profile from TOML; raise ReportError saying which field is wrong.
 
-    A relative `templates_dir` is taken relative to the profile file's folder.
+    A relative `templates_dir` or `witness_dir` is taken relative to the profile file's folder.
     """
     path = Path(path)
     try:
@@ -101,9 +102,7 @@ def read_profile(path: Path) -> ProfileFile:
         raise ReportError(f"deployment profile {path} does not exist; check the path") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ReportError(f"deployment profile {path} is not valid TOML ({exc}); fix the file") from exc
-    templates = data.pop("templates_dir", None)
-    if templates is not None and not isinstance(templates, str):
-        raise ReportError(f"deployment profile {path}: templates_dir must be a folder path in quotes")
+    templates, witness = (_folder_setting(path, data, name) for name in ("templates_dir", "witness_dir"))
     try:
         profile = DeploymentProfile.model_validate(data)
     except ValidationError as exc:
@@ -111,4 +110,12 @@ def read_profile(path: Path) -> ProfileFile:
             f"deployment profile {path}: {first_problem(exc, 'profile')}; "
             "compare with examples/deployment-profile.toml"
         ) from exc
-    return ProfileFile(profile, (path.parent / templates).resolve() if templates else None)
+    return ProfileFile(profile, templates, witness)
+
+
+def _folder_setting(path: Path, data: dict[str, Any], name: str) -> Path | None:
+    """A machine setting of the profile file (a folder), taken out of `data`: never a report fact."""
+    value = data.pop(name, None)
+    if value is not None and not isinstance(value, str):
+        raise ReportError(f"deployment profile {path}: {name} must be a folder path in quotes")
+    return (path.parent / value).resolve() if value else None
