@@ -5,6 +5,10 @@ Choices, and why:
 - **PAdES baseline B-B** (ETSI EN 319 142-1), subfilter `ETSI.CAdES.detached`, SHA-256. With a
   timestamp authority (`tsa_url`, CLI `--tsa-url`, env `AUDITOR_TSA_URL`) the signature carries
   an RFC 3161 timestamp and becomes **B-T**; nothing here calls the network unless a URL is given.
+- **B-LT**: with a revocation source (CRL/OCSP URLs in the signer's certificates, or the keys
+  folder's `revoked.crl`), the signature's own revision carries a DSS with the certificates and
+  revocation data the signer was validated with (`auditor.ltv`). No DSS-only revision follows a
+  signature; `auditor archive extend` later adds DSS updates with document timestamps (B-LTA).
 - **Certification with DocMDP level 2** ("form filling and signing allowed") for the first
   signature of a document; every later signature (a reviewer's approval in a new revision) is an
   approval signature. Level 1 ("no changes") would make any review signature break the seal;
@@ -55,13 +59,16 @@ from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.signers import constants
 from pyhanko.sign.signers.pdf_cms import SimpleSigner
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
+from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.stamp.base import BaseStampStyle
+from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from auditor.errors import ArchiveError, SigningError
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_file
-from auditor.keys import SigningIdentity, create_identity, load_identity
+from auditor.keys import SigningIdentity, create_identity, find_local_crl, load_identity
+from auditor.ltv import check_not_revoked, seal_note, signing_context, timestamper
 from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
 
 TSA_ENV = "AUDITOR_TSA_URL"
@@ -127,10 +134,6 @@ def _asn1_cert(cert: object) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))  # type: ignore[attr-defined]
 
 
-def _timestamper(tsa_url: str | None) -> HTTPTimeStamper | None:
-    return HTTPTimeStamper(tsa_url, timeout=10) if tsa_url else None
-
-
 def sign_pdf(
     src: Path,
     dst: Path,
@@ -167,8 +170,11 @@ def sign_revision(
 ) -> bytes:
     """Sign `writer`'s pending revision (the updates already made in it and the signature are one
     revision) in `field_name`; return the whole file. A certifying signature allows form filling
-    and signing (DocMDP level 2). Call it inside `signing_errors`."""
+    and signing (DocMDP level 2). With a revocation source, the revision also carries the DSS
+    (B-LT, `auditor.ltv`). Call it inside `signing_errors`."""
     _align_producer(writer)
+    stamper = timestamper(tsa_url)
+    context = asyncio.run(signing_context(identity, stamper))
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
         reason=reason,
@@ -176,8 +182,12 @@ def sign_revision(
         subfilter=fields.SigSeedSubFilter.PADES,
         certify=certify,
         docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+        embed_validation_info=context is not None,
+        signer_key_usage=set(),  # key usage is judged by `auditor verify` (and at import), not here
+        validation_context=context,
+        dss_settings=DSSContentSettings(placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE, include_vri=False),
     )
-    signer = _Pdf17Signer(meta, _signer(identity), timestamper=_timestamper(tsa_url), stamp_style=stamp_style)
+    signer = _Pdf17Signer(meta, _signer(identity), timestamper=stamper, stamp_style=stamp_style)
     return signer.sign_pdf(writer).getvalue()
 
 
@@ -195,7 +205,14 @@ def signing_errors(src: Path, tsa_url: str | None) -> Iterator[None]:
     """Turn pyHanko and timestamp-client failures into one-line `SigningError`s."""
     try:
         yield
-    except (PdfError, PyHankoSigningError, ValueError) as exc:
+    except PyHankoSigningError as exc:
+        if not isinstance(exc.__cause__, (PathBuildingError, PathValidationError)):
+            raise SigningError(f"could not sign {src}: {exc}; is it an unencrypted PDF?") from exc
+        raise SigningError(
+            f"could not sign {src}: the signer's certificate did not validate ({exc.__cause__}); is it revoked "
+            "or expired? check `auditor keys show`"
+        ) from exc
+    except (PdfError, ValueError) as exc:
         raise SigningError(f"could not sign {src}: {exc}; is it an unencrypted PDF?") from exc
     except (TimestampRequestError, OSError) as exc:  # aiohttp errors derive from OSError
         if not tsa_url:
@@ -217,10 +234,11 @@ def sign_bytes(data: bytes, identity: SigningIdentity, *, tsa_url: str | None = 
     """A detached CMS signature (DER, CAdES attributes, with a timestamp when `tsa_url` is set)
     over `data`; `what` names the signed thing in errors."""
     identity.check_usable()
+    check_not_revoked(identity, find_local_crl(identity.paths.folder, identity.root))
     with signing_errors(Path(str(what)), tsa_url):
         content_info = asyncio.run(
             _signer(identity).async_sign_general_data(
-                data, _DIGEST, detached=True, use_cades=True, timestamper=_timestamper(tsa_url)
+                data, _DIGEST, detached=True, use_cades=True, timestamper=timestamper(tsa_url)
             )
         )
     return bytes(content_info.dump())
@@ -325,6 +343,7 @@ def seal_fields(identity: SigningIdentity | None) -> dict[str, object]:
         f"root {identity.root.subject.rfc4514_string()} "
         f"(SHA-256 {identity.root.fingerprint(hashes.SHA256()).hex()})"
     )
+    note += "; " + seal_note(identity)
     if identity.info.throwaway:
         note = (
             "THROWAWAY DEMO IDENTITY created in the output folder: the seal shows the files are "

@@ -32,6 +32,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 import auditor.signing
 from auditor.keys import SigningIdentity
+from auditor.ltv import BestEffortPaths
 from auditor.signing import sign_detached, sign_report_folder
 from auditor.verify import EXIT_INVALID, FileVerdict, exit_code, verify_paths
 
@@ -215,7 +216,7 @@ def self_made_tsa(tmp_path_factory: pytest.TempPathFactory) -> tuple[DummyTimeSt
     root = _certificate(_name("Own TSA root", "Own"), root_key, _name("Own TSA root", "Own"), root_key, ca=True)
     tsa = _certificate(_name("Own TSA", "Own"), tsa_key, root.subject, root_key, purposes=[ExtendedKeyUsageOID.TIME_STAMPING])
     der_key = tsa_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    stamper = DummyTimeStamper(
+    stamper = _SelfMadeTsa(
         tsa_cert=_asn1(tsa),
         tsa_key=asn1_keys.PrivateKeyInfo.load(der_key),
         certs_to_embed=SimpleCertificateStore.from_certs([_asn1(root)]),
@@ -223,6 +224,10 @@ def self_made_tsa(tmp_path_factory: pytest.TempPathFactory) -> tuple[DummyTimeSt
     pem = tmp_path_factory.mktemp("tsa") / "tsa-root.pem"
     pem.write_bytes(root.public_bytes(serialization.Encoding.PEM))
     return stamper, pem
+
+
+class _SelfMadeTsa(BestEffortPaths, DummyTimeStamper):
+    """A TSA under its own root: signing gathers no validation data for it, as for any unknown TSA."""
 
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -233,7 +238,7 @@ def test_finding6_untrusted_or_transplanted_timestamp_is_not_b_t(
     self_made_tsa: tuple[DummyTimeStamper, Path], identities: Identities, trust: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stamper, tsa_root = self_made_tsa
-    monkeypatch.setattr(auditor.signing, "_timestamper", lambda url: stamper if url else None)
+    monkeypatch.setattr(auditor.signing, "timestamper", lambda url: stamper if url else None)
     folder = build_report(tmp_path / "r", identity=identities.seal)
     sign_report_folder(folder, identities.seal, tsa_url="http://tsa.invalid/")
     verdicts = _by_name(folder, trust)
