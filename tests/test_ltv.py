@@ -4,6 +4,7 @@ validation data (DSS) in sealed and reviewed PDFs, against the local PKI on loop
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from auditor.keys import (
     revoke,
 )
 from auditor.ltv import B_LT_NOTE, NO_REVOCATION_NOTE
+from auditor.review.submissions import log_answer, log_submission
 from auditor.signing import seal_fields, sign_bytes, sign_report_folder
 from auditor.verify import verify_paths
 
@@ -83,6 +85,15 @@ def test_a_seal_without_any_revocation_source_still_signs_b_t(tmp_path: Path, lo
 def test_every_detached_signature_of_a_sealed_folder_is_timestamped(lt_report: Path) -> None:
     for name in ("report.html.p7s", "evidence.json.p7s", "manifest.json.p7s"):
         assert _timestamped(cms.ContentInfo.load((lt_report / name).read_bytes())["content"]["signer_infos"][0]), name
+
+
+def test_a_submission_and_its_answer_are_timestamped(lt_report: Path, local_pki: LocalPki, pki_seal: SigningIdentity, tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    shutil.copytree(lt_report, folder)
+    entry = log_submission(folder, "Case 12", "I was only waiting for the bus.", [], pki_seal, tsa_url=local_pki.tsa_url)
+    answer = log_answer(folder, 1, "The review found no incident.", pki_seal, tsa_url=local_pki.tsa_url)
+    for path in (entry, answer):
+        assert _timestamped(cms.ContentInfo.load(path.with_name(path.name + ".p7s").read_bytes())["content"]["signer_infos"][0])
 
 
 def test_sign_bytes_carries_a_timestamp_over_its_signature(pki_seal: SigningIdentity, local_pki: LocalPki) -> None:

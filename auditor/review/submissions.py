@@ -58,10 +58,11 @@ from auditor.signing import sign_detached
 
 
 def log_submission(
-    folder: Path, sender: str, text: str, attachments: list[Path], identity: SigningIdentity
+    folder: Path, sender: str, text: str, attachments: list[Path], identity: SigningIdentity, *, tsa_url: str | None = None
 ) -> Path:
     """Log what `sender` submitted about the report in `folder`, with copies of `attachments`,
-    signed with `identity`; return the path of the new `submission-N.json`."""
+    signed with `identity` (timestamped by `tsa_url`, if given); return the path of the new
+    `submission-N.json`."""
     folder = Path(folder)
     report_id, record_sha256 = report_binding(folder)
     sender, text = _checked_sender(sender), _checked_text(text, "the submission")
@@ -83,16 +84,16 @@ def log_submission(
                 text=text,
                 attachments=entries,
             )
-            return _publish(area, entry_name("submission", number), record, identity)
+            return _publish(area, entry_name("submission", number), record, identity, tsa_url)
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
 
 
-def log_answer(folder: Path, number: int, text: str, identity: SigningIdentity) -> Path:
-    """Log the answer to submission `number` of the report in `folder`, signed with `identity`;
-    return the path of `answer-N.json`. An unknown submission, or one answered already, is refused."""
+def log_answer(folder: Path, number: int, text: str, identity: SigningIdentity, *, tsa_url: str | None = None) -> Path:
+    """Log the answer to submission `number` of the report in `folder`, signed with `identity`
+    (timestamped by `tsa_url`, if given); return the path of `answer-N.json`. An unknown submission, or one answered already, is refused."""
     folder = Path(folder)
     report_id, record_sha256 = report_binding(folder)
     text = _checked_text(text, "the answer")
@@ -116,7 +117,7 @@ def log_answer(folder: Path, number: int, text: str, identity: SigningIdentity) 
             answered_at=_now(),
             text=text,
         )
-        return _publish(area, entry_name("answer", number), record, identity)
+        return _publish(area, entry_name("answer", number), record, identity, tsa_url)
 
 
 def read_text_file(path: Path) -> str:
@@ -182,13 +183,13 @@ def _store_attachment(area: Path, number: int, name: str, source: Path, written:
     return Attachment(name=name, size=len(data), sha256=sha256_bytes(data))
 
 
-def _publish(area: Path, name: str, record: BaseModel, identity: SigningIdentity) -> Path:
+def _publish(area: Path, name: str, record: BaseModel, identity: SigningIdentity, tsa_url: str | None) -> Path:
     """Write `area/name` and its signature: signed in a staging folder, the signature moved in first."""
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=area))
     try:
         staged = staging / name
         staged.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        signature = sign_detached(staged, identity)
+        signature = sign_detached(staged, identity, tsa_url=tsa_url)
         os.replace(signature, area / signature.name)
         os.replace(staged, area / name)
     except OSError as exc:
