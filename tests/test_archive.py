@@ -10,11 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixtures import sealed_batch
 from fixtures.cli import run_cli
 from fixtures.identities import Identities
 
 from auditor.archive.chain import GENESIS, LEDGER_NAME, MAX_LEDGER_BYTES, MAX_LINE_BYTES, LedgerEntry
 from auditor.archive.check import LedgerCheck, check_ledger
+from auditor.archive.checkpoint import write_checkpoint
 from auditor.archive.index import IndexRow, write_index
 from auditor.archive.ledger import Ledger
 from auditor.errors import ArchiveError
@@ -311,15 +313,16 @@ def test_an_empty_index(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def batch_out(tmp_path: Path, sealed_report: Path) -> Path:
+def batch_out(tmp_path: Path, sealed_report: Path, identities: Identities) -> Path:
     """A batch output folder: a scan and two real sealed report folders, registered."""
     out = tmp_path / "out"
     ledger = Ledger(out)
     ledger.append("scan", "aa", _scan(out, "aa"), {"video": "cam1.avi"})
     for i, name in enumerate(("cam1-0001", "cam1-0002")):
         folder = shutil.copytree(sealed_report, out / "reports" / name)
-        ledger.append("report", f"b{i}", folder, {"detection": i})
-    write_index(out, [_row(report="reports/cam1-0001"), _row(report="reports/cam1-0002", start_seconds=80.0)])
+        ledger.append("report", f"b{i}", folder, {"row": sealed_batch.row(name, i).model_dump(mode="json")})
+    write_checkpoint(out, identities.seal)
+    sealed_batch.refresh(out, identities.seal)
     return out
 
 
@@ -335,8 +338,9 @@ def test_verify_a_batch_folder(batch_out: Path, trust: Path) -> None:
         ("ledger.jsonl", "valid"), ("scans/aa.jsonl", "valid"),
         *[(f"reports/{name}/{file}", "valid") for name in ("cam1-0001", "cam1-0002")
           for file in ("report.pdf", "report.html", "evidence.json", "manifest.json")],
+        ("index.csv", "valid"),
     ]
-    assert "3 entries, last line's SHA-256 " + sha256_bytes(_lines(batch_out)[-1]) in files[0]["notes"][0]
+    assert "4 entries, last line's SHA-256 " + sha256_bytes(_lines(batch_out)[-1]) in files[0]["notes"][0]
     assert run.stderr == ""
 
 
@@ -358,7 +362,7 @@ def test_verify_names_the_first_broken_ledger_entry(batch_out: Path, trust: Path
     assert f"INVALID    {batch_out / LEDGER_NAME}" in run.stdout
     expected = "ledger entry 2 (reports/cam1-0001): altered after it was recorded (entry 3 holds another SHA-256 for it)"
     assert f"  - {expected}" in run.stdout
-    assert run.stderr == f"auditor: verify: {expected}; 1 of 10 files altered or invalid\n"
+    assert run.stderr == f"auditor: verify: {expected}; 1 of 11 files altered or invalid\n"
 
 
 def test_verify_names_an_unregistered_report_folder(batch_out: Path, sealed_report: Path, trust: Path) -> None:
@@ -385,4 +389,4 @@ def test_verify_a_batch_folder_under_another_root_is_untrusted(batch_out: Path, 
     run = _verify(batch_out, identities.stranger_dir / "root.cert.pem", "--json")
     assert run.returncode == 8, run.stdout + run.stderr
     statuses = {Path(f["path"]).name: f["status"] for f in json.loads(run.stdout)["files"]}
-    assert statuses[LEDGER_NAME] == "valid" and statuses["report.pdf"] == "untrusted"
+    assert statuses[LEDGER_NAME] == "untrusted" and statuses["report.pdf"] == "untrusted"  # its checkpoint is the seal's

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures.cli import run_cli
+from fixtures.cli import CliRun, run_cli
 from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, Identities
 
 from auditor.demo import demo_model_path
@@ -49,7 +49,7 @@ def env() -> dict[str, str]:
     return {**os.environ, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE, "AUDITOR_REVIEWER_PASSPHRASE": PASSPHRASE}
 
 
-def review(report: Path, reviewer: Path, decision: str = "confirm", reason: str = REASON) -> object:
+def review(report: Path, reviewer: Path, decision: str = "confirm", reason: str = REASON) -> CliRun:
     return run_cli("review", str(report), "--as", str(reviewer), "--decision", decision, "--reason", reason,
                    "--considered", "the clip", "--minutes", "4", "--bias-acknowledged", env=env())
 
@@ -71,7 +71,8 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
     assert refused.stderr.count("\n") == 1
     assert (first / "report.pdf").read_bytes() == pdf_before and not (first / "review-1.json").exists()
 
-    assert review(first, alice).returncode == 0
+    signed = review(first, alice)
+    assert signed.returncode == 0 and f"{out}: it awaits a checkpoint: run `auditor ledger seal {out}`" in signed.stdout
     assert statuses(out)[first.name].startswith("awaiting second review")
     assert review(first, bob).returncode == 0
     assert statuses(out)[first.name] == "reviewed by Åsa Łukasiewicz and Bob Example"
@@ -85,6 +86,10 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
     counts = json.loads(run_cli("queue", str(out), "--json", "--trust", str(trust)).stdout)["counts"]
     assert counts["reviewed"] == 1 and counts["awaiting second review"] == 1
     assert sum(counts.values()) == len(batch[1])
+    unsealed = run_cli("verify", str(out), "--trust", str(trust))  # the reviewers held no seal: not sealed yet
+    assert unsealed.returncode == 1 and "not sealed yet: ledger entries 6 (review reports/" in unsealed.stderr
+    sealed = run_cli("ledger", "seal", str(out), "--keys", str(identities.seal_dir), env=env())
+    assert sealed.stdout == f"sealed 9 ledger entries of {out} (checkpoint: entry 10)\n", sealed.stderr
     checked = run_cli("verify", str(out), "--trust", str(trust))
     assert checked.returncode == 0, checked.stdout
     assert "review 2: CONFIRM by Bob Example (Supervisor)" in checked.stdout

@@ -25,6 +25,7 @@ LEDGER_FORMAT = "auditor-ledger/1"
 GENESIS = "0" * 64  # `previous` of the first entry
 KINDS = {"scan": SCANS_DIR, "report": REPORTS_DIR, "review": REPORTS_DIR, "submission": REPORTS_DIR}  # kind -> folder of OUT
 AMENDMENTS = frozenset({"review", "submission"})  # kinds that amend an already registered report folder
+SEALS = frozenset({"checkpoint", "timestamp"})  # kinds about the ledger itself (archive.checkpoint): no files
 MiB = 1 << 20
 MAX_LEDGER_BYTES = 64 * MiB
 MAX_LINE_BYTES = 1 * MiB
@@ -41,9 +42,9 @@ class LedgerEntry(BaseModel):
 
     format: Literal["auditor-ledger/1"]
     sequence: int = Field(ge=1)
-    kind: Literal["scan", "report", "review", "submission"]
+    kind: Literal["scan", "report", "review", "submission", "checkpoint", "timestamp"]
     key: str = Field(pattern=r"^[0-9a-f]{1,128}$")  # unit-of-work key, unique per kind
-    path: str = Field(pattern=rf"^(scans|reports)/{_NAME}$")  # relative POSIX path inside OUT
+    path: str = Field(pattern=rf"^((scans|reports)/{_NAME}|ledger\.jsonl)$")  # relative POSIX path inside OUT
     files: dict[str, str]  # path inside `path` (a folder) or the file's name (a file) -> SHA-256
     facts: dict[str, object]
     recorded_at: str  # UTC, ISO-8601
@@ -69,6 +70,12 @@ class LedgerEntry(BaseModel):
 
     @model_validator(mode="after")
     def _layout(self) -> LedgerEntry:
+        if (self.kind in SEALS) != (self.path == LEDGER_NAME):
+            raise ValueError(f"a {self.kind} entry has the path {LEDGER_NAME} exactly when it is about the ledger")
+        if self.kind in SEALS:
+            if self.files:
+                raise ValueError(f"a {self.kind} entry registers no files")
+            return self
         folder, name = self.path.split("/")
         if folder != KINDS[self.kind]:
             raise ValueError(f"a {self.kind} is registered under {KINDS[self.kind]}/, not {folder}/")
@@ -105,6 +112,7 @@ class Chain:
     lines: int = 0  # complete lines
     size: int = 0  # bytes
     head: str = GENESIS  # SHA-256 of the last complete line
+    first: str = GENESIS  # SHA-256 of the first line: names the archive
     first_broken: int | None = None  # line number (= sequence of an intact entry)
     problem: str | None = None
 
@@ -136,7 +144,7 @@ def read_chain(out: Path) -> Chain:
     parsed = [_parse(number, raw) for number, raw in enumerate(lines, 1)]
     chain.entries = [entry for entry, _ in parsed if entry is not None]
     hashes = [GENESIS, *map(sha256_bytes, lines)]
-    chain.head = hashes[-1]
+    chain.head, chain.first = hashes[-1], hashes[min(1, len(lines))]
     seen: dict[tuple[str, str], int] = {}
     for number, (entry, problem) in enumerate(parsed, 1):
         if entry is not None:
@@ -186,7 +194,8 @@ def _link_problem(
         return number, f"{where}: does not follow entry {number - 1} (altered, inserted, or entries were removed before it)"
     if entry.kind in AMENDMENTS and ("path", entry.path) not in seen:
         return number, f"{where}: amends a report folder that no earlier entry registers"
-    markers = [((entry.kind, entry.key), "key")] + ([] if entry.kind in AMENDMENTS else [(("path", entry.path), "path")])
+    own_path = entry.kind not in AMENDMENTS | SEALS
+    markers = [((entry.kind, entry.key), "key")] + ([(("path", entry.path), "path")] if own_path else [])
     for marker, what in markers:
         if marker in seen:
             return number, f"{where}: registers the {what} of ledger entry {seen[marker]} again"

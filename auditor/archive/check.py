@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditor.archive.chain import AMENDMENTS, LEDGER_NAME, MAX_ENTRY_FILES, LedgerEntry, read_chain
+from auditor.archive.chain import AMENDMENTS, LEDGER_NAME, MAX_ENTRY_FILES, SEALS, LedgerEntry, read_chain
 from auditor.errors import ArchiveError
 from auditor.files import sha256_file, walk_folder
 
@@ -92,7 +92,7 @@ def check_ledger(out: Path) -> LedgerCheck:
     intact = chain.entries if chain.first_broken is None else chain.entries[: chain.first_broken - 1]
     amendments = amendments_of(intact)
     for entry in intact:
-        if entry.kind in AMENDMENTS:
+        if entry.kind in AMENDMENTS | SEALS:
             continue
         problems = entry_problems(out, entry, amendments.get(entry.path, []))
         if problems:

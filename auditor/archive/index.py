@@ -68,9 +68,14 @@ def registered_row(facts: object, path: str) -> IndexRow:
 
 def write_index(out: Path, rows: Sequence[IndexRow]) -> tuple[Path, Path]:
     """Write `OUT/index.csv` and `OUT/index.html` (each atomically); return their paths."""
-    ordered = sorted(rows, key=lambda r: (r.video, r.start_seconds, r.first_frame, r.class_name, r.detection_id))
+    ordered = ordered_rows(rows)
     out = Path(out)
     return atomic_write_text(out / INDEX_CSV, index_csv(ordered)), atomic_write_text(out / INDEX_HTML, index_html(ordered))
+
+
+def ordered_rows(rows: Sequence[IndexRow]) -> list[IndexRow]:
+    """The rows in index order: by video, then start time."""
+    return sorted(rows, key=lambda r: (r.video, r.start_seconds, r.first_frame, r.class_name, r.detection_id))
 
 
 def read_index(out: Path) -> list[IndexRow]:

@@ -25,7 +25,7 @@ import fcntl
 import logging
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from auditor.archive.chain import (
     LEDGER_NAME,
     MAX_LEDGER_BYTES,
     MAX_LINE_BYTES,
+    SEALS,
     Chain,
     LedgerEntry,
     read_chain,
@@ -87,16 +88,28 @@ class Ledger:
             raise ArchiveError(f"cannot register {relative}: {refused[0][1]}; a registered {kind} holds regular files only")
         with self._locked() as (fd, created):
             chain = self._current(fd)
-            line = self._entry(chain, kind, key, relative, files, facts).line() + b"\n"
-            entry = LedgerEntry.model_validate_json(line)  # as it will be read back
-            if len(line) > MAX_LINE_BYTES or chain.size + len(line) > MAX_LEDGER_BYTES:
-                raise ArchiveError(f"{self.path} would grow past its limits; start a new output folder")
-            _write_line(fd, line, chain.size, self.path)
-            if created or chain.size == 0:
-                _sync_folder(self.out)
-            chain.entries.append(entry)
-            chain.lines, chain.size, chain.head = chain.lines + 1, chain.size + len(line), sha256_bytes(line[:-1])
-            self._take(entry)
+            return self._write(fd, created, chain, self._entry(chain, kind, key, relative, files, facts))
+
+    def append_seal(self, kind: str, build: Callable[[Chain], tuple[str, dict[str, object]]]) -> LedgerEntry:
+        """Append an entry about the ledger itself (kind "checkpoint" or "timestamp"): `build` gets
+        the chain as it is under the lock and returns the entry's key and facts."""
+        with self._locked() as (fd, created):
+            chain = self._current(fd)
+            key, facts = build(chain)
+            return self._write(fd, created, chain, self._entry(chain, kind, key, LEDGER_NAME, {}, facts))
+
+    def _write(self, fd: int, created: bool, chain: Chain, new: LedgerEntry) -> LedgerEntry:
+        line = new.line() + b"\n"
+        entry = LedgerEntry.model_validate_json(line)  # as it will be read back
+        if len(line) > MAX_LINE_BYTES or chain.size + len(line) > MAX_LEDGER_BYTES:
+            raise ArchiveError(f"{self.path} would grow past its limits; start a new output folder")
+        _write_line(fd, line, chain.size, self.path)
+        if created or chain.size == 0:
+            _sync_folder(self.out)
+        chain.entries.append(entry)
+        chain.lines, chain.size, chain.head = chain.lines + 1, chain.size + len(line), sha256_bytes(line[:-1])
+        chain.first = chain.first if chain.lines > 1 else chain.head
+        self._take(entry)
         return entry
 
     def drop_torn_tail(self) -> bool:
@@ -138,7 +151,7 @@ class Ledger:
     def _entry(
         self, chain: Chain, kind: str, key: str, relative: str, files: dict[str, str], facts: dict[str, object]
     ) -> LedgerEntry:
-        markers = [((kind, key), "key")] + ([] if kind in AMENDMENTS else [((relative,), "path")])
+        markers = [((kind, key), "key")] + ([] if kind in AMENDMENTS | SEALS else [((relative,), "path")])
         for marker, what in markers:
             if (entry := self._taken.get(marker)) is not None:
                 raise ArchiveError(
@@ -171,7 +184,7 @@ class Ledger:
 
     def _take(self, entry: LedgerEntry) -> None:
         self._taken[(entry.kind, entry.key)] = entry
-        if entry.kind not in AMENDMENTS:
+        if entry.kind not in AMENDMENTS | SEALS:
             self._taken[(entry.path,)] = entry
 
     @contextmanager

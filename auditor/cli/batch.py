@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from auditor.cli.keys import keys_dir_option, load_signing_identity, sanity_cache_key, skip_check_option
+from auditor.cli.ledger import witness_option
 from auditor.cli.output import check_label, escaped
 
 if TYPE_CHECKING:
@@ -120,11 +121,12 @@ def _relative_to(detection: Detection, out: Path | None) -> Detection:
 @keys_dir_option
 @click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
 @skip_check_option
+@witness_option
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 def batch_command(
     inputs: tuple[Path, ...], model_path: Path, out: Path, workers: int, scheduler: str | None, stride: int,
     profile_path: Path | None, classes: str | None, layer: str | None, templates_dir: Path | None,
-    keys_dir: Path | None, tsa_url: str | None, skip_checks: tuple[str, ...], as_json: bool,
+    keys_dir: Path | None, tsa_url: str | None, skip_checks: tuple[str, ...], witness: Path | None, as_json: bool,
 ) -> None:
     """Scan and report everything: videos, folders of videos (a sub-folder per camera becomes the
     source id), alert logs (CSV or JSON Lines: video, frame or time, class, source) and files of
@@ -132,7 +134,8 @@ def batch_command(
 
     Every detection gets one signed report folder under OUT/reports; OUT/index.html and
     OUT/index.csv list them all with their status, OUT/ledger.jsonl registers each file in a hash
-    chain (`auditor verify OUT`). Run the same command again to finish an interrupted or failed
+    chain sealed by checkpoints (`auditor verify OUT`; a copy of each checkpoint goes to --witness,
+    else the profile's witness_dir). Run the same command again to finish an interrupted or failed
     batch: finished work is skipped. Exit 0 when everything is reported, 9 when something failed.
     """
     from auditor.batch.inputs import collect_inputs
@@ -140,14 +143,15 @@ def batch_command(
     run_batch_command(
         collect_inputs(list(inputs)), model_path, out, workers=workers, scheduler=scheduler, stride=stride,
         profile_path=profile_path, classes=classes, layer=layer, templates_dir=templates_dir, keys_dir=keys_dir,
-        tsa_url=tsa_url, skip_checks=skip_checks, as_json=as_json,
+        tsa_url=tsa_url, skip_checks=skip_checks, witness=witness, as_json=as_json,
     )
 
 
 def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, workers: int = 1, scheduler: str | None = None,
                       stride: int = 1, profile_path: Path | None = None, classes: str | None = None,
                       layer: str | None = None, templates_dir: Path | None = None, keys_dir: Path | None = None,
-                      tsa_url: str | None = None, skip_checks: tuple[str, ...] = (), as_json: bool = False) -> None:
+                      tsa_url: str | None = None, skip_checks: tuple[str, ...] = (), witness: Path | None = None,
+                      as_json: bool = False) -> None:
     """Check everything cheap, run the batch, print the summary; IncompleteBatch when a unit failed."""
     from auditor.errors import IncompleteBatch, ModelError
     from auditor.profile import DeploymentProfile, read_profile
@@ -176,7 +180,8 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     with _progress_bar("batch", None, "units") as update:
         show = (lambda done, known: update(done, f"of {known} known")) if update else None
         executor = functools.partial(open_executor, workers, scheduler)
-        summary = run_batch(inputs, out, settings, SealSettings(identity, tsa_url), executor, show)
+        seal = SealSettings(identity, tsa_url)
+        summary = run_batch(inputs, out, settings, seal, executor, show, witness or (local.witness_dir if local else None))
     if as_json:
         click.echo(json.dumps(summary.as_json(), indent=2))
     else:

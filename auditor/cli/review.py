@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from auditor.cli.keys import keys_dir_option
+from auditor.cli.ledger import seal_if_possible, witness_option
 from auditor.cli.output import escaped
 from auditor.keys.reviewers import REVIEWER_PASSPHRASE_ENV
 from auditor.report_folder import review_name
@@ -31,15 +33,19 @@ from auditor.review.state import STATUSES
               help="I judged the clip myself and did not rely on the system's output alone.")
 @click.option("--slot", type=click.IntRange(1, 2), help="Review slot (default: the first empty one).")
 @click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
+@keys_dir_option
+@witness_option
 def review_command(
     report: Path, reviewer_dir: Path, decision: str, reasons: str, considered: str, authority: str,
-    minutes: float | None, bias_acknowledged: bool, slot: int | None, tsa_url: str | None,
+    minutes: float | None, bias_acknowledged: bool, slot: int | None, tsa_url: str | None, keys_dir: Path | None,
+    witness: Path | None,
 ) -> None:
     """Record your review of REPORT (a report folder): fill its PDF's review form and sign it with
     your reviewer key, as a new revision that keeps the seal valid; review-N.json (+ .p7s) is
     written beside it, and a batch's ledger and index are updated. Passphrase: $AUDITOR_REVIEWER_PASSPHRASE
-    or a prompt."""
-    from auditor.desk.record import review_report
+    or a prompt. In a batch the ledger is sealed at once when the seal's passphrase is in
+    $AUDITOR_KEY_PASSPHRASE (seal keys: --keys); otherwise the review awaits `auditor ledger seal`."""
+    from auditor.desk.record import batch_of, review_report
     from auditor.keys import load_identity
     from auditor.review.fill import reviewer_names
     from auditor.review.model import review_input
@@ -52,6 +58,9 @@ def review_command(
     )
     entry = review_report(report, identity, review, slot, tsa_url=tsa_url)
     click.echo(escaped(f"review {entry.slot} signed by {entry.signer}: {entry.review.decision}; {report / review_name(entry.slot)}"))
+    out = batch_of(report)
+    if out is not None:
+        click.echo(escaped(f"{out}: {seal_if_possible(out, keys_dir, tsa_url, witness)}"))
 
 
 def _passphrase(folder: Path) -> str:

@@ -4,10 +4,14 @@ about a report (and `--answer N`: the answer), signed with the organisation seal
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from auditor.cli.keys import keys_dir_option, load_signing_identity
+
+if TYPE_CHECKING:
+    from auditor.keys import SigningIdentity
 
 
 @click.command("submission")
@@ -43,19 +47,21 @@ def submission(
     identity = load_signing_identity(keys_dir)
     if answer is not None:
         path = log_answer(report, answer, text, identity)
-        _register(report, path)
+        _register(report, path, identity)
         click.echo(f"logged the answer to submission {answer}: {path} (signed: {path.name}.p7s)")
     elif sender is not None:
         path = log_submission(report, sender, text, list(attachments), identity)
-        _register(report, path)
+        _register(report, path, identity)
         number = path.stem.split("-")[1]
         click.echo(f"logged submission {number} from {' '.join(sender.split())}: {path} (signed: {path.name}.p7s)")
         click.echo(f"answer it with: auditor submission {report} --answer {number} --text FILE")
     click.echo(f"it appears in the report's redress section at the next `auditor render {report} --out NEW`")
 
 
-def _register(report: Path, entry: Path) -> None:
-    """In a batch folder: a ledger amendment registering the new entry, its signature and attachments."""
+def _register(report: Path, entry: Path, identity: SigningIdentity) -> None:
+    """In a batch folder: a ledger amendment registering the new entry, its signature and
+    attachments, sealed at once by a checkpoint (the seal signed the entry)."""
+    from auditor.archive.checkpoint import write_checkpoint
     from auditor.desk.record import register_amendment
     from auditor.review.submission_records import submission_files
 
@@ -67,7 +73,9 @@ def _register(report: Path, entry: Path) -> None:
     )
     if entry.stem.startswith("answer"):
         files = [name for name in files if "/attachments/" not in name]
-    register_amendment(report, "submission", f"{entry.parent.name}/{entry.name}", files, {"entry": entry.name})
+    out = register_amendment(report, "submission", f"{entry.parent.name}/{entry.name}", files, {"entry": entry.name})
+    if out is not None:
+        write_checkpoint(out, identity)
 
 
 COMMANDS = [submission]

@@ -40,8 +40,15 @@ class SignedByUntrustedKey(VerificationFailed):
     help="Root certificate (PEM/DER) or keys folder to trust (default: the root set up by `auditor keys`).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
+@click.option("--head", metavar="SHA256", default=None,
+              help="A batch ledger's checkpoint hash kept elsewhere (`auditor ledger head`): fail unless the ledger holds it.")
+@click.option("--witness", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Witness folder of checkpoint copies: fail unless the ledger holds the newest one it witnessed.")
 @click.pass_context
-def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | None, as_json: bool) -> None:
+def verify_command(
+    ctx: click.Context, paths: tuple[Path, ...], trust: Path | None, as_json: bool, head: str | None,
+    witness: Path | None,
+) -> None:
     """Check signed report files: a PDF, an HTML/JSON file with its .p7s, a report folder (a
     folder that holds report folders, such as the demo's, stands for each of them), or the
     output folder of `auditor batch` (it holds ledger.jsonl).
@@ -54,7 +61,12 @@ def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | No
     altered, foreign (from another report) or not listed is named. A timestamp counts only when
     its authority chains to the trusted roots. For a batch output folder: the ledger's hash
     chain (the first broken entry is named), every file each entry registers, every registered
-    report folder as above, and anything in reports/ or scans/ that the ledger does not register.
+    report folder as above, and anything in reports/ or scans/ that the ledger does not register;
+    the last checkpoint must be signed by the seal and cover every entry (entries after it are
+    "not sealed yet" and fail: `auditor ledger seal OUT`); index.csv and index.html must show the
+    rows rebuilt from the ledger and the verified reviews. A folder with batch files but no ledger
+    fails. A cut back to an earlier checkpoint shows only with --head or --witness. A report
+    folder outside a batch cannot prove that none of its reviews was removed (a note says so).
 
     \b
     Exit codes:
@@ -66,7 +78,7 @@ def verify_command(ctx: click.Context, paths: tuple[Path, ...], trust: Path | No
         for name in ("pyhanko", "pyhanko_certvalidator"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     anchors = load_trust(trust)
-    verdicts = verify_paths(paths, trust)
+    verdicts = verify_paths(paths, trust, head=head, witness=witness)
     code = exit_code(verdicts)
     if as_json:
         result = {

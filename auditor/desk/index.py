@@ -14,6 +14,7 @@ from auditor.archive.chain import read_chain
 from auditor.desk.queue import QueueItem, queue_item
 from auditor.desk.reviews import VerifiedFolders
 from auditor.errors import ArchiveError
+from auditor.verify.batch_index import describe as describe_state
 
 
 def index_rows(
@@ -47,7 +48,7 @@ def refresh_index(
 
 def describe(item: QueueItem) -> str:
     """An index row's review column: the status, or why it cannot be told."""
-    return f"{item.state.status}: {item.problem}" if item.problem else item.state.describe()
+    return describe_state(item.state, item.problem)
 
 
 def _unreported(out: Path) -> list[IndexRow]:

@@ -11,7 +11,8 @@ from pathlib import Path
 from auditor.archive.chain import read_chain
 from auditor.desk.reviews import FolderReviews, VerifiedFolders
 from auditor.errors import ArchiveError
-from auditor.review.state import STATUSES, ReviewState, Status, review_due, review_state
+from auditor.review.state import STATUSES, ReviewState
+from auditor.verify.batch_index import state_of
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,7 @@ def review_queue(out: Path, verified: VerifiedFolders, now: datetime) -> list[Qu
 def queue_item(folder: Path, found: FolderReviews, now: datetime) -> QueueItem:
     """One report folder as the queue shows it, from what verifies of it (`folder_reviews`)."""
     record = found.record
-    if record is None or not found.report_valid or found.problem:
-        status: Status = "review file invalid" if found.report_valid else "report invalid"
-        due = review_due(record) if record is not None else None
-        state = ReviewState(status, (), due, bool(record and record.deployment.second_verifier_required))
-    else:
-        state = review_state(record, list(found.reviews), now)
+    state = state_of(found, now)
     return QueueItem(
         folder=folder,
         report_id=record.report.report_id if record else "",

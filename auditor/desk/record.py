@@ -79,10 +79,17 @@ def register_amendment(folder: Path, kind: str, name: str, files: list[str], fac
     """Register `files` (inside the report folder) as a ledger amendment of kind "review" or
     "submission" when the folder is a batch's (OUT/reports/<name> with OUT/ledger.jsonl); the
     batch folder OUT, or None when the report stands alone."""
-    folder = Path(folder).absolute()
-    out = folder.parent.parent
-    if folder.parent.name != REPORTS_DIR or not (out / LEDGER_NAME).is_file():
+    out = batch_of(folder)
+    if out is None:
         return None
     key = hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()
-    Ledger(out).append(kind, key, folder, facts, only=files)
+    Ledger(out).append(kind, key, Path(folder).absolute(), facts, only=files)
     return out
+
+
+def batch_of(folder: Path) -> Path | None:
+    """The batch folder OUT when `folder` is one of its report folders (OUT/reports/<name> with
+    OUT/ledger.jsonl), None when the report stands alone."""
+    folder = Path(folder).absolute()
+    out = folder.parent.parent
+    return out if folder.parent.name == REPORTS_DIR and (out / LEDGER_NAME).is_file() else None

@@ -7,44 +7,26 @@ copied or damaged `review-N.json` never counts, and a damaged report folder is r
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.errors import AuditorError
-from auditor.evidence import EvidenceRecord, load_record
-from auditor.files import sha256_file
-from auditor.report_folder import PDF_NAME, RECORD_NAME, REVIEW_FILE, SUBMISSIONS_DIR
-from auditor.review.model import ReviewRecord
-from auditor.verify import FileVerdict, TrustAnchors, verify_folder
+from auditor.report_folder import PDF_NAME, RECORD_NAME, SUBMISSIONS_DIR
+from auditor.verify import TrustAnchors, verify_folder
+from auditor.verify.batch_index import FolderReviews, review_records, reviews_of
 
-
-@dataclass(frozen=True)
-class FolderReviews:
-    """What a report folder's verification says of its record and reviews."""
-
-    record: EvidenceRecord | None  # None when the folder has no readable record
-    reviews: tuple[ReviewRecord, ...]  # verified, in the order they were signed
-    problem: str | None  # why the report or a review file does not verify, if so
-    report_valid: bool  # the report itself (PDF, record, manifest) verifies; its reviews may not
+__all__ = ["FolderReviews", "VerifiedFolders", "folder_reviews", "review_records"]
 
 
 def folder_reviews(folder: Path, anchors: TrustAnchors) -> FolderReviews:
     """The verified reviews of the report in `folder`, or why there are none to trust."""
     folder = Path(folder)
     if not (folder / RECORD_NAME).is_file() or not (folder / PDF_NAME).is_file():
-        return FolderReviews(None, (), f"{folder.name}: the report folder or its files are missing", False)
+        return reviews_of(folder, [])
     try:
-        record = load_record(folder / RECORD_NAME)
         verdicts = verify_folder(folder, anchors)
     except (AuditorError, OSError) as exc:
         return FolderReviews(None, (), f"{folder.name}: {exc}", False)
-    pdf = next(v for v in verdicts if Path(v.path).name == PDF_NAME)
-    broken = [v for v in verdicts if v.status != "valid"]
-    report_broken = [v for v in broken if not REVIEW_FILE.match(Path(v.path).name.removesuffix(".p7s"))]
-    if report_broken:
-        return FolderReviews(record, (), _problem("report invalid", report_broken), False)
-    reviews = tuple(review_records(record, sha256_file(folder / RECORD_NAME), pdf))
-    return FolderReviews(record, reviews, _problem("review file invalid", broken) if broken else None, True)
+    return reviews_of(folder, verdicts)
 
 
 class VerifiedFolders:
@@ -79,23 +61,3 @@ def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
         except OSError:
             entries.append((f"{place.name}/", -1, -1))
     return tuple(sorted(entries))
-
-
-def review_records(record: EvidenceRecord, record_sha256: str, pdf: FileVerdict) -> list[ReviewRecord]:
-    """The valid reviews a verified PDF holds, in the order they were signed into it."""
-    if pdf.status != "valid":
-        return []
-    return [
-        ReviewRecord(
-            report_id=record.report.report_id, record_sha256=record_sha256, slot=r.slot, review=r.review,
-            signer=r.signer, certificate_sha256=r.certificate_sha256, signed_at=r.signed_at or record.report.created_at,
-            pdf_size=r.revision_size, pdf_sha256=r.revision_sha256,
-        )
-        for r in pdf.reviews if r.review is not None
-    ]
-
-
-def _problem(what: str, verdicts: list[FileVerdict]) -> str:
-    first = verdicts[0]
-    reason = first.reasons[0] if first.reasons else first.status
-    return f"{what}: {Path(first.path).name}: {reason}"

@@ -27,7 +27,7 @@ from pathlib import Path
 from auditor.report_folder import SIGNATURE_SUFFIX
 from auditor.verify.archive import is_archive, verify_archive
 from auditor.verify.detached import verify_detached
-from auditor.verify.folder import SEALED, verify_folder
+from auditor.verify.folder import SEALED, verify_folder, verify_standalone
 from auditor.verify.pdf import verify_pdf
 from auditor.verify.status import (
     EXIT_INVALID,
@@ -64,14 +64,17 @@ __all__ = [
 ]
 
 
-def verify_paths(paths: Iterable[Path], trust: Path | None) -> list[FileVerdict]:
+def verify_paths(
+    paths: Iterable[Path], trust: Path | None, *, head: str | None = None, witness: Path | None = None
+) -> list[FileVerdict]:
     """Verify PDFs, files with a `.p7s` beside them, whole report folders (a folder that is
-    none stands for the report folders found in it) and batch output folders (with a ledger)."""
+    none stands for the report folders found in it) and batch output folders (with a ledger or
+    other batch files; `head` and `witness`: see `verify.checkpoints`)."""
     anchors = load_trust(trust)
     verdicts: list[FileVerdict] = []
     for path in map(Path, paths):
         if path.is_dir() and is_archive(path):
-            verdicts += verify_archive(path, anchors)
+            verdicts += verify_archive(path, anchors, head=head, witness=witness)
         elif path.is_dir():
             verdicts += _verify_folders(path, anchors)
         elif path.suffix.lower() == ".pdf":
@@ -88,7 +91,7 @@ def _verify_folders(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
     to `SEARCH_DEPTH` levels down), or one verdict saying that it is not a report folder."""
     found = [folder] if is_report_folder(folder) else find_report_folders(folder)
     if found:
-        return [verdict for report in found for verdict in verify_folder(report, anchors)]
+        return [verdict for report in found for verdict in verify_standalone(report, anchors)]
     problem = (
         f"not a report folder: it holds no {', '.join(SEALED)}, nor a report folder up to {SEARCH_DEPTH} levels "
         "down; give a report folder (the --out of `auditor report`) or a report.pdf"

@@ -1,12 +1,16 @@
-"""Verify a batch output folder OUT (one that holds `ledger.jsonl`).
+"""Verify a batch output folder OUT (one that holds `ledger.jsonl`, or any file a batch writes).
 
 - `ledger.jsonl`: the chain (numbering, each entry linked to the one before, each key and path
-  registered once), naming the first broken entry; and each entry whose files no longer match.
+  registered once), naming the first broken entry; and each entry whose files no longer match;
+- its seal (`verify.checkpoints`): a valid last checkpoint that covers every entry; entries after
+  it are "not sealed yet" and fail; with `head` or `witness`, a cut back to an earlier checkpoint;
 - each registered scan file: its SHA-256 is the one registered (it is not signed: the ledger binds it);
 - each registered report folder: the folder verification (`verify_folder`: signatures, manifest,
   trust), plus every file the ledger registers there (missing, altered, added, links);
-- anything in `OUT/reports` or `OUT/scans` that the ledger does not register is named.
+- anything in `OUT/reports` or `OUT/scans` that the ledger does not register is named;
+- `index.csv` and `index.html` against the rows rebuilt from the ledger and the verified reviews.
 
+A folder that holds batch files without a ledger is invalid: nothing proves what it held.
 Entries past a break in the chain are still used to find and check what they register.
 """
 
@@ -14,58 +18,107 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
-from auditor.archive.chain import AMENDMENTS, KINDS, LEDGER_NAME, MAX_ENTRY_FILES, Chain, LedgerEntry, read_chain
+from auditor.archive.chain import (
+    AMENDMENTS,
+    KINDS,
+    LEDGER_NAME,
+    LOCK_NAME,
+    MAX_ENTRY_FILES,
+    REPORTS_DIR,
+    SCANS_DIR,
+    SEALS,
+    Chain,
+    LedgerEntry,
+    read_chain,
+    read_ledger_bytes,
+)
 from auditor.archive.check import amendments_of, entry_problems
+from auditor.archive.index import INDEX_CSV, INDEX_HTML, IndexRow, registered_row
 from auditor.errors import ArchiveError
 from auditor.report_folder import MANIFEST_NAME, SIGNATURE_SUFFIX
+from auditor.verify.batch_index import check_index, describe, reviews_of, state_of
+from auditor.verify.checkpoints import check_seal
 from auditor.verify.folder import verify_folder
 from auditor.verify.status import FileVerdict, Findings
 from auditor.verify.trust import TrustAnchors
 
 MAX_NAMED_ENTRIES = 20  # entries with altered files named in the ledger's verdict
+BATCH_FILES = (LEDGER_NAME, INDEX_CSV, INDEX_HTML, LOCK_NAME, REPORTS_DIR, SCANS_DIR)  # what marks a batch folder
 
 
 def is_archive(folder: Path) -> bool:
-    """Whether `folder` is a batch output folder (it holds a ledger)."""
-    return os.path.lexists(Path(folder) / LEDGER_NAME)
+    """Whether `folder` is a batch output folder: it holds a ledger, an index, a batch lock, or
+    the reports/ and scans/ folders a batch writes."""
+    return any(os.path.lexists(Path(folder) / name) for name in BATCH_FILES)
 
 
-def verify_archive(out: Path, anchors: TrustAnchors) -> list[FileVerdict]:
+def verify_archive(
+    out: Path, anchors: TrustAnchors, *, head: str | None = None, witness: Path | None = None
+) -> list[FileVerdict]:
     """The ledger's verdict, then the verdicts of what each entry registers, then one verdict for
-    each thing in OUT/reports and OUT/scans that no entry registers."""
+    each thing in OUT/reports and OUT/scans that no entry registers, then the index's verdict."""
     out = Path(out)
     try:
+        data = read_ledger_bytes(out)
         chain = read_chain(out)
     except ArchiveError as exc:
         return [_verdict(out / LEDGER_NAME, Findings(invalid=[str(exc)]), anchors)]
+    if data is None:
+        present = ", ".join(name for name in BATCH_FILES if os.path.lexists(out / name))
+        missing = (
+            f"{LEDGER_NAME} is missing: this folder holds batch files ({present}) without a sealed ledger; nothing "
+            "proves what it held or that nothing was removed"
+        )
+        return [_verdict(out / LEDGER_NAME, Findings(invalid=[missing]), anchors), *_unregistered(out, set(), anchors)]
+    now = datetime.now(UTC)
     verdicts: list[FileVerdict] = []
     broken: list[str] = []
     registered: set[str] = set()
+    expected: dict[str, IndexRow] = {}
     amendments = amendments_of(chain.entries)
     for entry in chain.entries:
-        if entry.path in registered or entry.kind in AMENDMENTS:
+        if entry.path in registered or entry.kind in AMENDMENTS | SEALS:
             continue
         registered.add(entry.path)
         problems = entry_problems(out, entry, amendments.get(entry.path, []))
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             broken.append(f"ledger entry {entry.sequence} ({entry.path}): {problems[0][1]}{more}")
-        verdicts += _entry_verdicts(out, entry, problems, anchors)
-    ledger = _ledger_findings(chain, broken)
-    return [_verdict(out / LEDGER_NAME, ledger, anchors), *verdicts, *_unregistered(out, registered, anchors)]
+        found = _entry_verdicts(out, entry, problems, anchors)
+        if entry.kind == "report":
+            broken += _expect_row(out, entry, found, now, expected)
+        verdicts += found
+    seal = check_seal(out, chain, data.split(b"\n")[: chain.lines], anchors, head, witness)
+    ledger = _ledger_findings(chain, broken, seal.findings)
+    index = _verdict(out / INDEX_CSV, check_index(out, expected, now), anchors)
+    return [_verdict(out / LEDGER_NAME, ledger, anchors), *verdicts, *_unregistered(out, registered, anchors), index]
 
 
-def _ledger_findings(chain: Chain, broken: list[str]) -> Findings:
+def _expect_row(
+    out: Path, entry: LedgerEntry, verdicts: list[FileVerdict], now: datetime, expected: dict[str, IndexRow]
+) -> list[str]:
+    """Add the index row `entry` registers, with the review status its verified reviews give."""
+    try:
+        row = registered_row(entry.facts.get("row"), entry.path)
+    except ArchiveError as exc:
+        return [f"ledger entry {entry.sequence} ({entry.path}): {exc}"]
+    found = reviews_of(out / entry.path, verdicts)
+    expected[entry.path] = row.model_copy(update={"review": describe(state_of(found, now), found.problem)})
+    return []
+
+
+def _ledger_findings(chain: Chain, broken: list[str], seal: Findings) -> Findings:
     findings = Findings(invalid=[chain.problem] if chain.problem else [])
     findings.invalid += broken[:MAX_NAMED_ENTRIES]
     if len(broken) > MAX_NAMED_ENTRIES:
         findings.invalid.append(f"… and {len(broken) - MAX_NAMED_ENTRIES} more entries whose files do not match")
-    findings.notes.append(
-        f"{chain.lines} entries, last line's SHA-256 {chain.head} (the ledger is not signed: keep this value "
-        "elsewhere to detect a ledger rewritten as a whole)"
-    )
+    findings.invalid += seal.invalid
+    findings.untrusted += seal.untrusted
+    findings.notes.append(f"{chain.lines} entries, last line's SHA-256 {chain.head}")
+    findings.notes += seal.notes
     return findings
 
 

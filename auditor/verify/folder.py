@@ -77,6 +77,16 @@ def verify_folder(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
     return [*verdicts.values(), *_review_verdicts(folder, pdf, anchors), *check_submissions(folder, anchors)]
 
 
+def verify_standalone(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
+    """`verify_folder` of a report folder outside a batch archive, with what it cannot prove."""
+    verdicts = verify_folder(folder, anchors)
+    note = (
+        "this report folder stands alone: the completeness of its reviews cannot be proven outside an archive (a "
+        "review removed with its PDF revision leaves no trace); register it with `auditor archive add REPORT --to OUT`"
+    )
+    return [verdicts[0].model_copy(update={"notes": [*verdicts[0].notes, note]}), *verdicts[1:]]
+
+
 def _later_files(folder: Path) -> set[str]:
     """Files a report folder gains after sealing, each signed on its own and checked by its own
     rules: reviews (`review-N.json` + `.p7s`) and the person's submissions with their answers."""

@@ -1,0 +1,77 @@
+"""`auditor ledger head OUT` and `auditor ledger seal OUT`: the checkpoints of a batch ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from auditor.cli.keys import keys_dir_option, load_signing_identity
+from auditor.cli.output import escaped
+
+WITNESS_ENV = "AUDITOR_WITNESS_DIR"
+
+witness_option = click.option(
+    "--witness", type=click.Path(file_okay=False, path_type=Path), envvar=WITNESS_ENV, default=None,
+    help=f"Folder that receives a copy of every checkpoint (default: ${WITNESS_ENV}); keep it on another disk.",
+)
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """The sealed checkpoints of a batch folder's ledger."""
+
+
+@ledger_group.command("head")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def head_command(out: Path) -> None:
+    """Print the SHA-256 of the last checkpoint of OUT's ledger. Keep it elsewhere (a ticket, a
+    second disk): `auditor verify OUT --head HASH` then fails when the ledger was cut back to an
+    earlier checkpoint, or replaced by another."""
+    from auditor.archive.checkpoint import last_checkpoint
+
+    entry, digest = last_checkpoint(out)
+    click.echo(digest)
+    click.echo(f"checkpoint at ledger entry {entry.sequence} ({entry.recorded_at})", err=True)
+
+
+@ledger_group.command("seal")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@keys_dir_option
+@click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
+@witness_option
+def seal_command(out: Path, keys_dir: Path | None, tsa_url: str | None, witness: Path | None) -> None:
+    """Append a checkpoint to OUT's ledger, signed by the seal: it covers every entry so far, so
+    that `auditor verify OUT` notices any later removal. Run it after reviews or submissions
+    recorded without the seal, and once on a batch folder written before checkpoints. Seal only a
+    folder you know to be intact: a checkpoint vouches for what the ledger holds now.
+    Passphrase: $AUDITOR_KEY_PASSPHRASE or a prompt."""
+    from auditor.archive.checkpoint import write_checkpoint
+
+    identity = load_signing_identity(keys_dir)
+    entry = write_checkpoint(out, identity, tsa_url=tsa_url, witness=witness)
+    if entry is None:
+        click.echo("nothing to seal: the last ledger entry is a checkpoint already")
+        return
+    click.echo(escaped(f"sealed {entry.sequence - 1} ledger entries of {out} (checkpoint: entry {entry.sequence})"))
+
+
+COMMANDS = [ledger_group]
+
+
+def seal_if_possible(out: Path, keys_dir: Path | None, tsa_url: str | None, witness: Path | None) -> str:
+    """Seal OUT's ledger when the seal's key and its passphrase (in the environment: no prompt) are
+    at hand; one line saying so, or that the change awaits a checkpoint."""
+    from auditor.archive.checkpoint import write_checkpoint
+    from auditor.errors import AuditorError
+    from auditor.keys import PASSPHRASE_ENV, IdentityPaths, default_keys_dir
+    from auditor.keys.protection import passphrase_from_env
+
+    awaits = f"it awaits a checkpoint: run `auditor ledger seal {out}` with the seal"
+    if passphrase_from_env() is None or not IdentityPaths.of(keys_dir or default_keys_dir()).key.is_file():
+        return f"{awaits} (or give --keys and {PASSPHRASE_ENV} next time)"
+    try:
+        entry = write_checkpoint(out, load_signing_identity(keys_dir), tsa_url=tsa_url, witness=witness)
+    except AuditorError as exc:
+        return f"{awaits} (the seal could not seal it: {exc})"
+    return f"ledger sealed (checkpoint: entry {entry.sequence})" if entry else "ledger sealed already"

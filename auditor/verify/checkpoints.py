@@ -1,0 +1,244 @@
+"""Verify the seal of a batch ledger: its checkpoints, its archive timestamps, and what was kept
+elsewhere (a checkpoint hash from `auditor ledger head`, a witness folder).
+
+- every checkpoint and timestamp entry states the ledger before it truly (entry count, head,
+  counts per kind): a checkpoint left after entries were removed, inserted or altered is named;
+- the last checkpoint is signed by a seal (never a reviewer certificate) that chains to the
+  trusted roots, over that statement; its signature is checked like any detached signature;
+- every entry after it other than a timestamp is "not sealed yet", which fails: such a tail
+  cannot be told from a ledger whose later checkpoints were cut off after a rewrite;
+- the last archive timestamp is a token from an authority that chains to the trusted roots,
+  over the statement before it;
+- `head`: a checkpoint line with that SHA-256 is in the ledger (else a rollback, or another
+  archive); `witness`: the newest checkpoint the witness folder holds for this archive is in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import cms
+from cryptography import x509
+from pydantic import ValidationError
+from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+
+from auditor.archive.chain import SEALS, Chain, LedgerEntry
+from auditor.archive.checkpoint import ENTRY_KINDS, LedgerState, SealFacts, archive_id, witness_folder
+from auditor.errors import first_problem
+from auditor.files import sha256_bytes
+from auditor.keys.certificates import is_reviewer_certificate
+from auditor.verify.detached import check_signature_bytes
+from auditor.verify.limits import MAX_P7S_BYTES
+from auditor.verify.status import Findings, SignatureSummary
+from auditor.verify.trust import TrustAnchors
+
+MAX_WITNESSED = 100_000  # names looked at in a witness folder
+MAX_NAMED_UNSEALED = 5
+_WITNESSED = re.compile(r"^(\d{9})\.json$")
+
+
+@dataclass(frozen=True)
+class SealCheck:
+    """What the ledger's seal shows: the last checkpoint (None when none), and the findings."""
+
+    checkpoint: LedgerEntry | None
+    findings: Findings
+
+
+def check_seal(
+    out: Path, chain: Chain, lines: Sequence[bytes], anchors: TrustAnchors,
+    head: str | None = None, witness: Path | None = None,
+) -> SealCheck:
+    """The findings on the seal of OUT's ledger (`lines`: its complete lines, `chain` read from them)."""
+    findings = Findings()
+    intact = chain.entries if chain.first_broken is None else chain.entries[: chain.first_broken - 1]
+    if not chain.lines:
+        findings.invalid.append(
+            f"the ledger is empty: no sealed checkpoint covers this batch folder (emptied, or never sealed); "
+            f"what it registered cannot be proven; if it is yours and intact, seal it with `auditor ledger seal {out}`"
+        )
+        return SealCheck(None, findings)
+    findings.invalid += _false_statements(intact)
+    last = next((entry for entry in reversed(intact) if entry.kind == "checkpoint"), None)
+    if last is None:
+        findings.invalid.append(
+            f"no sealed checkpoint: nothing proves that entries were not removed (a folder written before "
+            f"checkpoints, or its checkpoints were cut off); if it is yours and intact, seal it with "
+            f"`auditor ledger seal {out}`"
+        )
+    else:
+        _check_checkpoint(last, anchors, findings)
+        findings.invalid += _unsealed(out, intact[last.sequence :])
+        findings.notes.append(
+            f"sealed up to ledger entry {last.sequence} of {chain.lines} (checkpoint SHA-256 "
+            f"{sha256_bytes(lines[last.sequence - 1])}); keep it elsewhere (`auditor ledger head`): only it, "
+            "`--head` or a witness folder, shows a cut back to an earlier checkpoint"
+        )
+    stamp = next((entry for entry in reversed(intact) if entry.kind == "timestamp"), None)
+    if stamp is not None:
+        _check_timestamp(stamp, anchors, findings)
+    if head is not None:
+        findings.invalid += _head_problems(head, lines, intact)
+    if witness is not None:
+        findings.invalid += _witness_problems(witness, chain, lines)
+    return SealCheck(last, findings)
+
+
+def _facts(entry: LedgerEntry) -> tuple[SealFacts | None, str | None]:
+    try:
+        return SealFacts.model_validate(entry.facts), None
+    except ValidationError as exc:
+        return None, f"ledger entry {entry.sequence} ({entry.kind}): not a {entry.kind} ({first_problem(exc, 'facts')})"
+
+
+def _false_statements(entries: Sequence[LedgerEntry]) -> list[str]:
+    """A problem for each checkpoint or timestamp that does not state the ledger before it."""
+    problems = []
+    counts = dict.fromkeys(ENTRY_KINDS, 0)
+    for entry in entries:
+        if entry.kind in SEALS:
+            facts, problem = _facts(entry)
+            actual = LedgerState(entries=entry.sequence - 1, head=entry.previous, kinds=dict(counts))
+            if facts is not None and facts.state != actual:
+                problem = (
+                    f"ledger entry {entry.sequence} ({entry.kind}): it states {facts.state.entries} entries ending in "
+                    f"{facts.state.head[:16]}…, the ledger before it holds {actual.entries} ending in "
+                    f"{actual.head[:16]}… ({_difference(facts.state, actual)})"
+                )
+            if problem:
+                problems.append(problem)
+        counts[entry.kind] += 1
+    return problems
+
+
+def _difference(stated: LedgerState, actual: LedgerState) -> str:
+    lost = [f"{stated.kinds.get(kind, 0) - n} {kind}" for kind, n in actual.kinds.items() if stated.kinds.get(kind, 0) > n]
+    return ("missing: " + ", ".join(lost)) if lost else "entries were altered, inserted or removed before it"
+
+
+def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> None:
+    """The signature of the last checkpoint: intact, over its statement, by a seal under the roots."""
+    name = f"ledger entry {entry.sequence} (checkpoint)"
+    facts, problem = _facts(entry)
+    signature = _decoded(facts.signature if facts else None, name)
+    if facts is None or isinstance(signature, str):
+        findings.invalid.append(problem or str(signature))
+        return
+    found = Findings()
+    try:
+        summaries = check_signature_bytes(facts.state.signed_bytes(), signature, name, anchors, found)
+    except Exception as exc:  # hostile input may break the parser anywhere
+        found.invalid.append(f"{name}: its signature cannot be read ({type(exc).__name__}); it is damaged")
+        summaries = []
+    findings.invalid += found.invalid
+    findings.untrusted += found.untrusted
+    if summaries and _by_reviewer(signature, summaries[0]):
+        findings.invalid.append(f"{name}: signed by a reviewer certificate ({summaries[0].signer}); only the seal seals a ledger")
+    if summaries and not found.invalid:
+        first = summaries[0]
+        when = f" on {first.signed_at:%Y-%m-%d %H:%M} UTC" if first.signed_at else ""
+        proof = " (timestamped)" if first.timestamped else ""
+        findings.notes.append(f"{name}: signed by {first.signer}{when}{proof}")
+    findings.notes += [f"{name}: {note}" for note in found.notes]
+
+
+def _decoded(text: str | None, name: str) -> bytes | str:
+    """The DER bytes in base64 `text`, or why there are none (a str)."""
+    if not text:
+        return f"{name}: carries no signature"
+    if len(text) > MAX_P7S_BYTES * 4 // 3 + 4:
+        return f"{name}: its signature is larger than {MAX_P7S_BYTES} bytes: refused unread"
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return f"{name}: its signature is not base64"
+
+
+def _by_reviewer(signature: bytes, summary: SignatureSummary) -> bool:
+    """Whether the certificate that made `summary` carries the reviewer policy."""
+    signed_data = cms.ContentInfo.load(signature)["content"]
+    for choice in signed_data["certificates"] or []:
+        der = choice.chosen.dump()
+        if hashlib.sha256(der).hexdigest() == summary.certificate_sha256:
+            return is_reviewer_certificate(x509.load_der_x509_certificate(der))
+    return False
+
+
+def _check_timestamp(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> None:
+    """The last archive timestamp: its token is intact, over its statement, by a trusted authority."""
+    name = f"ledger entry {entry.sequence} (archive timestamp)"
+    facts, problem = _facts(entry)
+    token = _decoded(facts.token if facts else None, name)
+    if facts is None or isinstance(token, str):
+        findings.invalid.append(problem or str(token).replace("signature", "token"))
+        return
+    expected = hashlib.sha256(facts.state.signed_bytes()).digest()
+    try:
+        signed_data = cms.ContentInfo.load(token, strict=True)["content"]
+        status = asyncio.run(validate_tst_signed_data(signed_data, anchors.context(), lambda _: expected))
+    except Exception as exc:  # hostile input may break the parser anywhere
+        findings.invalid.append(f"{name}: its token cannot be read ({type(exc).__name__}); it is damaged")
+        return
+    if not (status["intact"] and status["valid"]):
+        findings.invalid.append(f"{name}: the token is altered or not over the ledger before it")
+    elif status["trust_problem_indic"] is not None:
+        findings.untrusted.append(f"{name}: the timestamp authority does not chain to the trusted roots")
+    else:
+        findings.notes.append(f"{name}: the ledger before it existed on {status['timestamp']:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def _unsealed(out: Path, after: Sequence[LedgerEntry]) -> list[str]:
+    """One problem naming the entries after the last checkpoint (timestamps aside), if any."""
+    waiting = [entry for entry in after if entry.kind != "timestamp"]
+    if not waiting:
+        return []
+    named = ", ".join(f"{e.sequence} ({e.kind} {e.path})" for e in waiting[:MAX_NAMED_UNSEALED])
+    more = f" and {len(waiting) - MAX_NAMED_UNSEALED} more" if len(waiting) > MAX_NAMED_UNSEALED else ""
+    return [
+        f"not sealed yet: ledger entries {named}{more} follow the last checkpoint; if you wrote them (a review, an "
+        f"interrupted batch) seal them with `auditor ledger seal {out}`, otherwise entries were removed and the "
+        "checkpoints after them cut off"
+    ]
+
+
+def _head_problems(head: str, lines: Sequence[bytes], entries: Sequence[LedgerEntry]) -> list[str]:
+    wanted = head.strip().lower()
+    if any(entry.kind == "checkpoint" and sha256_bytes(lines[entry.sequence - 1]) == wanted for entry in entries):
+        return []
+    return [
+        f"the checkpoint {wanted[:16]}… kept elsewhere is not in this ledger: it was cut back to an earlier "
+        "checkpoint (entries and folders removed), or it is another archive's ledger"
+    ]
+
+
+def _witness_problems(witness: Path, chain: Chain, lines: Sequence[bytes]) -> list[str]:
+    """Whether the newest checkpoint the witness holds for this archive is a line of the ledger."""
+    folder = witness_folder(witness, archive_id(chain))
+    try:
+        with os.scandir(folder) as listing:
+            names = [entry.name for _, entry in zip(range(MAX_WITNESSED), listing, strict=False)]
+    except OSError:
+        return [f"the witness folder {witness} holds no checkpoint of this archive (its first ledger line changed, or it was never witnessed)"]
+    numbers = sorted(int(match[1]) for name in names if (match := _WITNESSED.match(name)))
+    if not numbers:
+        return [f"the witness folder {witness} holds no checkpoint of this archive"]
+    newest = numbers[-1]
+    try:
+        with open(folder / f"{newest:09d}.json", "rb") as handle:
+            witnessed = handle.read(len(lines[newest - 1]) + 2) if newest <= len(lines) else b""
+    except OSError as exc:
+        return [f"the witness's checkpoint {newest} cannot be read ({exc.strerror or exc})"]
+    if newest > len(lines) or witnessed != lines[newest - 1] + b"\n":
+        return [
+            f"the witness holds checkpoint {newest} of this archive, the ledger does not (it holds {len(lines)} "
+            "entries): it was cut back or rewritten after that checkpoint"
+        ]
+    return []

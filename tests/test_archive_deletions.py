@@ -1,0 +1,195 @@
+"""Issue 22: every deletion from a batch folder that took no key now fails `auditor verify OUT`,
+with a line naming what is missing. Each of these passed (exit 0) before ledger checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from fixtures.cli import run_cli
+from fixtures.identities import Identities, templated_report
+from fixtures.sealed_batch import anchors, refresh, register, sealed_batch
+
+from auditor.archive.chain import LEDGER_NAME, LedgerEntry
+from auditor.archive.checkpoint import last_checkpoint, write_checkpoint
+from auditor.desk.record import review_report
+from auditor.files import sha256_bytes
+from auditor.review.model import ReviewInput
+from auditor.verify.archive import verify_archive
+
+REVIEW = ReviewInput(
+    reviewer="Åsa Łukasiewicz", role="Station supervisor", authority="May cancel alerts",
+    data_considered="The clip.", decision="confirm", reasons="Two people exchange blows; I watched the clip.",
+    minutes=4, automation_bias_acknowledged=True,
+)
+
+
+@pytest.fixture
+def out(tmp_path: Path, sealed_report: Path, identities: Identities) -> Path:
+    return sealed_batch(tmp_path / "out", sealed_report, identities.seal)
+
+
+def _lines(out: Path) -> list[bytes]:
+    return (out / LEDGER_NAME).read_bytes().splitlines()
+
+
+def _write(out: Path, lines: list[bytes]) -> None:
+    (out / LEDGER_NAME).write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def _rechained(lines: list[bytes]) -> list[bytes]:
+    """The lines renumbered and linked again, as anyone can without a key."""
+    previous, result = "0" * 64, []
+    for number, line in enumerate(lines, 1):
+        entry = json.loads(line)
+        entry.update(sequence=number, previous=previous)
+        result.append(LedgerEntry.model_validate(entry).line())
+        previous = sha256_bytes(result[-1])
+    return result
+
+
+def _kinds(out: Path) -> list[str]:
+    return [json.loads(line)["kind"] for line in _lines(out)]
+
+
+def _ledger_reasons(out: Path, identities: Identities, **options: object) -> list[str]:
+    verdicts = verify_archive(out, anchors(identities.seal), **options)  # type: ignore[arg-type]
+    assert verdicts[0].path == str(out / LEDGER_NAME)
+    return [reason for verdict in verdicts for reason in verdict.reasons]
+
+
+def test_the_sealed_batch_verifies(out: Path, identities: Identities) -> None:
+    assert _ledger_reasons(out, identities) == []
+    assert _kinds(out) == ["scan", "checkpoint", *["report", "checkpoint"] * 3]
+
+
+def test_ledger_removed_with_some_reports(out: Path, identities: Identities, trust: Path) -> None:
+    (out / LEDGER_NAME).unlink()
+    shutil.rmtree(out / "reports/cam1-0002")
+    run = run_cli("verify", str(out), "--trust", str(trust))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(
+        "auditor: verify: ledger.jsonl is missing: this folder holds batch files (index.csv, index.html, reports, scans) "
+        "without a sealed ledger; nothing proves what it held"
+    ) and run.stderr.count("\n") == 1
+    assert "reports/cam1-0001: not registered in ledger.jsonl" in run.stdout
+
+
+def test_an_emptied_ledger_with_every_report_deleted(out: Path, identities: Identities) -> None:
+    (out / LEDGER_NAME).write_bytes(b"")
+    shutil.rmtree(out / "reports")
+    (out / "reports").mkdir()
+    reasons = _ledger_reasons(out, identities)
+    assert any(r.startswith("the ledger is empty: no sealed checkpoint covers this batch folder") for r in reasons)
+    assert "index.csv: fake row 0000000000000001: the ledger registers no report reports/cam1-0001" in reasons
+
+
+def test_the_last_report_and_the_last_ledger_line_removed(out: Path, identities: Identities) -> None:
+    shutil.rmtree(out / "reports/cam1-0003")
+    _write(out, _lines(out)[:-1])
+    reasons = _ledger_reasons(out, identities)
+    assert "ledger entry 7 (reports/cam1-0003): the folder is missing" in reasons
+    assert any(r.startswith("not sealed yet: ledger entries 7 (report reports/cam1-0003) follow the last checkpoint") for r in reasons)
+
+
+def test_a_cut_back_to_an_earlier_checkpoint_fails_with_head_and_witness(
+    out: Path, identities: Identities, tmp_path: Path
+) -> None:
+    _, head = last_checkpoint(out)
+    witness = tmp_path / "witness"
+    write_checkpoint(out, identities.seal, witness=witness)  # nothing new: no checkpoint, nothing witnessed
+    assert not witness.exists()
+    register(out, out / "reports/cam1-0001", "cam1-0004", 4, identities.seal)
+    shutil.copy(out / LEDGER_NAME, tmp_path / "before.jsonl")
+    _write(out, _lines(out)[:-2])  # the last report's entry and its checkpoint
+    shutil.rmtree(out / "reports/cam1-0004")
+    refresh(out, identities.seal)
+    assert _ledger_reasons(out, identities) == []  # consistent with itself: only what was kept elsewhere shows it
+    _, later = last_checkpoint(out)
+    assert later == head
+    assert _ledger_reasons(out, identities, head=head) == []
+    shutil.copy(tmp_path / "before.jsonl", tmp_path / "ledger-with-4")
+    newest = sha256_bytes((tmp_path / "before.jsonl").read_bytes().splitlines()[-1])
+    reasons = _ledger_reasons(out, identities, head=newest)
+    assert reasons == [
+        f"the checkpoint {newest[:16]}… kept elsewhere is not in this ledger: it was cut back to an earlier checkpoint "
+        "(entries and folders removed), or it is another archive's ledger"
+    ]
+
+
+def test_a_report_removed_from_the_middle_with_the_chain_recomputed(out: Path, identities: Identities) -> None:
+    lines = _lines(out)
+    assert json.loads(lines[4])["path"] == "reports/cam1-0002"
+    _write(out, _rechained([*lines[:4], *lines[5:]]))
+    shutil.rmtree(out / "reports/cam1-0002")
+    reasons = _ledger_reasons(out, identities)
+    assert any(
+        r.startswith("ledger entry 5 (checkpoint): it states 5 entries ending in") and r.endswith("(missing: 1 report)")
+        for r in reasons
+    ), reasons
+    assert "index.csv: fake row 0000000000000002: the ledger registers no report reports/cam1-0002" in reasons
+
+
+def test_a_report_removed_from_the_middle_with_the_later_checkpoints_cut_off(out: Path, identities: Identities) -> None:
+    lines = _lines(out)
+    kept = [line for number, line in enumerate(lines) if number != 4 and (number < 4 or json.loads(line)["kind"] != "checkpoint")]
+    _write(out, _rechained(kept))
+    shutil.rmtree(out / "reports/cam1-0002")
+    refresh(out, identities.seal)  # an index that agrees with the rewritten ledger
+    reasons = _ledger_reasons(out, identities)
+    assert reasons == [
+        "not sealed yet: ledger entries 5 (report reports/cam1-0003) follow the last checkpoint; if you wrote them (a "
+        f"review, an interrupted batch) seal them with `auditor ledger seal {out}`, otherwise entries were removed and "
+        "the checkpoints after them cut off"
+    ]
+
+
+@pytest.fixture
+def reviewed(tmp_path: Path, identities: Identities) -> tuple[Path, Path]:
+    """A sealed batch of one templated report, reviewed (the review registered, then sealed)."""
+    form = templated_report(tmp_path / "form", identities.seal)
+    out = sealed_batch(tmp_path / "reviewed", form, identities.seal, names=("cam1-0001",))
+    folder = out / "reports/cam1-0001"
+    sealed_size = (folder / "report.pdf").stat().st_size
+    review_report(folder, identities.reviewer, REVIEW)
+    assert write_checkpoint(out, identities.seal) is not None
+    assert (folder / "report.pdf").stat().st_size > sealed_size
+    return out, folder
+
+
+def _erase_review(folder: Path, sealed_report_size: int) -> None:
+    os.truncate(folder / "report.pdf", sealed_report_size)
+    for name in ("review-1.json", "review-1.json.p7s"):
+        (folder / name).unlink()
+
+
+def _sealed_size(folder: Path) -> int:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return next(entry["size"] for entry in manifest["files"] if entry["path"] == "report.pdf")
+
+
+def test_a_review_erased_with_its_ledger_line(reviewed: tuple[Path, Path], identities: Identities) -> None:
+    out, folder = reviewed
+    assert _ledger_reasons(out, identities) == []
+    assert _kinds(out) == ["scan", "checkpoint", "report", "checkpoint", "review", "checkpoint"]
+    _erase_review(folder, _sealed_size(folder))
+    lines = _lines(out)
+    _write(out, _rechained([*lines[:4], lines[5]]))
+    reasons = _ledger_reasons(out, identities)
+    assert any(r.startswith("ledger entry 5 (checkpoint): it states 5 entries") and r.endswith("(missing: 1 review)") for r in reasons)
+
+
+def test_a_review_erased_with_its_line_and_checkpoint(reviewed: tuple[Path, Path], identities: Identities) -> None:
+    out, folder = reviewed
+    _, head = last_checkpoint(out)
+    _erase_review(folder, _sealed_size(folder))
+    _write(out, _lines(out)[:4])
+    reasons = _ledger_reasons(out, identities)
+    assert len(reasons) == 1 and reasons[0].startswith("index.csv: the row of reports/cam1-0001 says 'reviewed by")
+    assert reasons[0].endswith("its verified reviews say 'overdue; due 2025-03-15 09:26 UTC'")  # the fixture's deadline
+    refresh(out, identities.seal)  # the index rewritten too: only the head kept elsewhere shows it
+    assert _ledger_reasons(out, identities) == []
+    assert _ledger_reasons(out, identities, head=head)[0].startswith(f"the checkpoint {head[:16]}… kept elsewhere is not in this ledger")
