@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 from asn1crypto import cms
@@ -19,10 +20,11 @@ from auditor.verify.trust import (
     TrustAnchors,
     certificate_sha256,
     judge_signature,
+    judge_timestamp,
     subject,
-    timestamp_counts,
     validated,
 )
+from auditor.verify.when import cms_judgement
 
 
 def verify_detached(path: Path, anchors: TrustAnchors) -> FileVerdict:
@@ -72,8 +74,8 @@ def check_signature_bytes(
 
     status, path_error = validated(validate, anchors)
     summary = _summary(status)
-    judge_signature(summary, status, findings, anchors, name, path_error)
-    summary.timestamped = summary.intact and timestamp_counts(status, findings, name)
+    judge_signature(summary, status, findings, anchors, name, path_error, partial(cms_judgement, data, signed_data, status, anchors))
+    judge_timestamp(summary, status, findings, name)
     return [summary]
 
 

@@ -43,6 +43,7 @@ MAX_CARRIED_CERTIFICATES = 16  # certificates in one CMS container (signer and i
 MAX_TIMESTAMP_TOKENS = 2  # signature timestamps on one signer
 MAX_XMP_BYTES = 1 * MiB
 MAX_SIGNATURES = 1 + SLOTS  # the seal and one review per slot
+MAX_DOC_TIMESTAMPS = 24  # document timestamps of `archive extend` (B-LTA), one every few years
 REPORT_FORM_FIELDS = SLOTS * (len(FIELDS) + 2) + 1  # a report's form: per slot a parent, its fields and signature; the seal
 MAX_FORM_FIELDS = 64  # field dictionaries in one revision's form
 MAX_FIELD_VALUE = 4 * MAX_TEXT  # characters of one field's value (a review's text has at most MAX_TEXT)
@@ -208,7 +209,7 @@ def check_form_limits(reader: PdfFileReader) -> None:
 def _fields_problem(fields: generic.PdfObject, where: str) -> str | None:
     """The first problem of one revision's field tree."""
     stack: list[tuple[generic.PdfObject, generic.PdfObject | None]] = [(ref, None) for ref in _items(fields)]
-    seen, signatures = 0, 0
+    seen, signatures, timestamps = 0, 0, 0
     while stack:
         node, inherited = stack.pop()
         field = node.get_object()
@@ -220,7 +221,11 @@ def _fields_problem(fields: generic.PdfObject, where: str) -> str | None:
         kind, value = field.get("/FT", inherited), field.get("/V")
         if isinstance(value, (generic.TextStringObject, generic.ByteStringObject)) and len(value) > MAX_FIELD_VALUE:
             return f"a form field in {where} holds a value of {len(value)} characters, more than the {MAX_FIELD_VALUE} allowed: refused"
-        signatures += 1 if kind == "/Sig" and value is not None else 0
+        stamp = kind == "/Sig" and value is not None and _is_doc_timestamp(value)
+        timestamps += 1 if stamp else 0
+        signatures += 1 if kind == "/Sig" and value is not None and not stamp else 0
+        if timestamps > MAX_DOC_TIMESTAMPS:
+            return f"{where} holds more than {MAX_DOC_TIMESTAMPS} document timestamps: refused"
         if signatures > MAX_SIGNATURES:
             return (
                 f"{where} holds more than {MAX_SIGNATURES} signatures, the most a report may carry "
@@ -228,6 +233,12 @@ def _fields_problem(fields: generic.PdfObject, where: str) -> str | None:
             )
         stack += [(kid, kind) for kid in _items(field.get("/Kids"))]
     return None
+
+
+def _is_doc_timestamp(value: generic.PdfObject) -> bool:
+    """Whether a signature field's value is a document timestamp (/Type /DocTimeStamp)."""
+    resolved = value.get_object()
+    return isinstance(resolved, generic.DictionaryObject) and resolved.get("/Type") == "/DocTimeStamp"
 
 
 def _items(array: generic.PdfObject | None) -> list[generic.PdfObject]:

@@ -41,6 +41,7 @@ from auditor.verify.limits import (
     read_capped,
 )
 from auditor.verify.pdf_metadata import metadata_changes
+from auditor.verify.pdf_timestamps import check_document_timestamps, embedded_revinfo
 from auditor.verify.review import pdf_reviews
 from auditor.verify.status import FileVerdict, Findings, PdfReview, SignatureSummary
 from auditor.verify.trust import (
@@ -48,10 +49,11 @@ from auditor.verify.trust import (
     TrustAnchors,
     certificate_sha256,
     judge_signature,
+    judge_timestamp,
     subject,
-    timestamp_counts,
     validated,
 )
+from auditor.verify.when import pdf_judgement
 
 
 def verify_pdf(path: Path, anchors: TrustAnchors, *, in_report_folder: bool = False) -> FileVerdict:
@@ -75,8 +77,10 @@ def check_pdf(
         try:
             reader = PdfFileReader(BudgetedPdf(data), decode_limits=PDF_DECODE_LIMITS)
             check_form_limits(reader)  # before pyHanko enumerates the signatures and compares revisions
-            signatures = reader.embedded_signatures
-            summaries = _check_signatures(reader, signatures, data, anchors, findings)
+            signatures = reader.embedded_regular_signatures
+            in_file = anchors.with_revinfo(*embedded_revinfo(reader))
+            summaries = _check_signatures(reader, signatures, data, in_file, findings)
+            check_document_timestamps(reader, data, in_file, findings, summaries)
             reviews = pdf_reviews(reader, data, anchors, findings, summaries)
             if summaries and not findings.invalid:
                 findings.invalid += metadata_changes(reader, signatures[0].signed_revision)
@@ -105,7 +109,7 @@ def _check_signatures(
         findings.invalid.append(f"the PDF has {revisions} revisions, more than the {MAX_REVISIONS} allowed")
         return []
     summaries: list[SignatureSummary] = []
-    for index, sig in enumerate(signatures):
+    for sig in signatures:
         problem = _pdf_container_problem(sig, data, anchors)
         if problem:
             findings.invalid.append(f"signature {sig.field_name}: the signature container {problem}")
@@ -114,9 +118,9 @@ def _check_signatures(
         summary = _summary(sig, status)
         summaries.append(summary)
         name = f"signature {summary.field}"
-        judge_signature(summary, status, findings, anchors, name, path_error)
-        summary.timestamped = summary.intact and timestamp_counts(status, findings, name)
-        _judge_coverage(summary, status, index == len(signatures) - 1, findings)
+        judge_signature(summary, status, findings, anchors, name, path_error, partial(pdf_judgement, sig, status, anchors))
+        judge_timestamp(summary, status, findings, name)
+        _judge_coverage(summary, status, sig.field_name == reader.embedded_signatures[-1].field_name, findings)
     return summaries
 
 

@@ -72,7 +72,7 @@ def pdf_reviews(
     now: datetime | None = None,
 ) -> list[PdfReview]:
     """Each signed review slot after the seal; what is wrong with them goes into `findings`."""
-    signatures = reader.embedded_signatures
+    signatures = reader.embedded_regular_signatures
     if not signatures or len(summaries) != len(signatures):
         return []
     seal_cert = _cert(signatures[0].signer_cert)
@@ -93,7 +93,7 @@ def pdf_reviews(
             findings.invalid += _approval_problems(reader, sig, summary, previous, sealed, with_form)
             previous = sig.signed_revision
             continue
-        problems = _signature_problems(sig, summary, sealed, previous_time, now or datetime.now(UTC))
+        problems = _signature_problems(sig, summary, sealed, previous_time, now or anchors.moment or datetime.now(UTC))
         problems += [
             f"its signed revision also changes {', '.join(foreign[:5])}, outside its own slot's fields"
             for foreign in [foreign_changes(reader, previous, sig.signed_revision, f"review{slot}.")] if foreign
@@ -101,7 +101,7 @@ def pdf_reviews(
         review, review_problems = _review(reader, sig, slot, sealed, seal_cert, summary)
         findings.invalid += [f"review slot {slot}: {problem}" for problem in problems + review_problems]
         reviews.append(_pdf_review(data, sig, summary, slot, review))
-        previous, previous_time = sig.signed_revision, summary.signed_at or previous_time
+        previous, previous_time = sig.signed_revision, summary.proven_at or summary.signed_at or previous_time
     return reviews
 
 
@@ -136,7 +136,7 @@ def _sealed(reader: PdfFileReader, seal: EmbeddedPdfSignature, summary: Signatur
         form_font: tuple[generic.PdfObject, FormFont] | None = form_font_in(reader.get_historical_root(seal.signed_revision))
     except ReportError:
         form_font = None
-    return _Sealed(seal.signed_revision, summary.signed_at, summary.trusted, issuer, form_font)
+    return _Sealed(seal.signed_revision, summary.proven_at or summary.signed_at, summary.trusted, issuer, form_font)
 
 
 def _signature_problems(
@@ -152,7 +152,7 @@ def _signature_problems(
             f"{summary.signer} is not a reviewer certificate (issued by `auditor keys add-reviewer`); "
             "the seal, the root or any other signer may not sign a review"
         )
-    if sealed.trusted and not summary.trusted:
+    if sealed.trusted and not summary.trusted and not summary.time_unproven:
         problems.append(
             f"{summary.signer} does not chain to the trusted root that issued the seal; a review must be "
             "signed with a reviewer certificate issued under it"
@@ -164,7 +164,7 @@ def _signature_problems(
         )
     if "/Reference" in sig.sig_object:
         problems.append("its signature locks fields or the document (/Reference); a review may not restrict later reviews")
-    problems += _time_problems(summary.signed_at, sealed.signed_at, previous_time, now)
+    problems += _time_problems(summary.proven_at or summary.signed_at, sealed.signed_at, previous_time, now)
     return problems
 
 

@@ -29,6 +29,19 @@ class SignatureSummary(BaseModel):
     covers_whole_file: bool
     changes_after: str | None = None
     timestamped: bool = False  # only when the timestamp is intact and its authority trusted
+    proven_at: dt.datetime | None = None  # when a trusted timestamp proves the signature existed
+    time_unproven: bool = False  # intact, but its certificate expired and no timestamp proves when it was made
+
+
+@dataclass(frozen=True)
+class TimeJudgement:
+    """What proof of time makes of a signature whose signer does not validate now (`verify.when`)."""
+
+    trusted: bool = False
+    invalid: str | None = None  # makes the file invalid
+    untrusted: str | None = None  # the signature's time cannot be established
+    note: str | None = None
+    proven_at: dt.datetime | None = None
 
 
 class PdfReview(BaseModel):

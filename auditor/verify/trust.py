@@ -8,12 +8,16 @@ to the trusted roots; otherwise the signature is reported without proof of time 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from asn1crypto import crl as asn1_crl
 from asn1crypto import pdf as asn1_pdf  # renames Adobe's key purpose as pyHanko sees it: import it first
+from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,7 +29,7 @@ from pyhanko_certvalidator.errors import InvalidCertificateError
 from auditor.errors import SigningError
 from auditor.keys import ROOT_FILE, SIGNING_EKUS, default_keys_dir, read_certificates
 from auditor.keys.certificates import subject_text
-from auditor.verify.status import Findings, SignatureSummary
+from auditor.verify.status import Findings, SignatureSummary, TimeJudgement
 
 S = TypeVar("S", bound=SignatureStatus)
 
@@ -40,6 +44,9 @@ SIGNER_USAGE = KeyUsageConstraints(
 # extd_key_usage alone, dropping explicit_extd_key_usage_required, so with an EKU list they would
 # refuse every certificate without an EKU. The EKU is checked by `signer_problem` instead.
 VALIDATION_USAGE = KeyUsageConstraints(key_usage=SIGNING_KEY_USAGE)
+CRL_FILE = "revoked.crl"  # the root's CRL (`auditor keys revoke`), read beside the root certificate
+MAX_CRL_BYTES = 4_000_000
+MAX_REVINFO = 64  # CRLs and OCSP responses taken from one file's DSS
 
 
 @dataclass(frozen=True)
@@ -48,11 +55,28 @@ class TrustAnchors:
 
     certs: tuple[x509.Certificate, ...]
     description: str
+    crls: tuple[bytes, ...] = ()  # DER; from the trust folder, and from the file being checked
+    ocsps: tuple[bytes, ...] = ()  # DER OCSP responses from the file being checked
+    moment: datetime | None = None  # `verify --at`: validate as of then, not now
 
     def context(self) -> ValidationContext:
-        """A pyHanko validation context that trusts exactly these roots, offline."""
-        roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.certs]
-        return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
+        """A pyHanko validation context that trusts exactly these roots, offline, with the
+        revocation data at hand (checked where it exists)."""
+        roots = [asn1_x509.Certificate.load(der) for der in self.ders()]
+        return ValidationContext(
+            trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail", moment=self.moment,
+            crls=list(self.crls), ocsps=list(self.ocsps),
+        )
+
+    def ders(self) -> list[bytes]:
+        """The anchors' certificates, DER."""
+        return [c.public_bytes(serialization.Encoding.DER) for c in self.certs]
+
+    def with_revinfo(self, crls: Sequence[bytes], ocsps: Sequence[bytes]) -> TrustAnchors:
+        """These anchors, with revocation data a file carries added (at most MAX_REVINFO of each)."""
+        return dataclasses.replace(
+            self, crls=self.crls + tuple(crls[:MAX_REVINFO]), ocsps=self.ocsps + tuple(ocsps[:MAX_REVINFO])
+        )
 
     def holds_key_of(self, cert: x509.Certificate) -> bool:
         """Whether `cert` is an anchor, or carries an anchor's public key."""
@@ -71,7 +95,31 @@ def load_trust(trust: Path | None) -> TrustAnchors:
         return TrustAnchors((), f"none (no {source}; run `auditor keys init` or pass --trust ROOT.pem)")
     certs = _certificates(source)
     names = "; ".join(f"{c.subject.rfc4514_string()} (SHA-256 {c.fingerprint(hashes.SHA256()).hex()[:16]}…)" for c in certs)
-    return TrustAnchors(certs, f"{names} from {source}")
+    crls = _crls_beside(source)
+    listed = f" (with the CRL {source.parent / CRL_FILE})" if crls else ""
+    return TrustAnchors(certs, f"{names} from {source}{listed}", crls)
+
+
+def _crls_beside(source: Path) -> tuple[bytes, ...]:
+    """The root's CRL (DER or PEM) beside the trusted root file, if there is one."""
+    path = source.parent / CRL_FILE
+    if not path.is_file():
+        return ()
+    if path.stat().st_size > MAX_CRL_BYTES:
+        raise SigningError(f"{path} is larger than {MAX_CRL_BYTES} bytes: not a CRL of this root; remove or replace it")
+    data = path.read_bytes()
+    if data.lstrip().startswith(b"-----"):
+        try:
+            data = pem.unarmor(data)[2]
+        except ValueError as exc:
+            raise SigningError(f"{path} is not a CRL (PEM without a readable body): replace it") from exc
+    try:
+        readable = bool(asn1_crl.CertificateList.load(data, strict=True).native)  # parsed fully once, here
+    except Exception:
+        readable = False
+    if not readable:
+        raise SigningError(f"{path} is not a readable CRL: replace it with the root's CRL (`auditor keys revoke` writes it)")
+    return (data,)
 
 
 def _certificates(source: Path) -> tuple[x509.Certificate, ...]:
@@ -120,8 +168,12 @@ def judge_signature(
     anchors: TrustAnchors,
     name: str,
     path_error: str | None = None,
+    prove: Callable[[], TimeJudgement] | None = None,
 ) -> None:
-    """Record what one signature's status means: altered, a signer that must not count, untrusted."""
+    """Record what one signature's status means: altered, a signer that must not count, untrusted.
+
+    A signer that does not validate now is judged again by `prove` (`auditor.verify.when`): at
+    the time a timestamp proves the signature existed."""
     if not summary.intact:
         findings.invalid.append(f"{name}: the signed bytes were altered (digest or signature mismatch)")
         return
@@ -129,13 +181,37 @@ def judge_signature(
     if problem:
         summary.trusted = False
         findings.invalid.append(f"{name}: {problem}")
-    elif not summary.trusted:
+    elif not summary.trusted and not (prove is not None and path_error is None and _proven(prove(), summary, findings, name)):
         indic = getattr(status, "trust_problem_indic", None)
         detail = f" ({indic.name})" if indic is not None and path_error is None else ""
         detail = f" (path validation failed: {path_error})" if path_error else detail
         findings.untrusted.append(
             f"{name}: signer {summary.signer} does not chain to the trusted root{detail}; trusted: {anchors.description}"
         )
+
+
+def _proven(judgement: TimeJudgement, summary: SignatureSummary, findings: Findings, name: str) -> bool:
+    """Whether the time judgement settled the signature (trusted, invalid or untrusted); notes it."""
+    if judgement.trusted:
+        summary.trusted = summary.timestamped = True
+        summary.proven_at = judgement.proven_at
+        findings.notes.append(f"{name}: {judgement.note}")
+    elif judgement.invalid:
+        findings.invalid.append(f"{name}: {judgement.invalid}")
+    elif judgement.untrusted:
+        summary.time_unproven = True
+        findings.untrusted.append(f"{name}: {judgement.untrusted}")
+    return bool(judgement.trusted or judgement.invalid or judgement.untrusted)
+
+
+def judge_timestamp(summary: SignatureSummary, status: SignatureStatus, findings: Findings, name: str) -> None:
+    """Mark the signature timestamped, with the time its timestamp proves, when the timestamp counts
+    (unless proof of time already did, `judge_signature`)."""
+    if summary.timestamped or not summary.intact or not timestamp_counts(status, findings, name):
+        return
+    summary.timestamped = True
+    token = getattr(status, "timestamp_validity", None)
+    summary.proven_at = token.timestamp if token is not None else None
 
 
 def timestamp_counts(status: SignatureStatus, findings: Findings, name: str) -> bool:

@@ -1,0 +1,141 @@
+"""Trusted time and revocation in `auditor verify` (issue 22 items 3-5), with the local PKI of
+tests/pki.py (a real RFC 3161 TSA, OCSP and CRLs on loopback) and the clock moved by `faketime`:
+a timestamped and reviewed report stays VALID after the seal's and the reviewer's certificates
+expired (B-T, before the TSA expires); without a timestamp the verdict is UNTRUSTED and says why;
+a report signed after its seal's revocation (the root's CRL in the trust folder) is INVALID."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fixtures.cli import CliRun, run_cli
+from fixtures.identities import PASSPHRASE
+from fixtures.report_records import full_profile, make_report_folder
+from pki import LocalPki
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers, timestamps
+from pyhanko.sign.fields import MDPPerm
+
+from auditor.evidence import SealInfo, write_record
+from auditor.keys import SigningIdentity, load_identity
+from auditor.keys.imports import import_identity
+from auditor.report import write_report
+from auditor.signing import seal_fields, sign_report_folder
+
+
+@dataclass(frozen=True)
+class Reports:
+    pki: LocalPki
+    trust: Path  # a trust folder: both roots, and the root's CRL as of now
+    timestamped: Path  # sealed with a timestamp, then reviewed with one
+    plain: Path  # sealed without a timestamp
+    revoked: Path  # sealed (and timestamped) by a seal revoked an hour before
+
+
+def _identity(pki: LocalPki, label: str, base: Path) -> tuple[SigningIdentity, Path]:
+    folder = base / label
+    import_identity(pki.identity_files(label, base / "sources"), folder, PASSPHRASE)
+    return load_identity(folder, PASSPHRASE), folder
+
+
+def _report(folder: Path, identity: SigningIdentity, tsa_url: str | None) -> Path:
+    record = make_report_folder(folder, profile=full_profile(), seal=SealInfo(**seal_fields(identity)))
+    write_record(folder, record)
+    write_report(record, folder)
+    sign_report_folder(folder, identity, tsa_url=tsa_url)
+    return folder
+
+
+def _report_by_pyhanko(folder: Path, pki: LocalPki, label: str, keys: Path) -> Path:
+    """A report sealed by `label` with pyHanko itself, timestamped, without the checks auditor's
+    signing makes first (it refuses a revoked seal): what a thief with the stolen key could make."""
+    identity, _ = _identity(pki, label, keys)
+    record = make_report_folder(folder, profile=full_profile(), seal=SealInfo(**seal_fields(identity)))
+    write_record(folder, record)
+    write_report(record, folder)
+    key, _ = pki.identity_files(label, keys / "pyhanko")
+    cert = keys / "pyhanko" / f"{label}.cert.pem"
+    cert.write_bytes(pki.cert_pem(label))
+    signer = signers.SimpleSigner.load(str(key), str(cert), ca_chain_files=(str(pki.root_file),))
+    assert signer is not None
+    meta = signers.PdfSignatureMetadata(field_name="Seal", certify=True, docmdp_permissions=MDPPerm.FILL_FORMS)
+    with (folder / "report.pdf").open("rb") as source:
+        out = signers.sign_pdf(IncrementalPdfFileWriter(source), meta, signer, timestamper=timestamps.HTTPTimeStamper(pki.tsa_url))
+    (folder / "report.pdf").write_bytes(out.getvalue())
+    return folder
+
+
+def _review(report: Path, reviewer: Path, tsa_url: str) -> None:
+    env = {**os.environ, "AUDITOR_REVIEWER_PASSPHRASE": PASSPHRASE, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE}
+    run = run_cli("review", str(report), "--as", str(reviewer), "--decision", "confirm", "--reason", "seen on the clip",
+                  "--considered", "the clip", "--minutes", "3", "--bias-acknowledged", "--tsa-url", tsa_url, env=env)
+    assert run.returncode == 0, run.stderr
+
+
+@pytest.fixture(scope="module")
+def reports(local_pki: LocalPki, tmp_path_factory: pytest.TempPathFactory) -> Reports:
+    base = tmp_path_factory.mktemp("trusted-time")
+    seal, _ = _identity(local_pki, "seal", base / "keys")
+    _, reviewer = _identity(local_pki, "reviewer", base / "keys")
+    timestamped = _report(base / "timestamped", seal, local_pki.tsa_url)
+    _review(timestamped, reviewer, local_pki.tsa_url)
+    trust = base / "trust"
+    trust.mkdir()
+    (trust / "root.cert.pem").write_bytes(local_pki.trust_file.read_bytes())
+    (trust / "revoked.crl").write_bytes(local_pki.crl_der(dt.datetime.now(dt.UTC)))
+    return Reports(
+        pki=local_pki,
+        trust=trust,
+        timestamped=timestamped,
+        plain=_report(base / "plain", seal, None),
+        revoked=_report_by_pyhanko(base / "revoked", local_pki, "seal-revoked", base / "keys"),
+    )
+
+
+def verify_at(when: dt.datetime | None, *args: str) -> CliRun:
+    """`auditor verify ARGS` in a subprocess whose clock starts at `when` (faketime), or now."""
+    clock = ["faketime", f"{when:%Y-%m-%d %H:%M:%S}"] if when else []
+    done = subprocess.run(
+        [*clock, sys.executable, "-m", "auditor", "verify", *args], capture_output=True, text=True, timeout=300,
+        stdin=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"},
+    )
+    return CliRun(done.returncode, done.stdout, done.stderr)
+
+
+def test_the_fixture_pki_serves_a_tsa_and_crls(local_pki: LocalPki) -> None:
+    later = local_pki.crl_der(local_pki.revoked_later + dt.timedelta(hours=2))
+    now = local_pki.crl_der(local_pki.start)
+    assert len(later) > len(now)  # the later CRL lists one more revoked seal
+
+
+def test_a_timestamped_report_stays_valid_after_its_certificate_expired(reports: Reports) -> None:
+    """B-T: a month after the seal and the reviewer expired (the TSA still valid)."""
+    when = reports.pki.leaf_expiry + dt.timedelta(days=30)
+    run = verify_at(when, str(reports.timestamped), "--trust", str(reports.trust))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"certificate expired on {reports.pki.leaf_expiry:%Y-%m-%d}" in run.stdout
+    assert "a trusted timestamp proves the signature existed on" in run.stdout
+
+
+def test_without_a_timestamp_expiry_is_untrusted_and_says_why(reports: Reports) -> None:
+    run = verify_at(reports.pki.leaf_expiry + dt.timedelta(days=30), str(reports.plain), "--trust", str(reports.trust))
+    assert run.returncode == 8, run.stdout + run.stderr
+    assert "UNTRUSTED" in run.stdout and "INVALID" not in run.stdout
+    assert f"signature intact; certificate CN=Test Org evidence seal,O=Test Org,C=BE expired on {reports.pki.leaf_expiry:%Y-%m-%d}; no proof of time" in run.stdout
+
+
+def test_the_same_report_is_valid_before_expiry(reports: Reports) -> None:
+    run = verify_at(None, str(reports.plain), "--trust", str(reports.trust))
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_report_sealed_after_its_seals_revocation_is_invalid(reports: Reports) -> None:
+    run = verify_at(None, str(reports.revoked / "report.pdf"), "--trust", str(reports.trust))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "was revoked on" in run.stdout and "no timestamp proves the signature existed before" in run.stdout
