@@ -23,8 +23,8 @@ REPORTS_DIR, SCANS_DIR = "reports", "scans"  # registered report folders; each v
 STAGING_DIR, LOCK_NAME = ".staging", ".lock"  # unsigned folders of workers; held while a batch runs
 LEDGER_FORMAT = "auditor-ledger/1"
 GENESIS = "0" * 64  # `previous` of the first entry
-KINDS = {"scan": SCANS_DIR, "report": REPORTS_DIR, "review": REPORTS_DIR, "submission": REPORTS_DIR}  # kind -> folder of OUT
-AMENDMENTS = frozenset({"review", "submission"})  # kinds that amend an already registered report folder
+KINDS = {"scan": SCANS_DIR, "report": REPORTS_DIR, "review": REPORTS_DIR, "submission": REPORTS_DIR, "extension": REPORTS_DIR}
+AMENDMENTS = frozenset({"review", "submission", "extension"})  # kinds that amend an already registered report folder
 SEALS = frozenset({"checkpoint", "timestamp"})  # kinds about the ledger itself (archive.checkpoint): no files
 MiB = 1 << 20
 MAX_LEDGER_BYTES = 64 * MiB
@@ -42,7 +42,7 @@ class LedgerEntry(BaseModel):
 
     format: Literal["auditor-ledger/1"]
     sequence: int = Field(ge=1)
-    kind: Literal["scan", "report", "review", "submission", "checkpoint", "timestamp"]
+    kind: Literal["scan", "report", "review", "submission", "extension", "checkpoint", "timestamp"]
     key: str = Field(pattern=r"^[0-9a-f]{1,128}$")  # unit-of-work key, unique per kind
     path: str = Field(pattern=rf"^((scans|reports)/{_NAME}|ledger\.jsonl)$")  # relative POSIX path inside OUT
     files: dict[str, str]  # path inside `path` (a folder) or the file's name (a file) -> SHA-256

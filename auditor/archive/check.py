@@ -3,6 +3,7 @@ re-register a report folder's changed files), and the first broken entry."""
 
 from __future__ import annotations
 
+import hashlib
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 from auditor.archive.chain import AMENDMENTS, LEDGER_NAME, MAX_ENTRY_FILES, SEALS, LedgerEntry, read_chain
 from auditor.errors import ArchiveError
 from auditor.files import sha256_file, walk_folder
+from auditor.report_folder import PDF_NAME
 
 
 @dataclass
@@ -70,6 +72,37 @@ def entry_problems(out: Path, entry: LedgerEntry, amendments: Sequence[LedgerEnt
     for name in sorted(files.keys() - expected.keys()):
         problems.append((name, f"{name}: not registered (added after the entry)"))
     return problems
+
+
+def extension_problems(out: Path, entry: LedgerEntry, amendments: Sequence[LedgerEntry]) -> list[str]:
+    """What is wrong with the extensions (kind "extension", by `auditor archive extend`) of the
+    report folder `entry` registers: each must extend the report.pdf registered before it, which
+    must be the first `extends_size` bytes of the PDF as it is now (an extension only appends)."""
+    problems = []
+    registered = entry.files.get(PDF_NAME)
+    for amendment in amendments:
+        if amendment.kind == "extension":
+            size, digest = amendment.facts.get("extends_size"), amendment.facts.get("extends_sha256")
+            where = f"ledger entry {amendment.sequence} ({amendment.path})"
+            if not isinstance(size, int) or isinstance(size, bool) or digest != registered:
+                problems.append(f"{where}: does not extend the {PDF_NAME} registered before it")
+            elif sha256_prefix(Path(out) / amendment.path / PDF_NAME, size) != digest:
+                problems.append(f"{where}: {PDF_NAME} does not start with the PDF it extends: it was rewritten, not extended")
+        registered = amendment.files.get(PDF_NAME, registered)
+    return problems
+
+
+def sha256_prefix(path: Path, size: int, chunk: int = 1 << 20) -> str | None:
+    """Hex SHA-256 of the first `size` bytes of `path` (None when it is shorter or unreadable)."""
+    digest, left = hashlib.sha256(), size
+    try:
+        with open(path, "rb") as handle:
+            while left > 0 and (block := handle.read(min(chunk, left))):
+                digest.update(block)
+                left -= len(block)
+    except OSError:
+        return None
+    return digest.hexdigest() if left == 0 else None
 
 
 def amendments_of(entries: Sequence[LedgerEntry]) -> dict[str, list[LedgerEntry]]:

@@ -34,7 +34,7 @@ from auditor.keys import SigningIdentity
 from auditor.signing import sign_bytes
 
 CHECKPOINT_FORMAT = "auditor-checkpoint/1"
-ENTRY_KINDS = ("scan", "report", "review", "submission", "checkpoint", "timestamp")
+ENTRY_KINDS = ("scan", "report", "review", "submission", "extension", "checkpoint", "timestamp")
 TSA_TIMEOUT = 10  # seconds
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.archive import IndexRow, Ledger, LedgerEntry
-from auditor.archive.chain import LEDGER_NAME, REPORTS_DIR, STAGING_DIR
+from auditor.archive.chain import LEDGER_NAME, LOCK_NAME, REPORTS_DIR, STAGING_DIR
 from auditor.batch.folder import locked
 from auditor.batch.rows import record_row, safe
 from auditor.desk.index import refresh_index
@@ -41,6 +41,7 @@ def add_report(report: Path, out: Path, anchors: TrustAnchors) -> LedgerEntry:
         raise ArchiveError(f"{Path(bad[0].path).name} in {report} does not verify ({reason}); only an intact report is added")
     record = load_record(report / RECORD_NAME)
     key = hashlib.sha256(f"added:{sha256_file(report / RECORD_NAME)}".encode()).hexdigest()
+    _lock_file(out)
     with locked(out):
         final = out / REPORTS_DIR / _folder_name(record, key)
         if os.path.lexists(final):
@@ -52,6 +53,14 @@ def add_report(report: Path, out: Path, anchors: TrustAnchors) -> LedgerEntry:
         entry = Ledger(out).append("report", key, final, {"row": row.model_dump(mode="json")})
         refresh_index(out, VerifiedFolders(anchors), datetime.now(UTC))
     return entry
+
+
+def _lock_file(out: Path) -> None:
+    """The batch lock file of OUT, made when an archived copy of a batch folder lost it (never through a link)."""
+    try:
+        os.close(os.open(out / LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+    except OSError as exc:
+        raise ArchiveError(f"cannot lock {out} ({exc.strerror or exc}); it must be a batch folder you may write to") from exc
 
 
 def _row(record: EvidenceRecord, key: str) -> IndexRow:

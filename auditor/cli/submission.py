@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     help="A file that came with the submission (repeat; at most 20, 50 MiB each).",
 )
 @keys_dir_option
+@click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
 def submission(
     report: Path, sender: str | None, answer: int | None, text_file: Path, attachments: tuple[Path, ...],
-    keys_dir: Path | None,
+    keys_dir: Path | None, tsa_url: str | None,
 ) -> None:
     """Log a submission of the person concerned by the report in REPORT_FOLDER, or its answer.
 
@@ -46,19 +47,19 @@ def submission(
     text = read_text_file(text_file)
     identity = load_signing_identity(keys_dir)
     if answer is not None:
-        path = log_answer(report, answer, text, identity)
-        _register(report, path, identity)
+        path = log_answer(report, answer, text, identity, tsa_url=tsa_url)
+        _register(report, path, identity, tsa_url)
         click.echo(f"logged the answer to submission {answer}: {path} (signed: {path.name}.p7s)")
     elif sender is not None:
-        path = log_submission(report, sender, text, list(attachments), identity)
-        _register(report, path, identity)
+        path = log_submission(report, sender, text, list(attachments), identity, tsa_url=tsa_url)
+        _register(report, path, identity, tsa_url)
         number = path.stem.split("-")[1]
         click.echo(f"logged submission {number} from {' '.join(sender.split())}: {path} (signed: {path.name}.p7s)")
         click.echo(f"answer it with: auditor submission {report} --answer {number} --text FILE")
     click.echo(f"it appears in the report's redress section at the next `auditor render {report} --out NEW`")
 
 
-def _register(report: Path, entry: Path, identity: SigningIdentity) -> None:
+def _register(report: Path, entry: Path, identity: SigningIdentity, tsa_url: str | None) -> None:
     """In a batch folder: a ledger amendment registering the new entry, its signature and
     attachments, sealed at once by a checkpoint (the seal signed the entry)."""
     from auditor.archive.checkpoint import write_checkpoint
@@ -75,7 +76,7 @@ def _register(report: Path, entry: Path, identity: SigningIdentity) -> None:
         files = [name for name in files if "/attachments/" not in name]
     out = register_amendment(report, "submission", f"{entry.parent.name}/{entry.name}", files, {"entry": entry.name})
     if out is not None:
-        write_checkpoint(out, identity)
+        write_checkpoint(out, identity, tsa_url=tsa_url)
 
 
 COMMANDS = [submission]

@@ -35,7 +35,7 @@ from auditor.archive.chain import (
     read_chain,
     read_ledger_bytes,
 )
-from auditor.archive.check import amendments_of, entry_problems
+from auditor.archive.check import amendments_of, entry_problems, extension_problems
 from auditor.archive.index import INDEX_CSV, INDEX_HTML, IndexRow, registered_row
 from auditor.errors import ArchiveError
 from auditor.report_folder import MANIFEST_NAME, SIGNATURE_SUFFIX
@@ -87,6 +87,7 @@ def verify_archive(
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             broken.append(f"ledger entry {entry.sequence} ({entry.path}): {problems[0][1]}{more}")
+        broken += extension_problems(out, entry, amendments.get(entry.path, []))
         found = _entry_verdicts(out, entry, problems, anchors)
         if entry.kind == "report":
             broken += _expect_row(out, entry, found, now, expected)

@@ -5,8 +5,9 @@ elsewhere (a checkpoint hash from `auditor ledger head`, a witness folder).
   counts per kind): a checkpoint left after entries were removed, inserted or altered is named;
 - the last checkpoint is signed by a seal (never a reviewer certificate) that chains to the
   trusted roots, over that statement; its signature is checked like any detached signature;
-- every entry after it other than a timestamp is "not sealed yet", which fails: such a tail
-  cannot be told from a ledger whose later checkpoints were cut off after a rewrite;
+- every entry after it is "not sealed yet", which fails (such a tail cannot be told from a
+  ledger whose later checkpoints were cut off after a rewrite), except archive timestamps and
+  the extensions (`auditor archive extend`) that an archive timestamp follows;
 - the last archive timestamp is a token from an authority that chains to the trusted roots,
   over the statement before it;
 - `head`: a checkpoint line with that SHA-256 is in the ledger (else a rollback, or another
@@ -196,8 +197,11 @@ def _check_timestamp(entry: LedgerEntry, anchors: TrustAnchors, findings: Findin
 
 
 def _unsealed(out: Path, after: Sequence[LedgerEntry]) -> list[str]:
-    """One problem naming the entries after the last checkpoint (timestamps aside), if any."""
-    waiting = [entry for entry in after if entry.kind != "timestamp"]
+    """One problem naming the entries after the last checkpoint, if any: timestamps aside, and
+    extensions that an archive timestamp follows (they only append to a registered PDF, checked
+    by `archive.check.extension_problems`, and need no seal key: the seal may have expired)."""
+    stamped = max((entry.sequence for entry in after if entry.kind == "timestamp"), default=0)
+    waiting = [e for e in after if e.kind != "timestamp" and not (e.kind == "extension" and e.sequence < stamped)]
     if not waiting:
         return []
     named = ", ".join(f"{e.sequence} ({e.kind} {e.path})" for e in waiting[:MAX_NAMED_UNSEALED])
