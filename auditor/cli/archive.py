@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from auditor.cli.extend import extend_command
 from auditor.cli.keys import keys_dir_option
 from auditor.cli.ledger import seal_if_possible, witness_option
 from auditor.cli.output import escaped
@@ -13,7 +14,7 @@ from auditor.cli.output import escaped
 
 @click.group("archive")
 def archive_group() -> None:
-    """Keep a batch archive provable: add standalone reports to it."""
+    """Keep a batch archive provable: add standalone reports to it, extend its proof of time."""
 
 
 @archive_group.command("add")
@@ -39,5 +40,7 @@ def add_command(
     click.echo(escaped(f"added {report} to {out} as {entry.path} (ledger entry {entry.sequence})"))
     click.echo(escaped(seal_if_possible(out, keys_dir, tsa_url, witness)))
 
+
+archive_group.add_command(extend_command)
 
 COMMANDS = [archive_group]

@@ -1,0 +1,49 @@
+"""`auditor archive extend OUT|REPORT`: renew the archive's proof of time (PAdES B-LTA)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from auditor.cli.output import escaped
+from auditor.errors import ArchiveError
+from auditor.signing import TSA_ENV
+
+
+@click.command("extend")
+@click.argument("target", metavar="OUT_OR_REPORT", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--tsa-url", envvar=TSA_ENV, metavar="URL", default=None,
+              help=f"RFC 3161 timestamp authority of the document timestamps (env {TSA_ENV}); required.")
+@click.option("--trust", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Roots (PEM) of the seal and of the timestamp authorities, or a keys folder; a revoked.crl "
+              "beside it is used too (default: your keys folder's root).")
+def extend_command(target: Path, tsa_url: str | None, trust: Path | None) -> None:
+    """Add to every report PDF of the batch folder OUT (or to the one of a report folder) a
+    revision with fresh validation data for its signatures and a document timestamp over it all
+    (PAdES B-LTA), then timestamp OUT's ledger. Run it again, before the newest timestamp's
+    authority certificate ends, to carry the archive further. Needs no seal key: each extension
+    is a ledger amendment that only adds to the registered PDF. Exit 1 when a PDF was left as it
+    was (each one is named, with why)."""
+    from auditor.archive.chain import LEDGER_NAME
+    from auditor.archive.extend import extend_archive, extend_report_folder, extension_context
+    from auditor.report_folder import PDF_NAME
+    from auditor.verify import load_trust
+
+    if not tsa_url:
+        raise ArchiveError(f"no timestamp authority: give --tsa-url URL (or set {TSA_ENV})")
+    anchors = load_trust(trust)
+    context = extension_context(anchors.certs, anchors.crls)
+    if (target / LEDGER_NAME).is_file():
+        results = extend_archive(target, tsa_url, context)
+    elif (target / PDF_NAME).is_file():
+        results = [extend_report_folder(target, tsa_url, context)]
+    else:
+        raise ArchiveError(f"{target} is neither a batch folder (no {LEDGER_NAME}) nor a report folder (no {PDF_NAME})")
+    for done in results:
+        line = f"extended {done.pdf} ({done.field})" if done.field else f"NOT EXTENDED {done.pdf}: {done.problem}"
+        click.echo(escaped(line))
+    failed = sum(done.field is None for done in results)
+    click.echo(f"{len(results) - failed} of {len(results)} PDFs extended" + (f"; the ledger of {target} timestamped" if (target / LEDGER_NAME).is_file() else ""))
+    if failed:
+        raise click.exceptions.Exit(1)
