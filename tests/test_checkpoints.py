@@ -249,3 +249,27 @@ def test_archive_add_brings_a_standalone_report_under_the_ledger(
     assert checked.returncode == 0, checked.stdout
     again = run_cli("archive", "add", str(sealed_report), "--to", str(out), "--trust", str(trust))
     assert again.returncode != 0 and again.stderr.count("\n") == 1 and "was added before" in again.stderr
+
+
+def test_an_interrupted_batch_run_is_sealed_on_the_way_out(
+    tmp_path: Path, sealed_report: Path, identities: Identities, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor.batch import run
+    from auditor.batch.executors import open_executor
+    from auditor.batch.inputs import BatchInputs
+    from auditor.batch.tasks import DetectorSpec
+    from auditor.demo import demo_model_path
+    from auditor.signing import SealSettings
+
+    def registers_then_interrupted(self: run._Coordinator, inputs: BatchInputs) -> None:
+        folder = shutil.copytree(sealed_report, self.out / "reports" / "r1")
+        self.ledger.append("report", "01", folder, {"row": _row_of("r1")})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run._Coordinator, "_run", registers_then_interrupted)
+    out = tmp_path / "out"
+    settings = run.BatchSettings(spec=DetectorSpec(str(demo_model_path()), None, None))
+    with pytest.raises(KeyboardInterrupt):
+        run.run_batch(BatchInputs(), out, settings, SealSettings(identities.seal), open_executor)
+    assert [LedgerEntry.model_validate_json(line).kind for line in _lines(out)] == ["report", "checkpoint"]
+    assert verify_archive(out, anchors(identities.seal))[0].reasons == []

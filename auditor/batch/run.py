@@ -9,9 +9,8 @@ rename), and is registered right after: a run killed in between leaves a folder 
 run registers once it verifies and its record is this report's (video, model, camera, window,
 class). Staging folders are removed after the workers have stopped, and again when the next run
 starts. Only this process writes the ledger and the index, and an exclusive lock keeps a second
-batch out of the same folder. The seal checkpoints the ledger (`archive.checkpoint`) after a
-registration once `CHECKPOINT_SECONDS` have passed since the last checkpoint, and at the end of
-every run, also a failed or interrupted one; a witness folder, if given, gets a copy of each. The batch never decodes a video other than the one it hashed
+batch out of the same folder. The seal checkpoints the ledger (`batch.sealing`) now and then
+and at the end of every run; a witness folder, if given, gets a copy of each checkpoint. The batch never decodes a video other than the one it hashed
 (`auditor.video.held_video`): a file changed since its scan is refused, not reported.
 """
 
@@ -20,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -34,12 +32,12 @@ from pydantic import ValidationError
 
 from auditor.archive import IndexRow, Ledger, LedgerEntry, registered_row
 from auditor.archive.chain import REPORTS_DIR, SCANS_DIR, STAGING_DIR
-from auditor.archive.checkpoint import write_checkpoint
 from auditor.archive.index import INDEX_CSV
 from auditor.batch.executors import OpenExecutor, open_executor, units_at_once
 from auditor.batch.folder import locked
 from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
 from auditor.batch.rows import detection_row, failed_row, other_report, record_row, request_row, safe
+from auditor.batch.sealing import Sealer
 from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
 from auditor.desk.index import refresh_index
 from auditor.desk.reviews import VerifiedFolders
@@ -60,7 +58,6 @@ log = logging.getLogger(__name__)
 BatchProgress = Callable[[int, int], None]  # (units finished, units known)
 Unit = tuple[Callable, object, tuple[str, Any]]  # (what a worker runs, its task, what the coordinator does with the result)
 NAME_PART_CHARS: Final = 64  # of each part of a report folder's name (camera, time, class)
-CHECKPOINT_SECONDS: Final = 5.0  # at most one checkpoint in this time, besides the one ending each run
 
 
 @dataclass(frozen=True)
@@ -123,8 +120,8 @@ class _Coordinator:
         progress: BatchProgress | None, witness: Path | None,
     ):
         self.out, self.settings, self.seal, self.executor = out, settings, seal, executor
-        self.witness, self.sealed_at = witness, time.monotonic()
         self.identity: SigningIdentity = seal.identity  # type: ignore[assignment]
+        self.sealer = Sealer(out, self.identity, seal.tsa_url, witness)
         self.progress = progress
         self.seal_info = SealInfo(**seal_fields(self.identity))
         self.verified = VerifiedFolders(TrustAnchors((self.identity.root,), "this batch's seal root"))
@@ -154,9 +151,9 @@ class _Coordinator:
         try:
             summary = self._run(inputs)
         except BaseException:
-            self._seal_on_the_way_out()
+            self.sealer.on_the_way_out()
             raise
-        self._seal()
+        self.sealer.seal()
         return summary
 
     def _run(self, inputs: BatchInputs) -> BatchSummary:
@@ -226,7 +223,7 @@ class _Coordinator:
             "frames": result.frames, "windows": result.windows, "detections": len(result.detections),
             "decoding_stopped": stopped,
         })
-        self._seal_now_and_then()
+        self.sealer.now_and_then()
         self._start_reports(result.detections, video, result.video_sha256)
 
     def _scan_failed(self, video: VideoInput, video_sha256: str, reason: str) -> None:
@@ -349,25 +346,7 @@ class _Coordinator:
     def _register(self, key: str, final: Path, row: IndexRow) -> None:
         self.ledger.append("report", key, final, {"row": row.model_dump(mode="json")})
         self.rows[key] = row
-        self._seal_now_and_then()
-
-    # checkpoints
-
-    def _seal(self) -> None:
-        """A checkpoint of the whole ledger signed by the seal (none when the last entry is one)."""
-        write_checkpoint(self.out, self.identity, tsa_url=self.seal.tsa_url, witness=self.witness)
-        self.sealed_at = time.monotonic()
-
-    def _seal_now_and_then(self) -> None:
-        if time.monotonic() - self.sealed_at >= CHECKPOINT_SECONDS:
-            self._seal()
-
-    def _seal_on_the_way_out(self) -> None:
-        """The checkpoint of a failed or interrupted run: what it registered is sealed, if it can be."""
-        try:
-            self._seal()
-        except Exception as exc:  # the run's own error is the one to show
-            log.warning("the ledger of %s could not be sealed (%s); seal it with `auditor ledger seal`", self.out, exc)
+        self.sealer.now_and_then()
 
     def _report_failed(self, key: str, reason: str) -> None:
         self.rows[key] = self.rows[key].model_copy(update={"status": "failed", "reason": reason})
