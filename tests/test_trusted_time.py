@@ -7,20 +7,28 @@ a report signed after its seal's revocation (the root's CRL in the trust folder)
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
 from fixtures.cli import CliRun, run_cli
 from fixtures.identities import PASSPHRASE
 from fixtures.report_records import full_profile, make_report_folder
 from pki import LocalPki
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers, timestamps
 from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.sign.validation import add_validation_info
+from pyhanko_certvalidator import ValidationContext
 
 from auditor.evidence import SealInfo, write_record
 from auditor.keys import SigningIdentity, load_identity
@@ -36,6 +44,8 @@ class Reports:
     timestamped: Path  # sealed with a timestamp, then reviewed with one
     plain: Path  # sealed without a timestamp
     revoked: Path  # sealed (and timestamped) by a seal revoked an hour before
+    revoked_later: Path  # sealed and timestamped a day before its seal is revoked
+    lta: Path  # `timestamped` with validation data and a document timestamp (B-LTA)
 
 
 def _identity(pki: LocalPki, label: str, base: Path) -> tuple[SigningIdentity, Path]:
@@ -78,6 +88,23 @@ def _review(report: Path, reviewer: Path, tsa_url: str) -> None:
     assert run.returncode == 0, run.stderr
 
 
+def _roots(pki: LocalPki) -> list[asn1_x509.Certificate]:
+    return [asn1_x509.Certificate.load(pem.unarmor(pki.cert_pem(label))[2]) for label in ("root", "tsa-root")]
+
+
+def extend_lta(pdf: Path, pki: LocalPki) -> None:
+    """What `auditor archive extend` does, done with pyHanko: the validation data of the last
+    signature into the DSS (a DSS-only revision), then a document timestamp from the long-lived
+    TSA with its own validation data (B-LTA)."""
+    context = ValidationContext(trust_roots=_roots(pki), allow_fetching=True, revocation_mode="hard-fail")
+    last = PdfFileReader(io.BytesIO(pdf.read_bytes())).embedded_regular_signatures[-1]
+    writer = IncrementalPdfFileWriter(add_validation_info(last, context, in_place=False))
+    out = PdfTimeStamper(timestamps.HTTPTimeStamper(pki.long_tsa_url)).timestamp_pdf(
+        writer, "sha256", validation_context=context, in_place=False
+    )
+    pdf.write_bytes(out.getvalue())
+
+
 @pytest.fixture(scope="module")
 def reports(local_pki: LocalPki, tmp_path_factory: pytest.TempPathFactory) -> Reports:
     base = tmp_path_factory.mktemp("trusted-time")
@@ -85,6 +112,8 @@ def reports(local_pki: LocalPki, tmp_path_factory: pytest.TempPathFactory) -> Re
     _, reviewer = _identity(local_pki, "reviewer", base / "keys")
     timestamped = _report(base / "timestamped", seal, local_pki.tsa_url)
     _review(timestamped, reviewer, local_pki.tsa_url)
+    lta = shutil.copytree(timestamped, base / "lta")
+    extend_lta(lta / "report.pdf", local_pki)
     trust = base / "trust"
     trust.mkdir()
     (trust / "root.cert.pem").write_bytes(local_pki.trust_file.read_bytes())
@@ -95,6 +124,10 @@ def reports(local_pki: LocalPki, tmp_path_factory: pytest.TempPathFactory) -> Re
         timestamped=timestamped,
         plain=_report(base / "plain", seal, None),
         revoked=_report_by_pyhanko(base / "revoked", local_pki, "seal-revoked", base / "keys"),
+        revoked_later=_report(
+            base / "revoked-later", _identity(local_pki, "seal-revoked-later", base / "keys")[0], local_pki.tsa_url
+        ),
+        lta=lta,
     )
 
 
@@ -139,3 +172,57 @@ def test_a_report_sealed_after_its_seals_revocation_is_invalid(reports: Reports)
     run = verify_at(None, str(reports.revoked / "report.pdf"), "--trust", str(reports.trust))
     assert run.returncode == 1, run.stdout + run.stderr
     assert "was revoked on" in run.stdout and "no timestamp proves the signature existed before" in run.stdout
+
+
+def test_a_report_timestamped_before_the_revocation_stays_valid(reports: Reports, tmp_path: Path) -> None:
+    pki = reports.pki
+    trust = shutil.copytree(reports.trust, tmp_path / "trust")
+    after = pki.revoked_later + dt.timedelta(minutes=90)
+    (trust / "revoked.crl").write_bytes(pki.crl_der(after))
+    run = verify_at(after, str(reports.revoked_later / "report.pdf"), "--trust", str(trust))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"certificate revoked on {pki.revoked_later:%Y-%m-%d %H:%M} UTC" in run.stdout
+
+
+def test_a_b_lta_report_is_valid_ten_years_after_every_certificate_expired(reports: Reports) -> None:
+    when = reports.pki.leaf_expiry + dt.timedelta(days=3653)
+    assert when > reports.pki.tsa_expiry + dt.timedelta(days=3 * 365)
+    run = verify_at(when, str(reports.lta / "report.pdf"), "--trust", str(reports.trust))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "B-LTA" in run.stdout
+    bare = verify_at(when, str(reports.timestamped / "report.pdf"), "--trust", str(reports.trust))
+    assert bare.returncode == 8, bare.stdout  # without the document timestamp nothing proves the time any more
+
+
+def _tool(*command: str) -> CliRun:
+    done = subprocess.run(list(command), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return CliRun(done.returncode, done.stdout, done.stderr)
+
+
+def _nss_db(pki: LocalPki, folder: Path) -> str:
+    """An NSS database trusting the two roots, for pdfsig."""
+    folder.mkdir()
+    database = f"sql:{folder}"
+    assert _tool("certutil", "-N", "-d", database, "--empty-password").returncode == 0
+    for label in ("root", "tsa-root"):
+        (folder / f"{label}.pem").write_bytes(pki.cert_pem(label))
+        added = _tool("certutil", "-A", "-d", database, "-n", label, "-t", "CT,C,C", "-i", str(folder / f"{label}.pem"))
+        assert added.returncode == 0, added.stderr
+    return database
+
+
+def test_pdfsig_and_pyhanko_agree_with_verify_on_the_b_lta_report(reports: Reports, tmp_path: Path) -> None:
+    pki = reports.pki
+    pdf = str(reports.lta / "report.pdf")
+    ours = verify_at(None, pdf, "--trust", str(reports.trust))
+    roots = [arg for label in ("root", "tsa-root") for arg in ("--trust", str(pki.folder / f"{label}.check.pem"))]
+    for label in ("root", "tsa-root"):
+        (pki.folder / f"{label}.check.pem").write_bytes(pki.cert_pem(label))
+    legacy = _tool("pyhanko", "sign", "validate", *roots, "--trust-replace", "--retroactive-revinfo", pdf)
+    ades = _tool("pyhanko", "sign", "adesverify", *roots, "--trust-replace", pdf)
+    poppler = _tool("pdfsig", "-no-ocsp", "-nssdir", _nss_db(pki, tmp_path / "nss"), pdf)  # offline, as verify
+    print(ours.stdout, legacy.stdout, ades.stdout, poppler.stdout, sep="\n----\n")
+    assert ours.returncode == 0, ours.stdout
+    assert legacy.returncode == 0 and legacy.stdout.count(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>") == 2, legacy.stdout
+    assert ades.returncode == 0, ades.stdout + ades.stderr[-2000:]
+    assert poppler.stdout.count("Signature is Valid.") == 2 and poppler.stdout.count("Certificate is Trusted.") == 2, poppler.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -14,6 +15,21 @@ from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, FileVerdict, exit_code,
 from auditor.verify.status import PdfReview
 
 _LABELS = {"valid": "VALID", "invalid": "INVALID", "untrusted": "UNTRUSTED"}
+
+
+class MomentType(click.ParamType):
+    """An ISO 8601 time; without a zone it is UTC."""
+
+    name = "time"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            moment = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{str(value)[:40]!r} is not an ISO 8601 time; give e.g. 2031-05-01T12:00:00Z", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class VerificationFailed(click.ClickException):
@@ -44,10 +60,12 @@ class SignedByUntrustedKey(VerificationFailed):
               help="A batch ledger's checkpoint hash kept elsewhere (`auditor ledger head`): fail unless the ledger holds it.")
 @click.option("--witness", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Witness folder of checkpoint copies: fail unless the ledger holds the newest one it witnessed.")
+@click.option("--at", "at", metavar="TIME", type=MomentType(), default=None,
+              help="Validate as of TIME (ISO 8601, e.g. 2031-05-01T12:00:00Z; no zone means UTC), not now.")
 @click.pass_context
 def verify_command(
     ctx: click.Context, paths: tuple[Path, ...], trust: Path | None, as_json: bool, head: str | None,
-    witness: Path | None,
+    witness: Path | None, at: dt.datetime | None,
 ) -> None:
     """Check signed report files: a PDF, an HTML/JSON file with its .p7s, a report folder (a
     folder that holds report folders, such as the demo's, stands for each of them), or the
@@ -68,17 +86,26 @@ def verify_command(
     fails. A cut back to an earlier checkpoint shows only with --head or --witness. A report
     folder outside a batch cannot prove that none of its reviews was removed (a note says so).
 
+    Time: each signature is validated at the time its timestamp proves it existed (a signature
+    timestamp, B-T; or document timestamps after it, B-LTA), so a timestamped report stays valid
+    after its certificates expired, and the note says so. An expired certificate without a
+    timestamp gives UNTRUSTED ("no proof of time"): the signature is intact, but when it was made
+    cannot be established. A signer revoked before the time its timestamp proves (or without a
+    timestamp at all) gives INVALID. Revocation data comes only from the files and the trust
+    folder (revoked.crl beside the root); nothing is fetched.
+
     \b
     Exit codes:
       0  all files valid and signed by a trusted key
-      1  something is altered, unsigned, missing or invalid
-      8  intact, but signed by a key that does not chain to the trusted root
+      1  something is altered, unsigned, missing or invalid (or signed after revocation)
+      8  intact, but signed by a key that does not chain to the trusted root, or whose
+         certificate expired with no timestamp proving the signature older
     """
     if not (ctx.obj or {}).get("debug"):
         for name in ("pyhanko", "pyhanko_certvalidator"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-    anchors = load_trust(trust)
-    verdicts = verify_paths(paths, trust, head=head, witness=witness)
+    anchors = load_trust(trust, at)
+    verdicts = verify_paths(paths, trust, head=head, witness=witness, at=at)
     code = exit_code(verdicts)
     if as_json:
         result = {

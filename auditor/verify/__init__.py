@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from auditor.report_folder import SIGNATURE_SUFFIX
@@ -65,12 +66,13 @@ __all__ = [
 
 
 def verify_paths(
-    paths: Iterable[Path], trust: Path | None, *, head: str | None = None, witness: Path | None = None
+    paths: Iterable[Path], trust: Path | None, *, head: str | None = None, witness: Path | None = None,
+    at: datetime | None = None,
 ) -> list[FileVerdict]:
     """Verify PDFs, files with a `.p7s` beside them, whole report folders (a folder that is
     none stands for the report folders found in it) and batch output folders (with a ledger or
-    other batch files; `head` and `witness`: see `verify.checkpoints`)."""
-    anchors = load_trust(trust)
+    other batch files; `head` and `witness`: see `verify.checkpoints`), as of `at` (default: now)."""
+    anchors = load_trust(trust, at)
     verdicts: list[FileVerdict] = []
     for path in map(Path, paths):
         if path.is_dir() and is_archive(path):

@@ -28,6 +28,16 @@ def container_problem(der: bytes, anchors: TrustAnchors) -> str | None:
     return signed_data_problem(info["content"], "data", anchors)
 
 
+def timestamp_token_problem(der: bytes, anchors: TrustAnchors) -> str | None:
+    """What is wrong with a DER timestamp token standing alone (a PDF document timestamp), or None."""
+    if not der_is_tight(der):
+        return "is not strict DER (slack, padding or odd lengths inside)"
+    info = cms.ContentInfo.load(der, strict=True)
+    if info["content_type"].native != "signed_data":
+        return f"holds {info['content_type'].native}, not signed data"
+    return signed_data_problem(info["content"], "tst_info", anchors, token=True)
+
+
 def der_is_tight(data: bytes, start: int = 0, end: int | None = None) -> bool:
     """Every constructed element is exactly filled by its children, lengths are minimal, and no
     end-of-content (zero) elements appear: no bytes can hide between the parsed values."""

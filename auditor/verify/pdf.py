@@ -15,6 +15,7 @@ parsing is budgeted, and the form's fields and signatures are counted before pyH
 from __future__ import annotations
 
 import binascii
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import ValidationContext
 
 from auditor.report_folder import RECORD_NAME
-from auditor.verify.cms_strict import container_problem
+from auditor.verify.cms_strict import container_problem, timestamp_token_problem
 from auditor.verify.limits import (
     MAX_PDF_BYTES,
     MAX_REVISIONS,
@@ -54,6 +55,8 @@ from auditor.verify.trust import (
     validated,
 )
 from auditor.verify.when import pdf_judgement
+
+ContainerCheck = Callable[[bytes, TrustAnchors], str | None]
 
 
 def verify_pdf(path: Path, anchors: TrustAnchors, *, in_report_folder: bool = False) -> FileVerdict:
@@ -80,7 +83,8 @@ def check_pdf(
             signatures = reader.embedded_regular_signatures
             in_file = anchors.with_revinfo(*embedded_revinfo(reader))
             summaries = _check_signatures(reader, signatures, data, in_file, findings)
-            check_document_timestamps(reader, data, in_file, findings, summaries)
+            stamp_container = partial(_pdf_container_problem, data=data, anchors=in_file, check=timestamp_token_problem)
+            check_document_timestamps(reader, in_file, findings, summaries, stamp_container)
             reviews = pdf_reviews(reader, data, anchors, findings, summaries)
             if summaries and not findings.invalid:
                 findings.invalid += metadata_changes(reader, signatures[0].signed_revision)
@@ -162,10 +166,12 @@ def _later_changes_allowed(status: PdfSignatureStatus) -> bool:
     )
 
 
-def _pdf_container_problem(sig: EmbeddedPdfSignature, data: bytes, anchors: TrustAnchors) -> str | None:
+def _pdf_container_problem(
+    sig: EmbeddedPdfSignature, data: bytes, anchors: TrustAnchors, check: ContainerCheck = container_problem
+) -> str | None:
     """The unsigned gap must read `<hex(CMS)00…>` in one letter case, and the CMS must pass
-    `container_problem`: no flipped case, padding, junk, extra certificate or unsigned field
-    goes unnoticed."""
+    `check` (`container_problem`, `timestamp_token_problem` for a document timestamp): no flipped
+    case, padding, junk, extra certificate or unsigned field goes unnoticed."""
     start, length, end = (int(sig.byte_range[i]) for i in range(3))
     raw = sig.pkcs7_content
     der_length = len(cms.ContentInfo.load(raw).dump())
@@ -174,7 +180,7 @@ def _pdf_container_problem(sig: EmbeddedPdfSignature, data: bytes, anchors: Trus
         return "is not plain hexadecimal"
     if raw[der_length:].strip(b"\0"):
         return "has data after the signature"
-    return container_problem(raw[:der_length], anchors)
+    return check(raw[:der_length], anchors)
 
 
 def _check_embedded_record(

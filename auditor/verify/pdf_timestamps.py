@@ -3,14 +3,15 @@
 A report may grow after its last signature only by validation data (a DSS update) and document
 timestamps (`auditor archive extend`); pyHanko's diff analysis rates such updates LTA_UPDATES.
 Each document timestamp must be intact; the last revision must be covered by a signature or a
-document timestamp, so nothing unsigned stands at the end. A timestamp whose authority no
+document timestamp, except a DSS update right after the last document timestamp (its validation
+data, as PAdES B-LTA adds it): nothing else unsigned stands at the end. A timestamp whose authority no
 longer validates now is only noted: the chain of timestamps is judged as proof of existence by
 `auditor.verify.when`, signature by signature.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -21,9 +22,8 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import DocumentTimestampStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from auditor.verify.cms_strict import container_problem
 from auditor.verify.status import Findings, SignatureSummary
-from auditor.verify.trust import MAX_REVINFO, TrustAnchors, subject, validated
+from auditor.verify.trust import MAX_REVINFO, TrustAnchors, subject
 
 
 def embedded_revinfo(reader: PdfFileReader) -> tuple[list[bytes], list[bytes]]:
@@ -41,20 +41,25 @@ def _streams(refs: list[generic.PdfObject]) -> list[bytes]:
 
 
 def check_document_timestamps(
-    reader: PdfFileReader, data: bytes, anchors: TrustAnchors, findings: Findings, summaries: list[SignatureSummary]
+    reader: PdfFileReader,
+    anchors: TrustAnchors,
+    findings: Findings,
+    summaries: list[SignatureSummary],
+    container_problem: Callable[[EmbeddedPdfSignature], str | None],
 ) -> None:
-    """Judge each document timestamp; say which ones extend the report's proof of time."""
+    """Judge each document timestamp (its container first, by `container_problem`); say which
+    ones extend the report's proof of time."""
     stamps = reader.embedded_timestamp_signatures
     if not stamps or not summaries or findings.invalid:
         return
     last_field = reader.embedded_signatures[-1].field_name
     for stamp in stamps:
         name = f"document timestamp {stamp.field_name}"
-        problem = container_problem(stamp.pkcs7_content.rstrip(b"\0"), anchors)
+        problem = container_problem(stamp)
         if problem:
             findings.invalid.append(f"{name}: the timestamp container {problem}")
             return
-        status, _ = validated(partial(_validate, stamp), anchors)
+        status = _validate(stamp, anchors.timestamp_context())
         findings.invalid += _problems(status, name, stamp.field_name == last_field)
         if not findings.invalid:
             findings.notes.append(_note(status, name))
@@ -67,12 +72,17 @@ def _validate(stamp: EmbeddedPdfSignature, context: ValidationContext) -> Docume
 def _problems(status: DocumentTimestampStatus, name: str, is_last: bool) -> list[str]:
     if not (status.intact and status.valid):
         return [f"{name}: the timestamped bytes were altered (digest or signature mismatch)"]
-    if is_last and status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
-        return [f"content was appended after the last document timestamp ({name}) without a new signature"]
     level = status.modification_level
+    if is_last and status.coverage != SignatureCoverageLevel.ENTIRE_FILE and not _validation_data_only(status):
+        return [f"content was appended after the last document timestamp ({name}) without a new signature"]
     if not is_last and (level is None or level > ModificationLevel.FORM_FILLING):
         return [f"the revision after {name} changes more than validation data, timestamps and form fields"]
     return []
+
+
+def _validation_data_only(status: DocumentTimestampStatus) -> bool:
+    """Whether all that follows the timestamp is validation data (a DSS update), as pyHanko rates it."""
+    return status.coverage == SignatureCoverageLevel.ENTIRE_REVISION and status.modification_level == ModificationLevel.LTA_UPDATES
 
 
 def _note(status: DocumentTimestampStatus, name: str) -> str:

@@ -152,15 +152,15 @@ def _signature_problems(
             f"{summary.signer} is not a reviewer certificate (issued by `auditor keys add-reviewer`); "
             "the seal, the root or any other signer may not sign a review"
         )
-    if sealed.trusted and not summary.trusted and not summary.time_unproven:
-        problems.append(
-            f"{summary.signer} does not chain to the trusted root that issued the seal; a review must be "
-            "signed with a reviewer certificate issued under it"
-        )
-    elif sealed.issuer is not None and not signed_by(cert, sealed.issuer):
+    if sealed.issuer is not None and not signed_by(cert, sealed.issuer):
         problems.append(
             f"{summary.signer} was not issued by the CA that issued this report's seal "
             f"({sealed.issuer.subject.rfc4514_string()}); a review must come from the same organisation"
+        )
+    elif sealed.trusted and not summary.trusted and not summary.time_unproven:
+        problems.append(
+            f"{summary.signer} does not chain to the trusted root that issued the seal; a review must be "
+            "signed with a reviewer certificate issued under it"
         )
     if "/Reference" in sig.sig_object:
         problems.append("its signature locks fields or the document (/Reference); a review may not restrict later reviews")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +25,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureStatus
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import InvalidCertificateError
+from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, FreshnessReqType, RevocationCheckingPolicy
 
 from auditor.errors import SigningError
 from auditor.keys import ROOT_FILE, SIGNING_EKUS, default_keys_dir, read_certificates
@@ -44,6 +45,13 @@ SIGNER_USAGE = KeyUsageConstraints(
 # extd_key_usage alone, dropping explicit_extd_key_usage_required, so with an EKU list they would
 # refuse every certificate without an EKU. The EKU is checked by `signer_problem` instead.
 VALIDATION_USAGE = KeyUsageConstraints(key_usage=SIGNING_KEY_USAGE)
+TSA_REVINFO_POLICY = CertRevTrustPolicy(
+    RevocationCheckingPolicy.from_legacy("soft-fail"),
+    freshness=timedelta(days=100 * 366),
+    freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION,
+)
+"""A timestamp authority's revocation data counts however old: offline, years later, nothing
+fresher can be had for the newest timestamp of an archive. A CRL that lists the TSA still counts."""
 CRL_FILE = "revoked.crl"  # the root's CRL (`auditor keys revoke`), read beside the root certificate
 MAX_CRL_BYTES = 4_000_000
 MAX_REVINFO = 64  # CRLs and OCSP responses taken from one file's DSS
@@ -68,6 +76,14 @@ class TrustAnchors:
             crls=list(self.crls), ocsps=list(self.ocsps),
         )
 
+    def timestamp_context(self) -> ValidationContext:
+        """`context`, for timestamp authorities: their revocation data may be old (`TSA_REVINFO_POLICY`)."""
+        roots = [asn1_x509.Certificate.load(der) for der in self.ders()]
+        return ValidationContext(
+            trust_roots=roots, allow_fetching=False, revinfo_policy=TSA_REVINFO_POLICY, moment=self.moment,
+            crls=list(self.crls), ocsps=list(self.ocsps),
+        )
+
     def ders(self) -> list[bytes]:
         """The anchors' certificates, DER."""
         return [c.public_bytes(serialization.Encoding.DER) for c in self.certs]
@@ -84,20 +100,22 @@ class TrustAnchors:
         return any(_public_der(anchor) == key for anchor in self.certs)
 
 
-def load_trust(trust: Path | None) -> TrustAnchors:
-    """The roots in `trust` (a PEM/DER file or a keys folder), else the `auditor keys` root."""
+def load_trust(trust: Path | None, at: datetime | None = None) -> TrustAnchors:
+    """The roots in `trust` (a PEM/DER file or a keys folder), else the `auditor keys` root, and
+    the root's CRL beside them; signatures are validated as of `at` (default: now)."""
     source = Path(trust) if trust is not None else default_keys_dir() / ROOT_FILE
     if source.is_dir():
         source = source / ROOT_FILE
     if not source.is_file():
         if trust is not None:
             raise SigningError(f"trust certificate {source} does not exist; give a root certificate (PEM) with --trust")
-        return TrustAnchors((), f"none (no {source}; run `auditor keys init` or pass --trust ROOT.pem)")
+        return TrustAnchors((), f"none (no {source}; run `auditor keys init` or pass --trust ROOT.pem)", moment=at)
     certs = _certificates(source)
     names = "; ".join(f"{c.subject.rfc4514_string()} (SHA-256 {c.fingerprint(hashes.SHA256()).hex()[:16]}…)" for c in certs)
     crls = _crls_beside(source)
     listed = f" (with the CRL {source.parent / CRL_FILE})" if crls else ""
-    return TrustAnchors(certs, f"{names} from {source}{listed}", crls)
+    as_of = f"; validated as of {at:%Y-%m-%d %H:%M:%S} UTC" if at else ""
+    return TrustAnchors(certs, f"{names} from {source}{listed}{as_of}", crls, moment=at)
 
 
 def _crls_beside(source: Path) -> tuple[bytes, ...]:

@@ -16,6 +16,7 @@ in the file (DSS, revocation-info attributes). The outcomes:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -42,7 +43,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
 from auditor.verify.status import TimeJudgement
-from auditor.verify.trust import VALIDATION_USAGE, TrustAnchors, subject
+from auditor.verify.trust import TSA_REVINFO_POLICY, VALIDATION_USAGE, TrustAnchors, subject
 
 _EXPIRED = frozenset({AdESIndeterminate.OUT_OF_BOUNDS_NO_POE, AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED})
 _BEFORE_REVOCATION = frozenset(
@@ -106,13 +107,11 @@ def _meaning(indication: AdESSubIndic, proven: datetime, status: SignatureStatus
     expires = cert["tbs_certificate"]["validity"]["not_after"].native
     revoked = status.revocation_details.revocation_date if status.revocation_details else None
     has_proof = proven < at
-    if indication is AdESPassed.OK and has_proof:
-        return TimeJudgement(trusted=True, note=_proof_note(expires, revoked, proven, at), proven_at=proven)
     if indication in _BEFORE_REVOCATION and has_proof and revoked is not None and proven < revoked and proven < expires:
         # the signer failed now only for its revocation (a CRL of its root says when); the
         # timestamp, validated now, proves the signature existed before then
         return TimeJudgement(trusted=True, note=_proof_note(expires, revoked, proven, at), proven_at=proven)
-    if indication in _REVOKED or (revoked is not None and revoked <= proven):
+    if indication in _REVOKED or (revoked is not None and (revoked <= proven or not has_proof)):
         when = f" on {revoked:%Y-%m-%d %H:%M} UTC" if revoked else ""
         return TimeJudgement(
             invalid=(
@@ -120,6 +119,8 @@ def _meaning(indication: AdESSubIndic, proven: datetime, status: SignatureStatus
                 "signature existed before: a report signed after its signer's revocation does not count"
             )
         )
+    if indication is AdESPassed.OK and has_proof:
+        return TimeJudgement(trusted=True, note=_proof_note(expires, revoked, proven, at), proven_at=proven)
     if indication in _EXPIRED or expires < at:
         return TimeJudgement(
             untrusted=(
@@ -140,18 +141,22 @@ def _proof_note(expires: datetime, revoked: datetime | None, proven: datetime, a
 
 
 def _spec(anchors: TrustAnchors) -> SignatureValidationSpec:
-    """AdES validation settings: the anchors, revocation checked where data exists, nothing fetched."""
+    """AdES validation settings: the anchors, revocation checked where data exists, nothing
+    fetched; a signer's revocation data must be fresh for the time it is used at (the time
+    slide of past validation needs that), a TSA's may be old (`TSA_REVINFO_POLICY`)."""
     roots = [asn1_x509.Certificate.load(der) for der in anchors.ders()]
     policy = CertValidationPolicySpec(
         trust_manager=SimpleTrustManager.build(trust_roots=[CertTrustAnchor(root) for root in roots]),
         revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy.from_legacy("soft-fail")),
     )
+    tsa_policy = dataclasses.replace(policy, revinfo_policy=TSA_REVINFO_POLICY)
     knowledge = LocalKnowledge(
         known_crls=[CRLContainer(crl.CertificateList.load(der)) for der in anchors.crls],
         known_ocsps=[OCSPContainer(ocsp.OCSPResponse.load(der)) for der in anchors.ocsps],
     )
     return SignatureValidationSpec(
         cert_validation_policy=policy,
+        ts_cert_validation_policy=tsa_policy,
         revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY),
         local_knowledge=knowledge,
         key_usage_settings=VALIDATION_USAGE,
