@@ -31,7 +31,7 @@ from auditor.archive.checkpoint import (
 from auditor.errors import ArchiveError
 from auditor.files import sha256_bytes
 from auditor.signing import sign_bytes
-from auditor.verify import TrustAnchors
+from auditor.verify import TrustAnchors, verify_paths
 from auditor.verify.archive import verify_archive
 from auditor.verify.detached import check_signature_bytes
 from auditor.verify.status import Findings
@@ -247,6 +247,8 @@ def test_archive_add_brings_a_standalone_report_under_the_ledger(
     ]
     checked = run_cli("verify", str(out), "--trust", str(trust))
     assert checked.returncode == 0, checked.stdout
+    inside = verify_paths([out / added.path], trust)[0]
+    assert inside.notes[-1] == f"the completeness of its reviews is proven by its batch folder's ledger: verify {out}"
     again = run_cli("archive", "add", str(sealed_report), "--to", str(out), "--trust", str(trust))
     assert again.returncode != 0 and again.stderr.count("\n") == 1 and "was added before" in again.stderr
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from auditor.archive.chain import LEDGER_NAME, REPORTS_DIR
 from auditor.files import walk_folder
 from auditor.report_folder import (
     HTML_NAME,
@@ -80,10 +81,14 @@ def verify_folder(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
 def verify_standalone(folder: Path, anchors: TrustAnchors) -> list[FileVerdict]:
     """`verify_folder` of a report folder outside a batch archive, with what it cannot prove."""
     verdicts = verify_folder(folder, anchors)
-    note = (
-        "this report folder stands alone: the completeness of its reviews cannot be proven outside an archive (a "
-        "review removed with its PDF revision leaves no trace); register it with `auditor archive add REPORT --to OUT`"
-    )
+    out = Path(folder).absolute().parent.parent
+    if Path(folder).absolute().parent.name == REPORTS_DIR and os.path.lexists(out / LEDGER_NAME):
+        note = f"the completeness of its reviews is proven by its batch folder's ledger: verify {out}"
+    else:
+        note = (
+            "this report folder stands alone: the completeness of its reviews cannot be proven outside an archive (a "
+            "review removed with its PDF revision leaves no trace); register it with `auditor archive add REPORT --to OUT`"
+        )
     return [verdicts[0].model_copy(update={"notes": [*verdicts[0].notes, note]}), *verdicts[1:]]
 
 
