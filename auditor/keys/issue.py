@@ -74,12 +74,13 @@ class RevocationUrls:
         ]
         return cls(crls[0] if crls else None, ocsps[0] if ocsps else None)
 
-    def extensions(self) -> list[x509.ExtensionType]:
-        """The CRL DP and AIA OCSP extensions for these URLs."""
-        found: list[x509.ExtensionType] = []
-        if self.crl_url:
-            point = x509.DistributionPoint([x509.UniformResourceIdentifier(self.crl_url)], None, None, None)
-            found.append(x509.CRLDistributionPoints([point]))
+    def extensions(self, issuer: x509.Name) -> list[x509.ExtensionType]:
+        """The CRL DP and AIA OCSP extensions of an issued certificate. Without a CRL URL the
+        distribution point names the issuing root itself (a directoryName, RFC 5280 4.2.1.13):
+        its list, `revoked.crl`, reaches verifiers beside the root. A certificate that declares
+        no CRL at all is never checked against one by pyHanko."""
+        crl_name = x509.UniformResourceIdentifier(self.crl_url) if self.crl_url else x509.DirectoryName(issuer)
+        found: list[x509.ExtensionType] = [x509.CRLDistributionPoints([x509.DistributionPoint([crl_name], None, None, None)])]
         if self.ocsp_url:
             access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(self.ocsp_url))
             found.append(x509.AuthorityInformationAccess([access]))
@@ -307,7 +308,7 @@ def _leaf_certificate(
     builder = _builder(name, ca.subject, key, start, end)
     if reviewer:
         builder = builder.add_extension(x509.CertificatePolicies([x509.PolicyInformation(REVIEWER_POLICY, None)]), critical=False)
-    for extension in urls.extensions() if urls else []:
+    for extension in (urls or RevocationUrls()).extensions(ca.subject):
         builder = builder.add_extension(extension, critical=False)
     return (
         builder
