@@ -11,7 +11,7 @@ import pytest
 from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, build_report, make_identities
+from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, build_report, make_identities, templated_report
 from pki import LocalPki
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigSeedSubFilter
@@ -30,6 +30,8 @@ from auditor.keys import (
     revoke,
 )
 from auditor.ltv import B_LT_NOTE, NO_REVOCATION_NOTE
+from auditor.review.fill import reviewer_names, sign_review
+from auditor.review.model import ReviewInput
 from auditor.review.submissions import log_answer, log_submission
 from auditor.signing import seal_fields, sign_bytes, sign_report_folder
 from auditor.verify import verify_paths
@@ -80,6 +82,28 @@ def test_a_seal_without_any_revocation_source_still_signs_b_t(tmp_path: Path, lo
         reader = PdfFileReader(handle)
         assert _timestamped(reader.embedded_signatures[0].signer_info)
         assert "/DSS" not in reader.root
+
+
+def test_a_review_revision_carries_the_reviewers_validation_data_and_verifies(
+    local_pki: LocalPki, pki_seal: SigningIdentity, tmp_path: Path
+) -> None:
+    reviewer = _imported(local_pki, "reviewer", tmp_path / "reviewer")
+    name, role = reviewer_names(reviewer)
+    folder = templated_report(tmp_path / "r", pki_seal)
+    review = ReviewInput(
+        reviewer=name, role=role, authority="May cancel alerts", data_considered="The clip.", decision="confirm",
+        reasons="Two people fight at the platform edge.", minutes=3.0, automation_bias_acknowledged=True,
+    )
+    sign_review(folder / "report.pdf", reviewer, review, tsa_url=local_pki.tsa_url)
+    with (folder / "report.pdf").open("rb") as handle:
+        reader = PdfFileReader(handle)
+        seal, signed = reader.embedded_signatures
+        assert signed.evaluate_signature_coverage() == SignatureCoverageLevel.ENTIRE_FILE and _timestamped(signed.signer_info)
+        before = {c.dump() for c in DocumentSecurityStore.read_dss(reader.get_historical_resolver(seal.signed_revision)).load_certs()}
+        after = {c.dump() for c in DocumentSecurityStore.read_dss(reader).load_certs()}
+    assert _der(reviewer.cert) in after - before  # the review's own revision added the reviewer's validation data
+    verdict = verify_paths([folder / "report.pdf"], local_pki.trust_file)[0]
+    assert verdict.status == "valid", verdict.reasons
 
 
 def test_every_detached_signature_of_a_sealed_folder_is_timestamped(lt_report: Path) -> None:
