@@ -13,9 +13,11 @@ from fixtures.cli import run_cli
 from fixtures.identities import Identities, templated_report
 from fixtures.sealed_batch import anchors, refresh, register, sealed_batch
 
+from auditor.archive import Ledger
 from auditor.archive.chain import LEDGER_NAME, LedgerEntry
 from auditor.archive.checkpoint import last_checkpoint, write_checkpoint
 from auditor.desk.record import review_report
+from auditor.errors import ArchiveError
 from auditor.files import sha256_bytes
 from auditor.review.model import ReviewInput
 from auditor.verify.archive import verify_archive
@@ -131,6 +133,11 @@ def test_a_report_removed_from_the_middle_with_the_chain_recomputed(out: Path, i
         for r in reasons
     ), reasons
     assert "index.csv: fake row 0000000000000002: the ledger registers no report reports/cam1-0002" in reasons
+    Ledger(out).append("report", "09", shutil.copytree(out / "reports/cam1-0001", out / "reports/later"), {})
+    before = (out / LEDGER_NAME).read_bytes()
+    with pytest.raises(ArchiveError, match=r"ledger entry 5 \(checkpoint\): it states 5 entries.*never vouches for an altered ledger"):
+        write_checkpoint(out, identities.seal)
+    assert (out / LEDGER_NAME).read_bytes() == before
 
 
 def test_a_report_removed_from_the_middle_with_the_later_checkpoints_cut_off(out: Path, identities: Identities) -> None:

@@ -96,7 +96,10 @@ def test_ledger_head_prints_the_last_checkpoint_and_seal_seals_an_old_folder(
         f"auditor: error: {old} holds no sealed checkpoint; seal it with `auditor ledger seal {old}`\n"
     )
     sealed = run_cli("ledger", "seal", str(old), "--keys", str(identities.seal_dir), env=_env())
-    assert sealed.stdout == f"sealed 1 ledger entries of {old} (checkpoint: entry 2)\n", sealed.stderr
+    assert sealed.stdout.splitlines() == [
+        f"sealed 1 ledger entries of {old} (checkpoint: entry 2)",
+        f"newly sealed: 1 (report reports/r1); if you did not write them, run `auditor verify {old}`",
+    ], sealed.stderr
     head = run_cli("ledger", "head", str(old))
     assert head.stdout == sha256_bytes(_lines(old)[1]) + "\n"
     assert run_cli("verify", str(old), "--trust", str(trust), "--head", head.stdout.strip()).returncode == 0

@@ -89,7 +89,8 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
     unsealed = run_cli("verify", str(out), "--trust", str(trust))  # the reviewers held no seal: not sealed yet
     assert unsealed.returncode == 1 and "not sealed yet: ledger entries 6 (review reports/" in unsealed.stderr
     sealed = run_cli("ledger", "seal", str(out), "--keys", str(identities.seal_dir), env=env())
-    assert sealed.stdout == f"sealed 9 ledger entries of {out} (checkpoint: entry 10)\n", sealed.stderr
+    assert sealed.stdout.splitlines()[0] == f"sealed 9 ledger entries of {out} (checkpoint: entry 10)", sealed.stderr
+    assert sealed.stdout.splitlines()[1].startswith(f"newly sealed: 6 (review {first.relative_to(out)}), 7 (review")
     checked = run_cli("verify", str(out), "--trust", str(trust))
     assert checked.returncode == 0, checked.stdout
     assert "review 2: CONFIRM by Bob Example (Supervisor)" in checked.stdout

@@ -19,16 +19,17 @@ import asyncio
 import base64
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from asn1crypto import algos
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 
-from auditor.archive.chain import GENESIS, LEDGER_NAME, Chain, LedgerEntry, read_chain, read_ledger_bytes
+from auditor.archive.chain import GENESIS, LEDGER_NAME, SEALS, Chain, LedgerEntry, read_chain, read_ledger_bytes
 from auditor.archive.ledger import Ledger
-from auditor.errors import ArchiveError
+from auditor.errors import ArchiveError, first_problem
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.keys import SigningIdentity
 from auditor.signing import sign_bytes
@@ -69,6 +70,40 @@ def state_of(entries: list[LedgerEntry], head: str) -> LedgerState:
     return LedgerState(entries=len(entries), head=head, kinds=kinds)
 
 
+def false_statements(entries: Sequence[LedgerEntry]) -> list[str]:
+    """A problem for each checkpoint or timestamp of `entries` (a whole ledger, in order) that does
+    not state the ledger before it: entries were removed, inserted or altered before it."""
+    problems = []
+    counts = dict.fromkeys(ENTRY_KINDS, 0)
+    for entry in entries:
+        if entry.kind in SEALS:
+            facts, problem = seal_facts(entry)
+            actual = LedgerState(entries=entry.sequence - 1, head=entry.previous, kinds=dict(counts))
+            if facts is not None and facts.state != actual:
+                problem = (
+                    f"ledger entry {entry.sequence} ({entry.kind}): it states {facts.state.entries} entries ending in "
+                    f"{facts.state.head[:16]}…, the ledger before it holds {actual.entries} ending in "
+                    f"{actual.head[:16]}… ({_difference(facts.state, actual)})"
+                )
+            if problem:
+                problems.append(problem)
+        counts[entry.kind] += 1
+    return problems
+
+
+def seal_facts(entry: LedgerEntry) -> tuple[SealFacts | None, str | None]:
+    """The facts of a checkpoint or timestamp entry, or why they are none."""
+    try:
+        return SealFacts.model_validate(entry.facts), None
+    except ValidationError as exc:
+        return None, f"ledger entry {entry.sequence} ({entry.kind}): not a {entry.kind} ({first_problem(exc, 'facts')})"
+
+
+def _difference(stated: LedgerState, actual: LedgerState) -> str:
+    lost = [f"{stated.kinds.get(kind, 0) - n} {kind}" for kind, n in actual.kinds.items() if stated.kinds.get(kind, 0) > n]
+    return ("missing: " + ", ".join(lost)) if lost else "entries were altered, inserted or removed before it"
+
+
 def checkpoint_hash(line: bytes) -> str:
     """What `auditor ledger head` prints: the SHA-256 of a checkpoint's ledger line (no newline)."""
     return sha256_bytes(line)
@@ -78,12 +113,16 @@ def write_checkpoint(
     out: Path, identity: SigningIdentity, *, tsa_url: str | None = None, witness: Path | None = None
 ) -> LedgerEntry | None:
     """Seal OUT's ledger as it stands: append a checkpoint signed by `identity` (None when the last
-    entry is a checkpoint already: nothing new to seal), and copy its line into `witness`."""
+    entry is a checkpoint already: nothing new to seal), and copy its line into `witness`.
+    ArchiveError when an earlier checkpoint no longer states the ledger before it."""
     ledger = Ledger(out)
 
     def build(chain: Chain) -> tuple[str, dict[str, object]]:
         if chain.entries and chain.entries[-1].kind == "checkpoint":
             raise _AlreadySealed
+        problems = false_statements(chain.entries)
+        if problems:
+            raise ArchiveError(f"{out}: {problems[0]}; a checkpoint never vouches for an altered ledger: not sealed")
         state = state_of(chain.entries, chain.head)
         signature = sign_bytes(state.signed_bytes(), identity, tsa_url=tsa_url, what=f"the checkpoint of {out}")
         return state.head, SealFacts(state=state, signature=_b64(signature)).model_dump(exclude_none=True)

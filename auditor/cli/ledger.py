@@ -10,6 +10,7 @@ from auditor.cli.keys import keys_dir_option, load_signing_identity
 from auditor.cli.output import escaped
 
 WITNESS_ENV = "AUDITOR_WITNESS_DIR"
+MAX_LISTED = 10  # newly sealed entries named by `ledger seal`
 
 witness_option = click.option(
     "--witness", type=click.Path(file_okay=False, path_type=Path), envvar=WITNESS_ENV, default=None,
@@ -46,6 +47,7 @@ def seal_command(out: Path, keys_dir: Path | None, tsa_url: str | None, witness:
     recorded without the seal, and once on a batch folder written before checkpoints. Seal only a
     folder you know to be intact: a checkpoint vouches for what the ledger holds now.
     Passphrase: $AUDITOR_KEY_PASSPHRASE or a prompt."""
+    from auditor.archive.chain import read_chain
     from auditor.archive.checkpoint import write_checkpoint
 
     identity = load_signing_identity(keys_dir)
@@ -54,6 +56,11 @@ def seal_command(out: Path, keys_dir: Path | None, tsa_url: str | None, witness:
         click.echo("nothing to seal: the last ledger entry is a checkpoint already")
         return
     click.echo(escaped(f"sealed {entry.sequence - 1} ledger entries of {out} (checkpoint: entry {entry.sequence})"))
+    entries = read_chain(out).entries[: entry.sequence - 1]
+    start = max((e.sequence for e in entries if e.kind == "checkpoint"), default=0)
+    fresh = [f"{e.sequence} ({e.kind} {e.path})" for e in entries[start:]]
+    more = f" and {len(fresh) - MAX_LISTED} more" if len(fresh) > MAX_LISTED else ""
+    click.echo(escaped(f"newly sealed: {', '.join(fresh[:MAX_LISTED])}{more}; if you did not write them, run `auditor verify {out}`"))
 
 
 COMMANDS = [ledger_group]

@@ -28,12 +28,10 @@ from pathlib import Path
 
 from asn1crypto import cms
 from cryptography import x509
-from pydantic import ValidationError
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 
-from auditor.archive.chain import SEALS, Chain, LedgerEntry
-from auditor.archive.checkpoint import ENTRY_KINDS, LedgerState, SealFacts, archive_id, witness_folder
-from auditor.errors import first_problem
+from auditor.archive.chain import Chain, LedgerEntry
+from auditor.archive.checkpoint import archive_id, false_statements, seal_facts, witness_folder
 from auditor.files import sha256_bytes
 from auditor.keys.certificates import is_reviewer_certificate
 from auditor.verify.detached import check_signature_bytes
@@ -67,7 +65,7 @@ def check_seal(
             f"what it registered cannot be proven; if it is yours and intact, seal it with `auditor ledger seal {out}`"
         )
         return SealCheck(None, findings)
-    findings.invalid += _false_statements(intact)
+    findings.invalid += false_statements(intact)
     last = next((entry for entry in reversed(intact) if entry.kind == "checkpoint"), None)
     if last is None:
         findings.invalid.append(
@@ -93,42 +91,10 @@ def check_seal(
     return SealCheck(last, findings)
 
 
-def _facts(entry: LedgerEntry) -> tuple[SealFacts | None, str | None]:
-    try:
-        return SealFacts.model_validate(entry.facts), None
-    except ValidationError as exc:
-        return None, f"ledger entry {entry.sequence} ({entry.kind}): not a {entry.kind} ({first_problem(exc, 'facts')})"
-
-
-def _false_statements(entries: Sequence[LedgerEntry]) -> list[str]:
-    """A problem for each checkpoint or timestamp that does not state the ledger before it."""
-    problems = []
-    counts = dict.fromkeys(ENTRY_KINDS, 0)
-    for entry in entries:
-        if entry.kind in SEALS:
-            facts, problem = _facts(entry)
-            actual = LedgerState(entries=entry.sequence - 1, head=entry.previous, kinds=dict(counts))
-            if facts is not None and facts.state != actual:
-                problem = (
-                    f"ledger entry {entry.sequence} ({entry.kind}): it states {facts.state.entries} entries ending in "
-                    f"{facts.state.head[:16]}…, the ledger before it holds {actual.entries} ending in "
-                    f"{actual.head[:16]}… ({_difference(facts.state, actual)})"
-                )
-            if problem:
-                problems.append(problem)
-        counts[entry.kind] += 1
-    return problems
-
-
-def _difference(stated: LedgerState, actual: LedgerState) -> str:
-    lost = [f"{stated.kinds.get(kind, 0) - n} {kind}" for kind, n in actual.kinds.items() if stated.kinds.get(kind, 0) > n]
-    return ("missing: " + ", ".join(lost)) if lost else "entries were altered, inserted or removed before it"
-
-
 def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> None:
     """The signature of the last checkpoint: intact, over its statement, by a seal under the roots."""
     name = f"ledger entry {entry.sequence} (checkpoint)"
-    facts, problem = _facts(entry)
+    facts, problem = seal_facts(entry)
     signature = _decoded(facts.signature if facts else None, name)
     if facts is None or isinstance(signature, str):
         findings.invalid.append(problem or str(signature))
@@ -176,7 +142,7 @@ def _by_reviewer(signature: bytes, summary: SignatureSummary) -> bool:
 def _check_timestamp(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> None:
     """The last archive timestamp: its token is intact, over its statement, by a trusted authority."""
     name = f"ledger entry {entry.sequence} (archive timestamp)"
-    facts, problem = _facts(entry)
+    facts, problem = seal_facts(entry)
     token = _decoded(facts.token if facts else None, name)
     if facts is None or isinstance(token, str):
         findings.invalid.append(problem or str(token).replace("signature", "token"))
