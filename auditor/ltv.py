@@ -20,7 +20,8 @@ note says. A TSA chain that cannot be built leaves out only the TSA's validation
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import InvalidCertificateError, PathBuildingError, PathValidationError
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.path import ValidationPath
 
 from auditor.errors import SigningError
@@ -80,7 +82,19 @@ def seal_note(identity: SigningIdentity) -> str:
     return B_LT_NOTE if has_revocation_source(identity) else NO_REVOCATION_NOTE
 
 
-async def signing_context(identity: SigningIdentity, stamper: TimeStamper | None) -> ValidationContext | None:
+@asynccontextmanager
+async def fetcher() -> AsyncIterator[AIOHttpFetcherBackend]:
+    """The HTTP client validation data is fetched with, closed when the work is done."""
+    backend = AIOHttpFetcherBackend()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+async def signing_context(
+    identity: SigningIdentity, stamper: TimeStamper | None, backend: AIOHttpFetcherBackend
+) -> ValidationContext | None:
     """The context pyHanko validates the signer (and TSA) with before signing, recording what it
     used; None without a revocation source. A certificate the local list revokes is refused."""
     crl = find_local_crl(identity.paths.folder, identity.root)
@@ -94,6 +108,7 @@ async def signing_context(identity: SigningIdentity, stamper: TimeStamper | None
         crls=[crl.public_bytes(serialization.Encoding.DER)] if crl is not None else [],
         allow_fetching=_has_urls(identity),
         revocation_mode="soft-fail",
+        fetcher_backend=backend,
     )
 
 

@@ -68,7 +68,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from auditor.errors import ArchiveError, SigningError
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity, create_identity, find_local_crl, load_identity
-from auditor.ltv import check_not_revoked, seal_note, signing_context, timestamper
+from auditor.ltv import check_not_revoked, fetcher, seal_note, signing_context, timestamper
 from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
 
 TSA_ENV = "AUDITOR_TSA_URL"
@@ -174,21 +174,26 @@ def sign_revision(
     (B-LT, `auditor.ltv`). Call it inside `signing_errors`."""
     _align_producer(writer)
     stamper = timestamper(tsa_url)
-    context = asyncio.run(signing_context(identity, stamper))
-    meta = signers.PdfSignatureMetadata(
-        field_name=field_name,
-        reason=reason,
-        md_algorithm=_DIGEST,
-        subfilter=fields.SigSeedSubFilter.PADES,
-        certify=certify,
-        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
-        embed_validation_info=context is not None,
-        signer_key_usage=set(),  # key usage is judged by `auditor verify` (and at import), not here
-        validation_context=context,
-        dss_settings=DSSContentSettings(placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE, include_vri=False),
-    )
-    signer = _Pdf17Signer(meta, _signer(identity), timestamper=stamper, stamp_style=stamp_style)
-    return signer.sign_pdf(writer).getvalue()
+
+    async def sign() -> bytes:
+        async with fetcher() as backend:
+            context = await signing_context(identity, stamper, backend)
+            meta = signers.PdfSignatureMetadata(
+                field_name=field_name,
+                reason=reason,
+                md_algorithm=_DIGEST,
+                subfilter=fields.SigSeedSubFilter.PADES,
+                certify=certify,
+                docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+                embed_validation_info=context is not None,
+                signer_key_usage=set(),  # key usage is judged by `auditor verify` (and at import), not here
+                validation_context=context,
+                dss_settings=DSSContentSettings(placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE, include_vri=False),
+            )
+            signer = _Pdf17Signer(meta, _signer(identity), timestamper=stamper, stamp_style=stamp_style)
+            return (await signer.async_sign_pdf(writer)).getvalue()
+
+    return asyncio.run(sign())
 
 
 def _align_producer(writer: IncrementalPdfFileWriter) -> None:

@@ -21,7 +21,7 @@ from pyhanko.sign.validation import DocumentSecurityStore
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from auditor.archive import Ledger
-from auditor.archive.extend import TIMESTAMP_FIELD, extend_archive, extend_report_folder, extension_context
+from auditor.archive.extend import TIMESTAMP_FIELD, ExtensionTrust, extend_archive, extend_report_folder
 from auditor.errors import ArchiveError
 from auditor.keys import SigningIdentity, import_identity, load_identity
 from auditor.signing import sign_report_folder
@@ -56,9 +56,9 @@ def extended(lt_folder: Path, local_pki: LocalPki, tmp_path: Path) -> Path:
     return folder
 
 
-def _context(local_pki: LocalPki):  # type: ignore[no-untyped-def]
+def _context(local_pki: LocalPki) -> ExtensionTrust:
     anchors = load_trust(local_pki.trust_file)
-    return extension_context(anchors.certs, anchors.crls)
+    return ExtensionTrust(anchors.certs, anchors.crls)
 
 
 def test_extend_adds_one_revision_a_document_timestamp_over_fresh_validation_data(
@@ -77,6 +77,11 @@ def test_extend_adds_one_revision_a_document_timestamp_over_fresh_validation_dat
     sealed_at = PdfFileReader(_stream(before)).embedded_signatures[0].self_reported_timestamp
     assert len(times) >= 2 and max(times) >= sealed_at, "no OCSP response fetched at extension time"
     assert after[:8] == b"%PDF-1.7"  # PDF/A-3 keeps its version
+    with (extended / "report.pdf").open("rb") as handle:
+        reader = PdfFileReader(handle)
+        xmp = reader.root["/Metadata"].data.decode("utf-8")
+        assert "/Version" not in reader.root and 'pdfaid:part="3"' in xmp
+        assert f'pdf:Producer="{reader.trailer["/Info"]["/Producer"]}"' in xmp
 
 
 def test_extend_again_chains_a_second_document_timestamp(extended: Path, local_pki: LocalPki) -> None:
@@ -105,7 +110,7 @@ def test_the_cli_extends_a_report_folder_and_refuses_without_a_tsa(lt_folder: Pa
     refused = _auditor("archive", "extend", str(folder), "--trust", str(local_pki.trust_file), env=env)
     assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "no timestamp authority" in refused.stderr
     done = _auditor("archive", "extend", str(folder), "--tsa-url", local_pki.long_tsa_url, "--trust", str(local_pki.trust_file), env=env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and done.stderr == "", done.stderr  # no warning of an unclosed HTTP session either
     assert f"({TIMESTAMP_FIELD}1)" in done.stdout and "1 of 1 PDFs extended" in done.stdout
 
 

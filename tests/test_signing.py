@@ -50,6 +50,7 @@ def test_signed_pdf_stays_pdfa3b(sealed_report: Path) -> None:
     widget = sig.sig_field
     assert list(widget["/Rect"]) == [0, 0, 0, 0] and int(widget["/F"]) & 4  # invisible, print flag
     assert reader.root["/Names"]["/EmbeddedFiles"]["/Names"][0] == "evidence.json"
+    assert "/DSS" in reader.root  # B-LT: the keys folder's CRL and the chain, inside the PDF/A
 
 
 def test_p256_signature_keeps_pdf_17(tmp_path: Path, unsigned_report: Path) -> None:

@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import io
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.sign.validation.dss import collect_validation_info
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import InvalidCertificateError, PathBuildingError, PathValidationError
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.path import ValidationPath
 
 from auditor.archive.chain import LedgerEntry, read_chain
@@ -47,7 +47,7 @@ from auditor.archive.checkpoint import timestamp_ledger
 from auditor.archive.ledger import Ledger
 from auditor.errors import ArchiveError
 from auditor.files import atomic_write_bytes, sha256_bytes
-from auditor.ltv import LtvTimeStamper
+from auditor.ltv import LtvTimeStamper, fetcher
 from auditor.report_folder import PDF_NAME
 
 TIMESTAMP_FIELD = "AuditorArchiveTimestamp"
@@ -66,19 +66,26 @@ class Extended:
     problem: str | None = None
 
 
-def extension_context(roots: Sequence[x509.Certificate], crls: Sequence[bytes] = ()) -> ValidationContext:
-    """The context validation data is gathered with: `roots` (the seals' and the TSAs'), local
-    revocation lists (`crls`, DER), and the CRL/OCSP URLs the certificates themselves name."""
-    return ValidationContext(
-        trust_roots=[_asn1(c) for c in roots], crls=list(crls), allow_fetching=True, revocation_mode="soft-fail"
-    )
+@dataclass(frozen=True)
+class ExtensionTrust:
+    """What validation data is gathered with: the roots of the seals and the TSAs, and local
+    revocation lists (DER); the CRL/OCSP URLs the certificates name are fetched too."""
+
+    roots: tuple[x509.Certificate, ...]
+    crls: tuple[bytes, ...] = ()
+
+    def context(self, backend: AIOHttpFetcherBackend) -> ValidationContext:
+        return ValidationContext(
+            trust_roots=[_asn1(c) for c in self.roots], crls=list(self.crls), allow_fetching=True,
+            revocation_mode="soft-fail", fetcher_backend=backend,
+        )
 
 
-def extend_pdf(pdf: Path, tsa_url: str, context: ValidationContext) -> Extended:
+def extend_pdf(pdf: Path, tsa_url: str, trust: ExtensionTrust) -> Extended:
     """Add DSS + document timestamp to `pdf` in one revision, written atomically."""
     data = _read(pdf)
     try:
-        new = asyncio.run(_extended(data, LtvTimeStamper(tsa_url), context))
+        new = asyncio.run(_extended(data, LtvTimeStamper(tsa_url), trust))
     except _PATH_ERRORS as exc:
         return Extended(pdf, None, f"a signer's certificate does not validate now ({exc}); run `auditor verify`")
     except (TimestampRequestError, OSError) as exc:
@@ -89,12 +96,12 @@ def extend_pdf(pdf: Path, tsa_url: str, context: ValidationContext) -> Extended:
     return Extended(pdf, new[1])
 
 
-def extend_report_folder(folder: Path, tsa_url: str, context: ValidationContext) -> Extended:
+def extend_report_folder(folder: Path, tsa_url: str, trust: ExtensionTrust) -> Extended:
     """Extend a standalone report folder's PDF (the manifest accepts later revisions after the sealed bytes)."""
-    return extend_pdf(Path(folder) / PDF_NAME, tsa_url, context)
+    return extend_pdf(Path(folder) / PDF_NAME, tsa_url, trust)
 
 
-def extend_archive(out: Path, tsa_url: str, context: ValidationContext) -> list[Extended]:
+def extend_archive(out: Path, tsa_url: str, trust: ExtensionTrust) -> list[Extended]:
     """Extend every registered report PDF of the batch folder `out` that matches its ledger
     entry, register each as an "extension" amendment, then timestamp the ledger."""
     out = Path(out)
@@ -104,13 +111,13 @@ def extend_archive(out: Path, tsa_url: str, context: ValidationContext) -> list[
     amendments = amendments_of(chain.entries)
     ledger, results = Ledger(out), []
     for entry in (e for e in chain.entries if e.kind == "report"):
-        results.append(_extend_registered(out, ledger, entry, amendments.get(entry.path, []), tsa_url, context))
+        results.append(_extend_registered(out, ledger, entry, amendments.get(entry.path, []), tsa_url, trust))
     timestamp_ledger(out, tsa_url)
     return results
 
 
 def _extend_registered(
-    out: Path, ledger: Ledger, entry: LedgerEntry, amendments: list[LedgerEntry], tsa_url: str, context: ValidationContext
+    out: Path, ledger: Ledger, entry: LedgerEntry, amendments: list[LedgerEntry], tsa_url: str, trust: ExtensionTrust
 ) -> Extended:
     folder = out / entry.path
     pdf = folder / PDF_NAME
@@ -120,7 +127,7 @@ def _extend_registered(
         path, problem = problems[0]
         return Extended(pdf, None, f"ledger entry {entry.sequence} ({entry.path}): {path}: {problem}; not extended, run `auditor verify {out}`")
     before = _read(pdf)
-    done = extend_pdf(pdf, tsa_url, context)
+    done = extend_pdf(pdf, tsa_url, trust)
     if done.field is not None:
         _register(ledger, folder, len(before), sha256_bytes(before), done.field)
     return done
@@ -156,19 +163,20 @@ def _register(ledger: Ledger, folder: Path, size: int, sha256: str, field: str) 
     ledger.append("extension", key, folder.absolute(), facts, only=[PDF_NAME])
 
 
-async def _extended(data: bytes, stamper: LtvTimeStamper, context: ValidationContext) -> tuple[bytes, str]:
+async def _extended(data: bytes, stamper: LtvTimeStamper, trust: ExtensionTrust) -> tuple[bytes, str]:
     """`data` with one more revision: DSS for every signature in it, and a document timestamp."""
     reader = PdfFileReader(io.BytesIO(data))
-    paths = await _validation_paths(reader, context)
     field = f"{TIMESTAMP_FIELD}{1 + len(reader.embedded_timestamp_signatures)}"
-    writer = IncrementalPdfFileWriter(io.BytesIO(data))
-    output = await PdfTimeStamper(stamper, field_name=field).async_timestamp_pdf(
-        writer,
-        "sha256",
-        validation_context=context,
-        validation_paths=paths,
-        dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False),
-    )
+    async with fetcher() as backend:
+        context = trust.context(backend)
+        paths = await _validation_paths(reader, context)
+        output = await PdfTimeStamper(stamper, field_name=field).async_timestamp_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(data)),
+            "sha256",
+            validation_context=context,
+            validation_paths=paths,
+            dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False),
+        )
     return output.getvalue(), field
 
 

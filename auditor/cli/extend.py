@@ -26,18 +26,18 @@ def extend_command(target: Path, tsa_url: str | None, trust: Path | None) -> Non
     is a ledger amendment that only adds to the registered PDF. Exit 1 when a PDF was left as it
     was (each one is named, with why)."""
     from auditor.archive.chain import LEDGER_NAME
-    from auditor.archive.extend import extend_archive, extend_report_folder, extension_context
+    from auditor.archive.extend import ExtensionTrust, extend_archive, extend_report_folder
     from auditor.report_folder import PDF_NAME
     from auditor.verify import load_trust
 
     if not tsa_url:
         raise ArchiveError(f"no timestamp authority: give --tsa-url URL (or set {TSA_ENV})")
     anchors = load_trust(trust)
-    context = extension_context(anchors.certs, anchors.crls)
+    trust_data = ExtensionTrust(anchors.certs, anchors.crls)
     if (target / LEDGER_NAME).is_file():
-        results = extend_archive(target, tsa_url, context)
+        results = extend_archive(target, tsa_url, trust_data)
     elif (target / PDF_NAME).is_file():
-        results = [extend_report_folder(target, tsa_url, context)]
+        results = [extend_report_folder(target, tsa_url, trust_data)]
     else:
         raise ArchiveError(f"{target} is neither a batch folder (no {LEDGER_NAME}) nor a report folder (no {PDF_NAME})")
     for done in results:
