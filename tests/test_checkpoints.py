@@ -9,6 +9,7 @@ import io
 import json
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,18 @@ def test_an_interrupted_batch_run_is_sealed_on_the_way_out(
         run.run_batch(BatchInputs(), out, settings, SealSettings(identities.seal), open_executor)
     assert [LedgerEntry.model_validate_json(line).kind for line in _lines(out)] == ["report", "checkpoint"]
     assert verify_archive(out, anchors(identities.seal))[0].reasons == []
+
+
+def test_the_queue_and_its_index_refresh_drop_a_fake_reported_row(out: Path, identities: Identities) -> None:
+    from fixtures.sealed_batch import refresh
+
+    from auditor.desk.queue import review_queue
+    from auditor.desk.reviews import VerifiedFolders
+
+    _rewrite_csv(out, lambda rows: [*rows, {**rows[0], "detection_id": "f" * 16, "report": "reports/cam1-0099"}])
+    assert _reasons(out, anchors(identities.seal))
+    items = review_queue(out, VerifiedFolders(anchors(identities.seal)), datetime.now(UTC))
+    assert sorted(item.folder.name for item in items) == ["cam1-0001", "cam1-0002"]
+    refresh(out, identities.seal)
+    assert "cam1-0099" not in (out / "index.csv").read_text()
+    assert _reasons(out, anchors(identities.seal)) == []
