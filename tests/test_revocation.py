@@ -13,10 +13,13 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from fixtures.cli import run_cli
-from fixtures.identities import build_report
+from fixtures.identities import build_report, templated_report
 from pki import LocalPki
 
+from auditor.errors import SigningError
 from auditor.keys import CRL_FILE, RevocationUrls, create_identity, load_identity, read_certificates
+from auditor.review.fill import sign_review
+from auditor.review.model import ReviewInput
 from auditor.signing import sign_report_folder
 from auditor.verify import verify_paths
 
@@ -110,6 +113,20 @@ def test_revoke_a_reviewer_backdated_then_the_seal(keys: Path) -> None:
     assert {e.serial_number for e in crl} == {jane.serial_number, _cert(folder).serial_number}
     shown = run_cli("keys", "show", "--keys", str(folder / "reviewers" / "jane-doe"), env=_env())
     assert f"REVOKED as of {at:%Y-%m-%d %H:%M} UTC" in shown.stdout
+
+
+def test_a_revoked_reviewer_signs_no_review(keys: Path, tmp_path: Path) -> None:
+    folder = shutil.copytree(keys, tmp_path / "keys")
+    seal = load_identity(folder, SEAL_PASSPHRASE)
+    report = templated_report(tmp_path / "r", seal)
+    jane = load_identity(folder / "reviewers" / "jane-doe", REVIEWER_PASSPHRASE)
+    assert run_cli("keys", "revoke", "--keys", str(folder), "--reviewer", "Jane Doe", env=_env()).returncode == 0
+    review = ReviewInput(reviewer="Jane Doe", role="Duty officer", authority="May cancel alerts", data_considered="The clip.",
+                         decision="confirm", reasons="A fight.", minutes=2.0, automation_bias_acknowledged=True)
+    before = (report / "report.pdf").read_bytes()
+    with pytest.raises(SigningError, match="Jane Doe was revoked as of"):
+        sign_review(report / "report.pdf", jane, review)
+    assert (report / "report.pdf").read_bytes() == before
 
 
 @pytest.mark.parametrize(
