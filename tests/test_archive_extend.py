@@ -4,6 +4,7 @@ against the local PKI on loopback."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import shutil
@@ -178,6 +179,20 @@ def test_a_run_killed_before_its_ledger_line_is_finished_by_the_next(batch: Path
     first = [e for e in Ledger(batch).entries() if e.kind == "extension" and e.path == "reports/cam1-0001"]
     assert [e.facts["document_timestamp"] for e in first] == [f"{TIMESTAMP_FIELD}1", f"{TIMESTAMP_FIELD}2"]
     assert {v.status for v in verify_paths([batch], local_pki.trust_file)} == {"valid"}
+
+
+def test_an_extended_pdf_verifies_valid_in_2040(extended: Path, local_pki: LocalPki) -> None:
+    """Ten years and more after the seal's end (2 years) and its first TSA's (3 years): the
+    document timestamp of the long-lived TSA carries the PDF, offline (verify fetches nothing)."""
+    assert local_pki.leaf_expiry + dt.timedelta(days=3650) < dt.datetime(2040, 1, 1, tzinfo=dt.UTC)
+    run = subprocess.run(
+        ["faketime", "2040-01-01 12:00:00", sys.executable, "-m", "auditor", "verify", str(extended / "report.pdf"),
+         "--trust", str(local_pki.trust_file)],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "expired on" in run.stdout and "a trusted timestamp proves the signature existed" in run.stdout, run.stdout
+    assert f"document timestamp {TIMESTAMP_FIELD}1" in run.stdout
 
 
 def _nss_db(folder: Path, local_pki: LocalPki) -> Path:
