@@ -123,12 +123,16 @@ def _resign(out: Path, signer: object) -> None:
     (out / LEDGER_NAME).write_bytes(b"".join(line + b"\n" for line in [*lines[:-1], json.dumps(entry).encode()]))
 
 
-def test_a_checkpoint_by_a_key_outside_the_trusted_root_is_untrusted(out: Path, identities: Identities, trust: Path) -> None:
+def test_a_checkpoint_by_a_key_outside_the_trusted_root_fails(out: Path, identities: Identities, trust: Path) -> None:
     _resign(out, identities.stranger)
     run = run_cli("verify", str(out), "--trust", str(trust))
-    assert run.returncode == 8, run.stdout
-    assert f"UNTRUSTED  {out / LEDGER_NAME}" in run.stdout
+    assert run.returncode == 1, run.stdout  # the reports verify under the root: the ledger was sealed by someone else
+    assert f"INVALID    {out / LEDGER_NAME}" in run.stdout
     assert "  - ledger entry 6 (checkpoint): signer O=Test Org,CN=Test seal does not chain to the trusted root" in run.stdout
+    assert "while the reports are sealed under it: the ledger was sealed by someone else" in run.stdout
+    assert run.stderr.startswith("auditor: verify: ledger entry 6 (checkpoint): signer O=Test Org,CN=Test seal does not")
+    stranger = verify_archive(out, anchors(identities.stranger))  # under the stranger's root the reports are the foreign ones
+    assert stranger[0].status == "valid" and {v.status for v in stranger if v.kind == "pdf"} == {"untrusted"}
 
 
 def test_a_checkpoint_signed_by_a_reviewer_is_invalid(out: Path, identities: Identities) -> None:

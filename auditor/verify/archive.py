@@ -40,7 +40,7 @@ from auditor.archive.index import INDEX_CSV, INDEX_HTML, IndexRow, registered_ro
 from auditor.errors import ArchiveError
 from auditor.report_folder import MANIFEST_NAME, SIGNATURE_SUFFIX
 from auditor.verify.batch_index import check_index, describe, reviews_of, state_of
-from auditor.verify.checkpoints import check_seal
+from auditor.verify.checkpoints import SealCheck, check_seal
 from auditor.verify.folder import verify_folder
 from auditor.verify.status import FileVerdict, Findings
 from auditor.verify.trust import TrustAnchors
@@ -93,6 +93,8 @@ def verify_archive(
             broken += _expect_row(out, entry, found, now, expected)
         verdicts += found
     seal = check_seal(out, chain, data.split(b"\n")[: chain.lines], anchors, head, witness)
+    if seal.foreign and any(v.kind == "pdf" and v.status == "valid" for v in verdicts):
+        _resealed_by_someone_else(seal)
     ledger = _ledger_findings(chain, broken, seal.findings)
     index = _verdict(out / INDEX_CSV, check_index(out, expected, now), anchors)
     return [_verdict(out / LEDGER_NAME, ledger, anchors), *verdicts, *_unregistered(out, registered, anchors), index]
@@ -109,6 +111,16 @@ def _expect_row(
     found = reviews_of(out / entry.path, verdicts)
     expected[entry.path] = row.model_copy(update={"review": describe(state_of(found, now), found.problem)})
     return []
+
+
+def _resealed_by_someone_else(seal: SealCheck) -> None:
+    """A checkpoint signer outside the trusted roots, in a folder whose reports verify under them:
+    the ledger was sealed by someone else (a rewritten ledger signed with another key)."""
+    findings = seal.findings
+    findings.untrusted = [reason for reason in findings.untrusted if reason not in seal.foreign]
+    findings.invalid += [
+        f"{reason}, while the reports are sealed under it: the ledger was sealed by someone else" for reason in seal.foreign
+    ]
 
 
 def _ledger_findings(chain: Chain, broken: list[str], seal: Findings) -> Findings:

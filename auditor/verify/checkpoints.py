@@ -46,10 +46,12 @@ _WITNESSED = re.compile(r"^(\d{9})\.json$")
 
 @dataclass(frozen=True)
 class SealCheck:
-    """What the ledger's seal shows: the last checkpoint (None when none), and the findings."""
+    """What the ledger's seal shows: the last checkpoint (None when none), the findings, and why
+    its signer does not chain to the trusted roots (if so)."""
 
     checkpoint: LedgerEntry | None
     findings: Findings
+    foreign: tuple[str, ...] = ()
 
 
 def check_seal(
@@ -67,6 +69,7 @@ def check_seal(
         return SealCheck(None, findings)
     findings.invalid += false_statements(intact)
     last = next((entry for entry in reversed(intact) if entry.kind == "checkpoint"), None)
+    foreign: list[str] = []
     if last is None:
         findings.invalid.append(
             f"no sealed checkpoint: nothing proves that entries were not removed (a folder written before "
@@ -74,7 +77,7 @@ def check_seal(
             f"`auditor ledger seal {out}`"
         )
     else:
-        _check_checkpoint(last, anchors, findings)
+        foreign = _check_checkpoint(last, anchors, findings)
         findings.invalid += _unsealed(out, intact[last.sequence :])
         findings.notes.append(
             f"sealed up to ledger entry {last.sequence} of {chain.lines} (checkpoint SHA-256 "
@@ -88,17 +91,18 @@ def check_seal(
         findings.invalid += _head_problems(head, lines, intact)
     if witness is not None:
         findings.invalid += _witness_problems(witness, chain, lines)
-    return SealCheck(last, findings)
+    return SealCheck(last, findings, tuple(foreign))
 
 
-def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> None:
-    """The signature of the last checkpoint: intact, over its statement, by a seal under the roots."""
+def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> list[str]:
+    """The signature of the last checkpoint: intact, over its statement, by a seal under the roots;
+    returns why its signer is not trusted, if so."""
     name = f"ledger entry {entry.sequence} (checkpoint)"
     facts, problem = seal_facts(entry)
     signature = _decoded(facts.signature if facts else None, name)
     if facts is None or isinstance(signature, str):
         findings.invalid.append(problem or str(signature))
-        return
+        return []
     found = Findings()
     try:
         summaries = check_signature_bytes(facts.state.signed_bytes(), signature, name, anchors, found)
@@ -115,6 +119,7 @@ def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findi
         proof = " (timestamped)" if first.timestamped else ""
         findings.notes.append(f"{name}: signed by {first.signer}{when}{proof}")
     findings.notes += [f"{name}: {note}" for note in found.notes]
+    return found.untrusted
 
 
 def _decoded(text: str | None, name: str) -> bytes | str:
