@@ -4,8 +4,9 @@ Every field is optional. A field the profile leaves out is shown as "not provide
 report and listed in its completeness section; it is never dropped. See
 `examples/deployment-profile.toml` for a commented example.
 
-The profile file may also name the operator's own templates (`templates_dir`) and a witness
-folder for ledger checkpoints (`witness_dir`). These settings belong to the machine, not to the report: it is returned beside the profile by
+The profile file may also name the operator's own templates (`templates_dir`), a witness
+folder for ledger checkpoints (`witness_dir`) and a timestamp authority (`tsa_url`, an http(s)
+URL; `--tsa-url` overrides it). These settings belong to the machine, not to the report: it is returned beside the profile by
 `read_profile` and never enters an evidence record, so a record can never choose the code that
 renders it.
 """
@@ -76,6 +77,9 @@ class DeploymentProfile(_Section):
         return data
 
 
+_MAX_URL = 2000
+
+
 @dataclass(frozen=True)
 class ProfileFile:
     """A deployment profile as read from the operator's disk, with the operator's own settings."""
@@ -83,6 +87,7 @@ class ProfileFile:
     profile: DeploymentProfile
     templates_dir: Path | None = None
     witness_dir: Path | None = None  # receives a copy of every ledger checkpoint (auditor.archive.checkpoint)
+    tsa_url: str | None = None  # RFC 3161 timestamp authority for seals, reviews, submissions and checkpoints
 
 
 def load_profile(path: Path) -> DeploymentProfile:
@@ -103,6 +108,7 @@ def read_profile(path: Path) -> ProfileFile:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ReportError(f"deployment profile {path} is not valid TOML ({exc}); fix the file") from exc
     templates, witness = (_folder_setting(path, data, name) for name in ("templates_dir", "witness_dir"))
+    tsa_url = _url_setting(path, data, "tsa_url")
     try:
         profile = DeploymentProfile.model_validate(data)
     except ValidationError as exc:
@@ -110,7 +116,19 @@ def read_profile(path: Path) -> ProfileFile:
             f"deployment profile {path}: {first_problem(exc, 'profile')}; "
             "compare with examples/deployment-profile.toml"
         ) from exc
-    return ProfileFile(profile, templates, witness)
+    return ProfileFile(profile, templates, witness, tsa_url)
+
+
+def _url_setting(path: Path, data: dict[str, Any], name: str) -> str | None:
+    """A machine setting of the profile file (an http(s) URL), taken out of `data`: never a report fact."""
+    value = data.pop(name, None)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or len(value) > _MAX_URL:
+        raise ReportError(f"deployment profile {path}: {name} must be an http:// or https:// URL in quotes")
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise ReportError(f"deployment profile {path}: {name} holds a space or control character; give the URL alone")
+    return value
 
 
 def _folder_setting(path: Path, data: dict[str, Any], name: str) -> Path | None:

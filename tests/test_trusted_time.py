@@ -22,18 +22,23 @@ from fixtures.cli import CliRun, run_cli
 from fixtures.identities import PASSPHRASE
 from fixtures.report_records import full_profile, make_report_folder
 from pki import LocalPki
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers, timestamps
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.validation import add_validation_info
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
+from auditor.errors import ReportError
 from auditor.evidence import SealInfo, write_record
 from auditor.keys import SigningIdentity, load_identity
 from auditor.keys.imports import import_identity
+from auditor.profile import read_profile
 from auditor.report import write_report
+from auditor.review.submissions import log_submission
 from auditor.signing import seal_fields, sign_report_folder
 
 
@@ -112,6 +117,7 @@ def reports(local_pki: LocalPki, tmp_path_factory: pytest.TempPathFactory) -> Re
     _, reviewer = _identity(local_pki, "reviewer", base / "keys")
     timestamped = _report(base / "timestamped", seal, local_pki.tsa_url)
     _review(timestamped, reviewer, local_pki.tsa_url)
+    log_submission(timestamped, "The person concerned", "I was only hugging my brother.", [], seal, tsa_url=local_pki.tsa_url)
     lta = shutil.copytree(timestamped, base / "lta")
     extend_lta(lta / "report.pdf", local_pki)
     trust = base / "trust"
@@ -153,7 +159,10 @@ def test_a_timestamped_report_stays_valid_after_its_certificate_expired(reports:
     run = verify_at(when, str(reports.timestamped), "--trust", str(reports.trust))
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"certificate expired on {reports.pki.leaf_expiry:%Y-%m-%d}" in run.stdout
-    assert "a trusted timestamp proves the signature existed on" in run.stdout
+    proven = "certificate expired on {:%Y-%m-%d}; a trusted timestamp proves the signature existed on"
+    for name in ("signature AuditorSeal", "signature review1.signature", "review-1.json.p7s", "submission-1.json.p7s"):
+        assert f"{name}: {proven.format(reports.pki.leaf_expiry)}" in run.stdout, name
+    assert run.stdout.count("VALID      ") == 6  # report.pdf, .html, evidence.json, manifest, review, submission
 
 
 def test_without_a_timestamp_expiry_is_untrusted_and_says_why(reports: Reports) -> None:
@@ -226,3 +235,64 @@ def test_pdfsig_and_pyhanko_agree_with_verify_on_the_b_lta_report(reports: Repor
     assert legacy.returncode == 0 and legacy.stdout.count(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>") == 2, legacy.stdout
     assert ades.returncode == 0, ades.stdout + ades.stderr[-2000:]
     assert poppler.stdout.count("Signature is Valid.") == 2 and poppler.stdout.count("Certificate is Trusted.") == 2, poppler.stdout
+
+
+def test_verify_at_validates_as_of_that_time(reports: Reports, tmp_path: Path) -> None:
+    """--at moves the validation time without faketime: after expiry the untimestamped report has
+    no proof of time; before the revocation, the revoked-later seal's report counts; a bad time is
+    one line."""
+    pki = reports.pki
+    later = f"{pki.leaf_expiry + dt.timedelta(days=30):%Y-%m-%dT%H:%M:%S}Z"
+    plain = verify_at(None, str(reports.plain / "report.pdf"), "--trust", str(reports.trust), "--at", later)
+    assert plain.returncode == 8 and "no proof of time" in plain.stdout, plain.stdout
+    assert "validated as of" in plain.stdout
+    stamped = verify_at(None, str(reports.timestamped / "report.pdf"), "--trust", str(reports.trust), "--at", later)
+    assert stamped.returncode == 0, stamped.stdout
+    trust = shutil.copytree(reports.trust, tmp_path / "trust")
+    (trust / "revoked.crl").write_bytes(pki.crl_der(pki.revoked_later + dt.timedelta(minutes=90)))
+    after = f"{pki.revoked_later + dt.timedelta(minutes=90):%Y-%m-%dT%H:%M:%S}+00:00"
+    revoked = verify_at(None, str(reports.revoked / "report.pdf"), "--trust", str(trust), "--at", after)
+    assert revoked.returncode == 1 and "was revoked on" in revoked.stdout, revoked.stdout
+    bad = verify_at(None, str(reports.plain / "report.pdf"), "--at", "next tuesday")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not an ISO 8601 time" in bad.stderr, bad.stderr
+
+
+def _append(pdf: Path, out: Path, change: str, extra: asn1_x509.Certificate) -> None:
+    """An unsigned incremental update after everything: a new info entry, or a DSS-only update
+    (adding `extra`, a certificate the DSS does not hold yet)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf.read_bytes()))
+    if change == "info":
+        title = generic.DictionaryObject({generic.NameObject("/Title"): generic.TextStringObject("rewritten")})
+        writer.set_info(writer.add_object(title))
+    else:
+        DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=[extra])
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    out.write_bytes(buffer.getvalue())
+
+
+@pytest.mark.parametrize(("source", "change", "expected"), [
+    ("lta", "info", "content was appended after the last document timestamp"),
+    ("lta", "dss", "content was appended after the last document timestamp"),
+    ("timestamped", "dss", "content was appended after the last signature"),
+])
+def test_only_a_timestamp_may_end_a_report(reports: Reports, tmp_path: Path, source: str, change: str, expected: str) -> None:
+    """After the last document timestamp, one DSS update with its validation data may follow
+    (pyHanko writes it so); a second unsigned update (a DSS update, or one that rewrites the
+    metadata), or a DSS update after the last signature with no timestamp over it, fails."""
+    pdf = getattr(reports, source) / "report.pdf"
+    out = tmp_path / "report.pdf"
+    _append(pdf, out, change, asn1_x509.Certificate.load(pem.unarmor(reports.pki.cert_pem("seal-revoked"))[2]))
+    assert out.stat().st_size > pdf.stat().st_size
+    run = verify_at(None, str(out), "--trust", str(reports.trust))
+    assert run.returncode == 1 and expected in run.stdout, run.stdout
+
+
+def test_the_profile_names_a_tsa_beside_the_facts(tmp_path: Path) -> None:
+    path = tmp_path / "profile.toml"
+    path.write_text("controller = 'Test Org'\ntsa_url = 'http://127.0.0.1:9/tsa'\n", encoding="utf-8")
+    local = read_profile(path)
+    assert local.tsa_url == "http://127.0.0.1:9/tsa" and "tsa" not in local.profile.model_dump_json()
+    path.write_text("tsa_url = 'file:///etc/passwd'\n", encoding="utf-8")
+    with pytest.raises(ReportError, match="tsa_url must be an http:// or https:// URL"):
+        read_profile(path)

@@ -180,7 +180,7 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     with _progress_bar("batch", None, "units") as update:
         show = (lambda done, known: update(done, f"of {known} known")) if update else None
         executor = functools.partial(open_executor, workers, scheduler)
-        seal = SealSettings(identity, tsa_url)
+        seal = SealSettings(identity, tsa_url or (local.tsa_url if local else None))
         summary = run_batch(inputs, out, settings, seal, executor, show, witness or (local.witness_dir if local else None))
     if as_json:
         click.echo(json.dumps(summary.as_json(), indent=2))

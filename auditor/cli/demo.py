@@ -109,7 +109,8 @@ def report(
         profile=local.profile if local else DeploymentProfile(), start=start or 0, at=at, source_id=source_id,
         templates_dir=templates, checks=CheckSettings.without(skip_checks, cache_key=sanity_cache_key(identity)), overwrite=overwrite,
     )
-    result = report_video(video, detector, out, options, SealSettings(identity, tsa_url), progress_printer())
+    tsa = tsa_url or (local.tsa_url if local else None)
+    result = report_video(video, detector, out, options, SealSettings(identity, tsa), progress_printer())
     print_result(result)
 
 

@@ -60,7 +60,8 @@ def check_document_timestamps(
             findings.invalid.append(f"{name}: the timestamp container {problem}")
             return
         status = _validate(stamp, anchors.timestamp_context())
-        findings.invalid += _problems(status, name, stamp.field_name == last_field)
+        trailing = reader.xrefs.total_revisions - 1 - stamp.signed_revision
+        findings.invalid += _problems(status, name, stamp.field_name == last_field, trailing)
         if not findings.invalid:
             findings.notes.append(_note(status, name))
 
@@ -69,11 +70,11 @@ def _validate(stamp: EmbeddedPdfSignature, context: ValidationContext) -> Docume
     return validate_pdf_timestamp(stamp, context)
 
 
-def _problems(status: DocumentTimestampStatus, name: str, is_last: bool) -> list[str]:
+def _problems(status: DocumentTimestampStatus, name: str, is_last: bool, trailing: int) -> list[str]:
     if not (status.intact and status.valid):
         return [f"{name}: the timestamped bytes were altered (digest or signature mismatch)"]
     level = status.modification_level
-    if is_last and status.coverage != SignatureCoverageLevel.ENTIRE_FILE and not _validation_data_only(status):
+    if is_last and status.coverage != SignatureCoverageLevel.ENTIRE_FILE and not (trailing == 1 and _validation_data_only(status)):
         return [f"content was appended after the last document timestamp ({name}) without a new signature"]
     if not is_last and (level is None or level > ModificationLevel.FORM_FILLING):
         return [f"the revision after {name} changes more than validation data, timestamps and form fields"]
@@ -81,7 +82,7 @@ def _problems(status: DocumentTimestampStatus, name: str, is_last: bool) -> list
 
 
 def _validation_data_only(status: DocumentTimestampStatus) -> bool:
-    """Whether all that follows the timestamp is validation data (a DSS update), as pyHanko rates it."""
+    """Whether what follows the timestamp is validation data (a DSS update), as pyHanko rates it."""
     return status.coverage == SignatureCoverageLevel.ENTIRE_REVISION and status.modification_level == ModificationLevel.LTA_UPDATES
 
 

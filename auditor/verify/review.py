@@ -157,7 +157,7 @@ def _signature_problems(
             f"{summary.signer} was not issued by the CA that issued this report's seal "
             f"({sealed.issuer.subject.rfc4514_string()}); a review must come from the same organisation"
         )
-    elif sealed.trusted and not summary.trusted and not summary.time_unproven:
+    if sealed.trusted and not summary.trusted and not summary.time_unproven:
         problems.append(
             f"{summary.signer} does not chain to the trusted root that issued the seal; a review must be "
             "signed with a reviewer certificate issued under it"
