@@ -113,6 +113,9 @@ def test_the_cli_extends_a_report_folder_and_refuses_without_a_tsa(lt_folder: Pa
     done = _auditor("archive", "extend", str(folder), "--tsa-url", local_pki.long_tsa_url, "--trust", str(local_pki.trust_file), env=env)
     assert done.returncode == 0 and done.stderr == "", done.stderr  # no warning of an unclosed HTTP session either
     assert f"({TIMESTAMP_FIELD}1)" in done.stdout and "1 of 1 PDFs extended" in done.stdout
+    (folder / "report.html").write_text("<p>altered</p>", encoding="utf-8")
+    altered = _auditor("archive", "extend", str(folder), "--tsa-url", local_pki.long_tsa_url, "--trust", str(local_pki.trust_file), env=env)
+    assert altered.returncode != 0 and altered.stderr.count("\n") == 1 and "only an intact report is extended" in altered.stderr
 
 
 def test_pdfsig_accepts_the_b_lta_pdf(extended: Path, local_pki: LocalPki, tmp_path: Path) -> None:

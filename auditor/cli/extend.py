@@ -11,6 +11,17 @@ from auditor.errors import ArchiveError
 from auditor.signing import TSA_ENV
 
 
+def _require_intact(folder: Path, trust: Path | None) -> None:
+    """A standalone report is extended only when it verifies (within verify's limits on hostile
+    input): a timestamp over an altered report proves nothing. In a batch the ledger decides."""
+    from auditor.verify import verify_paths
+
+    bad = [v for v in verify_paths([folder], trust) if v.status == "invalid"]
+    if bad:
+        reason = bad[0].reasons[0] if bad[0].reasons else bad[0].status
+        raise ArchiveError(f"{Path(bad[0].path).name} in {folder} does not verify ({reason}); only an intact report is extended")
+
+
 @click.command("extend")
 @click.argument("target", metavar="OUT_OR_REPORT", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--tsa-url", envvar=TSA_ENV, metavar="URL", default=None,
@@ -23,8 +34,8 @@ def extend_command(target: Path, tsa_url: str | None, trust: Path | None) -> Non
     revision with fresh validation data for its signatures and a document timestamp over it all
     (PAdES B-LTA), then timestamp OUT's ledger. Run it again, before the newest timestamp's
     authority certificate ends, to carry the archive further. Needs no seal key: each extension
-    is a ledger amendment that only adds to the registered PDF. Exit 1 when a PDF was left as it
-    was (each one is named, with why)."""
+    is a ledger amendment that only adds to the registered PDF; a report folder is extended only
+    when it verifies. Exit 1 when a PDF was left as it was (each one is named, with why)."""
     from auditor.archive.chain import LEDGER_NAME
     from auditor.archive.extend import ExtensionTrust, extend_archive, extend_report_folder
     from auditor.report_folder import PDF_NAME
@@ -37,6 +48,7 @@ def extend_command(target: Path, tsa_url: str | None, trust: Path | None) -> Non
     if (target / LEDGER_NAME).is_file():
         results = extend_archive(target, tsa_url, trust_data)
     elif (target / PDF_NAME).is_file():
+        _require_intact(target, trust)
         results = [extend_report_folder(target, tsa_url, trust_data)]
     else:
         raise ArchiveError(f"{target} is neither a batch folder (no {LEDGER_NAME}) nor a report folder (no {PDF_NAME})")
