@@ -298,3 +298,24 @@ def test_the_queue_and_its_index_refresh_drop_a_fake_reported_row(out: Path, ide
     refresh(out, identities.seal)
     assert "cam1-0099" not in (out / "index.csv").read_text()
     assert _reasons(out, anchors(identities.seal)) == []
+
+
+def test_a_batch_that_registers_nothing_seals_an_empty_ledger_and_seal_makes_no_ledger(
+    tmp_path: Path, identities: Identities
+) -> None:
+    from auditor.batch import run
+    from auditor.batch.executors import open_executor
+    from auditor.batch.inputs import BatchInputs
+    from auditor.batch.tasks import DetectorSpec
+    from auditor.demo import demo_model_path
+    from auditor.signing import SealSettings
+
+    out = tmp_path / "out"
+    settings = run.BatchSettings(spec=DetectorSpec(str(demo_model_path()), None, None))
+    run.run_batch(BatchInputs(), out, settings, SealSettings(identities.seal), open_executor)
+    entry = LedgerEntry.model_validate_json(_lines(out)[0])
+    assert len(_lines(out)) == 1 and entry.kind == "checkpoint" and entry.facts["state"]["entries"] == 0  # type: ignore[index]
+    assert [v.status for v in verify_archive(out, anchors(identities.seal))] == ["valid", "valid"]
+    with pytest.raises(ArchiveError, match="holds no ledger.jsonl: give the --out folder of a batch"):
+        write_checkpoint(tmp_path, identities.seal)
+    assert not (tmp_path / LEDGER_NAME).exists()

@@ -110,12 +110,16 @@ def checkpoint_hash(line: bytes) -> str:
 
 
 def write_checkpoint(
-    out: Path, identity: SigningIdentity, *, tsa_url: str | None = None, witness: Path | None = None
+    out: Path, identity: SigningIdentity, *, tsa_url: str | None = None, witness: Path | None = None,
+    create: bool = False,
 ) -> LedgerEntry | None:
     """Seal OUT's ledger as it stands: append a checkpoint signed by `identity` (None when the last
     entry is a checkpoint already: nothing new to seal), and copy its line into `witness`.
-    ArchiveError when an earlier checkpoint no longer states the ledger before it."""
+    ArchiveError when an earlier checkpoint no longer states the ledger before it, or when OUT
+    holds no ledger (unless `create`: a batch that registered nothing seals an empty one)."""
     ledger = Ledger(out)
+    if not create and not ledger.path.is_file():
+        raise ArchiveError(f"{out} holds no {LEDGER_NAME}: give the --out folder of a batch")
 
     def build(chain: Chain) -> tuple[str, dict[str, object]]:
         if chain.entries and chain.entries[-1].kind == "checkpoint":
@@ -169,6 +173,8 @@ def request_token(data: bytes, tsa_url: str) -> bytes:
 def last_checkpoint(out: Path) -> tuple[LedgerEntry, str]:
     """The last checkpoint of OUT's ledger and its `checkpoint_hash`; ArchiveError when the ledger
     is broken or holds none."""
+    if not (Path(out) / LEDGER_NAME).is_file():
+        raise ArchiveError(f"{out} holds no {LEDGER_NAME}: give the --out folder of a batch")
     chain = read_chain(out)
     if chain.problem:
         raise ArchiveError(f"{Path(out) / LEDGER_NAME}: {chain.problem}; run `auditor verify {out}`")

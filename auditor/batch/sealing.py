@@ -32,7 +32,7 @@ class Sealer:
 
     def seal(self) -> None:
         """A checkpoint of the whole ledger (none when its last entry is one)."""
-        checkpoint.write_checkpoint(self.out, self.identity, tsa_url=self.tsa_url, witness=self.witness)
+        checkpoint.write_checkpoint(self.out, self.identity, tsa_url=self.tsa_url, witness=self.witness, create=True)
         self.sealed_at = time.monotonic()
 
     def now_and_then(self) -> None:
