@@ -319,3 +319,17 @@ def test_a_batch_that_registers_nothing_seals_an_empty_ledger_and_seal_makes_no_
     with pytest.raises(ArchiveError, match="holds no ledger.jsonl: give the --out folder of a batch"):
         write_checkpoint(tmp_path, identities.seal)
     assert not (tmp_path / LEDGER_NAME).exists()
+
+
+def test_the_witness_folder_is_a_machine_setting_of_the_profile(tmp_path: Path) -> None:
+    from auditor.errors import ReportError
+    from auditor.profile import read_profile
+
+    path = tmp_path / "profile.toml"
+    path.write_text('witness_dir = "../witness"\ncontroller = "C"\n', encoding="utf-8")
+    loaded = read_profile(path)
+    assert loaded.witness_dir == (tmp_path.parent / "witness").resolve()
+    assert "witness_dir" not in loaded.profile.model_dump()  # never part of a record
+    path.write_text("witness_dir = 3\n", encoding="utf-8")
+    with pytest.raises(ReportError, match="witness_dir must be a folder path in quotes"):
+        read_profile(path)
