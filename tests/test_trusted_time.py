@@ -296,3 +296,11 @@ def test_the_profile_names_a_tsa_beside_the_facts(tmp_path: Path) -> None:
     path.write_text("tsa_url = 'file:///etc/passwd'\n", encoding="utf-8")
     with pytest.raises(ReportError, match="tsa_url must be an http:// or https:// URL"):
         read_profile(path)
+
+
+def test_a_damaged_crl_beside_the_root_is_one_line(reports: Reports, tmp_path: Path) -> None:
+    trust = shutil.copytree(reports.trust, tmp_path / "trust")
+    (trust / "revoked.crl").write_bytes(b"0\x82\x01\x00 not a CRL")
+    run = verify_at(None, str(reports.plain / "report.pdf"), "--trust", str(trust))
+    assert run.returncode not in (0, 8) and run.stderr.count("\n") == 1, run.stderr
+    assert "revoked.crl is not a readable CRL" in run.stderr and "Traceback" not in run.stderr

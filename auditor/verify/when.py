@@ -24,6 +24,7 @@ from typing import Any
 
 from asn1crypto import cms, crl, ocsp
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESSubIndic
 from pyhanko.sign.validation.ades import AdESWithTimeValidationResult, ades_lta_validation, ades_with_time_validation
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -42,6 +43,7 @@ from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationChec
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
+from auditor.verify.limits import PdfLimitExceeded
 from auditor.verify.status import TimeJudgement
 from auditor.verify.trust import TSA_REVINFO_POLICY, VALIDATION_USAGE, TrustAnchors, subject
 
@@ -97,6 +99,8 @@ def _judge(
     timing = ValidationTimingInfo(at, at, point_in_time_validation=anchors.moment is not None)
     try:
         result = asyncio.run(run(timing))
+    except (PdfLimitExceeded, PdfDecodeLimitError):
+        raise  # the PDF's read budget is spent: that is the verdict (`check_pdf`)
     except Exception:  # hostile input may break the AdES machinery anywhere: no proof of time
         return TimeJudgement()
     return _meaning(result.ades_subindic, result.best_signature_time, status, at)
