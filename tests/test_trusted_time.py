@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from fixtures.cli import CliRun, run_cli
-from fixtures.identities import PASSPHRASE
+from fixtures.identities import PASSPHRASE, Identities
 from fixtures.report_records import full_profile, make_report_folder
 from pki import LocalPki
 from pyhanko.pdf_utils import generic
@@ -304,3 +305,17 @@ def test_a_damaged_crl_beside_the_root_is_one_line(reports: Reports, tmp_path: P
     run = verify_at(None, str(reports.plain / "report.pdf"), "--trust", str(trust))
     assert run.returncode not in (0, 8) and run.stderr.count("\n") == 1, run.stderr
     assert "revoked.crl is not a readable CRL" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_auditor_keys_seal_with_the_local_tsa_needs_both_roots(
+    local_pki: LocalPki, identities: Identities, tmp_path: Path
+) -> None:
+    """`auditor keys init` makes a PKI without URLs; its seal takes timestamps from any TSA, whose
+    root is then a second trust anchor beside the organisation's (one PEM file, two roots)."""
+    folder = _report(tmp_path / "report", identities.seal, local_pki.tsa_url)
+    both = tmp_path / "both.pem"
+    both.write_bytes((identities.seal_dir / "root.cert.pem").read_bytes() + local_pki.cert_pem("tsa-root"))
+    with_tsa = verify_at(None, str(folder / "report.pdf"), "--trust", str(both), "--json")
+    alone = verify_at(None, str(folder / "report.pdf"), "--trust", str(identities.seal_dir / "root.cert.pem"))
+    assert with_tsa.returncode == 0 and json.loads(with_tsa.stdout)["files"][0]["signatures"][0]["timestamped"]
+    assert alone.returncode == 0 and "counts as B-B, without proof of time" in alone.stdout, alone.stdout
