@@ -81,10 +81,10 @@ def pdf_judgement(sig: EmbeddedPdfSignature, status: SignatureStatus, anchors: T
 
 def cms_judgement(data: bytes, signed_data: cms.SignedData, status: SignatureStatus, anchors: TrustAnchors) -> TimeJudgement:
     """Judge a detached CMS signature over `data` at the time its signature timestamp proves."""
-    algorithm = signed_data["signer_infos"][0]["digest_algorithm"]["algorithm"].native
-    digest = hashlib.new(algorithm, data).digest()
 
     def run(timing: ValidationTimingInfo) -> Coroutine[Any, Any, AdESWithTimeValidationResult]:
+        algorithm = signed_data["signer_infos"][0]["digest_algorithm"]["algorithm"].native
+        digest = hashlib.new(algorithm, data).digest()  # inside `_judge`: an odd algorithm is no proof
         return ades_with_time_validation(signed_data, _spec(anchors), timing_info=timing, raw_digest=digest)
 
     return _judge(run, status, anchors)
