@@ -333,3 +333,29 @@ def test_the_witness_folder_is_a_machine_setting_of_the_profile(tmp_path: Path) 
     path.write_text("witness_dir = 3\n", encoding="utf-8")
     with pytest.raises(ReportError, match="witness_dir must be a folder path in quotes"):
         read_profile(path)
+
+
+def test_after_the_seal_expired_an_archive_timestamp_keeps_the_checkpoint_valid(
+    tmp_path: Path, sealed_report: Path, identities: Identities, local_pki: LocalPki
+) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from auditor.keys import load_identity
+    from auditor.keys.imports import import_identity
+
+    import_identity(local_pki.identity_files("seal", tmp_path / "sources"), tmp_path / "pki-seal", PASSPHRASE)
+    pki_seal = load_identity(tmp_path / "pki-seal", PASSPHRASE)
+    out = sealed_batch(tmp_path / "out", sealed_report, identities.seal, names=("cam1-0001",))
+    Ledger(out).append("report", "09", shutil.copytree(sealed_report, out / "reports/cam1-0009"), {"row": _row_of("x")})
+    write_checkpoint(out, pki_seal)  # no timestamp in the signature: its proof of time comes from the ledger's
+    roots = tuple(x509.load_pem_x509_certificate(local_pki.cert_pem(name)) for name in ("root", "tsa-root"))
+    later = TrustAnchors((*roots, identities.seal.root), "both roots", moment=local_pki.leaf_expiry + timedelta(days=30))
+    checkpoint = f"ledger entry {len(_lines(out))} (checkpoint)"
+    expired = verify_archive(out, later)[0]
+    assert expired.status == "untrusted" and expired.reasons[0].startswith(checkpoint), expired.reasons  # not invalid
+    timestamp_ledger(out, local_pki.long_tsa_url)
+    ledger = verify_archive(out, later)[0]
+    assert ledger.status == "valid", ledger.reasons
+    assert any(note.startswith(f"{checkpoint}: valid as of ") for note in ledger.notes), ledger.notes
+    assert verify_archive(out, replace(later, moment=None))[0].status == "valid"

@@ -23,11 +23,13 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from asn1crypto import cms
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 
 from auditor.archive.chain import Chain, LedgerEntry
@@ -51,7 +53,7 @@ class SealCheck:
 
     checkpoint: LedgerEntry | None
     findings: Findings
-    foreign: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()  # the untrusted findings of a checkpoint signer no trusted root issued
 
 
 def check_seal(
@@ -68,6 +70,8 @@ def check_seal(
         )
         return SealCheck(None, findings)
     findings.invalid += false_statements(intact)
+    stamps = [entry for entry in intact if entry.kind == "timestamp"]
+    proven = _check_timestamp(stamps[-1], anchors, findings) if stamps else None
     last = next((entry for entry in reversed(intact) if entry.kind == "checkpoint"), None)
     foreign: list[str] = []
     if last is None:
@@ -77,16 +81,14 @@ def check_seal(
             f"`auditor ledger seal {out}`"
         )
     else:
-        foreign = _check_checkpoint(last, anchors, findings)
+        later = _proof_after(last, stamps, anchors, proven)
+        foreign = _check_checkpoint(last, anchors, findings, later)
         findings.invalid += _unsealed(out, intact[last.sequence :])
         findings.notes.append(
             f"sealed up to ledger entry {last.sequence} of {chain.lines} (checkpoint SHA-256 "
             f"{sha256_bytes(lines[last.sequence - 1])}); keep it elsewhere (`auditor ledger head`): only it, "
             "`--head` or a witness folder, shows a cut back to an earlier checkpoint"
         )
-    stamp = next((entry for entry in reversed(intact) if entry.kind == "timestamp"), None)
-    if stamp is not None:
-        _check_timestamp(stamp, anchors, findings)
     if head is not None:
         findings.invalid += _head_problems(head, lines, intact)
     if witness is not None:
@@ -94,21 +96,22 @@ def check_seal(
     return SealCheck(last, findings, tuple(foreign))
 
 
-def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> list[str]:
-    """The signature of the last checkpoint: intact, over its statement, by a seal under the roots;
-    returns why its signer is not trusted, if so."""
+def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings, later: datetime | None) -> list[str]:
+    """The signature of the last checkpoint: intact, over its statement, by a seal under the roots,
+    now or (past its certificate's life) as of `later`, when an archive timestamp proves it existed
+    then; returns why its signer is not trusted, if so."""
     name = f"ledger entry {entry.sequence} (checkpoint)"
     facts, problem = seal_facts(entry)
     signature = _decoded(facts.signature if facts else None, name)
     if facts is None or isinstance(signature, str):
         findings.invalid.append(problem or str(signature))
         return []
-    found = Findings()
-    try:
-        summaries = check_signature_bytes(facts.state.signed_bytes(), signature, name, anchors, found)
-    except Exception as exc:  # hostile input may break the parser anywhere
-        found.invalid.append(f"{name}: its signature cannot be read ({type(exc).__name__}); it is damaged")
-        summaries = []
+    found, summaries = _signature(facts.state.signed_bytes(), signature, name, anchors)
+    if found.untrusted and not found.invalid and later is not None:
+        then, then_summaries = _signature(facts.state.signed_bytes(), signature, name, replace(anchors, moment=later))
+        if not (then.invalid or then.untrusted):
+            then.notes.append(f"valid as of {later:%Y-%m-%d %H:%M} UTC, when the archive timestamp after it proves it existed")
+            found, summaries = then, then_summaries
     findings.invalid += found.invalid
     findings.untrusted += found.untrusted
     if summaries and _by_reviewer(signature, summaries[0]):
@@ -119,7 +122,16 @@ def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findi
         proof = " (timestamped)" if first.timestamped else ""
         findings.notes.append(f"{name}: signed by {first.signer}{when}{proof}")
     findings.notes += [f"{name}: {note}" for note in found.notes]
-    return found.untrusted
+    return found.untrusted if summaries and not _issued_by_an_anchor(signature, summaries[0], anchors) else []
+
+
+def _signature(data: bytes, signature: bytes, name: str, anchors: TrustAnchors) -> tuple[Findings, list[SignatureSummary]]:
+    found = Findings()
+    try:
+        return found, check_signature_bytes(data, signature, name, anchors, found)
+    except Exception as exc:  # hostile input may break the parser anywhere
+        found.invalid.append(f"{name}: its signature cannot be read ({type(exc).__name__}); it is damaged")
+        return found, []
 
 
 def _decoded(text: str | None, name: str) -> bytes | str:
@@ -134,37 +146,77 @@ def _decoded(text: str | None, name: str) -> bytes | str:
         return f"{name}: its signature is not base64"
 
 
-def _by_reviewer(signature: bytes, summary: SignatureSummary) -> bool:
-    """Whether the certificate that made `summary` carries the reviewer policy."""
+def _signer_certificate(signature: bytes, summary: SignatureSummary) -> x509.Certificate | None:
+    """The certificate in the CMS `signature` that made `summary`."""
     signed_data = cms.ContentInfo.load(signature)["content"]
     for choice in signed_data["certificates"] or []:
         der = choice.chosen.dump()
         if hashlib.sha256(der).hexdigest() == summary.certificate_sha256:
-            return is_reviewer_certificate(x509.load_der_x509_certificate(der))
+            return x509.load_der_x509_certificate(der)
+    return None
+
+
+def _by_reviewer(signature: bytes, summary: SignatureSummary) -> bool:
+    """Whether the certificate that made `summary` carries the reviewer policy."""
+    cert = _signer_certificate(signature, summary)
+    return cert is not None and is_reviewer_certificate(cert)
+
+
+def _issued_by_an_anchor(signature: bytes, summary: SignatureSummary, anchors: TrustAnchors) -> bool:
+    """Whether a trusted root issued the signer's certificate (whatever its validity now)."""
+    cert = _signer_certificate(signature, summary)
+    for anchor in anchors.certs:
+        try:
+            cert.verify_directly_issued_by(anchor)  # type: ignore[union-attr]
+            return True
+        except (ValueError, TypeError, InvalidSignature, AttributeError):
+            continue
     return False
 
 
-def _check_timestamp(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> None:
-    """The last archive timestamp: its token is intact, over its statement, by a trusted authority."""
+def _check_timestamp(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings) -> datetime | None:
+    """The last archive timestamp: its token is intact, over its statement, by a trusted authority;
+    the time it proves, if so."""
     name = f"ledger entry {entry.sequence} (archive timestamp)"
-    facts, problem = seal_facts(entry)
-    token = _decoded(facts.token if facts else None, name)
-    if facts is None or isinstance(token, str):
-        findings.invalid.append(problem or str(token).replace("signature", "token"))
-        return
-    expected = hashlib.sha256(facts.state.signed_bytes()).digest()
-    try:
-        signed_data = cms.ContentInfo.load(token, strict=True)["content"]
-        status = asyncio.run(validate_tst_signed_data(signed_data, anchors.context(), lambda _: expected))
-    except Exception as exc:  # hostile input may break the parser anywhere
-        findings.invalid.append(f"{name}: its token cannot be read ({type(exc).__name__}); it is damaged")
-        return
-    if not (status["intact"] and status["valid"]):
+    status, problem = _token_status(entry, anchors, name)
+    if status is None:
+        findings.invalid.append(str(problem))
+    elif not (status["intact"] and status["valid"]):
         findings.invalid.append(f"{name}: the token is altered or not over the ledger before it")
     elif status["trust_problem_indic"] is not None:
         findings.untrusted.append(f"{name}: the timestamp authority does not chain to the trusted roots")
     else:
         findings.notes.append(f"{name}: the ledger before it existed on {status['timestamp']:%Y-%m-%d %H:%M:%S} UTC")
+        return status["timestamp"]
+    return None
+
+
+def _proof_after(checkpoint: LedgerEntry, stamps: Sequence[LedgerEntry], anchors: TrustAnchors, last: datetime | None) -> datetime | None:
+    """When the checkpoint provably existed: the time of the first archive timestamp after it,
+    its token checked as of the last timestamp's proven time `last` (which covers it)."""
+    first = next((stamp for stamp in stamps if stamp.sequence > checkpoint.sequence), None)
+    if first is None or last is None:
+        return None
+    if first is stamps[-1]:
+        return last
+    status, _ = _token_status(first, replace(anchors, moment=last), "")
+    if status and status["intact"] and status["valid"] and status["trust_problem_indic"] is None:
+        return status["timestamp"]
+    return None
+
+
+def _token_status(entry: LedgerEntry, anchors: TrustAnchors, name: str) -> tuple[dict | None, str | None]:
+    """pyHanko's status of the entry's token over its statement, or why it cannot be had."""
+    facts, problem = seal_facts(entry)
+    token = _decoded(facts.token if facts else None, name)
+    if facts is None or isinstance(token, str):
+        return None, problem or str(token).replace("signature", "token")
+    expected = hashlib.sha256(facts.state.signed_bytes()).digest()
+    try:
+        signed_data = cms.ContentInfo.load(token, strict=True)["content"]
+        return asyncio.run(validate_tst_signed_data(signed_data, anchors.timestamp_context(), lambda _: expected)), None
+    except Exception as exc:  # hostile input may break the parser anywhere
+        return None, f"{name}: its token cannot be read ({type(exc).__name__}); it is damaged"
 
 
 def _unsealed(out: Path, after: Sequence[LedgerEntry]) -> list[str]:
