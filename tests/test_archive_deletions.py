@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.cli import run_cli
-from fixtures.identities import Identities, templated_report
+from fixtures.identities import PASSPHRASE, Identities, templated_report
 from fixtures.sealed_batch import anchors, refresh, register, sealed_batch
 
 from auditor.archive import Ledger
@@ -200,3 +200,16 @@ def test_a_review_erased_with_its_line_and_checkpoint(reviewed: tuple[Path, Path
     refresh(out, identities.seal)  # the index rewritten too: only the head kept elsewhere shows it
     assert _ledger_reasons(out, identities) == []
     assert _ledger_reasons(out, identities, head=head)[0].startswith(f"the checkpoint {head[:16]}… kept elsewhere is not in this ledger")
+
+
+def test_a_review_through_the_cli_with_the_seal_at_hand_is_sealed_at_once(tmp_path: Path, identities: Identities) -> None:
+    form = templated_report(tmp_path / "form", identities.seal)
+    out = sealed_batch(tmp_path / "batch", form, identities.seal, names=("cam1-0001",))
+    folder = out / "reports/cam1-0001"
+    env = {**os.environ, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE, "AUDITOR_REVIEWER_PASSPHRASE": PASSPHRASE}
+    run = run_cli("review", str(folder), "--as", str(identities.seal_dir.parent / "reviewer"), "--decision", "confirm",
+                  "--reason", REVIEW.reasons, "--keys", str(identities.seal_dir), env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == f"{out}: ledger sealed (checkpoint: entry 6)"
+    assert _kinds(out)[-2:] == ["review", "checkpoint"]
+    assert _ledger_reasons(out, identities) == []
