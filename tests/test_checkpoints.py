@@ -335,27 +335,30 @@ def test_the_witness_folder_is_a_machine_setting_of_the_profile(tmp_path: Path) 
         read_profile(path)
 
 
-def test_after_the_seal_expired_an_archive_timestamp_keeps_the_checkpoint_valid(
-    tmp_path: Path, sealed_report: Path, identities: Identities, local_pki: LocalPki
+def test_after_the_seal_expired_an_archive_timestamp_keeps_the_batch_valid(
+    tmp_path: Path, identities: Identities, local_pki: LocalPki
 ) -> None:
     from dataclasses import replace
     from datetime import timedelta
+
+    from fixtures.identities import signed_report
 
     from auditor.keys import load_identity
     from auditor.keys.imports import import_identity
 
     import_identity(local_pki.identity_files("seal", tmp_path / "sources"), tmp_path / "pki-seal", PASSPHRASE)
-    pki_seal = load_identity(tmp_path / "pki-seal", PASSPHRASE)
-    out = sealed_batch(tmp_path / "out", sealed_report, identities.seal, names=("cam1-0001",))
-    Ledger(out).append("report", "09", shutil.copytree(sealed_report, out / "reports/cam1-0009"), {"row": _row_of("x")})
-    write_checkpoint(out, pki_seal)  # no timestamp in the signature: its proof of time comes from the ledger's
+    seal = load_identity(tmp_path / "pki-seal", PASSPHRASE)
+    report = signed_report(tmp_path / "report", seal)  # no timestamps: their proof of time comes from the ledger's
+    out = sealed_batch(tmp_path / "out", report, seal, names=("cam1-0001",))
     roots = tuple(x509.load_pem_x509_certificate(local_pki.cert_pem(name)) for name in ("root", "tsa-root"))
-    later = TrustAnchors((*roots, identities.seal.root), "both roots", moment=local_pki.leaf_expiry + timedelta(days=30))
+    later = TrustAnchors(roots, "both roots", moment=local_pki.leaf_expiry + timedelta(days=30))
     checkpoint = f"ledger entry {len(_lines(out))} (checkpoint)"
-    expired = verify_archive(out, later)[0]
-    assert expired.status == "untrusted" and expired.reasons[0].startswith(checkpoint), expired.reasons  # not invalid
+    expired = verify_archive(out, later)
+    assert expired[0].status == "untrusted" and expired[0].reasons[0].startswith(checkpoint), expired[0].reasons
+    assert {v.status for v in expired[2:-1]} == {"untrusted"}  # the report's files: no proof of time, not invalid
     timestamp_ledger(out, local_pki.long_tsa_url)
-    ledger = verify_archive(out, later)[0]
-    assert ledger.status == "valid", ledger.reasons
-    assert any(note.startswith(f"{checkpoint}: valid as of ") for note in ledger.notes), ledger.notes
-    assert verify_archive(out, replace(later, moment=None))[0].status == "valid"
+    verdicts = verify_archive(out, later)
+    assert [v.status for v in verdicts] == ["valid"] * len(verdicts), [v.reasons for v in verdicts]
+    assert any(note.startswith(f"{checkpoint}: valid as of ") for note in verdicts[0].notes), verdicts[0].notes
+    assert all(v.notes[-1].startswith("valid as of ") and "archive timestamp at ledger entry" in v.notes[-1] for v in verdicts[2:-1])
+    assert [v.status for v in verify_archive(out, replace(later, moment=None))] == ["valid"] * len(verdicts)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,6 +75,7 @@ def verify_archive(
         )
         return [_verdict(out / LEDGER_NAME, Findings(invalid=[missing]), anchors), *_unregistered(out, set(), anchors)]
     now = datetime.now(UTC)
+    seal = check_seal(out, chain, data.split(b"\n")[: chain.lines], anchors, head, witness)
     verdicts: list[FileVerdict] = []
     broken: list[str] = []
     registered: set[str] = set()
@@ -89,15 +91,38 @@ def verify_archive(
             broken.append(f"ledger entry {entry.sequence} ({entry.path}): {problems[0][1]}{more}")
         broken += extension_problems(out, entry, amendments.get(entry.path, []))
         found = _entry_verdicts(out, entry, problems, anchors)
+        if entry.kind == "report" and not problems and any(v.status == "untrusted" for v in found):
+            found = _as_of_archive_timestamp(out / entry.path, [entry, *amendments.get(entry.path, [])], seal, anchors, found)
         if entry.kind == "report":
             broken += _expect_row(out, entry, found, now, expected)
         verdicts += found
-    seal = check_seal(out, chain, data.split(b"\n")[: chain.lines], anchors, head, witness)
     if seal.foreign and any(v.kind == "pdf" and v.status == "valid" for v in verdicts):
         _resealed_by_someone_else(seal)
     ledger = _ledger_findings(chain, broken, seal.findings)
     index = _verdict(out / INDEX_CSV, check_index(out, expected, now), anchors)
     return [_verdict(out / LEDGER_NAME, ledger, anchors), *verdicts, *_unregistered(out, registered, anchors), index]
+
+
+def _as_of_archive_timestamp(
+    folder: Path, registered: list[LedgerEntry], seal: SealCheck, anchors: TrustAnchors, verdicts: list[FileVerdict]
+) -> list[FileVerdict]:
+    """A registered report folder whose signatures lack a proof of time now (their certificates
+    expired) verified as of the first archive timestamp after its last registration: the ledger
+    binds the SHA-256 of each of its files, and the timestamp proves the ledger existed then."""
+    proof = seal.proof_after(max(entry.sequence for entry in registered), anchors)
+    if proof is None:
+        return verdicts
+    then = verify_folder(folder, replace(anchors, moment=proof[1]))
+    if any(verdict.status != "valid" for verdict in then):
+        return verdicts
+    note = (
+        f"valid as of {proof[1]:%Y-%m-%d %H:%M} UTC, when the archive timestamp at ledger entry {proof[0]} proves "
+        "that the ledger binding this file existed"
+    )
+    return [
+        later if before.status == "valid" else later.model_copy(update={"notes": [*later.notes, note]})
+        for before, later in zip(verdicts, then, strict=True)
+    ]
 
 
 def _expect_row(

@@ -54,6 +54,13 @@ class SealCheck:
     checkpoint: LedgerEntry | None
     findings: Findings
     foreign: tuple[str, ...] = ()  # the untrusted findings of a checkpoint signer no trusted root issued
+    stamps: tuple[LedgerEntry, ...] = ()  # the archive timestamps, in ledger order
+    proven: datetime | None = None  # the time the last one proves, when its token verifies
+
+    def proof_after(self, sequence: int, anchors: TrustAnchors) -> tuple[int, datetime] | None:
+        """The first archive timestamp after ledger entry `sequence` and the time it proves (its
+        token checked as of the last timestamp's time), or None."""
+        return _proof_after(sequence, self.stamps, anchors, self.proven)
 
 
 def check_seal(
@@ -81,8 +88,8 @@ def check_seal(
             f"`auditor ledger seal {out}`"
         )
     else:
-        later = _proof_after(last, stamps, anchors, proven)
-        foreign = _check_checkpoint(last, anchors, findings, later)
+        proof = _proof_after(last.sequence, stamps, anchors, proven)
+        foreign = _check_checkpoint(last, anchors, findings, proof[1] if proof else None)
         findings.invalid += _unsealed(out, intact[last.sequence :])
         findings.notes.append(
             f"sealed up to ledger entry {last.sequence} of {chain.lines} (checkpoint SHA-256 "
@@ -93,7 +100,7 @@ def check_seal(
         findings.invalid += _head_problems(head, lines, intact)
     if witness is not None:
         findings.invalid += _witness_problems(witness, chain, lines)
-    return SealCheck(last, findings, tuple(foreign))
+    return SealCheck(last, findings, tuple(foreign), tuple(stamps), proven)
 
 
 def _check_checkpoint(entry: LedgerEntry, anchors: TrustAnchors, findings: Findings, later: datetime | None) -> list[str]:
@@ -191,17 +198,19 @@ def _check_timestamp(entry: LedgerEntry, anchors: TrustAnchors, findings: Findin
     return None
 
 
-def _proof_after(checkpoint: LedgerEntry, stamps: Sequence[LedgerEntry], anchors: TrustAnchors, last: datetime | None) -> datetime | None:
-    """When the checkpoint provably existed: the time of the first archive timestamp after it,
-    its token checked as of the last timestamp's proven time `last` (which covers it)."""
-    first = next((stamp for stamp in stamps if stamp.sequence > checkpoint.sequence), None)
+def _proof_after(
+    sequence: int, stamps: Sequence[LedgerEntry], anchors: TrustAnchors, last: datetime | None
+) -> tuple[int, datetime] | None:
+    """The first archive timestamp after ledger entry `sequence` and the time it proves, its token
+    checked as of the last timestamp's proven time `last` (the last one covers it)."""
+    first = next((stamp for stamp in stamps if stamp.sequence > sequence), None)
     if first is None or last is None:
         return None
     if first is stamps[-1]:
-        return last
+        return first.sequence, last
     status, _ = _token_status(first, replace(anchors, moment=last), "")
     if status and status["intact"] and status["valid"] and status["trust_problem_indic"] is None:
-        return status["timestamp"]
+        return first.sequence, status["timestamp"]
     return None
 
 
