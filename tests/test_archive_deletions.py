@@ -6,20 +6,27 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from fixtures.cli import run_cli
-from fixtures.identities import PASSPHRASE, Identities, templated_report
+from fixtures.identities import PASSPHRASE, Identities, build_report, templated_report
 from fixtures.sealed_batch import anchors, refresh, register, sealed_batch
+from pki import LocalPki
 
 from auditor.archive import Ledger
 from auditor.archive.chain import LEDGER_NAME, LedgerEntry
 from auditor.archive.checkpoint import last_checkpoint, write_checkpoint
+from auditor.archive.extend import ExtensionTrust, extend_archive
 from auditor.desk.record import review_report
 from auditor.errors import ArchiveError
 from auditor.files import sha256_bytes
+from auditor.keys import import_identity, load_identity
 from auditor.review.model import ReviewInput
+from auditor.signing import sign_report_folder
+from auditor.verify import load_trust
 from auditor.verify.archive import verify_archive
 
 REVIEW = ReviewInput(
@@ -213,3 +220,25 @@ def test_a_review_through_the_cli_with_the_seal_at_hand_is_sealed_at_once(tmp_pa
     assert run.stdout.splitlines()[-1] == f"{out}: ledger sealed (checkpoint: entry 6)"
     assert _kinds(out)[-2:] == ["review", "checkpoint"]
     assert _ledger_reasons(out, identities) == []
+
+
+def test_an_extended_batch_verifies_valid_in_2040_its_checkpoints_included(tmp_path: Path, local_pki: LocalPki) -> None:
+    """Issue 22: `archive extend` (document timestamps, then an archive timestamp of the ledger by
+    the 30-year TSA) carries the whole batch past its seal's end (2 years) and its first TSA's
+    (3 years): in 2040 the ledger, its checkpoint and every registered file verify, offline."""
+    import_identity(local_pki.identity_files("seal", tmp_path / "src"), tmp_path / "keys", PASSPHRASE)
+    seal = load_identity(tmp_path / "keys", PASSPHRASE)
+    report = build_report(tmp_path / "sealed", identity=seal)
+    sign_report_folder(report, seal, tsa_url=local_pki.tsa_url)
+    out = sealed_batch(tmp_path / "out", report, seal, names=("cam1-0001",))
+    trust = load_trust(local_pki.trust_file)
+    extend_archive(out, local_pki.long_tsa_url, ExtensionTrust(trust.certs, trust.crls))
+    run = subprocess.run(
+        ["faketime", "2040-01-01 12:00:00", sys.executable, "-m", "auditor", "verify", str(out), "--trust",
+         str(local_pki.trust_file)],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"VALID      {out / LEDGER_NAME}" in run.stdout
+    assert "(checkpoint): valid as of " in run.stdout and "when the archive timestamp after it proves it existed" in run.stdout
+    assert run.stdout.count("when the archive timestamp at ledger entry") == 3  # report.html, evidence.json, manifest.json
