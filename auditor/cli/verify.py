@@ -83,8 +83,10 @@ def verify_command(
     the last checkpoint must be signed by the seal and cover every entry (entries after it are
     "not sealed yet" and fail: `auditor ledger seal OUT`); index.csv and index.html must show the
     rows rebuilt from the ledger and the verified reviews. A folder with batch files but no ledger
-    fails. A cut back to an earlier checkpoint shows only with --head or --witness. A report
-    folder outside a batch cannot prove that none of its reviews was removed (a note says so).
+    fails. A cut back to an earlier checkpoint shows only with --head or --witness. Past the seal's
+    end, a checkpoint and the registered signatures without a proof of time of their own are
+    judged as of the first archive timestamp of the ledger after them. A report folder outside
+    a batch cannot prove that none of its reviews was removed (a note says so).
 
     Time: each signature is validated at the time its timestamp proves it existed (a signature
     timestamp, B-T; or document timestamps after it, B-LTA), so a timestamped report stays valid
