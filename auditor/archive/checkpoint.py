@@ -111,13 +111,14 @@ def checkpoint_hash(line: bytes) -> str:
 
 def write_checkpoint(
     out: Path, identity: SigningIdentity, *, tsa_url: str | None = None, witness: Path | None = None,
-    create: bool = False,
+    create: bool = False, ledger: Ledger | None = None,
 ) -> LedgerEntry | None:
     """Seal OUT's ledger as it stands: append a checkpoint signed by `identity` (None when the last
     entry is a checkpoint already: nothing new to seal), and copy its line into `witness`.
     ArchiveError when an earlier checkpoint no longer states the ledger before it, or when OUT
-    holds no ledger (unless `create`: a batch that registered nothing seals an empty one)."""
-    ledger = Ledger(out)
+    holds no ledger (unless `create`: a batch that registered nothing seals an empty one). `ledger`:
+    the caller's `Ledger` of OUT, whose chain it keeps read (a batch seals often)."""
+    ledger = ledger or Ledger(out)
     if not create and not ledger.path.is_file():
         raise ArchiveError(f"{out} holds no {LEDGER_NAME}: give the --out folder of a batch")
 

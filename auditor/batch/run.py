@@ -121,11 +121,11 @@ class _Coordinator:
     ):
         self.out, self.settings, self.seal, self.executor = out, settings, seal, executor
         self.identity: SigningIdentity = seal.identity  # type: ignore[assignment]
-        self.sealer = Sealer(out, self.identity, seal.tsa_url, witness)
         self.progress = progress
         self.seal_info = SealInfo(**seal_fields(self.identity))
         self.verified = VerifiedFolders(TrustAnchors((self.identity.root,), "this batch's seal root"))
         self.ledger = Ledger(out)
+        self.sealer = Sealer(self.ledger, self.identity, seal.tsa_url, witness)
         if self.ledger.drop_torn_tail():
             log.warning("dropped the last ledger line of %s: its append was interrupted", out)
         spec = settings.spec

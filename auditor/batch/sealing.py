@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from auditor.archive import checkpoint
+from auditor.archive import Ledger, checkpoint
 from auditor.keys import SigningIdentity
 
 log = logging.getLogger(__name__)
@@ -21,9 +21,9 @@ CHECKPOINT_SECONDS: Final = 5.0  # at most one checkpoint in this time, besides 
 
 @dataclass
 class Sealer:
-    """Seals the ledger of OUT with the batch's seal."""
+    """Seals a batch's ledger with its seal."""
 
-    out: Path
+    ledger: Ledger
     identity: SigningIdentity
     tsa_url: str | None = None
     witness: Path | None = None  # receives a copy of every checkpoint
@@ -32,7 +32,9 @@ class Sealer:
 
     def seal(self) -> None:
         """A checkpoint of the whole ledger (none when its last entry is one)."""
-        checkpoint.write_checkpoint(self.out, self.identity, tsa_url=self.tsa_url, witness=self.witness, create=True)
+        checkpoint.write_checkpoint(
+            self.ledger.out, self.identity, tsa_url=self.tsa_url, witness=self.witness, create=True, ledger=self.ledger
+        )
         self.sealed_at = time.monotonic()
 
     def now_and_then(self) -> None:
@@ -45,4 +47,4 @@ class Sealer:
         try:
             self.seal()
         except Exception as exc:  # the run's own error is the one to show
-            log.warning("the ledger of %s could not be sealed (%s); seal it with `auditor ledger seal`", self.out, exc)
+            log.warning("the ledger of %s could not be sealed (%s); seal it with `auditor ledger seal`", self.ledger.out, exc)
