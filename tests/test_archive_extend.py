@@ -198,6 +198,18 @@ def test_an_extended_pdf_verifies_valid_in_2040(extended: Path, local_pki: Local
     assert f"document timestamp {TIMESTAMP_FIELD}1" in run.stdout
 
 
+def test_an_extended_batch_verifies_valid_in_2040(batch: Path, local_pki: LocalPki) -> None:
+    """The PDFs through their document timestamps; the checkpoints and the detached signatures
+    through the ledger's archive timestamp that `extend` wrote (the ledger binds their bytes)."""
+    extend_archive(batch, local_pki.long_tsa_url, _context(local_pki))
+    run = subprocess.run(
+        ["faketime", "2040-01-01 12:00:00", sys.executable, "-m", "auditor", "verify", str(batch), "--trust", str(local_pki.trust_file)],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, "TZ": "UTC"},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count(f"document timestamp {TIMESTAMP_FIELD}1") == 2
+
+
 def _nss_db(folder: Path, local_pki: LocalPki) -> Path:
     """An NSS database (pdfsig's trust store) trusting the PKI's two roots."""
     folder.mkdir()
