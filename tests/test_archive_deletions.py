@@ -3,6 +3,7 @@ with a line naming what is missing. Each of these passed (exit 0) before ledger 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -242,3 +243,38 @@ def test_an_extended_batch_verifies_valid_in_2040_its_checkpoints_included(tmp_p
     assert f"VALID      {out / LEDGER_NAME}" in run.stdout
     assert "(checkpoint): valid as of " in run.stdout and "when the archive timestamp after it proves it existed" in run.stdout
     assert run.stdout.count("when the archive timestamp at ledger entry") == 3  # report.html, evidence.json, manifest.json
+
+
+def test_a_review_takes_the_tsa_and_the_witness_from_the_profile(
+    tmp_path: Path, identities: Identities, local_pki: LocalPki
+) -> None:
+    """The profile's machine settings reach `auditor review`: its signature and the checkpoint it
+    writes carry the profile's TSA's timestamp, and the witness folder receives the checkpoint."""
+    from asn1crypto import cms
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    form = templated_report(tmp_path / "form", identities.seal)
+    out = sealed_batch(tmp_path / "batch", form, identities.seal, names=("cam1-0001",))
+    folder = out / "reports/cam1-0001"
+    profile = tmp_path / "profile.toml"
+    profile.write_text(f'tsa_url = "{local_pki.tsa_url}"\nwitness_dir = "witness"\n', encoding="utf-8")
+    env = {**os.environ, "AUDITOR_KEY_PASSPHRASE": PASSPHRASE, "AUDITOR_REVIEWER_PASSPHRASE": PASSPHRASE}
+    env.pop("AUDITOR_TSA_URL", None)
+    run = run_cli("review", str(folder), "--as", str(identities.seal_dir.parent / "reviewer"), "--decision", "confirm",
+                  "--reason", REVIEW.reasons, "--keys", str(identities.seal_dir), "--profile", str(profile), env=env)
+    assert run.returncode == 0, run.stderr
+    with (folder / "report.pdf").open("rb") as handle:
+        review_signature = PdfFileReader(handle).embedded_signatures[-1]
+        assert _timestamped(review_signature.signer_info)
+    checkpoint = LedgerEntry.model_validate_json(_lines(out)[-1])
+    assert checkpoint.kind == "checkpoint"
+    witnessed = list((tmp_path / "witness").rglob("*.json"))
+    assert [path.read_bytes() for path in witnessed] == [_lines(out)[-1] + b"\n"]
+    signed = cms.ContentInfo.load(base64.b64decode(str(checkpoint.facts["signature"])))["content"]
+    assert _timestamped(signed["signer_infos"][0])
+
+
+def _timestamped(signer_info: object) -> bool:
+    """Whether a CMS signer info carries a signature timestamp token."""
+    attributes = signer_info["unsigned_attrs"]  # type: ignore[index]
+    return "signature_time_stamp_token" in [attribute["type"].native for attribute in attributes]

@@ -8,7 +8,7 @@ import click
 
 from auditor.cli.extend import extend_command
 from auditor.cli.keys import keys_dir_option
-from auditor.cli.ledger import seal_if_possible, witness_option
+from auditor.cli.ledger import archive_settings, profile_settings_option, seal_if_possible, witness_option
 from auditor.cli.output import escaped
 
 
@@ -26,8 +26,10 @@ def archive_group() -> None:
 @keys_dir_option
 @click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
 @witness_option
+@profile_settings_option
 def add_command(
-    report: Path, out: Path, trust: Path | None, keys_dir: Path | None, tsa_url: str | None, witness: Path | None
+    report: Path, out: Path, trust: Path | None, keys_dir: Path | None, tsa_url: str | None, witness: Path | None,
+    profile_path: Path | None,
 ) -> None:
     """Register the report folder REPORT in the batch folder OUT: it is verified, copied to
     OUT/reports/ and registered in OUT's ledger and index. A standalone folder cannot prove that
@@ -36,6 +38,7 @@ def add_command(
     from auditor.batch.add import add_report
     from auditor.verify import load_trust
 
+    tsa_url, witness = archive_settings(profile_path, tsa_url, witness)
     entry = add_report(report, out, load_trust(trust))
     click.echo(escaped(f"added {report} to {out} as {entry.path} (ledger entry {entry.sequence})"))
     click.echo(escaped(seal_if_possible(out, keys_dir, tsa_url, witness)))

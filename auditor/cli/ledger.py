@@ -14,8 +14,24 @@ MAX_LISTED = 10  # newly sealed entries named by `ledger seal`
 
 witness_option = click.option(
     "--witness", type=click.Path(file_okay=False, path_type=Path), envvar=WITNESS_ENV, default=None,
-    help=f"Folder that receives a copy of every checkpoint (default: ${WITNESS_ENV}); keep it on another disk.",
+    help=f"Folder that receives a copy of every checkpoint (default: ${WITNESS_ENV}, else the profile's "
+    "witness_dir); keep it on another disk.",
 )
+profile_settings_option = click.option(
+    "--profile", "profile_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Deployment profile (TOML) whose machine settings apply where no option gives them: tsa_url, witness_dir.",
+)
+
+
+def archive_settings(profile_path: Path | None, tsa_url: str | None, witness: Path | None) -> tuple[str | None, Path | None]:
+    """The timestamp authority and the witness folder: the options (or their environment
+    variables), else the profile's machine settings."""
+    if profile_path is None:
+        return tsa_url, witness
+    from auditor.profile import read_profile
+
+    local = read_profile(profile_path)
+    return tsa_url or local.tsa_url, witness or local.witness_dir
 
 
 @click.group("ledger")
@@ -41,7 +57,10 @@ def head_command(out: Path) -> None:
 @keys_dir_option
 @click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
 @witness_option
-def seal_command(out: Path, keys_dir: Path | None, tsa_url: str | None, witness: Path | None) -> None:
+@profile_settings_option
+def seal_command(
+    out: Path, keys_dir: Path | None, tsa_url: str | None, witness: Path | None, profile_path: Path | None
+) -> None:
     """Append a checkpoint to OUT's ledger, signed by the seal: it covers every entry so far, so
     that `auditor verify OUT` notices any later removal. Run it after reviews or submissions
     recorded without the seal, and once on a batch folder written before checkpoints. Seal only a
@@ -50,6 +69,7 @@ def seal_command(out: Path, keys_dir: Path | None, tsa_url: str | None, witness:
     from auditor.archive.chain import read_chain
     from auditor.archive.checkpoint import write_checkpoint
 
+    tsa_url, witness = archive_settings(profile_path, tsa_url, witness)
     identity = load_signing_identity(keys_dir)
     entry = write_checkpoint(out, identity, tsa_url=tsa_url, witness=witness)
     if entry is None:

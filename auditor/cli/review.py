@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.keys import keys_dir_option
-from auditor.cli.ledger import seal_if_possible, witness_option
+from auditor.cli.ledger import archive_settings, profile_settings_option, seal_if_possible, witness_option
 from auditor.cli.output import escaped
 from auditor.keys.reviewers import REVIEWER_PASSPHRASE_ENV
 from auditor.report_folder import review_name
@@ -35,10 +35,11 @@ from auditor.review.state import STATUSES
 @click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
 @keys_dir_option
 @witness_option
+@profile_settings_option
 def review_command(
     report: Path, reviewer_dir: Path, decision: str, reasons: str, considered: str, authority: str,
     minutes: float | None, bias_acknowledged: bool, slot: int | None, tsa_url: str | None, keys_dir: Path | None,
-    witness: Path | None,
+    witness: Path | None, profile_path: Path | None,
 ) -> None:
     """Record your review of REPORT (a report folder): fill its PDF's review form and sign it with
     your reviewer key, as a new revision that keeps the seal valid; review-N.json (+ .p7s) is
@@ -50,6 +51,7 @@ def review_command(
     from auditor.review.fill import reviewer_names
     from auditor.review.model import review_input
 
+    tsa_url, witness = archive_settings(profile_path, tsa_url, witness)
     identity = load_identity(reviewer_dir, _passphrase(reviewer_dir))
     name, role = reviewer_names(identity)
     review = review_input(

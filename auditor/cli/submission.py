@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from auditor.cli.keys import keys_dir_option, load_signing_identity
+from auditor.cli.ledger import archive_settings, profile_settings_option, witness_option
 
 if TYPE_CHECKING:
     from auditor.keys import SigningIdentity
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
 )
 @keys_dir_option
 @click.option("--tsa-url", envvar="AUDITOR_TSA_URL", metavar="URL", help="RFC 3161 timestamp authority.")
+@witness_option
+@profile_settings_option
 def submission(
     report: Path, sender: str | None, answer: int | None, text_file: Path, attachments: tuple[Path, ...],
-    keys_dir: Path | None, tsa_url: str | None,
+    keys_dir: Path | None, tsa_url: str | None, witness: Path | None, profile_path: Path | None,
 ) -> None:
     """Log a submission of the person concerned by the report in REPORT_FOLDER, or its answer.
 
@@ -45,21 +48,22 @@ def submission(
     if answer is not None and attachments:
         raise click.UsageError("--attach goes with a submission (--from), not with an answer")
     text = read_text_file(text_file)
+    tsa_url, witness = archive_settings(profile_path, tsa_url, witness)
     identity = load_signing_identity(keys_dir)
     if answer is not None:
         path = log_answer(report, answer, text, identity, tsa_url=tsa_url)
-        _register(report, path, identity, tsa_url)
+        _register(report, path, identity, tsa_url, witness)
         click.echo(f"logged the answer to submission {answer}: {path} (signed: {path.name}.p7s)")
     elif sender is not None:
         path = log_submission(report, sender, text, list(attachments), identity, tsa_url=tsa_url)
-        _register(report, path, identity, tsa_url)
+        _register(report, path, identity, tsa_url, witness)
         number = path.stem.split("-")[1]
         click.echo(f"logged submission {number} from {' '.join(sender.split())}: {path} (signed: {path.name}.p7s)")
         click.echo(f"answer it with: auditor submission {report} --answer {number} --text FILE")
     click.echo(f"it appears in the report's redress section at the next `auditor render {report} --out NEW`")
 
 
-def _register(report: Path, entry: Path, identity: SigningIdentity, tsa_url: str | None) -> None:
+def _register(report: Path, entry: Path, identity: SigningIdentity, tsa_url: str | None, witness: Path | None) -> None:
     """In a batch folder: a ledger amendment registering the new entry, its signature and
     attachments, sealed at once by a checkpoint (the seal signed the entry)."""
     from auditor.archive.checkpoint import write_checkpoint
@@ -76,7 +80,7 @@ def _register(report: Path, entry: Path, identity: SigningIdentity, tsa_url: str
         files = [name for name in files if "/attachments/" not in name]
     out = register_amendment(report, "submission", f"{entry.parent.name}/{entry.name}", files, {"entry": entry.name})
     if out is not None:
-        write_checkpoint(out, identity, tsa_url=tsa_url)
+        write_checkpoint(out, identity, tsa_url=tsa_url, witness=witness)
 
 
 COMMANDS = [submission]
