@@ -113,6 +113,10 @@ def test_the_cli_extends_a_report_folder_and_refuses_without_a_tsa(lt_folder: Pa
     done = _auditor("archive", "extend", str(folder), "--tsa-url", local_pki.long_tsa_url, "--trust", str(local_pki.trust_file), env=env)
     assert done.returncode == 0 and done.stderr == "", done.stderr  # no warning of an unclosed HTTP session either
     assert f"({TIMESTAMP_FIELD}1)" in done.stdout and "1 of 1 PDFs extended" in done.stdout
+    profile = tmp_path / "profile.toml"
+    profile.write_text(f'tsa_url = "{local_pki.long_tsa_url}"\n', encoding="utf-8")
+    again = _auditor("archive", "extend", str(folder), "--profile", str(profile), "--trust", str(local_pki.trust_file), env=env)
+    assert again.returncode == 0 and f"({TIMESTAMP_FIELD}2)" in again.stdout, again.stderr  # the profile's TSA
     (folder / "report.html").write_text("<p>altered</p>", encoding="utf-8")
     altered = _auditor("archive", "extend", str(folder), "--tsa-url", local_pki.long_tsa_url, "--trust", str(local_pki.trust_file), env=env)
     assert altered.returncode != 0 and altered.stderr.count("\n") == 1 and "only an intact report is extended" in altered.stderr

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from auditor.cli.ledger import archive_settings, profile_settings_option
 from auditor.cli.output import escaped
 from auditor.errors import ArchiveError
 from auditor.signing import TSA_ENV
@@ -25,11 +26,12 @@ def _require_intact(folder: Path, trust: Path | None) -> None:
 @click.command("extend")
 @click.argument("target", metavar="OUT_OR_REPORT", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--tsa-url", envvar=TSA_ENV, metavar="URL", default=None,
-              help=f"RFC 3161 timestamp authority of the document timestamps (env {TSA_ENV}); required.")
+              help=f"RFC 3161 timestamp authority of the document timestamps (env {TSA_ENV}, else the profile's tsa_url); required.")
 @click.option("--trust", type=click.Path(exists=True, path_type=Path), default=None,
               help="Roots (PEM) of the seal and of the timestamp authorities, or a keys folder; a revoked.crl "
               "beside it is used too (default: your keys folder's root).")
-def extend_command(target: Path, tsa_url: str | None, trust: Path | None) -> None:
+@profile_settings_option
+def extend_command(target: Path, tsa_url: str | None, trust: Path | None, profile_path: Path | None) -> None:
     """Add to every report PDF of the batch folder OUT (or to the one of a report folder) a
     revision with fresh validation data for its signatures and a document timestamp over it all
     (PAdES B-LTA), then timestamp OUT's ledger. Run it again, before the newest timestamp's
@@ -41,8 +43,9 @@ def extend_command(target: Path, tsa_url: str | None, trust: Path | None) -> Non
     from auditor.report_folder import PDF_NAME
     from auditor.verify import load_trust
 
+    tsa_url, _ = archive_settings(profile_path, tsa_url, None)
     if not tsa_url:
-        raise ArchiveError(f"no timestamp authority: give --tsa-url URL (or set {TSA_ENV})")
+        raise ArchiveError(f"no timestamp authority: give --tsa-url URL (or set {TSA_ENV}, or tsa_url in --profile)")
     anchors = load_trust(trust)
     trust_data = ExtensionTrust(anchors.certs, anchors.crls)
     if (target / LEDGER_NAME).is_file():
