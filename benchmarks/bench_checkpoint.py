@@ -21,10 +21,8 @@ import logging
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,35 +30,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from certomancer.integrations.animator import Animator, AnimatorArchStore
-from certomancer.registry import CertomancerConfig
 from fixtures.identities import make_identities, signed_report
 from fixtures.sealed_batch import register
-from pki import ARCH, _LateApp, config_text, start_time, write_keys
-from werkzeug.serving import make_server
+from pki import serve_local_pki
 
 import auditor.batch.sealing as sealing
 from auditor.archive.checkpoint import write_checkpoint
 from auditor.keys import SigningIdentity
-
-
-@contextmanager
-def local_tsa(folder: Path) -> Iterator[str]:
-    """The tests' local PKI served on loopback; yields its TSA URL."""
-    app = _LateApp()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    write_keys(folder / "keys")
-    config = CertomancerConfig.from_yaml(config_text(url, start_time()), key_search_dir=str(folder))
-    app.target = Animator(AnimatorArchStore(config.pki_archs), with_web_ui=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"{url}/{ARCH}/tsa/tsa"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def timed(calls: list[float], function: Callable[..., Any]) -> Callable[..., Any]:
@@ -129,7 +105,8 @@ def main() -> None:
         base = Path(tmp)
         seal = make_identities(base / "keys").seal
         real_batch(base / "warm-up", seal, 1, None)  # TensorFlow and the model loaded once, not counted
-        with local_tsa(base / "pki") as tsa_url:
+        with serve_local_pki(base / "pki") as pki:
+            tsa_url = pki.tsa_url
             for label, url in (("no TSA", None), ("TSA on loopback", tsa_url)):
                 print(f"{label}:")
                 per_report, reports, inside = real_batch(base / f"batch-{bool(url)}", seal, args.incidents, url)

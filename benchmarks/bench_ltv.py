@@ -20,46 +20,18 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from certomancer.integrations.animator import Animator, AnimatorArchStore
-from certomancer.registry import CertomancerConfig
 from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, build_report
-from pki import ARCH, LocalPki, _LateApp, config_text, start_time, write_keys
-from werkzeug.serving import make_server
+from pki import serve_local_pki
 
 from auditor.archive.extend import ExtensionTrust, extend_report_folder
 from auditor.keys import CRL_FILE, SigningIdentity, create_identity, import_identity, load_identity, read_certificates
 from auditor.signing import sign_report_folder
-
-
-@contextmanager
-def local_pki(folder: Path) -> Iterator[LocalPki]:
-    """The tests' local PKI served on loopback."""
-    app = _LateApp()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    start = start_time()
-    write_keys(folder / "keys")
-    config = CertomancerConfig.from_yaml(config_text(url, start), key_search_dir=str(folder))
-    app.target = Animator(AnimatorArchStore(config.pki_archs), with_web_ui=False)
-    pki = LocalPki(url, folder, config.get_pki_arch(ARCH), start)
-    pki.root_file.write_bytes(pki.cert_pem("root"))
-    pki.tsa_root_file.write_bytes(pki.cert_pem("tsa-root"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield pki
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def median_seconds(runs: int, prepare: Callable[[int], Path], work: Callable[[Path], object]) -> float:
@@ -78,7 +50,7 @@ def main() -> None:
     runs = parser.parse_args().runs
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per PKI request otherwise
     logging.getLogger("pyhanko").setLevel(logging.ERROR)  # "revocation mode is soft-fail" per extension
-    with tempfile.TemporaryDirectory() as tmp, local_pki(Path(tmp) / "pki") as pki:
+    with tempfile.TemporaryDirectory() as tmp, serve_local_pki(Path(tmp) / "pki") as pki:
         base = Path(tmp)
         create_identity(base / "local", PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="Seal", organisation="Org", key_type="p256")
         shutil.copytree(base / "local", base / "bare")

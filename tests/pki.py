@@ -38,6 +38,7 @@ import datetime as dt
 import string
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,10 +181,10 @@ class _LateApp:
         return self.target(environ, start_response)
 
 
-@pytest.fixture(scope="session")
-def local_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPki]:
-    """The local PKI, served on loopback for the whole session."""
-    folder = tmp_path_factory.mktemp("pki")
+@contextmanager
+def serve_local_pki(folder: Path) -> Iterator[LocalPki]:
+    """The local PKI, its keys made in `folder`, served on loopback until the block ends (the
+    tests' fixture and the benchmarks use it)."""
     app = _LateApp()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
@@ -204,6 +205,13 @@ def local_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPki]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def local_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPki]:
+    """The local PKI, served on loopback for the whole session."""
+    with serve_local_pki(tmp_path_factory.mktemp("pki")) as pki:
+        yield pki
 
 
 def _pem(der: bytes) -> bytes:
