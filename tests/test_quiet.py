@@ -54,3 +54,23 @@ def test_a_failing_command_that_loads_every_library_prints_one_line(tmp_path: Pa
     assert run.returncode != 0
     assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith("auditor: error: "), run.stderr
     assert "clip.avi" in run.stderr
+
+
+def test_output_cut_short_by_its_reader_ends_without_a_traceback(tmp_path: Path, identities: Identities) -> None:
+    """`auditor verify … | head -1`: the reader closes the pipe after one line; auditor stops with
+    exit 141 (SIGPIPE's code) and nothing on stderr (a BrokenPipeError traceback before)."""
+    import subprocess
+    import sys
+
+    for number in range(400):  # each one an INVALID verdict of a few lines: more than a pipe holds
+        (tmp_path / f"damaged-{number:03d}.pdf").write_bytes(b"%PDF-1.7\nnot a PDF\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "auditor", "verify", str(tmp_path), "--trust", str(identities.seal_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) in (141, 1), errors  # 1 only if every verdict fitted the pipe first
+    assert first and "Traceback" not in errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -80,4 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("auditor: interrupted; nothing half-written was kept", err=True)
         return 130
+    except BrokenPipeError:  # the reader of the output went away (`auditor verify OUT | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     return 0
