@@ -183,3 +183,35 @@ def test_a_report_timestamped_before_the_revocation_stays_valid_one_backdated_pa
     verdicts = verify_paths([report], trust)
     assert "invalid" in {v.status for v in verdicts}, [(v.path, v.status, v.reasons) for v in verdicts]
     assert any("revoked" in r for v in verdicts for r in v.reasons)
+
+
+def test_a_seal_issued_without_a_distribution_point_is_still_found_on_the_roots_list(
+    tmp_path: Path, local_pki: LocalPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Certificates issued before auditor wrote a CRL distribution point name none, and pyHanko
+    then checks no list at all: a revoked seal of that age used to stay VALID. Its report, signed
+    without a timestamp, is INVALID once the seal is revoked; one timestamped before stays VALID."""
+    with monkeypatch.context() as old_style:
+        old_style.setattr(RevocationUrls, "extensions", lambda self, issuer: [])
+        create_identity(tmp_path / "keys", SEAL_PASSPHRASE, root_passphrase=ROOT_PASSPHRASE, common_name="Old seal",
+                        organisation="Org", key_type="p256")
+    assert not any(isinstance(e.value, x509.CRLDistributionPoints) for e in _cert(tmp_path / "keys").extensions)
+    (tmp_path / "keys" / CRL_FILE).unlink()  # no local list while signing: the reports are B-B / B-T, as before
+    seal = load_identity(tmp_path / "keys", SEAL_PASSPHRASE)
+    plain = sign_report_folder(build_report(tmp_path / "plain", identity=seal), seal)[0].parent
+    stamped = sign_report_folder(build_report(tmp_path / "stamped", identity=seal), seal, tsa_url=local_pki.tsa_url)[0].parent
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    (trust / "root.cert.pem").write_bytes((tmp_path / "keys/root.cert.pem").read_bytes() + local_pki.tsa_root_file.read_bytes())
+    assert {v.status for v in verify_paths([plain, stamped], trust)} == {"valid"}
+
+    revoke = run_cli("keys", "revoke", "--keys", str(tmp_path / "keys"), "--seal", "--reason", "key-compromise", env=_env())
+    assert revoke.returncode == 0, revoke.stderr
+    shutil.copy(tmp_path / "keys" / CRL_FILE, trust / CRL_FILE)
+    plain_verdicts = verify_paths([plain], trust)
+    assert {v.status for v in plain_verdicts} == {"invalid"}
+    assert all(
+        any("revoked on" in r and "no trusted timestamp proves the signature existed before" in r for r in v.reasons)
+        for v in plain_verdicts
+    )
+    assert {v.status for v in verify_paths([stamped], trust)} == {"valid"}

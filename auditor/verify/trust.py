@@ -28,7 +28,7 @@ from pyhanko_certvalidator.errors import InvalidCertificateError
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, FreshnessReqType, RevocationCheckingPolicy
 
 from auditor.errors import SigningError
-from auditor.keys import ROOT_FILE, SIGNING_EKUS, default_keys_dir, read_certificates
+from auditor.keys import ROOT_FILE, SIGNING_EKUS, default_keys_dir, read_certificates, revocation_of
 from auditor.keys.certificates import subject_text
 from auditor.verify.status import Findings, SignatureSummary, TimeJudgement
 
@@ -195,7 +195,7 @@ def judge_signature(
     if not summary.intact:
         findings.invalid.append(f"{name}: the signed bytes were altered (digest or signature mismatch)")
         return
-    problem = signer_problem(status.signing_cert, anchors)
+    problem = signer_problem(status.signing_cert, anchors) or listed_revocation_problem(status, anchors, findings, name)
     if problem:
         summary.trusted = False
         findings.invalid.append(f"{name}: {problem}")
@@ -206,6 +206,47 @@ def judge_signature(
         findings.untrusted.append(
             f"{name}: signer {summary.signer} does not chain to the trusted root{detail}; trusted: {anchors.description}"
         )
+
+
+def listed_revocation_problem(status: SignatureStatus, anchors: TrustAnchors, findings: Findings, name: str) -> str | None:
+    """Why a signer whose certificate names no CRL distribution point counts as revoked, or None.
+
+    pyHanko looks a certificate up only in the lists its distribution points name; certificates
+    auditor issued before it wrote one have none, so a trusted root's list (`revoked.crl`) is
+    searched for them here. A trusted timestamp from before the revocation keeps the signature."""
+    cert = status.signing_cert
+    if cert.crl_distribution_points:
+        return None
+    entry = _listed(x509.load_der_x509_certificate(cert.dump()), anchors)
+    if entry is None or (anchors.moment is not None and anchors.moment < entry.revocation_date_utc):
+        return None
+    revoked = f"certificate of {subject(cert)} revoked on {entry.revocation_date_utc:%Y-%m-%d %H:%M} UTC (the trusted root's revocation list)"
+    token = getattr(status, "timestamp_validity", None)
+    if token is not None and token.intact and token.valid and token.trusted and token.timestamp < entry.revocation_date_utc:
+        findings.notes.append(f"{name}: {revoked}; a trusted timestamp proves the signature existed on {token.timestamp:%Y-%m-%d %H:%M} UTC, before")
+        return None
+    return f"{revoked}; no trusted timestamp proves the signature existed before"
+
+
+def _listed(cert: x509.Certificate, anchors: TrustAnchors) -> x509.RevokedCertificate | None:
+    """The entry for `cert` in a CRL at hand that a trusted root issued and signed."""
+    for der in anchors.crls:
+        try:
+            crl = x509.load_der_x509_crl(der)
+        except ValueError:
+            continue
+        if any(_signed_by(crl, root) for root in anchors.certs if root.subject == crl.issuer):
+            entry = revocation_of(crl, cert)
+            if entry is not None:
+                return entry
+    return None
+
+
+def _signed_by(crl: x509.CertificateRevocationList, root: x509.Certificate) -> bool:
+    try:
+        return crl.is_signature_valid(root.public_key())  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a key of another type than the list's signature
+        return False
 
 
 def _proven(judgement: TimeJudgement, summary: SignatureSummary, findings: Findings, name: str) -> bool:
