@@ -228,8 +228,9 @@ def test_pdfsig_and_pyhanko_agree_with_verify_on_the_b_lta_report(reports: Repor
     roots = [arg for label in ("root", "tsa-root") for arg in ("--trust", str(pki.folder / f"{label}.check.pem"))]
     for label in ("root", "tsa-root"):
         (pki.folder / f"{label}.check.pem").write_bytes(pki.cert_pem(label))
-    legacy = _tool("pyhanko", "sign", "validate", *roots, "--trust-replace", "--retroactive-revinfo", pdf)
-    ades = _tool("pyhanko", "sign", "adesverify", *roots, "--trust-replace", pdf)
+    pyhanko = (sys.executable, "-m", "pyhanko")  # this environment's, whether or not its bin/ is on PATH
+    legacy = _tool(*pyhanko, "sign", "validate", *roots, "--trust-replace", "--retroactive-revinfo", pdf)
+    ades = _tool(*pyhanko, "sign", "adesverify", *roots, "--trust-replace", pdf)
     poppler = _tool("pdfsig", "-no-ocsp", "-nssdir", _nss_db(pki, tmp_path / "nss"), pdf)  # offline, as verify
     print(ours.stdout, legacy.stdout, ades.stdout, poppler.stdout, sep="\n----\n")
     assert ours.returncode == 0, ours.stdout
