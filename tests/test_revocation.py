@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,7 @@ def test_a_report_timestamped_before_the_revocation_stays_valid_one_backdated_pa
     (trust / "root.cert.pem").write_bytes((keys / "root.cert.pem").read_bytes() + local_pki.tsa_root_file.read_bytes())
     backdated = shutil.copytree(keys, tmp_path / "keys-backdated")  # the same seal, to be revoked as of before the report
 
+    time.sleep(1.1)  # a CRL's revocation date is whole seconds: the revocation falls in a later one than the timestamps
     revoke_now = run_cli("keys", "revoke", "--keys", str(keys), "--seal", "--reason", "key-compromise", env=_env())
     assert revoke_now.returncode == 0, revoke_now.stderr
     shutil.copy(keys / CRL_FILE, trust / CRL_FILE)
@@ -205,6 +207,7 @@ def test_a_seal_issued_without_a_distribution_point_is_still_found_on_the_roots_
     (trust / "root.cert.pem").write_bytes((tmp_path / "keys/root.cert.pem").read_bytes() + local_pki.tsa_root_file.read_bytes())
     assert {v.status for v in verify_paths([plain, stamped], trust)} == {"valid"}
 
+    time.sleep(1.1)  # a CRL's revocation date is whole seconds: the revocation falls in a later one than the timestamps
     revoke = run_cli("keys", "revoke", "--keys", str(tmp_path / "keys"), "--seal", "--reason", "key-compromise", env=_env())
     assert revoke.returncode == 0, revoke.stderr
     shutil.copy(tmp_path / "keys" / CRL_FILE, trust / CRL_FILE)
@@ -214,4 +217,5 @@ def test_a_seal_issued_without_a_distribution_point_is_still_found_on_the_roots_
         any("revoked on" in r and "no trusted timestamp proves the signature existed before" in r for r in v.reasons)
         for v in plain_verdicts
     )
-    assert {v.status for v in verify_paths([stamped], trust)} == {"valid"}
+    stamped_verdicts = verify_paths([stamped], trust)
+    assert {v.status for v in stamped_verdicts} == {"valid"}, [(v.path, v.reasons) for v in stamped_verdicts]
