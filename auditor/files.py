@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.errors import ArchiveError
+
+_STOPPING = {signal.SIGTERM, signal.SIGINT}  # the signals the CLI turns into a clean stop
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -83,12 +86,15 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     On any error the temporary folder is removed and an existing `final` stays untouched.
     """
     final = Path(final)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)  # an interrupt waits until removal is armed
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     except OSError as exc:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         raise ArchiveError(f"could not create {final.parent}: {exc.strerror or exc}") from exc
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a pending SIGTERM/SIGINT is raised here, inside
         yield staging
         _replace_directory(staging, final)
     except BaseException:

@@ -178,3 +178,32 @@ def test_a_container_that_overstates_its_frames_is_corrected_by_decoding(tmp_pat
 def test_a_folder_is_not_a_video(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="is a folder, not a video file"):
         read_video(tmp_path)
+
+
+def test_a_stop_right_as_the_staging_folder_is_made_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM arriving just after the staging folder exists, before its removal is armed (seen once
+    in `test_11_sigterm_during_render`): the folder is still removed."""
+    import signal
+    import tempfile
+
+    class Stopped(Exception):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped
+
+    made = tempfile.mkdtemp
+
+    def mkdtemp_then_signal(**kwargs: object) -> str:
+        folder = made(**kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode, unless blocked
+        return folder
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp_then_signal)
+    try:
+        with pytest.raises(Stopped), atomic_directory(tmp_path / "out") as staging:
+            (staging / "x").write_text("x")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list(tmp_path.iterdir()) == []
