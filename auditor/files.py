@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
-import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.errors import ArchiveError
-
-_STOPPING = {signal.SIGTERM, signal.SIGINT}  # the signals the CLI turns into a clean stop
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -86,19 +84,23 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     On any error the temporary folder is removed and an existing `final` stays untouched.
     """
     final = Path(final)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)  # an interrupt waits until removal is armed
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     except OSError as exc:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         raise ArchiveError(f"could not create {final.parent}: {exc.strerror or exc}") from exc
-    try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a pending SIGTERM/SIGINT is raised here, inside
+    staging = final.parent / f".{final.name}.{secrets.token_hex(6)}.tmp"  # named before it exists: a stop
+    made: Path | None = staging
+    try:  # (SIGTERM, Ctrl-C) landing anywhere from here on removes it
+        try:
+            staging.mkdir()
+        except OSError as exc:
+            made = None  # not ours to remove
+            raise ArchiveError(f"could not create a folder in {final.parent}: {exc.strerror or exc}") from exc
         yield staging
         _replace_directory(staging, final)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
         raise
 
 

@@ -181,29 +181,20 @@ def test_a_folder_is_not_a_video(tmp_path: Path) -> None:
 
 
 def test_a_stop_right_as_the_staging_folder_is_made_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SIGTERM arriving just after the staging folder exists, before its removal is armed (seen once
-    in `test_11_sigterm_during_render`): the folder is still removed."""
-    import signal
-    import tempfile
+    """A stop (SIGTERM, Ctrl-C) landing just after the staging folder exists, before the code that
+    removes it was entered (seen once in `test_11_sigterm_during_render`): the folder is removed."""
 
-    class Stopped(Exception):
+    class Stopped(BaseException):
         pass
 
-    def stop(signum: int, frame: object) -> None:
-        raise Stopped
+    made = Path.mkdir
 
-    made = tempfile.mkdtemp
+    def mkdir_then_stop(self: Path, *args: object, **kwargs: object) -> None:
+        made(self, *args, **kwargs)  # type: ignore[arg-type]
+        if self.name.startswith(".out."):
+            raise Stopped
 
-    def mkdtemp_then_signal(**kwargs: object) -> str:
-        folder = made(**kwargs)  # type: ignore[call-overload]
-        os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode, unless blocked
-        return folder
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp_then_signal)
-    try:
-        with pytest.raises(Stopped), atomic_directory(tmp_path / "out") as staging:
-            (staging / "x").write_text("x")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_stop)
+    with pytest.raises(Stopped), atomic_directory(tmp_path / "out"):
+        pass
     assert list(tmp_path.iterdir()) == []
