@@ -19,8 +19,8 @@ from auditor.evidence.trust import (
 from auditor.explain import FRAME_IMPORTANCE
 from auditor.profile import DeploymentProfile
 
-SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4"]
-SCHEMA_VERSION: SchemaVersion = "2.4"
+SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5"]
+SCHEMA_VERSION: SchemaVersion = "2.5"
 # 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
 # operator's `deployment.templates_dir` (still read, ignored); 2.0 holds every frame-importance
 # method in one list, `explanations.frame_importance` (1.x records are read and converted); 2.1
@@ -28,7 +28,8 @@ SCHEMA_VERSION: SchemaVersion = "2.4"
 # adds `input.sampling` (which decoded frames the model saw) and `input.decoding_stopped`; 2.3 adds
 # the trust sections (`auditor.evidence.trust`): `explanations.motion`, `.counterfactuals`,
 # `.faithfulness`, `.sanity`, `.persons`, and the record's `masking`; 2.4 adds `explanations.sanity.host`
-# and `.cache_file` (where the model-randomisation figures were computed, or which cache entry they came from)
+# and `.cache_file` (where the model-randomisation figures were computed, or which cache entry they came from); 2.5 states
+# every trust check so that it can be recomputed from the record and `arrays.npz` (issue 23)
 READABLE_VERSIONS: tuple[str, ...] = get_args(SchemaVersion)
 SHA256 = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
