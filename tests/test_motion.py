@@ -12,7 +12,7 @@ from fixtures.models import CASES, SIZE, small_cnn
 from auditor._tensorflow import keras
 from auditor.demo import demo_model_path
 from auditor.detector import Detector, load_detector
-from auditor.explain.motion import motion_parts, motion_relevance, motion_shares
+from auditor.explain.motion import motion_parts, motion_relevance, motion_shares, relevant_frames
 from auditor.synthetic import make_clip, make_still_clip
 
 TOLERANCE = 1e-4
@@ -120,13 +120,18 @@ def test_frame_shares_and_motion_maps_follow_the_definition() -> None:
     assert np.allclose(still[1] + moving[1], [[0.5, 0.5], [0.0, 0.0]])  # same shape: the parts add up to it
 
 
-def test_all_zero_full_maps_give_share_zero_not_nan() -> None:
+def test_frames_without_relevance_are_not_measurable_and_count_for_nothing() -> None:
     full = np.zeros((3, 4, 4), np.float32)
     full[1, 0, 0] = 1.0
     frame, overall = motion_shares(full, np.zeros_like(full), np.ones(3))
-    assert np.array_equal(frame, [0.0, 1.0, 0.0]) and overall == 1.0
+    assert np.isnan(frame[[0, 2]]).all() and frame[1] == 1.0 and overall == 1.0
     frame, overall = motion_shares(np.zeros_like(full), np.ones_like(full), np.ones(3))
-    assert np.array_equal(frame, np.zeros(3)) and overall == 0.0 and not np.isnan(frame).any()
+    assert np.isnan(frame).all() and overall is None  # no relevance: not measurable, never "0 % movement"
+    full[0] = 1.0  # a flat frame carries relevance everywhere, so none in particular
+    measurable = relevant_frames(full)
+    assert measurable.tolist() == [False, True, False]
+    frame, overall = motion_shares(full, np.zeros_like(full), np.ones(3), measurable)
+    assert np.isnan(frame[0]) and overall == 1.0
 
 
 def test_still_clip_is_seeded_and_holds_one_motionless_figure() -> None:

@@ -13,8 +13,11 @@ class the static clip keeps, r[t] = min(p_static[t] / p_full, 1):
 
 the part of frame t's relevance that the frame held still does not account for, where or how
 strongly: 0 when the still frame gives the same map and the same score, 1 when it keeps none of
-the score. The overall share is the mean of the per-frame shares weighted by each frame's share
-of the full clip's relevance. `motion_parts` gives both parts of each frame's map for display. The static clips'
+the score. It is measured only where frame t's full map carries relevance, that is singles out a
+region (`contours.localised`); elsewhere it is NaN ("not measurable"), not 0. The overall share is
+the mean of the measurable frames' shares weighted by each one's share of their relevance; None
+when no frame is measurable (a detector blind to its input rests neither on movement nor on
+single frames, and nothing may say it does). `motion_parts` gives both parts of each frame's map for display. The static clips'
 class logits and probabilities (T, n_classes) say what the detector decides on each frozen frame.
 
 All T static clips take one compiled pass (`Detector.static_clip_pass`), plus one batched pass of
@@ -31,6 +34,7 @@ import numpy as np
 
 from auditor.explain import METHODS
 from auditor.explain.base import ClipExplanation, DetectorLike
+from auditor.explain.contours import localised
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,8 @@ class MotionRelevance:
     """Spatial maps and motion shares of one explained clip, per map method."""
 
     spatial_maps: Mapping[str, np.ndarray]  # method -> raw spatial maps, the full maps' shape (T, ...)
-    frame_shares: Mapping[str, np.ndarray]  # method -> float64 (T,), in [0, 1]
-    overall_shares: Mapping[str, float]  # method -> share of the whole clip, in [0, 1]
+    frame_shares: Mapping[str, np.ndarray]  # method -> float64 (T,), in [0, 1]; NaN: not measurable
+    overall_shares: Mapping[str, float | None]  # method -> share of the whole clip, in [0, 1]; None: not measurable
     static_logits: np.ndarray  # float32 (T, n_classes): static clip t's logits
     static_probabilities: np.ndarray  # float32 (T, n_classes)
     kept: np.ndarray  # float64 (T,): r[t], the share of the clip's probability static clip t keeps (≤ 1)
@@ -61,7 +65,8 @@ def motion_relevance(detector: DetectorLike, explanation: ClipExplanation) -> Mo
     probabilities = detector.probabilities(logits)
     target = explanation.target_index
     kept = np.minimum(probabilities[:, target] / max(float(explanation.probabilities[target]), 1e-12), 1.0)
-    shares = {name: motion_shares(explanation.maps[name], spatial[name], kept) for name in methods}
+    shares = {name: motion_shares(explanation.maps[name], spatial[name], kept, relevant_frames(explanation.maps[name]))
+              for name in methods}
     return MotionRelevance(
         spatial_maps=spatial,
         frame_shares={name: frame for name, (frame, _) in shares.items()},
@@ -86,11 +91,24 @@ def motion_parts(full: np.ndarray, spatial: np.ndarray, kept: np.ndarray) -> tup
     return still, np.maximum(full_shape - still, 0.0)
 
 
-def motion_shares(full: np.ndarray, spatial: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, float]:
+def relevant_frames(full: np.ndarray) -> np.ndarray:
+    """bool (T,): the frames whose map carries relevance, i.e. singles out a region."""
+    return np.array([localised(frame) for frame in full], dtype=bool)
+
+
+def motion_shares(
+    full: np.ndarray, spatial: np.ndarray, kept: np.ndarray, measurable: np.ndarray | None = None
+) -> tuple[np.ndarray, float | None]:
     """(per-frame shares (T,), overall share) of the relevance in `full` (T, ...) that `spatial`
-    does not account for, `kept` (T,) being r[t], the share of the score each static clip keeps."""
+    does not account for, `kept` (T,) being r[t], the share of the score each static clip keeps.
+
+    Only frames in `measurable` (T,) bool (default: every frame) with relevance (a positive sum)
+    are measured; the others get NaN. The overall share is None when no frame is measured."""
     axes = tuple(range(1, full.ndim))
     mass = full.astype(np.float64).sum(axis=axes)
-    frame = np.where(mass > 0, motion_parts(full, spatial, kept)[1].sum(axis=axes), 0.0)
-    total = mass.sum()
-    return frame, float((frame * mass).sum() / total) if total > 0 else 0.0
+    measured = (mass > 0) & (np.ones(len(full), bool) if measurable is None else np.asarray(measurable, bool))
+    frame = np.where(measured, motion_parts(full, spatial, kept)[1].sum(axis=axes), np.nan)
+    if not measured.any():
+        return frame, None
+    weights = mass[measured]
+    return frame, float((frame[measured] * weights).sum() / weights.sum())
