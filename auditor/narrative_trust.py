@@ -64,12 +64,26 @@ def motion_verdict(share: float) -> str:
     return "mainly on what single frames show, not on movement"
 
 
+def motion_share(record: EvidenceRecord) -> tuple[float | None, str]:
+    """The clip's share due to movement (Grad-CAM's, else the first method's) and, when it is not
+    measurable (None), why."""
+    motion = record.explanations.motion
+    assert motion is not None
+    method = "gradcam" if "gradcam" in motion.overall_share else next(iter(motion.overall_share))
+    reason = motion.not_measurable.get(method, "shows no relevance to divide")
+    return motion.overall_share[method], f"the {method_name(method)} map {reason}"
+
+
 def motion_summary(record: EvidenceRecord) -> str:
-    """Whether the movement mattered (spatial vs motion relevance)."""
+    """Whether the movement mattered (spatial vs motion relevance); nothing is said about what the
+    decision rests on when the maps carry no relevance."""
     motion = record.explanations.motion
     if motion is None:
         return "Whether the decision rests on movement was not computed for this report."
-    share = motion.overall_share.get("gradcam", next(iter(motion.overall_share.values())))
+    share, reason = motion_share(record)
+    if share is None:
+        return (f"Whether the decision rests on movement or on single frames cannot be measured: {reason}. "
+                "This report therefore says neither.")
     label = record.explanations.target_class
     still = max(motion.frames, key=lambda f: (f.static_probability, -f.position))
     text = (
@@ -280,9 +294,12 @@ def summary_sentences(record: EvidenceRecord) -> list[str]:
     ex = record.explanations
     sentences = []
     if ex.motion is not None:
-        share = ex.motion.overall_share.get("gradcam", next(iter(ex.motion.overall_share.values())))
-        sentences.append(f"The decision rests {motion_verdict(share)} ({percent(share)} of what the heatmaps "
-                         "highlight is due to things moving between frames).")
+        share, reason = motion_share(record)
+        sentences.append(
+            f"Whether the decision rests on movement or on single frames cannot be measured: {reason}."
+            if share is None else
+            f"The decision rests {motion_verdict(share)} ({percent(share)} of what the heatmaps "
+            "highlight is due to things moving between frames).")
     if ex.counterfactuals is not None:
         sentences.append(counterfactual_summary(record))
     curve = _quoted_curve(record)

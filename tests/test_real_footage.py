@@ -186,3 +186,22 @@ def test_a_caption_names_a_peak_only_for_a_localised_frame_that_is_not_weak(
         named = bool(gradcam.localised) and gradcam.peak_relative >= narrative.WEAK
         assert ("&middot; peak " in caption) == named, caption
         assert caption.endswith(f"peak {gradcam.region}" if named else ("weak activation", "no localisation"))
+
+
+def test_a_detector_blind_to_its_input_gets_no_sentence_on_what_its_decision_rests_on(
+    blind_report: tuple[Path, EvidenceRecord],
+) -> None:
+    """Its maps carry no relevance, so the motion share is "not measurable", not 0 %, and neither
+    the HTML nor the PDF says the decision rests on movement or on single frames."""
+    folder, record = blind_report
+    motion = record.explanations.motion
+    assert motion is not None and set(motion.overall_share.values()) == {None}
+    assert {share for frame in motion.frames for share in frame.motion_share.values()} == {None}
+    assert motion.not_measurable["gradcam"].startswith("singles out no region in any frame")
+    pdf = subprocess.run(["pdftotext", str(folder / "report.pdf"), "-"], capture_output=True, text=True, check=True)
+    for document in ((folder / "report.html").read_text(encoding="utf-8"), pdf.stdout):
+        words = " ".join(document.split())
+        assert not re.search(r"rests (mainly|partly) on|single picture carries evidence|not on movement", words)
+        assert "Whether the decision rests on movement or on single frames cannot be measured: the Grad-CAM map " \
+               "singles out no region in any frame" in words
+        assert "not measurable" in words

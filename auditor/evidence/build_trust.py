@@ -53,22 +53,36 @@ def _r(value: float) -> float:
     return round(float(value), 6)
 
 
+NO_REGION_ANYWHERE = "singles out no region in any frame, so it shows no relevance to divide"
+SANITY_FAILS = "barely changes when what the model learned is erased (the model-randomisation check fails)"
+
+
 def motion_record(motion: MotionRelevance, class_names: Sequence[str], target: int,
-                  images: Mapping[int, str]) -> MotionRecord:
+                  images: Mapping[int, str], sanity: SanityCheck | None = None) -> MotionRecord:
+    """The motion section; a method whose maps carry no relevance, or fail the model-randomisation
+    check, has no share (None) and the reason in `not_measurable`."""
     methods = sorted(motion.frame_shares)
+    failing = {name for name, m in sanity.methods.items() if m.verdict == "fails"} if sanity is not None else set()
+    reasons = {name: SANITY_FAILS for name in methods if name in failing}
+    reasons |= {name: NO_REGION_ANYWHERE for name in methods if motion.overall_shares[name] is None}
+
+    def share(name: str, value: float | None) -> float | None:
+        return None if name in reasons or value is None or np.isnan(value) else _r(value)
+
     frames = []
     for t, probabilities in enumerate(np.asarray(motion.static_probabilities, dtype=np.float64)):
         frames.append(MotionFrame(
             position=t,
-            motion_share={name: _r(motion.frame_shares[name][t]) for name in methods},
+            motion_share={name: share(name, motion.frame_shares[name][t]) for name in methods},
             static_class=class_names[int(np.argmax(probabilities))],
             static_probability=_r(probabilities[target]),
         ))
     return MotionRecord(
         methods=methods,
-        overall_share={name: _r(motion.overall_shares[name]) for name in methods},
+        overall_share={name: share(name, motion.overall_shares[name]) for name in methods},
         frames=frames,
         images=[PositionImage(position=t, path=path) for t, path in sorted(images.items())],
+        not_measurable=reasons,
     )
 
 
@@ -167,7 +181,8 @@ def trust_sections(checks: TrustChecks, class_names: Sequence[str], target: int,
     """The `explanations` fields the checks fill (the ones that ran), with their pictures if drawn."""
     sections: dict[str, object] = {}
     if checks.motion is not None:
-        sections["motion"] = motion_record(checks.motion, class_names, target, images.motion if images else {})
+        sections["motion"] = motion_record(checks.motion, class_names, target, images.motion if images else {},
+                                           checks.sanity)
     if checks.counterfactuals is not None:
         sections["counterfactuals"] = counterfactual_record(checks.counterfactuals, class_names, target,
                                                            images.counterfactuals if images else ())

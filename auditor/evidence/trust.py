@@ -26,7 +26,7 @@ class MotionFrame(_Record):
     and what the detector says of the static clip made of this frame alone."""
 
     position: int
-    motion_share: dict[str, float]
+    motion_share: dict[str, float | None]  # None: the frame's map carries no relevance (not measurable)
     static_class: str
     static_probability: float  # of the explained class
 
@@ -42,8 +42,9 @@ class MotionRecord(_Record):
     the rest of the full clip's map is due to movement (DESIGN §2)."""
 
     methods: list[str]
-    overall_share: dict[str, float]  # method -> share of the clip's relevance due to movement
+    overall_share: dict[str, float | None]  # method -> share of the clip's relevance due to movement; None: not measurable
     frames: list[MotionFrame]
+    not_measurable: dict[str, str] = Field(default_factory=dict)  # method -> why its map's share cannot be measured: "the <method> map …" (2.5)
     images: list[PositionImage] = Field(default_factory=list)  # key frames: held-still and movement maps
 
 
