@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fixtures.report_records import make_report_folder
 
 from auditor import narrative_trust as trust
 from auditor.evidence import EvidenceRecord
+from auditor.evidence.build_trust import motion_record
+from auditor.explain.motion import MotionRelevance
+from auditor.explain.sanity import MethodSanity, SanityCheck
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +107,23 @@ def test_activation_spread_over_many_people_lies_on_nobody(record: EvidenceRecor
     named = trust.person_sentences(_with(record, "persons", persons=[*crowd, person.model_copy(update={"person_id": 9})]))
     assert named[0].startswith("72 % of the activation") and named[0].endswith("lies on person 9.")
     assert named[1] == "5 people were detected in the key frames; the other 4 hold less than 10 % each."
+
+
+def test_a_map_failing_the_randomisation_check_gets_no_motion_share_and_no_claim(record: EvidenceRecord) -> None:
+    """The record builder drops the share of a method whose maps fail the model-randomisation
+    check; the page-one summary then says the share cannot be measured, and why."""
+    motion = MotionRelevance(
+        spatial_maps={"gradcam": np.ones((2, 2, 2))}, frame_shares={"gradcam": np.array([0.1, np.nan])},
+        overall_shares={"gradcam": 0.1}, static_logits=np.zeros((2, 2), np.float32),
+        static_probabilities=np.full((2, 2), 0.5, np.float32), kept=np.ones(2),
+    )
+    sanity = SanityCheck(model_sha256="0" * 64, layer="conv", randomised_layers=("conv",), reference_clips="x",
+                         seed=0, threshold=0.5, methods={"gradcam": MethodSanity(0.9, 0.9, "fails")},
+                         computed_at="2026-12-07T00:00:00Z", host="h")
+    passing = motion_record(motion, ["normal", "fight"], 1, {})
+    assert passing.overall_share == {"gradcam": 0.1} and passing.frames[1].motion_share == {"gradcam": None}
+    failing = motion_record(motion, ["normal", "fight"], 1, {}, sanity)
+    assert failing.overall_share == {"gradcam": None} and failing.not_measurable["gradcam"].startswith("barely change")
+    sentence = trust.summary_sentences(_with(record, "motion", **failing.model_dump()))[0]
+    assert sentence.startswith("Whether the decision rests on movement or on single frames cannot be measured: "
+                               "the Grad-CAM map barely changes when what the model learned is erased")
