@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from itertools import combinations
 
 import numpy as np
@@ -16,15 +15,15 @@ from auditor.explain.counterfactual import (
     CounterfactualBudget,
     CounterfactualSearch,
     Edit,
+    RegionScorer,
     apply_edit,
     choose_diverse,
-    components_3d,
     frame_candidates,
     frame_edit_probabilities,
-    region_pixels,
     replacements,
     search_counterfactuals,
 )
+from auditor.explain.regions import blurred_clip, components, components_3d, region_pixels
 from auditor.synthetic import make_clip
 from auditor.window import select_window
 
@@ -52,12 +51,6 @@ def searches(detector: Detector) -> list[tuple[np.ndarray, CounterfactualSearch]
 def _flagged(detector: Detector, probabilities: np.ndarray) -> bool:
     top = int(np.argmax(probabilities))
     return detector.sidecar.decision_rule.raises_alert(detector.class_names[top], float(probabilities[top]))
-
-
-def _footprint(edit: Edit, shape: tuple[int, ...]) -> np.ndarray:
-    if edit.kind == "frames":
-        return np.isin(np.arange(shape[0]), edit.positions)
-    return region_pixels(edit.mask, shape[1:3])
 
 
 def test_most_demo_detections_have_a_counterfactual(searches: list) -> None:
@@ -88,22 +81,22 @@ def test_reported_edits_are_pairwise_disjoint(searches: list) -> None:
     for frames, search in searches:
         for a, b in combinations(search.found, 2):
             if a.kind == b.kind:
-                assert not np.any(_footprint(a.edit, frames.shape) & _footprint(b.edit, frames.shape))
+                assert not np.any(a.edit.footprint(frames.shape) & b.edit.footprint(frames.shape))
 
 
 def test_diverse_choice_skips_overlaps_and_rejected_edits() -> None:
     shape = (4, 8, 8, 3)
-    mask = np.zeros((4, 2, 2), bool)
+    mask = np.zeros((4, 8, 8), bool)
     left, right, both = mask.copy(), mask.copy(), mask.copy()
-    left[:, :, 0], right[:, :, 1], both[0] = True, True, True
+    left[:, :, :4], right[:, :, 4:], both[0] = True, True, True
     flips = [
         (Edit("frames", (0, 1), (2, 2)), 0.5),
         (Edit("frames", (1,), (0,)), 0.25),  # the smallest frame edit, rejected by its re-score
         (Edit("frames", (2,), (1,)), 0.25),
         (Edit("frames", (3, 2), (1, 1)), 0.5),  # overlaps (2,)
-        (Edit("region", level=0.5, mask=both), 0.25),
-        (Edit("region", level=0.5, mask=left), 0.5),  # overlaps `both`
-        (Edit("region", level=0.5, mask=right), 0.5),  # overlaps `both`
+        (Edit("region", level=0.5, pixels=both), 0.25),
+        (Edit("region", level=0.5, pixels=left), 0.5),  # overlaps `both`
+        (Edit("region", level=0.5, pixels=right), 0.5),  # overlaps `both`
     ]
     checked: list[Edit] = []
 
@@ -151,26 +144,52 @@ def test_components_follow_a_moving_blob_through_time() -> None:
     assert labels[2, 5, 0] == 2
 
 
-def test_search_uses_a_few_batched_calls(detector: Detector, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[str] = []
+def test_region_edit_scores_from_features_equal_rerunning_the_cnn(detector: Detector) -> None:
+    frames = make_clip("fight", 3).frames
+    explanation = detector.explain(frames)
+    scorer = RegionScorer(detector, frames, blurred_clip(frames), explanation.frame_features)
+    found = sorted(components(explanation.gradcam, frames.shape[1:3], 0.25), key=lambda c: -c.share)[:3]
+    edits = [Edit("region", level=c.level, pixels=region_pixels(c.cells, frames.shape[1:3])) for c in found]
+    from_features = np.stack([scorer(edit) for edit in edits])
+    rerun = detector.clip_probabilities(np.stack([apply_edit(frames, edit) for edit in edits]))
+    np.testing.assert_allclose(from_features, rerun, atol=1e-5)
+    touched = [set(edit.edited_positions()) for edit in edits]
+    assert 0 < scorer.cnn_frames <= sum(len(t) for t in touched)  # only frames with edited pixels
+    assert any(len(t) < len(frames) for t in touched)
 
-    def counting(name: str) -> Callable:
-        method = getattr(detector, name)
 
-        def wrapper(*args: object, **kwargs: object) -> object:
-            calls.append(name)
-            return method(*args, **kwargs)
+def test_the_search_costs_a_few_clip_passes(detector: Detector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frame candidates come from the explanation's features; only region candidates' edited frames
+    go through the CNN, and each reported edit is re-scored once by the whole model."""
+    through_cnn: list[int] = []
+    cnn = detector.features_of_prepared
 
-        return wrapper
+    def counting(inputs: np.ndarray) -> np.ndarray:
+        through_cnn.append(len(inputs))
+        return cnn(inputs)
 
     frames = make_clip("fight", 2).frames
     explanation = detector.explain(frames)
-    for name in ("clip_probabilities", "window_logits"):
-        monkeypatch.setattr(detector, name, counting(name))
+    monkeypatch.setattr(detector, "features_of_prepared", counting)
     search = search_counterfactuals(detector, frames, explanation, detector.sidecar.decision_rule)
-    assert search.candidates_tried > 60
-    assert calls.count("clip_probabilities") == 1  # every region candidate in one call
-    assert len(calls) <= 4  # + one head call for the frame edits (+ the one inside clip_probabilities)
+    assert search.frame_candidates == 60 and 1 <= search.region_candidates <= 4
+    assert search.cnn_frames == sum(through_cnn) <= 3 * len(frames)
+    assert search.rescored == len(search.found) >= 1
+    assert search.cnn_frames + search.rescored * len(frames) <= 4 * len(frames)  # measured: 2 + 1 clip passes
+
+
+@pytest.mark.parametrize("label", ["fight", "fall"])
+def test_the_descent_finds_the_smallest_flip_of_all_components(detector: Detector, searches: list, label: str) -> None:
+    """Every Grad-CAM component within the budget scored: the smallest that flips is the region the
+    search reports (or none flips and none is reported)."""
+    for frames, search in searches[:6] if label == "fight" else searches[6:]:
+        explanation = detector.explain(frames)
+        every = components(explanation.gradcam, frames.shape[1:3], 0.25)
+        edits = [Edit("region", level=c.level, pixels=region_pixels(c.cells, frames.shape[1:3])) for c in every]
+        scores = detector.clip_probabilities(np.stack([apply_edit(frames, edit) for edit in edits]))
+        flips = [c.share for c, p in zip(every, scores, strict=True) if _flagged(detector, p) != search.original_flagged]
+        reported = [c.edited_share for c in search.found if c.kind == "region"]
+        assert reported == pytest.approx(sorted(flips)[:1], abs=1e-9)  # found exactly when some component flips
 
 
 def test_a_budget_too_small_to_flip_says_what_was_tried(detector: Detector) -> None:
@@ -212,10 +231,12 @@ def test_real_footage_window_at_recorded_size(detector: Detector) -> None:
     elapsed = time.perf_counter() - started
     assert elapsed < 30
     assert frames.shape[1:] == (576, 768, 3)
-    assert search.blur_sigma == pytest.approx(0.05 * 768)
+    assert search.blur_sigma == pytest.approx(0.05 * 768) and search.blur.factor == 9
     assert search.found  # measured: a region blur of 13 % of the pixels turns the demo's "fight" to normal
     for counterfactual in search.found:
         assert counterfactual.key_frame.shape == (576, 768, 3)
         assert counterfactual.key_frame.dtype == np.uint8
         if counterfactual.kind == "region":
-            assert counterfactual.edit.mask.shape == explanation.maps["gradcam"].shape
+            pixels = counterfactual.edit.pixels
+            assert pixels is not None and pixels.shape == frames.shape[:3] and pixels.dtype == bool
+            assert counterfactual.edited_share == pixels.mean()

@@ -14,7 +14,7 @@ from fixtures.faces import clip_with_face
 from auditor.demo import DEMO_FPS, demo_model_path, demo_profile
 from auditor.detector import Detector, load_detector
 from auditor.evidence import EvidenceRecord, load_record
-from auditor.explain.counterfactual import Edit, apply_edit
+from auditor.explain.counterfactual import Edit, apply_edit, pixels_key
 from auditor.pipeline import ReportOptions, report_video
 from auditor.synthetic import make_clip
 from auditor.video import write_video
@@ -61,9 +61,10 @@ def test_each_reported_counterfactual_flips_the_alert_when_reapplied_alone(
     arrays = np.load(_arrays(video, record))
     rule = detector.sidecar.decision_rule
     for number, edit in enumerate(search.found, start=1):
-        mask = arrays[f"counterfactual_{number}_region"].astype(bool) if edit.kind == "region" else None
+        pixels = arrays[pixels_key(number)] if edit.kind == "region" else None
+        assert edit.pixels == (f"arrays.npz#{pixels_key(number)}" if edit.kind == "region" else None)
         edited = apply_edit(recorded, Edit(edit.kind, tuple(edit.positions) if edit.kind == "frames" else (),
-                                           tuple(edit.replaced_by or ()), edit.level, mask))
+                                           tuple(edit.replaced_by or ()), edit.level, pixels))
         probabilities = detector.predict(edited)
         top = int(np.argmax(probabilities))
         assert rule.raises_alert(detector.class_names[top], float(probabilities[top])) is False

@@ -23,13 +23,17 @@ from auditor.evidence.trust import (
     PersonGroundingRecord,
     PersonRecord,
     PositionImage,
+    RegionBlur,
     SanityMethod,
     SanityRecord,
 )
+from auditor.explain.counterfactual import MODEL_INPUT, RESCORED_BY, CounterfactualSearch, pixels_key  # no TensorFlow
+from auditor.explain.faithfulness import BORDER, RANKING  # no TensorFlow
+from auditor.explain.faithfulness import MODEL_INPUT as EDITED_FRAMES
+from auditor.report_folder import ARRAYS_NAME
 
 if TYPE_CHECKING:  # the checks' results are only read here; importing them would load TensorFlow
     from auditor.explain.checks import TrustChecks
-    from auditor.explain.counterfactual import CounterfactualSearch
     from auditor.explain.faithfulness import Curve as CurveResult
     from auditor.explain.faithfulness import Faithfulness
     from auditor.explain.motion import MotionRelevance
@@ -88,37 +92,36 @@ def motion_record(motion: MotionRelevance, class_names: Sequence[str], target: i
 
 def counterfactual_record(search: CounterfactualSearch, class_names: Sequence[str], target: int,
                           images: Sequence[str]) -> CounterfactualRecord:
+    """The search's record; region edit N points to its pixels, `pixels_key(N)` in `arrays.npz`."""
     found = []
     for number, item in enumerate(search.found):
         edit = item.edit
-        touched = edit.positions if edit.kind == "frames" else _touched(edit.mask)
         found.append(CounterfactualEdit(
             kind=edit.kind,
-            positions=[int(t) for t in touched],
+            positions=[int(t) for t in edit.edited_positions()],
             replaced_by=[int(t) for t in edit.replaced_by] if edit.kind == "frames" else None,
             level=edit.level,
-            edited_share=_r(item.edited_share),
+            edited_share=float(item.edited_share),  # unrounded: the mean of the stored pixels, exactly
             key_position=int(item.key_position),
             predicted_class=class_names[item.predicted_index],
             predicted_probability=_r(item.probabilities[item.predicted_index]),
             explained_probability=_r(item.probabilities[target]),
             flagged=bool(item.flagged),
             image=images[number] if number < len(images) else None,
+            pixels=f"{ARRAYS_NAME}#{pixels_key(number + 1)}" if edit.kind == "region" else None,
         ))
-    budget = search.budget
+    budget, blur = search.budget, search.blur
     return CounterfactualRecord(
         original_flagged=bool(search.original_flagged),
         found=found,
         candidates_tried=int(search.candidates_tried),
         budget={"max_frames": int(budget.max_frames or 0), "max_area": _r(budget.max_area),
                 "max_candidates": int(budget.max_candidates)},
-        blur=f"Gaussian blur, sigma {search.blur_sigma:.1f} px of the recorded frame",
+        blur=blur.describe(),
+        rescored_by=RESCORED_BY,
+        region_blur=RegionBlur(sigma=float(blur.sigma), downscale=int(blur.factor), border=blur.border),
+        model_input=MODEL_INPUT,
     )
-
-
-def _touched(mask: np.ndarray | None) -> list[int]:
-    """The frames a region mask (T, h, w) covers."""
-    return [] if mask is None else [int(t) for t in np.flatnonzero(np.asarray(mask).reshape(len(mask), -1).any(axis=1))]
 
 
 def _curve(curve: CurveResult) -> Curve:
@@ -126,19 +129,30 @@ def _curve(curve: CurveResult) -> Curve:
 
 
 def faithfulness_record(result: Faithfulness) -> FaithfulnessRecord:
+    """The curves' record; each names the array its ordering ranks in `arrays.npz` (`map_<name>` or
+    `frame_<name>`, as `auditor.evidence.store.raw_arrays` writes them) and the rule in full."""
     removal = (f"replaced by the frame blurred with a Gaussian of sigma {result.blur_sigma:.1f} px"
                if result.blur_sigma is not None else "replaced by the frame's mean colour")
+    prefix = {"pixels": "map", "frames": "frame"}
     return FaithfulnessRecord(
         removal=removal,
-        seeds=[int(s) for s in result.seeds],
+        seeds=[int(s) for s in result.settings.seeds],
         original_score=_r(result.original_score),
         curves=[
             FaithfulnessCurves(
                 ordering=c.ordering, unit=c.unit, deletion=_curve(c.deletion), insertion=_curve(c.insertion),
                 random_deletion=_curve(c.random_deletion), random_insertion=_curve(c.random_insertion),
+                values=f"{ARRAYS_NAME}#{prefix[c.unit]}_{c.ordering}", units=int(c.units),
+                counts=[int(k) for k in c.counts], seeds=[int(s) for s in c.seeds],
+                random_deletion_aucs=[_r(a) for a in c.random_deletion_aucs],
+                random_insertion_aucs=[_r(a) for a in c.random_insertion_aucs],
             )
             for c in result.curves
         ],
+        ranking=RANKING,
+        blur_sigma=float(result.blur_sigma) if result.blur_sigma is not None else None,
+        border=BORDER if result.blur_sigma is not None else None,
+        model_input=EDITED_FRAMES,
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SHA256 = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"
+ARRAY_MEMBER = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*#[A-Za-z0-9_]+$"  # an array of a report file: "arrays.npz#key"
 
 
 class _Record(BaseModel):
@@ -49,7 +50,10 @@ class MotionRecord(_Record):
 
 
 class CounterfactualEdit(_Record):
-    """One what-if edit, re-applied on its own and re-scored before it was reported."""
+    """One what-if edit, re-applied on its own and re-scored before it was reported. Frames: each of
+    `positions` replaced by the frame `replaced_by` names. Region (schema 2.5): the pixels of the
+    array `pixels` names ((T, H, W) bool at the recorded size, exactly the pixels replaced) take the
+    values of their frame blurred per the record's `region_blur`; `edited_share` is its mean."""
 
     kind: Literal["frames", "region"]
     positions: list[int]  # frames: the replaced frames; region: the frames whose pixels were blurred
@@ -62,6 +66,18 @@ class CounterfactualEdit(_Record):
     explained_probability: float  # the explained class's probability after the edit
     flagged: bool
     image: str | None = Field(None, pattern=RELATIVE_PATH)  # original and edited key frame side by side
+    pixels: str | None = Field(None, pattern=ARRAY_MEMBER)  # region, 2.5: "arrays.npz#<key>", the edited pixels
+
+
+class RegionBlur(_Record):
+    """How a region edit's replacement values were computed from each recorded frame (H, W, 3) uint8
+    with OpenCV: with f = `downscale` > 1, cv2.resize to (round(W / f), round(H / f)) with INTER_AREA,
+    cv2.GaussianBlur with ksize (0, 0), sigma `sigma` / f and `border`, cv2.resize back to (W, H)
+    with INTER_LINEAR; with f = 1, cv2.GaussianBlur with `sigma` at full size."""
+
+    sigma: float  # pixels of the recorded frame
+    downscale: int = Field(ge=1)
+    border: Literal["BORDER_REFLECT_101"]
 
 
 class CounterfactualRecord(_Record):
@@ -73,6 +89,8 @@ class CounterfactualRecord(_Record):
     budget: dict[str, float | int]
     blur: str  # how a region was blurred
     rescored_by: str = "the loaded model"  # what re-scored each reported edit, applied on its own
+    region_blur: RegionBlur | None = None  # 2.5: the blur in full; None before
+    model_input: str | None = Field(None, max_length=1000)  # 2.5: how an edited recorded clip became the model's input
 
 
 class Curve(_Record):
@@ -82,7 +100,10 @@ class Curve(_Record):
 
 
 class FaithfulnessCurves(_Record):
-    """Deletion and insertion curves of one ordering, and of random orderings (mean over seeds)."""
+    """Deletion and insertion curves of one ordering, and of random orderings (mean over seeds).
+
+    2.5: `values` names the array the ordering ranks, `counts` the units removed (deletion) or
+    revealed (insertion) at each point, and the per-seed random AUCs give the comparison's precision."""
 
     ordering: str  # a map method or a frame-importance method
     unit: Literal["pixels", "frames"]
@@ -90,15 +111,28 @@ class FaithfulnessCurves(_Record):
     insertion: Curve
     random_deletion: Curve
     random_insertion: Curve
+    values: str | None = Field(None, pattern=ARRAY_MEMBER)  # 2.5: "arrays.npz#map_gradcam", what is ranked
+    units: int | None = Field(None, ge=1)  # 2.5: N, T·H·W pixels or T frames
+    counts: list[int] | None = Field(None, max_length=64)  # 2.5: k = round(f·N) at each point, f the requested fraction
+    seeds: list[int] | None = Field(None, max_length=32)  # 2.5: the random orderings' seeds
+    random_deletion_aucs: list[float] | None = Field(None, max_length=32)  # 2.5: one per seed
+    random_insertion_aucs: list[float] | None = Field(None, max_length=32)
 
 
 class FaithfulnessRecord(_Record):
-    """Deletion and insertion curves for this decision (DESIGN §2, "Faithfulness and sanity")."""
+    """Deletion and insertion curves for this decision (DESIGN §2, "Faithfulness and sanity").
+
+    2.5: `ranking`, `blur_sigma`, `border` and `model_input` state the rule in full, so that a point
+    can be recomputed from `arrays.npz`, the video and the model."""
 
     removal: str  # how a pixel or frame was removed
-    seeds: list[int]
+    seeds: list[int]  # the pixel curves' random seeds (2.5: each curve names its own)
     original_score: float
     curves: list[FaithfulnessCurves]
+    ranking: str | None = Field(None, max_length=2000)  # 2.5: how an ordering ranks units, and what a point removes
+    blur_sigma: float | None = None  # 2.5: Gaussian sigma in pixels of the model-input frame; None: mean colour
+    border: Literal["BORDER_REFLECT"] | None = None  # 2.5: the blur's border handling (OpenCV)
+    model_input: str | None = Field(None, max_length=1000)  # 2.5: which frames were edited
 
 
 class SanityMethod(_Record):

@@ -16,7 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from auditor.explain.base import CHECK_NAMES, ClipExplanation, DetectorLike
-from auditor.explain.counterfactual import CounterfactualSearch, search_counterfactuals
+from auditor.explain.counterfactual import CounterfactualSearch, pixels_key, search_counterfactuals
 from auditor.explain.faithfulness import Faithfulness, faithfulness
 from auditor.explain.key_frames import key_frames
 from auditor.explain.motion import MotionRelevance, motion_relevance
@@ -71,8 +71,8 @@ class TrustChecks:
             arrays |= {f"motion_spatial_{name}": np.asarray(m) for name, m in self.motion.spatial_maps.items()}
             arrays["motion_static_probabilities"] = np.asarray(self.motion.static_probabilities)
         for number, found in enumerate(self.counterfactuals.found if self.counterfactuals else (), start=1):
-            if found.edit.mask is not None:
-                arrays[f"counterfactual_{number}_region"] = np.asarray(found.edit.mask, dtype=np.uint8)
+            if found.edit.pixels is not None:  # (T, H, W) bool: exactly the recorded pixels the edit replaced
+                arrays[pixels_key(number)] = np.asarray(found.edit.pixels, dtype=bool)
         return arrays
 
 

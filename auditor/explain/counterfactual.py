@@ -4,29 +4,35 @@ change the alert decision, each re-applied on its own and re-scored before it is
 A flip: `rule.raises_alert(top class, its probability)` of the edited clip differs from the
 original's (an alert that disappears, or, for an unflagged clip, one that would be raised).
 
-Edits, always applied to the recorded frames (the model sees `detector.resize(edited)`):
+Edits apply to the recorded frames (the window as decoded, RGB, at recorded size); the model
+sees each edited frame resized to its input (`Detector.resize`: cv2.INTER_AREA, no crop) and
+preprocessed per the sidecar, the clip scored as one input (1, T, H, W, 3).
 
 - **frames**: a set S of positions, each replaced by the nearest frame outside S (the earlier
   one on a tie). Candidates, smallest k first, k = 1 … `max_frames` (default T // 4, at least 1,
   at most T − 1): the k frames ranked highest by frame occlusion (else by Grad-CAM share), then
   every contiguous run of k frames from the start. The CNN sees each frame alone, so they are
   scored exactly from the per-frame features, computed once, in one batched head call.
-- **region**: the Grad-CAM, normalised per frame (each frame by its own peak), thresholded at
-  each contour level (0.9, 0.75, 0.5, 0.25); each 3-D connected component of that volume (26-connectivity over
-  T × h × w, so a moving figure is one tube) is stretched to the recorded frames (bilinear resize
-  of the mask, kept where ≥ 0.5), dilated by half a map cell (at least 1 pixel, square kernel)
-  and, in each frame, replaced there by the frame blurred with a Gaussian of sigma
-  `BLUR_SIGMA_SHARE` × max(H, W) of the recorded frame. Smallest edited share first; only
-  regions covering at most `max_area` of the clip's pixels, at most `max_candidates` of them,
-  scored with `detector.clip_probabilities` in a few memory-bounded batched calls. Per frame, not
-  per clip: with the clip's peak the thresholded volume holds the figure in only one or two
-  frames (the Grad-CAM peaks in a few frames), and blurring it there changes no decision; per
-  frame, a component is the figure's tube through the frames where it is the strongest evidence.
+- **region**: a (T, H, W) bool mask of recorded pixels, each replaced by the same pixel of its
+  frame blurred (`blur_rule`: a Gaussian of sigma `BLUR_SIGMA_SHARE` × max(H, W), reflected
+  borders; a large sigma applied at 1/f of the size). The mask comes from the Grad-CAM,
+  normalised per frame (each frame by its own peak) and thresholded at each contour level (0.25,
+  0.5, 0.75, 0.9): each 3-D connected component (26-connectivity over T × h × w, so a moving
+  figure is one tube) is stretched to the recorded frames (bilinear resize kept where ≥ 0.5) and
+  dilated by half a map cell (at least 1 pixel, square kernel). The reported mask is the exact
+  pixel set (`Edit.pixels`, kept in `arrays.npz`), so nothing of this derivation is needed to
+  rebuild an edit. Search: the components within `max_area` form a tree (a component at a higher
+  level lies inside one at each lower level); the largest is scored first, and while the last
+  one scored flips, the largest component inside it at the next level is scored. Only the
+  largest, lowest-level tubes flipped the decision on the test clips (the small ones never did),
+  so this finds the same smallest flip in a few candidates. Each is scored from the per-frame
+  features: only the frames with edited pixels go through the CNN.
 
 Diversity: up to `max_reported` flips whose frame sets (frames) or edited pixels (regions) are
 pairwise disjoint; first the smallest verified flip of each kind, then the rest by edited share.
-Each is rebuilt from the recorded clip (`apply_edit`) and scored by the loaded Keras model
-itself; only edits whose independent score flips are reported, with that score.
+Each is rebuilt from the recorded clip (`apply_edit`) and re-scored by the loaded Keras model as
+one compiled call (`model.predict_on_batch`), independent of the split CNN/head path that found
+it; only edits whose independent score flips are reported, with that score.
 """
 
 from __future__ import annotations
@@ -36,33 +42,44 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
 
-import cv2
 import numpy as np
-from scipy import ndimage
 
 from auditor.explain.base import ClipExplanation, DetectorLike
-from auditor.explain.contours import DEFAULT_LEVELS, Scale, normalise
 from auditor.explain.occlusion import replacements
+from auditor.explain.regions import BlurRule, blur_rule, blurred_clip, components, region_pixels
 from auditor.sidecar import DecisionRule
 
-BLUR_SIGMA_SHARE = 0.05  # Gaussian sigma of a region blur, as a share of the frame's longer side
-DILATION_CELLS = 0.5  # region masks grow by this many Grad-CAM cells (at least 1 pixel)
-MAX_BATCH_BYTES = 256 * 2**20  # edited clips built for one clip_probabilities call
-REGION_SCALE: Scale = "frame"  # Grad-CAM normalised per frame before thresholding (module doc)
+RESCORED_BY = ("the model file loaded by Keras, called once per edit as one compiled function "
+               "(model.predict_on_batch) on the edited clip resized and preprocessed, not the split "
+               "CNN/head passes the search scored it with")
+
+MODEL_INPUT = (
+    "Edits apply to the recorded frames: input.frame_indices of the video, decoded in order with OpenCV "
+    "(BGR to RGB) at geometry.source_width x source_height. The edited clip became the model's input as the "
+    "original did: each frame resized to geometry.model_width x model_height with cv2.resize, INTER_AREA (no "
+    "crop), preprocessed per explanations.preprocessing ('unit': x / 255; else "
+    "keras.applications.imagenet_utils.preprocess_input with that mode, on float32 RGB in 0-255), and the T "
+    "frames scored as one clip (1, T, H, W, 3) by the model file."
+)
 
 Kind = Literal["frames", "region"]
+
+
+def pixels_key(number: int) -> str:
+    """The `arrays.npz` key of the `number`-th reported edit's pixels (1-based, in reported order)."""
+    return f"counterfactual_{number}_pixels"
 
 
 @dataclass(frozen=True)
 class CounterfactualBudget:
     """How far the search goes. `max_frames` None means T // 4 (at least 1); `max_area` is a share
-    of the clip's pixels; `max_candidates` bounds each kind's candidates."""
+    of the clip's pixels; `max_candidates` bounds the frame candidates (regions: one per level)."""
 
     max_frames: int | None = None
     max_area: float = 0.25
     max_candidates: int = 64
     max_reported: int = 3
-    max_rescored: int = 6  # independent re-scores (one Keras model call each) at most
+    max_rescored: int = 6  # independent re-scores (one compiled model call each) at most
 
     def resolved(self, frames: int) -> CounterfactualBudget:
         """This budget with `max_frames` fixed for a clip of `frames` frames."""
@@ -72,14 +89,31 @@ class CounterfactualBudget:
 
 @dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class Edit:
-    """One edit of a clip: frames `positions` replaced by `replaced_by`, or a Grad-CAM component
-    (`mask`, (T, h, w) bool at map resolution, found at contour `level`) blurred."""
+    """One edit of a clip: frames `positions` replaced by `replaced_by`, or the recorded `pixels`
+    ((T, H, W) bool, exactly the pixels replaced by their blurred values) of a Grad-CAM component
+    found at contour `level`."""
 
     kind: Kind
     positions: tuple[int, ...] = ()
     replaced_by: tuple[int, ...] = ()
     level: float | None = None
-    mask: np.ndarray | None = None
+    pixels: np.ndarray | None = None
+
+    def footprint(self, shape: tuple[int, ...]) -> np.ndarray:
+        """What the edit touches in a clip of `shape`: its frame positions, or its pixels, flat bool."""
+        if self.kind == "frames":
+            return np.isin(np.arange(shape[0]), self.positions)
+        return _pixels(self).ravel()
+
+    def share(self, shape: tuple[int, ...]) -> float:
+        """Share of the clip's frames (frames) or recorded pixels (region) the edit replaces."""
+        return float(len(self.positions) / shape[0]) if self.kind == "frames" else float(_pixels(self).mean())
+
+    def edited_positions(self) -> tuple[int, ...]:
+        """The frames with replaced pixels."""
+        if self.kind == "frames":
+            return self.positions
+        return tuple(int(t) for t in np.flatnonzero(_pixels(self).any(axis=(1, 2))))
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
@@ -87,7 +121,7 @@ class Counterfactual:
     """One reported edit, re-applied on its own and re-scored by the loaded model."""
 
     edit: Edit
-    edited_share: float  # frames: k / T; region: share of the clip's recorded pixels
+    edited_share: float  # frames: k / T; region: the mean of `edit.pixels`
     probabilities: np.ndarray  # (n_classes,) float32, from the independent re-score
     predicted_index: int
     flagged: bool
@@ -101,7 +135,9 @@ class Counterfactual:
 
 @dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class CounterfactualSearch:
-    """The outcome: `found` is empty when no edit within `budget` flips the decision."""
+    """The outcome: `found` is empty when no edit within `budget` flips the decision. `cnn_frames`
+    counts the frames the search sent through the per-frame CNN, `rescored` the clips re-scored
+    by the whole model (each T frames)."""
 
     original_flagged: bool
     found: tuple[Counterfactual, ...]
@@ -109,7 +145,13 @@ class CounterfactualSearch:
     frame_candidates: int
     region_candidates: int
     budget: CounterfactualBudget  # resolved: max_frames is an int
-    blur_sigma: float  # pixels, at recorded size
+    blur: BlurRule
+    cnn_frames: int = 0
+    rescored: int = 0
+
+    @property
+    def blur_sigma(self) -> float:
+        return self.blur.sigma
 
 
 def search_counterfactuals(
@@ -124,18 +166,22 @@ def search_counterfactuals(
     budget = budget.resolved(count)
     names = explanation.class_names
     original = _flagged(rule, names, explanation.probabilities)
+
+    def flips(probabilities: np.ndarray) -> bool:
+        return _flagged(rule, names, probabilities) != original
+
+    features = explanation.frame_features  # reused from the explanation
+    computed = 0 if features is not None else count
+    features = detector.frame_features(recorded) if features is None else features
     frame_edits = frame_candidates(count, _frame_ranking(explanation), budget)
-    features = explanation.frame_features
-    features = detector.frame_features(recorded) if features is None else features  # reused from the explanation
     frame_probs = frame_edit_probabilities(detector, features, frame_edits)
-    region_edits = region_candidates(explanation.maps["gradcam"], (height, width), budget)
-    region_probs = _region_probabilities(detector, recorded, region_edits)
-    flips = [
-        (edit, _share(edit, recorded.shape))
-        for edit, probs in zip(frame_edits + region_edits, [*frame_probs, *region_probs], strict=True)
-        if _flagged(rule, names, probs) != original
-    ]
-    found = choose_diverse(flips, recorded.shape, partial(_verified, detector, recorded, rule, names, original), budget)
+    blurred = blurred_clip(recorded)
+    region = RegionScorer(detector, recorded, blurred, features)
+    region_edits = region_search(explanation.maps["gradcam"], (height, width), budget, region, flips)
+    scored = [*zip(frame_edits, frame_probs, strict=True), *region.scored]
+    flipped = [(edit, edit.share(recorded.shape)) for edit, probs in scored if flips(probs)]
+    verify = _Verifier(detector, recorded, blurred, rule, names, original)
+    found = choose_diverse(flipped, recorded.shape, verify, budget)
     return CounterfactualSearch(
         original_flagged=original,
         found=found,
@@ -143,18 +189,21 @@ def search_counterfactuals(
         frame_candidates=len(frame_edits),
         region_candidates=len(region_edits),
         budget=budget,
-        blur_sigma=blur_sigma(height, width),
+        blur=blur_rule(height, width),
+        cnn_frames=computed + region.cnn_frames,
+        rescored=verify.calls,
     )
 
 
-def apply_edit(recorded: np.ndarray, edit: Edit) -> np.ndarray:
-    """The recorded clip (T, H, W, 3) uint8 with `edit` applied; a new array."""
+def apply_edit(recorded: np.ndarray, edit: Edit, blurred: np.ndarray | None = None) -> np.ndarray:
+    """The recorded clip (T, H, W, 3) uint8 with `edit` applied; a new array. `blurred`: the
+    clip's `blurred_clip`, if already computed."""
     edited = recorded.copy()
     if edit.kind == "frames":
         edited[list(edit.positions)] = recorded[list(edit.replaced_by)]
         return edited
-    pixels = region_pixels(edit.mask, recorded.shape[1:3])
-    blurred = blurred_clip(recorded)
+    pixels = _pixels(edit)
+    blurred = blurred_clip(recorded) if blurred is None else blurred
     edited[pixels] = blurred[pixels]
     return edited
 
@@ -183,65 +232,63 @@ def frame_edit_probabilities(detector: DetectorLike, features: np.ndarray, edits
     return np.asarray(detector.probabilities(detector.window_logits(features[index])), np.float32)
 
 
-def region_candidates(gradcam: np.ndarray, size: tuple[int, int], budget: CounterfactualBudget) -> list[Edit]:
-    """Grad-CAM components at every contour level, smallest edited share first (ties: higher level,
-    then the order found), identical masks once, within `max_area` and `max_candidates`."""
-    display = normalise(gradcam, REGION_SCALE)
-    found: dict[bytes, tuple[float, float, int, Edit]] = {}
-    for level in sorted(DEFAULT_LEVELS, reverse=True):
-        labels = components_3d(display >= level)
-        for label in range(1, int(labels.max(initial=0)) + 1):
-            mask = labels == label
-            share = float(region_pixels(mask, size).mean())
-            if share <= budget.max_area and mask.tobytes() not in found:
-                found[mask.tobytes()] = (share, -level, len(found), Edit("region", level=float(level), mask=mask))
-    ordered = sorted(found.values(), key=lambda item: item[:3])
-    return [item[3] for item in ordered[: budget.max_candidates]]
+class RegionScorer:
+    """Scores region edits from the clip's per-frame features: only the frames with edited pixels
+    go through the CNN (each frame's features once per distinct edited frame), the window through
+    the layers above it. Keeps what it scored, in order, and the frames it sent through the CNN."""
+
+    def __init__(self, detector: DetectorLike, recorded: np.ndarray, blurred: np.ndarray, features: np.ndarray):
+        self.detector, self.recorded, self.blurred, self.features = detector, recorded, blurred, features
+        self.scored: list[tuple[Edit, np.ndarray]] = []
+        self.cnn_frames = 0
+        self._frames: dict[tuple[int, bytes], np.ndarray] = {}
+
+    def __call__(self, edit: Edit) -> np.ndarray:
+        """Class probabilities (n,) of the clip with `edit` (a region) applied."""
+        pixels = _pixels(edit)
+        window = np.array(self.features, copy=True)
+        todo = [t for t in edit.edited_positions() if (t, np.packbits(pixels[t]).tobytes()) not in self._frames]
+        if todo:
+            edited = self.recorded[todo].copy()
+            edited[pixels[todo]] = self.blurred[todo][pixels[todo]]
+            for t, row in zip(todo, self.detector.frame_features(edited), strict=True):
+                self._frames[t, np.packbits(pixels[t]).tobytes()] = row
+            self.cnn_frames += len(todo)
+        for t in edit.edited_positions():
+            window[t] = self._frames[t, np.packbits(pixels[t]).tobytes()]
+        probabilities = np.asarray(self.detector.probabilities(self.detector.window_logits(window[np.newaxis]))[0], np.float32)
+        self.scored.append((edit, probabilities))
+        return probabilities
 
 
-def components_3d(volume: np.ndarray) -> np.ndarray:
-    """Labels (T, h, w) int of the 26-connected components of a bool volume; 0 = background,
-    1 … n numbered by first cell in (t, y, x) order."""
-    labels, _ = ndimage.label(volume, structure=np.ones((3, 3, 3), bool))
-    return np.asarray(labels, dtype=np.int64)
+def region_search(
+    gradcam: np.ndarray,
+    size: tuple[int, int],
+    budget: CounterfactualBudget,
+    score: Callable[[Edit], np.ndarray],
+    flips: Callable[[np.ndarray], bool],
+) -> list[Edit]:
+    """The region edits scored, in order: the largest Grad-CAM component within `max_area` (ties:
+    the lower level), then, while the last one flips, the largest component inside it at the next
+    higher level that has one (module doc)."""
+    tree = components(gradcam, size, budget.max_area)
+    current = max(tree, key=lambda c: (c.share, -c.level), default=None)
+    scored: list[Edit] = []
+    while current is not None:
+        edit = Edit("region", level=current.level, pixels=region_pixels(current.cells, size))
+        scored.append(edit)
+        if not flips(score(edit)):
+            break
+        inside = [c for c in tree if c.level > current.level and np.any(c.cells & current.cells)]
+        deeper = [c for c in inside if c.level == min((c.level for c in inside), default=None)]
+        current = max(deeper, key=lambda c: c.share, default=None)
+    return scored
 
 
-def region_pixels(mask: np.ndarray | None, size: tuple[int, ...]) -> np.ndarray:
-    """A map-resolution mask (T, h, w) bool stretched to recorded frames (T, H, W) bool: bilinear
-    resize kept where ≥ 0.5, then dilated by a square of `DILATION_CELLS` map cells on each side
-    (at least 1 pixel)."""
-    if mask is None:
-        raise ValueError("a region edit needs its component mask (T, h, w)")
-    height, width = size[:2]
-    cell = max(height / mask.shape[1], width / mask.shape[2])
-    radius = max(1, round(DILATION_CELLS * cell))
-    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    pixels = np.zeros((len(mask), height, width), bool)
-    for t in np.flatnonzero(mask.any(axis=(1, 2))):
-        stretched = cv2.resize(mask[t].astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) >= 0.5
-        pixels[t] = cv2.dilate(stretched.astype(np.uint8), kernel) > 0
-    return pixels
-
-
-def blur_sigma(height: int, width: int) -> float:
-    """The Gaussian sigma (pixels) of region blurs on frames of this size."""
-    return BLUR_SIGMA_SHARE * max(height, width)
-
-
-def blurred_clip(recorded: np.ndarray) -> np.ndarray:
-    """Every frame blurred with a Gaussian of `blur_sigma` (reflected borders). A large sigma is
-    applied at 1/f of the size, f = max(1, floor(sigma / 4)): area-downscaled, blurred with
-    sigma / f, bilinearly upscaled (the same low-pass, in milliseconds instead of seconds)."""
-    height, width = recorded.shape[1:3]
-    sigma = blur_sigma(height, width)
-    factor = max(1, int(sigma // 4))
-    small = (max(1, round(width / factor)), max(1, round(height / factor)))
-    frames = []
-    for frame in recorded:
-        reduced = cv2.resize(frame, small, interpolation=cv2.INTER_AREA) if factor > 1 else frame
-        blurred = cv2.GaussianBlur(reduced, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT_101)
-        frames.append(cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR) if factor > 1 else blurred)
-    return np.stack(frames)
+def _pixels(edit: Edit) -> np.ndarray:
+    if edit.pixels is None:
+        raise ValueError("a region edit needs its pixels (T, H, W) bool")
+    return edit.pixels
 
 
 def _frame_ranking(explanation: ClipExplanation) -> np.ndarray | None:
@@ -251,41 +298,9 @@ def _frame_ranking(explanation: ClipExplanation) -> np.ndarray | None:
     return None
 
 
-def _region_probabilities(detector: DetectorLike, recorded: np.ndarray, edits: Sequence[Edit]) -> list[np.ndarray]:
-    """Scores of the region edits, in batched `clip_probabilities` calls of bounded memory."""
-    if not edits:
-        return []
-    blurred = blurred_clip(recorded)
-    per_call = max(1, MAX_BATCH_BYTES // recorded.nbytes)
-    scores: list[np.ndarray] = []
-    for start in range(0, len(edits), per_call):
-        chunk = edits[start : start + per_call]
-        clips = np.repeat(recorded[np.newaxis], len(chunk), axis=0)
-        for clip, edit in zip(clips, chunk, strict=True):
-            pixels = region_pixels(edit.mask, recorded.shape[1:3])
-            clip[pixels] = blurred[pixels]
-        scores.extend(np.asarray(detector.clip_probabilities(clips), np.float32))
-    return scores
-
-
 def _flagged(rule: DecisionRule, names: Sequence[str], probabilities: np.ndarray) -> bool:
     top = int(np.argmax(probabilities))
     return rule.raises_alert(names[top], float(probabilities[top]))
-
-
-def _share(edit: Edit, shape: tuple[int, ...]) -> float:
-    if edit.kind == "frames":
-        return len(edit.positions) / shape[0]
-    return float(region_pixels(edit.mask, shape[1:3]).mean())
-
-
-def _footprint(edit: Edit, shape: tuple[int, ...]) -> np.ndarray:
-    """What an edit touches: its frame positions, or its edited pixels, as a flat bool array."""
-    if edit.kind == "frames":
-        touched = np.zeros(shape[0], bool)
-        touched[list(edit.positions)] = True
-        return touched
-    return region_pixels(edit.mask, shape[1:3]).ravel()
 
 
 def choose_diverse(
@@ -309,7 +324,7 @@ def choose_diverse(
                 break
             if i in tried or (phase is not None and (edit.kind != phase or any(c.kind == phase for c, _ in accepted))):
                 continue
-            footprint = _footprint(edit, shape)
+            footprint = edit.footprint(shape)
             if any(c.kind == edit.kind and np.any(f & footprint) for c, f in accepted):
                 continue
             tried.add(i)
@@ -319,40 +334,42 @@ def choose_diverse(
     return tuple(c for c, _ in accepted)
 
 
-def _verified(
-    detector: DetectorLike,
-    recorded: np.ndarray,
-    rule: DecisionRule,
-    names: Sequence[str],
-    original: bool,
-    edit: Edit,
-    share: float,
-) -> Counterfactual | None:
-    """The edit rebuilt from the recorded clip and scored by the loaded Keras model; None unless it flips."""
-    edited = apply_edit(recorded, edit)
-    probabilities = model_probabilities(detector, edited)
-    flagged = _flagged(rule, names, probabilities)
-    if flagged == original:
-        return None
-    if edit.kind == "frames":
-        key = edit.positions[0]
-    else:
-        key = int(np.argmax(region_pixels(edit.mask, recorded.shape[1:3]).sum(axis=(1, 2))))
-    return Counterfactual(
-        edit=edit,
-        edited_share=share,
-        probabilities=probabilities,
-        predicted_index=int(np.argmax(probabilities)),
-        flagged=flagged,
-        key_position=int(key),
-        key_frame=edited[key],
-    )
+class _Verifier:
+    """Rebuilds an edit from the recorded clip and re-scores it with the loaded model itself
+    (`model_probabilities`); None unless it flips. Counts its calls."""
+
+    def __init__(self, detector: DetectorLike, recorded: np.ndarray, blurred: np.ndarray, rule: DecisionRule,
+                 names: Sequence[str], original: bool):
+        self.detector, self.recorded, self.blurred = detector, recorded, blurred
+        self.flagged = partial(_flagged, rule, names)
+        self.original = original
+        self.calls = 0
+
+    def __call__(self, edit: Edit, share: float) -> Counterfactual | None:
+        edited = apply_edit(self.recorded, edit, self.blurred)
+        self.calls += 1
+        probabilities = model_probabilities(self.detector, edited)
+        flagged = self.flagged(probabilities)
+        if flagged == self.original:
+            return None
+        key = edit.positions[0] if edit.kind == "frames" else int(np.argmax(_pixels(edit).sum(axis=(1, 2))))
+        return Counterfactual(
+            edit=edit,
+            edited_share=share,
+            probabilities=probabilities,
+            predicted_index=int(np.argmax(probabilities)),
+            flagged=flagged,
+            key_position=int(key),
+            key_frame=edited[key],
+        )
 
 
 def model_probabilities(detector: DetectorLike, frames: np.ndarray) -> np.ndarray:
-    """Class probabilities of one clip from the loaded Keras model itself (not the detector's split):
-    a one-unit sigmoid p gives [1 − p, p]; a linear head gets the detector's output activation."""
-    output = np.asarray(detector.model(detector.preprocess(frames)[np.newaxis], training=False), np.float32)[0]
+    """Class probabilities of one clip from the loaded Keras model itself (not the detector's split),
+    one compiled call (`predict_on_batch`, traced once per model): a one-unit sigmoid p gives
+    [1 − p, p]; a linear head gets the detector's output activation."""
+    batch = detector.preprocess(frames)[np.newaxis]
+    output = np.asarray(detector.model.predict_on_batch(batch), np.float32)[0]
     if detector.binary:
         return np.array([1.0 - output[0], output[0]], np.float32)
     if detector.output_activation == "linear":
