@@ -1,12 +1,13 @@
 """Faithfulness (DESIGN §2): deletion and insertion curves on the demo model's synthetic clips.
 
-Figures measured with the default settings (blur sigma 3.2 px, fractions 0…1, seeds 0-2), on
-fight and fall clips of seeds 0-3, all classified as their label:
-Grad-CAM deletion AUC fight 0.053-0.088 against random 0.866-0.867, fall 0.155-0.811 against
-0.720-0.911 (random minus Grad-CAM: fight ≥ 0.77, fall 0.10-0.62, mean 0.38); Grad-CAM insertion
-AUC fight 0.961-0.976 against 0.850-0.875, fall 0.896-0.943 against 0.655-0.944 (mean +0.11,
-below random on fall seeds 0 and 3 by ≤ 0.03). Saliency deletion fight 0.054-0.110, fall
-0.221-0.755 against the same random figures.
+Figures measured with the default settings (blur sigma 3.2 px; pixel curves at 0, 0.1, 0.9, 1 with
+random seeds 0-1), on fight and fall clips of seeds 0-3, all classified as their label:
+Grad-CAM deletion AUC fight 0.053-0.172 against random 0.520-0.806, fall 0.197-0.780 against
+0.555-0.933 (random minus Grad-CAM: fight ≥ 0.43, fall 0.12-0.50); Grad-CAM insertion AUC fight
+0.921-0.945 against the same random figures (symmetric fractions: random insertion and deletion
+AUCs are equal), fall 0.793-0.924 (below random on fall seeds 0 and 3). Saliency deletion fight
+0.063-0.280, fall 0.301-0.737 (random minus saliency 0.12-0.40 on fall). On every clip the pixel
+curves' verdicts (below / above random) equal those of nine fractions and three seeds.
 """
 
 from __future__ import annotations
@@ -50,20 +51,16 @@ def results(detector: Detector, explained: dict) -> dict[tuple[str, int], Faithf
 
 
 class CountingDetector:
-    """The detector, counting its batched scoring calls and the clips given to `clip_probabilities`."""
+    """The detector, counting its batched calls and the frames given to the per-frame CNN."""
 
     def __init__(self, detector: Detector):
         self.detector = detector
-        self.calls = {"clip_probabilities": 0, "frame_features": 0, "window_logits": 0}
-        self.clips = 0
-
-    def clip_probabilities(self, clips: np.ndarray) -> np.ndarray:
-        self.calls["clip_probabilities"] += 1
-        self.clips += len(clips)
-        return self.detector.clip_probabilities(clips)
+        self.calls = {"frame_features": 0, "window_logits": 0}
+        self.frames = 0
 
     def frame_features(self, frames: np.ndarray) -> np.ndarray:
         self.calls["frame_features"] += 1
+        self.frames += len(frames)
         return self.detector.frame_features(frames)
 
     def window_logits(self, features: np.ndarray) -> np.ndarray:
@@ -95,7 +92,7 @@ def test_gradcam_deletion_is_clearly_below_random(results: dict, label: str) -> 
 def test_saliency_deletion_is_clearly_below_random(results: dict, label: str) -> None:
     curves = [results[(label, seed)].curve("saliency") for seed in SEEDS]
     gaps = np.array([c.random_deletion.auc - c.deletion.auc for c in curves])
-    assert gaps.mean() >= 0.25 and np.all(gaps > 0.05), gaps
+    assert gaps.mean() >= 0.2 and np.all(gaps > 0.05), gaps
 
 
 @pytest.mark.parametrize("label", LABELS)
@@ -108,6 +105,19 @@ def test_gradcam_insertion_is_above_random_on_average(results: dict, label: str)
 def test_gradcam_insertion_is_above_random_for_most_clips(results: dict) -> None:
     above = [r.curve("gradcam").insertion.auc > r.curve("gradcam").random_insertion.auc for r in results.values()]
     assert sum(above) >= 0.75 * len(above), above
+
+
+def verdicts(result: Faithfulness, unit: str) -> dict[str, tuple[bool, bool]]:
+    return {c.ordering: (bool(c.deletion.auc < c.random_deletion.auc), bool(c.insertion.auc > c.random_insertion.auc))
+            for c in result.curves if c.unit == unit}
+
+
+def test_four_points_and_two_seeds_give_the_verdicts_of_nine_points_and_three_seeds(
+    detector: Detector, explained: dict, results: dict
+) -> None:
+    dense = FaithfulnessSettings(fractions=FaithfulnessSettings().frame_fractions, seeds=(0, 1, 2))
+    for key, explanation in explained.items():
+        assert verdicts(results[key], "pixels") == verdicts(faithfulness(detector, explanation, dense), "pixels"), key
 
 
 def test_every_curve_starts_at_the_clip_and_ends_at_the_removed_clip(results: dict, explained: dict) -> None:
@@ -127,7 +137,7 @@ def test_auc_is_the_trapezoid_and_random_is_the_mean_over_seeds(results: dict) -
     for c in results[("fight", 0)].curves:
         assert c.deletion.auc == pytest.approx(np.trapezoid(c.deletion.scores, c.deletion.fractions))
         assert c.insertion.auc == pytest.approx(np.trapezoid(c.insertion.scores, c.insertion.fractions))
-        assert len(c.random_deletion_aucs) == 3
+        assert len(c.random_deletion_aucs) == len(c.seeds) == (2 if c.unit == "pixels" else 3)
         assert c.random_deletion.auc == pytest.approx(np.mean(c.random_deletion_aucs))
         assert c.random_insertion.auc == pytest.approx(np.mean(c.random_insertion_aucs))
 
@@ -141,7 +151,7 @@ def test_frame_curves_from_features_equal_scoring_the_edited_clips(detector: Det
     for name, importance in explanation.frame_importance.items():
         c = result.curve(name)
         top = np.argsort(-importance.values, kind="stable")
-        for index, fraction in enumerate(result.fractions):
+        for index, fraction in enumerate(result.settings.frame_fractions):
             chosen = np.isin(np.arange(len(frames)), top[: round(fraction * len(frames))])
             clips.append(np.where(chosen[:, None, None, None], removed, frames))
             clips.append(np.where(chosen[:, None, None, None], frames, removed))
@@ -163,9 +173,49 @@ def test_gradcam_curve_at_ten_percent_equals_the_edited_clip(detector: Detector,
     removed = blurred(frames, result.blur_sigma)
     clips = np.stack([np.where(chosen, removed, frames), np.where(chosen, frames, removed)])
     deleted, inserted = detector.clip_probabilities(clips)[:, explanation.target_index]
-    index = result.fractions.index(0.1)
+    index = result.settings.fractions.index(0.1)
     assert result.curve("gradcam").deletion.scores[index] == pytest.approx(deleted, abs=TOLERANCE)
     assert result.curve("gradcam").insertion.scores[index] == pytest.approx(inserted, abs=TOLERANCE)
+
+
+def test_only_frames_removed_in_part_go_through_the_cnn(detector: Detector, explained: dict) -> None:
+    """A map that ranks all of frame 3 first: its top 10 % (1.6 frames) removes frame 3 and part of
+    frame 0 (ties by position), its top 90 % keeps frame 15 and part of frame 14, so each named
+    clip has one frame edited in part; every random clip edits all T frames in part."""
+    explanation = explained[("fight", 0)]
+    t, h, w = explanation.frames.shape[:3]
+    ranked = np.zeros((t, h, w), np.float32)
+    ranked[3] = 1.0
+    edited = dataclasses.replace(explanation, maps={"gradcam": ranked}, frame_importance={})
+    counting = CountingDetector(detector)
+    settings = FaithfulnessSettings(seeds=(0,))
+    result = faithfulness(counting, edited, settings)
+    named, randoms = 4, 2  # deletion and insertion at 0.1 and 0.9; one seed's clips at 0.1 and 0.9
+    assert counting.frames == result.frames_through_cnn == t + named + randoms * t  # t: the removed frames
+    removed = blurred(explanation.frames, result.blur_sigma)
+    order = np.argsort(-ranked.ravel(), kind="stable")
+    clips = []
+    for k in (round(0.1 * t * h * w), round(0.9 * t * h * w)):
+        chosen = np.zeros(t * h * w, bool)
+        chosen[order[:k]] = True
+        chosen = chosen.reshape(t, h, w, 1)
+        clips += [np.where(chosen, removed, explanation.frames), np.where(chosen, explanation.frames, removed)]
+    scored = detector.clip_probabilities(np.stack(clips))[:, explanation.target_index]
+    curve = result.curve("gradcam")
+    np.testing.assert_allclose(scored[[0, 2]], curve.deletion.scores[1:3], atol=TOLERANCE)
+    np.testing.assert_allclose(scored[[1, 3]], curve.insertion.scores[1:3], atol=TOLERANCE)
+
+
+def test_without_the_explanations_features_the_clip_goes_through_the_cnn_once(
+    detector: Detector, explained: dict
+) -> None:
+    explanation = explained[("fall", 0)]
+    with_features, without = CountingDetector(detector), CountingDetector(detector)
+    first = faithfulness(with_features, explanation)
+    second = faithfulness(without, dataclasses.replace(explanation, frame_features=None))
+    assert without.frames == with_features.frames + len(explanation.frames)
+    for a, b in zip(first.curves, second.curves, strict=True):
+        np.testing.assert_allclose(a.deletion.scores, b.deletion.scores, atol=TOLERANCE)
 
 
 @pytest.mark.parametrize("fractions", [FaithfulnessSettings().fractions, tuple(np.linspace(0, 1, 11).round(2))])
@@ -178,19 +228,17 @@ def test_a_handful_of_batched_calls_whatever_the_fractions(
     result = faithfulness(counting, explanation, settings)
     # symmetric fractions: each random clip serves deletion (at f) and insertion (reversed order, at 1 - f)
     pixel_clips = 2 + (2 * len(explanation.maps) + len(settings.seeds)) * (len(fractions) - 2)
-    assert counting.clips == pixel_clips
+    frame_clips = 2 + (2 * len(explanation.frame_importance) + 3) * (len(settings.frame_fractions) - 2)
+    assert pixel_clips < result.clips_scored <= pixel_clips + frame_clips
     curves = result.curve("gradcam")
     assert np.allclose(curves.random_insertion.scores, curves.random_deletion.scores[::-1])
+    assert len(explanation.frames) < counting.frames <= len(explanation.frames) * (pixel_clips - 1)
     assert counting.calls == {
-        "clip_probabilities": math.ceil(pixel_clips / settings.chunk),
-        "frame_features": 1,
-        "window_logits": 1,
+        "frame_features": 1 + math.ceil((counting.frames - len(explanation.frames)) / settings.chunk),
+        "window_logits": math.ceil(pixel_clips / settings.chunk) + math.ceil(
+            (result.clips_scored - pixel_clips) / settings.chunk),
     }
     assert result.batched_calls == sum(counting.calls.values())
-    assert result.clips_scored > pixel_clips
-    one_chunk = CountingDetector(detector)
-    faithfulness(one_chunk, explanation, dataclasses.replace(settings, chunk=1024))
-    assert one_chunk.calls["clip_probabilities"] == 1
 
 
 def test_same_result_twice(detector: Detector, explained: dict, results: dict) -> None:
@@ -217,7 +265,7 @@ def test_a_flat_map_gives_valid_curves_ordered_by_position(detector: Detector, e
     chosen = np.zeros(t * h * w, bool)
     chosen[: round(0.1 * chosen.size)] = True  # the first positions: frames 0 and 1, then the top rows of frame 2
     clip = np.where(chosen.reshape(t, h, w, 1), blurred(explanation.frames, result.blur_sigma), explanation.frames)
-    index = result.fractions.index(0.1)
+    index = result.settings.fractions.index(0.1)
     expected = detector.clip_probabilities(clip[np.newaxis])[0, explanation.target_index]
     assert result.curve("gradcam").deletion.scores[index] == pytest.approx(expected, abs=TOLERANCE)
     np.testing.assert_array_equal(result.curve("saliency").deletion.scores, result.curve("gradcam").deletion.scores)
@@ -230,7 +278,7 @@ def test_mean_removal_fills_with_the_frame_mean_colour(detector: Detector, expla
     means = np.rint(frames.reshape(len(frames), -1, 3).mean(axis=1)).astype(np.uint8)
     filled = np.broadcast_to(means[:, None, None, :], frames.shape)[np.newaxis]
     expected = detector.clip_probabilities(np.ascontiguousarray(filled))[0, explanation.target_index]
-    assert result.removal == "mean" and result.blur_sigma is None
+    assert result.settings.removal == "mean" and result.blur_sigma is None
     assert result.curve("gradcam").deletion.scores[-1] == pytest.approx(expected, abs=TOLERANCE)
     assert result.curve("gradcam").deletion.auc < result.curve("gradcam").random_deletion.auc - 0.25
 
@@ -241,6 +289,8 @@ def test_mean_removal_fills_with_the_frame_mean_colour(detector: Detector, expla
         {"fractions": (0.0, 0.5, 1.0)},
         {"fractions": (0.1, 0.5, 1.0)},
         {"fractions": (0.0, 0.5, 0.1, 1.0)},
+        {"frame_fractions": (0.0, 0.5, 1.0)},
+        {"frame_seeds": ()},
         {"removal": "noise"},
         {"seeds": ()},
         {"chunk": 0},

@@ -1,38 +1,44 @@
 """Faithfulness of one decision's explanation (DESIGN §2): deletion and insertion curves.
 
-Definitions. Work on `explanation.frames` (T, H, W, 3) uint8, the frames the model saw. The score
-s(clip) is the probability of the explained class `explanation.target_index`.
+Definitions. Work on `explanation.frames` (T, H, W, 3) uint8, the frames the model saw (the
+recorded window's frames resized to the model's input by cv2.INTER_AREA, see `Detector.resize`).
+The score s(clip) is the probability of the explained class `explanation.target_index`.
 
 - Removal: a pixel (all three channels) is replaced by the same pixel of the *removed* copy of its
-  frame: "blur" = the frame blurred by a Gaussian of sigma = `blur_share` × max(H, W) pixels
-  (0.05: 3.2 px at 64×64, 11.2 px at 224×224; reflected borders); "mean" = the frame's mean colour.
-- Orderings: pixels — every map of `explanation.maps` ("gradcam" (T, h, w) upsampled bilinearly to
-  (T, H, W), "saliency" (T, H, W)), all T·H·W positions ranked together, highest value first, ties
-  by position (stable sort; NaN counts as lowest); frames — every `explanation.frame_importance`
-  method's values (T,), ranked the same way. Random orderings: one permutation per seed and unit
-  kind (`numpy.random.default_rng(seed).permutation`).
-- For a fraction f the top k = round(f·N) units are chosen (N = T·H·W pixels or T frames). Deletion
-  scores the clip with those k removed; insertion the fully removed clip with those k restored.
-  `Curve.fractions` holds the shares actually edited, k/N; AUC = trapezoid of the scores over them.
-  Every curve starts at f = 0 and ends at f = 1, whose clips (the clip, the fully removed clip) are
-  the same for every ordering and scored once.
+  frame: "blur" = the frame blurred by cv2.GaussianBlur, sigma = `blur_share` × max(H, W) pixels
+  (0.05: 3.2 px at 64×64, 11.2 px at 224×224), kernel size from sigma (ksize (0, 0)),
+  cv2.BORDER_REFLECT; "mean" = the frame's mean colour (rounded).
+- Orderings: pixels — every map of `explanation.maps` (`arrays.npz` `map_<name>`: "gradcam"
+  (T, h, w) resized to (H, W) by cv2.resize with cv2.INTER_LINEAR, "saliency" (T, H, W) as is), all
+  T·H·W positions ranked together in C order, highest value first, ties by position (stable sort;
+  NaN counts as lowest); frames — every `explanation.frame_importance` method's values (T,)
+  (`frame_<name>`), ranked the same way. Random orderings: `numpy.random.default_rng(seed)
+  .permutation(N)` per seed and unit kind, its first element removed first.
+- For a requested fraction f the first k = round(f·N) units of the ordering are chosen (N = T·H·W
+  pixels or T frames; numpy's rint, halves to even). Deletion scores the clip with those k removed;
+  insertion the fully removed clip with those k restored. `Curve.fractions` holds the shares
+  actually edited, k/N; AUC = trapezoid of the scores over them. Every curve starts at f = 0 and
+  ends at f = 1, whose clips (the clip, the fully removed clip) are the same for every ordering.
 - Random curves: the mean over seeds of the scores; their AUC is the trapezoid of that mean (equal to
-  the mean of the per-seed AUCs, also kept). Random insertion uses each seed's permutation reversed
-  (an equally random order): revealing its first k units removes the same units as deleting the
-  permutation's first N − k, so with fractions symmetric about 1/2 (the default) every random clip
-  serves both curves and is scored once.
+  the mean of the per-seed AUCs, also kept: their spread is the precision of a comparison with
+  chance). Random insertion uses each seed's permutation reversed (an equally random order):
+  revealing its first k units removes the same units as deleting the permutation's first N − k, so
+  with fractions symmetric about 1/2 (the defaults) every random clip serves both curves.
+- Pixel and frame curves have their own fractions and seeds (`FaithfulnessSettings`): a pixel point
+  costs CNN passes, a frame point none, so pixel curves have the points 0, 0.1 (the effect the
+  report quotes), 0.9 and 1, and two random seeds; frame curves nine points and three seeds.
 
 A faithful ordering gives a deletion AUC below the random one and an insertion AUC above it.
 
-Cost. Pixel-curve clips go through `detector.clip_probabilities` in chunks of `chunk` clips. Frame
-curves need no CNN rerun: the CNN sees each frame alone, so the per-frame features of the clip and
-of the removed frames are computed once (`detector.frame_features`) and every frame-curve clip is a
-window of mixed features scored by the layers above the CNN in one batch.
+Cost. Every clip is scored from per-frame features (`MixedClips`): the CNN sees each frame alone, so
+a frame an edit leaves untouched has the clip's own features (from the explanation's pass), a frame
+removed entirely those of its removed copy (computed once); only frames removed in part go through
+the CNN, once per distinct mask. Frame curves thus need no CNN pass beyond the removed frames.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,50 +47,80 @@ import numpy as np
 
 from auditor.errors import ReportError
 from auditor.explain.base import ClipExplanation
+from auditor.explain.mixed_clips import MixedClips
 
 MAX_FRACTIONS = 64
 MAX_SEEDS = 32
 REMOVALS = ("blur", "mean")
+BORDER = "BORDER_REFLECT"
+RANKING = (
+    "An ordering ranks the units of the array `values` names: a map (T, h, w) smaller than the frames is first "
+    "resized to the model-input frames' (H, W) by cv2.resize, INTER_LINEAR, as float32; the T*H*W positions (or T "
+    "frames) in C order are ranked highest value first, ties by position (numpy.argsort of the negated values as "
+    "float64, kind 'stable'; NaN lowest). A random ordering is numpy.random.default_rng(seed).permutation(N), its "
+    "first element first; random insertion uses it reversed. At point i the first k = counts[i] units are removed "
+    "(deletion) or all but them (insertion); a removed pixel, all 3 channels, takes the value of the same pixel of "
+    "its frame blurred by cv2.GaussianBlur, ksize (0, 0), sigma blur_sigma, border (blur_sigma None: the frame's "
+    "mean colour, rounded); a removed frame is blurred whole. A score is the model's probability of the explained "
+    "class; an AUC is numpy.trapezoid of the scores over the fractions k/N; a random curve is the mean over seeds."
+)
+MODEL_INPUT = (
+    "The edited frames are the model's input frames: the recorded frames (input.frame_indices of the video, decoded "
+    "with OpenCV, BGR to RGB), each resized to geometry.model_width x model_height by cv2.resize, INTER_AREA "
+    "(unchanged when already that size), uint8 RGB; each edited clip was preprocessed per "
+    "explanations.preprocessing and scored by the model."
+)
 
 
 class ScoringDetector(Protocol):
     """What faithfulness needs of a detector (`auditor.detector.Detector` has it)."""
 
-    def clip_probabilities(self, clips: np.ndarray) -> np.ndarray: ...
     def frame_features(self, frames: np.ndarray) -> np.ndarray: ...
     def window_logits(self, features: np.ndarray) -> np.ndarray: ...
     def probabilities(self, logits: np.ndarray) -> np.ndarray: ...
 
 
+def _points_problem(fractions: tuple[float, ...], seeds: tuple[int, ...], kind: str) -> str | None:
+    values = np.asarray(fractions, dtype=np.float64)
+    if not 2 <= len(values) <= MAX_FRACTIONS or values[0] != 0 or values[-1] != 1:
+        return f"{kind} fractions must run from 0 to 1 with at most {MAX_FRACTIONS} values"
+    if np.any(np.diff(values) <= 0) or 0.1 not in fractions:
+        return f"{kind} fractions must be increasing and include 0.1 (the report quotes the effect of 10 %)"
+    if not 1 <= len(seeds) <= MAX_SEEDS:
+        return f"give 1 to {MAX_SEEDS} random seeds for the {kind} curves"
+    return None
+
+
 def _settings_problem(settings: FaithfulnessSettings) -> str | None:
-    fractions = np.asarray(settings.fractions, dtype=np.float64)
     if settings.removal not in REMOVALS:
         return f"removal must be one of {list(REMOVALS)}, not {settings.removal!r}"
-    if not 2 <= len(fractions) <= MAX_FRACTIONS or fractions[0] != 0 or fractions[-1] != 1:
-        return f"fractions must run from 0 to 1 with at most {MAX_FRACTIONS} values"
-    if np.any(np.diff(fractions) <= 0) or 0.1 not in settings.fractions:
-        return "fractions must be increasing and include 0.1 (the report quotes the effect of 10 %)"
-    if not 1 <= len(settings.seeds) <= MAX_SEEDS:
-        return f"give 1 to {MAX_SEEDS} random seeds"
     if not 0 < settings.blur_share <= 1 or not 1 <= settings.chunk <= 1024:
         return "blur_share must be in (0, 1] and chunk in 1..1024"
-    return None
+    return (_points_problem(settings.fractions, settings.seeds, "pixel")
+            or _points_problem(settings.frame_fractions, settings.frame_seeds, "frame"))
 
 
 @dataclass(frozen=True)
 class FaithfulnessSettings:
-    """What to remove, how, at which fractions, against which random seeds."""
+    """What to remove, how, at which fractions, against which random seeds: pixel curves (each
+    point a CNN pass over the frames it edits in part) and frame curves (no CNN pass) apart."""
 
-    fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)  # symmetric: see above
+    fractions: tuple[float, ...] = (0.0, 0.1, 0.9, 1.0)  # pixel curves; symmetric: see above
+    seeds: tuple[int, ...] = (0, 1)  # pixel curves' random orderings
+    frame_fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)
+    frame_seeds: tuple[int, ...] = (0, 1, 2)
     removal: str = "blur"
     blur_share: float = 0.05  # Gaussian sigma as a share of the longer frame side
-    seeds: tuple[int, ...] = (0, 1, 2)
-    chunk: int = 64  # at most this many clips per batched call
+    chunk: int = 64  # at most this many frames (or windows) per batched call
 
     def __post_init__(self) -> None:
         problem = _settings_problem(self)
         if problem:
             raise ReportError(f"faithfulness settings: {problem}")
+
+    def points(self, unit: str) -> tuple[tuple[float, ...], tuple[int, ...]]:
+        """The fractions and random seeds of one unit kind's curves."""
+        return (self.fractions, self.seeds) if unit == "pixels" else (self.frame_fractions, self.frame_seeds)
 
 
 @dataclass(frozen=True)
@@ -103,6 +139,8 @@ class FaithfulnessCurves:
     ordering: str
     unit: str  # "pixels" | "frames"
     units: int  # N: T·H·W pixels or T frames
+    counts: tuple[int, ...]  # k = round(f·N) units edited at each requested fraction f
+    seeds: tuple[int, ...]  # of the random orderings
     deletion: Curve
     insertion: Curve
     random_deletion: Curve  # mean over seeds
@@ -116,18 +154,18 @@ class Faithfulness:
     """The curves of every ordering of one explanation, and what computing them cost.
 
     `clips_scored` counts distinct edited clips (pixel clips and frame windows, each once);
-    `batched_calls` counts calls of `clip_probabilities`, `frame_features` and `window_logits`.
+    `batched_calls` counts calls of `frame_features` and `window_logits`; `frames_through_cnn` the
+    frames given to `frame_features` (the clip's own only when the explanation has no features).
     """
 
     curves: tuple[FaithfulnessCurves, ...]
-    fractions: tuple[float, ...]  # as requested; curve fractions are the shares actually edited
-    removal: str
+    settings: FaithfulnessSettings  # fractions as requested; curve fractions are the shares actually edited
     blur_sigma: float | None  # pixels; None for "mean"
-    seeds: tuple[int, ...]
     original_score: float
     target_index: int
     clips_scored: int
     batched_calls: int
+    frames_through_cnn: int
 
     def curve(self, ordering: str) -> FaithfulnessCurves:
         for curves in self.curves:
@@ -146,24 +184,21 @@ def faithfulness(
     if not pixel_orders and not frame_orders:
         raise ReportError("faithfulness needs a map or a frame-importance method in the explanation; compute one")
     sigma = settings.blur_share * max(frames.shape[1:3]) if settings.removal == "blur" else None
-    removed = removed_frames(frames, settings.removal, sigma)
-    scorers = [
-        _Scorer("pixels", frames.shape[:3], pixel_orders, _pixel_scoring(detector, frames, removed, settings.chunk)),
-        _Scorer("frames", frames.shape[:1], frame_orders, _frame_scoring(detector, explanation, removed)),
-    ]
+    mixed = MixedClips(detector, frames, removed_frames(frames, settings.removal, sigma),
+                       explanation.frame_features, settings.chunk)
+    scorers = [_Scorer("pixels", frames.shape[:3], pixel_orders), _Scorer("frames", frames.shape[:1], frame_orders)]
     target = explanation.target_index
-    curves = [c for scorer in scorers if scorer.orders for c in scorer.curves(settings, target)]
     used = [scorer for scorer in scorers if scorer.orders]
+    curves = [c for scorer in used for c in scorer.curves(settings, target, mixed)]
     return Faithfulness(
         curves=tuple(curves),
-        fractions=tuple(float(f) for f in settings.fractions),
-        removal=settings.removal,
+        settings=settings,
         blur_sigma=sigma,
-        seeds=tuple(settings.seeds),
         original_score=used[0].original_score,
         target_index=target,
         clips_scored=sum(scorer.clips_scored for scorer in used),
-        batched_calls=sum(scorer.calls for scorer in used),
+        batched_calls=mixed.calls,
+        frames_through_cnn=mixed.frames_through_cnn,
     )
 
 
@@ -193,37 +228,35 @@ class _Scorer:
     """The curves of one unit kind. Every clip is identified by its set of removed units, so a
     clip shared by several curves (f = 0, f = 1) is scored once."""
 
-    def __init__(self, unit: str, shape: tuple, orders: dict[str, np.ndarray], score_masks: _Counted):
-        self.unit, self.shape, self.orders, self.score_masks = unit, shape, orders, score_masks
+    def __init__(self, unit: str, shape: tuple, orders: dict[str, np.ndarray]):
+        self.unit, self.shape, self.orders = unit, shape, orders
         self.original_score = float("nan")
         self.clips_scored = 0
 
-    @property
-    def calls(self) -> int:
-        return self.score_masks.calls
-
-    def curves(self, settings: FaithfulnessSettings, target: int) -> list[FaithfulnessCurves]:
+    def curves(self, settings: FaithfulnessSettings, target: int, mixed: MixedClips) -> list[FaithfulnessCurves]:
         total = int(np.prod(self.shape))
         named = [_rank(o) for o in self.orders.values()]
-        randoms = [_rank(np.random.default_rng(seed).permutation(total)) for seed in settings.seeds]
-        ks = counts(settings.fractions, total)
+        fractions, seeds = settings.points(self.unit)
+        randoms = [_rank(np.random.default_rng(seed).permutation(total)) for seed in seeds]
+        ks = counts(fractions, total)
         keys: dict[bytes, int] = {}
         rows = {False: named + randoms, True: named + [total - 1 - rank for rank in randoms]}
         index = np.array(
             [[[self._key(rank >= k if ins else rank < k, keys) for k in ks] for rank in rows[ins]] for ins in (False, True)]
         )
         masks = _Masks(list(keys), self.shape)
-        scores = np.asarray(self.score_masks(masks), dtype=np.float64)[:, target][index]
+        scores = np.asarray(mixed.probabilities(masks), dtype=np.float64)[:, target][index]
         self.clips_scored = len(keys)
         self.original_score = float(scores[0, 0, 0])
-        return self._build(scores, ks / total, settings)
+        return self._build(scores, ks, seeds)
 
     @staticmethod
     def _key(mask: np.ndarray, keys: dict[bytes, int]) -> int:
         return keys.setdefault(np.packbits(mask).tobytes(), len(keys))
 
-    def _build(self, scores: np.ndarray, shares: np.ndarray, settings: FaithfulnessSettings) -> list:
-        named = len(self.orders)
+    def _build(self, scores: np.ndarray, ks: np.ndarray, seeds: tuple[int, ...]) -> list:
+        named, total = len(self.orders), int(np.prod(self.shape))
+        shares = ks / total
         deletion, insertion = scores[0], scores[1]
         rand_del, rand_ins = deletion[named:], insertion[named:]
         random_deletion, random_insertion = _curve(shares, rand_del.mean(axis=0)), _curve(shares, rand_ins.mean(axis=0))
@@ -231,7 +264,9 @@ class _Scorer:
             FaithfulnessCurves(
                 ordering=name,
                 unit=self.unit,
-                units=int(np.prod(self.shape)),
+                units=total,
+                counts=tuple(int(k) for k in ks),
+                seeds=tuple(seeds),
                 deletion=_curve(shares, deletion[row]),
                 insertion=_curve(shares, insertion[row]),
                 random_deletion=random_deletion,
@@ -252,52 +287,10 @@ class _Masks:
     def __len__(self) -> int:
         return len(self.packed)
 
-    def __getitem__(self, index: int) -> np.ndarray:
-        bits = np.unpackbits(np.frombuffer(self.packed[index], np.uint8), count=int(np.prod(self.shape)))
-        return bits.astype(bool).reshape(self.shape)
-
-
-class _Counted:
-    """A mask-scoring function that counts its batched calls."""
-
-    def __init__(self, score: Callable[[_Masks], tuple[np.ndarray, int]]):
-        self._score, self.calls = score, 0
-
-    def __call__(self, masks: _Masks) -> np.ndarray:
-        probabilities, calls = self._score(masks)
-        self.calls += calls
-        return probabilities
-
-
-def _pixel_scoring(detector: ScoringDetector, frames: np.ndarray, removed: np.ndarray, chunk: int) -> _Counted:
-    """Clips with the masked pixels (T, H, W) removed, scored by `clip_probabilities` in chunks."""
-
-    def score(masks: _Masks) -> tuple[np.ndarray, int]:
-        parts = [
-            detector.clip_probabilities(
-                np.stack([np.where(masks[j][..., None], removed, frames) for j in range(i, min(i + chunk, len(masks)))])
-            )
-            for i in range(0, len(masks), chunk)
-        ]
-        return np.concatenate(parts), len(parts)
-
-    return _Counted(score)
-
-
-def _frame_scoring(detector: ScoringDetector, explanation: ClipExplanation, removed: np.ndarray) -> _Counted:
-    """Clips with the masked frames (T,) removed, scored from per-frame features: the clip's from
-    the explanation's own pass (computed only when it has none), the removed frames' in one
-    `frame_features` call, then one `window_logits` call."""
-
-    def score(masks: _Masks) -> tuple[np.ndarray, int]:
-        kept = explanation.frame_features
-        kept = detector.frame_features(explanation.frames) if kept is None else kept
-        gone = detector.frame_features(removed)
-        extra = (1,) * (kept.ndim - 1)
-        windows = np.stack([np.where(masks[i].reshape(-1, *extra), gone, kept) for i in range(len(masks))])
-        return np.asarray(detector.probabilities(detector.window_logits(windows))), 2
-
-    return _Counted(score)
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for packed in self.packed:
+            bits = np.unpackbits(np.frombuffer(packed, np.uint8), count=int(np.prod(self.shape)))
+            yield bits.astype(bool).reshape(self.shape)
 
 
 def _pixel_map(values: np.ndarray, shape: tuple) -> np.ndarray:
