@@ -85,6 +85,19 @@ def test_a_region_edit_names_its_exact_pixels(report: tuple[Path, Path, Evidence
     assert search.region_blur is not None and search.region_blur.downscale == 2 and search.region_blur.sigma == 8.0
 
 
+def test_the_report_says_how_the_edits_were_searched_and_can_be_rebuilt(
+    report: tuple[Path, Path, EvidenceRecord],
+) -> None:
+    _, folder, record = report
+    search = record.explanations.counterfactuals
+    assert search is not None
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "blurred areas from the largest within the budget down" in html
+    assert "smaller edits were tried first" not in html  # the wording of records before 2.5
+    assert f"scored by {search.rescored_by}" in html and "predict_on_batch" in search.rescored_by
+    assert f"the record states the blur ({search.blur})" in html
+
+
 def _decode_window(video: Path, record: EvidenceRecord) -> np.ndarray:
     """The recorded frames: `input.frame_indices` of the video, decoded in order, RGB."""
     wanted = record.input.frame_indices
