@@ -26,6 +26,9 @@ __all__ = [
     "motion_summary",
     "motion_verdict",
     "person_sentences",
+    "random_area",
+    "random_orders",
+    "random_spread",
     "sanity_provenance",
     "sanity_sentence",
     "summary_sentences",
@@ -177,7 +180,8 @@ def faithfulness_summary(record: EvidenceRecord) -> str | None:
 
 
 def faithfulness_sentences(record: EvidenceRecord) -> list[str]:
-    """Per ordering: whether it finds what the decision depends on better than chance."""
+    """Per ordering: whether it finds what the decision depends on better than chance, and how far
+    that comparison is beyond the spread of the random orders (schema 2.5)."""
     faith = record.explanations.faithfulness
     if faith is None:
         return ["Deletion and insertion curves were not computed for this report."]
@@ -186,8 +190,69 @@ def faithfulness_sentences(record: EvidenceRecord) -> list[str]:
         name = method_name(curve.ordering)
         deletes = curve.deletion.auc < curve.random_deletion.auc
         inserts = curve.insertion.auc > curve.random_insertion.auc
-        sentences.append(f"{name[0].upper() + name[1:]} ({curve.unit}): {_FAITH_VERDICTS[deletes, inserts]}.")
+        verdict = f"{name[0].upper() + name[1:]} ({curve.unit}): {_FAITH_VERDICTS[deletes, inserts]}"
+        sentences.append(f"{verdict}{_precision(curve)}.")
     return sentences
+
+
+def random_spread(curve: FaithfulnessCurves) -> float | None:
+    """How far the random orders' areas differ among themselves (max − min over seeds, the larger of
+    deletion and insertion): the precision of a comparison with chance; None before 2.5."""
+    if not curve.random_deletion_aucs or not curve.random_insertion_aucs:
+        return None
+    return max(max(a) - min(a) for a in (curve.random_deletion_aucs, curve.random_insertion_aucs))
+
+
+def random_area(curve: FaithfulnessCurves, insertion: bool) -> str:
+    """'0.81 (0.74–0.87)': the random orders' mean area and its range over the seeds."""
+    mean = (curve.random_insertion if insertion else curve.random_deletion).auc
+    aucs = curve.random_insertion_aucs if insertion else curve.random_deletion_aucs
+    return f"{mean:.2f} ({min(aucs):.2f}–{max(aucs):.2f})" if aucs and len(aucs) > 1 else f"{mean:.2f}"
+
+
+def random_orders(record: EvidenceRecord) -> str:
+    """'2 random orders for pixels (seeds 0 and 1) and 3 for frames (seeds 0, 1 and 2)'."""
+    faith = record.explanations.faithfulness
+    if faith is None:
+        return ""
+    kinds = {curve.unit: curve.seeds for curve in faith.curves if curve.seeds}
+    if not kinds:
+        return f"random orders of seeds {_and(faith.seeds)}"
+    return " and ".join(_orders(seeds, unit, first=i == 0) for i, (unit, seeds) in enumerate(kinds.items()))
+
+
+def _orders(seeds: Sequence[int], unit: str, first: bool) -> str:
+    plural = "s" if len(seeds) > 1 else ""
+    noun = f" random order{plural}" if first else ""
+    return f"{len(seeds)}{noun} for {unit} (seed{plural} {_and(seeds)})"
+
+
+def _and(values: Sequence[int]) -> str:
+    texts = [str(v) for v in values]
+    return texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} and {texts[-1]}"
+
+
+def _area(value: float) -> str:
+    return "less than 0.01" if abs(value) < 0.005 else f"{abs(value):.2f}"
+
+
+def _precision(curve: FaithfulnessCurves) -> str:
+    """'; its areas differ from those of random orders by 0.75 (deletion) and 0.14 (insertion), random
+    orders among themselves by up to 0.14; the smaller difference is within what chance alone
+    varies' (empty before 2.5)."""
+    spread = random_spread(curve)
+    if spread is None:
+        return ""
+    if len(curve.random_deletion_aucs or ()) < 2:
+        return "; one random order only, so how much chance alone varies is not known"
+    gaps = (curve.random_deletion.auc - curve.deletion.auc, curve.insertion.auc - curve.random_insertion.auc)
+    text = (f"; its areas differ from those of random orders by {_area(gaps[0])} (deletion) and {_area(gaps[1])} "
+            f"(insertion), random orders among themselves by up to {_area(spread)}")
+    beyond = [abs(gap) > spread for gap in gaps]
+    if all(beyond):
+        return text + ", so both differences exceed what chance alone varies"
+    return text + ("; the smaller difference is within what chance alone varies" if any(beyond) else
+                   "; both differences are within what chance alone varies, so this verdict is not conclusive")
 
 
 _FAITH_VERDICTS = {

@@ -127,3 +127,29 @@ def test_a_map_failing_the_randomisation_check_gets_no_motion_share_and_no_claim
     sentence = trust.summary_sentences(_with(record, "motion", **failing.model_dump()))[0]
     assert sentence.startswith("Whether the decision rests on movement or on single frames cannot be measured: "
                                "the Grad-CAM map barely changes when what the model learned is erased")
+
+
+def test_each_verdict_states_its_precision_over_the_random_seeds(record: EvidenceRecord) -> None:
+    """Schema 2.5: a verdict says how far it is beyond the spread of the random orders' areas."""
+    faith = record.explanations.faithfulness
+    assert faith is not None
+    gradcam = faith.curves[0]
+    lines = trust.faithfulness_sentences(record)
+    assert lines[0].endswith("its areas differ from those of random orders by 0.35 (deletion) and 0.35 (insertion), "
+                             "random orders among themselves by up to 0.05, so both differences exceed what chance "
+                             "alone varies.")
+    assert lines[1].endswith("random orders among themselves by up to 0.06; the smaller difference is within what "
+                             "chance alone varies.")
+    wide = gradcam.model_copy(update={"random_deletion_aucs": [0.1, 0.95], "random_insertion_aucs": [0.4, 0.5]})
+    assert trust.random_spread(wide) == pytest.approx(0.85)
+    (line,) = trust.faithfulness_sentences(_with(record, "faithfulness", curves=[wide]))
+    assert line.endswith("both differences are within what chance alone varies, so this verdict is not conclusive.")
+    one = gradcam.model_copy(update={"seeds": [0], "random_deletion_aucs": [0.55], "random_insertion_aucs": [0.44]})
+    (line,) = trust.faithfulness_sentences(_with(record, "faithfulness", curves=[one]))
+    assert line.endswith("one random order only, so how much chance alone varies is not known.")
+    old = gradcam.model_copy(update={"random_deletion_aucs": None, "random_insertion_aucs": None, "seeds": None})
+    assert trust.faithfulness_sentences(_with(record, "faithfulness", curves=[old])) == [
+        "Grad-CAM (pixels): points at what the decision depends on better than chance."]
+    assert trust.random_area(gradcam, insertion=False) == "0.55 (0.53\u20130.58)"
+    assert trust.random_area(old, insertion=False) == "0.55"
+    assert trust.random_orders(record) == "2 random orders for pixels (seeds 0 and 1) and 3 for frames (seeds 0, 1 and 2)"
