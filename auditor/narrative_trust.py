@@ -46,14 +46,15 @@ def method_name(name: str) -> str:
 
 
 def frames_named(record: EvidenceRecord, positions: Sequence[int]) -> str:
-    """'frame 12', 'frames 12–14', or 'frames 3, 7 and 9', by source frame number."""
-    numbers = sorted(record.explanations.frames[t].frame_index for t in positions)
+    """'frame 12', 'frames 12–14' (consecutive in the window), or 'frames 3, 7 and 9', by source
+    frame number."""
+    ordered = sorted(positions)
+    numbers = [record.explanations.frames[t].frame_index for t in ordered]
     if not numbers:
         return "no frame"
     if len(numbers) == 1:
         return f"frame {numbers[0]}"
-    steps = {b - a for a, b in itertools.pairwise(numbers)}
-    if len(steps) == 1:
+    if all(b - a == 1 for a, b in itertools.pairwise(ordered)):
         return "frames " + frame_span(numbers[0], numbers[-1]).removeprefix("frames ")
     return "frames " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
 

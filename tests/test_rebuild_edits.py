@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+from auditor import narrative_trust as trust
 from auditor.demo import DEMO_FPS, demo_model_path, demo_profile
 from auditor.detector import load_detector
 from auditor.evidence import EvidenceRecord, load_record
@@ -168,3 +169,19 @@ def _flagged(probabilities: np.ndarray, record: EvidenceRecord) -> bool:
     top = int(np.argmax(probabilities))
     name = record.decision.classes[top].name
     return name != record.decision.normal_class and float(probabilities[top]) >= record.decision.threshold
+
+
+def test_each_frame_edit_names_exactly_the_frames_it_replaced(report: tuple[Path, Path, EvidenceRecord]) -> None:
+    """Frames 10 and 12 replaced are not 'frames 10–12' (the sentence said so while frame 11 was kept)."""
+    _, _, record = report
+    search = record.explanations.counterfactuals
+    assert search is not None
+    gaps = 0
+    for edit in (e for e in search.found if e.kind == "frames"):
+        numbers = [record.input.frame_indices[t] for t in edit.positions]
+        consecutive = edit.positions == list(range(edit.positions[0], edit.positions[-1] + 1))
+        named = f"frames {numbers[0]}–{numbers[-1]}" if consecutive else (
+            "frames " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}")
+        assert f"Replacing {named} ({len(numbers)} of" in trust.counterfactual_edit(record, edit)
+        gaps += not consecutive
+    assert gaps == 1  # CLIP's frame edits: frames 10 and 12, and frames 0–2
