@@ -218,7 +218,7 @@ def random_orders(record: EvidenceRecord) -> str:
         return ""
     kinds = {curve.unit: curve.seeds for curve in faith.curves if curve.seeds}
     if not kinds:
-        return f"random orders of seeds {_and(faith.seeds)}"
+        return f"random orders of seeds {_and(faith.seeds)}" if faith.seeds else "random orders"
     return " and ".join(_orders(seeds, unit, first=i == 0) for i, (unit, seeds) in enumerate(kinds.items()))
 
 

@@ -153,3 +153,6 @@ def test_each_verdict_states_its_precision_over_the_random_seeds(record: Evidenc
     assert trust.random_area(gradcam, insertion=False) == "0.55 (0.53\u20130.58)"
     assert trust.random_area(old, insertion=False) == "0.55"
     assert trust.random_orders(record) == "2 random orders for pixels (seeds 0 and 1) and 3 for frames (seeds 0, 1 and 2)"
+    before = _with(record, "faithfulness", curves=[old], seeds=[0, 1, 2])
+    assert trust.random_orders(before) == "random orders of seeds 0, 1 and 2"
+    assert trust.random_orders(_with(record, "faithfulness", curves=[old], seeds=[])) == "random orders"
