@@ -7,14 +7,18 @@ this machine (shared storage) and have auditor installed; `local` starts a `Loca
 Leaving an executor on an error or an interrupt stops its work first: local processes (of a pool
 or a `LocalCluster`) end, Dask units not yet done are cancelled. A unit already running on a
 remote Dask worker cannot be stopped from here; what it stages is cleared by the next run.
+A Dask worker that dies (killed, out of memory) costs nothing: the scheduler runs its units again
+on the other workers; `lost_worker` says why a unit failed when that was not possible.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from auditor.errors import ArchiveError
@@ -101,3 +105,19 @@ def _connect(client_class: type, address: str) -> Any:
         return client_class(address, timeout="20s")
     except (OSError, TimeoutError) as exc:
         raise ArchiveError(f"cannot reach the Dask scheduler at {address} ({exc}); check the address") from exc
+
+
+def lost_worker(error: BaseException) -> str | None:
+    """Why a unit failed when no process was left to finish it (the reason an index row gives),
+    or None when the unit failed on its own."""
+    if isinstance(error, BrokenProcessPool):
+        return "a worker process died (out of memory, or killed); run the same command again"
+    dask = sys.modules.get("distributed.scheduler")  # loaded whenever a unit ran on Dask
+    if dask is not None and isinstance(error, dask.KilledWorker):
+        return (
+            f"Dask workers died while running it {error.allowed_failures + 1} times (out of memory, or killed; "
+            "the scheduler's allowed-failures); run the same command again"
+        )
+    if dask is not None and isinstance(error, dask.NoValidWorkerError):
+        return "no Dask worker was left to run it (the scheduler's no-workers-timeout); start workers and run the same command again"
+    return None

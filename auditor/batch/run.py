@@ -22,7 +22,6 @@ import re
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from pydantic import ValidationError
 from auditor.archive import IndexRow, Ledger, LedgerEntry, registered_row
 from auditor.archive.chain import REPORTS_DIR, SCANS_DIR, STAGING_DIR
 from auditor.archive.index import INDEX_CSV
-from auditor.batch.executors import OpenExecutor, open_executor, units_at_once
+from auditor.batch.executors import OpenExecutor, lost_worker, open_executor, units_at_once
 from auditor.batch.folder import locked
 from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
 from auditor.batch.rows import detection_row, failed_row, other_report, record_row, request_row, safe
@@ -371,11 +370,10 @@ class _Coordinator:
                 self._report_done(what, result)
         except AuditorError as exc:
             self._failed(kind, what, str(exc))
-        except BrokenExecutor:
-            self._failed(kind, what, "a worker process died (out of memory, or killed); run the same command again")
         except Exception as exc:  # one broken unit must not stop the batch; --debug shows the traceback
             log.debug("unit failed", exc_info=True)
-            self._failed(kind, what, f"internal error ({type(exc).__name__}: {exc}); run with --debug and report it")
+            reason = lost_worker(exc) or f"internal error ({type(exc).__name__}: {exc}); run with --debug and report it"
+            self._failed(kind, what, reason)
         self.finished += 1
         if self.progress is not None:
             self.progress(self.finished, self.finished + len(self.pending) + len(self.queue))
