@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import operator
 import os
 import pty
 import re
@@ -37,6 +38,7 @@ from distributed.scheduler import KilledWorker, NoValidWorkerError
 from fixtures.cli import run_cli
 from fixtures.identities import PASSPHRASE, Identities
 
+from auditor.batch.executors import open_executor
 from auditor.batch.inputs import collect_inputs
 from auditor.batch.run import BatchSettings, run_batch
 from auditor.batch.tasks import DetectorSpec, detector_for
@@ -170,6 +172,20 @@ def test_a_scheduler_and_two_workers_over_tcp_give_the_local_run_s_reports(
     assert run_cli("verify", str(out), "--trust", str(trust)).returncode == 0
 
 
+def test_a_unit_s_result_is_let_go_as_soon_as_it_is_delivered(cluster: Cluster) -> None:
+    """The scheduler keeps only undelivered units: a result kept on a worker after the coordinator
+    had it was computed again when that worker died (distributed's own executor holds each unit
+    while its caller holds the result's future; the scheduler then logged "lose already computed
+    task(s), which will be recomputed elsewhere" for a report the coordinator had registered)."""
+    with open_executor(1, cluster.address) as executor, Client(cluster.address, timeout="60s") as watcher:
+        delivered = executor.submit(operator.mul, 6, 7)
+        assert delivered.result(timeout=60) == 42
+        deadline = time.monotonic() + 10
+        while watcher.who_has() and time.monotonic() < deadline:  # the release travels to the scheduler
+            time.sleep(0.05)
+        assert watcher.who_has() == {}, "the delivered unit is still held on a worker"
+
+
 def test_a_worker_killed_while_it_runs_a_unit_loses_nothing_and_duplicates_nothing(
     cluster: Cluster, local_run: Path, footage: Path, shared: Path, identities: Identities, trust: Path
 ) -> None:
@@ -231,7 +247,10 @@ def _kill_a_busy_worker(cluster: Cluster, watcher: Client, out: Path, batch: sub
     while not _registered(out, "report") and batch.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _registered(out, "report") and batch.poll() is None, "the batch ended before its first report"
-    busy = {name: units for name, units in watcher.processing().items() if units}
+    busy: dict[str, Any] = {}
+    while not busy and batch.poll() is None and time.monotonic() < deadline:
+        busy = {name: units for name, units in watcher.processing().items() if units}
+        time.sleep(0 if busy else 0.05)
     assert busy, "no unit in flight after the first report: the kill would not interrupt any work"
     victim, units = next(iter(busy.items()))
     cluster.workers[victim].send_signal(signal.SIGKILL)

@@ -14,8 +14,10 @@ on the other workers; `lost_worker` says why a unit failed when that was not pos
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -92,12 +94,49 @@ def _dask_executor(scheduler: str, workers: int) -> Iterator[Executor]:
             client = stack.enter_context(Client(cluster))
         else:
             client = stack.enter_context(_connect(Client, scheduler))
-        executor = client.get_executor(pure=False)
+        executor = DaskUnits(client)
         try:
             yield executor
         except BaseException:
             executor.shutdown(wait=False)  # cancels the units not yet done; closing a LocalCluster ends its workers
             raise
+
+
+class DaskUnits(Executor):
+    """Hands units to a Dask client. A unit's Dask future is let go as soon as its result is here
+    (`distributed`'s own executor keeps it while the caller holds the result's future): the
+    scheduler keeps only the units still to deliver, so a worker that dies later makes it compute
+    again those of its units not yet delivered, not the ones the coordinator already has."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.undelivered: set[Any] = set()  # the Dask futures of the units not yet delivered
+        self.lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        delivered: Future = Future()
+        unit = self.client.submit(fn, *args, pure=False, **kwargs)
+        with self.lock:
+            self.undelivered.add(unit)
+        unit.add_done_callback(functools.partial(self._deliver, delivered))  # run in Dask's callback thread
+        return delivered
+
+    def _deliver(self, delivered: Future, unit: Any) -> None:
+        try:
+            delivered.set_result(unit.result())
+        except BaseException as exc:  # the unit's error, KilledWorker, or its cancellation
+            delivered.set_exception(exc)
+        finally:
+            with self.lock:
+                self.undelivered.discard(unit)
+            unit.release()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Without `wait`: cancel the units not yet delivered."""
+        if not wait or cancel_futures:
+            with self.lock:
+                undelivered = list(self.undelivered)
+            self.client.cancel(undelivered)
 
 
 def _connect(client_class: type, address: str) -> Any:
