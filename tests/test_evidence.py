@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_RESOURCE,
+    EvidenceRecord,
     ImageRef,
     LogPointer,
     Review,
@@ -361,3 +362,13 @@ def test_evidence_and_report_do_not_import_tensorflow() -> None:
     code = "import sys, auditor.evidence, auditor.report, auditor.cli.render; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_trust_section_may_point_only_to_arrays_the_record_holds(tmp_path: Path) -> None:
+    """A curve's ranked values (or a region edit's pixels) named "arrays.npz#key" must be a key of
+    `explanations.arrays`: a record pointing elsewhere was not written by auditor."""
+    data = make_report_folder(tmp_path, trust=True).model_dump(mode="json")
+    EvidenceRecord.model_validate(data)
+    data["explanations"]["faithfulness"]["curves"][0]["values"] = "arrays.npz#map_forged"
+    with pytest.raises(ValidationError, match="arrays.npz#map_forged: a trust section names an array"):
+        EvidenceRecord.model_validate(data)

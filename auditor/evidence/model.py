@@ -381,6 +381,9 @@ def _inconsistency(record: EvidenceRecord) -> str | None:
     named = (record.decision.predicted_class, record.decision.explained_class, record.decision.runner_up_class)
     if not classes or any(name is not None and name not in classes for name in named):
         return "decision names a class that is not among decision.classes"
+    missing = [member for member in _array_members(record) if member not in _arrays_held(record)]
+    if missing:
+        return f"{', '.join(missing)}: a trust section names an array that explanations.arrays does not hold"
     listed = {a.path for a in record.artifacts}
     if len(listed) != len(record.artifacts) or not {i.path for i in ex.images} | _trust_images(record) <= listed:
         return "artifacts must list each file once, every image included"
@@ -398,6 +401,18 @@ def _trust_positions(record: EvidenceRecord) -> list[int]:
         found += [ex.persons.image.position] if ex.persons.image else []
     found += [f.position for f in record.masking.frames] if record.masking else []
     return found
+
+
+def _array_members(record: EvidenceRecord) -> list[str]:
+    """Every "file#key" a trust section points to: a region edit's pixels, a curve's ranked values."""
+    ex = record.explanations
+    members = [e.pixels for e in (ex.counterfactuals.found if ex.counterfactuals else []) if e.pixels]
+    return members + [c.values for c in (ex.faithfulness.curves if ex.faithfulness else []) if c.values]
+
+
+def _arrays_held(record: EvidenceRecord) -> set[str]:
+    arrays = record.explanations.arrays
+    return {f"{arrays.path}#{key}" for key in arrays.keys}
 
 
 def _trust_images(record: EvidenceRecord) -> set[str]:
