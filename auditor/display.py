@@ -9,12 +9,17 @@ states this mapping and the record takes it from `DrawnImages`. Frames narrower 
 `MIN_IMAGE_WIDTH` are enlarged by an integer factor with nearest-neighbour sampling, so every
 recorded pixel stays visible as it was; wider ones are reduced to `MAX_IMAGE_WIDTH`. A frame
 whose map singles out no region (`auditor.explain.contours.localised`) gets no contours and is
-marked "no localisation" on the picture. Every file is written atomically and the same
-explanation always gives byte-identical PNGs.
+marked "no localisation" on the picture.
+
+The pictures of frames are JPEG at quality `PICTURE_QUALITY` with full colour resolution (4:4:4):
+visually lossless, a quarter of the PNG's size, and embedded in the PDF as they are. Drawn
+graphics (the legend) are PNG. The raw maps are kept losslessly in `arrays.npz`. Every file is
+written atomically and the same explanation always gives byte-identical files.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,14 +28,17 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from auditor.errors import ReportError
 from auditor.explain.base import ClipExplanation
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, localised, normalise
 from auditor.files import atomic_write_bytes, sha256_bytes
-from auditor.report_folder import IMAGES_DIR
+from auditor.report_folder import IMAGES_DIR, JPEG_SUFFIX, PNG_SUFFIX
 
 ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend", "motion", "counterfactual", "persons"]
+DRAWN_KINDS: frozenset[ImageKind] = frozenset({"legend"})  # graphics without a frame: PNG, lossless
+PICTURE_QUALITY = 95  # JPEG quality of every other picture (4:4:4 chroma)
 FrameMapping = Literal["stretch"]  # how a recorded frame became the model's input
 
 MAX_OVERLAY_ALPHA = 0.5  # heat opacity at map value 1; it falls to 0 with the map
@@ -65,6 +73,16 @@ class ImageArtifact:
     kind: ImageKind
     frame: int | None
     sha256: str
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One picture as drawn, before it is written: its file name without suffix, and RGB pixels."""
+
+    stem: str
+    kind: ImageKind
+    frame: int | None
+    rgb: np.ndarray  # (H, W, 3) uint8
 
 
 @dataclass(frozen=True)
@@ -129,8 +147,33 @@ def write_explanation_images(
     levels: Sequence[float] = DEFAULT_LEVELS,
     scale: Scale = "clip",
 ) -> DrawnImages:
-    """Write gradcam_TT.png and saliency_TT.png for every frame, strip.png, gradcam_grid.png and
-    contour_legend.png.
+    """Write the pictures of `draw_explanation` (gradcam_TT and saliency_TT for every frame,
+    strip, gradcam_grid, contour_legend) into `out_dir`/images."""
+    drawing = draw_explanation(explanation, recorded=recorded, shown=shown, levels=levels, scale=scale)
+    written = tuple(write_picture(out_dir, picture) for picture in drawing.pictures)
+    levels_drawn = tuple(s.level for s in drawing.styles)
+    return DrawnImages(written, levels_drawn, scale, SALIENCY_CAP_PERCENTILE, drawing.geometry)
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """The pictures of an explanation, with the geometry and contour styles they are drawn with."""
+
+    pictures: list[Picture]
+    geometry: FrameGeometry
+    styles: list[ContourStyle]
+
+
+def draw_explanation(
+    explanation: ClipExplanation,
+    *,
+    recorded: np.ndarray,
+    shown: np.ndarray | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    scale: Scale = "clip",
+) -> Drawing:
+    """A Grad-CAM overlay with contours and a saliency overlay per frame, the strip of frames, the
+    grid of overlays and the legend.
 
     `recorded` holds the explained frames as decoded (T, H, W, 3) uint8 RGB (`Clip.frames` of the
     window); `explanation.frames` are the model-sized copies the detector made of them. The
@@ -145,26 +188,22 @@ def write_explanation_images(
     gradcam = normalise(explanation.gradcam, scale)
     saliency = normalise(np.minimum(explanation.saliency, np.percentile(explanation.saliency, SALIENCY_CAP_PERCENTILE)), scale)
     digits = max(2, len(str(len(recorded) - 1)))
-    images: list[tuple[str, ImageKind, int | None, np.ndarray]] = []
+    pictures: list[Picture] = []
     overlays = []
     for t, frame in enumerate(recorded):
         base = display_frame(frame, size)
         overlays.append(_gradcam_image(base, gradcam[t], styles, localised(explanation.gradcam[t])))
-        images.append((f"gradcam_{t:0{digits}d}.png", "gradcam", t, overlays[-1]))
+        pictures.append(Picture(f"gradcam_{t:0{digits}d}", "gradcam", t, overlays[-1]))
         saliency_image = overlay(base, resize_map(saliency[t], size))
         if not localised(explanation.saliency[t]):
             _mark_unlocalised(saliency_image, "Saliency")
-        images.append((f"saliency_{t:0{digits}d}.png", "saliency", t, saliency_image))
+        pictures.append(Picture(f"saliency_{t:0{digits}d}", "saliency", t, saliency_image))
     aspect = geometry.source_width / geometry.source_height
     strip = _tile_sheet(list(recorded), STRIP_TILE, _columns(len(recorded), aspect, STRIP_ROW_SPAN))
-    images.append(("strip.png", "strip", None, strip))
-    grid = _tile_sheet(overlays, GRID_TILE, GRID_COLUMNS)
-    images.append(("gradcam_grid.png", "grid", None, grid))
-    images.append(("contour_legend.png", "legend", None, _legend_image(styles, scale)))
-    folder = Path(out_dir) / IMAGES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    written = tuple(write_png(folder, name, kind, t, rgb) for name, kind, t, rgb in images)
-    return DrawnImages(written, tuple(s.level for s in styles), scale, SALIENCY_CAP_PERCENTILE, geometry)
+    pictures.append(Picture("strip", "strip", None, strip))
+    pictures.append(Picture("gradcam_grid", "grid", None, _tile_sheet(overlays, GRID_TILE, GRID_COLUMNS)))
+    pictures.append(Picture("contour_legend", "legend", None, _legend_image(styles, scale)))
+    return Drawing(pictures, geometry, styles)
 
 
 def frame_geometry(recorded: np.ndarray, model_frames: np.ndarray) -> FrameGeometry:
@@ -337,10 +376,24 @@ def _text(image: np.ndarray, text: str, origin: tuple[int, int]) -> None:
     cv2.putText(image, text, origin, _FONT, _LEGEND_TEXT, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def write_png(folder: Path, name: str, kind: ImageKind, frame: int | None, rgb: np.ndarray) -> ImageArtifact:
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 6])
-    if not ok:
-        raise ReportError(f"OpenCV could not encode {name} as PNG ({rgb.shape}); report this as a bug with --debug")
-    data = encoded.tobytes()
+def write_picture(out_dir: Path, picture: Picture) -> ImageArtifact:
+    """Write `picture` into `out_dir`/images atomically: PNG for drawn graphics, JPEG otherwise."""
+    folder = Path(out_dir) / IMAGES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    name = picture.stem + (PNG_SUFFIX if picture.kind in DRAWN_KINDS else JPEG_SUFFIX)
+    data = encode_picture(picture.rgb, lossless=picture.kind in DRAWN_KINDS)
     atomic_write_bytes(folder / name, data)
-    return ImageArtifact(f"{IMAGES_DIR}/{name}", kind, frame, sha256_bytes(data))
+    return ImageArtifact(f"{IMAGES_DIR}/{name}", picture.kind, picture.frame, sha256_bytes(data))
+
+
+def encode_picture(rgb: np.ndarray, *, lossless: bool) -> bytes:
+    """PNG (`lossless`) or baseline JPEG at PICTURE_QUALITY without chroma subsampling; the same
+    pixels always give the same bytes (no time or other metadata is written)."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ReportError(f"a picture must be (H, W, 3) uint8 RGB, not {rgb.shape} {rgb.dtype}; report this as a bug")
+    out = io.BytesIO()
+    if lossless:
+        Image.fromarray(rgb).save(out, format="PNG", compress_level=6)
+    else:
+        Image.fromarray(rgb).save(out, format="JPEG", quality=PICTURE_QUALITY, subsampling=0, optimize=True)
+    return out.getvalue()

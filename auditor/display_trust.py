@@ -18,17 +18,17 @@ from auditor.display import (
     FrameGeometry,
     ImageArtifact,
     ImageKind,
+    Picture,
     display_frame,
     join_images,
     overlay,
     resize_map,
-    write_png,
+    write_picture,
 )
 from auditor.explain.checks import TrustChecks
 from auditor.explain.contours import normalise
 from auditor.explain.motion import motion_parts
 from auditor.explain.persons import PersonGrounding
-from auditor.report_folder import IMAGES_DIR
 
 BAND_HEIGHT = 30  # px under each panel, for its caption
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -56,7 +56,8 @@ def write_trust_images(
     """The pictures of `checks` over the frames the report may show (`shown`, faces masked), with
     the edited key frames of the reported edits (masked too) in the edits' order."""
     motion = []
-    if checks.motion is not None and "gradcam" in checks.motion.spatial_maps:
+    if (checks.motion is not None and "gradcam" in checks.motion.spatial_maps
+            and checks.motion.overall_shares["gradcam"] is not None):
         still, moving = motion_parts(gradcam, checks.motion.spatial_maps["gradcam"], checks.motion.kept)
         motion = write_motion_images(shown, still, moving, checks.key_frames, geometry, out_dir)
     found = checks.counterfactuals.found if checks.counterfactuals else ()
@@ -77,7 +78,7 @@ def write_trust_images(
 def write_person_image(
     shown: np.ndarray, gradcam: np.ndarray, grounding: PersonGrounding, geometry: FrameGeometry, out_dir: Path
 ) -> ImageArtifact:
-    """persons_TT.png: the key frame where most people were detected, with the clip-scaled Grad-CAM
+    """persons_TT: the key frame where most people were detected, with the clip-scaled Grad-CAM
     heat, each person's box and "person N: share of the frame's activation"."""
     position = max(grounding.positions, key=lambda t: (sum(t in p.boxes for p in grounding.persons), -t))
     size = (geometry.image_width, geometry.image_height)
@@ -92,7 +93,7 @@ def write_person_image(
         label = f"{person.person_id}: {person.frame_shares[position]:.0%}"
         cv2.putText(image, label, (x0 + 2, max(y0 - 4, 12)), _FONT, 0.45 * thickness / 2 + 0.2, (0, 255, 255),
                     max(1, thickness - 1), cv2.LINE_AA)
-    return _write(out_dir, f"persons_{position:02d}.png", "persons", position, image)
+    return _write(out_dir, f"persons_{position:02d}", "persons", position, image)
 
 
 def write_motion_images(
@@ -103,7 +104,7 @@ def write_motion_images(
     geometry: FrameGeometry,
     out_dir: Path,
 ) -> list[ImageArtifact]:
-    """motion_TT.png for each key position: the part of the frame's Grad-CAM the frame held still
+    """motion_TT for each key position: the part of the frame's Grad-CAM the frame held still
     accounts for (left) and the part due to movement (right), `motion.motion_parts` (T, h, w), both
     on the frame's own scale (the larger of the two parts' peaks)."""
     size = (geometry.image_width, geometry.image_height)
@@ -114,17 +115,17 @@ def write_motion_images(
         base = display_frame(shown[t], size)
         panels = [_panel(overlay(base, resize_map((still[t] / peak).astype(np.float32), size)), "frame held still"),
                   _panel(overlay(base, resize_map((moving[t] / peak).astype(np.float32), size)), "due to movement")]
-        written.append(_write(out_dir, f"motion_{t:0{digits}d}.png", "motion", t, join_images(panels, axis=1)))
+        written.append(_write(out_dir, f"motion_{t:0{digits}d}", "motion", t, join_images(panels, axis=1)))
     return written
 
 
 def write_counterfactual_image(
     original: np.ndarray, edited: np.ndarray, position: int, number: int, geometry: FrameGeometry, out_dir: Path
 ) -> ImageArtifact:
-    """counterfactual_N.png: one frame as recorded (left) and as edited (right)."""
+    """counterfactual_N: one frame as recorded (left) and as edited (right)."""
     size = (geometry.image_width, geometry.image_height)
     panels = [_panel(display_frame(original, size), "as recorded"), _panel(display_frame(edited, size), "as edited")]
-    return _write(out_dir, f"counterfactual_{number}.png", "counterfactual", position, join_images(panels, axis=1))
+    return _write(out_dir, f"counterfactual_{number}", "counterfactual", position, join_images(panels, axis=1))
 
 
 def _panel(image: np.ndarray, caption: str) -> np.ndarray:
@@ -136,7 +137,5 @@ def _panel(image: np.ndarray, caption: str) -> np.ndarray:
     return np.vstack([image, band])
 
 
-def _write(out_dir: Path, name: str, kind: ImageKind, frame: int, rgb: np.ndarray) -> ImageArtifact:
-    folder = Path(out_dir) / IMAGES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    return write_png(folder, name, kind, frame, rgb)
+def _write(out_dir: Path, stem: str, kind: ImageKind, frame: int, rgb: np.ndarray) -> ImageArtifact:
+    return write_picture(out_dir, Picture(stem, kind, frame, rgb))

@@ -1,4 +1,4 @@
-"""Render an evidence record as a self-contained HTML file and a PDF/A-3b with the record embedded.
+"""Render an evidence record as an HTML file and a PDF/A-3b with the record embedded.
 
 Templates come from `templates/` (shipped in the wheel as `auditor/templates`); the operator can
 override any file with a folder of their own (`templates_dir`: the CLI's `--templates` or the
@@ -7,15 +7,18 @@ autoescaping, and see only the record, a few flags and the public sentence build
 `auditor.narrative`. The report's artifacts are read once, checked against their SHA-256, and
 served from memory: WeasyPrint fetches through `ArtifactFetcher`, which serves them and the fonts
 shipped with auditor (`auditor.fonts`) and refuses every other URL.
+
+The HTML shows the pictures of the folder's `images/` by their relative paths (no copy inlined):
+each path is one the record lists (a relative path inside the folder, `RELATIVE_PATH`), and the
+folder's signed manifest binds those files to the signed HTML. The PDF embeds the same pictures
+as they are (WeasyPrint passes JPEG through unchanged and PNG with the same pixels).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import gc
-import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +29,6 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 import weasyprint
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from PIL import Image
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from auditor import fonts, narrative, narrative_trust
@@ -48,12 +50,8 @@ from auditor.review.model import SLOTS, field_name
 LOG = logging.getLogger(__name__)
 ENTRY_TEMPLATE = "report.html.j2"
 NOT_PROVIDED = "not provided"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PDF_PICTURE_QUALITY = 95  # JPEG quality of the PDF's pictures; chroma is not subsampled
-PDF_PICTURES_NOTE = (
-    f"The pictures in this PDF are JPEG copies (quality {PDF_PICTURE_QUALITY}, full colour resolution) "
-    "of the PNG files listed above; those PNG files are the evidence."
-)
+PICTURE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+PDF_PICTURES_NOTE = "The pictures in this PDF are the image files listed above, with the same pixels."
 
 
 def builtin_templates() -> Path:
@@ -103,7 +101,7 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
 
 
 def _render(
-    record: EvidenceRecord, artifacts: CheckedArtifacts, templates_dir: Path | str | None, *, draft: bool, inline: bool
+    record: EvidenceRecord, artifacts: CheckedArtifacts, templates_dir: Path | str | None, *, draft: bool, for_pdf: bool
 ) -> str:
     env = _environment(templates_dir)
     images = {image.path for image in record.explanations.images}
@@ -111,12 +109,13 @@ def _render(
     def source(path: str) -> str:
         if path not in images:
             raise ReportError(f"template asked for {path!r}, which the record does not list as an image")
-        return _data_uri(artifacts.files[path]) if inline else path
+        if picture_type(artifacts.files[path]) is None:
+            raise ReportError(f"{path} is not a PNG or JPEG picture; the report folder is damaged or not auditor's")
+        return path
 
     try:
         return env.get_template(ENTRY_TEMPLATE).render(
-            record=record, draft=draft, inline=inline, image_src=source, for_pdf=not inline,
-            pdf_pictures_note=PDF_PICTURES_NOTE,
+            record=record, draft=draft, image_src=source, for_pdf=for_pdf, pdf_pictures_note=PDF_PICTURES_NOTE,
         )
     except jinja2.TemplateError as exc:
         raise ReportError(f"template error: {exc}; check the templates folder") from exc
@@ -126,21 +125,21 @@ def _render(
         ) from exc
 
 
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def picture_type(data: bytes) -> str | None:
+    """"image/png" or "image/jpeg" by the file's first bytes; None for anything else."""
+    return next((kind for magic, kind in PICTURE_SIGNATURES.items() if data.startswith(magic)), None)
 
 
 def render_html(
     record: EvidenceRecord, folder: Path, templates_dir: Path | str | None = None, *, draft: bool = False
 ) -> str:
-    """The report as one self-contained HTML document (images inlined as data URIs)."""
-    return _render(record, read_artifacts(record, folder), templates_dir, draft=draft, inline=True)
+    """The report as one HTML document that shows the pictures of `folder` by their relative paths."""
+    return _render(record, read_artifacts(record, folder), templates_dir, draft=draft, for_pdf=False)
 
 
 class ArtifactFetcher(URLFetcher):
     """Serves the report's own checked artifacts from memory, and the shipped fonts that
-    `auditor-font:NAME` URLs name; refuses every other URL. PNG images are served as JPEG display
-    copies (`display_copy`)."""
+    `auditor-font:NAME` URLs name; refuses every other URL."""
 
     def __init__(self, artifacts: CheckedArtifacts) -> None:
         super().__init__(allowed_protocols=("file",))
@@ -162,9 +161,8 @@ class ArtifactFetcher(URLFetcher):
         data = self.artifacts.files[relative]
         # Answer under the artifact's relative path, not its file: URL: given a file: URL,
         # WeasyPrint would read the file again when writing the PDF instead of these checked bytes.
-        if data.startswith(PNG_SIGNATURE):
-            return URLFetcherResponse(relative, body=display_copy(data), headers={"Content-Type": "image/jpeg"})
-        return URLFetcherResponse(relative, body=data)
+        kind = picture_type(data)
+        return URLFetcherResponse(relative, body=data, headers={"Content-Type": kind} if kind else None)
 
     def _relative_path(self, url: str) -> str:
         """The listed artifact a URL names, as a path relative to the report folder."""
@@ -180,16 +178,6 @@ class ArtifactFetcher(URLFetcher):
         return relative
 
 
-def display_copy(png: bytes) -> bytes:
-    """The JPEG copy of a PNG that the PDF shows. WeasyPrint stores JPEG as it is but decodes and
-    recompresses PNG, which took about a fifth of the render time (benchmarks/bench_render.py)."""
-    out = io.BytesIO()
-    with Image.open(io.BytesIO(png)) as image:
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        rgb.save(out, format="JPEG", quality=PDF_PICTURE_QUALITY, subsampling=0)
-    return out.getvalue()
-
-
 def render_pdf(
     record: EvidenceRecord, folder: Path, templates_dir: Path | str | None = None, *, draft: bool = False
 ) -> bytes:
@@ -201,7 +189,7 @@ def render_pdf(
 def _render_pdf(
     record: EvidenceRecord, artifacts: CheckedArtifacts, templates_dir: Path | str | None, *, draft: bool
 ) -> bytes:
-    html = _render(record, artifacts, templates_dir, draft=draft, inline=False)
+    html = _render(record, artifacts, templates_dir, draft=draft, for_pdf=True)
     fetcher = ArtifactFetcher(artifacts)
     created = record.report.created_at
     attachments = [
@@ -264,7 +252,7 @@ def write_report(
     folder = Path(folder)
     target = Path(out_dir) if out_dir is not None else folder
     artifacts = read_artifacts(record, folder)
-    html = _render(record, artifacts, templates_dir, draft=draft, inline=True)
+    html = _render(record, artifacts, templates_dir, draft=draft, for_pdf=False)
     pdf = _render_pdf(record, artifacts, templates_dir, draft=draft)
     target.mkdir(parents=True, exist_ok=True)
     return [atomic_write_text(target / HTML_NAME, html), atomic_write_bytes(target / PDF_NAME, pdf)]

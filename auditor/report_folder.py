@@ -4,8 +4,8 @@
 <report>/
   evidence.json (+ .p7s)   the evidence record
   arrays.npz               raw maps and scores
-  images/*.png             what the report shows
-  report.html (+ .p7s)     the self-contained HTML report
+  images/*.jpg, *.png      what the report shows (pictures of frames JPEG, drawn graphics PNG)
+  report.html (+ .p7s)     the HTML report; it shows the pictures of images/ (open it in its folder)
   report.pdf               PDF/A-3b, PAdES-sealed, record embedded
   manifest.json (+ .p7s)   every file above with its size and SHA-256, signed
   review-N.json (+ .p7s)   review slot N, as signed into report.pdf (after the seal)
@@ -17,10 +17,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
 RECORD_NAME = "evidence.json"
 ARRAYS_NAME = "arrays.npz"
 IMAGES_DIR = "images"
+JPEG_SUFFIX = ".jpg"
+PNG_SUFFIX = ".png"
+IMAGE_MEDIA_TYPES = {JPEG_SUFFIX: "image/jpeg", PNG_SUFFIX: "image/png"}
 HTML_NAME = "report.html"
 PDF_NAME = "report.pdf"
 MANIFEST_NAME = "manifest.json"
@@ -43,3 +47,8 @@ def entry_name(kind: str, number: int) -> str:
 def attachment_name(number: int, name: str) -> str:
     """The file of one attachment of submission `number`, in SUBMISSIONS_DIR/ATTACHMENTS_DIR."""
     return f"{number}-{name}"
+
+
+def image_media_type(path: str) -> str:
+    """The media type of a picture by its file name (a report's pictures are JPEG or PNG)."""
+    return IMAGE_MEDIA_TYPES.get(PurePosixPath(path).suffix.lower(), "application/octet-stream")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from auditor.masking import FaceMasking, find_faces, mask_faces, spread_in_time
+from auditor.masking import Box, FaceMasking, find_faces, mask_faces, spread_in_time
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class ShownFrames:
     frames: np.ndarray  # (T, H, W, 3) uint8 RGB
     masking: FaceMasking | None
     masked: FaceMasking | None = None
+    recorded: np.ndarray | None = None  # the frames the faces were looked for in
 
     @classmethod
     def of(cls, recorded: np.ndarray, mask: bool) -> ShownFrames:
@@ -27,7 +28,7 @@ class ShownFrames:
             return cls(recorded, None)
         found = find_faces(recorded)
         masked = spread_in_time(found)
-        return cls(mask_faces(recorded, masked) if found.count else recorded, found, masked)
+        return cls(mask_faces(recorded, masked) if found.count else recorded, found, masked, recorded)
 
     def edited(self, frame: np.ndarray, position: int) -> np.ndarray:
         """An edited copy of the frame at `position`, masked where that frame had faces and where
@@ -35,6 +36,13 @@ class ShownFrames:
         if self.masking is None:
             return frame
         masked = self.masked or self.masking
-        found = find_faces(frame[np.newaxis], self.masking.settings).boxes[0]
+        found = self._faces_in(frame, self.masking)
         boxes = tuple(dict.fromkeys(masked.boxes[position] + found))
         return mask_faces(frame[np.newaxis], replace(masked, boxes=(boxes,)))[0]
+
+    def _faces_in(self, frame: np.ndarray, masking: FaceMasking) -> tuple[Box, ...]:
+        """The faces of `frame`: those found already when it is one of the recorded frames (an
+        edit that replaces the key frame by another), else looked for in it."""
+        recorded = () if self.recorded is None else self.recorded
+        same = next((t for t, other in enumerate(recorded) if np.array_equal(frame, other)), None)
+        return masking.boxes[same] if same is not None else find_faces(frame[np.newaxis], masking.settings).boxes[0]

@@ -3,7 +3,7 @@
 Builds the demo report once (unsigned: signing is not rendering) in this process, so TensorFlow
 and the demo model are loaded as they are in `auditor demo`, then prints the median wall time
 over --repeats rounds (each runs every line once), after one warm-up round, of:
-  html                 render_html   (Jinja2, images inlined)
+  html                 render_html   (Jinja2; the pictures referenced by their paths)
   pdf                  render_pdf    (Jinja2 + WeasyPrint layout + PDF/A writing)
   write_report         both, written atomically: what `auditor render` and `auditor demo` do
   write_report, gc on  the same with every object visible to the garbage collector during layout
@@ -12,8 +12,8 @@ over --repeats rounds (each runs every line once), after one warm-up round, of:
                        at that moment (0.21 s in this shared machine's fast phases, up to 0.37 s
                        in its slow ones)
 The record-and-reports issue sets a target of write_report ≤ 1 s (median of 5).
-The PDF shows JPEG copies of the PNG images (report.display_copy): WeasyPrint passes JPEG
-through but decodes and recompresses PNG, which cost about 0.2 s per report.
+The pictures of frames are JPEG files, which WeasyPrint embeds as they are (it decodes and
+recompresses PNG, which cost about 0.2 s per report when they were PNG).
 
     python benchmarks/bench_render.py [--repeats 5] [--folder DIR]
 

@@ -1,8 +1,10 @@
 """One real report end to end: the stage timings and the folder size of a sealed report on
 vtest.avi (768×576, Debian's opencv-doc) with TimeDistributed(MobileNetV2 α 0.35, 112²) → GRU.
 
-Each progress step of `report_video` is timed (seconds until the next step starts), then the
-folder's size is printed, in total and for the largest kinds of file.
+Each progress step of `report_video` is timed (seconds until the next step starts): wall-clock
+seconds, and the CPU seconds of this process (all its threads), which other work on the machine
+disturbs less; the load average before and after says how busy the machine was. Then the folder's
+size is printed, in total and for the largest kinds of file.
 
     python benchmarks/bench_report.py [--frames 16] [--size 112] [--keep DIR]
 """
@@ -10,6 +12,7 @@ folder's size is printed, in total and for the largest kinds of file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -21,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from bench_explain import build_mobilenet_model
 from fixtures.identities import make_identities
 
+from auditor._tensorflow import keras
 from auditor.detector import load_detector
 from auditor.pipeline import report_video
 from auditor.signing import SealSettings
@@ -31,20 +35,21 @@ SIDECAR = """{"format": "auditor-sidecar/1", "name": "mobilenet-bench", "version
 
 
 class StageClock:
-    """Remembers when each progress step started."""
+    """Remembers when each progress step started, in wall-clock and process CPU seconds."""
 
     def __init__(self) -> None:
-        self.steps: list[tuple[str, float]] = []
+        self.steps: list[tuple[str, float, float]] = []
 
     def __call__(self, step: str) -> None:
-        self.steps.append((step, time.perf_counter()))
+        self.steps.append((step, time.perf_counter(), time.process_time()))
 
-    def report(self, end: float) -> None:
-        starts = [at for _, at in self.steps] + [end]
-        total = end - starts[0]
-        for (step, start), stop in zip(self.steps, starts[1:], strict=True):
-            print(f"  {stop - start:7.1f} s  {100 * (stop - start) / total:4.0f} %  {step}")
-        print(f"  {total:7.1f} s  total (after loading the model)")
+    def report(self) -> None:
+        ends = [(wall, cpu) for _, wall, cpu in self.steps[1:]] + [(time.perf_counter(), time.process_time())]
+        total = ends[-1][0] - self.steps[0][1]
+        print("     wall      cpu  share  step")
+        for (step, wall, cpu), (wall_end, cpu_end) in zip(self.steps, ends, strict=True):
+            print(f"  {wall_end - wall:7.1f} s {cpu_end - cpu:6.1f} s  {100 * (wall_end - wall) / total:4.0f} %  {step}")
+        print(f"  {total:7.1f} s {ends[-1][1] - self.steps[0][2]:6.1f} s         total (after loading the model)")
 
 
 def folder_sizes(folder: Path) -> None:
@@ -72,6 +77,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         model_path = base / "mobilenet.keras"
+        keras.utils.set_random_seed(0)  # the same weights every run: the same report, comparable runs
         build_mobilenet_model(args.frames, args.size).save(model_path)
         model_path.with_suffix(".json").write_text(SIDECAR, encoding="utf-8")
         seal = make_identities(base / "keys").seal
@@ -81,8 +87,10 @@ def main() -> None:
         print(f"  {time.perf_counter() - start:7.1f} s  loading the model")
         clock = StageClock()
         out = args.keep or base / "report"
+        load = os.getloadavg()[0]
         report_video(VTEST, detector, out, seal=SealSettings(identity=seal), progress=clock)
-        clock.report(time.perf_counter())
+        clock.report()
+        print(f"  load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
         folder_sizes(out)
 
 

@@ -33,8 +33,8 @@ def test_demo_output_is_clean_and_complete(demo_output: DemoOutput) -> None:
     assert "a person must review this decision" in run.stdout
     for name in ("report.pdf", "report.html", "evidence.json", "arrays.npz", "report.html.p7s", "evidence.json.p7s"):
         assert (demo_output.report / name).is_file(), name
-    assert len(list((demo_output.report / "images").glob("gradcam_[0-9][0-9].png"))) == 16
-    assert (demo_output.report / "images" / "gradcam_grid.png").is_file()
+    assert len(list((demo_output.report / "images").glob("gradcam_[0-9][0-9].jpg"))) == 16
+    assert (demo_output.report / "images" / "gradcam_grid.jpg").is_file()
     assert not [p for p in demo_output.folder.parent.iterdir() if p.name.startswith(".")], "temporary folder left"
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image, JpegImagePlugin
 
 from auditor.display import (
     BAR_HEIGHT,
@@ -18,8 +20,10 @@ from auditor.display import (
     GRID_TILE,
     MAX_OVERLAY_ALPHA,
     MIN_IMAGE_WIDTH,
+    PICTURE_QUALITY,
     STRIP_TILE,
     contour_legend,
+    draw_explanation,
     write_explanation_images,
 )
 from auditor.errors import ModelError, ReportError
@@ -80,6 +84,12 @@ def _read(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
+def _drawn(explanation: ClipExplanation, recorded: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The pictures as drawn, before they are encoded, by file name without suffix."""
+    drawing = draw_explanation(explanation, recorded=explanation.frames if recorded is None else recorded)
+    return {picture.stem: picture.rgb for picture in drawing.pictures}
+
+
 def test_normalise_per_clip_keeps_frames_comparable_and_per_frame_fills_each() -> None:
     maps = np.stack([np.full((2, 2), 1.0), np.full((2, 2), 4.0), np.zeros((2, 2))]).astype(np.float32)
     maps[1, 0, 0] = 8.0
@@ -124,16 +134,43 @@ def test_images_are_written_deterministic_and_hashed(tmp_path: Path) -> None:
     kinds = [a.kind for a in first]
     assert kinds.count("gradcam") == 4 and kinds.count("saliency") == 4
     assert kinds.count("strip") == 1 and kinds.count("grid") == 1 and kinds.count("legend") == 1
-    assert {"images/gradcam_03.png", "images/saliency_00.png", "images/strip.png", "images/gradcam_grid.png"} <= {
-        a.path for a in first
-    }
+    frames = {f"images/{kind}_{t:02d}.jpg" for kind in ("gradcam", "saliency") for t in range(4)}
+    assert {a.path for a in first} == frames | {"images/strip.jpg", "images/gradcam_grid.jpg", "images/contour_legend.png"}
     assert [a.frame for a in first if a.kind == "gradcam"] == [0, 1, 2, 3]
     for a, b in zip(first, second, strict=True):
         path_a, path_b = tmp_path / "a" / a.path, tmp_path / "b" / b.path
         assert path_a.read_bytes() == path_b.read_bytes()
         assert sha256_file(path_a) == a.sha256 == b.sha256
     assert not list((tmp_path / "a" / "images").glob(".*"))  # no temporary files left behind
-    assert _read(tmp_path / "a" / "images" / "gradcam_03.png").shape == (512, 512, 3)  # 64 px × 8
+    assert _read(tmp_path / "a" / "images" / "gradcam_03.jpg").shape == (512, 512, 3)  # 64 px × 8
+
+
+def test_pictures_of_frames_are_visually_lossless_jpeg_and_the_legend_lossless_png(tmp_path: Path) -> None:
+    recorded = _scene(768, 576)
+    explanation = _explanation(recorded=recorded)
+    written = write_explanation_images(explanation, tmp_path, recorded=recorded).images
+    drawn = _drawn(explanation, recorded)
+    assert len(written) == len(drawn)
+    for artifact in written:
+        stem = Path(artifact.path).stem
+        with Image.open(tmp_path / artifact.path) as picture:
+            pixels = np.asarray(picture.convert("RGB")).astype(int)
+            if artifact.kind == "legend":
+                assert picture.format == "PNG" and np.array_equal(pixels, drawn[stem]), "the legend is not lossless"
+                continue
+            assert picture.format == "JPEG" and JpegImagePlugin.get_sampling(picture) == 0  # 4:4:4: colour at full resolution
+            assert picture.quantization[0] == _quantization(PICTURE_QUALITY)  # type: ignore[attr-defined]
+        assert pixels.shape == drawn[stem].shape, f"{stem}: the pixel size changed"
+        error = np.abs(pixels - drawn[stem])
+        assert error.mean() < 1.0 and np.percentile(error, 99.9) <= 12, f"{stem} is not a close copy of the drawing"
+
+
+def _quantization(quality: int) -> list[int]:
+    """The luminance table libjpeg uses at `quality`."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, format="JPEG", quality=quality)
+    with Image.open(out) as image:
+        return list(image.quantization[0])  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("width", "height", "picture"), [
@@ -158,20 +195,19 @@ def test_pictures_show_the_recorded_frames_at_their_aspect_ratio(
         if image.kind in ("gradcam", "saliency"):
             assert rgb.shape[1::-1] == picture and rgb.shape[1] >= MIN_IMAGE_WIDTH
             assert rgb.shape[1] / rgb.shape[0] == pytest.approx(width / height, rel=0.01)
-    strip = _read(tmp_path / "images" / "strip.png")
+    strip = _read(tmp_path / "images" / "strip.jpg")
     tile_width = round(STRIP_TILE * width / height)
     columns = (strip.shape[1] + 2) // (tile_width + 2)
     assert strip.shape[1] == columns * tile_width + (columns - 1) * 2  # tiles keep the aspect ratio
     assert strip.shape[0] == -(-4 // columns) * (STRIP_TILE + 18 + 2) - 2
-    grid = _read(tmp_path / "images" / "gradcam_grid.png")
+    grid = _read(tmp_path / "images" / "gradcam_grid.jpg")
     assert grid.shape[:2] == (GRID_TILE + 18, 4 * round(GRID_TILE * picture[0] / picture[1]) + 3 * 2)
 
 
 def test_a_picture_shows_the_recorded_frame_itself(tmp_path: Path) -> None:
     recorded = _scene(640, 272)
     explanation = _explanation(recorded=recorded, gradcam_scale=0.0)
-    write_explanation_images(explanation, tmp_path, recorded=recorded)
-    saliency = _read(tmp_path / "images" / "saliency_00.png").astype(int)
+    saliency = _drawn(explanation, recorded)["saliency_00"].astype(int)
     heat = MAX_OVERLAY_ALPHA * 255  # the largest change the heat can make to a pixel
     assert np.abs(saliency - recorded[0]).max() <= heat and np.abs(saliency - recorded[0]).mean() < 5
 
@@ -180,8 +216,7 @@ def test_maps_are_drawn_back_onto_the_recorded_frame_by_the_inverse_stretch(tmp_
     recorded = _scene(640, 272)
     cam = np.zeros((4, 8, 8), np.float32)
     cam[:, 1, 6] = 1.0  # one cell of the model's 8×8 grid: rows 34-68, columns 480-560 of the recording
-    write_explanation_images(_explanation(recorded=recorded, gradcam=cam), tmp_path, recorded=recorded)
-    changed = np.abs(_read(tmp_path / "images" / "gradcam_00.png").astype(int) - recorded[0]).sum(axis=-1) > 30
+    changed = np.abs(_drawn(_explanation(recorded=recorded, gradcam=cam), recorded)["gradcam_00"].astype(int) - recorded[0]).sum(axis=-1) > 30
     rows, cols = np.nonzero(changed)
     assert 34 <= rows.mean() <= 68 and 480 <= cols.mean() <= 560
     assert rows.min() >= 34 - 34 and rows.max() <= 68 + 34 and cols.min() >= 480 - 80 and cols.max() <= 560 + 80
@@ -199,7 +234,7 @@ def test_recorded_frames_must_be_the_ones_the_model_saw(tmp_path: Path) -> None:
 def test_gradcam_image_shows_heat_and_every_contour_level(tmp_path: Path) -> None:
     explanation = _explanation()
     drawn = write_explanation_images(explanation, tmp_path, recorded=explanation.frames)
-    rgb = _read(tmp_path / "images" / "gradcam_03.png")
+    rgb = _drawn(explanation)["gradcam_03"]
     for style in contour_legend(DEFAULT_LEVELS):
         assert np.all(rgb == style.rgb, axis=-1).sum() > 10, f"no contour pixels for level {style.level}"
     factor = drawn.geometry.image_width // 64
@@ -238,16 +273,15 @@ def test_maps_with_no_localisation_get_no_contours_and_say_so(tmp_path: Path) ->
     ]).astype(np.float32)
     explanation = _explanation(recorded=recorded, gradcam=cam)
     explanation = ClipExplanation(**{**explanation.__dict__, "maps": {"gradcam": cam, "saliency": np.zeros((4, 64, 64), np.float32)}})
-    write_explanation_images(explanation, tmp_path, recorded=recorded)
-    images = tmp_path / "images"
+    drawn = _drawn(explanation, recorded)
     for t in range(3):
-        rgb = _read(images / f"gradcam_{t:02d}.png")
+        rgb = drawn[f"gradcam_{t:02d}"]
         assert _contour_pixels(rgb) == 0, f"frame {t} has contours"
         assert (rgb[:4, :100] == 255).all() and (rgb[:30, :200] < 60).any(), f"frame {t} is not marked"
-        saliency = _read(images / f"saliency_{t:02d}.png")
+        saliency = drawn[f"saliency_{t:02d}"]
         assert (saliency[:4, :100] == 255).all()
-        assert (images / f"gradcam_{t:02d}.png").read_bytes() != (images / f"saliency_{t:02d}.png").read_bytes()
-    localised_frame = _read(images / "gradcam_03.png")
+        assert not np.array_equal(rgb, saliency)
+    localised_frame = drawn["gradcam_03"]
     assert _contour_pixels(localised_frame) > 50 and not (localised_frame[:4, :100] == 255).all()
 
 
@@ -273,8 +307,7 @@ def test_legend_shows_the_colour_bar_of_the_overlays_with_its_values(tmp_path: P
 
 def test_zero_maps_leave_the_frame_untouched_but_marked(tmp_path: Path) -> None:
     explanation = _explanation(gradcam_scale=0.0)
-    write_explanation_images(explanation, tmp_path, recorded=explanation.frames)
-    rgb = _read(tmp_path / "images" / "gradcam_00.png")
+    rgb = _drawn(explanation)["gradcam_00"]
     plain = np.repeat(np.repeat(explanation.frames[0], 8, axis=0), 8, axis=1)
     assert np.array_equal(rgb[40:], plain[40:]) and not np.array_equal(rgb[:40], plain[:40])
 
@@ -290,15 +323,14 @@ def test_legend_styles_are_distinct_and_thicker_for_higher_levels() -> None:
 @pytest.mark.parametrize(("frames", "rows", "columns"), [(4, 1, 4), (10, 2, GRID_COLUMNS)])
 def test_grid_shows_every_overlay_in_rows_of_fixed_width(tmp_path: Path, frames: int, rows: int, columns: int) -> None:
     explanation = _explanation(frames)
-    write_explanation_images(explanation, tmp_path, recorded=explanation.frames)
-    images = tmp_path / "images"
-    grid = cv2.imread(str(images / "gradcam_grid.png"))
+    drawn = _drawn(explanation)
+    grid = drawn["gradcam_grid"]
     tile, band, gap = GRID_TILE, 18, 2
     assert grid.shape == (rows * (tile + band) + (rows - 1) * gap, columns * tile + (columns - 1) * gap, 3)
     for t in range(frames):
         row, col = divmod(t, GRID_COLUMNS)
         top, left = row * (tile + band + gap), col * (tile + gap)
-        overlay = cv2.resize(cv2.imread(str(images / f"gradcam_{t:02d}.png")), (tile, tile), interpolation=cv2.INTER_AREA)
+        overlay = cv2.resize(drawn[f"gradcam_{t:02d}"], (tile, tile), interpolation=cv2.INTER_AREA)
         assert np.array_equal(grid[top : top + tile, left : left + tile], overlay), f"tile {t} is not frame {t}'s overlay"
         assert (grid[top + tile : top + tile + band, left : left + tile] < 128).any(), f"tile {t} has no number"
     if frames % GRID_COLUMNS:

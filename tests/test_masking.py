@@ -3,11 +3,25 @@ nothing else in the frame changes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
 import pytest
 from fixtures.faces import clip_with_face
 
-from auditor.masking import FRONTAL, METHOD, PROFILE, MaskSettings, detection_scale, find_faces, mask_faces
+from auditor import shown_frames
+from auditor.masking import (
+    FRONTAL,
+    METHOD,
+    PROFILE,
+    FaceMasking,
+    MaskSettings,
+    detection_scale,
+    find_faces,
+    mask_faces,
+)
+from auditor.shown_frames import ShownFrames
 from auditor.synthetic import make_clip
 
 
@@ -83,3 +97,28 @@ def test_malformed_input_is_refused(face_clip, found) -> None:
         find_faces(face_clip.frames.astype(np.float32))
     with pytest.raises(ValueError, match="frames"):
         mask_faces(face_clip.frames[:4], found)
+
+
+def test_an_edit_that_brings_in_another_recorded_frame_is_masked_with_its_faces_found_once(
+    face_clip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = ShownFrames.of(face_clip.frames, mask=True)
+    assert shown.masking is not None and shown.masked is not None
+    looked_again = find_faces(face_clip.frames[9][np.newaxis]).boxes[0]
+    assert looked_again == shown.masking.boxes[9] and looked_again
+    boxes = tuple(dict.fromkeys(shown.masked.boxes[2] + looked_again))
+    expected = mask_faces(face_clip.frames[9][np.newaxis], replace(shown.masked, boxes=(boxes,)))[0]
+    calls: list[int] = []
+
+    def counting(frames: np.ndarray, settings: MaskSettings) -> FaceMasking:
+        calls.append(len(frames))
+        return find_faces(frames, settings)
+
+    monkeypatch.setattr(shown_frames, "find_faces", counting)
+    np.testing.assert_array_equal(shown.edited(face_clip.frames[9].copy(), 2), expected)  # frame 9 in place of 2
+    assert calls == []
+    blurred = cv2.GaussianBlur(face_clip.frames[2], (0, 0), 3)  # a region edit: a frame never recorded
+    edited = shown.edited(blurred, 2)
+    assert calls == [1]
+    face = face_clip.boxes[2]
+    assert np.abs(edited[face[1]:face[3], face[0]:face[2]].astype(int) - blurred[face[1]:face[3], face[0]:face[2]]).mean() > 10

@@ -115,10 +115,10 @@ def test_pictures_show_the_recorded_frames_at_their_aspect_ratio_and_a_useful_si
     assert geometry is not None
     assert (geometry.source_width, geometry.source_height, geometry.model_width, geometry.model_height) == (*source, 64, 64)
     assert (geometry.mapping, geometry.image_width, geometry.image_height) == ("stretch", width, height)
-    with Image.open(folder / "images" / "strip.png") as strip:
+    with Image.open(folder / "images" / "strip.jpg") as strip:
         tile = round(STRIP_TILE * aspect)
         assert (strip.width + 2) % (tile + 2) == 0  # whole tiles of the recording's aspect ratio
-    with Image.open(folder / "images" / "gradcam_grid.png") as grid:
+    with Image.open(folder / "images" / "gradcam_grid.jpg") as grid:
         assert grid.width == GRID_COLUMNS * round(GRID_TILE * width / height) + (GRID_COLUMNS - 1) * 2
     with np.load(folder / "arrays.npz") as arrays:  # the raw maps stay at model resolution
         assert arrays["map_saliency"].shape == (16, 64, 64) and arrays["map_gradcam"].shape[1:] == (16, 16)
@@ -141,6 +141,41 @@ def test_the_pdf_shows_the_key_frames_at_full_resolution(
     assert (folder / "report.pdf").stat().st_size < 4_000_000
 
 
+# The pictures' pixel sizes for a 768×576 recording, as they were drawn before they became JPEG.
+VTEST_PICTURE_SIZES = {
+    "gradcam": (640, 480), "saliency": (640, 480), "persons": (640, 480), "strip": (2078, 114),
+    "grid": (1382, 294), "legend": (560, 280), "motion": (1282, 542), "counterfactual": (1282, 542),
+}
+
+
+def test_the_report_folder_is_small_and_its_pictures_keep_their_size(vtest_report: tuple[Path, EvidenceRecord]) -> None:
+    folder, record = vtest_report
+    assert sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) <= 12_000_000
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "data:" not in html and len(html) < 200_000  # the pictures are the folder's files, not copies
+    kinds = set()
+    for image in record.explanations.images:
+        with Image.open(folder / image.path) as picture:
+            assert picture.size == VTEST_PICTURE_SIZES[image.kind], image.path
+            assert picture.format == ("PNG" if image.kind == "legend" else "JPEG")
+        kinds.add(image.kind)
+    assert kinds >= {"gradcam", "saliency", "strip", "grid", "legend", "motion"}
+
+
+def test_the_pdf_embeds_the_folder_pictures_unchanged(vtest_report: tuple[Path, EvidenceRecord], tmp_path: Path) -> None:
+    folder, record = vtest_report
+    subprocess.run(["pdfimages", "-all", str(folder / "report.pdf"), str(tmp_path / "pdf")], check=True)
+    embedded = sorted(tmp_path.glob("pdf-*"))
+    shown = set(re.findall(r'<img src="([^"]+)"', (folder / "report.html").read_text(encoding="utf-8")))
+    assert len(embedded) == len(shown)
+    files = {(folder / path).read_bytes() for path in shown if path.endswith(".jpg")}
+    jpegs = {path.read_bytes() for path in embedded if path.suffix == ".jpg"}
+    assert jpegs == files  # byte for byte: the PDF shows the evidence files themselves
+    legend = next(image.path for image in record.explanations.images if image.kind == "legend")
+    (png,) = [path for path in embedded if path.suffix == ".png"]
+    assert np.array_equal(_picture(png), _picture(folder / legend))
+
+
 def test_the_legend_shows_the_colour_bar(vtest_report: tuple[Path, EvidenceRecord]) -> None:
     folder, _ = vtest_report
     legend = np.asarray(Image.open(folder / "images" / "contour_legend.png").convert("RGB")).astype(int)
@@ -156,17 +191,37 @@ def _key_frame_captions(folder: Path) -> list[str]:
     return re.findall(r'<div class="key-frame">\s*<h3>(.*?)</h3>', section)
 
 
+def _picture(path: Path) -> np.ndarray:
+    with Image.open(path) as picture:
+        return np.asarray(picture.convert("RGB")).astype(int)
+
+
+def _contour_pixels(rgb: np.ndarray) -> int:
+    """Pixels below the band where a picture may be marked that are, give or take the JPEG's error,
+    in one of the contour colours a street scene does not have (all but white)."""
+    colours = [style.rgb for style in contour_legend() if style.rgb != (255, 255, 255)]
+    return sum(int((np.abs(rgb[40:] - colour).max(axis=-1) <= 40).sum()) for colour in colours)
+
+
+def test_contours_survive_in_the_pictures(vtest_report: tuple[Path, EvidenceRecord]) -> None:
+    """The contour check below finds the contours of the frame that holds the clip's strongest
+    activation (contours at every level) in its JPEG picture."""
+    folder, record = vtest_report
+    strongest = max(record.explanations.frames, key=lambda f: f.maps["gradcam"].peak_relative)
+    assert strongest.maps["gradcam"].localised
+    assert _contour_pixels(_picture(folder / "images" / f"gradcam_{strongest.position:02d}.jpg")) > 1000
+
+
 def test_a_detector_blind_to_its_input_gets_no_contours_and_no_region(blind_report: tuple[Path, EvidenceRecord]) -> None:
     folder, record = blind_report
     summaries = [s for frame in record.explanations.frames for s in frame.maps.values()]
     assert {(s.localised, s.region) for s in summaries} == {(False, "none")}
-    colours = [style.rgb for style in contour_legend()]
     for t in range(len(record.explanations.frames)):
-        gradcam = np.asarray(Image.open(folder / "images" / f"gradcam_{t:02d}.png").convert("RGB"))
-        assert not any(np.all(gradcam[40:] == rgb, axis=-1).any() for rgb in colours), f"frame {t} has contours"
-        assert (gradcam[:4, :150] == 255).all()  # marked "no localisation"
-        saliency = (folder / "images" / f"saliency_{t:02d}.png").read_bytes()
-        assert saliency != (folder / "images" / f"gradcam_{t:02d}.png").read_bytes()
+        gradcam = _picture(folder / "images" / f"gradcam_{t:02d}.jpg")
+        assert _contour_pixels(gradcam) == 0, f"frame {t} has contours"
+        assert (gradcam[:4, :150] >= 230).all()  # marked "no localisation" in a white box
+        saliency = (folder / "images" / f"saliency_{t:02d}.jpg").read_bytes()
+        assert saliency != (folder / "images" / f"gradcam_{t:02d}.jpg").read_bytes()
     captions = _key_frame_captions(folder)
     assert len(captions) == 4 and all(c.endswith("no localisation") and "peak" not in c for c in captions)
     html = (folder / "report.html").read_text(encoding="utf-8")

@@ -1,7 +1,7 @@
 """The evidence record: one pydantic model, versioned, with a committed JSON Schema.
 
-A report folder holds `evidence.json` (this record), `arrays.npz` (the raw maps) and
-`images/*.png`; `artifacts` lists every file the record refers to with its SHA-256.
+A report folder holds `evidence.json` (this record), `arrays.npz` (the raw maps) and `images/`
+(JPEG pictures, a PNG legend); `artifacts` lists every file the record refers to with its SHA-256.
 
 - `model`        the record's sections (pydantic), schema version, cross-field consistency
 - `build`        explanation + clip + profile → record

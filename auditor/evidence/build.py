@@ -43,6 +43,7 @@ from auditor.explain import FRAME_IMPORTANCE, ClipExplanation, FrameImportance
 from auditor.explain.contours import LOCALISED_MAX_AREA, localised
 from auditor.explain.key_frames import key_frames
 from auditor.profile import DeploymentProfile
+from auditor.report_folder import image_media_type
 from auditor.sidecar import DecisionRule
 from auditor.version import VERSION
 from auditor.video import Clip
@@ -224,7 +225,7 @@ def _array_ref(arrays: tuple[Path | str, str], explanation: ClipExplanation, che
 
 def _artifacts(arrays: ArrayRef, images: list[ImageRef]) -> list[Artifact]:
     listed = [Artifact(path=arrays.path, sha256=arrays.sha256, media_type="application/x-npz", role="raw-arrays")]
-    listed += [Artifact(path=i.path, sha256=i.sha256, media_type="image/png", role=f"image-{i.kind}") for i in images]
+    listed += [Artifact(path=i.path, sha256=i.sha256, media_type=image_media_type(i.path), role=f"image-{i.kind}") for i in images]
     return listed
 
 
