@@ -234,7 +234,7 @@ def test_a_handful_of_batched_calls_whatever_the_fractions(
     assert np.allclose(curves.random_insertion.scores, curves.random_deletion.scores[::-1])
     assert len(explanation.frames) < counting.frames <= len(explanation.frames) * (pixel_clips - 1)
     assert counting.calls == {
-        "frame_features": 1 + math.ceil((counting.frames - len(explanation.frames)) / settings.chunk),
+        "frame_features": math.ceil(counting.frames / settings.chunk),  # removed and partly removed frames together
         "window_logits": math.ceil(pixel_clips / settings.chunk) + math.ceil(
             (result.clips_scored - pixel_clips) / settings.chunk),
     }

@@ -45,6 +45,7 @@ from typing import Literal
 import numpy as np
 
 from auditor.explain.base import ClipExplanation, DetectorLike
+from auditor.explain.mixed_clips import MixedClips
 from auditor.explain.occlusion import replacements
 from auditor.explain.regions import BlurRule, blur_rule, blurred_clip, components, region_pixels
 from auditor.sidecar import DecisionRule
@@ -233,30 +234,21 @@ def frame_edit_probabilities(detector: DetectorLike, features: np.ndarray, edits
 
 
 class RegionScorer:
-    """Scores region edits from the clip's per-frame features: only the frames with edited pixels
-    go through the CNN (each frame's features once per distinct edited frame), the window through
-    the layers above it. Keeps what it scored, in order, and the frames it sent through the CNN."""
+    """Scores region edits from the clip's per-frame features (`MixedClips`: only frames with edited
+    pixels go through the CNN, each once per distinct edited frame). Keeps what it scored, in
+    order, and counts the frames it sent through the CNN."""
 
     def __init__(self, detector: DetectorLike, recorded: np.ndarray, blurred: np.ndarray, features: np.ndarray):
-        self.detector, self.recorded, self.blurred, self.features = detector, recorded, blurred, features
+        self.mixed = MixedClips(detector, recorded, blurred, features)
         self.scored: list[tuple[Edit, np.ndarray]] = []
-        self.cnn_frames = 0
-        self._frames: dict[tuple[int, bytes], np.ndarray] = {}
+
+    @property
+    def cnn_frames(self) -> int:
+        return self.mixed.frames_through_cnn
 
     def __call__(self, edit: Edit) -> np.ndarray:
         """Class probabilities (n,) of the clip with `edit` (a region) applied."""
-        pixels = _pixels(edit)
-        window = np.array(self.features, copy=True)
-        todo = [t for t in edit.edited_positions() if (t, np.packbits(pixels[t]).tobytes()) not in self._frames]
-        if todo:
-            edited = self.recorded[todo].copy()
-            edited[pixels[todo]] = self.blurred[todo][pixels[todo]]
-            for t, row in zip(todo, self.detector.frame_features(edited), strict=True):
-                self._frames[t, np.packbits(pixels[t]).tobytes()] = row
-            self.cnn_frames += len(todo)
-        for t in edit.edited_positions():
-            window[t] = self._frames[t, np.packbits(pixels[t]).tobytes()]
-        probabilities = np.asarray(self.detector.probabilities(self.detector.window_logits(window[np.newaxis]))[0], np.float32)
+        probabilities = np.asarray(self.mixed.probabilities([_pixels(edit)])[0], np.float32)
         self.scored.append((edit, probabilities))
         return probabilities
 

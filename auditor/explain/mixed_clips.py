@@ -3,17 +3,21 @@ of the two by a pixel mask, re-running the per-frame CNN only on the mixed frame
 
 The CNN sees each frame alone, so a clip's per-frame features are those of its frames: a frame left
 untouched has the features of the original clip, a frame removed entirely those of its removed
-copy (each computed once, or taken from the explanation's own pass). Only a frame with some but not
-all of its pixels removed goes through the CNN, once per distinct mask of that frame; every clip is
-then a window of features scored by the layers above the CNN.
+copy (each computed once, when first needed; the clip's may come from the explanation's own pass).
+Only a frame with some but not all of its pixels removed goes through the CNN, once per distinct
+mask of that frame; every clip is then a window of features scored by the layers above the CNN.
+Faithfulness curves (frames removed by a blur) and what-if region edits (areas blurred) both score
+their clips this way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
+
+Source = tuple[Literal["kept", "gone", "mixed"], int, bytes]  # a frame's features: kind, position, packed mask
 
 
 class FeatureDetector(Protocol):
@@ -27,8 +31,10 @@ class FeatureDetector(Protocol):
 class MixedClips:
     """Probabilities of clips given by masks of removed units: (T, H, W) pixels or (T,) frames.
 
-    `frames_through_cnn` counts frames given to `frame_features`, `calls` its calls and those of
-    `window_logits`; at most `chunk` frames (or windows) go into one call.
+    Features are kept across calls: the clip's own (given, or computed once), each removed frame's
+    and each distinct partly removed frame's (computed when first needed). `frames_through_cnn`
+    counts frames given to `frame_features`, `calls` its calls and those of `window_logits`; at
+    most `chunk` frames (or windows) go into one call.
     """
 
     def __init__(
@@ -38,16 +44,13 @@ class MixedClips:
         self.detector, self.frames, self.removed, self.chunk = detector, frames, removed, chunk
         self.frames_through_cnn = self.calls = 0
         self._kept = None if features is None else np.asarray(features)
-        self._gone: np.ndarray | None = None
+        self._computed: dict[Source, np.ndarray] = {}  # ("gone", t, b"") and ("mixed", t, packed mask)
 
     def probabilities(self, masks: Iterable[np.ndarray]) -> np.ndarray:
         """(N, n_classes) for N masks (True: removed); masks are read once each, in order."""
-        partial: dict[tuple[int, bytes], int] = {}
-        plans = [self._plan(np.asarray(mask, dtype=bool), partial) for mask in masks]
-        mixed = self._mixed_features(partial)
-        kept, gone = self.kept(), self.gone()
-        sources = (kept, gone, mixed)
-        windows = [np.stack([sources[kind][index] for kind, index in plan]) for plan in plans]
+        plans = [self._plan(np.asarray(mask, dtype=bool)) for mask in masks]
+        self._compute({source for plan in plans for source in plan if source[0] != "kept"} - set(self._computed))
+        windows = [np.stack([self._feature(source) for source in plan]) for plan in plans]
         logits = [self._run_logits(np.stack(windows[i : i + self.chunk])) for i in range(0, len(windows), self.chunk)]
         return np.asarray(self.detector.probabilities(np.concatenate(logits)))
 
@@ -57,37 +60,37 @@ class MixedClips:
             self._kept = self._features(self.frames)
         return self._kept
 
-    def gone(self) -> np.ndarray:
-        """Per-frame features of the removed frames."""
-        if self._gone is None:
-            self._gone = self._features(self.removed)
-        return self._gone
-
-    def _plan(self, mask: np.ndarray, partial: dict[tuple[int, bytes], int]) -> list[tuple[int, int]]:
-        """Where each frame's features come from: (0, t) kept, (1, t) removed, (2, i) mixed frame i."""
-        plan = []
+    @staticmethod
+    def _plan(mask: np.ndarray) -> list[Source]:
+        """Where each frame's features come from: kept, removed whole, or mixed by its mask."""
+        plan: list[Source] = []
         for t, frame_mask in enumerate(mask):
             if not frame_mask.any():
-                plan.append((0, t))
+                plan.append(("kept", t, b""))
             elif frame_mask.all():
-                plan.append((1, t))
+                plan.append(("gone", t, b""))
             else:
-                key = (t, np.packbits(frame_mask).tobytes())
-                plan.append((2, partial.setdefault(key, len(partial))))
+                plan.append(("mixed", t, np.packbits(frame_mask).tobytes()))
         return plan
 
-    def _mixed_features(self, partial: dict[tuple[int, bytes], int]) -> list[np.ndarray]:
-        """Features of the distinct partly removed frames, in the order of their index."""
-        keys = list(partial)
-        shape = self.frames.shape[1:3]
-        features: list[np.ndarray] = []
-        for start in range(0, len(keys), self.chunk):
-            batch = []
-            for t, packed in keys[start : start + self.chunk]:
-                bits = np.unpackbits(np.frombuffer(packed, np.uint8), count=shape[0] * shape[1])
-                batch.append(np.where(bits.reshape(*shape, 1).astype(bool), self.removed[t], self.frames[t]))
-            features.extend(self._features(np.stack(batch)))
-        return features
+    def _feature(self, source: Source) -> np.ndarray:
+        return self.kept()[source[1]] if source[0] == "kept" else self._computed[source]
+
+    def _compute(self, sources: set[Source]) -> None:
+        """Features of the removed and partly removed frames not computed yet, in chunks."""
+        todo = sorted(sources)
+        for start in range(0, len(todo), self.chunk):
+            batch = todo[start : start + self.chunk]
+            for source, row in zip(batch, self._features(np.stack([self._frame(s) for s in batch])), strict=True):
+                self._computed[source] = row
+
+    def _frame(self, source: Source) -> np.ndarray:
+        kind, t, packed = source
+        if kind == "gone":
+            return self.removed[t]
+        height, width = self.frames.shape[1:3]
+        bits = np.unpackbits(np.frombuffer(packed, np.uint8), count=height * width).reshape(height, width, 1)
+        return np.where(bits.astype(bool), self.removed[t], self.frames[t])
 
     def _features(self, frames: np.ndarray) -> np.ndarray:
         self.frames_through_cnn += len(frames)
