@@ -53,7 +53,8 @@ CLIPS = (("fight", 43), ("fall", 42), ("fight", 45))  # 16 frames each: one wind
 # the costly checks are left out (they do not depend on where a unit runs: tests/test_batch.py
 # compares them on a LocalCluster); motion and the cached sanity check stay in the records compared
 CHEAP = ("--skip-check", "counterfactuals", "--skip-check", "faithfulness", "--skip-check", "persons")
-ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
+BAR = r"batch .*?units[^\n]*"  # a frame of the progress bar, escape sequences removed
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
 # left out of the comparison: the report's id and time, and when and where the run got its sanity
 # figures (the first run computes them, the next ones read them from the cache)
 VARYING = ("report.report_id", "report.created_at", *(f"explanations.sanity.{k}" for k in ("computed_at", "host", "cache_file")))
@@ -202,8 +203,11 @@ def test_a_worker_killed_while_it_runs_a_unit_loses_nothing_and_duplicates_nothi
     terminal = batch.stderr()
     print(f"killed run: {victim} SIGKILLed at {killed_at:.1f} s while it held {units}; the batch ended after "
           f"{time.monotonic() - started:.1f} s; {_summary(batch.stdout.read_text())}")
-    assert "batch" in terminal and "units" in terminal  # the progress bar was drawn
+    bars = re.findall(BAR, terminal)
+    assert bars, terminal  # the progress bar was drawn
+    print(f"the batch's terminal: the progress bar drawn {len(bars)} times, the last {bars[-1].strip()!r}; nothing else")
     assert "distributed" not in terminal and "Traceback" not in terminal, terminal
+    assert re.sub(BAR, "", terminal).strip() == ""  # nor any other line
     assert f"Remove worker addr: {victim}" in (cluster.logs / "scheduler.log").read_text()  # the cluster's log has it
     assert_same_result(local_run, out, len(CLIPS))
     assert not (out / ".staging").exists()
@@ -317,8 +321,8 @@ class TerminalRun:
     output: bytearray
 
     def stderr(self) -> str:
-        """What the command drew on the terminal so far, escape sequences removed."""
-        return ANSI.sub(b"", bytes(self.output)).decode(errors="replace")
+        """What the command drew on the terminal so far, escape sequences removed, a line per redraw."""
+        return ANSI.sub(b"", bytes(self.output)).decode(errors="replace").replace("\r", "\n")
 
 
 @contextlib.contextmanager
