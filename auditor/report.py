@@ -247,7 +247,8 @@ def write_report(
     """Write `report.html` and `report.pdf` atomically (into `out_dir`, default `folder`).
 
     The artifacts in `folder` are read and checked once, and both files are rendered from
-    those checked bytes.
+    those checked bytes. The HTML shows the pictures by their paths relative to `folder`: in
+    another `out_dir` it shows them only where that folder holds them too.
     """
     folder = Path(folder)
     target = Path(out_dir) if out_dir is not None else folder

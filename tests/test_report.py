@@ -364,6 +364,8 @@ def test_render_command_writes_a_new_report_folder(full, tmp_path: Path) -> None
     assert new.rendered_from is not None and new.rendered_from.report_id == record.report.report_id
     assert not new.rendered_from.origin_verified and new.report.report_id != record.report.report_id
     assert all((out / a.path).read_bytes() == (folder / a.path).read_bytes() for a in record.artifacts)
+    shown = re.findall(r'<img src="([^"]*)"', html)
+    assert shown and all((out / src).is_file() for src in shown)  # the new HTML shows its own folder's copies
 
 
 def test_render_command_refuses_an_unsigned_record_without_the_flag(full, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
