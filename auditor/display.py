@@ -12,7 +12,7 @@ whose map singles out no region (`auditor.explain.contours.localised`) gets no c
 marked "no localisation" on the picture.
 
 The pictures of frames are JPEG at quality `PICTURE_QUALITY` with full colour resolution (4:4:4):
-visually lossless, a quarter of the PNG's size, and embedded in the PDF as they are. Drawn
+visually lossless, a third of the PNG's size, and embedded in the PDF as they are. Drawn
 graphics (the legend) are PNG. The raw maps are kept losslessly in `arrays.npz`. Every file is
 written atomically and the same explanation always gives byte-identical files.
 """
