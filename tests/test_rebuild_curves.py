@@ -12,16 +12,12 @@ import cv2
 import keras
 import numpy as np
 import pytest
+from fixtures.rebuild import decode_window, demo_report, load_demo_model, model_input, preprocessed
 
-from auditor.demo import DEMO_FPS, demo_model_path, demo_profile
-from auditor.detector import load_detector
-from auditor.evidence import EvidenceRecord, load_record
+from auditor.demo import demo_model_path
+from auditor.evidence import EvidenceRecord
 from auditor.evidence.trust import FaithfulnessCurves, FaithfulnessRecord
-from auditor.explain.checks import CheckSettings
 from auditor.files import sha256_file
-from auditor.pipeline import ReportOptions, report_video
-from auditor.synthetic import make_clip
-from auditor.video import write_video
 
 CLIP = ("fight", 3)
 SIZE = 96  # recorded frames larger than the model's 64 x 64: resized before the edits
@@ -30,19 +26,14 @@ TOLERANCE = 1e-4
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, EvidenceRecord, np.lib.npyio.NpzFile]:
-    """A demo report of CLIP with the curves as its only check (the others cost time here)."""
-    folder = tmp_path_factory.mktemp("curves")
-    video = write_video(folder / "clip.avi", make_clip(*CLIP, size=SIZE).frames, DEMO_FPS)
-    options = ReportOptions(profile=demo_profile(), checks=CheckSettings.without(
-        ("motion", "counterfactuals", "sanity", "persons")))
-    report_video(video, load_detector(demo_model_path()), folder / "report", options)
-    record = load_record(folder / "report" / "evidence.json")
-    return video, record, np.load(folder / "report" / record.explanations.arrays.path)
+    """A demo report of CLIP with the curves as its only check."""
+    video, folder, record = demo_report(tmp_path_factory.mktemp("curves"), CLIP, SIZE, "faithfulness")
+    return video, record, np.load(folder / record.explanations.arrays.path)
 
 
 @pytest.fixture(scope="module")
 def model() -> keras.Model:
-    return keras.saving.load_model(demo_model_path(), compile=False)
+    return load_demo_model()
 
 
 def test_each_curve_names_the_array_it_ranks_and_the_rule(report: tuple) -> None:
@@ -63,7 +54,7 @@ def test_each_curve_names_the_array_it_ranks_and_the_rule(report: tuple) -> None
 
 def test_gradcam_points_recomputed_with_keras(report: tuple, model: keras.Model) -> None:
     video, record, arrays = report
-    frames = _model_input(_decode_window(video, record), record)
+    frames = model_input(decode_window(video, record), record)
     curve = _curve(record, "gradcam")
     order = _order(_at_frame_size(arrays[_key(curve)], frames.shape[1:3]))
     removed = _removed(frames, _faithfulness(record))
@@ -79,7 +70,7 @@ def test_gradcam_points_recomputed_with_keras(report: tuple, model: keras.Model)
 def test_random_points_and_a_seeds_auc_recomputed_with_keras(report: tuple, model: keras.Model) -> None:
     """Every random deletion point of seed 0 (its AUC is recorded), and the mean over seeds at 10 %."""
     video, record, _ = report
-    frames = _model_input(_decode_window(video, record), record)
+    frames = model_input(decode_window(video, record), record)
     curve = _curve(record, "gradcam")
     removed = _removed(frames, _faithfulness(record))
     assert curve.seeds and curve.units == frames.shape[0] * frames.shape[1] * frames.shape[2]
@@ -101,7 +92,7 @@ def test_random_points_and_a_seeds_auc_recomputed_with_keras(report: tuple, mode
 
 def test_a_frame_curve_point_recomputed_with_keras(report: tuple, model: keras.Model) -> None:
     video, record, arrays = report
-    frames = _model_input(_decode_window(video, record), record)
+    frames = model_input(decode_window(video, record), record)
     curve = _curve(record, "occlusion")
     assert curve.unit == "frames" and curve.units == len(frames)
     order = _order(arrays[_key(curve)])
@@ -125,30 +116,6 @@ def _curve(record: EvidenceRecord, ordering: str) -> FaithfulnessCurves:
 def _key(curve: FaithfulnessCurves) -> str:
     assert curve.values is not None
     return curve.values.split("#")[1]
-
-
-def _decode_window(video: Path, record: EvidenceRecord) -> np.ndarray:
-    """The recorded frames: `input.frame_indices` of the video, decoded in order, RGB."""
-    wanted = set(record.input.frame_indices)
-    capture = cv2.VideoCapture(str(video))
-    frames, index = [], 0
-    while index <= max(wanted) and capture.grab():
-        if index in wanted:
-            ok, bgr = capture.retrieve()
-            assert ok
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        index += 1
-    capture.release()
-    assert len(frames) == len(wanted)
-    return np.stack(frames)
-
-
-def _model_input(recorded: np.ndarray, record: EvidenceRecord) -> np.ndarray:
-    """The frames the model saw, as `faithfulness.model_input` states: resized with INTER_AREA."""
-    geometry = record.explanations.geometry
-    assert geometry is not None and recorded.shape[1:3] == (geometry.source_height, geometry.source_width)
-    size = (geometry.model_width, geometry.model_height)
-    return np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in recorded])
 
 
 def _removed(frames: np.ndarray, faith: FaithfulnessRecord) -> np.ndarray:
@@ -177,8 +144,5 @@ def _chosen(order: np.ndarray, k: int, shape: tuple[int, ...]) -> np.ndarray:
 
 def _scores(model: keras.Model, clips: list[np.ndarray], record: EvidenceRecord) -> np.ndarray:
     """The model file's probability of the explained class for each model-input clip (uint8)."""
-    x = np.stack(clips).astype(np.float32)
-    mode = record.explanations.preprocessing
-    x = x / np.float32(255.0) if mode == "unit" else keras.applications.imagenet_utils.preprocess_input(x, mode=mode)
     target = [c.name for c in record.decision.classes].index(record.decision.explained_class)
-    return np.asarray(model(x, training=False))[:, target]
+    return np.asarray(model(preprocessed(np.stack(clips), record), training=False))[:, target]

@@ -12,17 +12,13 @@ import cv2
 import keras
 import numpy as np
 import pytest
+from fixtures.rebuild import decode_window, demo_report, load_demo_model, model_input, preprocessed
 
 from auditor import narrative_trust as trust
-from auditor.demo import DEMO_FPS, demo_model_path, demo_profile
-from auditor.detector import load_detector
-from auditor.evidence import EvidenceRecord, load_record
+from auditor.demo import demo_model_path
+from auditor.evidence import EvidenceRecord
 from auditor.evidence.trust import CounterfactualEdit, CounterfactualRecord, RegionBlur
-from auditor.explain.checks import CheckSettings
 from auditor.files import sha256_file
-from auditor.pipeline import ReportOptions, report_video
-from auditor.synthetic import make_clip
-from auditor.video import write_video
 
 CLIP = ("fall", 6)  # the demo detector: a region blur and two frame edits each take the alert away
 SIZE = 160  # recorded frames larger than the model's 64 x 64: resized, and blurred at 1/2 of the size
@@ -30,13 +26,8 @@ SIZE = 160  # recorded frames larger than the model's 64 x 64: resized, and blur
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, EvidenceRecord]:
-    """A demo report of CLIP with the what-if search as its only check (the others cost time here)."""
-    folder = tmp_path_factory.mktemp("rebuild")
-    video = write_video(folder / "clip.avi", make_clip(*CLIP, size=SIZE).frames, DEMO_FPS)
-    options = ReportOptions(profile=demo_profile(), checks=CheckSettings.without(
-        ("motion", "faithfulness", "sanity", "persons")))
-    report_video(video, load_detector(demo_model_path()), folder / "report", options)
-    return video, folder / "report", load_record(folder / "report" / "evidence.json")
+    """A demo report of CLIP with the what-if search as its only check."""
+    return demo_report(tmp_path_factory.mktemp("rebuild"), CLIP, SIZE, "counterfactuals")
 
 
 def test_every_reported_edit_is_rebuilt_from_the_record_and_flips_with_keras(
@@ -46,8 +37,8 @@ def test_every_reported_edit_is_rebuilt_from_the_record_and_flips_with_keras(
     search = record.explanations.counterfactuals
     assert search is not None and search.region_blur is not None and search.model_input
     assert {edit.kind for edit in search.found} == {"frames", "region"} and len(search.found) == 3
-    recorded = _decode_window(video, record)
-    model = keras.saving.load_model(demo_model_path(), compile=False)
+    recorded = decode_window(video, record)
+    model = load_demo_model()
     assert sha256_file(demo_model_path()) == record.model.sha256
     arrays = np.load(folder / record.explanations.arrays.path)
     original = _scores(model, recorded, record)
@@ -99,22 +90,6 @@ def test_the_report_says_how_the_edits_were_searched_and_can_be_rebuilt(
     assert f"the record states the blur ({search.blur})" in html
 
 
-def _decode_window(video: Path, record: EvidenceRecord) -> np.ndarray:
-    """The recorded frames: `input.frame_indices` of the video, decoded in order, RGB."""
-    wanted = record.input.frame_indices
-    capture = cv2.VideoCapture(str(video))
-    frames, index = [], 0
-    while index <= wanted[-1] and capture.grab():
-        if index in wanted:
-            ok, bgr = capture.retrieve()
-            assert ok
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        index += 1
-    capture.release()
-    assert len(frames) == len(wanted)
-    return np.stack(frames)
-
-
 def _rebuilt(recorded: np.ndarray, edit: CounterfactualEdit, search: CounterfactualRecord,
              arrays: np.lib.npyio.NpzFile) -> np.ndarray:
     """The recorded clip with `edit` applied, from what the record and `arrays.npz` state."""
@@ -156,13 +131,7 @@ def _blurred(frame: np.ndarray, blur: RegionBlur) -> np.ndarray:
 
 def _scores(model: keras.Model, clip: np.ndarray, record: EvidenceRecord) -> np.ndarray:
     """The model file's class probabilities of one recorded clip, made its input as `model_input` states."""
-    geometry = record.explanations.geometry
-    assert geometry is not None
-    size = (geometry.model_width, geometry.model_height)
-    x = np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in clip]).astype(np.float32)
-    mode = record.explanations.preprocessing
-    x = x / np.float32(255.0) if mode == "unit" else keras.applications.imagenet_utils.preprocess_input(x, mode=mode)
-    return np.asarray(model(x[np.newaxis], training=False))[0]
+    return np.asarray(model(preprocessed(model_input(clip, record)[np.newaxis], record), training=False))[0]
 
 
 def _flagged(probabilities: np.ndarray, record: EvidenceRecord) -> bool:
