@@ -211,6 +211,13 @@ def _first_event(out: Path, process: subprocess.Popen, one_at_a_time: bool, limi
     return "timeout"
 
 
+def _ctrl_c_heard() -> None:
+    """In the child before exec: SIGINT back to its default, as in a terminal. A suite started in
+    the background (`cmd &` in a script) hands its children SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler: the batch would not hear the interrupt at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("workers", "interrupt", "exit_code"),
     [(("--workers", "1"), signal.SIGINT, 130), (("--scheduler", "local", "--workers", "1"), signal.SIGTERM, 143)],
@@ -225,7 +232,8 @@ def test_19_each_report_is_registered_as_it_finishes_and_an_interrupt_keeps_them
     out = tmp_path / "out"
     args = ["batch", str(log), "--model", str(demo_model_path()), "--out", str(out), *cli_args(identities, tmp_path), *workers]
     process = subprocess.Popen([sys.executable, "-m", "auditor", *args], env=env(), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_ctrl_c_heard)
     try:
         event = _first_event(out, process, one_at_a_time=interrupt == signal.SIGINT)
         assert event == "registered", f"{event}: a second report started before the first was registered"
