@@ -15,8 +15,8 @@ from auditor.evidence import EvidenceRecord, FrameSummary, MapSummary
 __all__ = [
     "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "frame_span",
     "headline", "how_sure", "key_frame_sentence", "key_frames_pointer", "peak_words", "percent", "procedure",
-    "review_due", "reviewer_task", "role_of_system", "saliency_agreement", "seconds", "strongest_edit", "time_span",
-    "what_was_flagged",
+    "review_due", "reviewer_task", "role_of_system", "saliency_agreement", "score_percent", "seconds", "strongest_edit",
+    "threshold_percent", "time_span", "what_was_flagged",
 ]
 
 WEAK = 0.25  # a frame whose Grad-CAM peak is below this share of the clip maximum counts as weak
@@ -53,14 +53,40 @@ def percent(value: float) -> str:
     return f"{value * 100:.0f} %"
 
 
-def percent_range(low: float, high: float) -> str:
-    """'between 84 % and 93 %'; with one decimal where whole percents would look equal; 'of 34 %
-    in every case' where even that does not tell them apart."""
+def threshold_percent(threshold: float) -> str:
+    """The alert threshold as a percentage, with the decimals (up to two) it needs: '90 %', '90.5 %'."""
     for digits in (0, 1):
-        low_text, high_text = (f"{v * 100:.{digits}f} %" for v in (low, high))
+        if abs(round(threshold * 100, digits) - threshold * 100) < 1e-9:
+            return f"{threshold * 100:.{digits}f} %"
+    return f"{threshold * 100:.2f} %"
+
+
+def score_percent(value: float, threshold: float, fewest_digits: int = 0) -> str:
+    """A score as a percentage that stays on its side of the threshold as `threshold_percent` shows
+    it: 0.8977 beside 0.9 is '89.8 %', never '90 %', which would read as reaching the threshold (a
+    score at or above it is never shown below it either). Every sentence or table that reads a
+    score against the threshold uses this."""
+    limit = float(threshold_percent(threshold).removesuffix(" %"))
+    below = value < threshold
+    for digits in range(fewest_digits, 4):
+        shown = round(value * 100, digits)
+        if (shown < limit) == below:
+            return percent(value) if digits == 0 else f"{shown:.{digits}f} %"
+    return f"just under {threshold_percent(threshold)}"
+
+
+def percent_range(low: float, high: float, threshold: float | None = None) -> str:
+    """'between 84 % and 93 %'; with one decimal where whole percents would look equal; 'of 34 %
+    in every case' where even that does not tell them apart. Beside a `threshold`, each end stays
+    on its side of it (`score_percent`)."""
+    def shown(value: float, digits: int) -> str:
+        return f"{value * 100:.{digits}f} %" if threshold is None else score_percent(value, threshold, digits)
+
+    for digits in (0, 1):
+        low_text, high_text = shown(low, digits), shown(high, digits)
         if low_text != high_text:
             return f"between {low_text} and {high_text}"
-    return f"of {percent(low)} in every case"
+    return f"of {percent(low) if threshold is None else score_percent(low, threshold)} in every case"
 
 
 def number_pair(first: float, second: float) -> tuple[str, str]:
@@ -126,8 +152,8 @@ def what_was_flagged(record: EvidenceRecord) -> str:
 def how_sure(record: EvidenceRecord) -> str:
     d = record.decision
     text = (
-        f"The model gave \u201c{d.predicted_class}\u201d a score of {percent(d.predicted_probability)}; "
-        f"an alert is raised from {percent(d.threshold)}. "
+        f"The model gave \u201c{d.predicted_class}\u201d a score of {score_percent(d.predicted_probability, d.threshold)}; "
+        f"an alert is raised from {threshold_percent(d.threshold)}. "
     )
     if d.runner_up_class is not None and d.margin is not None:
         runner = next(c for c in d.classes if c.name == d.runner_up_class)
@@ -314,14 +340,15 @@ def counterfactual(record: EvidenceRecord) -> str:
     if changed:
         return "Replacing a single frame by its neighbour would change the outcome: " + "; ".join(
             f"without {_frame_name(record, e.position)} the system would give \u201c{e.predicted_class}\u201d "
-            f"({percent(e.predicted_probability)}){' and raise an alert' if e.flagged else ', with no alert'}"
+            f"({score_percent(e.predicted_probability, decision.threshold)})"
+            f"{' and raise an alert' if e.flagged else ', with no alert'}"
             for e in changed
         ) + "."
     scores = [e.predicted_probability for e in method.edits]
     outcome = f"flag \u201c{decision.predicted_class}\u201d" if decision.flagged else f"give \u201c{decision.predicted_class}\u201d without an alert"
     return (
         f"Replacing any single frame by its neighbour would not change the outcome: the system would still "
-        f"{outcome}, with a score {percent_range(min(scores), max(scores))}."
+        f"{outcome}, with a score {percent_range(min(scores), max(scores), decision.threshold)}."
     )
 
 
@@ -355,7 +382,7 @@ def procedure(record: EvidenceRecord) -> str:
         f"{model.version}). The model first describes each frame with an image-recognition network, "
         "then follows how these descriptions change from frame to frame, and finally gives a score "
         "to each possible label. The label with the highest score is reported; it raises an alert "
-        f"when it is not the normal class and its score reaches {percent(record.decision.threshold)}."
+        f"when it is not the normal class and its score reaches {threshold_percent(record.decision.threshold)}."
     )
 
 

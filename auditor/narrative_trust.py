@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from auditor.evidence import EvidenceRecord
 from auditor.evidence.trust import CounterfactualEdit, FaithfulnessCurves, PersonRecord, SanityMethod
-from auditor.narrative import frame_span, percent
+from auditor.narrative import frame_span, percent, score_percent
 
 __all__ = [
     "counterfactual_caption",
@@ -115,7 +115,8 @@ def counterfactual_edit(record: EvidenceRecord, edit: CounterfactualEdit) -> str
         what = (f"Blurring the area where Grad-CAM reaches {percent(edit.level or 0)} of each frame's strongest value "
                 f"({percent(edit.edited_share)} of the clip's pixels, {frames_named(record, edit.positions)})")
     alert = "raising an alert" if edit.flagged else "with no alert"
-    return f"{what} changes the outcome to \u201c{edit.predicted_class}\u201d ({percent(edit.predicted_probability)}), {alert}."
+    score = score_percent(edit.predicted_probability, record.decision.threshold)
+    return f"{what} changes the outcome to \u201c{edit.predicted_class}\u201d ({score}), {alert}."
 
 
 def counterfactual_caption(record: EvidenceRecord, edit: CounterfactualEdit) -> str:
