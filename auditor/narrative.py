@@ -7,7 +7,6 @@ cannot disagree. The templates escape the returned text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from auditor.evidence import EvidenceRecord, FrameSummary, MapSummary
 
@@ -424,9 +423,9 @@ def completeness_counts(record: EvidenceRecord) -> dict[str, int]:
 
 
 def review_due(record: EvidenceRecord) -> str | None:
-    """When a flagged report must be reviewed by, under the profile's deadline; None without one."""
+    """How long the review of a flagged report may take under the profile's deadline, counted from
+    the seal (the report is written before it is sealed, so no clock time); None without one."""
     hours = record.deployment.review_deadline_hours
     if not hours or not record.decision.flagged:
         return None
-    due = record.report.created_at + timedelta(hours=hours)
-    return f"Review due by {due:%Y-%m-%d %H:%M} UTC ({hours:g} hours after the report was made, as the deployment requires)."
+    return f"A person must review it within {hours:g} hours of its seal, as the deployment requires."

@@ -86,7 +86,7 @@ def test_the_report_says_when_its_review_is_due(tmp_path: Path) -> None:
     from auditor.narrative import review_due
 
     assert review_due(record(tmp_path)) == (
-        "Review due by 2025-03-15 09:26 UTC (24 hours after the report was made, as the deployment requires)."
-    )
+        "A person must review it within 24 hours of its seal, as the deployment requires."
+    )  # the report is written before its seal: no clock time, which would count from the wrong moment
     assert review_due(record(tmp_path, flagged=False)) is None
     assert review_due(record(tmp_path, deadline=None)) is None
