@@ -11,6 +11,7 @@ from pathlib import Path
 from auditor.archive.chain import read_chain
 from auditor.desk.reviews import FolderReviews, VerifiedFolders
 from auditor.errors import ArchiveError
+from auditor.evidence import EvidenceRecord
 from auditor.review.state import STATUSES, ReviewState
 from auditor.verify.batch_index import state_of
 
@@ -27,6 +28,7 @@ class QueueItem:
     flagged: bool
     state: ReviewState
     problem: str | None  # why the report or a review file does not verify
+    record: EvidenceRecord | None = None  # the verified record (None when it cannot be read)
 
 
 def review_queue(out: Path, verified: VerifiedFolders, now: datetime) -> list[QueueItem]:
@@ -53,6 +55,7 @@ def queue_item(folder: Path, found: FolderReviews, now: datetime) -> QueueItem:
         flagged=bool(record and record.decision.flagged),
         state=state,
         problem=found.problem,
+        record=record,
     )
 
 
