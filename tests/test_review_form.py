@@ -15,11 +15,11 @@ import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from fixtures.cli import run_cli
 from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, Identities, templated_report
+from fixtures.review_forms import outcome_value, pypdf_fill
 from PIL import Image
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pypdf import PdfWriter
 
 from auditor.errors import SigningError
 from auditor.keys import issue_identity, load_identity
@@ -146,19 +146,6 @@ def _p12(identities: Identities, path: Path) -> Path:
     return path
 
 
-def _pypdf_fill(src: Path, dst: Path, values: dict[str, str]) -> Path:
-    """Fill fields with pypdf's incremental writer, as a maintained third-party filler would."""
-    writer = PdfWriter(str(src), incremental=True)
-    slot = next(iter(values)).split(".")[0]
-    page = next(p for p in writer.pages if any(
-        a.get_object().get("/Parent", {}).get("/T") == slot for a in p.get("/Annots", []) if "/Parent" in a.get_object()
-    ))
-    writer.update_page_form_field_values(page, values, auto_regenerate=False)
-    with dst.open("wb") as out:
-        writer.write(out)
-    return dst
-
-
 EXTERNAL = {
     "review1.reviewer": "Åsa Łukasiewicz", "review1.role": "Station supervisor", "review1.decision": "confirm",
     "review1.reasons": "The clip shows a punch at 14:02; staff confirmed the assault.", "review1.minutes": "7",
@@ -169,7 +156,7 @@ EXTERNAL = {
 def test_review_made_with_pypdf_and_the_pyhanko_command_line(
     pdf: Path, identities: Identities, trust: Path, tmp_path: Path
 ) -> None:
-    filled = _pypdf_fill(pdf, tmp_path / "filled.pdf", EXTERNAL)
+    filled = pypdf_fill(pdf, tmp_path / "filled.pdf", outcome_value(1, EXTERNAL))
     (tmp_path / "pass.txt").write_text("p12 pass\n")
     out = tmp_path / "reviewed.pdf"
     done = subprocess.run(
@@ -218,13 +205,13 @@ def test_forged_reviews_fail_verify(
 ) -> None:
     if forgery == "decision changed after signing":
         sign_review(pdf, identities.reviewer, REVIEW)
-        shutil.copy(_pypdf_fill(pdf, tmp_path / "x.pdf", {"review1.decision": "confirm"}), pdf)
+        shutil.copy(pypdf_fill(pdf, tmp_path / "x.pdf", {"review1.decision": "confirm"}), pdf)
     elif forgery == "signed revision edits another slot":
         sign_review(pdf, identities.reviewer, REVIEW)
-        shutil.copy(_pypdf_fill(pdf, tmp_path / "x.pdf", {"review1.decision": "confirm"}), pdf)
+        shutil.copy(pypdf_fill(pdf, tmp_path / "x.pdf", {"review1.decision": "confirm"}), pdf)
         sign_review(pdf, identities.reviewer, REVIEW, slot=2)  # its signature covers the slot-1 change
     elif forgery == "unsigned revision":
-        shutil.copy(_pypdf_fill(pdf, tmp_path / "x.pdf", EXTERNAL), pdf)
+        shutil.copy(pypdf_fill(pdf, tmp_path / "x.pdf", outcome_value(1, EXTERNAL)), pdf)
     elif forgery == "reviewer outside the root":  # a reviewer certificate, under the stranger's root
         issue_identity(identities.stranger_dir, ROOT_PASSPHRASE, tmp_path / "outsider", PASSPHRASE,
                        common_name=REVIEW.reviewer, role=REVIEW.role)

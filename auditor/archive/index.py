@@ -1,7 +1,9 @@
 """The batch index: `OUT/index.csv` for machines and spreadsheets, `OUT/index.html` for operators.
 
 Both list every detection, sorted by video then start time, with its source, time, class, score,
-status (reported, failed with the reason, pending) and the report folder. They are made from the
+status (reported, failed with the reason, pending) and the report folder. The page's Status
+column shows a reported row's review status (awaiting review, overdue, reviewed, overturned,
+escalated, …: the start of its review column) rather than "reported". They are made from the
 rows alone: every value is data. The HTML page renders in Jinja's immutable sandbox with
 autoescape, is self-contained (no scripts, fonts or remote resources) and links each report's
 `report.pdf` and `report.html` by a relative path. CSV cells that a spreadsheet would read as a
@@ -13,6 +15,8 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -33,6 +37,7 @@ TEMPLATE = "batch-index.html.j2"
 REPORT_FILES = (PDF_NAME, HTML_NAME)  # what each row links to, inside its report folder
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_INDEX_BYTES = 64 << 20
+_REVIEW_STATUS = re.compile(r"(.*?)(?: by |; |: |$)", re.DOTALL)  # "overturned by Jane Doe" → "overturned"
 
 
 class IndexRow(BaseModel):
@@ -122,17 +127,34 @@ def _cell(value: object) -> object:
 def index_html(rows: Sequence[IndexRow]) -> str:
     """The self-contained index page."""
     counts = {status: sum(r.status == status for r in rows) for status in ("reported", "failed", "pending")}
+    reviews = Counter(shown_status(r) for r in rows if r.status == "reported")
+    review_counts = sorted(reviews.items()) if set(reviews) != {"reported"} else []
     try:
-        return _environment().get_template(TEMPLATE).render(rows=[_shown(r) for r in rows], counts=counts, total=len(rows))
+        return _environment().get_template(TEMPLATE).render(
+            rows=[_shown(r) for r in rows], counts=counts, review_counts=review_counts, total=len(rows)
+        )
     except jinja2.TemplateError as exc:
         raise ArchiveError(f"the index template cannot be rendered ({exc}); reinstall auditor") from exc
+
+
+def shown_status(row: IndexRow) -> str:
+    """The Status column of the page: a reported row's review status when its review column names
+    one (written by `auditor.verify.batch_index.describe`: "<status>", "<status> by <names>",
+    "<status>; due …" or "<status>: <problem>"), else the row's status."""
+    if row.status != "reported" or not row.review:
+        return row.status
+    match = _REVIEW_STATUS.match(row.review)
+    return match.group(1).strip() if match and match.group(1).strip() else row.status
 
 
 def _shown(row: IndexRow) -> dict[str, object]:
     """What the page shows of a row: plain strings (escaped by the template)."""
     links = {name: f"{quote(row.report)}/{name}" for name in REPORT_FILES} if row.report else {}
+    shown = shown_status(row)
     return {
         "status": row.status,
+        "shown_status": shown,
+        "status_class": re.sub(r"[^a-z]+", "-", shown.lower()).strip("-"),
         "source": row.source,
         "video": row.video,
         "video_sha256": row.video_sha256,

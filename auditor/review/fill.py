@@ -3,7 +3,9 @@
 The fields' values, their appearance streams (drawn with the form's own font from the AcroForm
 `/DR`, so no font is added or rewritten) and the reviewer's approval signature in the slot's
 signature field are ONE incremental revision: the seal's revision stays byte-for-byte the prefix
-of the file, and the reviewer's signature covers exactly what the reviewer filled.
+of the file, and the reviewer's signature covers exactly what the reviewer filled. The same
+revision writes the slot's page-1 line (`review{N}.outcome`, on reports sealed with one): the
+decision, by whom, when (`outcome_text`), in place of what the slot waited for.
 """
 
 from __future__ import annotations
@@ -27,21 +29,10 @@ from auditor.errors import ArchiveError, SigningError
 from auditor.files import atomic_write_bytes
 from auditor.keys import SigningIdentity, is_reviewer_certificate, reviewer_role
 from auditor.keys.certificates import subject_attribute
-from auditor.review.form import (
-    CHECKBOX,
-    FONT_RESOURCE,
-    MULTILINE,
-    MULTILINE_SIZE,
-    TEXT_SIZE,
-    FormFont,
-    form_font_in,
-    review_fields,
-)
-from auditor.review.model import FIELDS, SLOTS, ReviewInput, field_name
+from auditor.review.form import CHECKBOX, MIN_SIZE, FormFont, form_font_in, review_fields, text_style
+from auditor.review.model import FIELDS, OUTCOME, SLOTS, ReviewInput, field_name, outcome_text
+from auditor.review.text import FONT_RESOURCE, PADDING, text_appearance
 from auditor.signing import sign_revision, signing_errors
-
-MIN_SIZE = 5.0  # points: text shrinks down to this size to fit its box, then is clipped
-PADDING = 2.0  # points between a box's edge and its text
 
 
 @dataclass(frozen=True)
@@ -72,9 +63,12 @@ def sign_review(
         fields = review_fields(writer.root)
         slot = _choose_slot(fields, slot, pdf)
         font_ref, font = form_font_in(writer.root)
-        for attribute, value in field_values(review).items():
-            _fill(writer, fields[field_name(slot, attribute)], attribute, value, font, font_ref)
         now = datetime.now(UTC)  # shown to the minute; the signature holds the exact time
+        values = field_values(review)
+        if field_name(slot, OUTCOME) in fields:  # reports sealed before page 1 had the lines have none
+            values[OUTCOME] = outcome_text(slot, review.decision, review.reviewer, review.role, now)
+        for attribute, value in values.items():
+            _fill(writer, fields[field_name(slot, attribute)], attribute, value, font, font_ref)
         lines = (f"on {now:%Y-%m-%d %H:%M} UTC", f"Decision: {review.decision}")
         stamp = ReviewStampStyle(font=font, font_ref=font_ref, lines=lines)
         out = sign_revision(
@@ -175,8 +169,8 @@ def _fill(
     else:
         widget["/V"] = generic.TextStringObject(value)
         width, height = _size(widget["/Rect"])
-        size = MULTILINE_SIZE if attribute in MULTILINE else TEXT_SIZE
-        content = text_appearance(font, value, width, height, size, multiline=attribute in MULTILINE)
+        size, min_size, multiline = text_style(attribute)
+        content = text_appearance(font, value, width, height, size, multiline=multiline, min_size=min_size)
         stream = generic.StreamObject(
             {
                 pdf_name("/Type"): pdf_name("/XObject"),
@@ -196,52 +190,6 @@ def _fill(
 def _size(rect: generic.ArrayObject) -> tuple[float, float]:
     x1, y1, x2, y2 = (float(v) for v in rect)
     return round(abs(x2 - x1), 2), round(abs(y2 - y1), 2)
-
-
-def text_appearance(font: FormFont, text: str, width: float, height: float, size: float, *, multiline: bool) -> bytes:
-    """The content of a text field's appearance: `text` in the form font, shrunk (down to
-    `MIN_SIZE`) to fit the box, wrapped when `multiline`, clipped to the box."""
-    inner = width - 2 * PADDING
-    lines = wrap(font, text, inner, size) if multiline else [" ".join(text.split())]
-    while size > MIN_SIZE and not _fits(font, lines, inner, height, size, multiline):
-        size = max(MIN_SIZE, size - 0.5)
-        lines = wrap(font, text, inner, size) if multiline else lines
-    leading = size * 1.15
-    top = height - PADDING - size * 0.9 if multiline else (height - size * 0.7) / 2
-    ops = [f"/Tx BMC q {PADDING / 2:g} {PADDING / 2:g} {width - PADDING:g} {height - PADDING:g} re W n BT",
-           f"/{FONT_RESOURCE} {size:g} Tf 0 g {PADDING:g} {top:.2f} Td {leading:.2f} TL"]
-    ops += [f"<{font.encode(line).hex()}> Tj T*" for line in lines]
-    ops.append("ET Q EMC")
-    return "\n".join(ops).encode("ascii")
-
-
-def _fits(font: FormFont, lines: list[str], width: float, height: float, size: float, multiline: bool) -> bool:
-    if not multiline:
-        return font.width(lines[0], size) <= width
-    return len(lines) * size * 1.15 <= height - PADDING
-
-
-def wrap(font: FormFont, text: str, width: float, size: float) -> list[str]:
-    """`text` broken into lines of at most `width` points (a word longer than a line is cut)."""
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for word in paragraph.split():
-            candidate = f"{line} {word}" if line else word
-            if font.width(candidate, size) <= width:
-                line = candidate
-                continue
-            if line:
-                lines.append(line)
-            while font.width(word, size) > width and len(word) > 1:
-                cut = len(word) - 1
-                while cut > 1 and font.width(word[:cut], size) > width:
-                    cut -= 1
-                lines.append(word[:cut])
-                word = word[cut:]
-            line = word
-        lines.append(line)
-    return lines
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 `add_review_form` is a WeasyPrint finisher: after layout it finds the boxes the review template
 marks with `data-field="review1.reasons"` (names from `auditor.review.model.field_name`) and
 adds, in the same single revision WeasyPrint writes, an AcroForm with one non-terminal field per
-slot (`review1`, `review2`) whose kids are the text fields, the automation-bias checkbox and an
-empty signature field, each a widget on its box, in the order of the form (page `/Tabs /R`).
+slot (`review1`, `review2`) whose kids are the slot's page-1 outcome line, the text fields, the
+automation-bias checkbox and an empty signature field, each a widget on its box, in the order of
+the document (page `/Tabs /R`). A box's `data-value` is its field's sealed value, drawn in its
+appearance: the page-1 lines say what each slot waits for until its review replaces them.
 
 Choices, and why (DESIGN §4):
 
@@ -13,6 +15,11 @@ Choices, and why (DESIGN §4):
   nothing on the pages: a filler can draw any character of the font (Latin, Greek, Cyrillic)
   without adding a font or rewriting a page's subset font, which pyHanko's diff analysis would
   rate as a modification beyond form filling.
+- **Text that stays legible.** A text too long for its box shrinks, but not below `MIN_SIZE`
+  (single lines) or `MIN_MULTILINE_SIZE` (the tall boxes): 7 pt is about the smallest size a
+  printed page can be read at. What does not fit is clipped on paper; the field's value (and
+  `review-N.json`) keeps the whole text. The reasons box spans the page width and is tall enough
+  for ~1,000 characters at 8 pt.
 - **PDF/A-3b kept.** Every widget has a normal appearance stream (empty text, the checkbox's
   `/Yes` and `/Off` states drawn as paths without a font, an empty signature box), the Print flag
   set, no `NeedAppearances`; WeasyPrint's own XMP (part 3, conformance B) is untouched.
@@ -32,13 +39,18 @@ from pyhanko.pdf_utils import generic
 
 from auditor import fonts
 from auditor.errors import ReportError
-from auditor.review.model import FIELDS, SIGNATURE_SUFFIX_NAME, SLOTS, field_name
+from auditor.review.model import FIELDS, OUTCOME, SIGNATURE_SUFFIX_NAME, SLOTS, field_name
+from auditor.review.text import FONT_RESOURCE, text_appearance
 
-FONT_RESOURCE = "AuRv"  # the form font's name in the AcroForm /DR
+__all__ = ["FONT_RESOURCE", "FormFont", "add_review_form", "expected_fields", "form_font_in", "review_fields", "text_style"]
+
 FONT_NAME = "LiberationSans"
 TEXT_SIZE = 9.0  # points, single-line fields
 MULTILINE_SIZE = 8.0  # points, the tall fields (data considered, reasons)
-MULTILINE = frozenset({"data_considered", "reasons"})
+OUTCOME_SIZE = 10.5  # points, the page-1 lines
+MIN_SIZE = 5.0  # points: a single line (a 200-character name) shrinks down to this size, then is clipped
+MIN_MULTILINE_SIZE = 7.0  # points: the tall fields and the page-1 lines shrink down to this size, then are clipped
+MULTILINE = frozenset({"data_considered", "reasons", OUTCOME})
 CHECKBOX = "automation_bias_acknowledged"
 MAX_FONT_BYTES = 4 * 1024 * 1024  # the form font program as stored (Liberation Sans: ~0.3 MB)
 _CSS_TO_PT = 0.75
@@ -54,18 +66,29 @@ _HUMAN = {
     "minutes": "Time spent on the review, in minutes",
     CHECKBOX: "I judged the clip myself and did not rely on the system alone",
     "signature": "Reviewer's signature",
+    OUTCOME: "Outcome of this review on page 1: the decision, by whom, when",
 }
 
 
+def text_style(attribute: str) -> tuple[float, float, bool]:
+    """A text field's font size, the size it may shrink to, and whether it wraps."""
+    if attribute == OUTCOME:
+        return OUTCOME_SIZE, MIN_MULTILINE_SIZE, True
+    if attribute in MULTILINE:
+        return MULTILINE_SIZE, MIN_MULTILINE_SIZE, True
+    return TEXT_SIZE, MIN_SIZE, False
+
+
 def expected_fields() -> list[str]:
-    """Every field name the form must carry, slot by slot, in the order of the form."""
-    return [field_name(slot, attribute) for slot in range(1, SLOTS + 1) for attribute in (*FIELDS, "signature")]
+    """Every field name the form must carry, slot by slot, in the order of the document (the
+    page-1 outcome line first)."""
+    return [field_name(slot, attribute) for slot in range(1, SLOTS + 1) for attribute in (OUTCOME, *FIELDS, "signature")]
 
 
 def attribute_of(suffix: str) -> str:
-    """The ReviewInput attribute (or "signature") of a field name suffix."""
-    if suffix == SIGNATURE_SUFFIX_NAME:
-        return "signature"
+    """The ReviewInput attribute (or "signature", "outcome") of a field name suffix."""
+    if suffix in (SIGNATURE_SUFFIX_NAME, OUTCOME):
+        return suffix
     return next(attribute for attribute, name in FIELDS.items() if name == suffix)
 
 
@@ -189,6 +212,7 @@ class Box:
     name: str
     page: int  # 0-based
     rect: tuple[float, float, float, float]  # x1, y1, x2, y2, origin bottom left
+    value: str = ""  # the field's sealed value (data-value)
 
 
 def marked_boxes(document: object) -> list[Box]:
@@ -198,14 +222,17 @@ def marked_boxes(document: object) -> list[Box]:
         seen: set[int] = set()
         for box in _descendants(page._page_box):
             element = getattr(box, "element", None)
-            name = element.get("data-field") if element is not None else None
+            if element is None:
+                continue
+            name = element.get("data-field")
             if not name or id(element) in seen:
                 continue
             seen.add(id(element))
             x, y = box.border_box_x(), box.border_box_y()
             w, h = box.border_width(), box.border_height()
             top, bottom = (page.height - y) * _CSS_TO_PT, (page.height - y - h) * _CSS_TO_PT
-            boxes.append(Box(name, index, (x * _CSS_TO_PT, bottom, (x + w) * _CSS_TO_PT, top)))
+            rect = (x * _CSS_TO_PT, bottom, (x + w) * _CSS_TO_PT, top)
+            boxes.append(Box(name, index, rect, element.get("data-value") or ""))
     return boxes
 
 
@@ -287,13 +314,16 @@ class _FormWriter:
                       "Off": self._appearance(width, height, b"")}
             widget.update({"FT": "/Btn", "V": "/Off", "AS": "/Off", "AP": pydyf.Dictionary({"N": pydyf.Dictionary(states)})})
         else:
-            size = MULTILINE_SIZE if attribute in MULTILINE else TEXT_SIZE
+            size, min_size, multiline = text_style(attribute)
+            drawn = text_appearance(self.font, box.value, width, height, size, multiline=multiline, min_size=min_size)
             widget.update({
                 "FT": "/Tx",
                 "DA": pydyf.String(f"/{FONT_RESOURCE} {size:g} Tf 0 g"),
-                "AP": pydyf.Dictionary({"N": self._appearance(width, height, b"/Tx BMC EMC", font=True)}),
+                "AP": pydyf.Dictionary({"N": self._appearance(width, height, drawn if box.value else b"/Tx BMC EMC", font=True)}),
             })
-            if attribute in MULTILINE:
+            if box.value:
+                widget.update({"V": pydyf.String(box.value), "DV": pydyf.String(box.value)})
+            if multiline:
                 widget["Ff"] = _FLAG_MULTILINE
         self.pdf.add_object(widget)
         return widget

@@ -5,11 +5,17 @@ The sealed PDF carries `SLOTS` review slots: slot 1 for the reviewer, slot 2 for
 slot has the text and choice fields of `FIELDS` and one empty signature field; a review fills one
 slot and signs it in a new revision (`auditor review`, or any PDF reader). `review-N.json` (+
 `.p7s`, signed by the reviewer) beside the report repeats what slot N's fields say.
+
+Each slot also has a line at the top of page 1 (`review{N}.outcome`): sealed, it says what the
+slot waits for ("Status: awaiting human review. This is not a final decision."); the slot's review
+revision replaces it by `outcome_text` (the decision, by whom, when), so the first thing a reader
+of a reviewed PDF sees is the human decision, and each slot writes only its own line.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,12 +40,55 @@ FIELDS: Final[dict[str, str]] = {
     "automation_bias_acknowledged": "bias",  # a checkbox: /Yes when ticked, /Off otherwise
 }
 SIGNATURE_SUFFIX_NAME: Final = "signature"
+OUTCOME: Final = "outcome"  # slot N's page-1 line, "review{N}.outcome"
+_VERBS: Final = {"confirm": "confirmed", "overturn": "overturned", "escalate": "escalated"}
+_TAILS: Final = {"escalate": ": another person decides; this is not a final decision"}
+_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_WHEN = re.compile(r"([1-9][0-9]?) ([A-Z][a-z]{2}) ([0-9]{4}) ([0-9]{2}):([0-9]{2})")
 
 
 def field_name(slot: int, attribute: str) -> str:
-    """The PDF field name of `attribute` in review slot `slot` (1-based), e.g. "review1.reasons"."""
-    suffix = SIGNATURE_SUFFIX_NAME if attribute == "signature" else FIELDS[attribute]
+    """The PDF field name of `attribute` in review slot `slot` (1-based), e.g. "review1.reasons";
+    "signature" and "outcome" (the page-1 line) name the slot's signature and outcome fields."""
+    suffix = attribute if attribute in (SIGNATURE_SUFFIX_NAME, OUTCOME) else FIELDS[attribute]
     return f"review{slot}.{suffix}"
+
+
+def outcome_text(slot: int, decision: str, reviewer: str, role: str, when: datetime) -> str:
+    """Slot `slot`'s page-1 line once signed, e.g. "Overturned by Jane Doe (compliance officer),
+    7 Dec 2026 09:14 UTC." (slot 2: "Second review: confirmed by …"). `when` is shown to the minute,
+    in UTC, with English month names whatever the locale."""
+    head, tail = _outcome_parts(slot, decision, reviewer, role)
+    return f"{head}{_format_when(when)}{tail}"
+
+
+def outcome_time(slot: int, review: ReviewInput, text: str) -> datetime | None:
+    """The time (to the minute) that `text` gives, when it is exactly `outcome_text` of `review` in
+    slot `slot` for some time; None when it says anything else."""
+    head, tail = _outcome_parts(slot, review.decision, review.reviewer, review.role)
+    if not (text.startswith(head) and text.endswith(tail)) or len(text) < len(head) + len(tail):
+        return None
+    match = _WHEN.fullmatch(text[len(head) : len(text) - len(tail)])
+    if match is None or match.group(2) not in _MONTHS:
+        return None
+    day, month, year, hour, minute = match.groups()
+    try:
+        when = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute), tzinfo=UTC)
+    except ValueError:
+        return None
+    return when if _format_when(when) == match.group(0) else None
+
+
+def _outcome_parts(slot: int, decision: str, reviewer: str, role: str) -> tuple[str, str]:
+    """What an outcome line says before and after its time."""
+    verb = _VERBS[decision]
+    lead = verb.capitalize() if slot == 1 else f"Second review: {verb}"
+    return f"{lead} by {reviewer} ({role}), ", f" UTC{_TAILS.get(decision, '')}."
+
+
+def _format_when(when: datetime) -> str:
+    when = when.astimezone(UTC)
+    return f"{when.day} {_MONTHS[when.month - 1]} {when.year} {when:%H:%M}"
 
 
 class ReviewInput(BaseModel):

@@ -8,7 +8,10 @@ A report PDF may grow after the seal only by reviews. Every later signature must
 - name, in the slot's reviewer and role fields, the certificate's subject name and title;
 - claim a signing time after the seal's and the earlier reviews', and not after now;
 - cover a revision that changes only its own slot's fields, as filling does
-  (`auditor.verify.revision`), each field drawing exactly its value (`auditor.verify.appearance`).
+  (`auditor.verify.revision`), each field drawing exactly its value (`auditor.verify.appearance`);
+- on a report sealed with page-1 lines, write its own line (`review{N}.outcome`) as
+  `outcome_text` of what the slot says, at a time within `FILL_WINDOW` before its signature: a
+  review may not leave page 1 saying "awaiting human review", nor say there another decision.
 `check_pdf` has already required that pyHanko's diff analysis rates everything after the seal at
 most FORM_FILLING and that the last revision is signed. The certifying seal itself must not be a
 reviewer certificate.
@@ -38,7 +41,16 @@ from auditor.keys import is_reviewer_certificate, signed_by
 from auditor.keys.certificates import subject_attribute
 from auditor.report_folder import RECORD_NAME, REVIEW_FILE
 from auditor.review.form import CHECKBOX, FormFont, form_font_in
-from auditor.review.model import FIELDS, SLOTS, ReviewInput, ReviewRecord, field_name
+from auditor.review.model import (
+    FIELDS,
+    OUTCOME,
+    SLOTS,
+    ReviewInput,
+    ReviewRecord,
+    field_name,
+    outcome_text,
+    outcome_time,
+)
 from auditor.verify.appearance import appearance_problem
 from auditor.verify.detached import check_detached
 from auditor.verify.limits import MAX_FILE_BYTES
@@ -49,6 +61,7 @@ from auditor.verify.trust import TrustAnchors
 __all__ = ["PdfReview", "check_review_file", "pdf_reviews"]
 
 CLOCK_SKEW = timedelta(minutes=5)  # signing times this far after now or before the seal still count
+FILL_WINDOW = timedelta(hours=1)  # a page-1 line may give a time this far before its signature (filled, then signed)
 _SLOT_SIGNATURE = re.compile(r"review([1-9][0-9]?)\.signature")
 
 
@@ -191,6 +204,8 @@ def _review(
     if problem:
         return review, [f"the fields do not form a valid review ({problem})"]
     problems = _appearance_problems(reader, slot, sig.signed_revision, sealed)
+    if review is not None:
+        problems += _outcome_problems(reader, slot, sig.signed_revision, sealed, review, summary)
     cert = _cert(sig.signer_cert)
     name, title = subject_attribute(cert, NameOID.COMMON_NAME), subject_attribute(cert, NameOID.TITLE)
     if review is not None and summary.intact and (review.reviewer, review.role) != (name, title):
@@ -206,12 +221,39 @@ def _appearance_problems(reader: PdfFileReader, slot: int, revision: int, sealed
         return ["the sealed form has no readable form font, so what its fields show cannot be checked"]
     fields = fields_at(reader, revision)
     problems = []
-    for attribute in FIELDS:
+    for attribute in (*FIELDS, OUTCOME):
         name = field_name(slot, attribute)
         problem = appearance_problem(fields[name], *sealed.form_font) if name in fields else None
         if problem:
             problems.append(f"field {name}: {problem}; readers would see other than verify reads")
     return problems
+
+
+def _outcome_problems(
+    reader: PdfFileReader, slot: int, revision: int, sealed: _Sealed, review: ReviewInput, summary: SignatureSummary
+) -> list[str]:
+    """Whether the slot's page-1 line says the slot's decision, by whom, and when it was signed."""
+    name = field_name(slot, OUTCOME)
+    if name not in fields_at(reader, sealed.revision):
+        return []  # sealed before page 1 had the lines
+    field = fields_at(reader, revision).get(name)
+    text = "" if field is None or field.get("/V") is None else str(field.get("/V"))
+    when = outcome_time(slot, review, text)
+    signed_at = summary.signed_at or summary.proven_at
+    if when is None:
+        return [
+            f"its page-1 line {name} says {text[:120]!r}, not the decision the slot records "
+            f"(e.g. {_outcome_example(slot, review)!r}): page 1 would tell readers other than the review"
+        ]
+    if signed_at is not None and not signed_at - FILL_WINDOW <= when <= signed_at + CLOCK_SKEW:
+        return [f"its page-1 line {name} gives the time {when:%Y-%m-%d %H:%M} UTC, but the review was signed on "
+                f"{signed_at:%Y-%m-%d %H:%M} UTC"]
+    return []
+
+
+def _outcome_example(slot: int, review: ReviewInput) -> str:
+    """The page-1 line `review` would write in slot `slot` now, for messages."""
+    return outcome_text(slot, review.decision, review.reviewer, review.role, datetime.now(UTC))
 
 
 def _pdf_review(data: bytes, sig: EmbeddedPdfSignature, summary: SignatureSummary, slot: int, review: ReviewInput | None) -> PdfReview:
