@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from auditor.evidence import EvidenceRecord, FrameSummary, MapSummary
 
 # What report templates may call (as `narrative.NAME`); nothing else of this module reaches them.
 __all__ = [
-    "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "frame_span",
+    "attention_sentences", "attention_summary", "completeness_counts", "counterfactual", "failed_sanity", "frame_span",
     "headline", "how_sure", "key_frame_sentence", "key_frames_pointer", "peak_words", "percent", "procedure",
-    "review_due", "reviewer_task", "role_of_system", "saliency_agreement", "score_percent", "seconds", "strongest_edit",
-    "threshold_percent", "time_span", "what_was_flagged",
+    "review_due", "reviewer_task", "role_of_system", "saliency_agreement", "score_percent", "sealer", "seconds",
+    "strongest_edit", "threshold_percent", "time_span", "what_was_flagged",
 ]
 
 WEAK = 0.25  # a frame whose Grad-CAM peak is below this share of the clip maximum counts as weak
@@ -199,11 +202,26 @@ def _localised(summary: MapSummary) -> bool:
     return summary.localised is not False and summary.region != NO_REGION
 
 
+def failed_sanity(record: EvidenceRecord, method: str) -> bool:
+    """Whether the maps of `method` failed the model-randomisation check: they may show the picture
+    rather than what the model learned, so the report shows them only in its annex, marked."""
+    sanity = record.explanations.sanity
+    return sanity is not None and any(m.method == method and m.verdict == "fails" for m in sanity.methods)
+
+
+GRADCAM_FAILED = ("The Grad-CAM maps failed the model-randomisation check (they barely change when what the model "
+                  "learned is erased), so this report does not say where the model looked; they are shown only in "
+                  "the technical annex, marked as failed.")
+
+
 def key_frames_pointer(record: EvidenceRecord) -> str:
-    """Where to look next: the key frames, when at least one of them shows a localised map."""
+    """Where to look next: the key frames, when at least one of them shows a localised map (words
+    that hold in the HTML and on paper alike)."""
+    if failed_sanity(record, "gradcam"):
+        return ""
     keys = [record.explanations.frames[t] for t in record.explanations.key_frames]
     if any(_region(frame, "gradcam") not in (NO_REGION, "weak") for frame in keys):
-        return "The key frames on the next page show where in each frame the model's attention lay."
+        return "The key frames, in the section after this summary, show where in each frame the model's attention lay."
     return "No key frame shows a clear place where the model's attention lay; the heatmaps cannot point to one."
 
 
@@ -233,6 +251,8 @@ def attention_sentences(record: EvidenceRecord) -> list[str]:
     """What the model looked at, in words: regions per run of frames, then the key frames."""
     if "gradcam" not in {m.name for m in record.explanations.methods}:
         return ["No Grad-CAM map was recorded, so no region can be described."]
+    if failed_sanity(record, "gradcam"):
+        return [GRADCAM_FAILED]
     sentences = [_group_sentence(g) for g in frame_groups(record)]
     sentences.append(key_frame_sentence(record))
     agreement = saliency_agreement(record)
@@ -245,6 +265,8 @@ def attention_summary(record: EvidenceRecord) -> str:
     """One sentence for the summary page: the region most key frames point to (on a tie, the one
     holding the strongest peak), and how many key frames point elsewhere, are weak, or show no
     localisation."""
+    if failed_sanity(record, "gradcam"):
+        return GRADCAM_FAILED
     keys = [record.explanations.frames[t] for t in record.explanations.key_frames]
     regions = [_region(f, "gradcam") for f in keys]
     strong = [r for r in regions if r not in ("weak", NO_REGION)]
@@ -306,7 +328,9 @@ def key_frame_sentence(record: EvidenceRecord) -> str:
 
 def saliency_agreement(record: EvidenceRecord) -> str | None:
     """How often the pixel saliency peaks in the same region as Grad-CAM on the key frames where
-    both maps single out a region."""
+    both maps single out a region; nothing when either failed the model-randomisation check."""
+    if failed_sanity(record, "gradcam") or failed_sanity(record, "saliency"):
+        return None
     frames = [record.explanations.frames[t] for t in record.explanations.key_frames]
     both = [f for f in frames if {"gradcam", "saliency"} <= set(f.maps)]
     if not both:
@@ -413,6 +437,26 @@ def reviewer_task(record: EvidenceRecord) -> str:
         "whether the alert is confirmed or overturned, and why. Automated alerts can be wrong: do not "
         "confirm one only because the system produced it."
     )
+
+
+def sealer(record: EvidenceRecord) -> str | None:
+    """Who sealed the report, in words from the seal certificate's name (RFC 4514): '“Evidence seal”
+    of Example Transit Ltd'; the name as recorded when it has neither a common name nor an
+    organisation; None when the record names no signer. The full name stays in the annex."""
+    signer = record.seal.signer
+    if not signer:
+        return None
+    dn, _, remark = signer.partition(" (")
+    try:
+        name = x509.Name.from_rfc4514_string(dn)
+    except ValueError:
+        return signer
+    common = [str(a.value) for a in name.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    organisation = [str(a.value) for a in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    if not common and not organisation:
+        return signer
+    words = " of ".join(filter(None, (f"\u201c{common[0]}\u201d" if common else "", ", ".join(organisation))))
+    return words + (f" ({remark}" if remark else "")
 
 
 def completeness_counts(record: EvidenceRecord) -> dict[str, int]:

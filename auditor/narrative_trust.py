@@ -12,25 +12,31 @@ from collections.abc import Sequence
 
 from auditor.evidence import EvidenceRecord
 from auditor.evidence.trust import CounterfactualEdit, FaithfulnessCurves, PersonRecord, SanityMethod
-from auditor.narrative import frame_span, percent, score_percent
+from auditor.layer_names import NAMED_LAYERS, LayerGroup, layer_groups, layers_in_words
+from auditor.narrative import failed_sanity, frame_span, percent, score_percent
 
 __all__ = [
     "counterfactual_caption",
     "counterfactual_edit",
     "counterfactual_summary",
+    "failed_maps",
     "faithfulness_sentences",
     "faithfulness_summary",
     "frames_named",
     "masking_sentence",
     "method_name",
+    "method_title",
     "motion_summary",
     "motion_verdict",
     "person_sentences",
     "random_area",
     "random_orders",
     "random_spread",
+    "randomised_groups",
+    "randomised_words",
     "sanity_provenance",
     "sanity_sentence",
+    "shown_maps",
     "summary_sentences",
 ]
 
@@ -39,10 +45,28 @@ _METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "gradcam_share":
                  "occlusion": "frame occlusion", "gradient_x_input": "gradient × input"}
 QUOTED_FRACTION = 0.1  # the share of pixels the faithfulness sentence quotes
 PERSON_SHARE = 0.1  # a person holding less of the activation is not named one by one
+MAP_KINDS = ("gradcam", "saliency")  # the methods with a picture of every frame
 
 
 def method_name(name: str) -> str:
     return _METHOD_NAMES.get(name, name)
+
+
+def method_title(name: str) -> str:
+    """The method's name to open a sentence or heading with: 'Saliency', 'Grad-CAM'."""
+    text = method_name(name)
+    return text[0].upper() + text[1:]
+
+
+def shown_maps(record: EvidenceRecord) -> list[str]:
+    """The per-frame map pictures (of `MAP_KINDS`) the report shows as evidence: those whose method
+    did not fail the model-randomisation check."""
+    return [kind for kind in MAP_KINDS if not failed_sanity(record, kind)]
+
+
+def failed_maps(record: EvidenceRecord) -> list[str]:
+    """The per-frame map pictures the report shows only in its annex, marked as failed."""
+    return [kind for kind in MAP_KINDS if failed_sanity(record, kind)]
 
 
 def frames_named(record: EvidenceRecord, positions: Sequence[int]) -> str:
@@ -160,11 +184,13 @@ def _effect(before: float, after: float, subject: str, start: bool = True) -> st
 
 
 def _quoted_curve(record: EvidenceRecord) -> FaithfulnessCurves | None:
-    """The curve the sentences quote: Grad-CAM's, else the first."""
+    """The curve the sentences quote: Grad-CAM's, else the first, of the orderings whose maps did
+    not fail the model-randomisation check."""
     faith = record.explanations.faithfulness
     if faith is None or not faith.curves:
         return None
-    return next((c for c in faith.curves if c.ordering == "gradcam"), faith.curves[0])
+    trusted = [c for c in faith.curves if not failed_sanity(record, c.ordering)] or faith.curves
+    return next((c for c in trusted if c.ordering == "gradcam"), trusted[0])
 
 
 def faithfulness_summary(record: EvidenceRecord) -> str | None:
@@ -189,10 +215,9 @@ def faithfulness_sentences(record: EvidenceRecord) -> list[str]:
         return ["Deletion and insertion curves were not computed for this report."]
     sentences = []
     for curve in faith.curves:
-        name = method_name(curve.ordering)
         deletes = curve.deletion.auc < curve.random_deletion.auc
         inserts = curve.insertion.auc > curve.random_insertion.auc
-        verdict = f"{name[0].upper() + name[1:]} ({curve.unit}): {_FAITH_VERDICTS[deletes, inserts]}"
+        verdict = f"{method_title(curve.ordering)} ({curve.unit}): {_FAITH_VERDICTS[deletes, inserts]}"
         sentences.append(f"{verdict}{_precision(curve)}.")
     return sentences
 
@@ -272,7 +297,6 @@ def sanity_sentence(record: EvidenceRecord) -> str:
     sanity = record.explanations.sanity
     if sanity is None:
         return "The model-randomisation check was not run for this model."
-    layers = ", ".join(sanity.randomised_layers)
     passed = [m for m in sanity.methods if m.verdict == "passes"]
     failed = [m for m in sanity.methods if m.verdict != "passes"]
     parts = []
@@ -282,8 +306,26 @@ def sanity_sentence(record: EvidenceRecord) -> str:
     if failed:
         parts.append(f"maps of {_names(failed)} barely change (rank correlation {_figures(failed)}): they may show the "
                      "picture itself rather than what the model learned, so do not rely on them")
-    return (f"When the top layers of the model's image network ({layers}) are reset to random values, the "
-            + "; the ".join(parts) + ".")
+    return (f"When the top of the model's per-frame image network, {randomised_words(record)}, is reset to random "
+            "values, the " + "; the ".join(parts) + ".")
+
+
+def randomised_words(record: EvidenceRecord) -> str:
+    """The layers the model-randomisation check re-initialised, in words; the count and a pointer
+    to the annex's list when the words do not name them all."""
+    sanity = record.explanations.sanity
+    assert sanity is not None
+    layers = sanity.randomised_layers
+    words = layers_in_words(layers)
+    if any(g.block for g in layer_groups(layers)) or len(layers) > NAMED_LAYERS:
+        return f"{words}: {len(layers)} layers, listed in the technical annex"
+    return words
+
+
+def randomised_groups(record: EvidenceRecord) -> list[LayerGroup]:
+    """The re-initialised layers by block, bottom to top, for the annex (empty without the check)."""
+    sanity = record.explanations.sanity
+    return layer_groups(sanity.randomised_layers) if sanity is not None else []
 
 
 def sanity_provenance(record: EvidenceRecord) -> str:
@@ -378,7 +420,9 @@ def summary_sentences(record: EvidenceRecord) -> list[str]:
             f"{_effect(before, _score_after(curve, QUOTED_FRACTION), score)}; removing a random {quoted} "
             f"{_effect(before, _score_after(curve, QUOTED_FRACTION, random=True), 'it', start=False)}."
         )
-    if ex.sanity is not None and any(m.verdict == "fails" for m in ex.sanity.methods):
-        sentences.append("Warning: some heatmaps barely change when what the model learned is erased; the checks "
-                         "section says which, and they should not be relied on.")
+    failed = [m for m in ex.sanity.methods if m.verdict == "fails"] if ex.sanity is not None else []
+    if failed:
+        sentences.append(f"Warning: the {_names(failed)} maps barely change when what the model learned is erased: "
+                         "they are not evidence, and this report shows them only in its technical annex, marked as "
+                         "failed.")
     return sentences

@@ -4,12 +4,16 @@ method that fails that check is shown only in the annex, marked."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fixtures.report_records import make_report_folder
 
 from auditor import narrative
 from auditor import narrative_trust as trust
 from auditor.evidence import EvidenceRecord
+from auditor.layer_names import layers_in_words
+from auditor.report import render_html
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +80,107 @@ def test_a_range_of_scores_below_the_threshold_does_not_reach_it(record: Evidenc
             for m in near.explanations.frame_importance]
     near = near.model_copy(update={"explanations": near.explanations.model_copy(update={"frame_importance": rows})})
     assert narrative.counterfactual(near).endswith("with a score between 85 % and 89.8 %.")
+
+
+MOBILENET_TOP = [f"block_8_{p}" for p in ("project", "project_BN")] + [
+    f"block_{b}_{p}" for b in range(9, 17)
+    for p in ("expand", "expand_BN", "depthwise", "depthwise_BN", "project", "project_BN")] + ["Conv_1", "Conv_1_bn"]
+
+
+@pytest.mark.parametrize(("layers", "words"), [
+    (MOBILENET_TOP, "its last 9 blocks (block_8 to block_16, the lowest in part) and the 2 layers above them "
+                    "(Conv_1 and Conv_1_bn)"),
+    ([f"block{b}_conv{c}" for b in (4, 5) for c in (1, 2, 3, 4)], "its last 2 blocks (block4 and block5)"),
+    (["conv2", "bn2", "last_conv"], "its top 3 layers with weights (conv2, bn2 and last_conv)"),
+    (["conv2d_1"], "its top layer with weights (conv2d_1)"),
+])
+def test_the_randomised_layers_are_named_in_words(layers: list[str], words: str) -> None:
+    assert layers_in_words(layers) == words
+
+
+def _with_sanity(record: EvidenceRecord, layers: list[str] | None = None, failing: tuple[str, ...] = ()) -> EvidenceRecord:
+    sanity = record.explanations.sanity
+    assert sanity is not None
+    methods = [m.model_copy(update={"verdict": "fails", "correlation": 0.95, "abs_correlation": 0.95})
+               if m.method in failing else m for m in sanity.methods]
+    changed = sanity.model_copy(update={"methods": methods, "randomised_layers": layers or sanity.randomised_layers})
+    return record.model_copy(update={"explanations": record.explanations.model_copy(update={"sanity": changed})})
+
+
+def _section(html: str, name: str) -> str:
+    return html.split(f'<section id="{name}"')[1].split("</section>")[0]
+
+
+def test_the_sanity_section_names_blocks_and_the_annex_lists_every_layer(folder_record) -> None:  # type: ignore[no-untyped-def]
+    folder, record = folder_record
+    many = _with_sanity(record, MOBILENET_TOP)
+    sentence = trust.sanity_sentence(many)
+    assert sentence.startswith("When the top of the model's per-frame image network, its last 9 blocks (block_8 to "
+                               "block_16, the lowest in part) and the 2 layers above them (Conv_1 and Conv_1_bn): "
+                               "52 layers, listed in the technical annex, is reset to random values")
+    assert "block_9_expand" not in sentence
+    html = render_html(many, folder)
+    assert "block_12_depthwise_BN" not in _section(html, "trust")
+    annex = _section(html, "technical-annex")
+    assert "<tr><td>block_12</td><td>block_12_expand, block_12_expand_BN, block_12_depthwise, " in annex
+    assert all(name in annex for name in MOBILENET_TOP)
+
+
+@pytest.fixture(scope="module")
+def folder_record(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, EvidenceRecord]:
+    folder = tmp_path_factory.mktemp("folder")
+    return folder, make_report_folder(folder, trust=True)
+
+
+def test_a_map_that_fails_the_randomisation_check_is_shown_only_in_the_annex_marked(folder_record) -> None:  # type: ignore[no-untyped-def]
+    folder, record = folder_record
+    saliency = [i.path for i in record.explanations.images if i.kind == "saliency" and i.frame in record.explanations.key_frames]
+    passing = render_html(record, folder)
+    assert all(path in _section(passing, "key-frames") for path in saliency)  # both methods pass: both shown
+    assert "failed the model-randomisation check: not evidence" not in passing
+    html = render_html(_with_sanity(record, failing=("saliency",)), folder)
+    keys, annex = _section(html, "key-frames"), _section(html, "technical-annex")
+    assert not any(path in keys for path in saliency) and "Right: saliency" not in keys
+    assert "Saliency is not shown here:" in keys and "images/gradcam_" in keys
+    heading = "Saliency &mdash; failed the model-randomisation check: not evidence"
+    assert heading in annex and all(path in annex.split(heading)[1] for path in saliency)
+    summary, looked = _section(html, "summary"), _section(html, "what-the-model-looked-at")
+    assert "saliency" not in looked.lower()
+    assert "shows them only in its technical annex" in summary
+    record_saliency = [i for i in record.explanations.images if i.kind == "saliency"]
+    assert record_saliency  # the record keeps every picture: the template decides what is evidence
+
+
+def test_a_failed_grad_cam_moves_its_pictures_and_words_to_the_annex(folder_record) -> None:  # type: ignore[no-untyped-def]
+    folder, record = folder_record
+    failed = _with_sanity(record, failing=("gradcam",))
+    html = render_html(failed, folder)
+    keys, frames, annex = (_section(html, name) for name in ("key-frames", "all-frames", "technical-annex"))
+    grid, legend = (next(i.path for i in record.explanations.images if i.kind == kind) for kind in ("grid", "legend"))
+    assert "images/gradcam_" not in keys and grid not in frames and legend not in keys
+    assert grid in _section(passing := render_html(record, folder), "all-frames") and legend in _section(passing, "key-frames")
+    heading = "Grad-CAM &mdash; failed the model-randomisation check: not evidence"
+    assert heading in annex and grid in annex.split(heading)[1] and "images/gradcam_" in annex.split(heading)[1]
+    assert narrative.attention_summary(failed).startswith("The Grad-CAM maps failed the model-randomisation check")
+    assert narrative.saliency_agreement(failed) is None
+
+
+def test_the_html_does_not_speak_of_pages_and_names_the_sealer_in_words(folder_record) -> None:  # type: ignore[no-untyped-def]
+    folder, record = folder_record
+    html = render_html(record, folder)
+    assert "next page" not in html
+    assert "in the section after this summary" in narrative.key_frames_pointer(record)
+    sealed = record.model_copy(update={"seal": record.seal.model_copy(update={
+        "signer": "O=Example Transit Ltd,CN=Evidence seal (THROWAWAY: not a real identity)"})})
+    assert narrative.sealer(sealed) == "\u201cEvidence seal\u201d of Example Transit Ltd (THROWAWAY: not a real identity)"
+    escaped = record.model_copy(update={"seal": record.seal.model_copy(update={"signer": "CN=A,O=B\\, C Ltd"})})
+    assert narrative.sealer(escaped) == "\u201cA\u201d of B, C Ltd"
+    assert narrative.sealer(record.model_copy(update={"seal": record.seal.model_copy(update={"signer": "C=FR"})})) == "C=FR"
+
+
+def test_the_key_frames_follow_the_summary_and_the_checklist_stays_together(folder_record) -> None:  # type: ignore[no-untyped-def]
+    folder, record = folder_record
+    html = render_html(record, folder)
+    assert '<section id="key-frames">' in html  # no forced page break: a summary that runs over shares its page
+    css = (Path(__file__).parents[1] / "templates" / "report.css").read_text()
+    assert "table.completeness { font-size: 8pt; break-inside: avoid; }" in css
