@@ -34,6 +34,7 @@ from auditor.errors import ReportError
 from auditor.explain.base import ClipExplanation
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, localised, normalise
 from auditor.files import atomic_write_bytes, sha256_bytes
+from auditor.picture_text import draw_text, text_size
 from auditor.report_folder import IMAGES_DIR, JPEG_SUFFIX, PNG_SUFFIX
 
 ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend", "motion", "counterfactual", "persons"]
@@ -55,14 +56,14 @@ MIN_IMAGE_WIDTH = 480  # per-frame pictures are at least this wide (px) ...
 MAX_IMAGE_WIDTH = 640  # ... and at most this wide, unless an integer enlargement overshoots it
 LINE_SCALE_WIDTH = 320  # contour lines thicken by one step per this many px of picture width
 STRETCH_TOLERANCE = 2.0  # mean grey-level difference allowed between a stretched recorded frame and the model's
-STRIP_TILE = 96  # frame height in the strip, px
+STRIP_TILE = 128  # frame height in the strip, px
 GRID_TILE = 128  # overlay height in the Grad-CAM grid, px
 GRID_COLUMNS = 8
-# A row of the strip is at most this many tile heights wide: on an A4 page, tiles at least about
-# 8 mm high, whatever the frames' aspect ratio.
+TILE_BAND = 20  # px of white under each tile of the strip and the grid, for its number
+# A row of the strip is at most this many tile heights wide and holds at most GRID_COLUMNS frames:
+# on an A4 page, tiles at least about 21 mm wide and 8 mm high, whatever the frames' aspect ratio.
 STRIP_ROW_SPAN = 22.0
 SCALE_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the colour bar's labelled values
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 @dataclass(frozen=True)
@@ -279,20 +280,15 @@ def _gradcam_image(base: np.ndarray, display_map: np.ndarray, styles: list[Conto
 
 def _mark_unlocalised(image: np.ndarray, method: str) -> np.ndarray:
     """Write "<method>: no localisation" in a white box at the picture's top left (in place)."""
-    text = f"{method}: no localisation"
-    font_scale = max(0.35, image.shape[1] / 1100)
-    thickness = max(1, round(font_scale * 2))
-    (width, height), baseline = cv2.getTextSize(text, _FONT, font_scale, thickness)
-    pad = max(4, height // 2)
-    cv2.rectangle(image, (0, 0), (width + 2 * pad, height + baseline + 2 * pad), (255, 255, 255), -1)
-    cv2.putText(image, text, (pad, pad + height), _FONT, font_scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    size = max(12, round(image.shape[1] / 40))
+    draw_text(image, f"{method}: no localisation", (0, 0), size, background=(255, 255, 255), pad=max(4, size // 3))
     return image
 
 
 def _columns(count: int, aspect: float, row_span: float) -> int:
     """Columns for `count` tiles of width/height `aspect` so that a row is at most `row_span` tile
-    heights wide (at least one tile), with rows as evenly filled as possible."""
-    widest = max(1, math.floor(row_span / aspect))
+    heights wide and GRID_COLUMNS tiles (at least one tile), with rows as evenly filled as possible."""
+    widest = max(1, min(GRID_COLUMNS, math.floor(row_span / aspect)))
     rows = math.ceil(count / widest)
     return math.ceil(count / rows)
 
@@ -311,8 +307,8 @@ def labelled_tile(image: np.ndarray, height: int, label: str) -> np.ndarray:
     source_height, source_width = image.shape[:2]
     size = (max(1, round(source_width * height / source_height)), height)
     shrink = cv2.INTER_AREA if source_height > height else cv2.INTER_NEAREST
-    band = np.full((18, size[0], 3), 255, np.uint8)
-    cv2.putText(band, label, (4, 14), _FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    band = np.full((TILE_BAND, size[0], 3), 255, np.uint8)
+    draw_text(band, label, (4, 1), TILE_BAND - 4)
     return np.vstack([cv2.resize(image, size, interpolation=shrink), band])
 
 
@@ -327,7 +323,7 @@ def join_images(parts: list[np.ndarray], axis: int) -> np.ndarray:
 _SCALE_WORDS = {"clip": "the clip maximum", "frame": "each frame's maximum"}
 _LEGEND_WIDTH = 560
 BAR_LEFT, BAR_TOP, BAR_WIDTH, BAR_HEIGHT = 24, 40, 512, 36  # the legend's colour bar, px (2 px per grey level)
-_LEGEND_TEXT = 0.62  # font scale
+_LEGEND_TEXT = 16  # px
 
 
 def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
@@ -339,7 +335,7 @@ def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
     """
     top, bar_height, row = BAR_TOP, BAR_HEIGHT, 40
     image = np.full((top + bar_height + 44 + row * len(styles), _LEGEND_WIDTH, 3), 255, np.uint8)
-    _text(image, f"Heat colour: share of {_SCALE_WORDS[scale]}", (BAR_LEFT, 26))
+    _text(image, f"Heat colour: share of {_SCALE_WORDS[scale]}", (BAR_LEFT, 10))
     ramp = np.tile(np.linspace(0.0, 1.0, BAR_WIDTH, dtype=np.float32), (bar_height, 1))
     grey = np.full((bar_height, BAR_WIDTH, 3), 128, np.uint8)
     image[top : top + bar_height, BAR_LEFT : BAR_LEFT + BAR_WIDTH] = overlay(grey, ramp)
@@ -350,15 +346,15 @@ def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
         x = _bar_x(value)
         cv2.line(image, (x, top + bar_height), (x, top + bar_height + 8), (0, 0, 0), 2)
         label = f"{value:.0%}".replace("%", " %")
-        (width, _), _ = cv2.getTextSize(label, _FONT, _LEGEND_TEXT, 1)
-        _text(image, label, (min(max(x - width // 2, 2), _LEGEND_WIDTH - width - 2), top + bar_height + 30))
+        width, _ = text_size(label, _LEGEND_TEXT)
+        _text(image, label, (x - width // 2, top + bar_height + 12))
     for i, style in enumerate(styles):
         y = top + bar_height + 44 + i * row
         cv2.rectangle(image, (BAR_LEFT, y), (BAR_LEFT + 100, y + row - 8), (128, 128, 128), -1)
         middle = y + (row - 8) // 2
         _sample_line(image, (BAR_LEFT + 10, middle), (BAR_LEFT + 90, middle), style)
         level = f"{style.level:.0%}".replace("%", " %")
-        _text(image, f"contour at {level} of {_SCALE_WORDS[scale]}", (BAR_LEFT + 116, middle + 7))
+        _text(image, f"contour at {level} of {_SCALE_WORDS[scale]}", (BAR_LEFT + 116, middle - _LEGEND_TEXT // 2 - 2))
     return image
 
 
@@ -373,7 +369,8 @@ def _sample_line(image: np.ndarray, start: tuple[int, int], end: tuple[int, int]
 
 
 def _text(image: np.ndarray, text: str, origin: tuple[int, int]) -> None:
-    cv2.putText(image, text, origin, _FONT, _LEGEND_TEXT, (0, 0, 0), 1, cv2.LINE_AA)
+    """The legend's text, its top-left corner at `origin`, kept inside the legend."""
+    draw_text(image, text, origin, _LEGEND_TEXT)
 
 
 def write_picture(out_dir: Path, picture: Picture) -> ImageArtifact:

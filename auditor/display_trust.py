@@ -29,9 +29,9 @@ from auditor.explain.checks import TrustChecks
 from auditor.explain.contours import normalise
 from auditor.explain.motion import motion_parts
 from auditor.explain.persons import PersonGrounding
+from auditor.picture_text import draw_text, text_size
 
 BAND_HEIGHT = 30  # px under each panel, for its caption
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def write_person_image(
     shown: np.ndarray, gradcam: np.ndarray, grounding: PersonGrounding, geometry: FrameGeometry, out_dir: Path
 ) -> ImageArtifact:
     """persons_TT: the key frame where most people were detected, with the clip-scaled Grad-CAM
-    heat, each person's box and "person N: share of the frame's activation"."""
+    heat, each person's box and "person N: share of the frame's activation", in the picture."""
     position = max(grounding.positions, key=lambda t: (sum(t in p.boxes for p in grounding.persons), -t))
     size = (geometry.image_width, geometry.image_height)
     image = overlay(display_frame(shown[position], size), resize_map(normalise(gradcam)[position], size))
@@ -90,9 +90,12 @@ def write_person_image(
             continue
         x0, y0, x1, y1 = (round(v * scale) for v in person.boxes[position])
         cv2.rectangle(image, (x0, y0), (x1, y1), (0, 255, 255), thickness, cv2.LINE_AA)
-        label = f"{person.person_id}: {person.frame_shares[position]:.0%}"
-        cv2.putText(image, label, (x0 + 2, max(y0 - 4, 12)), _FONT, 0.45 * thickness / 2 + 0.2, (0, 255, 255),
-                    max(1, thickness - 1), cv2.LINE_AA)
+        label = f"person {person.person_id}: {person.frame_shares[position]:.0%}".replace("%", " %")
+        text_px = max(12, round(geometry.image_width / 45))
+        label_height = text_size(label, text_px, bold=True)[1] + 4
+        above = y0 - label_height >= 0  # above the box when there is room, else inside its top
+        draw_text(image, label, (x0, y0 - label_height if above else y0 + thickness), text_px, (0, 0, 0), bold=True,
+                  background=(0, 255, 255), pad=2)
     return _write(out_dir, f"persons_{position:02d}", "persons", position, image)
 
 
@@ -130,10 +133,10 @@ def write_counterfactual_image(
 
 def _panel(image: np.ndarray, caption: str) -> np.ndarray:
     """The image with its caption in a white band below it."""
-    scale = max(0.6, image.shape[1] / 420)
-    (_, height), baseline = cv2.getTextSize(caption, _FONT, scale, 2)
-    band = np.full((max(BAND_HEIGHT, height + baseline + 14), image.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, caption, (8, band.shape[0] - baseline - 6), _FONT, scale, (0, 0, 0), 2, cv2.LINE_AA)
+    size = max(14, round(image.shape[1] / 24))
+    _, height = text_size(caption, size)
+    band = np.full((max(BAND_HEIGHT, height + 12), image.shape[1], 3), 255, np.uint8)
+    draw_text(band, caption, (8, (band.shape[0] - height) // 2), size)
     return np.vstack([image, band])
 
 

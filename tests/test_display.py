@@ -22,6 +22,7 @@ from auditor.display import (
     MIN_IMAGE_WIDTH,
     PICTURE_QUALITY,
     STRIP_TILE,
+    TILE_BAND,
     contour_legend,
     draw_explanation,
     write_explanation_images,
@@ -199,9 +200,9 @@ def test_pictures_show_the_recorded_frames_at_their_aspect_ratio(
     tile_width = round(STRIP_TILE * width / height)
     columns = (strip.shape[1] + 2) // (tile_width + 2)
     assert strip.shape[1] == columns * tile_width + (columns - 1) * 2  # tiles keep the aspect ratio
-    assert strip.shape[0] == -(-4 // columns) * (STRIP_TILE + 18 + 2) - 2
+    assert strip.shape[0] == -(-4 // columns) * (STRIP_TILE + TILE_BAND + 2) - 2
     grid = _read(tmp_path / "images" / "gradcam_grid.jpg")
-    assert grid.shape[:2] == (GRID_TILE + 18, 4 * round(GRID_TILE * picture[0] / picture[1]) + 3 * 2)
+    assert grid.shape[:2] == (GRID_TILE + TILE_BAND, 4 * round(GRID_TILE * picture[0] / picture[1]) + 3 * 2)
 
 
 def test_a_picture_shows_the_recorded_frame_itself(tmp_path: Path) -> None:
@@ -325,7 +326,7 @@ def test_grid_shows_every_overlay_in_rows_of_fixed_width(tmp_path: Path, frames:
     explanation = _explanation(frames)
     drawn = _drawn(explanation)
     grid = drawn["gradcam_grid"]
-    tile, band, gap = GRID_TILE, 18, 2
+    tile, band, gap = GRID_TILE, TILE_BAND, 2
     assert grid.shape == (rows * (tile + band) + (rows - 1) * gap, columns * tile + (columns - 1) * gap, 3)
     for t in range(frames):
         row, col = divmod(t, GRID_COLUMNS)
