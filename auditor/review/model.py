@@ -42,7 +42,7 @@ FIELDS: Final[dict[str, str]] = {
 SIGNATURE_SUFFIX_NAME: Final = "signature"
 OUTCOME: Final = "outcome"  # slot N's page-1 line, "review{N}.outcome"
 _VERBS: Final = {"confirm": "confirmed", "overturn": "overturned", "escalate": "escalated"}
-_TAILS: Final = {"escalate": ": another person decides; this is not a final decision"}
+_TAILS: Final = {"escalate": ": another person decides"}  # true before and after that person decides
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WHEN = re.compile(r"([1-9][0-9]?) ([A-Z][a-z]{2}) ([0-9]{4}) ([0-9]{2}):([0-9]{2})")
 
