@@ -2,7 +2,8 @@
 
 A review may change only its own slot's terminal fields, and in them only what filling and
 signing change: a text field's value and appearance, the checkbox's value and state, the
-signature field's value (the signature) and appearance. Everything else it changes is foreign:
+signature field's value (the signature) and appearance. A slot's page-1 line (`review{N}.outcome`)
+is one of its terminal fields: slot N's revision writes it, no other slot's may. Everything else it changes is foreign:
 another slot's fields, a parent field's `/V` or `/DA`, a field's flags, font or lock, the form's
 `/DR` fonts (which draw every later review), `/DA`, `/NeedAppearances` or `/SigFlags`, and the
 catalog (`/Version`, `/MarkInfo`, …). pyHanko's diff analysis has already rated the revision at
