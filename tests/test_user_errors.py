@@ -261,3 +261,56 @@ def test_a_source_id_with_a_control_character_is_refused_before_any_work(tmp_pat
                   "--source-id", "cam\n1", "--no-sign")
     one_error_line(run, 2, "--source-id", "U+000A")
     assert not (tmp_path / "out").exists()
+
+
+def _without_passphrases() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("AUDITOR_")}
+
+
+def test_a_reviewer_key_is_named_with_its_own_variable_and_option(
+    identities: Identities, sealed_report: Path, tmp_path: Path
+) -> None:
+    """A reviewer's passphrase goes in AUDITOR_REVIEWER_PASSPHRASE and its folder in --as (review has
+    --keys too, but for the seal): the hints name those, not the seal's."""
+    reviewer = identities.seal_dir.parent / "reviewer"
+    review = ("review", str(sealed_report), "--decision", "confirm", "--reason", "I watched the clip myself.")
+    wrong = {**_without_passphrases(), "AUDITOR_REVIEWER_PASSPHRASE": "not the reviewer's passphrase"}
+    line = one_error_line(run_cli(*review, "--as", str(reviewer), env=wrong), 6,
+                          "wrong passphrase for key", "set AUDITOR_REVIEWER_PASSPHRASE", "`auditor keys add-reviewer`")
+    assert "AUDITOR_KEY_PASSPHRASE" not in line and "keys init" not in line
+    line = one_error_line(run_cli(*review, "--as", str(tmp_path), env=_without_passphrases()), 6,
+                          f"no reviewer key at {tmp_path / 'seal.key.pem'}", "give --as the folder")
+    assert "--keys" not in line and "passphrase" not in line  # the folder is wrong: no passphrase is asked for
+    assert not (sealed_report / "review-1.json").exists()
+
+
+def test_a_submission_names_a_wrong_folder_before_it_asks_for_the_seal(
+    identities: Identities, tmp_path: Path
+) -> None:
+    text = tmp_path / "letter.txt"
+    text.write_text("I was not fighting; I was helping a friend who fell.", encoding="utf-8")
+    submission = ("submission", "--from", "A. Person", "--text", str(text), "--keys", str(identities.seal_dir))
+    for folder, says in ((tmp_path, "it holds no evidence.json and no report.pdf"), (tmp_path / "none", "does not exist")):
+        line = one_error_line(run_cli(submission[0], str(folder), *submission[1:], env=_without_passphrases()), 7,
+                              f"{folder} ", says, "give a report folder (the --out of `auditor report`")
+        assert "evidence record" not in line and "passphrase" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.txt"]
+
+
+def test_scan_checks_where_it_writes_before_it_scans(tmp_path: Path) -> None:
+    """Each run names a broken model too: the destination is checked before the model is read,
+    so the whole scan never runs only to find it cannot write its result."""
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 a zip cut short")
+    missing = tmp_path / "missing" / "detections.jsonl"
+    line = one_error_line(run_cli("scan", str(VTEST), "--model", str(broken), "--out", str(missing)), 7,
+                          f"cannot write --out {missing}: the folder {missing.parent} does not exist", "create it first")
+    assert "free space" not in line
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a file")
+    one_error_line(run_cli("scan", str(VTEST), "--model", str(broken), "--out", str(notes / "d.jsonl")), 7,
+                   f"{notes} is a file, not a folder")
+    with read_only(tmp_path / "locked") as locked:
+        one_error_line(run_cli("scan", str(VTEST), "--model", str(broken), "--out", str(locked / "d.jsonl")), 7,
+                       f"you cannot write in {locked}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.keras", "locked", "notes.txt"]

@@ -60,7 +60,7 @@ def scan_command(
     `auditor report --detections`.
     """
     from auditor.detections import MAX_PATH_CHARS, detections_jsonl
-    from auditor.files import atomic_write_text, check_writable_place
+    from auditor.files import atomic_write_text
     from auditor.video import probe_video
 
     for video in videos:
@@ -69,7 +69,7 @@ def scan_command(
         check_label(source_id, "--source-id")
     infos = [probe_video(video) for video in videos]
     if out is not None:
-        check_writable_place(out)
+        _check_output_file(out)
     from auditor.detector import load_detector  # TensorFlow: after the quick checks
     from auditor.scan import ScanSettings, scan_video
 
@@ -89,6 +89,21 @@ def scan_command(
     else:
         atomic_write_text(out, text)
         click.echo(escaped(f"{len(found)} detections written to {out}"), err=True)
+
+
+def _check_output_file(out: Path) -> None:
+    """ArchiveError, before any video is decoded, unless the file `out` can be written: its folder
+    exists and you can write in it (the file is written only at the end of the scan; click
+    refuses a folder given as --out)."""
+    from auditor.errors import ArchiveError
+
+    folder = out.absolute().parent
+    if folder.exists() and not folder.is_dir():
+        raise ArchiveError(f"cannot write --out {out}: {folder} is a file, not a folder; choose another place")
+    if not folder.is_dir():
+        raise ArchiveError(f"cannot write --out {out}: the folder {folder} does not exist; create it first or choose another place")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ArchiveError(f"cannot write --out {out}: you cannot write in {folder}; choose a folder where you can")
 
 
 def _relative_to(detection: Detection, out: Path | None) -> Detection:

@@ -47,12 +47,13 @@ def review_command(
     or a prompt. In a batch the ledger is sealed at once when the seal's passphrase is in
     $AUDITOR_KEY_PASSPHRASE (seal keys: --keys); otherwise the review awaits `auditor ledger seal`."""
     from auditor.desk.record import batch_of, review_report
-    from auditor.keys import load_identity
+    from auditor.keys import REVIEWER_KEY, IdentityPaths, load_identity
     from auditor.review.fill import reviewer_names
     from auditor.review.model import review_input
 
     tsa_url, witness = archive_settings(profile_path, tsa_url, witness)
-    identity = load_identity(reviewer_dir, _passphrase(reviewer_dir))
+    has_key = IdentityPaths.of(reviewer_dir).key.is_file()  # a wrong folder is named before any prompt
+    identity = load_identity(reviewer_dir, _passphrase(reviewer_dir) if has_key else None, REVIEWER_KEY)
     name, role = reviewer_names(identity)
     review = review_input(
         reviewer=name, role=role, authority=authority or role, data_considered=considered,

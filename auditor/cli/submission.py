@@ -47,6 +47,7 @@ def submission(
         raise click.UsageError("give either --from NAME (a new submission) or --answer N (the answer to submission N)")
     if answer is not None and attachments:
         raise click.UsageError("--attach goes with a submission (--from), not with an answer")
+    _check_report_folder(report)
     text = read_text_file(text_file)
     tsa_url, witness = archive_settings(profile_path, tsa_url, witness)
     identity = load_signing_identity(keys_dir)
@@ -61,6 +62,19 @@ def submission(
         click.echo(f"logged submission {number} from {' '.join(sender.split())}: {path} (signed: {path.name}.p7s)")
         click.echo(f"answer it with: auditor submission {report} --answer {number} --text FILE")
     click.echo(f"it appears in the report's redress section at the next `auditor render {report} --out NEW`")
+
+
+def _check_report_folder(report: Path) -> None:
+    """ArchiveError, before any passphrase is asked, unless REPORT_FOLDER holds a report."""
+    from auditor.errors import ArchiveError
+    from auditor.report_folder import PDF_NAME, RECORD_NAME
+
+    remedy = "give a report folder (the --out of `auditor report`, or a folder under a batch's reports/)"
+    if not report.is_dir():
+        raise ArchiveError(f"{report} does not exist: {remedy}")
+    missing = [name for name in (RECORD_NAME, PDF_NAME) if not (report / name).is_file()]
+    if missing:
+        raise ArchiveError(f"{report} is not a report folder (it holds no {' and no '.join(missing)}): {remedy}")
 
 
 def _register(report: Path, entry: Path, identity: SigningIdentity, tsa_url: str | None, witness: Path | None) -> None:

@@ -26,7 +26,7 @@ from auditor.keys.certificates import (
     subject_text,
 )
 from auditor.keys.folder import IdentityInfo, IdentityPaths, default_keys_dir, read_info
-from auditor.keys.protection import PASSPHRASE_ENV
+from auditor.keys.protection import SEAL_KEY, KeyKind
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,28 +85,34 @@ _CACHE: dict[tuple[object, ...], SigningIdentity] = {}
 _CACHE_SIZE = 16
 
 
-def load_identity(folder: Path | None, passphrase: str | None) -> SigningIdentity:
-    """Load and check the identity in `folder` (default: `default_keys_dir()`), cached."""
+def load_identity(folder: Path | None, passphrase: str | None, kind: KeyKind = SEAL_KEY) -> SigningIdentity:
+    """Load and check the identity in `folder` (default: `default_keys_dir()`), cached; the
+    messages name `kind`'s variable and option (a reviewer's folder is given with --as)."""
     paths = IdentityPaths.of(Path(folder) if folder is not None else default_keys_dir())
     if not paths.key.is_file():
-        raise SigningError(
-            f"no signing key at {paths.key}: run `auditor keys init` (or `auditor keys import`) "
-            "first, or point --keys at the folder that holds seal.key.pem"
-        )
+        raise SigningError(_no_key(paths, kind))
     if not passphrase:
         raise SigningError(
-            f"no passphrase for signing key {paths.key}: set {PASSPHRASE_ENV} to the passphrase "
-            "used at `auditor keys init`"
+            f"no passphrase for {kind.name} {paths.key}: set {kind.env} to the passphrase chosen at {kind.made_by}"
         )
     cache_key = _cache_key(paths, passphrase)
     identity = _CACHE.get(cache_key)
     if identity is None:
-        identity = _parse_identity(paths, passphrase)
+        identity = _parse_identity(paths, passphrase, kind)
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.clear()
         _CACHE[cache_key] = identity
     identity.check_usable()
     return identity
+
+
+def _no_key(paths: IdentityPaths, kind: KeyKind) -> str:
+    if kind == SEAL_KEY:
+        return (
+            f"no {kind.name} at {paths.key}: run `auditor keys init` (or `auditor keys import`) "
+            f"first, or point {kind.option} at the folder that holds {paths.key.name}"
+        )
+    return f"no {kind.name} at {paths.key}: give {kind.option} the folder {kind.made_by} made (it holds {paths.key.name})"
 
 
 def _cache_key(paths: IdentityPaths, passphrase: str) -> tuple[object, ...]:
@@ -118,8 +124,8 @@ def _cache_key(paths: IdentityPaths, passphrase: str) -> tuple[object, ...]:
     return (paths.folder.resolve(), stamps, secret)
 
 
-def _parse_identity(paths: IdentityPaths, passphrase: str) -> SigningIdentity:
-    key = protection.read_key(paths.key, passphrase)
+def _parse_identity(paths: IdentityPaths, passphrase: str, kind: KeyKind) -> SigningIdentity:
+    key = protection.read_key(paths.key, passphrase, kind)
     certs = read_certificates(paths.cert)
     roots = read_certificates(paths.root)
     if not certs or not roots:

@@ -218,7 +218,7 @@ def read_root_key(paths: IdentityPaths, root: x509.Certificate, root_key: Path |
         raise SigningError(
             f"no root key at {path}: bring the root key (root.key.pem, kept offline) and give its path"
         )
-    key = protection.read_key(path, passphrase, ROOT_PASSPHRASE_ENV)
+    key = protection.read_key(path, passphrase, protection.ROOT_KEY)
     check_key_matches(key, root, paths.root)
     return key
 

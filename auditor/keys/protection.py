@@ -40,6 +40,22 @@ KDF_ITERATIONS = 600_000  # PBKDF2-HMAC-SHA256, OWASP 2023; also the floor below
 
 
 @dataclass(frozen=True)
+class KeyKind:
+    """Whose key a file holds, for the messages about it: what to call it, the variable its
+    passphrase comes from, the option that names its folder and the command that made it."""
+
+    name: str
+    env: str
+    option: str
+    made_by: str
+
+
+SEAL_KEY = KeyKind("signing key", PASSPHRASE_ENV, "--keys", "`auditor keys init`")
+ROOT_KEY = KeyKind("root key", ROOT_PASSPHRASE_ENV, "--keys", "`auditor keys init`")
+REVIEWER_KEY = KeyKind("reviewer key", REVIEWER_PASSPHRASE_ENV, "--as", "`auditor keys add-reviewer`")
+
+
+@dataclass(frozen=True)
 class KeyProtection:
     """How a key file is encrypted, and whether that resists offline guessing."""
 
@@ -102,8 +118,9 @@ def rekey_key_file(path: Path, passphrase: str, new_passphrase: str | None = Non
     atomic_write_bytes(Path(path), encrypted_pem(key, new_passphrase or passphrase), 0o600)
 
 
-def read_key(path: Path, passphrase: str, env: str = PASSPHRASE_ENV) -> PrivateKey:
-    """Decrypt the key file at `path`; a wrong passphrase names `env`, where the right one goes."""
+def read_key(path: Path, passphrase: str, kind: KeyKind = SEAL_KEY) -> PrivateKey:
+    """Decrypt the key file at `path`; a wrong passphrase names the variable of `kind`, where the
+    right one goes."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -112,8 +129,8 @@ def read_key(path: Path, passphrase: str, env: str = PASSPHRASE_ENV) -> PrivateK
         key = serialization.load_pem_private_key(data, passphrase.encode("utf-8"))
     except (ValueError, TypeError) as exc:
         raise SigningError(
-            f"wrong passphrase for key {path} (or the key file is damaged): set {env} "
-            "to the passphrase used at `auditor keys init`"
+            f"wrong passphrase for key {path} (the {kind.name}), or the key file is damaged: set {kind.env} "
+            f"to the passphrase chosen at {kind.made_by}"
         ) from exc
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise SigningError(f"{path} holds a {type(key).__name__}: use an RSA or ECDSA key")
