@@ -79,10 +79,10 @@ def test_the_time_window_ends_when_its_last_frame_ends_everywhere(tmp_path: Path
 
 def test_the_summary_points_to_the_key_frames_only_when_they_show_a_place(tmp_path: Path) -> None:
     flagged = make_report_folder(tmp_path / "a")
-    assert "key frames on the next page show where" in narrative.key_frames_pointer(flagged)
+    assert "The key frames, in the section after this summary, show where" in narrative.key_frames_pointer(flagged)
     flat = make_explanation()
     flat = replace(flat, maps={**flat.maps, "gradcam": np.ones_like(flat.gradcam)})
     blind = make_report_folder(tmp_path / "b", explanation=flat)
     text = _text(render_html(blind, tmp_path / "b"))
-    assert "on the next page show where" not in text
+    assert "in the section after this summary, show where" not in text and "next page" not in text
     assert "No key frame shows a clear place where the model's attention lay" in text
