@@ -30,9 +30,11 @@ from auditor.evidence import (
 )
 from auditor.explain import DEFAULT_FRAME_IMPORTANCE, frame_importance_for
 from auditor.explain.checks import CheckSettings, run_checks
+from auditor.explain.key_frames import key_frames
 from auditor.files import atomic_directory, check_writable_place
 from auditor.profile import DeploymentProfile
 from auditor.report import ReportResult, write_report
+from auditor.report_clip import ClipSettings, write_clips
 from auditor.scan import window_length
 from auditor.shown_frames import ShownFrames
 from auditor.signing import SealSettings, seal_fields, sign_report_folder
@@ -59,6 +61,7 @@ class ReportOptions:
     target_class: str | None = None
     video_sha256: str | None = None  # the hash a batch read earlier: a video that no longer has it is refused
     checks: CheckSettings = field(default_factory=CheckSettings)  # the trust checks that run
+    clip: ClipSettings = field(default_factory=ClipSettings)  # the clip's context and width
     overwrite: bool = False
 
 
@@ -111,10 +114,15 @@ def stage_report(
     pictures = write_trust_images(checks, explanation.gradcam, shown.frames, edited, drawn.geometry, folder)
     drawn = replace(drawn, images=drawn.images + pictures.artifacts)
     arrays = save_arrays(folder, explanation, checks.arrays())
+    progress("writing the clip")
+    clip = write_clips(
+        video, window, explanation.gradcam, shown, folder,
+        key_frames=key_frames(explanation), scale=drawn.scale, settings=options.clip,
+    )
     context = RecordContext(profile=options.profile, source_id=options.source_id, seal=seal)
     record = build_record(
         explanation, window, model=ModelIdentity.from_detector(detector), rule=rule, drawn=drawn, arrays=arrays,
-        context=context, trust=TrustEvidence(checks, pictures, masking_record(shown.masking)),
+        context=context, trust=TrustEvidence(checks, pictures, masking_record(shown.masking)), clip=clip,
     )
     write_record(folder, record)
     progress("rendering HTML and PDF/A")

@@ -46,6 +46,7 @@ from auditor.files import atomic_write_bytes, atomic_write_text
 from auditor.report_folder import HTML_NAME, PDF_NAME, RECORD_NAME
 from auditor.review.form import add_review_form
 from auditor.review.model import SLOTS, field_name
+from auditor.video import clock_time
 
 LOG = logging.getLogger(__name__)
 ENTRY_TEMPLATE = "report.html.j2"
@@ -96,7 +97,7 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
         narrative=sentences, trust=trust, charts=SimpleNamespace(frame_importance=frame_importance_chart), NOT_PROVIDED=NOT_PROVIDED,
         review_slots=SLOTS, review_field=field_name,
     )
-    env.filters.update(percent=narrative.percent, seconds=narrative.seconds)
+    env.filters.update(percent=narrative.percent, seconds=narrative.seconds, clock=clock_time)
     return env
 
 
@@ -204,6 +205,7 @@ def _render_pdf(
             created=created, modified=created, url_fetcher=fetcher,
         ),
     ]
+    attachments += _clip_attachments(record, artifacts, fetcher)
     document = weasyprint.HTML(string=html, base_url=artifacts.folder.as_uri() + "/", url_fetcher=fetcher)
     with _older_objects_left_to_refcounting():
         pdf = document.write_pdf(pdf_variant="pdf/a-3b", attachments=attachments, finisher=add_review_form)
@@ -213,6 +215,24 @@ def _render_pdf(
             "inline them in the templates or add them to the record"
         )
     return pdf
+
+
+def _clip_attachments(record: EvidenceRecord, artifacts: CheckedArtifacts, fetcher: URLFetcher) -> list[weasyprint.Attachment]:
+    """clip.webm as an associated file of the PDF, its checked bytes, when the record has a clip
+    (the heatmap clip stays in the folder: it is drawn from the clip and the maps of arrays.npz)."""
+    clip = record.clip
+    if clip is None:
+        return []
+    created = record.report.created_at
+    description = (
+        f"Video of the explained window ({clock_time(clip.window_start_seconds)} to {clock_time(clip.window_end_seconds)} "
+        f"of the clip) with the recording before and after it, from {clip.source_file} at "
+        f"{clock_time(clip.source_start_seconds)}; faces {'masked' if clip.faces_masked else 'not masked'}; {clip.encoder}"
+    )
+    return [weasyprint.Attachment(
+        string=artifacts.files[clip.path], name=clip.path, relationship="Supplement", description=description,
+        created=created, modified=created, url_fetcher=fetcher,
+    )]
 
 
 @dataclass(frozen=True)

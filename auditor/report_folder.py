@@ -5,8 +5,10 @@
   evidence.json (+ .p7s)   the evidence record
   arrays.npz               raw maps and scores
   images/*.jpg, *.png      what the report shows (pictures of frames JPEG, drawn graphics PNG)
+  clip.webm                the explained window with context, faces masked (VP9 in WebM)
+  clip-heatmap.webm        the same frames with the Grad-CAM overlay on the window's
   report.html (+ .p7s)     the HTML report; it shows the pictures of images/ (open it in its folder)
-  report.pdf               PDF/A-3b, PAdES-sealed, record embedded
+  report.pdf               PDF/A-3b, PAdES-sealed, record and clip.webm embedded
   manifest.json (+ .p7s)   every file above with its size and SHA-256, signed
   review-N.json (+ .p7s)   review slot N, as signed into report.pdf (after the seal)
   submissions/             what the person concerned submitted, and the answers:
@@ -25,6 +27,9 @@ IMAGES_DIR = "images"
 JPEG_SUFFIX = ".jpg"
 PNG_SUFFIX = ".png"
 IMAGE_MEDIA_TYPES = {JPEG_SUFFIX: "image/jpeg", PNG_SUFFIX: "image/png"}
+CLIP_NAME = "clip.webm"
+CLIP_HEATMAP_NAME = "clip-heatmap.webm"
+CLIP_MEDIA_TYPE = "video/webm"
 HTML_NAME = "report.html"
 PDF_NAME = "report.pdf"
 MANIFEST_NAME = "manifest.json"

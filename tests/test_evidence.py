@@ -63,8 +63,8 @@ def test_committed_schema_matches_the_models() -> None:
 def test_schema_is_versioned_and_requires_the_sections() -> None:
     schema = json.loads(committed_schema())
     assert schema["$id"].endswith("evidence-record-v2.json")
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5"]
-    assert schema["properties"]["schema_version"]["default"] == "2.5"
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6"]
+    assert schema["properties"]["schema_version"]["default"] == "2.6"
     for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
         assert section in schema["required"]
 

@@ -166,7 +166,7 @@ def test_the_record_and_report_state_sampling_and_where_decoding_stopped(tmp_pat
         timestamps=np.arange(120, 120 + 3 * count, 3) / 10, sampling=Sampling(every=3), decode_end=stopped,
     )
     record = _record(tmp_path, explanation, clip)
-    assert record.schema_version == "2.5" and record.input.sampling == "every 3rd frame"
+    assert record.schema_version == "2.6" and record.input.sampling == "every 3rd frame"
     assert record.input.decoding_stopped == stopped.describe()
     assert record.input.end_seconds == pytest.approx(clip.timestamps[-1] + 0.3)  # the last sampled frame's interval
     html = render_html(record, tmp_path)

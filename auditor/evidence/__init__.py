@@ -13,6 +13,7 @@ A report folder holds `evidence.json` (this record), `arrays.npz` (the raw maps)
 from auditor.evidence.build import RecordContext, TrustEvidence, build_record, new_report_id, region_name
 from auditor.evidence.build_trust import masking_record
 from auditor.evidence.checklist import CHECKLIST_TITLES, completeness_of, refresh_completeness
+from auditor.evidence.clip import ClipKeyFrame, ClipRecord
 from auditor.evidence.model import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -68,6 +69,8 @@ __all__ = [
     "CheckedArtifacts",
     "ChecklistItem",
     "ClassScore",
+    "ClipKeyFrame",
+    "ClipRecord",
     "Completeness",
     "Decision",
     "EvidenceRecord",

@@ -15,6 +15,7 @@ import numpy as np
 from auditor.errors import ReportError
 from auditor.evidence.build_trust import TrustImagesLike, trust_limitations, trust_sections
 from auditor.evidence.checklist import completeness_of
+from auditor.evidence.clip import ClipRecord
 from auditor.evidence.limitations import limitations_of
 from auditor.evidence.model import (
     ArrayRef,
@@ -124,8 +125,10 @@ def build_record(
     arrays: tuple[Path | str, str],
     context: RecordContext | None = None,
     trust: TrustEvidence | None = None,
+    clip: ClipRecord | None = None,
 ) -> EvidenceRecord:
-    """Assemble the record of one explained decision; `window` holds exactly the explained frames."""
+    """Assemble the record of one explained decision; `window` holds exactly the explained frames,
+    `clip` describes the clip files written beside it (`auditor.report_clip`), when there are any."""
     context = context or RecordContext()
     trust = trust or TrustEvidence()
     created = (context.created_at or datetime.now(UTC)).astimezone(UTC)
@@ -148,7 +151,8 @@ def build_record(
         "limitations": trust.limitations(limitations_of(explanation)),
         "seal": context.seal,
         "masking": trust.masking,
-        "artifacts": _artifacts(array_ref, image_refs),
+        "clip": clip,
+        "artifacts": _artifacts(array_ref, image_refs, clip),
     }
     draft = EvidenceRecord.model_construct(completeness=Completeness(items=[]), **fields)
     return EvidenceRecord(completeness=completeness_of(draft), **fields)
@@ -223,9 +227,14 @@ def _array_ref(arrays: tuple[Path | str, str], explanation: ClipExplanation, che
     return ArrayRef(path=PurePosixPath(Path(path).name).as_posix(), sha256=digest, keys=keys)
 
 
-def _artifacts(arrays: ArrayRef, images: list[ImageRef]) -> list[Artifact]:
+def _artifacts(arrays: ArrayRef, images: list[ImageRef], clip: ClipRecord | None) -> list[Artifact]:
     listed = [Artifact(path=arrays.path, sha256=arrays.sha256, media_type="application/x-npz", role="raw-arrays")]
     listed += [Artifact(path=i.path, sha256=i.sha256, media_type=image_media_type(i.path), role=f"image-{i.kind}") for i in images]
+    if clip is not None:
+        listed += [
+            Artifact(path=clip.path, sha256=clip.sha256, media_type=clip.media_type, role="clip"),
+            Artifact(path=clip.heatmap_path, sha256=clip.heatmap_sha256, media_type=clip.media_type, role="clip-heatmap"),
+        ]
     return listed
 
 

@@ -1,7 +1,8 @@
 """The cross-field facts of an evidence record that every template and check relies on: one entry
 per frame wherever the record lists frames, positions inside the window, classes among the
 decision's, every picture listed once among the artifacts, and every "arrays.npz#key" a trust
-section names held by the record's arrays. A record breaking them was not written by auditor."""
+section names held by the record's arrays, and a clip that lies within itself, shows the window's
+key frames and is listed among the artifacts. A record breaking them was not written by auditor."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:  # the record's model validates itself with this module
     from auditor.evidence.model import EvidenceRecord
 
 MAX_FRAMES = 1024  # frames of one explained window
+CLIP_TOLERANCE = 1e-3  # seconds: clip times are rounded to microseconds
 
 
 def inconsistency(record: EvidenceRecord) -> str | None:
@@ -43,6 +45,28 @@ def inconsistency(record: EvidenceRecord) -> str | None:
     listed = {a.path for a in record.artifacts}
     if len(listed) != len(record.artifacts) or not {i.path for i in ex.images} | _trust_images(record) <= listed:
         return "artifacts must list each file once, every image included"
+    return _clip_problem(record)
+
+
+def _clip_problem(record: EvidenceRecord) -> str | None:
+    """What is wrong with the clip section: its files not listed as artifacts with their SHA-256,
+    times outside the clip, key frames that are not the explanation's, another recording."""
+    clip = record.clip
+    if clip is None:
+        return None
+    listed = {a.path: a.sha256 for a in record.artifacts}
+    if clip.path == clip.heatmap_path or listed.get(clip.path) != clip.sha256 or listed.get(clip.heatmap_path) != clip.heatmap_sha256:
+        return "clip: its two files must be listed among the artifacts with the SHA-256 the clip section states"
+    if clip.source_file != record.input.file_name:
+        return "clip.source_file is not input.file_name: the clip must come from the explained recording"
+    if abs(clip.duration_seconds - clip.frame_count / clip.fps) > CLIP_TOLERANCE:
+        return "clip.duration_seconds is not frame_count / fps"
+    if not 0 <= clip.window_start_seconds < clip.window_end_seconds <= clip.duration_seconds + CLIP_TOLERANCE:
+        return "clip: the window must lie within the clip"
+    if [k.position for k in clip.key_frames] != record.explanations.key_frames:
+        return "clip.key_frames must name the explanation's key frames, in order"
+    if any(k.seconds > clip.duration_seconds + CLIP_TOLERANCE for k in clip.key_frames):
+        return "clip.key_frames names a time after the clip's end"
     return None
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from auditor.evidence.clip import ClipRecord
 from auditor.evidence.consistency import inconsistency
 from auditor.evidence.trust import (
     CounterfactualRecord,
@@ -20,8 +21,8 @@ from auditor.evidence.trust import (
 from auditor.explain import FRAME_IMPORTANCE
 from auditor.profile import DeploymentProfile
 
-SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5"]
-SCHEMA_VERSION: SchemaVersion = "2.5"
+SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6"]
+SCHEMA_VERSION: SchemaVersion = "2.6"
 # 1.1 adds gradient × input and frame occlusion; 1.2 adds `rendered_from` and drops the
 # operator's `deployment.templates_dir` (still read, ignored); 2.0 holds every frame-importance
 # method in one list, `explanations.frame_importance` (1.x records are read and converted); 2.1
@@ -30,7 +31,8 @@ SCHEMA_VERSION: SchemaVersion = "2.5"
 # the trust sections (`auditor.evidence.trust`): `explanations.motion`, `.counterfactuals`,
 # `.faithfulness`, `.sanity`, `.persons`, and the record's `masking`; 2.4 adds `explanations.sanity.host`
 # and `.cache_file` (where the model-randomisation figures were computed, or which cache entry they came from); 2.5 states
-# every trust check so that it can be recomputed from the record and `arrays.npz` (issue 23)
+# every trust check so that it can be recomputed from the record and `arrays.npz` (issue 23); 2.6
+# adds `clip` (`auditor.evidence.clip`: the explained window with context as a video, issue 24)
 READABLE_VERSIONS: tuple[str, ...] = get_args(SchemaVersion)
 SHA256 = r"^[0-9a-f]{64}$"
 RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
@@ -343,6 +345,7 @@ class EvidenceRecord(_Record):
     review: Review = Field(default_factory=Review)
     seal: SealInfo = Field(default_factory=SealInfo)
     masking: FaceMaskingRecord | None = None
+    clip: ClipRecord | None = None
     system_log: LogPointer | None = None
     artifacts: list[Artifact]
     completeness: Completeness

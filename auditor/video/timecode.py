@@ -31,3 +31,13 @@ def format_time(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     text = f"{rest // 100:02d}" + (f".{rest % 100:02d}".rstrip("0") if rest % 100 else "")
     return f"{hours}:{minutes:02d}:{text}" if hours else f"{minutes}:{text}"
+
+
+def clock_time(seconds: float) -> str:
+    """`0:21.7`, `12:05.0`, `1:02:03.2`: a position to open a recording at, as players show it,
+    cut (not rounded) to tenths so that the frame shown then is the one at or just before it."""
+    tenths = math.floor(seconds * 10 + 1e-6)
+    minutes, rest = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{rest // 10:02d}.{rest % 10}"
+    return f"{hours}:{minutes:02d}:{text}" if hours else f"{minutes}:{text}"
