@@ -71,7 +71,7 @@ def certainty(probability: float, threshold: float) -> str:
 def headline(record: EvidenceRecord) -> str:
     decision = record.decision
     if decision.flagged:
-        return f"Automated alert: possible \u201c{decision.predicted_class}\u201d \u2013 a person must review it"
+        return f"Automated alert: possible \u201c{decision.predicted_class}\u201d \u2013 no decision until a person reviews it"
     return f"No alert: the clip was classed as \u201c{decision.predicted_class}\u201d"
 
 

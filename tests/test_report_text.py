@@ -184,3 +184,11 @@ def test_the_key_frames_follow_the_summary_and_the_checklist_stays_together(fold
     assert '<section id="key-frames">' in html  # no forced page break: a summary that runs over shares its page
     css = (Path(__file__).parents[1] / "templates" / "report.css").read_text()
     assert "table.completeness { font-size: 8pt; break-inside: avoid; }" in css
+
+
+def test_the_headline_stays_true_after_a_review(folder_record) -> None:  # type: ignore[no-untyped-def]
+    """Page 1 shows the review's outcome in a form field filled after sealing; the headline, written
+    before, must not read as pending beside "Overturned by …"."""
+    _, record = folder_record
+    assert narrative.headline(record) == (
+        "Automated alert: possible \u201cfight\u201d \u2013 no decision until a person reviews it")
