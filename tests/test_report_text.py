@@ -4,6 +4,8 @@ method that fails that check is shown only in the annex, marked."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from auditor import narrative
 from auditor import narrative_trust as trust
 from auditor.evidence import EvidenceRecord
 from auditor.layer_names import layers_in_words
-from auditor.report import render_html
+from auditor.report import render_html, render_pdf
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +194,19 @@ def test_the_headline_stays_true_after_a_review(folder_record) -> None:  # type:
     _, record = folder_record
     assert narrative.headline(record) == (
         "Automated alert: possible \u201cfight\u201d \u2013 no decision until a person reviews it")
+
+
+@pytest.mark.parametrize("extra_rows", [16, 24])
+def test_the_checklist_is_never_split_across_pages(folder_record, extra_rows: int) -> None:  # type: ignore[no-untyped-def]
+    """The field test's last page held one checklist row. The annex is lengthened so that the
+    checklist starts low on a page (with these lengths the table used to break after row 21)."""
+    folder, record = folder_record
+    parameters = {**record.explanations.parameters, **{f"extra_{i:02d}": "x" for i in range(extra_rows)}}
+    longer = record.model_copy(update={"explanations": record.explanations.model_copy(update={"parameters": parameters})})
+    (folder / "layout.pdf").write_bytes(render_pdf(longer, folder))
+    text = subprocess.run(["pdftotext", "-layout", str(folder / "layout.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    pages = text.split("\f")
+    first = [i for i, page in enumerate(pages) if re.search(r"^\s*1\s+Report identity", page, re.M)]
+    last = [i for i, page in enumerate(pages) if re.search(r"^\s*25\s+Signature and PDF/A-3", page, re.M)]
+    assert len(first) == 1 and first == last
