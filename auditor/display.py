@@ -280,7 +280,7 @@ def _gradcam_image(base: np.ndarray, display_map: np.ndarray, styles: list[Conto
 
 def _mark_unlocalised(image: np.ndarray, method: str) -> np.ndarray:
     """Write "<method>: no localisation" in a white box at the picture's top left (in place)."""
-    size = max(12, round(image.shape[1] / 40))
+    size = max(12, round(image.shape[1] / 32))
     draw_text(image, f"{method}: no localisation", (0, 0), size, background=(255, 255, 255), pad=max(4, size // 3))
     return image
 
@@ -323,7 +323,7 @@ def join_images(parts: list[np.ndarray], axis: int) -> np.ndarray:
 _SCALE_WORDS = {"clip": "the clip maximum", "frame": "each frame's maximum"}
 _LEGEND_WIDTH = 560
 BAR_LEFT, BAR_TOP, BAR_WIDTH, BAR_HEIGHT = 24, 40, 512, 36  # the legend's colour bar, px (2 px per grey level)
-_LEGEND_TEXT = 16  # px
+_LEGEND_TEXT = 18  # px
 
 
 def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:

@@ -32,8 +32,8 @@ def sanity_sentence(record: EvidenceRecord) -> str:
     if failed:
         parts.append(f"maps of {method_names(failed)} barely change (rank correlation {_figures(failed)}): they may show the "
                      "picture itself rather than what the model learned, so do not rely on them")
-    return (f"When the top of the model's per-frame image network, {randomised_words(record)}, is reset to random "
-            "values, the " + "; the ".join(parts) + ".")
+    return (f"The check resets the top of the model's per-frame image network to random values: "
+            f"{randomised_words(record)}. After the reset, the " + "; the ".join(parts) + ".")
 
 
 def randomised_words(record: EvidenceRecord) -> str:
@@ -44,7 +44,7 @@ def randomised_words(record: EvidenceRecord) -> str:
     layers = sanity.randomised_layers
     words = layers_in_words(layers)
     if any(g.block for g in layer_groups(layers)) or len(layers) > NAMED_LAYERS:
-        return f"{words}: {len(layers)} layers, listed in the technical annex"
+        return f"{words}, {len(layers)} layers in all, listed in the technical annex"
     return words
 
 

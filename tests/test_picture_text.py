@@ -22,10 +22,10 @@ def test_text_is_drawn_in_the_shipped_font() -> None:
     draw_text(expected, "12", (4, 1), expected.shape[0] - 4)
     assert np.array_equal(tile[40:], expected) and (expected < 128).any()
     marked = _mark_unlocalised(np.full((300, 640, 3), 90, np.uint8), "Grad-CAM")
-    width, height = text_size("Grad-CAM: no localisation", 16)
+    width, height = text_size("Grad-CAM: no localisation", 20)
     blank = np.full((300, 640, 3), 90, np.uint8)
-    draw_text(blank, "Grad-CAM: no localisation", (0, 0), 16, background=(255, 255, 255), pad=5)
-    assert np.array_equal(marked, blank) and (marked[: height + 10, width + 9] == 255).all()
+    draw_text(blank, "Grad-CAM: no localisation", (0, 0), 20, background=(255, 255, 255), pad=6)
+    assert np.array_equal(marked, blank) and (marked[: height + 12, width + 11] == 255).all()
 
 
 def test_a_label_past_the_edge_is_moved_inside_the_picture() -> None:

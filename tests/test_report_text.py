@@ -117,9 +117,10 @@ def test_the_sanity_section_names_blocks_and_the_annex_lists_every_layer(folder_
     folder, record = folder_record
     many = _with_sanity(record, MOBILENET_TOP)
     sentence = trust.sanity_sentence(many)
-    assert sentence.startswith("When the top of the model's per-frame image network, its last 9 blocks (block_8 to "
-                               "block_16, the lowest in part) and the 2 layers above them (Conv_1 and Conv_1_bn): "
-                               "52 layers, listed in the technical annex, is reset to random values")
+    assert sentence.startswith("The check resets the top of the model's per-frame image network to random values: "
+                               "its last 9 blocks (block_8 to block_16, the lowest in part) and the 2 layers above "
+                               "them (Conv_1 and Conv_1_bn), 52 layers in all, listed in the technical annex. After "
+                               "the reset, the maps of Grad-CAM")
     assert "block_9_expand" not in sentence
     html = render_html(many, folder)
     assert "block_12_depthwise_BN" not in _section(html, "trust")
