@@ -211,3 +211,10 @@ def test_the_checklist_is_never_split_across_pages(folder_record, extra_rows: in
     first = [i for i, page in enumerate(pages) if re.search(r"^\s*1\s+Report identity", page, re.M)]
     last = [i for i, page in enumerate(pages) if re.search(r"^\s*25\s+Signature and PDF/A-3", page, re.M)]
     assert len(first) == 1 and first == last
+
+
+def test_a_model_without_blocks_gets_a_compact_list_in_the_annex(folder_record) -> None:  # type: ignore[no-untyped-def]
+    folder, record = folder_record
+    annex = _section(render_html(_with_sanity(record, ["conv2", "bn2", "last_conv"]), folder), "technical-annex")
+    assert "re-initialised for the check, bottom to top: conv2, bn2, last_conv.</p>" in annex
+    assert 'class="grid layers"' not in annex
