@@ -110,8 +110,7 @@ def write_clips(
                 keyframe = facts.count > 0 and inside != facts.inside
                 facts.add(item.frame, inside)
                 plain.add(base, keyframe=keyframe)
-                shown_heat = overlay(base, resize_map(maps[_nearest(window.timestamps, item.frame.time)], size))
-                heat.add(shown_heat if inside else base, keyframe=keyframe)
+                heat.add(_heat(base, maps, window, item.frame.time, size) if inside else base, keyframe=keyframe)
         data = plain.finish(), heat.finish()
     except BaseException:
         plain.close()
@@ -176,9 +175,10 @@ def _masked(items: Iterator[_Shown], masking: FaceMasking | None) -> Iterator[tu
         before, current = current, after
 
 
-def _nearest(times: np.ndarray, time: float) -> int:
-    """The position of the sampled frame nearest in time (the earlier one on a tie)."""
-    return int(np.argmin(np.abs(np.asarray(times) - time)))
+def _heat(base: np.ndarray, maps: np.ndarray, window: Clip, time: float, size: tuple[int, int]) -> np.ndarray:
+    """`base` with the map of the sampled frame nearest in time (the earlier one on a tie) drawn over it."""
+    nearest = int(np.argmin(np.abs(np.asarray(window.timestamps) - time)))
+    return overlay(base, resize_map(maps[nearest], size))
 
 
 class _Facts:
