@@ -30,7 +30,7 @@ from auditor.shown_frames import ShownFrames
 from auditor.signing import SealSettings
 from auditor.synthetic import make_clip
 from auditor.verify import verify_paths
-from auditor.video import clock_time, write_video
+from auditor.video import Sampling, clock_time, write_video
 from auditor.window import select_window
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -170,6 +170,20 @@ def test_the_heatmap_overlay_follows_the_nearest_sampled_frame(recording: Path, 
     difference = np.abs(plain.astype(int) - heat.astype(int)).mean(axis=(1, 2, 3))
     ninth = round(clip.window_start_seconds * DEMO_FPS) + 8
     assert difference[ninth] > 20 and difference[ninth - 1] < 3 and difference[ninth + 1] < 3
+
+
+def test_a_window_of_every_third_frame_plays_every_frame_with_the_nearest_map(recording: Path, tmp_path: Path) -> None:
+    window = select_window(recording, WINDOW, 20, sampling=Sampling(every=3))  # frames 20, 23, …, 65
+    maps = np.zeros((WINDOW, 4, 4), np.float32)
+    maps[1] = 1.0  # the map of frame 23: nearest to frames 22, 23 and 24
+    clip = write_clips(recording, window, maps, ShownFrames.of(window.frames, False), tmp_path, key_frames=[1])
+    assert clip is not None and clip.source_first_frame == 0  # 3 s before frame 20, clamped at the start
+    assert (clip.window_start_seconds, clip.window_end_seconds) == pytest.approx((2.0, 2.0 + 48 / DEMO_FPS))
+    assert clip.frame_count == 20 + 48 + 28  # the window runs to frame 67 (one interval after 65); 96 frames in all
+    plain, heat = (_decoded(tmp_path / name)[0] for name in (CLIP_NAME, CLIP_HEATMAP_NAME))
+    difference = np.abs(plain.astype(int) - heat.astype(int)).mean(axis=(1, 2, 3))
+    assert [int(t) for t in np.flatnonzero(difference > 20)] == [22, 23, 24]
+    assert clip.key_frames[0].seconds == pytest.approx(2.3)
 
 
 def test_the_same_input_gives_the_same_clip_bytes(recording: Path, tmp_path: Path) -> None:
