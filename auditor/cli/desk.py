@@ -39,6 +39,7 @@ def desk_command(
     passphrase is asked once in the page and kept in memory only. Each decision is registered in
     the batch ledger, which is sealed at once when the seal's passphrase is in $AUDITOR_KEY_PASSPHRASE
     (seal keys: --keys). Stop it with Ctrl-C."""
+    import threading
     import webbrowser
 
     import uvicorn
@@ -64,8 +65,12 @@ def desk_command(
     click.echo("open that address in your browser on this machine; stop with Ctrl-C", err=True)
     if not no_browser:
         webbrowser.open(url)
+    threading.Thread(target=desk.warm, name="verify-batch", daemon=True).start()
     config = uvicorn.Config(create_app(desk, port), log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[listener])
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl-C or SIGTERM again once it has stopped
+        click.echo("auditor desk: stopped; every decision saved so far is signed and registered", err=True)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -4,6 +4,7 @@ again whenever one of its files changed; the `Guard` middleware runs before any 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from auditor.desk.guard import Guard
 from auditor.desk.queue import QueueItem, queue_item, review_queue, status_counts
 from auditor.desk.reviews import VerifiedFolders
 from auditor.desk.session import DeskSession
-from auditor.errors import ArchiveError
+from auditor.errors import ArchiveError, AuditorError
 from auditor.verify import TrustAnchors
 
 STATIC = {"desk.js": "text/javascript", "desk.css": "text/css"}  # every file the desk's pages load
@@ -70,6 +71,11 @@ class Desk:
         """Every registered report, verified (again where a file changed), most urgent first."""
         with self.session.lock:
             return review_queue(self.out, self.verified, datetime.now(UTC))
+
+    def warm(self) -> None:
+        """Verify every report once, ahead of the first page (the first request waits on the lock)."""
+        with contextlib.suppress(AuditorError):
+            self.queue()
 
     def item(self, name: str) -> QueueItem | None:
         """The registered report folder called `name`, verified; None when the ledger registers none."""
@@ -197,6 +203,11 @@ def static(request: Request) -> Response:
     return Response(data, media_type=STATIC[name]) if data is not None else Response(status_code=404)
 
 
+async def _problem(request: Request, exc: Exception) -> Response:
+    """A batch folder the desk cannot read (a broken ledger): what is wrong, in one line."""
+    return Response(f"auditor desk: {exc}", status_code=500, media_type="text/plain")
+
+
 def create_app(desk: Desk, port: int, hosts: set[str] | None = None) -> Starlette:
     """The desk for `desk`'s batch, answering on `port` (the Host header must name it)."""
     routes = [
@@ -205,7 +216,8 @@ def create_app(desk: Desk, port: int, hosts: set[str] | None = None) -> Starlett
         Route("/report/{name}/pdf", report_pdf), Route("/report/{name}/file/{path:path}", report_file),
         Route("/static/{name}", static),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(Guard, session=desk.session, port=port, hosts=hosts)])
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, session=desk.session, port=port, hosts=hosts)],
+                    exception_handlers={AuditorError: _problem})
     app.state.desk = desk
     return app
 

@@ -25,7 +25,7 @@ CSP = (
 HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # "no-referrer" makes Chromium send `Origin: null` with a form
     "cache-control": "no-store",
     "x-frame-options": "DENY",
     "cross-origin-resource-policy": "same-origin",

@@ -55,10 +55,10 @@ def row(item: QueueItem) -> Row:
 
 
 def camera(record: EvidenceRecord | None) -> str:
-    """The camera or source of the recording, as the record names it."""
+    """The camera or source of the recording, as the record names it ("" when it names none)."""
     if record is None:
         return ""
-    return record.input.source_id or record.deployment.source_id or record.input.file_name
+    return record.input.source_id or record.deployment.source_id or ""
 
 
 def thumbnail(item: QueueItem) -> str | None:
@@ -158,7 +158,7 @@ def trust_facts(record: EvidenceRecord, anchors: str) -> list[tuple[str, str]]:
 
 def clip_view(record: EvidenceRecord) -> dict[str, Any] | None:
     """The clip and its heatmap version with the key frames' times, when the report carries them."""
-    clip = getattr(record, "clip", None)
+    clip = record.clip
     if clip is None:
         return None
     duration = max(float(clip.duration_seconds), 1e-6)

@@ -46,14 +46,20 @@ function clipPlayer() {
   const band = document.querySelector("#timeline .window");
   band.style.left = band.dataset.from + "%";
   band.style.width = (band.dataset.to - band.dataset.from) + "%";
+  const timeline = document.getElementById("timeline");
+  let previous = -Infinity, low = false;
   document.querySelectorAll("#timeline .marker").forEach((marker) => {
     marker.style.left = marker.dataset.share + "%";
+    const x = timeline.clientWidth * Number(marker.dataset.share) / 100;
+    low = x - previous < 20 ? !low : false;  // marks closer than their width take turns on two rows
+    marker.classList.toggle("low", low);
+    previous = x;
     marker.addEventListener("click", () => { video.pause(); video.currentTime = Number(marker.dataset.seconds); });
   });
   const head = document.createElement("div");
   head.className = "playhead";
-  document.getElementById("timeline").appendChild(head);
-  const duration = Number(document.getElementById("timeline").dataset.duration);
+  timeline.appendChild(head);
+  const duration = Number(timeline.dataset.duration);
   video.addEventListener("timeupdate", () => { head.style.left = (100 * video.currentTime / duration) + "%"; });
 }
 
