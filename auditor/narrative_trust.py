@@ -312,6 +312,9 @@ def person_sentences(record: EvidenceRecord) -> list[str]:
     ranked = sorted(grounding.persons, key=lambda p: (-p.share, p.person_id))
     holding = [p for p in ranked if p.share >= PERSON_SHARE][:3]
     count = f"{len(ranked)} {'person was' if len(ranked) == 1 else 'people were'} detected in the key frames"
+    if failed_sanity(record, "gradcam"):
+        return [f"{count[0].upper()}{count[1:]}. The Grad-CAM maps failed the model-randomisation check, so how much "
+                "of their activation lies on each person is not evidence and is not stated here."]
     if not holding:
         top = ranked[0]
         return [f"The activation does not lie on any one person: {count}, and the most, person {top.person_id}, "

@@ -166,6 +166,10 @@ def test_a_failed_grad_cam_moves_its_pictures_and_words_to_the_annex(folder_reco
     assert heading in annex and grid in annex.split(heading)[1] and "images/gradcam_" in annex.split(heading)[1]
     assert narrative.attention_summary(failed).startswith("The Grad-CAM maps failed the model-randomisation check")
     assert narrative.saliency_agreement(failed) is None
+    assert trust.person_sentences(record)[0].startswith("72 % of the activation")
+    assert trust.person_sentences(failed) == [
+        "1 person was detected in the key frames. The Grad-CAM maps failed the model-randomisation check, so how much "
+        "of their activation lies on each person is not evidence and is not stated here."]
 
 
 def test_the_html_does_not_speak_of_pages_and_names_the_sealer_in_words(folder_record) -> None:  # type: ignore[no-untyped-def]
