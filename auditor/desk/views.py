@@ -164,7 +164,8 @@ def clip_view(record: EvidenceRecord) -> dict[str, Any] | None:
     duration = max(float(clip.duration_seconds), 1e-6)
     return {
         "plain": clip.path, "heatmap": clip.heatmap_path, "duration": duration,
-        "source": f"{clip.source_file} at {narrative.seconds(clip.source_start_seconds)}",
+        "source": clip.source_file, "source_window": clip.source_start_seconds + clip.window_start_seconds,
+        "source_start": clip.source_start_seconds,
         "window": (clip.window_start_seconds, clip.window_end_seconds),
         "window_share": (100 * clip.window_start_seconds / duration, 100 * clip.window_end_seconds / duration),
         "markers": [
