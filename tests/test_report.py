@@ -149,7 +149,7 @@ def test_html_shows_the_folder_pictures_by_their_listed_paths(full) -> None:  # 
     assert "<link" not in html and "<script" not in html and "http://" not in html.split("<style>")[0]
     policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html)
     assert policy is not None and html.index(policy.group(0)) < html.index("<style>")
-    assert policy.group(1) == "default-src 'none'; img-src 'self' file:; style-src 'unsafe-inline'"
+    assert policy.group(1) == "default-src 'none'; img-src 'self' file:; media-src 'self' file:; style-src 'unsafe-inline'"
 
 
 def test_a_sealed_html_shows_only_pictures_its_manifest_binds_and_a_swap_is_caught(  # type: ignore[no-untyped-def]
