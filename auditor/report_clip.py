@@ -11,8 +11,10 @@ as `clip.webm`, and the same frames with the Grad-CAM overlay on the window's fr
   frame the model saw also gets every box its pictures mask.
 - **Heatmap**: a frame of the window (presentation time from `input.start_seconds` up to
   `input.end_seconds`) shows the Grad-CAM map of the nearest frame the model saw, scaled as the
-  pictures' (`drawn.scale`), blended as in the pictures (`display.overlay`); context frames are
-  the plain clip's.
+  pictures' (`drawn.scale`), blended as in the pictures (`display.overlay`), under a cyan band
+  along its top edge (a weak map leaves a frame almost unchanged: the band says it is one of the
+  window's); context frames are the plain clip's. Keyframes start the window and the context after
+  it, so that a player seeks to both exactly.
 - **Bounds**: the context is at most `MAX_CONTEXT_SECONDS` a side, and shrinks so that the clip
   lasts at most `MAX_CLIP_SECONDS`; a window longer than that gets no clip (the report says so).
   Frames wider than `max_width` are reduced to it; the bit rate is capped.
@@ -49,6 +51,8 @@ MAX_WIDTH = 960
 MAX_CLIP_BYTES = int(MAX_CLIP_SECONDS * MAX_BITRATE / 8 * 2)  # twice the capped rate: the cap is an average
 EPSILON = 1e-6
 DETECTION_BATCH = 8  # frames whose faces are looked for in one call
+WINDOW_BAND_RGB = (0, 220, 255)  # the heatmap clip marks the window's frames with a band of this colour ...
+WINDOW_BAND_SHARE = 1 / 48  # ... this share of the frame's height, along the top edge
 
 
 @dataclass(frozen=True)
@@ -176,9 +180,12 @@ def _masked(items: Iterator[_Shown], masking: FaceMasking | None) -> Iterator[tu
 
 
 def _heat(base: np.ndarray, maps: np.ndarray, window: Clip, time: float, size: tuple[int, int]) -> np.ndarray:
-    """`base` with the map of the sampled frame nearest in time (the earlier one on a tie) drawn over it."""
+    """`base` with the map of the sampled frame nearest in time (the earlier one on a tie) drawn over
+    it, and the band that marks the window's frames along its top edge."""
     nearest = int(np.argmin(np.abs(np.asarray(window.timestamps) - time)))
-    return overlay(base, resize_map(maps[nearest], size))
+    drawn = overlay(base, resize_map(maps[nearest], size))
+    drawn[: max(2, round(size[1] * WINDOW_BAND_SHARE))] = WINDOW_BAND_RGB
+    return drawn
 
 
 class _Facts:
