@@ -155,7 +155,7 @@ async def decision(request: Request) -> Response:
 
 def _decide_locked(desk: Desk, item: QueueItem, form: dict[str, str]) -> Any:
     with desk.session.lock:
-        return decide(desk.session, item.folder, form, desk.seal, desk.tsa_url)
+        return decide(desk.session, item.folder, form, desk.seal, desk.tsa_url, desk.verified)
 
 
 def report_file(request: Request) -> Response:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.desk.record import batch_of, review_report
+from auditor.desk.reviews import VerifiedFolders
 from auditor.desk.session import DeskSession
 from auditor.errors import AuditorError
 from auditor.review.fill import reviewer_names
@@ -28,6 +29,7 @@ class Outcome:
 
 def decide(
     session: DeskSession, folder: Path, form: Mapping[str, str], seal: SealLedger, tsa_url: str | None = None,
+    verified: VerifiedFolders | None = None,
 ) -> Outcome:
     """Sign the decision the form states into the report in `folder`, as `auditor review` would."""
     if session.identity is None:
@@ -44,7 +46,7 @@ def decide(
             reasons=form.get("reasons", ""), minutes=_minutes(form.get("minutes", "")),
             automation_bias_acknowledged=form.get("bias") == "yes",
         )
-        entry = review_report(folder, identity, review, tsa_url=tsa_url)
+        entry = review_report(folder, identity, review, tsa_url=tsa_url, verified=verified)
     except AuditorError as exc:
         return Outcome(None, str(exc))
     out = batch_of(folder)

@@ -32,9 +32,12 @@ from auditor.verify import TrustAnchors, verify_folder
 
 
 def review_report(
-    folder: Path, identity: SigningIdentity, review: ReviewInput, slot: int | None = None, *, tsa_url: str | None = None
+    folder: Path, identity: SigningIdentity, review: ReviewInput, slot: int | None = None, *, tsa_url: str | None = None,
+    verified: VerifiedFolders | None = None,
 ) -> ReviewRecord:
-    """Sign `review` into `folder`'s report.pdf as a new revision and record it beside the report."""
+    """Sign `review` into `folder`'s report.pdf as a new revision and record it beside the report.
+    `verified`: the caller's verified batch folders (the desk's), so that rewriting a batch's index
+    verifies again only the folder that changed, not every report."""
     folder = Path(folder)
     for name in (PDF_NAME, RECORD_NAME):
         if not (folder / name).is_file():
@@ -50,7 +53,7 @@ def review_report(
     )
     path = atomic_write_text(folder / review_name(signed.slot), json.dumps(entry.model_dump(mode="json"), indent=2) + "\n")
     signature = sign_detached(path, identity, tsa_url=tsa_url)
-    _register(folder, entry, [PDF_NAME, path.name, signature.name], anchors)
+    _register(folder, entry, [PDF_NAME, path.name, signature.name], verified or VerifiedFolders(anchors))
     return entry
 
 
@@ -64,7 +67,7 @@ def _require_valid(folder: Path, anchors: TrustAnchors) -> None:
         )
 
 
-def _register(folder: Path, entry: ReviewRecord, files: list[str], anchors: TrustAnchors) -> None:
+def _register(folder: Path, entry: ReviewRecord, files: list[str], verified: VerifiedFolders) -> None:
     """In a batch: a ledger amendment for the review, and the index row's review status."""
     facts: dict[str, object] = {
         "report_id": entry.report_id, "slot": entry.slot, "decision": entry.review.decision,
@@ -72,7 +75,7 @@ def _register(folder: Path, entry: ReviewRecord, files: list[str], anchors: Trus
     }
     out = register_amendment(folder, "review", f"{entry.report_id}:{entry.slot}", files, facts)
     if out is not None:
-        refresh_index(out, VerifiedFolders(anchors), datetime.now(UTC))
+        refresh_index(out, verified, datetime.now(UTC))
 
 
 def register_amendment(folder: Path, kind: str, name: str, files: list[str], facts: dict[str, object]) -> Path | None:
