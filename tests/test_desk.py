@@ -219,6 +219,7 @@ def test_a_decision_leaves_exactly_what_auditor_review_leaves(
     moment = ("signed_at", "pdf_size", "pdf_sha256")
     assert {k: v for k, v in mine.items() if k not in moment} == {k: v for k, v in theirs.items() if k not in moment}
     assert sorted(p.name for p in (out / "reports" / NAMES[0]).iterdir()) == sorted(p.name for p in (other / "reports" / NAMES[0]).iterdir())
+    assert not [p for p in out.rglob("*") if p.is_file() and PASSPHRASE.encode() in p.read_bytes()]  # never written
     assert _revisions(out) == _revisions(other) == 2
     assert _amendments(out) == _amendments(other)
     for folder in (out, other):
@@ -267,6 +268,13 @@ def test_a_blind_second_review_hides_the_first_decision_until_the_second_is_save
         assert first_reason in saved and name in saved and "Bob Example" in saved
         assert re.search(r'id="state">disagreement', saved)
         assert len(browser.get(f"/report/{NAMES[0]}/pdf").content) > len(full)  # now the full PDF
+
+
+def test_minutes_count_from_opening_the_report(desk: tuple[Desk, TestClient]) -> None:
+    made, browser = desk
+    assert 'id="minutes" name="minutes" inputmode="decimal" value="0"' in browser.get(f"/report/{NAMES[0]}").text
+    made.session.opened[NAMES[0]] -= 150  # opened two and a half minutes ago
+    assert 'id="minutes" name="minutes" inputmode="decimal" value="2.5"' in browser.get(f"/report/{NAMES[0]}").text
 
 
 def test_queue_filters_and_sorts(desk: tuple[Desk, TestClient]) -> None:
