@@ -234,6 +234,16 @@ def _revisions(out: Path) -> int:
         return len(PdfFileReader(handle).embedded_signatures)
 
 
+def _seal_revision_end(pdf: Path) -> int:
+    """The end of the bytes the seal's signature covers (its byte range), by pyHanko's reader."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    with open(pdf, "rb") as handle:
+        seal = PdfFileReader(handle).embedded_signatures[0]
+        start, length = seal.byte_range[2], seal.byte_range[3]
+    return int(start + length)
+
+
 def _amendments(out: Path) -> list[tuple[str, str, dict[str, object], list[str]]]:
     """The ledger's entries after the batch was made: kind, path, facts and registered file names."""
     entries = read_chain(out).entries
@@ -262,6 +272,7 @@ def test_a_blind_second_review_hides_the_first_decision_until_the_second_is_save
         full = (folder / "report.pdf").read_bytes()
         sealed_size = next(e["size"] for e in json.loads((folder / "manifest.json").read_text())["files"] if e["path"] == "report.pdf")
         assert pdf.content == full[:sealed_size] and len(pdf.content) < len(full)
+        assert len(pdf.content) == _seal_revision_end(folder / "report.pdf")  # where pyHanko says the seal's revision ends
         assert hashlib.sha256(pdf.content).hexdigest() != hashlib.sha256(full).hexdigest()
         assert first_reason not in browser.get("/").text
         saved = browser.post(f"/report/{NAMES[0]}/decision", data=form(made, decision="confirm")).text
