@@ -76,6 +76,12 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
     assert statuses(out)[first.name].startswith("awaiting second review")
     assert review(first, bob).returncode == 0
     assert statuses(out)[first.name] == "reviewed by Åsa Łukasiewicz and Bob Example"
+    page1 = " ".join(subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(first / "report.pdf"), "-"],
+                                    capture_output=True, text=True, check=True).stdout.split())
+    assert page1.index("Confirmed by Åsa Łukasiewicz (Station supervisor), ") < page1.index(
+        "Second review: confirmed by Bob Example (Supervisor), ") < page1.index("Two people must review this report")
+    assert "awaiting" not in page1  # both sealed "awaiting" lines were replaced by the reviews
+    assert '<td class="status review reviewed" title="reported">reviewed</td>' in (out / "index.html").read_text()
     assert review(second, alice, "overturn").returncode == 0
     assert review(second, alice, "overturn").returncode == 0  # the same reviewer twice is no second verifier
     assert statuses(out)[second.name].startswith("awaiting second review")
