@@ -30,7 +30,7 @@ from auditor.keys import SigningIdentity, issue_identity, load_identity
 from auditor.review import fill
 from auditor.review.fill import field_values, sign_review
 from auditor.review.form import FONT_RESOURCE, FormFont, review_fields
-from auditor.review.model import ReviewInput, field_name
+from auditor.review.model import ReviewInput, field_name, outcome_text
 from auditor.review.submissions import log_submission
 from auditor.signing import sign_revision, signing_errors
 from auditor.verify import load_trust, verify_folder, verify_paths
@@ -61,7 +61,8 @@ def _crafted(pdf: Path, identity: SigningIdentity, review: ReviewInput, slot: in
     font_ref = writer.root["/AcroForm"]["/DR"]["/Font"].raw_get(f"/{FONT_RESOURCE}")
     descriptor = font_ref.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"]
     font = FormFont(descriptor["/FontFile2"].get_object().data)
-    for attribute, value in field_values(review).items():
+    values = field_values(review) | {"outcome": outcome_text(slot, review.decision, review.reviewer, review.role, datetime.now(UTC))}
+    for attribute, value in values.items():  # the page-1 line too: each attack fails for what it attacks
         fill._fill(writer, fields[field_name(slot, attribute)], attribute, value, font, font_ref)
     if tamper is not None:
         tamper(writer, fields)
