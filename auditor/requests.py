@@ -10,13 +10,14 @@ is a CSV file with a header row, or JSON Lines of objects, with these columns or
     source  the camera or source id to record                                        optional
 
 The explained window starts at that frame or time, as `auditor report --start/--at` would take
-it. Logs are bounded (16 MiB, 100 000 rows). A row that cannot be reported (not CSV or JSON, an
-unknown column, no frame number, a control character or an overlong camera id...) becomes a
-`BadRow` named by its line number, and the other rows go on.
+it. Logs are bounded (16 MiB, 100 000 rows). A row that cannot be reported (not UTF-8, not CSV or
+JSON, an unknown column, no frame number, a control character or an overlong camera id...) becomes
+a `BadRow` named by its line number, and the other rows go on: one run names every bad row.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -43,6 +44,7 @@ MAX_LOG_BYTES: Final = 16 << 20
 MAX_ROWS: Final = 100_000
 COLUMNS: Final = ("video", "frame", "time", "class", "source")
 _FRAME = re.compile(r"[0-9]{1,10}")
+_RAW_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape decodes it
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,10 @@ def _read_bounded(path: Path) -> str:
     if path.stat().st_size > MAX_LOG_BYTES:
         raise ArchiveError(f"{path} is larger than {MAX_LOG_BYTES >> 20} MiB; split it into smaller files")
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ArchiveError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return data.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")  # a bad byte fails its row only
 
 
 def _csv_rows(path: Path, text: str) -> list[tuple[int, dict | str]]:
@@ -130,7 +133,7 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict | str]]:
             break
         except csv.Error as exc:  # the csv module skips the row's line (uncounted); the next rows are read
             row, number = f"not a CSV row ({exc})", reader.line_num + 1
-        rows.append((number, row))
+        rows.append((number, _undecodable(row) or row))
     return rows
 
 
@@ -141,6 +144,9 @@ def _json_rows(text: str) -> list[tuple[int, dict | str]]:
 
 
 def _json_row(line: str) -> dict | str:
+    problem = _undecodable(line)
+    if problem is not None:
+        return problem
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -150,6 +156,15 @@ def _json_row(line: str) -> dict | str:
     except ValueError:
         return "holds a number too long to read"
     return row if isinstance(row, dict) else "not a JSON object; give one object per line"
+
+
+def _undecodable(row: dict | str) -> str | None:
+    """Why a row is not UTF-8 text (its first byte that is not), None when it is."""
+    texts = row if isinstance(row, str) else " ".join(value for value in row.values() if isinstance(value, str))
+    bad = _RAW_BYTE.search(texts)
+    if bad is None:
+        return None
+    return f"not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02X}); save the log as UTF-8"
 
 
 def _entry(path: Path, number: int, row: dict | str) -> ReportRequest | BadRow:

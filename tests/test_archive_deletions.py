@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -204,7 +205,10 @@ def test_a_review_erased_with_its_line_and_checkpoint(reviewed: tuple[Path, Path
     _write(out, _lines(out)[:4])
     reasons = _ledger_reasons(out, identities)
     assert len(reasons) == 1 and reasons[0].startswith("index.csv: the row of reports/cam1-0001 says 'reviewed by")
-    assert reasons[0].endswith("its verified reviews say 'overdue; due 2025-03-15 09:26 UTC'")  # the fixture's deadline
+    said = reasons[0].split("its verified reviews say ")[1]  # 24 hours from the seal, signed during this test
+    assert said.startswith("'awaiting review; due ") and said.endswith(" UTC'")
+    due = datetime.strptime(said.removeprefix("'awaiting review; due ").removesuffix(" UTC'"), "%Y-%m-%d %H:%M")
+    assert timedelta(hours=23) < due.replace(tzinfo=UTC) - datetime.now(UTC) <= timedelta(hours=24)
     refresh(out, identities.seal)  # the index rewritten too: only the head kept elsewhere shows it
     assert _ledger_reasons(out, identities) == []
     assert _ledger_reasons(out, identities, head=head)[0].startswith(f"the checkpoint {head[:16]}… kept elsewhere is not in this ledger")

@@ -37,6 +37,7 @@ TEMPLATE = "batch-index.html.j2"
 REPORT_FILES = (PDF_NAME, HTML_NAME)  # what each row links to, inside its report folder
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_INDEX_BYTES = 64 << 20
+NOT_KNOWN = "—"  # what the page shows for a value nobody gave or found
 _REVIEW_STATUS = re.compile(r"(.*?)(?: by |; |: |$)", re.DOTALL)  # "overturned by Jane Doe" → "overturned"
 
 
@@ -49,13 +50,13 @@ class IndexRow(BaseModel):
     source: str  # camera or source id, or the video's stem
     video: str  # file name
     video_sha256: str
-    first_frame: int
-    last_frame: int
-    start_seconds: float
-    end_seconds: float
-    class_name: str
-    score: float
-    threshold: float
+    first_frame: int | None = None  # None where nobody gave or found it (a failed scan, a bad or timed log row)
+    last_frame: int | None = None
+    start_seconds: float | None = None
+    end_seconds: float | None = None
+    class_name: str  # empty where none was given or found
+    score: float | None = None  # None until a model scored the window (never a made-up 0.0)
+    threshold: float | None = None
     status: Literal["reported", "failed", "pending"]
     reason: str | None = None  # why it failed
     note: str | None = None  # what the operator should know of a reported row (e.g. where decoding stopped)
@@ -80,7 +81,7 @@ def write_index(out: Path, rows: Sequence[IndexRow]) -> tuple[Path, Path]:
 
 def ordered_rows(rows: Sequence[IndexRow]) -> list[IndexRow]:
     """The rows in index order: by video, then start time."""
-    return sorted(rows, key=lambda r: (r.video, r.start_seconds, r.first_frame, r.class_name, r.detection_id))
+    return sorted(rows, key=lambda r: (r.video, r.start_seconds or 0.0, r.first_frame or 0, r.class_name, r.detection_id))
 
 
 def read_index(out: Path) -> list[IndexRow]:
@@ -158,17 +159,28 @@ def _shown(row: IndexRow) -> dict[str, object]:
         "source": row.source,
         "video": row.video,
         "video_sha256": row.video_sha256,
-        "time": f"{format_time(row.start_seconds)} – {format_time(row.end_seconds)}",
-        "frames": f"{row.first_frame}–{row.last_frame}",
+        "time": _span(_time(row.start_seconds), _time(row.end_seconds), " – "),
+        "frames": _span(row.first_frame, row.last_frame, "–"),
         "class_name": row.class_name,
-        "score": f"{row.score:.3f}",
-        "threshold": f"{row.threshold:.3f}",
+        "score": NOT_KNOWN if row.score is None else f"{row.score:.3f}",
+        "threshold": NOT_KNOWN if row.threshold is None else f"{row.threshold:.3f}",
         "reason": row.reason or "",
         "note": row.note or "",
         "review": row.review or "",
         "detection_id": row.detection_id,
         "links": links,
     }
+
+
+def _time(seconds: float | None) -> str | None:
+    return None if seconds is None else format_time(seconds)
+
+
+def _span(first: object, last: object, dash: str) -> str:
+    """`first–last`, `first` alone when the end is not known, NOT_KNOWN when neither is."""
+    if first is None:
+        return NOT_KNOWN
+    return str(first) if last is None or last == first else f"{first}{dash}{last}"
 
 
 @functools.lru_cache(maxsize=1)

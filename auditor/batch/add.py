@@ -26,6 +26,7 @@ from auditor.evidence import EvidenceRecord, load_record
 from auditor.files import sha256_file
 from auditor.report_folder import RECORD_NAME
 from auditor.verify import TrustAnchors, verify_folder
+from auditor.verify.batch_index import reviews_of
 
 MAX_NAME_CHARS = 120
 
@@ -35,7 +36,8 @@ def add_report(report: Path, out: Path, anchors: TrustAnchors) -> LedgerEntry:
     report, out = Path(report), Path(out).absolute()
     if not (out / LEDGER_NAME).is_file():
         raise ArchiveError(f"{out} holds no {LEDGER_NAME}: give the --out folder of a batch")
-    bad = [v for v in verify_folder(report, anchors) if v.status != "valid"]
+    verdicts = verify_folder(report, anchors)
+    bad = [v for v in verdicts if v.status != "valid"]
     if bad:
         reason = bad[0].reasons[0] if bad[0].reasons else bad[0].status
         raise ArchiveError(f"{Path(bad[0].path).name} in {report} does not verify ({reason}); only an intact report is added")
@@ -49,7 +51,7 @@ def add_report(report: Path, out: Path, anchors: TrustAnchors) -> LedgerEntry:
         staging = out / STAGING_DIR / final.name
         shutil.copytree(report, staging, symlinks=True)
         os.rename(staging, final)
-        row = record_row(_row(record, key), record, final, out)
+        row = record_row(_row(record, key), record, final, out, reviews_of(report, verdicts).sealed_at)
         entry = Ledger(out).append("report", key, final, {"row": row.model_dump(mode="json")})
         refresh_index(out, VerifiedFolders(anchors), datetime.now(UTC))
     return entry
@@ -67,9 +69,8 @@ def _row(record: EvidenceRecord, key: str) -> IndexRow:
     """The row `record_row` completes: the report's own identity."""
     facts = record.input
     return IndexRow(
-        detection_id=key[:16], source=safe(facts.source_id or Path(facts.file_name).stem), video=safe(facts.file_name),
-        video_sha256=facts.sha256, first_frame=0, last_frame=0, start_seconds=0, end_seconds=0,
-        class_name=record.decision.predicted_class, score=0, threshold=0, status="pending",
+        detection_id=key[:16], source=safe(facts.source_id or ""), video=safe(facts.file_name), video_sha256=facts.sha256,
+        class_name=record.decision.predicted_class, status="pending",
     )
 
 

@@ -1,9 +1,12 @@
-"""The index rows a batch writes for its units, and whether a sealed folder is the report a row asks for."""
+"""The index rows a batch writes for its units, the report folder each gets, and whether a request
+can be reported here or a sealed folder is the report a row asks for."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 from auditor.archive import IndexRow
 from auditor.detections import MAX_PATH_CHARS, Detection, shown, text_problem
@@ -12,18 +15,50 @@ from auditor.requests import ReportRequest
 from auditor.review.state import review_state
 from auditor.video.stream import EPSILON
 
+NAME_PART_CHARS: Final = 64  # of each part of a report folder's name (camera, time, class)
+
 
 def safe(text: str) -> str:
     """`text` as the index and messages may show it: itself, or quoted with control characters escaped."""
     return text if text_problem(text, MAX_PATH_CHARS) is None else shown(text)
 
 
-def failed_row(detection_id: str, source: str, video: str, what: str, reason: str, video_sha256: str = "") -> IndexRow:
-    """The row of a unit that failed before its video was scanned or its window known."""
+def failed_row(detection_id: str, source: str, video: str, reason: str, video_sha256: str = "") -> IndexRow:
+    """The row of a unit that failed before its video was scanned or a window found in it: no
+    frame, time, class or score, since nobody gave or found any."""
     return IndexRow(
-        detection_id=detection_id, source=source, video=video, video_sha256=video_sha256, first_frame=0, last_frame=0,
-        start_seconds=0, end_seconds=0, class_name=what, score=0, threshold=0, status="failed", reason=reason,
+        detection_id=detection_id, source=source, video=video, video_sha256=video_sha256, class_name="",
+        status="failed", reason=reason,
     )
+
+
+def folder_name(key: str, request: ReportRequest, source: str) -> str:
+    """`<source>_<time>_<class>_<key>` (the video's name when no source id is stated), each part of
+    at most NAME_PART_CHARS characters."""
+    if request.detection is not None:
+        minutes, seconds = divmod(request.detection.start_seconds, 60)
+        when = f"{int(minutes)}m{seconds:04.1f}s"
+    else:
+        when = request.where
+    parts = (source or request.video.stem, when, request.class_name or "", key[:8])
+    return "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part)[:NAME_PART_CHARS] for part in parts if part).strip("-._")
+
+
+def not_reportable(request: ReportRequest, video_hash: str, model_hash: str) -> str | None:
+    """Why a detection from a file of detections cannot be reported with the model `model_hash`:
+    another model found it, or its video changed since (None when it can, and for alert-log rows)."""
+    found = request.detection
+    if found is not None and found.model_sha256 != model_hash:
+        return (
+            f"the detection was found by {found.model_name} (model SHA-256 {found.model_sha256[:12]}…), not by this "
+            f"model ({model_hash[:12]}…); scan the video with this model, or report with the model that found it"
+        )
+    if found is not None and found.video_sha256 != video_hash:
+        return (
+            f"video {request.video.name} changed since it was scanned (its SHA-256 is now {video_hash[:12]}…, "
+            f"the scan read {found.video_sha256[:12]}…); scan it again"
+        )
+    return None
 
 
 def other_report(record: EvidenceRecord, request: ReportRequest, video_hash: str, model_hash: str) -> str | None:
@@ -50,37 +85,36 @@ def starts_as_asked(facts: InputInfo, request: ReportRequest) -> bool:
     return first <= request.at + EPSILON < first + interval or (facts.frame_indices[0] == 0 and first > request.at)
 
 
-def detection_row(detection: Detection) -> IndexRow:
-    """A detection's row until its report is written."""
+def detection_row(detection: Detection, source: str) -> IndexRow:
+    """A detection's row until its report is written (`source`: the source id its report will state)."""
     return IndexRow(
-        detection_id=detection.detection_id, source=detection.source_id or Path(detection.video).stem,
-        video=Path(detection.video).name, video_sha256=detection.video_sha256,
-        first_frame=detection.first_frame, last_frame=detection.last_frame,
+        detection_id=detection.detection_id, source=source, video=Path(detection.video).name,
+        video_sha256=detection.video_sha256, first_frame=detection.first_frame, last_frame=detection.last_frame,
         start_seconds=detection.start_seconds, end_seconds=detection.end_seconds,
         class_name=detection.class_name, score=detection.score, threshold=detection.threshold, status="pending",
         note=detection.decoding_stopped,
     )
 
 
-def request_row(request: ReportRequest) -> IndexRow:
-    """An alert-log row's row until its report is written (frames and score are not known yet)."""
+def request_row(request: ReportRequest, source: str) -> IndexRow:
+    """An alert-log row's row until its report is written: what the row gave (its frame or its time,
+    its class if any, `source`: the source id its report will state); no score until a model gives one."""
     return IndexRow(
-        detection_id="", source=request.source_id or request.video.stem, video=request.video.name, video_sha256="",
-        first_frame=request.start or 0, last_frame=request.start or 0, start_seconds=request.at or 0.0,
-        end_seconds=request.at or 0.0, class_name=request.class_name or "(predicted)", score=0.0, threshold=0.0,
-        status="pending",
+        detection_id="", source=source, video=request.video.name, video_sha256="", first_frame=request.start,
+        start_seconds=request.at, class_name=request.class_name or "", status="pending",
     )
 
 
-def record_row(row: IndexRow, record: EvidenceRecord, final: Path, out: Path) -> IndexRow:
-    """The row of a written report: what its record states."""
+def record_row(row: IndexRow, record: EvidenceRecord, final: Path, out: Path, sealed_at: datetime | None) -> IndexRow:
+    """The row of a written report: what its record states; its review is due from `sealed_at`,
+    when its seal was signed."""
     facts, decision = record.input, record.decision
     return row.model_copy(update={
-        "video": facts.file_name, "video_sha256": facts.sha256,
+        "source": safe(facts.source_id or ""), "video": facts.file_name, "video_sha256": facts.sha256,
         "first_frame": facts.frame_indices[0], "last_frame": facts.frame_indices[-1],
         "start_seconds": facts.start_seconds, "end_seconds": facts.end_seconds,
         "class_name": decision.predicted_class, "score": decision.predicted_probability,
         "threshold": decision.threshold, "status": "reported", "reason": None, "note": facts.decoding_stopped,
-        "review": review_state(record, [], datetime.now(UTC)).describe(),
+        "review": review_state(record, [], datetime.now(UTC), sealed_at).describe(),
         "report": final.relative_to(out).as_posix(),
     })

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -33,9 +32,19 @@ from auditor.archive import IndexRow, Ledger, LedgerEntry, registered_row
 from auditor.archive.chain import REPORTS_DIR, SCANS_DIR, STAGING_DIR
 from auditor.archive.index import INDEX_CSV
 from auditor.batch.executors import OpenExecutor, lost_worker, open_executor, units_at_once
+from auditor.batch.failures import disk_full
 from auditor.batch.folder import locked
 from auditor.batch.inputs import BatchInputs, VideoInput, folder_key, model_key, unit_key
-from auditor.batch.rows import detection_row, failed_row, other_report, record_row, request_row, safe
+from auditor.batch.rows import (
+    detection_row,
+    failed_row,
+    folder_name,
+    not_reportable,
+    other_report,
+    record_row,
+    request_row,
+    safe,
+)
 from auditor.batch.sealing import Sealer
 from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
 from auditor.desk.index import refresh_index
@@ -51,12 +60,12 @@ from auditor.requests import BadRow, ReportRequest, request_for
 from auditor.scan import ScanResult, ScanSettings
 from auditor.signing import SealSettings, seal_fields, sign_report_folder
 from auditor.verify import TrustAnchors, verify_folder
+from auditor.verify.batch_index import reviews_of
 from auditor.video import video_sha256
 
 log = logging.getLogger(__name__)
 BatchProgress = Callable[[int, int], None]  # (units finished, units known)
 Unit = tuple[Callable, object, tuple[str, Any]]  # (what a worker runs, its task, what the coordinator does with the result)
-NAME_PART_CHARS: Final = 64  # of each part of a report folder's name (camera, time, class)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class BatchSummary:
     out: Path
     rows: list[IndexRow]
     skipped: int
+    passing: int = 0  # failed rows whose cause may pass (a lost worker, a full disk): a rerun may report them
 
     def count(self, status: str) -> int:
         return sum(row.status == status for row in self.rows)
@@ -87,6 +97,7 @@ class BatchSummary:
             "failed": self.count("failed"),
             "pending": self.count("pending"),
             "skipped_as_done": self.skipped,
+            "failed_for_a_passing_reason": self.passing,
             "index": str(self.out / INDEX_CSV),
             "rows": [row.model_dump(mode="json") for row in self.rows],
         }
@@ -141,6 +152,7 @@ class _Coordinator:
         self.scans: set[str] = set()  # the scan keys of this run
         self.hashes: dict[Path, str] = {}
         self.unreadable: dict[Path, str] = {}  # videos named by logs that cannot be hashed, and why
+        self.passing: set[str] = set()  # the row keys of units that failed for a reason that may pass
         self.queue: deque[Unit] = deque()
         self.at_once = units_at_once(executor)
         self.pending: dict[Future, tuple[str, Any]] = {}
@@ -162,7 +174,7 @@ class _Coordinator:
             if isinstance(request, BadRow):
                 self._bad_row(request)
             else:
-                self._start_report(request, request_row(request))
+                self._start_report(request, request_row(request, self._source(request.source_id)))
         self._write_index()
         while self.queue or self.pending:
             self._hand_out()
@@ -170,8 +182,14 @@ class _Coordinator:
             for future in finished:
                 self._finish(future, *self.pending.pop(future))
             self._write_index()
-        rows = sorted(self.rows.values(), key=lambda r: (r.video, r.start_seconds, r.detection_id))
-        return BatchSummary(self.out, rows, self.skipped)
+        rows = sorted(self.rows.values(), key=lambda r: (r.video, r.start_seconds or 0.0, r.detection_id))
+        passing = sum(self.rows[key].status == "failed" for key in self.passing)
+        return BatchSummary(self.out, rows, self.skipped, passing)
+
+    def _source(self, given: str | None) -> str:
+        """The source id a report of this batch states (`evidence.build`): the one given (by a camera
+        folder, a log row, a detection), else the profile's; empty when neither names one."""
+        return given or self.settings.report.profile.source_id or ""
 
     # scans
 
@@ -225,22 +243,23 @@ class _Coordinator:
         self.sealer.now_and_then()
         self._start_reports(result.detections, video, result.video_sha256)
 
-    def _scan_failed(self, video: VideoInput, video_sha256: str, reason: str) -> None:
+    def _scan_failed(self, video: VideoInput, video_sha256: str, reason: str, passing: bool = False) -> None:
         key = unit_key(kind="scan-failure", video=str(video.path))
         self.rows[key] = failed_row(
-            f"scan-{key[:11]}", safe(video.source_id or video.path.stem), safe(video.path.name), "(scan)",
-            f"scan failed: {reason}", video_sha256,
+            f"scan-{key[:11]}", safe(self._source(video.source_id)), safe(video.path.name), f"scan failed: {reason}",
+            video_sha256,
         )
+        self._note_passing(key, passing)
 
     def _bad_row(self, bad: BadRow) -> None:
         key = unit_key(kind="bad-row", log=str(bad.log), line=bad.line)
-        self.rows[key] = failed_row(f"line-{bad.line:06d}-{key[:8]}", "", safe(bad.log.name), "(row)", str(bad))
+        self.rows[key] = failed_row(f"line-{bad.line:06d}-{key[:8]}", "", safe(bad.log.name), str(bad))
 
     def _start_reports(self, detections: list[Detection], video: VideoInput, video_sha256: str) -> None:
         """Start the reports of a scan of this run (`video_sha256`: the video's hash, computed this run)."""
         for detection in detections:
             request = replace(request_for(detection, video.path.parent), video=video.path)
-            self._start_report(request, detection_row(detection), video_sha256)
+            self._start_report(request, detection_row(detection, safe(self._source(detection.source_id))), video_sha256)
 
     # reports
 
@@ -263,7 +282,7 @@ class _Coordinator:
         if video_sha256 is None:
             self._report_failed(key, self.unreadable[request.video])
             return
-        problem = self._not_reportable(request, video_sha256)
+        problem = not_reportable(request, video_sha256, self.model_sha256)
         if problem is not None:
             self._report_failed(key, problem)
             return
@@ -284,34 +303,12 @@ class _Coordinator:
                 self.hashes[video] = video_sha256(video)
             except VideoError as exc:
                 self.unreadable[video] = str(exc)
+            except OSError as exc:  # a name the system refuses (too long, a loop of links)
+                self.unreadable[video] = f"video {safe(video.name)} cannot be opened ({exc.strerror or exc}); check the path"
         return self.hashes.get(video)
 
-    def _not_reportable(self, request: ReportRequest, video_hash: str) -> str | None:
-        """Why a detection from a file of detections cannot be reported here: another model found
-        it, or its video changed since (None when it can, and for alert-log rows)."""
-        found = request.detection
-        if found is not None and found.model_sha256 != self.model_sha256:
-            return (
-                f"the detection was found by {found.model_name} (model SHA-256 {found.model_sha256[:12]}…), not by this "
-                f"model ({self.model_sha256[:12]}…); scan the video with this model, or report with the model that found it"
-            )
-        if found is not None and found.video_sha256 != video_hash:
-            return (
-                f"video {request.video.name} changed since it was scanned (its SHA-256 is now {video_hash[:12]}…, "
-                f"the scan read {found.video_sha256[:12]}…); scan it again"
-            )
-        return None
-
     def _final_folder(self, key: str, request: ReportRequest) -> Path:
-        """`reports/<camera>_<time>_<class>_<key>`, each part of at most NAME_PART_CHARS characters."""
-        if request.detection is not None:
-            minutes, seconds = divmod(request.detection.start_seconds, 60)
-            when = f"{int(minutes)}m{seconds:04.1f}s"
-        else:
-            when = request.where
-        parts = (request.source_id or request.video.stem, when, request.class_name or "", key[:8])
-        name = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part)[:NAME_PART_CHARS] for part in parts if part)
-        return self.out / REPORTS_DIR / name.strip("-._")
+        return self.out / REPORTS_DIR / folder_name(key, request, self._source(request.source_id))
 
     def _report_done(self, key: str, staged: StagedReport) -> None:
         folder = Path(staged.folder)
@@ -324,13 +321,15 @@ class _Coordinator:
                 f"cannot move the report to {final.relative_to(self.out)} ({exc.strerror}): something else took its "
                 "place meanwhile; move it away and run again"
             ) from exc
-        self._register(key, final, record_row(self.rows[key], staged.record, final, self.out))
+        sealed_at = self.verified.get(final).sealed_at  # verified once: the index reads it from the same cache
+        self._register(key, final, record_row(self.rows[key], staged.record, final, self.out, sealed_at))
 
     def _adopt(self, key: str, final: Path, video_hash: str) -> None:
         """A folder a killed run moved into place but did not register: register it if it verifies
         and its record is this report (not another one's folder put at its name)."""
         where = final.relative_to(self.out)
-        bad = [v for v in verify_folder(final, self.verified.anchors) if v.status != "valid"]
+        verdicts = verify_folder(final, self.verified.anchors)
+        bad = [v for v in verdicts if v.status != "valid"]
         if bad:
             reason = bad[0].reasons[0] if bad[0].reasons else bad[0].status
             self._report_failed(key, f"{where} exists but does not verify ({reason}); move it away and run again")
@@ -340,15 +339,23 @@ class _Coordinator:
         if other is not None:
             self._report_failed(key, f"{where} is not this report: its record holds {other}; move it away and run again")
             return
-        self._register(key, final, record_row(self.rows[key], record, final, self.out))
+        sealed_at = reviews_of(final, verdicts).sealed_at
+        self._register(key, final, record_row(self.rows[key], record, final, self.out, sealed_at))
 
     def _register(self, key: str, final: Path, row: IndexRow) -> None:
         self.ledger.append("report", key, final, {"row": row.model_dump(mode="json")})
         self.rows[key] = row
         self.sealer.now_and_then()
 
-    def _report_failed(self, key: str, reason: str) -> None:
+    def _report_failed(self, key: str, reason: str, passing: bool = False) -> None:
         self.rows[key] = self.rows[key].model_copy(update={"status": "failed", "reason": reason})
+        self._note_passing(key, passing)
+
+    def _note_passing(self, key: str, passing: bool) -> None:
+        if passing:
+            self.passing.add(key)
+        else:
+            self.passing.discard(key)
 
     # plumbing
 
@@ -369,20 +376,24 @@ class _Coordinator:
             else:
                 self._report_done(what, result)
         except AuditorError as exc:
-            self._failed(kind, what, str(exc))
+            full = disk_full(exc)
+            self._failed(kind, what, f"{exc}; then run the same command again" if full else str(exc), full)
         except Exception as exc:  # one broken unit must not stop the batch; --debug shows the traceback
             log.debug("unit failed", exc_info=True)
-            reason = lost_worker(exc) or f"internal error ({type(exc).__name__}: {exc}); run with --debug and report it"
-            self._failed(kind, what, reason)
+            lost = lost_worker(exc)
+            reason = lost or f"internal error ({type(exc).__name__}: {exc}); run with --debug and report it"
+            self._failed(kind, what, reason, lost is not None)
         self.finished += 1
         if self.progress is not None:
             self.progress(self.finished, self.finished + len(self.pending) + len(self.queue))
 
-    def _failed(self, kind: str, what: Any, reason: str) -> None:
+    def _failed(self, kind: str, what: Any, reason: str, passing: bool) -> None:
+        """A unit failed; `passing`: for a reason that may pass (a lost worker, a full disk), so that
+        running the same command again may succeed; the other reasons say what to change first."""
         if kind == "scan":
-            self._scan_failed(what[0], what[2], reason)
+            self._scan_failed(what[0], what[2], reason, passing)
         else:
-            self._report_failed(what, reason)
+            self._report_failed(what, reason, passing)
 
     def _write_index(self) -> None:
         """The index from the whole ledger and the reviews that verify, with this run's rows not reported."""

@@ -14,7 +14,9 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from auditor.batch.failures import PassingFailure, disk_full, in_row_terms
 from auditor.detector import Detector, load_detector
+from auditor.errors import AuditorError, VideoError
 from auditor.evidence import EvidenceRecord, SealInfo
 from auditor.pipeline import ReportOptions, stage_report
 from auditor.requests import ReportRequest
@@ -87,8 +89,12 @@ def run_report(task: ReportTask) -> StagedReport:
     folder = Path(tempfile.mkdtemp(dir=task.staging_root, prefix=f"{task.key[:16]}."))
     try:
         record = stage_report(request.video, detector_for(task.spec), folder, options, task.seal, _quiet)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(exc, VideoError):
+            raise VideoError(in_row_terms(str(exc), request)) from exc
+        if isinstance(exc, AuditorError) and disk_full(exc):
+            raise PassingFailure(str(exc)) from exc
         raise
     return StagedReport(task.key, str(folder), record)
 

@@ -18,10 +18,12 @@ from auditor.cli.ledger import witness_option
 from auditor.cli.output import check_label, escaped
 
 if TYPE_CHECKING:
+    from auditor.archive import IndexRow
     from auditor.batch.inputs import BatchInputs
     from auditor.detections import Detection
 
 DETECTIONS_HELP = "Write the detections here (JSON Lines; default: stdout)."
+MAX_FAILED_SHOWN = 20  # failed rows named on the terminal; index.csv lists every one
 
 
 @contextlib.contextmanager
@@ -203,15 +205,33 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
         click.echo(f"{summary.count('reported')} reported, {summary.count('failed')} failed, "
                    f"{summary.count('pending')} pending ({summary.skipped} units already done); "
                    f"index: {escaped(summary.out / 'index.html')}")
-        for row in summary.rows:
-            if row.status == "failed":
-                click.echo(escaped(f"  failed: {row.video} {row.class_name}: {row.reason}"), err=True)
+        _print_failed(summary.rows)
     failed = summary.count("failed") + summary.count("pending")
     if failed:
-        raise IncompleteBatch(
-            f"{failed} of {len(summary.rows)} detections not reported; see {summary.out / 'index.csv'} (each failed "
-            "row says why) and run the same command again to retry them"
+        passing = summary.passing + summary.count("pending")  # a pending unit is finished by the next run
+        raise IncompleteBatch(_not_reported(failed, len(summary.rows), passing, summary.out / "index.csv"))
+
+
+def _print_failed(rows: list[IndexRow]) -> None:
+    """The failed rows on stderr, each with why: the first MAX_FAILED_SHOWN, then how many more."""
+    failed = [row for row in rows if row.status == "failed"]
+    for row in failed[:MAX_FAILED_SHOWN]:
+        click.echo(escaped(f"  failed: {row.video}{' ' + row.class_name if row.class_name else ''}: {row.reason}"), err=True)
+    if len(failed) > MAX_FAILED_SHOWN:
+        click.echo(f"  … and {len(failed) - MAX_FAILED_SHOWN} more failed rows (index.csv lists each with why)", err=True)
+
+
+def _not_reported(missing: int, total: int, passing: int, index: Path) -> str:
+    """The last line of a batch that did not report everything: whether running it again may help."""
+    told = f"{missing} of {total} detections not reported; see {index} (each failed row says why"
+    if passing == missing:
+        return f"{told}): run the same command again to finish them"
+    if passing:
+        return (
+            f"{told}): {passing} failed for a reason that may pass (a lost worker, a full disk): run the same command "
+            "again once it has; the others say what to change first (a rerun alone gives the same failure)"
         )
+    return f"{told} and what to change): a rerun alone gives the same failures; correct the rows or files first"
 
 
 def _names(classes: str | None) -> list[str] | None:

@@ -3,7 +3,9 @@
 The rules (GDPR Art. 22(3), WP251rev.01, AI Act Art. 14):
 - A report that raised no alert needs no review ("no alert"), unless someone reviewed it anyway.
 - Without a review, a flagged report is "awaiting review", and "overdue" once the profile's
-  `review_deadline_hours` have passed since it was created.
+  `review_deadline_hours` have passed since it was sealed (the seal's signing time as `verify`
+  reads it; not the record's `created_at`, set when the report began staging). An unsealed draft
+  has no due time.
 - The last review decides. "escalate" hands the decision on: the report is "escalated" until
   another person confirms or overturns it (the one who escalated cannot take it back alone).
 - Where the deployment profile requires a second verifier, a confirmation or an overturn counts
@@ -39,7 +41,7 @@ class ReviewState:
 
     status: Status
     reviews: tuple[ReviewRecord, ...]
-    due: datetime | None  # created + the profile's deadline; None when no deadline is set
+    due: datetime | None  # sealed + the profile's deadline; None without a deadline or a seal
     second_verifier_required: bool
 
     @property
@@ -55,16 +57,19 @@ class ReviewState:
         return f"{self.status}{due}"
 
 
-def review_due(record: EvidenceRecord) -> datetime | None:
-    """When the report's review is due: created + the profile's deadline (None without one)."""
+def review_due(record: EvidenceRecord, sealed_at: datetime | None) -> datetime | None:
+    """When the report's review is due: the seal's signing time + the profile's deadline (None
+    without a deadline, or for a report not sealed)."""
     deadline = record.deployment.review_deadline_hours
-    return record.report.created_at + timedelta(hours=deadline) if deadline else None
+    return sealed_at + timedelta(hours=deadline) if deadline and sealed_at is not None else None
 
 
-def review_state(record: EvidenceRecord, reviews: list[ReviewRecord], now: datetime) -> ReviewState:
+def review_state(
+    record: EvidenceRecord, reviews: list[ReviewRecord], now: datetime, sealed_at: datetime | None = None
+) -> ReviewState:
     """The state of the report `record` describes, given its verified reviews in the order they were
-    signed and the time now."""
-    due = review_due(record)
+    signed, the time now and when its seal was signed (None: not sealed, so nothing is due)."""
+    due = review_due(record, sealed_at)
     two = bool(record.deployment.second_verifier_required)
     state = ReviewState(_status(record, reviews, two), tuple(reviews), due, two)
     if state.status == "awaiting review" and due is not None and now > due:

@@ -40,6 +40,7 @@ class FolderReviews:
     reviews: tuple[ReviewRecord, ...]  # verified, in the order they were signed
     problem: str | None  # why the report or a review file does not verify, if so
     report_valid: bool  # the report itself (PDF, record, manifest) verifies; its reviews may not
+    sealed_at: datetime | None = None  # when the seal was signed, as verify reads it (None: no seal read)
 
 
 def reviews_of(folder: Path, verdicts: list[FileVerdict]) -> FolderReviews:
@@ -52,22 +53,33 @@ def reviews_of(folder: Path, verdicts: list[FileVerdict]) -> FolderReviews:
     except (AuditorError, OSError) as exc:
         return FolderReviews(None, (), f"{folder.name}: {exc}", False)
     pdf = next(v for v in verdicts if Path(v.path).name == PDF_NAME)
+    sealed_at = sealed_time(pdf)
     broken = [v for v in verdicts if v.status != "valid"]
     report_broken = [v for v in broken if not REVIEW_FILE.match(Path(v.path).name.removesuffix(".p7s"))]
     if report_broken:
-        return FolderReviews(record, (), _problem("report invalid", report_broken), False)
+        return FolderReviews(record, (), _problem("report invalid", report_broken), False, sealed_at)
     reviews = tuple(review_records(record, sha256_file(folder / RECORD_NAME), pdf))
-    return FolderReviews(record, reviews, _problem("review file invalid", broken) if broken else None, True)
+    return FolderReviews(record, reviews, _problem("review file invalid", broken) if broken else None, True, sealed_at)
+
+
+def sealed_time(pdf: FileVerdict) -> datetime | None:
+    """When the seal (the PDF's first signature) was signed, as verify reads it: the time a trusted
+    timestamp proves, else the time the signer states (what `verify.review` checks reviews against)."""
+    if not pdf.signatures:
+        return None
+    seal = pdf.signatures[0]
+    return seal.proven_at or seal.signed_at
 
 
 def state_of(found: FolderReviews, now: datetime) -> ReviewState:
-    """Where the report stands in its review, from what verifies of it."""
+    """Where the report stands in its review, from what verifies of it; its review is due the
+    profile's deadline after its seal was signed."""
     record = found.record
     if record is None or not found.report_valid or found.problem:
         status: Status = "review file invalid" if found.report_valid else "report invalid"
-        due = review_due(record) if record is not None else None
+        due = review_due(record, found.sealed_at) if record is not None else None
         return ReviewState(status, (), due, bool(record and record.deployment.second_verifier_required))
-    return review_state(record, list(found.reviews), now)
+    return review_state(record, list(found.reviews), now, found.sealed_at)
 
 
 def _problem(what: str, verdicts: list[FileVerdict]) -> str:
