@@ -314,3 +314,14 @@ def test_scan_checks_where_it_writes_before_it_scans(tmp_path: Path) -> None:
         one_error_line(run_cli("scan", str(VTEST), "--model", str(broken), "--out", str(locked / "d.jsonl")), 7,
                        f"you cannot write in {locked}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.keras", "locked", "notes.txt"]
+
+
+def test_queue_refuses_a_status_it_does_not_know_and_lists_the_ones_it_does(tmp_path: Path) -> None:
+    """Before issue 21 any --status was taken and matched nothing: `queue --status bogus` listed no
+    report and exited 0 (the field test's finding). It is a usage error naming every status."""
+    from auditor.review.state import STATUSES
+
+    for bogus in ("bogus", "Overdue", "awaiting", "overdue,reviewed"):
+        line = one_error_line(run_cli("queue", str(tmp_path), "--status", bogus), 2, f"'{bogus}' is not one of")
+        assert all(f"'{status}'" in line for status in STATUSES) and "see `auditor queue --help`" in line
+    assert list(tmp_path.iterdir()) == []  # nothing was read or written
