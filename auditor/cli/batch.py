@@ -152,8 +152,9 @@ def batch_command(
     Every detection gets one signed report folder under OUT/reports; OUT/index.html and
     OUT/index.csv list them all with their status, OUT/ledger.jsonl registers each file in a hash
     chain sealed by checkpoints (`auditor verify OUT`; a copy of each checkpoint goes to --witness,
-    else the profile's witness_dir). Run the same command again to finish an interrupted or failed
-    batch: finished work is skipped. Exit 0 when everything is reported, 9 when something failed.
+    else the profile's witness_dir). Run the same command again to finish an interrupted batch, or
+    one whose failures said so (a lost worker, a full disk), or once you corrected the rows or files
+    that failed: finished work is skipped. Exit 0 when everything is reported, 9 when something failed.
     """
     from auditor.batch.inputs import collect_inputs
 
