@@ -123,3 +123,23 @@ def test_report_with_the_organisation_seal_and_a_wrong_passphrase(tmp_path: Path
     verified = run_cli("verify", str(tmp_path / "signed"), env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "trusted root" in verified.stdout
+
+
+@pytest.mark.parametrize(
+    ("score", "threshold", "flagged", "line"),
+    [
+        (0.89996, 0.9, False, "not flagged: fight (89.996 %, threshold 90 %)"),  # was "90.0%, threshold 90%"
+        (0.8977, 0.9, False, "not flagged: fight (89.8 %, threshold 90 %)"),
+        (0.892, 0.5, True, "FLAGGED: fight (89.2 %, threshold 50 %); a person must review this decision"),
+    ],
+)
+def test_the_printed_score_stays_on_its_side_of_the_threshold(
+    score: float, threshold: float, flagged: bool, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from auditor.cli.output import print_result
+
+    decision = SimpleNamespace(predicted_class="fight", predicted_probability=score, threshold=threshold, flagged=flagged)
+    print_result(SimpleNamespace(record=SimpleNamespace(decision=decision), signed=False, folder=Path("out")))  # type: ignore[arg-type]
+    assert capsys.readouterr().out.splitlines()[0] == line

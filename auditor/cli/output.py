@@ -41,8 +41,11 @@ def progress_printer() -> Callable[[str], None]:
 
 def print_result(result: ReportResult) -> None:
     """The decision in one line, then where the report is."""
+    from auditor.quantities import score_percent, threshold_percent
+
     decision = result.record.decision
-    scores = f"{escaped(decision.predicted_class)} ({decision.predicted_probability:.1%}, threshold {decision.threshold:.0%})"
+    score = score_percent(decision.predicted_probability, decision.threshold, fewest_digits=1)  # stays on its side
+    scores = f"{escaped(decision.predicted_class)} ({score}, threshold {threshold_percent(decision.threshold)})"
     if decision.flagged:
         click.echo(f"FLAGGED: {scores}; a person must review this decision")
     else:
