@@ -30,6 +30,7 @@ from auditor.shown_frames import ShownFrames
 from auditor.signing import SealSettings
 from auditor.synthetic import make_clip
 from auditor.verify import verify_paths
+from auditor.verify.limits import pdf_structure_problem
 from auditor.video import Sampling, clock_time, write_video
 from auditor.window import select_window
 
@@ -247,6 +248,15 @@ def test_verify_binds_the_clips_to_the_report(sealed: Path, trust: Path, tmp_pat
         (missing / name).unlink()
         reasons = [r for v in verify_paths([missing], trust) if v.status == "invalid" for r in v.reasons]
         assert any(f"{name}: missing" in r for r in reasons), reasons
+
+
+def test_an_attached_clip_of_hundreds_of_kb_is_no_cross_reference_count() -> None:
+    """The PDF's pre-parse scan counts every /Size as cross-reference entries but an embedded file's
+    (its /Params: the clip of vtest is 430 kB, more than the 200 000 entries allowed)."""
+    attached = b"9 0 obj\n<</Type /EmbeddedFile/Params <</CheckSum <2e25af>/Size 430794/ModDate (D:2026)>>>>\n"
+    assert pdf_structure_problem(attached + b"trailer <</Size 30>>") is None
+    for trailer in (b"trailer <</Size 430794>>", b"trailer <</Params <</Size 5>> /Size 430794>>"):
+        assert "430794 cross-reference entries" in (pdf_structure_problem(attached + trailer) or "")
 
 
 def test_a_record_whose_clip_is_not_among_its_artifacts_is_refused(sealed: Path) -> None:

@@ -58,6 +58,9 @@ PDF_DECODE_LIMITS = DecodeLimits(  # pyHanko's own decoding limits, tightened wh
 )
 
 _SIZE = re.compile(rb"/Size\s+(\d{1,20})")
+# an embedded file's /Params dictionary, up to its /Size (the file's bytes, not cross-reference entries): no
+# "<" or ">" on the way but those of hex strings, so the match never leaves that dictionary
+_PARAMS_SIZE = re.compile(rb"/Params\s*<<(?:[^<>]|<[0-9A-Fa-f\s]*>){0,200}?/Size\s+\d{1,20}")
 _INDEX = re.compile(rb"/Index\s*\[([\d\s]*)\]")
 _TABLE = re.compile(rb"xref\s+\d{1,20}\s+(\d{1,20})")  # first subsection header of a classic table
 _PREV = re.compile(rb"/Prev\s+\d+(?!\d)(?!\s+\d+\s+R)")  # a trailer's /Prev (an outline's is a reference)
@@ -124,7 +127,8 @@ def pdf_structure_problem(data: bytes) -> str | None:
     The scans read the bytes between streams only (stream data may hold any bytes), and a
     `startxref` offset that points into a stream's data is refused, so nothing the parser will
     read as cross-reference can hide there. Revisions: `startxref`, `%%EOF`, trailer `/Prev`
-    and `xref` keywords. Entries: every declared `/Size`, `/Index` and table header, and the
+    and `xref` keywords. Entries: every declared `/Size` (but an embedded file's, in its `/Params`:
+    the PDF carries the report's clip, hundreds of kB), `/Index` and table header, and the
     room between each classic table and its `trailer` (20 bytes an entry). Only
     literal-prefixed scans: linear and fast. Cross-reference keys spelled with `#xx` escapes
     (which would hide them from these counts) are refused.
@@ -144,7 +148,7 @@ def pdf_structure_problem(data: bytes) -> str | None:
     )
     if revisions > MAX_REVISIONS:
         return f"the PDF has {revisions} revisions, more than the {MAX_REVISIONS} allowed: refused unread"
-    declared = [int(n) for n in _SIZE.findall(data) + _TABLE.findall(data)]
+    declared = [int(n) for n in _SIZE.findall(_PARAMS_SIZE.sub(b"/Params <<", data)) + _TABLE.findall(data)]
     declared += [sum(map(int, body.split()[1::2])) for body in _INDEX.findall(data)]
     largest = max([*declared, _table_room(data)])
     if largest > MAX_XREF_OBJECTS:
