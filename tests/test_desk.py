@@ -5,6 +5,7 @@ review, and a wrong passphrase. The real browser: tests/test_desk_browser.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from starlette.testclient import TestClient
 
 from auditor.archive.chain import read_chain
 from auditor.cli.ledger import seal_if_possible
+from auditor.desk import views
 from auditor.desk.app import Desk, create_app
 from auditor.desk.files import byte_range
 from auditor.desk.record import review_report
@@ -286,6 +288,14 @@ def test_minutes_count_from_opening_the_report(desk: tuple[Desk, TestClient]) ->
     assert 'id="minutes" name="minutes" inputmode="decimal" value="0"' in browser.get(f"/report/{NAMES[0]}").text
     made.session.opened[NAMES[0]] -= 150  # opened two and a half minutes ago
     assert 'id="minutes" name="minutes" inputmode="decimal" value="2.5"' in browser.get(f"/report/{NAMES[0]}").text
+
+
+def test_a_score_is_shown_on_its_side_of_the_threshold(out: Path, identities: Identities) -> None:
+    item = make_desk(out, identities, None).queue()[0]
+    assert item.record is not None
+    decision = item.record.decision.model_copy(update={"predicted_probability": 0.8977, "threshold": 0.9})
+    row = views.row(dataclasses.replace(item, score=0.8977, record=item.record.model_copy(update={"decision": decision})))
+    assert (row.score_text, row.threshold_text) == ("89.8 %", "90 %")  # never "90 %" beside a 90 % threshold
 
 
 def test_queue_filters_and_sorts(desk: tuple[Desk, TestClient]) -> None:

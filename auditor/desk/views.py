@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor import narrative, narrative_trust
+from auditor import narrative, narrative_trust, quantities
 from auditor.desk.files import manifest_of
 from auditor.desk.queue import QueueItem
 from auditor.evidence import EvidenceRecord
@@ -36,6 +36,8 @@ class Row:
     due: str | None
     predicted_class: str
     score: float
+    score_text: str  # the score as a percentage that stays on its side of the alert threshold
+    threshold_text: str
     camera: str
     created: str | None
     thumbnail: str | None  # a picture the manifest lists, by its manifest name
@@ -48,7 +50,8 @@ def row(item: QueueItem) -> Row:
     return Row(
         name=item.folder.name, report_id=item.report_id, status=item.state.status,
         due=f"{item.state.due:%Y-%m-%d %H:%M}" if item.state.due else None, predicted_class=item.predicted_class,
-        score=item.score, camera=camera(record), created=f"{item.created_at:%Y-%m-%d %H:%M}" if item.created_at else None,
+        score=item.score, score_text=quantities.score_percent(item.score, record.decision.threshold) if record else "–",
+        threshold_text=quantities.threshold_percent(record.decision.threshold) if record else "–", camera=camera(record), created=f"{item.created_at:%Y-%m-%d %H:%M}" if item.created_at else None,
         thumbnail=thumbnail(item) if record is not None and item.problem is None else None,
         problem=item.problem, reviewable=reviewable(item),
     )
