@@ -166,7 +166,7 @@ def clip_view(record: EvidenceRecord) -> dict[str, Any] | None:
         return None
     duration = max(float(clip.duration_seconds), 1e-6)
     return {
-        "plain": clip.path, "heatmap": clip.heatmap_path, "duration": duration,
+        "plain": clip.path, "heatmap": clip.heatmap_path, "duration": duration, "faces_masked": clip.faces_masked,
         "source": clip.source_file, "source_window": clip.source_start_seconds + clip.window_start_seconds,
         "source_start": clip.source_start_seconds,
         "window": (clip.window_start_seconds, clip.window_end_seconds),
