@@ -16,7 +16,8 @@ as `clip.webm`, and the same frames with the Grad-CAM overlay on the window's fr
   window's); context frames are the plain clip's. Keyframes start the window and the context after
   it, so that a player seeks to both exactly.
 - **Bounds**: the context is at most `MAX_CONTEXT_SECONDS` a side, and shrinks so that the clip
-  lasts at most `MAX_CLIP_SECONDS`; a window longer than that gets no clip (the report says so).
+  lasts at most `MAX_CLIP_SECONDS`; a window longer than that gets no clip (`clip` null in the record,
+  a warning logged; the report then names only the time to open the recording).
   Frames wider than `max_width` are reduced to it; the bit rate is capped.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -23,7 +24,7 @@ from auditor.detector import Detector, load_detector
 from auditor.errors import ReportError
 from auditor.evidence import ClipRecord, load_record, record_json
 from auditor.pipeline import ReportOptions, report_video
-from auditor.report_clip import MAX_CONTEXT_SECONDS, WINDOW_BAND_RGB, ClipSettings, write_clips
+from auditor.report_clip import MAX_CLIP_SECONDS, MAX_CONTEXT_SECONDS, WINDOW_BAND_RGB, ClipSettings, write_clips
 from auditor.report_folder import CLIP_HEATMAP_NAME, CLIP_NAME
 from auditor.rerender import read_source, rerender
 from auditor.shown_frames import ShownFrames
@@ -150,6 +151,15 @@ def test_the_context_is_clamped_to_the_recording_and_bounded(recording: Path, tm
     wide, _, _ = _clip_of(recording, tmp_path / "wide", BEFORE, settings=ClipSettings(context_seconds=1000, max_width=32))
     assert wide.frame_count == BEFORE + WINDOW + AFTER  # MAX_CONTEXT_SECONDS is 10 s: all 40 frames a side
     assert MAX_CONTEXT_SECONDS * DEMO_FPS >= AFTER and (wide.width, wide.height) == (32, 32)
+
+
+def test_a_window_longer_than_a_clip_may_last_gets_no_clip(recording: Path, tmp_path: Path) -> None:
+    window = select_window(recording, WINDOW, BEFORE)
+    spread = replace(window, timestamps=window.timestamps[0] + np.arange(WINDOW) * (MAX_CLIP_SECONDS + 1) / (WINDOW - 1))
+    shown = ShownFrames.of(window.frames, False)
+    assert write_clips(recording, spread, _strong_maps(WINDOW), shown, tmp_path, key_frames=[0]) is None
+    assert not list(tmp_path.iterdir())  # nothing written
+    assert write_clips(recording, window, _strong_maps(WINDOW), shown, tmp_path, key_frames=[0]) is not None
 
 
 def test_the_heatmap_clip_differs_from_the_clip_on_the_window_only(recording: Path, tmp_path: Path) -> None:
