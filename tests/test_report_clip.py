@@ -24,7 +24,14 @@ from auditor.detector import Detector, load_detector
 from auditor.errors import ReportError
 from auditor.evidence import ClipRecord, load_record, record_json
 from auditor.pipeline import ReportOptions, report_video
-from auditor.report_clip import MAX_CLIP_SECONDS, MAX_CONTEXT_SECONDS, WINDOW_BAND_RGB, ClipSettings, write_clips
+from auditor.report_clip import (
+    MAX_CLIP_BYTES,
+    MAX_CLIP_SECONDS,
+    MAX_CONTEXT_SECONDS,
+    WINDOW_BAND_RGB,
+    ClipSettings,
+    write_clips,
+)
 from auditor.report_folder import CLIP_HEATMAP_NAME, CLIP_NAME
 from auditor.rerender import read_source, rerender
 from auditor.shown_frames import ShownFrames
@@ -33,6 +40,7 @@ from auditor.synthetic import make_clip
 from auditor.verify import verify_paths
 from auditor.verify.limits import pdf_structure_problem
 from auditor.video import Sampling, clock_time, write_video
+from auditor.video.webm import MAX_BITRATE, WebmWriter
 from auditor.window import select_window
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -171,7 +179,9 @@ def test_the_heatmap_clip_differs_from_the_clip_on_the_window_only(recording: Pa
     assert difference[:first].max() == 0  # same frames, same encoder state: the same bytes
     assert difference[first:last].min() > 20  # the overlay of a map at full strength
     assert difference[last] == 0  # a keyframe starts the context after the window
-    assert difference[last:].max() < 2  # the encoder's rate control carries a little of the window's frames
+    # the encoder's rate control carries a little of the window's frames: differences of the size of the
+    # encoding error itself (~3.5 grey levels on these frames), far below the overlay's
+    assert difference[last:].max() < 4
 
 
 def test_the_heatmap_overlay_follows_the_nearest_sampled_frame(recording: Path, tmp_path: Path) -> None:
@@ -198,6 +208,22 @@ def test_a_window_of_every_third_frame_plays_every_frame_with_the_nearest_map(re
     difference = np.abs(plain[:, 4:].astype(int) - heat[:, 4:].astype(int)).mean(axis=(1, 2, 3))
     assert [int(t) for t in np.flatnonzero(difference > 20)] == [22, 23, 24]
     assert clip.key_frames[0].seconds == pytest.approx(2.3)
+
+
+def test_the_bit_rate_is_capped_even_for_noise() -> None:
+    """Sensor noise is the worst case of constant quality (~17 Mbit/s at 768×576 uncapped): the cap holds it
+    near MAX_BITRATE, and a clip beyond the writer's byte bound is refused."""
+    noise = np.random.default_rng(0).integers(0, 256, (40, 576, 768, 3), dtype=np.uint8)
+    writer = WebmWriter((768, 576), DEMO_FPS, MAX_CLIP_BYTES)
+    for frame in noise:
+        writer.add(frame)
+    seconds = len(noise) / DEMO_FPS
+    assert len(writer.finish()) * 8 / seconds < 3 * MAX_BITRATE
+    small = WebmWriter((768, 576), DEMO_FPS, 100_000)
+    with pytest.raises(ReportError, match="grew beyond 100000 bytes"):
+        for frame in noise:
+            small.add(frame)
+        small.finish()
 
 
 def test_the_same_input_gives_the_same_clip_bytes(recording: Path, tmp_path: Path) -> None:
