@@ -44,6 +44,7 @@ from auditor.review.state import review_state
 from auditor.review.submissions import report_submission
 from auditor.signing import seal_fields, sign_report_folder
 from auditor.verify import load_trust, verify_paths
+from auditor.verify.batch_index import sealed_time
 from auditor.verify.submissions import trusted_submissions
 from auditor.version import VERSION
 
@@ -60,6 +61,7 @@ class RenderSource:
     sealed_by: str | None  # the verified signer; None when the origin is not proven
     submissions: tuple[Submission, ...] = field(default=())  # logged in the source folder since
     reviews: tuple[ReviewRecord, ...] = field(default=())  # signed into the source's PDF since, verified
+    sealed_at: datetime | None = None  # when the source PDF's seal was signed (its review deadline counts from it)
 
 
 def read_source(path: Path, trust: Path | None, *, allow_unverified: bool = False) -> RenderSource:
@@ -84,21 +86,24 @@ def read_source(path: Path, trust: Path | None, *, allow_unverified: bool = Fals
     in_folder = record_path.name == RECORD_NAME
     submissions = _submissions(record_path, trust) if in_folder else ()
     proven = in_folder and sealed_by is not None  # reviews count only on a report whose origin is proven
-    reviews = _reviews(record_path.parent / PDF_NAME, trust, record, sha256_bytes(data)) if proven else ()
+    reviews, sealed_at = _reviews(record_path.parent / PDF_NAME, trust, record, sha256_bytes(data)) if proven else ((), None)
     return RenderSource(
-        record, sha256_bytes(data), read_artifacts(record, record_path.parent), sealed_by, submissions, reviews
+        record, sha256_bytes(data), read_artifacts(record, record_path.parent), sealed_by, submissions, reviews, sealed_at
     )
 
 
-def _reviews(pdf: Path, trust: Path | None, record: EvidenceRecord, record_sha256: str) -> tuple[ReviewRecord, ...]:
-    """The reviews signed into the source's PDF, when the PDF verifies under `trust` (else none, with a warning)."""
+def _reviews(
+    pdf: Path, trust: Path | None, record: EvidenceRecord, record_sha256: str
+) -> tuple[tuple[ReviewRecord, ...], datetime | None]:
+    """The reviews signed into the source's PDF and when its seal was signed, when the PDF verifies
+    under `trust` (else none, with a warning)."""
     if not pdf.is_file():
-        return ()
+        return (), None
     verdict = verify_paths([pdf], trust)[0]
     if verdict.status != "valid":
         logger.warning("reviews left out: %s does not verify (%s)", pdf, verdict.reasons[0] if verdict.reasons else verdict.status)
-        return ()
-    return tuple(review_records(record, record_sha256, verdict))
+        return (), None
+    return tuple(review_records(record, record_sha256, verdict)), sealed_time(verdict)
 
 
 def _submissions(record_path: Path, trust: Path | None) -> tuple[Submission, ...]:
@@ -163,7 +168,7 @@ def _reviewed(review: Review, source: RenderSource, now: datetime) -> Review:
     if not source.reviews:
         return review
     last, before = source.reviews[-1], source.reviews[:-1]
-    state = review_state(source.record, list(source.reviews), now)
+    state = review_state(source.record, list(source.reviews), now, source.sealed_at)
     return review.model_copy(update={
         "reviewer": last.review.reviewer, "role": last.review.role, "authority": last.review.authority or None,
         "reviewed_at": last.signed_at, "decision": last.review.decision, "reasons": last.review.reasons,

@@ -83,8 +83,8 @@ def _line(decision: str, who: tuple[str, str], slot: int = 1) -> str:
 
 ALICE_DIR = "reviewer"  # beside the seal's folder (fixtures.identities)
 CASES = {
-    "confirm": (False, [(ALICE_DIR, "confirm")], "Second review: none yet (needed after an escalation)."),
-    "overturn": (False, [(ALICE_DIR, "overturn")], "Second review: none yet (needed after an escalation)."),
+    "confirm": (False, [(ALICE_DIR, "confirm")], "Second review: needed only if the first reviewer escalates."),
+    "overturn": (False, [(ALICE_DIR, "overturn")], "Second review: needed only if the first reviewer escalates."),
     "escalate, then a second person decides": (False, [(ALICE_DIR, "escalate"), ("bob", "overturn")], None),
     "review 1 of 2": (True, [(ALICE_DIR, "confirm")], "Second review: awaiting the second verifier; until both have "
                       "reviewed, this is not a final decision."),

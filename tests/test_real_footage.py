@@ -138,7 +138,7 @@ def test_the_pdf_shows_the_key_frames_at_full_resolution(
     persons = record.explanations.persons
     people = 1 if persons is not None and persons.image is not None else 0  # the key frame with the people's boxes
     assert sizes.count(picture) == 2 * len(record.explanations.key_frames) + people  # Grad-CAM and saliency per key frame
-    assert (folder / "report.pdf").stat().st_size < 4_000_000
+    assert (folder / "report.pdf").stat().st_size < 4_500_000  # ~0.46 MB of it is the attached clip.webm
 
 
 # The pictures' pixel sizes for a 768×576 recording, as they were drawn before they became JPEG.
@@ -150,7 +150,8 @@ VTEST_PICTURE_SIZES = {
 
 def test_the_report_folder_is_small_and_its_pictures_keep_their_size(vtest_report: tuple[Path, EvidenceRecord]) -> None:
     folder, record = vtest_report
-    assert sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) <= 12_000_000
+    # ~1.4 MB of it is the clip: clip.webm and clip-heatmap.webm, and clip.webm again inside the PDF
+    assert sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) <= 13_500_000
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "data:" not in html and len(html) < 200_000  # the pictures are the folder's files, not copies
     kinds = set()

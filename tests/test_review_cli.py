@@ -120,6 +120,11 @@ def test_reviews_are_signed_registered_and_counted_with_a_second_verifier(
     text = subprocess.run(["pdftotext", str(rendered / "report.pdf"), "-"], capture_output=True, text=True).stdout
     assert "reviewed by Åsa Łukasiewicz and Bob Example" in " ".join(text.split())
 
+    pending = out.parent / "rendered-pending"  # its due time counts from the source's seal, as the index's does
+    assert run_cli("render", str(second), "--out", str(pending), "--trust", str(trust), "--no-sign").returncode == 0
+    status = json.loads((pending / "evidence.json").read_text())["review"]["status"]
+    assert status == statuses(out)[second.name] and status.startswith("awaiting second review; due ")
+
 
 def test_a_review_file_that_says_other_than_the_pdf_fails_verify(
     batch: tuple[Path, list[Path], Path], identities: Identities, trust: Path, tmp_path: Path
