@@ -19,11 +19,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import psutil
 import pytest
 from fixtures.cli import run_cli
-from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, Identities
+from fixtures.identities import PASSPHRASE, Identities
+from fixtures.review_batch import review_batch
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -33,14 +33,8 @@ from selenium.webdriver.common.selenium_manager import SeleniumManager
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from auditor.demo import demo_model_path
-from auditor.keys import issue_identity
-from auditor.synthetic import make_clip
-from auditor.video import write_video
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-PROFILE = "second_verifier_required = true\nreview_deadline_hours = 24\n"
 FIRST_REASON = "Nobody is struck: the raised arm is a wave, as the whole clip shows."
 CONFIRM_REASON = "Two people exchange blows at the left edge; I watched the whole clip."
 OVERTURN_REASON = "The two people part without a blow; the fall is a stumble over the bag."
@@ -51,18 +45,7 @@ WAIT = 60  # seconds: a decision signs a PDF revision and seals the ledger
 def batch(identities: Identities, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], Path]:
     """A batch folder with the reports of two incidents (demo detector), under a profile that
     requires a second verifier, and Bob, a second reviewer under the same root."""
-    base = tmp_path_factory.mktemp("desk-browser")
-    frames = np.concatenate([make_clip(label, seed).frames for label, seed in (("fight", 101), ("normal", 12), ("fall", 102))])
-    (base / "cam").mkdir()
-    write_video(base / "cam" / "clip.avi", frames, 10.0)
-    (base / "profile.toml").write_text(PROFILE)
-    out = base / "out"
-    run = run_cli("batch", str(base / "cam"), "--model", str(demo_model_path()), "--out", str(out), "--keys",
-                  str(identities.seal_dir), "--profile", str(base / "profile.toml"), env=_env())
-    assert run.returncode == 0, run.stderr
-    bob = base / "bob"
-    issue_identity(identities.seal_dir, ROOT_PASSPHRASE, bob, PASSPHRASE, common_name="Bob Example", role="Supervisor")
-    reports = sorted(p for p in (out / "reports").iterdir() if p.is_dir())
+    out, reports, bob = review_batch(tmp_path_factory.mktemp("desk-browser"), identities, _env())
     assert len(reports) == 2
     return out, reports, bob
 

@@ -12,18 +12,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fixtures.cli import CliRun, run_cli
-from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, Identities
+from fixtures.identities import PASSPHRASE, Identities
+from fixtures.review_batch import review_batch
 
-from auditor.demo import demo_model_path
-from auditor.keys import issue_identity
 from auditor.signing import sign_detached
-from auditor.synthetic import make_clip
-from auditor.video import write_video
 
-PROFILE = "second_verifier_required = true\nreview_deadline_hours = 24\n"
 REASON = "Two people exchange blows at the left edge; I watched the whole clip."
 
 
@@ -31,18 +26,7 @@ REASON = "Two people exchange blows at the left edge; I watched the whole clip."
 def batch(identities: Identities, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], Path]:
     """A batch folder with the reports of two incidents, written under a profile that requires a
     second verifier; and a second reviewer (Bob) under the same root."""
-    base = tmp_path_factory.mktemp("review")
-    frames = np.concatenate([make_clip(label, seed).frames for label, seed in (("fight", 101), ("normal", 12), ("fall", 102))])
-    (base / "cam").mkdir()
-    write_video(base / "cam" / "clip.avi", frames, 10.0)
-    (base / "profile.toml").write_text(PROFILE)
-    out = base / "out"
-    run = run_cli("batch", str(base / "cam"), "--model", str(demo_model_path()), "--out", str(out), "--keys",
-                  str(identities.seal_dir), "--profile", str(base / "profile.toml"), env=env())
-    assert run.returncode == 0, run.stderr
-    bob = base / "bob"
-    issue_identity(identities.seal_dir, ROOT_PASSPHRASE, bob, PASSPHRASE, common_name="Bob Example", role="Supervisor")
-    return out, sorted(p for p in (out / "reports").iterdir() if p.is_dir()), bob
+    return review_batch(tmp_path_factory.mktemp("review"), identities, env())
 
 
 def env() -> dict[str, str]:
