@@ -11,8 +11,8 @@ from auditor.errors import ArchiveError
 from auditor.files import atomic_directory
 from auditor.pipeline import Progress, ReportOptions, report_video
 from auditor.profile import DeploymentProfile, load_profile
-from auditor.report import ReportResult
-from auditor.signing import SealSettings, create_demo_identity
+from auditor.report.document import ReportResult
+from auditor.signing.seal import SealSettings, create_demo_identity
 from auditor.synthetic import make_clip
 from auditor.video import write_video
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from auditor.detector import Detector
-from auditor.display import write_explanation_images
-from auditor.display_trust import write_trust_images
 from auditor.errors import ArchiveError
 from auditor.evidence import (
     RECORD_NAME,
@@ -33,13 +31,15 @@ from auditor.explain.checks import CheckSettings, run_checks
 from auditor.explain.key_frames import key_frames
 from auditor.files import atomic_directory, check_writable_place
 from auditor.profile import DeploymentProfile
-from auditor.report import ReportResult, write_report
-from auditor.report_clip import ClipSettings, write_clips
-from auditor.scan import window_length
-from auditor.shown_frames import ShownFrames
-from auditor.signing import SealSettings, seal_fields, sign_report_folder
-from auditor.window import check_window as check_window  # importable from here too
-from auditor.window import select_window
+from auditor.report.clip import ClipSettings, write_clips
+from auditor.report.display import write_explanation_images
+from auditor.report.display_trust import write_trust_images
+from auditor.report.document import ReportResult, write_report
+from auditor.report.shown_frames import ShownFrames
+from auditor.scan.sliding import window_length
+from auditor.scan.window import check_window as check_window  # importable from here too
+from auditor.scan.window import select_window
+from auditor.signing.seal import SealSettings, seal_fields, sign_report_folder
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]

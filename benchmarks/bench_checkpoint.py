@@ -57,7 +57,7 @@ def real_batch(base: Path, seal: SigningIdentity, incidents: int, tsa_url: str |
     from auditor.batch.run import BatchSettings, run_batch
     from auditor.batch.tasks import DetectorSpec
     from auditor.demo import demo_model_path
-    from auditor.signing import SealSettings
+    from auditor.signing.seal import SealSettings
     from auditor.synthetic import make_clip
     from auditor.video import write_video
 

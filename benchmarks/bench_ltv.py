@@ -31,7 +31,7 @@ from pki import serve_local_pki
 
 from auditor.archive.extend import ExtensionTrust, extend_report_folder
 from auditor.keys import CRL_FILE, SigningIdentity, create_identity, import_identity, load_identity, read_certificates
-from auditor.signing import sign_report_folder
+from auditor.signing.seal import sign_report_folder
 
 
 def median_seconds(runs: int, prepare: Callable[[int], Path], work: Callable[[Path], object]) -> float:

@@ -31,10 +31,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from auditor import report
 from auditor.demo import run_demo
 from auditor.evidence import load_record
-from auditor.report import render_html, render_pdf, write_report
+from auditor.report import document as report
+from auditor.report.document import render_html, render_pdf, write_report
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:

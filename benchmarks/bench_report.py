@@ -27,7 +27,7 @@ from fixtures.identities import make_identities
 from auditor._tensorflow import keras
 from auditor.detector import load_detector
 from auditor.pipeline import report_video
-from auditor.signing import SealSettings
+from auditor.signing.seal import SealSettings
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 SIDECAR = """{"format": "auditor-sidecar/1", "name": "mobilenet-bench", "version": "1",

@@ -31,7 +31,7 @@ import numpy as np
 
 from auditor.demo import demo_model_path
 from auditor.detector import Detector, load_detector
-from auditor.scan import ScanSettings, scan_video, window_length
+from auditor.scan.sliding import ScanSettings, scan_video, window_length
 from auditor.video import open_stream, read_video
 
 
@@ -93,7 +93,7 @@ def peak_memory_of_scan(video: Path) -> float:
     code = (
         "import sys; from pathlib import Path\n"
         "from auditor.demo import demo_model_path; from auditor.detector import load_detector\n"
-        "from auditor.scan import scan_video\n"
+        "from auditor.scan.sliding import scan_video\n"
         "scan_video(Path(sys.argv[1]), load_detector(demo_model_path()))\n"
         "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
     )

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from fixtures.identities import build_report, make_identities
 
-from auditor.signing import sign_report_folder
+from auditor.signing.seal import sign_report_folder
 
 
 def main() -> None:

@@ -63,9 +63,9 @@ from auditor.explain.key_frames import key_frames
 from auditor.explain.motion import motion_relevance
 from auditor.explain.persons import ground_persons
 from auditor.explain.sanity import model_randomisation_check
-from auditor.masking import find_faces
+from auditor.scan.window import select_window
 from auditor.synthetic import make_clip
-from auditor.window import select_window
+from auditor.video.masking import find_faces
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 CHECKS = ("motion", "counterfactuals", "faithfulness", "persons")  # + sanity, uncached or cached

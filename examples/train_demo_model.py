@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from auditor._tensorflow import keras, tf
+from auditor.detector.sidecar import Sidecar
 from auditor.files import atomic_write_bytes, atomic_write_text
-from auditor.sidecar import Sidecar
 from auditor.synthetic import CLASS_NAMES, SyntheticClip, make_clip, make_dataset
 
 SEED = 1234

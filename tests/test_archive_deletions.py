@@ -27,7 +27,7 @@ from auditor.errors import ArchiveError
 from auditor.files import sha256_bytes
 from auditor.keys import import_identity, load_identity
 from auditor.review.model import ReviewInput
-from auditor.signing import sign_report_folder
+from auditor.signing.seal import sign_report_folder
 from auditor.verify import load_trust
 from auditor.verify.archive import verify_archive
 

@@ -25,7 +25,7 @@ from auditor.archive import Ledger
 from auditor.archive.extend import TIMESTAMP_FIELD, ExtensionTrust, extend_archive, extend_report_folder
 from auditor.errors import ArchiveError
 from auditor.keys import SigningIdentity, import_identity, load_identity
-from auditor.signing import sign_report_folder
+from auditor.signing.seal import sign_report_folder
 from auditor.verify import load_trust, verify_paths
 
 

@@ -32,7 +32,7 @@ from auditor.review.fill import field_values, sign_review
 from auditor.review.form import FONT_RESOURCE, FormFont, review_fields
 from auditor.review.model import ReviewInput, field_name, outcome_text
 from auditor.review.submissions import log_submission
-from auditor.signing import sign_revision, signing_errors
+from auditor.signing.seal import sign_revision, signing_errors
 from auditor.verify import load_trust, verify_folder, verify_paths
 
 Tamper = Callable[[IncrementalPdfFileWriter, dict[str, generic.IndirectObject]], None]
@@ -318,7 +318,7 @@ def test_the_queue_and_render_read_reviews_in_the_order_they_were_signed(
 ) -> None:
     from auditor.desk.queue import queue_item
     from auditor.desk.reviews import VerifiedFolders
-    from auditor.rerender import read_source
+    from auditor.report.rerender import read_source
     from auditor.review.state import review_state
 
     issue_identity(identities.seal_dir, ROOT_PASSPHRASE, tmp_path / "bob", PASSPHRASE, common_name="Bob Example", role="Supervisor")

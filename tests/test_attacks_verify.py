@@ -30,10 +30,10 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-import auditor.signing
+import auditor.signing.seal
 from auditor.keys import SigningIdentity
-from auditor.ltv import BestEffortPaths
-from auditor.signing import sign_detached, sign_report_folder
+from auditor.signing.ltv import BestEffortPaths
+from auditor.signing.seal import sign_detached, sign_report_folder
 from auditor.verify import EXIT_INVALID, FileVerdict, exit_code, verify_paths
 
 NOW = dt.datetime.now(dt.UTC)
@@ -238,7 +238,7 @@ def test_finding6_untrusted_or_transplanted_timestamp_is_not_b_t(
     self_made_tsa: tuple[DummyTimeStamper, Path], identities: Identities, trust: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stamper, tsa_root = self_made_tsa
-    monkeypatch.setattr(auditor.signing, "timestamper", lambda url: stamper if url else None)
+    monkeypatch.setattr(auditor.signing.seal, "timestamper", lambda url: stamper if url else None)
     folder = build_report(tmp_path / "r", identity=identities.seal)
     sign_report_folder(folder, identities.seal, tsa_url="http://tsa.invalid/")
     verdicts = _by_name(folder, trust)

@@ -30,9 +30,9 @@ from auditor.batch.tasks import DetectorSpec
 from auditor.demo import demo_model_path
 from auditor.detector import Detector, load_detector
 from auditor.errors import VideoError
-from auditor.requests import BadRow, read_requests
-from auditor.scan import ScanSettings, scan_video
-from auditor.signing import SealSettings
+from auditor.scan.requests import BadRow, read_requests
+from auditor.scan.sliding import ScanSettings, scan_video
+from auditor.signing.seal import SealSettings
 from auditor.synthetic import make_clip
 from auditor.video import read_video, write_video
 
@@ -337,7 +337,7 @@ def test_a_batch_refuses_a_folder_that_holds_other_things(recording: Path, ident
 def test_frames_decoded_ahead_arrive_in_order_errors_surface_and_closing_stops_the_thread() -> None:
     import threading
 
-    from auditor.scan import _prefetched
+    from auditor.scan.sliding import _prefetched
 
     def failing() -> Iterator[int]:
         yield from range(3)
@@ -358,7 +358,7 @@ def test_a_scan_and_a_window_record_the_hash_of_the_file_they_decode_and_refuse_
     detector: Detector, recording: Path
 ) -> None:
     from auditor.files import sha256_file
-    from auditor.window import select_window
+    from auditor.scan.window import select_window
 
     known = sha256_file(recording)
     assert scan_video(recording, detector, video_sha256=known).video_sha256 == known

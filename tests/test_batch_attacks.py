@@ -33,17 +33,17 @@ from auditor.batch.inputs import BatchInputs, collect_inputs
 from auditor.batch.run import BatchSettings, BatchSummary, run_batch
 from auditor.batch.tasks import DetectorSpec, detector_for, run_report
 from auditor.demo import demo_model_path
-from auditor.detections import detections_jsonl
+from auditor.detector.sidecar import sidecar_path
 from auditor.errors import ArchiveError, VideoError
 from auditor.explain.base import CHECK_NAMES
 from auditor.explain.checks import CheckSettings
 from auditor.files import sha256_file
 from auditor.pipeline import ReportOptions
 from auditor.profile import DeploymentProfile
-from auditor.requests import read_requests
-from auditor.scan import scan_video
-from auditor.sidecar import sidecar_path
-from auditor.signing import SealSettings
+from auditor.scan.detections import detections_jsonl
+from auditor.scan.requests import read_requests
+from auditor.scan.sliding import scan_video
+from auditor.signing.seal import SealSettings
 from auditor.synthetic import make_clip
 from auditor.video import held_video, read_video, write_video
 

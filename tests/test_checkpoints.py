@@ -31,7 +31,7 @@ from auditor.archive.checkpoint import (
 )
 from auditor.errors import ArchiveError
 from auditor.files import sha256_bytes
-from auditor.signing import sign_bytes
+from auditor.signing.seal import sign_bytes
 from auditor.verify import TrustAnchors, verify_paths
 from auditor.verify.archive import verify_archive
 from auditor.verify.detached import check_signature_bytes
@@ -269,7 +269,7 @@ def test_an_interrupted_batch_run_is_sealed_on_the_way_out(
     from auditor.batch.inputs import BatchInputs
     from auditor.batch.tasks import DetectorSpec
     from auditor.demo import demo_model_path
-    from auditor.signing import SealSettings
+    from auditor.signing.seal import SealSettings
 
     def registers_then_interrupted(self: run._Coordinator, inputs: BatchInputs) -> None:
         folder = shutil.copytree(sealed_report, self.out / "reports" / "r1")
@@ -308,7 +308,7 @@ def test_a_batch_that_registers_nothing_seals_an_empty_ledger_and_seal_makes_no_
     from auditor.batch.inputs import BatchInputs
     from auditor.batch.tasks import DetectorSpec
     from auditor.demo import demo_model_path
-    from auditor.signing import SealSettings
+    from auditor.signing.seal import SealSettings
 
     out = tmp_path / "out"
     settings = run.BatchSettings(spec=DetectorSpec(str(demo_model_path()), None, None))

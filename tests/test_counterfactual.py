@@ -24,8 +24,8 @@ from auditor.explain.counterfactual import (
     search_counterfactuals,
 )
 from auditor.explain.regions import blurred_clip, components, components_3d, region_pixels
+from auditor.scan.window import select_window
 from auditor.synthetic import make_clip
-from auditor.window import select_window
 
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 SEEDS = range(6)

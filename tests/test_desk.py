@@ -30,10 +30,10 @@ from auditor.desk.record import review_report
 from auditor.desk.session import DeskSession
 from auditor.evidence import SealInfo, write_record
 from auditor.keys import issue_identity, load_identity
-from auditor.report import write_report
+from auditor.report.document import write_report
 from auditor.review.fill import reviewer_names
 from auditor.review.model import review_input
-from auditor.signing import seal_fields, sign_report_folder
+from auditor.signing.seal import seal_fields, sign_report_folder
 
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"

@@ -172,7 +172,7 @@ def test_class_settings_that_disagree_are_refused(tmp_path: Path, good_model: Pa
 
 
 def test_a_model_of_any_clip_length_needs_it_in_its_sidecar(tmp_path: Path) -> None:
-    from auditor.scan import window_length as clip_length
+    from auditor.scan.sliding import window_length as clip_length
 
     inputs = keras.Input((None, SIZE, SIZE, 3))
     x = keras.layers.TimeDistributed(keras.layers.Conv2D(4, 3, padding="same", name="conv"))(inputs)

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from auditor.display import (
+from auditor.detector.sidecar import DecisionRule
+from auditor.errors import ModelError, ReportError
+from auditor.evidence import ModelIdentity, build_record, save_arrays
+from auditor.explain.base import ClipExplanation
+from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, localised, normalise
+from auditor.files import sha256_file
+from auditor.report.display import (
     BAR_HEIGHT,
     BAR_LEFT,
     BAR_TOP,
@@ -27,12 +33,6 @@ from auditor.display import (
     draw_explanation,
     write_explanation_images,
 )
-from auditor.errors import ModelError, ReportError
-from auditor.evidence import ModelIdentity, build_record, save_arrays
-from auditor.explain.base import ClipExplanation
-from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, localised, normalise
-from auditor.files import sha256_file
-from auditor.sidecar import DecisionRule
 from auditor.synthetic import CLASS_NAMES, make_clip
 from auditor.video import Clip
 

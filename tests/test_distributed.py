@@ -44,7 +44,7 @@ from auditor.batch.run import BatchSettings, run_batch
 from auditor.batch.tasks import DetectorSpec, detector_for
 from auditor.demo import demo_model_path
 from auditor.quiet import QUIET_ENVIRONMENT
-from auditor.signing import SealSettings
+from auditor.signing.seal import SealSettings
 from auditor.synthetic import make_clip
 from auditor.video import write_video
 

@@ -27,6 +27,7 @@ from fixtures.report_records import (
 )
 from pydantic import ValidationError
 
+from auditor.detector.sidecar import DecisionRule
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_RESOURCE,
@@ -47,8 +48,7 @@ from auditor.evidence import (
     write_record,
 )
 from auditor.explain import FRAME_IMPORTANCE
-from auditor.report import render_html
-from auditor.sidecar import DecisionRule
+from auditor.report.document import render_html
 
 OLD_RECORD = Path(__file__).parent / "fixtures" / "record-1.1.json"
 SCHEMA_PATH = Path(__file__).parents[1] / "auditor" / "schema" / SCHEMA_RESOURCE
@@ -359,7 +359,7 @@ def test_completeness_with_full_profile_review_seal_and_log(tmp_path: Path) -> N
 
 
 def test_evidence_and_report_do_not_import_tensorflow() -> None:
-    code = "import sys, auditor.evidence, auditor.report, auditor.cli.render; print('tensorflow' in sys.modules)"
+    code = "import sys, auditor.evidence, auditor.report.document, auditor.cli.render; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -16,9 +16,9 @@ from fixtures.cli import run_cli
 from fixtures.report_records import EXAMPLE_PROFILE
 
 from auditor.demo import demo_model_path
-from auditor.display import MAX_IMAGE_WIDTH, MIN_IMAGE_WIDTH
 from auditor.profile import load_profile
-from auditor.report_clip import MAX_WIDTH as MAX_CLIP_WIDTH
+from auditor.report.clip import MAX_WIDTH as MAX_CLIP_WIDTH
+from auditor.report.display import MAX_IMAGE_WIDTH, MIN_IMAGE_WIDTH
 from auditor.synthetic import make_clip
 from auditor.video import write_video
 

@@ -29,11 +29,11 @@ from auditor.keys import (
     load_identity,
     revoke,
 )
-from auditor.ltv import B_LT_NOTE, NO_REVOCATION_NOTE
 from auditor.review.fill import reviewer_names, sign_review
 from auditor.review.model import ReviewInput
 from auditor.review.submissions import log_answer, log_submission
-from auditor.signing import seal_fields, sign_bytes, sign_report_folder
+from auditor.signing.ltv import B_LT_NOTE, NO_REVOCATION_NOTE
+from auditor.signing.seal import seal_fields, sign_bytes, sign_report_folder
 from auditor.verify import verify_paths
 
 

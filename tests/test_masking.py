@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from fixtures.faces import clip_with_face
 
-from auditor import shown_frames
-from auditor.masking import (
+from auditor.report import shown_frames
+from auditor.report.shown_frames import ShownFrames
+from auditor.synthetic import make_clip
+from auditor.video.masking import (
     FRONTAL,
     METHOD,
     PROFILE,
@@ -21,8 +23,6 @@ from auditor.masking import (
     find_faces,
     mask_faces,
 )
-from auditor.shown_frames import ShownFrames
-from auditor.synthetic import make_clip
 
 
 @pytest.fixture(scope="module")

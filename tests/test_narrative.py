@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fixtures.report_records import make_explanation, make_report_folder
 
-from auditor import narrative
 from auditor.evidence import EvidenceRecord, FrameEdit
+from auditor.report import narrative
 
 
 def _with_occlusion(record: EvidenceRecord, **update: object) -> EvidenceRecord:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from fixtures.report_records import make_report_folder
 
-from auditor import narrative_trust as trust
 from auditor.evidence import EvidenceRecord
 from auditor.evidence.build_trust import motion_record
 from auditor.explain.motion import MotionRelevance
 from auditor.explain.sanity import MethodSanity, SanityCheck
+from auditor.report import narrative_trust as trust
 
 
 @pytest.fixture(scope="module")

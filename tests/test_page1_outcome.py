@@ -27,12 +27,12 @@ from auditor.archive.index import index_html, shown_status
 from auditor.evidence import SealInfo, write_record
 from auditor.evidence.model import Review
 from auditor.keys import issue_identity
-from auditor.report import render_html, write_report
+from auditor.report.document import render_html, write_report
 from auditor.review.fill import sign_review
 from auditor.review.form import MIN_MULTILINE_SIZE, review_fields
 from auditor.review.model import MAX_TEXT, ReviewInput, outcome_text, outcome_time
 from auditor.review.state import STATUSES, ReviewState
-from auditor.signing import seal_fields, sign_report_folder, sign_revision, signing_errors
+from auditor.signing.seal import seal_fields, sign_report_folder, sign_revision, signing_errors
 from auditor.verify import verify_paths
 from auditor.verify.batch_index import describe
 

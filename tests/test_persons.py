@@ -16,7 +16,7 @@ from auditor.explain.persons import (
     link_boxes,
     upscale_factor,
 )
-from auditor.window import select_window
+from auditor.scan.window import select_window
 
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 KEYS = (0, 5, 10, 15)

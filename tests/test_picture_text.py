@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from auditor.display import FrameGeometry, _mark_unlocalised, labelled_tile
-from auditor.display_trust import write_person_image
 from auditor.explain.persons import DetectedPerson, PersonGrounding
-from auditor.picture_text import draw_text, text_size
+from auditor.report.display import FrameGeometry, _mark_unlocalised, labelled_tile
+from auditor.report.display_trust import write_person_image
+from auditor.report.picture_text import draw_text, text_size
 
 CYAN = np.array([0, 255, 255])
 

@@ -18,12 +18,12 @@ import pytest
 from PIL import Image
 
 import auditor
-from auditor import narrative
 from auditor._tensorflow import keras
 from auditor.detector import Detector, load_detector
-from auditor.display import GRID_COLUMNS, GRID_TILE, MIN_IMAGE_WIDTH, STRIP_TILE, contour_legend
 from auditor.evidence import EvidenceRecord
 from auditor.pipeline import report_video
+from auditor.report import narrative
+from auditor.report.display import GRID_COLUMNS, GRID_TILE, MIN_IMAGE_WIDTH, STRIP_TILE, contour_legend
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 DEMO_MODEL = Path(auditor.__file__).parent / "data" / "demo_model" / "model.keras"

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from fixtures.rebuild import decode_window, demo_report, load_demo_model, model_input, preprocessed
 
-from auditor import narrative_trust as trust
 from auditor.demo import demo_model_path
 from auditor.evidence import EvidenceRecord
 from auditor.evidence.trust import CounterfactualEdit, CounterfactualRecord, RegionBlur
 from auditor.files import sha256_file
+from auditor.report import narrative_trust as trust
 
 CLIP = ("fall", 6)  # the demo detector: a region blur and two frame edits each take the alert away
 SIZE = 160  # recorded frames larger than the model's 64 x 64: resized, and blurred at 1/2 of the size

@@ -26,9 +26,9 @@ from auditor.cli.render import render
 from auditor.errors import ArchiveError, ReportError
 from auditor.evidence import SealInfo, load_record, read_artifacts, record_json, write_record
 from auditor.files import sha256_file
-from auditor.fonts import REPORT_FONTS
 from auditor.profile import DeploymentProfile
-from auditor.report import ArtifactFetcher, render_html, render_pdf, write_report
+from auditor.report.document import ArtifactFetcher, render_html, render_pdf, write_report
+from auditor.report.fonts import REPORT_FONTS
 from auditor.verify import verify_paths
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -23,8 +23,9 @@ from auditor.demo import DEMO_FPS, demo_model_path, demo_profile
 from auditor.detector import Detector, load_detector
 from auditor.errors import ReportError
 from auditor.evidence import ClipRecord, load_record, record_json
+from auditor.names import CLIP_HEATMAP_NAME, CLIP_NAME
 from auditor.pipeline import ReportOptions, report_video
-from auditor.report_clip import (
+from auditor.report.clip import (
     MAX_CLIP_BYTES,
     MAX_CLIP_SECONDS,
     MAX_CONTEXT_SECONDS,
@@ -32,16 +33,15 @@ from auditor.report_clip import (
     ClipSettings,
     write_clips,
 )
-from auditor.report_folder import CLIP_HEATMAP_NAME, CLIP_NAME
-from auditor.rerender import read_source, rerender
-from auditor.shown_frames import ShownFrames
-from auditor.signing import SealSettings
+from auditor.report.rerender import read_source, rerender
+from auditor.report.shown_frames import ShownFrames
+from auditor.scan.window import select_window
+from auditor.signing.seal import SealSettings
 from auditor.synthetic import make_clip
 from auditor.verify import verify_paths
 from auditor.verify.limits import pdf_structure_problem
 from auditor.video import Sampling, clock_time, write_video
 from auditor.video.webm import MAX_BITRATE, WebmWriter
-from auditor.window import select_window
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 BEFORE, WINDOW, AFTER = 40, 16, 40  # frames of the generated recording around the window

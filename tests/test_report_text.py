@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fixtures.report_records import make_report_folder
 
-from auditor import narrative
-from auditor import narrative_trust as trust
 from auditor.evidence import EvidenceRecord
-from auditor.layer_names import layers_in_words
-from auditor.report import render_html, render_pdf
+from auditor.report import narrative
+from auditor.report import narrative_trust as trust
+from auditor.report.document import render_html, render_pdf
+from auditor.report.layer_names import layers_in_words
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from fixtures.cli import CliRun, run_cli
 from fixtures.identities import PASSPHRASE, Identities
 from fixtures.review_batch import review_batch
 
-from auditor.signing import sign_detached
+from auditor.signing.seal import sign_detached
 
 REASON = "Two people exchange blows at the left edge; I watched the whole clip."
 

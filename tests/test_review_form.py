@@ -26,7 +26,7 @@ from auditor.keys import issue_identity, load_identity
 from auditor.review.fill import sign_review
 from auditor.review.form import FONT_RESOURCE, expected_fields
 from auditor.review.model import ReviewInput, ReviewRecord
-from auditor.signing import sign_detached, sign_revision, signing_errors
+from auditor.signing.seal import sign_detached, sign_revision, signing_errors
 from auditor.verify import load_trust, verify_paths
 from auditor.verify.review import check_review_file
 

@@ -114,7 +114,7 @@ def test_a_decision_without_reasons_is_refused() -> None:
 
 
 def test_the_report_says_when_its_review_is_due(tmp_path: Path) -> None:
-    from auditor.narrative import review_due
+    from auditor.report.narrative import review_due
 
     assert review_due(record(tmp_path)) == (
         "A person must review it within 24 hours of its seal, as the deployment requires."

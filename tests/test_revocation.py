@@ -21,7 +21,7 @@ from auditor.errors import SigningError
 from auditor.keys import CRL_FILE, RevocationUrls, create_identity, load_identity, read_certificates
 from auditor.review.fill import sign_review
 from auditor.review.model import ReviewInput
-from auditor.signing import sign_report_folder
+from auditor.signing.seal import sign_report_folder
 from auditor.verify import verify_paths
 
 SEAL_PASSPHRASE = "seal passphrase here"

@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from fixtures.identities import PASSPHRASE, ROOT_PASSPHRASE, Identities
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-import auditor.signing
+import auditor.signing.seal
 from auditor.errors import ArchiveError, SigningError
 from auditor.evidence import SealInfo
 from auditor.files import sha256_file
 from auditor.keys import create_identity, load_identity
-from auditor.signing import (
+from auditor.signing.seal import (
     create_demo_identity,
     seal_fields,
     sign_detached,
@@ -120,10 +120,10 @@ def test_signed_manifest_lists_every_file_of_the_folder(sealed_report: Path, ide
 def test_the_signing_key_is_parsed_once_per_identity(identities: Identities, unsigned_report: Path, tmp_path: Path) -> None:
     """pyHanko's own signer re-parses the key on every signature (~150 ms for RSA-3072); ours once
     per identity. Speed itself is measured by benchmarks/bench_sign.py."""
-    auditor.signing._signer.cache_clear()
+    auditor.signing.seal._signer.cache_clear()
     for index in range(3):
         sign_report_folder(shutil.copytree(unsigned_report, tmp_path / f"r{index}"), identities.seal)
-    info = auditor.signing._signer.cache_info()
+    info = auditor.signing.seal._signer.cache_info()
     assert info.misses == 1 and info.hits >= 2 * 4  # each folder: PDF, HTML, JSON and manifest signatures
 
 

@@ -26,13 +26,13 @@ from fixtures.report_records import (
     model_identity,
 )
 
+from auditor.detector.sidecar import DecisionRule, Sidecar, read_sidecar
 from auditor.errors import ModelError, VideoError
 from auditor.evidence import EvidenceRecord, RecordContext, build_record, load_record, record_json, save_arrays
 from auditor.explain import ClipExplanation
-from auditor.report import render_html
-from auditor.sidecar import DecisionRule, Sidecar, read_sidecar
+from auditor.report.document import render_html
+from auditor.scan.window import check_window, select_window
 from auditor.video import Clip, DecodeEnd, Sampling, open_stream, read_video, write_video
-from auditor.window import check_window, select_window
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # opencv-doc: 768×576, 10 fps, 795 frames
 PTS_MS = [0, 40, 80, 200, 240, 500, 540, 580, 1000, 1040]  # uneven: gaps as a camera dropping frames makes

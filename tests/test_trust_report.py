@@ -16,9 +16,9 @@ from auditor.detector import Detector, load_detector
 from auditor.evidence import EvidenceRecord, load_record
 from auditor.explain.counterfactual import Edit, apply_edit, pixels_key
 from auditor.pipeline import ReportOptions, report_video
+from auditor.scan.window import select_window
 from auditor.synthetic import make_clip
 from auditor.video import write_video
-from auditor.window import select_window
 
 
 @pytest.fixture(scope="module")

@@ -38,9 +38,9 @@ from auditor.evidence import SealInfo, write_record
 from auditor.keys import SigningIdentity, load_identity
 from auditor.keys.imports import import_identity
 from auditor.profile import read_profile
-from auditor.report import write_report
+from auditor.report.document import write_report
 from auditor.review.submissions import log_submission
-from auditor.signing import seal_fields, sign_report_folder
+from auditor.signing.seal import seal_fields, sign_report_folder
 
 
 @dataclass(frozen=True)

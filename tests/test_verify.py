@@ -15,7 +15,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 import auditor.cli
-from auditor.signing import sign_pdf
+from auditor.signing.seal import sign_pdf
 from auditor.verify import EXIT_INVALID, EXIT_UNTRUSTED, EXIT_VALID, exit_code, verify_paths
 from auditor.verify.limits import pdf_structure_problem
 

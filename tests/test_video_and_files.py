@@ -13,6 +13,7 @@ import pytest
 
 from auditor.errors import ArchiveError, VideoError
 from auditor.files import atomic_directory, atomic_write_bytes, sha256_file
+from auditor.scan.window import check_window, select_window
 from auditor.video import (
     VideoLength,
     format_time,
@@ -22,7 +23,6 @@ from auditor.video import (
     video_length,
     write_video,
 )
-from auditor.window import check_window, select_window
 
 
 def _frames(count: int = 6) -> np.ndarray:

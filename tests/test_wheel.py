@@ -52,7 +52,7 @@ def test_the_installed_wheel_runs_the_demo_and_verify_outside_the_checkout(wheel
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     installed = _run(venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index", wheel, cwd=tmp_path, env=env)
     assert installed.returncode == 0, installed.stderr
-    where = _run(venv / "bin" / "python", "-c", "import auditor, auditor.report as r; print(auditor.__file__); "
+    where = _run(venv / "bin" / "python", "-c", "import auditor, auditor.report.document as r; print(auditor.__file__); "
                  "print(r.builtin_templates())", cwd=tmp_path, env=env)
     package, templates = where.stdout.split()
     assert Path(package).is_relative_to(site) and Path(templates) == site / "auditor" / "templates"

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from fixtures.report_records import make_explanation, make_report_folder
 
-from auditor import narrative
 from auditor.evidence import EvidenceRecord
-from auditor.report import render_html
+from auditor.report import narrative
+from auditor.report.document import render_html
 
 
 def _quiet(tmp_path: Path) -> EvidenceRecord:

@@ -12,7 +12,7 @@ from pathlib import Path
 from auditor.archive.chain import AMENDMENTS, LEDGER_NAME, MAX_ENTRY_FILES, SEALS, LedgerEntry, read_chain
 from auditor.errors import ArchiveError
 from auditor.files import sha256_file, walk_folder
-from auditor.report_folder import PDF_NAME
+from auditor.names import PDF_NAME
 
 
 @dataclass

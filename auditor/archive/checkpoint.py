@@ -32,7 +32,7 @@ from auditor.archive.ledger import Ledger
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.keys import SigningIdentity
-from auditor.signing import sign_bytes
+from auditor.signing.seal import sign_bytes
 
 CHECKPOINT_FORMAT = "auditor-checkpoint/1"
 ENTRY_KINDS = ("scan", "report", "review", "submission", "extension", "checkpoint", "timestamp")

@@ -47,8 +47,8 @@ from auditor.archive.checkpoint import timestamp_ledger
 from auditor.archive.ledger import Ledger
 from auditor.errors import ArchiveError
 from auditor.files import atomic_write_bytes, sha256_bytes
-from auditor.ltv import LtvTimeStamper, fetcher
-from auditor.report_folder import PDF_NAME
+from auditor.names import PDF_NAME
+from auditor.signing.ltv import LtvTimeStamper, fetcher
 
 TIMESTAMP_FIELD = "AuditorArchiveTimestamp"
 MAX_PDF_BYTES = 512 * 1024 * 1024

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import ArchiveError
 from auditor.files import atomic_write_text
-from auditor.report_folder import HTML_NAME, PDF_NAME
+from auditor.names import HTML_NAME, PDF_NAME
 from auditor.video import format_time
 
 INDEX_CSV = "index.csv"

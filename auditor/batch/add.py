@@ -24,7 +24,7 @@ from auditor.desk.reviews import VerifiedFolders
 from auditor.errors import ArchiveError
 from auditor.evidence import EvidenceRecord, load_record
 from auditor.files import sha256_file
-from auditor.report_folder import RECORD_NAME
+from auditor.names import RECORD_NAME
 from auditor.verify import TrustAnchors, verify_folder
 from auditor.verify.batch_index import reviews_of
 

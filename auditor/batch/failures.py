@@ -1,7 +1,7 @@
 """Why a unit of a batch failed, told in the batch's terms: whether running the same command again
 can help (a full disk or quota can pass; a bad row, an unreadable video or another model's
 detection cannot), and a window that does not fit named as the log row or detection gave it
-(`auditor.window` names `auditor report`'s --start and --at)."""
+(`auditor.scan.window` names `auditor report`'s --start and --at)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import errno
 from typing import Final
 
 from auditor.errors import ArchiveError
-from auditor.requests import ReportRequest
+from auditor.scan.requests import ReportRequest
 from auditor.video import format_time
 
 PASSING_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -34,7 +34,7 @@ def disk_full(error: BaseException) -> bool:
 
 
 def in_row_terms(message: str, request: ReportRequest) -> str:
-    """`message` (`auditor.window`'s, naming --at or --start) with the window named as `request`
+    """`message` (`auditor.scan.window`'s, naming --at or --start) with the window named as `request`
     gave it: the row's or the detection's time or frame."""
     given = "the detection's" if request.detection is not None else "the row's"
     if request.at is not None:

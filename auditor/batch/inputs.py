@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from auditor.detections import MAX_LABEL_CHARS, MAX_PATH_CHARS, shown, text_problem
+from auditor.detector.sidecar import sidecar_path
 from auditor.errors import ArchiveError
 from auditor.files import sha256_file
-from auditor.requests import BadRow, ReportRequest, read_requests
-from auditor.sidecar import sidecar_path
+from auditor.scan.detections import MAX_LABEL_CHARS, MAX_PATH_CHARS, shown, text_problem
+from auditor.scan.requests import BadRow, ReportRequest, read_requests
 
 VIDEO_SUFFIXES: Final = frozenset(
     {".avi", ".mp4", ".m4v", ".mkv", ".mov", ".mpg", ".mpeg", ".ts", ".mts", ".webm", ".wmv", ".flv", ".3gp"}

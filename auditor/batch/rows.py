@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Final
 
 from auditor.archive import IndexRow
-from auditor.detections import MAX_PATH_CHARS, Detection, shown, text_problem
 from auditor.evidence import EvidenceRecord, InputInfo
-from auditor.requests import ReportRequest
 from auditor.review.state import review_state
+from auditor.scan.detections import MAX_PATH_CHARS, Detection, shown, text_problem
+from auditor.scan.requests import ReportRequest
 from auditor.video.stream import EPSILON
 
 NAME_PART_CHARS: Final = 64  # of each part of a report folder's name (camera, time, class)

@@ -49,16 +49,16 @@ from auditor.batch.sealing import Sealer
 from auditor.batch.tasks import DetectorSpec, ReportTask, ScanTask, StagedReport, run_report, run_scan
 from auditor.desk.index import refresh_index
 from auditor.desk.reviews import VerifiedFolders
-from auditor.detections import Detection, detections_jsonl
 from auditor.errors import ArchiveError, AuditorError, VideoError
 from auditor.evidence import EvidenceRecord, SealInfo
 from auditor.files import atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity
+from auditor.names import RECORD_NAME
 from auditor.pipeline import ReportOptions
-from auditor.report_folder import RECORD_NAME
-from auditor.requests import BadRow, ReportRequest, request_for
-from auditor.scan import ScanResult, ScanSettings
-from auditor.signing import SealSettings, seal_fields, sign_report_folder
+from auditor.scan.detections import Detection, detections_jsonl
+from auditor.scan.requests import BadRow, ReportRequest, request_for
+from auditor.scan.sliding import ScanResult, ScanSettings
+from auditor.signing.seal import SealSettings, seal_fields, sign_report_folder
 from auditor.verify import TrustAnchors, verify_folder
 from auditor.verify.batch_index import reviews_of
 from auditor.video import video_sha256

@@ -19,8 +19,8 @@ from auditor.detector import Detector, load_detector
 from auditor.errors import AuditorError, VideoError
 from auditor.evidence import EvidenceRecord, SealInfo
 from auditor.pipeline import ReportOptions, stage_report
-from auditor.requests import ReportRequest
-from auditor.scan import ScanResult, ScanSettings, scan_video
+from auditor.scan.requests import ReportRequest
+from auditor.scan.sliding import ScanResult, ScanSettings, scan_video
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,10 @@ from auditor.cli.output import escaped
 from auditor.errors import AuditorError
 from auditor.quiet import quiet_libraries
 
-COMMAND_MODULES = ("demo", "render", "keys", "verify", "import_model", "batch", "review", "submission", "ledger", "archive", "desk")
+COMMAND_MODULES = (
+    "demo", "report", "render", "scan", "batch", "keys", "verify", "import_model", "review", "queue", "submission", "ledger",
+    "archive", "desk",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,13 +1,9 @@
-"""`auditor scan` and `auditor batch`: find the flagged windows of whole videos, and report them all."""
+"""`auditor batch`: a signed report for every flagged window of whole videos or alert logs, resumable, with a ledger."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,106 +11,13 @@ import click
 
 from auditor.cli.keys import keys_dir_option, load_signing_identity, sanity_cache_key, skip_check_option
 from auditor.cli.ledger import witness_option
-from auditor.cli.output import check_label, escaped
+from auditor.cli.output import class_names, escaped, progress_bar
 
 if TYPE_CHECKING:
     from auditor.archive import IndexRow
     from auditor.batch.inputs import BatchInputs
-    from auditor.detections import Detection
 
-DETECTIONS_HELP = "Write the detections here (JSON Lines; default: stdout)."
 MAX_FAILED_SHOWN = 20  # failed rows named on the terminal; index.csv lists every one
-
-
-@contextlib.contextmanager
-def _progress_bar(description: str, total: int | None, unit: str) -> Iterator:
-    """A rich progress bar on a terminal; nothing otherwise. Yields `update(done, found)`."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-               TextColumn("{task.fields[found]}"), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total, found="")
-        yield lambda done, found: bar.update(task, completed=done, found=found)
-
-
-@click.command("scan")
-@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True,
-              help="Keras .keras or .h5 detector; its sidecar JSON is read from beside it.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help=DETECTIONS_HELP)
-@click.option("--stride", type=click.IntRange(1, 10_000), default=1, show_default=True,
-              help="Sampled frames between the starts of two windows.")
-@click.option("--classes", help="Comma-separated class names (overrides the sidecar).")
-@click.option("--source-id", help="Camera or source id to record with every detection.")
-def scan_command(
-    videos: tuple[Path, ...], model_path: Path, out: Path | None, stride: int, classes: str | None,
-    source_id: str | None,
-) -> None:
-    """Slide the detector's window over each VIDEO and list the flagged detections.
-
-    Each sampled frame goes through the per-frame CNN once; overlapping flagged windows of one
-    class merge into one detection (the best window kept). The output, JSON Lines, feeds
-    `auditor report --detections`.
-    """
-    from auditor.detections import MAX_PATH_CHARS, detections_jsonl
-    from auditor.files import atomic_write_text
-    from auditor.video import probe_video
-
-    for video in videos:
-        check_label(str(video), "VIDEO", MAX_PATH_CHARS)
-    if source_id is not None:
-        check_label(source_id, "--source-id")
-    infos = [probe_video(video) for video in videos]
-    if out is not None:
-        _check_output_file(out)
-    from auditor.detector import load_detector  # TensorFlow: after the quick checks
-    from auditor.scan import ScanSettings, scan_video
-
-    detector = load_detector(model_path, class_names=_names(classes))
-    found: list[Detection] = []
-    for info in infos:
-        with _progress_bar(info.name, info.frame_count, "frames") as update:
-            show = (lambda done, n, u=update: u(done, f"{n} detections")) if update else None
-            result = scan_video(info.path, detector, ScanSettings(stride=stride), source_id, show)
-        if result.decode_end is not None and not result.decode_end.complete:
-            click.echo(escaped(f"auditor: {info.name}: {result.decode_end.describe()}"), err=True)
-        click.echo(escaped(f"{info.name}: {len(result.detections)} detections in {result.windows} windows"), err=True)
-        found.extend(_relative_to(d, out) for d in result.detections)
-    text = detections_jsonl(found)
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        atomic_write_text(out, text)
-        click.echo(escaped(f"{len(found)} detections written to {out}"), err=True)
-
-
-def _check_output_file(out: Path) -> None:
-    """ArchiveError, before any video is decoded, unless the file `out` can be written: its folder
-    exists and you can write in it (the file is written only at the end of the scan; click
-    refuses a folder given as --out)."""
-    from auditor.errors import ArchiveError
-
-    folder = out.absolute().parent
-    if folder.exists() and not folder.is_dir():
-        raise ArchiveError(f"cannot write --out {out}: {folder} is a file, not a folder; choose another place")
-    if not folder.is_dir():
-        raise ArchiveError(f"cannot write --out {out}: the folder {folder} does not exist; create it first or choose another place")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ArchiveError(f"cannot write --out {out}: you cannot write in {folder}; choose a folder where you can")
-
-
-def _relative_to(detection: Detection, out: Path | None) -> Detection:
-    """The detection with its video path relative to the folder of `out` (where it is read back)
-    when the video lies below that folder, else absolute."""
-    base = Path(out).absolute().parent if out is not None else Path.cwd()
-    video = Path(detection.video).absolute()
-    shown = os.path.relpath(video, base) if video.is_relative_to(base) else str(video)
-    return detection.model_copy(update={"video": shown})
 
 
 @click.command("batch")
@@ -173,7 +76,7 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     """Check everything cheap, run the batch, print the summary; IncompleteBatch when a unit failed."""
     from auditor.errors import IncompleteBatch, ModelError
     from auditor.profile import DeploymentProfile, read_profile
-    from auditor.report import check_templates_dir
+    from auditor.report.document import check_templates_dir
 
     local = read_profile(profile_path) if profile_path else None
     templates = check_templates_dir(templates_dir or (local.templates_dir if local else None))
@@ -185,17 +88,17 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     from auditor.batch.tasks import DetectorSpec
     from auditor.explain.checks import CheckSettings
     from auditor.pipeline import ReportOptions
-    from auditor.scan import ScanSettings
-    from auditor.signing import SealSettings
+    from auditor.scan.sliding import ScanSettings
+    from auditor.signing.seal import SealSettings
 
-    names = _names(classes)
+    names = class_names(classes)
     settings = BatchSettings(
         spec=DetectorSpec(str(Path(model_path).absolute()), tuple(names) if names else None, layer),
         scan=ScanSettings(stride=stride),
         report=ReportOptions(profile=local.profile if local else DeploymentProfile(), templates_dir=templates,
                              checks=CheckSettings.without(skip_checks, cache_key=sanity_cache_key(identity))),
     )
-    with _progress_bar("batch", None, "units") as update:
+    with progress_bar("batch", None, "units") as update:
         show = (lambda done, known: update(done, f"of {known} known")) if update else None
         executor = functools.partial(open_executor, workers, scheduler)
         seal = SealSettings(identity, tsa_url or (local.tsa_url if local else None))
@@ -235,8 +138,4 @@ def _not_reported(missing: int, total: int, passing: int, index: Path) -> str:
     return f"{told} and what to change): a rerun alone gives the same failures; correct the rows or files first"
 
 
-def _names(classes: str | None) -> list[str] | None:
-    return [name.strip() for name in classes.split(",")] if classes else None
-
-
-COMMANDS = [scan_command, batch_command]
+COMMANDS = [batch_command]

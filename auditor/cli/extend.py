@@ -9,7 +9,7 @@ import click
 from auditor.cli.ledger import archive_settings, profile_settings_option
 from auditor.cli.output import escaped
 from auditor.errors import ArchiveError
-from auditor.signing import TSA_ENV
+from auditor.signing.seal import TSA_ENV
 
 
 def _require_intact(folder: Path, trust: Path | None) -> None:
@@ -40,7 +40,7 @@ def extend_command(target: Path, tsa_url: str | None, trust: Path | None, profil
     when it verifies. Exit 1 when a PDF was left as it was (each one is named, with why)."""
     from auditor.archive.chain import LEDGER_NAME
     from auditor.archive.extend import ExtensionTrust, extend_archive, extend_report_folder
-    from auditor.report_folder import PDF_NAME
+    from auditor.names import PDF_NAME
     from auditor.verify import load_trust
 
     tsa_url, _ = archive_settings(profile_path, tsa_url, None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from auditor.sidecar import Preprocessing
+from auditor.detector.sidecar import Preprocessing
 
 PREPROCESSING_CHOICES = ("unit", "caffe", "tf", "torch")
 
@@ -18,7 +18,7 @@ PREPROCESSING_CHOICES = ("unit", "caffe", "tf", "torch")
               help="Weights .h5 file, when LEGACY is an architecture .json.")
 @click.option("--classes", help="Comma-separated class names (overrides the legacy sidecar).")
 @click.option("--preprocessing", type=click.Choice(PREPROCESSING_CHOICES),
-              help="Input convention of the model (see auditor.sidecar); default: legacy sidecar's, else unit.")
+              help="Input convention of the model (see auditor.detector.sidecar); default: legacy sidecar's, else unit.")
 @click.option("--clip", type=click.Path(path_type=Path), help="A video whose first frames are also compared.")
 @click.option("--tolerance", type=float, default=1e-5, show_default=True,
               help="Largest accepted |difference| of any model output.")

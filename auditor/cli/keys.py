@@ -62,7 +62,7 @@ from auditor.keys import (
     revoke,
 )
 from auditor.keys.reviewers import check_new_reviewer, read_register
-from auditor.signing import TSA_ENV
+from auditor.signing.seal import TSA_ENV
 
 IMPORT_PASSPHRASE_ENV = "AUDITOR_IMPORT_PASSPHRASE"
 F = TypeVar("F", bound=Callable[..., object])

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import click
 
-from auditor.report_folder import HTML_NAME, PDF_NAME, RECORD_NAME
+from auditor.names import HTML_NAME, PDF_NAME, RECORD_NAME
 
 if TYPE_CHECKING:
-    from auditor.report import ReportResult
+    from auditor.report.document import ReportResult
 
 # C0 and C1 controls, DEL, line and paragraph separators, bidirectional and invisible format
 # characters, lone surrogates (undecodable file names) and tag characters
@@ -41,7 +43,7 @@ def progress_printer() -> Callable[[str], None]:
 
 def print_result(result: ReportResult) -> None:
     """The decision in one line, then where the report is."""
-    from auditor.quantities import score_percent, threshold_percent
+    from auditor.report.quantities import score_percent, threshold_percent
 
     decision = result.record.decision
     score = score_percent(decision.predicted_probability, decision.threshold, fewest_digits=1)  # stays on its side
@@ -56,7 +58,7 @@ def print_result(result: ReportResult) -> None:
 
 def check_label(text: str, what: str, limit: int | None = None) -> None:
     """A usage error when `text` cannot go into a detection or a record (a control character, too long)."""
-    from auditor.detections import MAX_LABEL_CHARS, shown, text_problem
+    from auditor.scan.detections import MAX_LABEL_CHARS, shown, text_problem
 
     problem = text_problem(text, limit or MAX_LABEL_CHARS)
     if problem is not None:
@@ -68,3 +70,24 @@ def label_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     if value is not None:
         check_label(value, f"--{(param.name or '').replace('_', '-')}")
     return value
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int | None, unit: str) -> Iterator:
+    """A rich progress bar on a terminal; nothing otherwise. Yields `update(done, found)`."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+               TextColumn("{task.fields[found]}"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total, found="")
+        yield lambda done, found: bar.update(task, completed=done, found=found)
+
+
+def class_names(classes: str | None) -> list[str] | None:
+    """The --classes option (comma-separated) as a list of names, or None when not given."""
+    return [name.strip() for name in classes.split(",")] if classes else None

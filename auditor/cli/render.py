@@ -41,8 +41,8 @@ def render(
     the organisation seal unless --no-sign.
     """
     from auditor.files import check_new_folder
-    from auditor.report import check_templates_dir
-    from auditor.rerender import read_source, rerender
+    from auditor.report.document import check_templates_dir
+    from auditor.report.rerender import read_source, rerender
 
     check_new_folder(out_dir)
     check_templates_dir(templates_dir)

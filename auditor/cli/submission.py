@@ -67,7 +67,7 @@ def submission(
 def _check_report_folder(report: Path) -> None:
     """ArchiveError, before any passphrase is asked, unless REPORT_FOLDER holds a report."""
     from auditor.errors import ArchiveError
-    from auditor.report_folder import PDF_NAME, RECORD_NAME
+    from auditor.names import PDF_NAME, RECORD_NAME
 
     remedy = "give a report folder (the --out of `auditor report`, or a folder under a batch's reports/)"
     if not report.is_dir():

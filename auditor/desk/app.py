@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from auditor import narrative
 from auditor.archive.chain import read_chain
 from auditor.desk import views
 from auditor.desk.decision import SealLedger, decide
@@ -29,6 +28,7 @@ from auditor.desk.queue import QueueItem, queue_item, review_queue, status_count
 from auditor.desk.reviews import VerifiedFolders
 from auditor.desk.session import DeskSession
 from auditor.errors import ArchiveError, AuditorError
+from auditor.report import narrative
 from auditor.verify import TrustAnchors
 
 STATIC = {"desk.js": "text/javascript", "desk.css": "text/css"}  # every file the desk's pages load

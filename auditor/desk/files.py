@@ -10,8 +10,8 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
-from auditor.report_folder import MANIFEST_NAME, PDF_NAME
-from auditor.signing import FolderManifest, ManifestEntry
+from auditor.names import MANIFEST_NAME, PDF_NAME
+from auditor.signing.seal import FolderManifest, ManifestEntry
 from auditor.verify.folder import parse_manifest
 from auditor.verify.limits import MAX_MANIFEST_BYTES
 

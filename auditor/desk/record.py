@@ -24,10 +24,10 @@ from auditor.errors import ReportError
 from auditor.evidence import load_record
 from auditor.files import atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity
-from auditor.report_folder import PDF_NAME, RECORD_NAME, review_name
+from auditor.names import PDF_NAME, RECORD_NAME, review_name
 from auditor.review.fill import sign_review
 from auditor.review.model import ReviewInput, ReviewRecord
-from auditor.signing import sign_detached
+from auditor.signing.seal import sign_detached
 from auditor.verify import TrustAnchors, verify_folder
 
 

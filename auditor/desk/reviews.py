@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from auditor.errors import AuditorError
-from auditor.report_folder import PDF_NAME, RECORD_NAME, SUBMISSIONS_DIR
+from auditor.names import PDF_NAME, RECORD_NAME, SUBMISSIONS_DIR
 from auditor.verify import TrustAnchors, verify_folder
 from auditor.verify.batch_index import FolderReviews, review_records, reviews_of
 

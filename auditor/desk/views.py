@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor import narrative, narrative_trust, quantities
 from auditor.desk.files import manifest_of
 from auditor.desk.queue import QueueItem
 from auditor.evidence import EvidenceRecord
+from auditor.report import narrative, narrative_trust, quantities
 from auditor.review.model import ReviewRecord
 from auditor.review.state import STATUSES
 

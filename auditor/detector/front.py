@@ -24,6 +24,7 @@ from auditor.detector.anatomy import (
     weighted_layers,
 )
 from auditor.detector.passes import Passes, compile_frames, compile_logits, compile_passes, head_logits
+from auditor.detector.sidecar import Sidecar
 from auditor.errors import ModelError, VideoError
 from auditor.explain import (
     DEFAULT_FRAME_IMPORTANCE,
@@ -34,7 +35,6 @@ from auditor.explain import (
     DetectorPass,
 )
 from auditor.files import sha256_file
-from auditor.sidecar import Sidecar
 
 
 class Detector:
@@ -59,7 +59,7 @@ class Detector:
         self._td_layers, self._head_layers, self._final = split_top_level(model)
         self._steps = per_frame_steps(self._td_layers)
         self.output_activation = activation_name(self._final)
-        self.binary = int(self._final.kernel.shape[-1]) == 1  # one sigmoid unit: logits [0, z] (auditor.sidecar)
+        self.binary = int(self._final.kernel.shape[-1]) == 1  # one sigmoid unit: logits [0, z] (auditor.detector.sidecar)
         self.layer_name = self._default_layer_name()
         self._compiled: dict[str, Passes] = {}
 
@@ -303,7 +303,7 @@ def _check_frames(frames: np.ndarray, expected_frames: int | None) -> None:
 
 
 def _preprocess(x: np.ndarray, mode: str) -> np.ndarray:
-    """Float RGB in [0, 255] → the model's input convention (see auditor.sidecar)."""
+    """Float RGB in [0, 255] → the model's input convention (see auditor.detector.sidecar)."""
     if mode == "unit":
         return x / np.float32(255.0)
     return keras.applications.imagenet_utils.preprocess_input(x, mode=mode).astype(np.float32)

@@ -12,8 +12,8 @@ import h5py
 
 from auditor._tensorflow import keras
 from auditor.detector.front import Detector
+from auditor.detector.sidecar import Sidecar, class_names_problem, read_sidecar, sidecar_path
 from auditor.errors import ModelError
-from auditor.sidecar import Sidecar, class_names_problem, read_sidecar, sidecar_path
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 ZIP_MAGIC = b"PK\x03\x04"
@@ -24,7 +24,7 @@ def load_detector(path: Path | str, class_names: Sequence[str] | None = None, la
     """Load a Keras 3 `.keras` or legacy `.h5` video classifier with its sidecar (if any).
 
     Class names come from `class_names`, else from the sidecar, else `class_0 …` (a binary
-    detector's: `normal`, `anomaly`; see `auditor.sidecar`). `layer` overrides the sidecar's
+    detector's: `normal`, `anomaly`; see `auditor.detector.sidecar`). `layer` overrides the sidecar's
     Grad-CAM target layer. The detector's sidecar holds the class names and normal class it uses.
     """
     path = Path(path)
@@ -138,7 +138,7 @@ def _class_settings(path: Path, model: keras.Model, given: Sequence[str] | None,
 
 
 def _check_binary(detector: Detector) -> None:
-    """A one-unit detector is a sigmoid binary detector whose normal side is first (see `auditor.sidecar`)."""
+    """A one-unit detector is a sigmoid binary detector whose normal side is first (see `auditor.detector.sidecar`)."""
     if not detector.binary:
         return
     name, sidecar = detector.model_path.name, detector.sidecar

@@ -33,7 +33,7 @@ class Passes:
 
 def head_logits(head: keras.Model, final: keras.layers.Layer) -> Logits:
     """Windows of per-frame features (N,T,...) -> logits (N, n_classes): the head, then the final
-    Dense layer without its activation (a one-unit sigmoid z gives [0, z], see auditor.sidecar)."""
+    Dense layer without its activation (a one-unit sigmoid z gives [0, z], see auditor.detector.sidecar)."""
     kernel, bias = final.kernel, final.bias
     binary = kernel.shape[-1] == 1
 

@@ -55,7 +55,7 @@ from auditor.evidence.store import (
     verify_artifacts,
     write_record,
 )
-from auditor.report_folder import ARRAYS_NAME, RECORD_NAME
+from auditor.names import ARRAYS_NAME, RECORD_NAME
 
 __all__ = [
     "ARRAYS_NAME",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from auditor.detector.sidecar import DecisionRule
 from auditor.errors import ReportError
 from auditor.evidence.build_trust import TrustImagesLike, trust_limitations, trust_sections
 from auditor.evidence.checklist import completeness_of
@@ -43,9 +44,8 @@ from auditor.evidence.trust import FaceMaskingRecord
 from auditor.explain import FRAME_IMPORTANCE, ClipExplanation, FrameImportance
 from auditor.explain.contours import LOCALISED_MAX_AREA, localised
 from auditor.explain.key_frames import key_frames
+from auditor.names import image_media_type
 from auditor.profile import DeploymentProfile
-from auditor.report_folder import image_media_type
-from auditor.sidecar import DecisionRule
 from auditor.version import VERSION
 from auditor.video import Clip
 
@@ -56,7 +56,7 @@ _SCALE_NAMES = {"clip": "per-clip", "frame": "per-frame"}
 
 
 class ImageArtifactLike(Protocol):
-    """What `auditor.display.ImageArtifact` provides."""
+    """What `auditor.report.display.ImageArtifact` provides."""
 
     @property
     def path(self) -> str: ...
@@ -69,7 +69,7 @@ class ImageArtifactLike(Protocol):
 
 
 class DrawnImagesLike(Protocol):
-    """What `auditor.display.DrawnImages` provides: the images and the display facts they show."""
+    """What `auditor.report.display.DrawnImages` provides: the images and the display facts they show."""
 
     @property
     def images(self) -> Sequence[ImageArtifactLike]: ...
@@ -80,7 +80,7 @@ class DrawnImagesLike(Protocol):
     @property
     def saliency_cap_percentile(self) -> float | None: ...
     @property
-    def geometry(self) -> object: ...  # an `auditor.display.FrameGeometry`, read by attribute
+    def geometry(self) -> object: ...  # an `auditor.report.display.FrameGeometry`, read by attribute
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def build_record(
     clip: ClipRecord | None = None,
 ) -> EvidenceRecord:
     """Assemble the record of one explained decision; `window` holds exactly the explained frames,
-    `clip` describes the clip files written beside it (`auditor.report_clip`), when there are any."""
+    `clip` describes the clip files written beside it (`auditor.report.clip`), when there are any."""
     context = context or RecordContext()
     trust = trust or TrustEvidence()
     created = (context.created_at or datetime.now(UTC)).astimezone(UTC)

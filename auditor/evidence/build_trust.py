@@ -30,7 +30,7 @@ from auditor.evidence.trust import (
 from auditor.explain.counterfactual import MODEL_INPUT, RESCORED_BY, CounterfactualSearch, pixels_key  # no TensorFlow
 from auditor.explain.faithfulness import BORDER, RANKING  # no TensorFlow
 from auditor.explain.faithfulness import MODEL_INPUT as EDITED_FRAMES
-from auditor.report_folder import ARRAYS_NAME
+from auditor.names import ARRAYS_NAME
 
 if TYPE_CHECKING:  # the checks' results are only read here; importing them would load TensorFlow
     from auditor.explain.checks import TrustChecks
@@ -39,11 +39,11 @@ if TYPE_CHECKING:  # the checks' results are only read here; importing them woul
     from auditor.explain.motion import MotionRelevance
     from auditor.explain.persons import PersonGrounding
     from auditor.explain.sanity import SanityCheck
-    from auditor.masking import FaceMasking
+    from auditor.video.masking import FaceMasking
 
 
 class TrustImagesLike(Protocol):
-    """What `auditor.display_trust.TrustImages` provides: picture paths by key frame and by edit."""
+    """What `auditor.report.display_trust.TrustImages` provides: picture paths by key frame and by edit."""
 
     @property
     def motion(self) -> Mapping[int, str]: ...

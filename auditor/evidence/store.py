@@ -20,7 +20,7 @@ from auditor.errors import ReportError, first_problem
 from auditor.evidence.model import READABLE_VERSIONS, Artifact, EvidenceRecord
 from auditor.explain import ClipExplanation
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
-from auditor.report_folder import ARRAYS_NAME, RECORD_NAME
+from auditor.names import ARRAYS_NAME, RECORD_NAME
 from auditor.version import VERSION
 
 SCHEMA_RESOURCE = "evidence-record-v2.json"

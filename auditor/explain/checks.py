@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from auditor.detector.sidecar import DecisionRule
 from auditor.explain.base import CHECK_NAMES, ClipExplanation, DetectorLike
 from auditor.explain.counterfactual import CounterfactualSearch, pixels_key, search_counterfactuals
 from auditor.explain.faithfulness import Faithfulness, faithfulness
@@ -22,7 +23,6 @@ from auditor.explain.key_frames import key_frames
 from auditor.explain.motion import MotionRelevance, motion_relevance
 from auditor.explain.persons import PersonGrounding, ground_persons
 from auditor.explain.sanity import SanityCheck, model_randomisation_check
-from auditor.sidecar import DecisionRule
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -44,11 +44,11 @@ from typing import Literal
 
 import numpy as np
 
+from auditor.detector.sidecar import DecisionRule
 from auditor.explain.base import ClipExplanation, DetectorLike
 from auditor.explain.mixed_clips import MixedClips
 from auditor.explain.occlusion import replacements
 from auditor.explain.regions import BlurRule, blur_rule, blurred_clip, components, region_pixels
-from auditor.sidecar import DecisionRule
 
 RESCORED_BY = ("the model file loaded by Keras, called once per edit as one compiled function "
                "(model.predict_on_batch) on the edited clip resized and preprocessed, not the split "

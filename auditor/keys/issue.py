@@ -4,7 +4,7 @@ Key type: RSA-3072 by default (`key_type="rsa3072"`), ECDSA P-256 on request (`"
 RSA-3072 is the default because every verifier a court or archive is likely to use (Adobe
 Reader, poppler's `pdfsig`, OpenSSL, NSS, EU DSS) checks it, it is the ETSI/ANSSI/BSI
 recommendation for seals used beyond 2030, and signing with it keeps the PDF at version 1.7 as
-PDF/A-3 requires. P-256 is smaller and faster; `auditor.signing` keeps its PDFs at 1.7 too.
+PDF/A-3 requires. P-256 is smaller and faster; `auditor.signing.seal` keeps its PDFs at 1.7 too.
 """
 
 from __future__ import annotations

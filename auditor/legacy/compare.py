@@ -12,9 +12,9 @@ import numpy as np
 
 from auditor._tensorflow import keras, tf
 from auditor.detector import Detector
+from auditor.detector.sidecar import Sidecar
 from auditor.errors import ModelError, VideoError
 from auditor.files import sha256_file
-from auditor.sidecar import Sidecar
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor._tensorflow import keras
+from auditor.detector.sidecar import Preprocessing, Sidecar, read_sidecar, sidecar_path
 from auditor.errors import ModelError
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes
 from auditor.legacy.compare import compare
 from auditor.legacy.read import read_legacy, tf_keras
 from auditor.legacy.rebuild import convert_model
-from auditor.sidecar import Preprocessing, Sidecar, read_sidecar, sidecar_path
 from auditor.version import VERSION
 
 DEFAULT_TOLERANCE = 1e-5

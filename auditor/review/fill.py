@@ -32,7 +32,7 @@ from auditor.keys.certificates import subject_attribute
 from auditor.review.form import CHECKBOX, MIN_SIZE, FormFont, form_font_in, review_fields, text_style
 from auditor.review.model import FIELDS, OUTCOME, SLOTS, ReviewInput, field_name, outcome_text
 from auditor.review.text import FONT_RESOURCE, PADDING, text_appearance
-from auditor.signing import sign_revision, signing_errors
+from auditor.signing.seal import sign_revision, signing_errors
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
-from auditor.report_folder import (
+from auditor.names import (
     ATTACHMENTS_DIR,
     RECORD_NAME,
     SIGNATURE_SUFFIX,

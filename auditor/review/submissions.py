@@ -34,7 +34,7 @@ from auditor.errors import ArchiveError
 from auditor.evidence import Submission
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.keys import SigningIdentity
-from auditor.report_folder import ATTACHMENTS_DIR, RECORD_NAME, SUBMISSIONS_DIR, attachment_name, entry_name
+from auditor.names import ATTACHMENTS_DIR, RECORD_NAME, SUBMISSIONS_DIR, attachment_name, entry_name
 from auditor.review.submission_records import (
     EXCERPT_CHARS,
     MAX_ATTACHMENT_BYTES,
@@ -54,7 +54,7 @@ from auditor.review.submission_records import (
     read_entry,
     report_binding,
 )
-from auditor.signing import sign_detached
+from auditor.signing.seal import sign_detached
 
 
 def log_submission(

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from auditor.report_folder import SIGNATURE_SUFFIX
+from auditor.names import SIGNATURE_SUFFIX
 from auditor.verify.archive import is_archive, verify_archive
 from auditor.verify.detached import verify_detached
 from auditor.verify.folder import SEALED, verify_folder, verify_standalone

@@ -39,7 +39,7 @@ from auditor.archive.chain import (
 from auditor.archive.check import amendments_of, entry_problems, extension_problems
 from auditor.archive.index import INDEX_CSV, INDEX_HTML, IndexRow, registered_row
 from auditor.errors import ArchiveError
-from auditor.report_folder import MANIFEST_NAME, SIGNATURE_SUFFIX
+from auditor.names import MANIFEST_NAME, SIGNATURE_SUFFIX
 from auditor.verify.batch_index import check_index, describe, reviews_of, state_of
 from auditor.verify.checkpoints import SealCheck, check_seal
 from auditor.verify.folder import verify_folder

@@ -23,7 +23,7 @@ from auditor.archive.index import INDEX_CSV, INDEX_HTML, MAX_INDEX_BYTES, IndexR
 from auditor.errors import ArchiveError, AuditorError
 from auditor.evidence import EvidenceRecord, load_record
 from auditor.files import sha256_file
-from auditor.report_folder import PDF_NAME, RECORD_NAME, REVIEW_FILE
+from auditor.names import PDF_NAME, RECORD_NAME, REVIEW_FILE
 from auditor.review.model import ReviewRecord
 from auditor.review.state import STATUSES, UNVERIFIED, ReviewState, Status, review_due, review_state
 from auditor.verify.status import FileVerdict, Findings

@@ -11,7 +11,7 @@ from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko.sign.validation.status import StandardCMSSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
-from auditor.report_folder import SIGNATURE_SUFFIX
+from auditor.names import SIGNATURE_SUFFIX
 from auditor.verify.cms_strict import container_problem
 from auditor.verify.limits import MAX_FILE_BYTES, MAX_P7S_BYTES, read_capped
 from auditor.verify.status import FileVerdict, Findings, SignatureSummary

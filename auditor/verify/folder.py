@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from auditor.archive.chain import LEDGER_NAME, REPORTS_DIR
 from auditor.files import walk_folder
-from auditor.report_folder import (
+from auditor.names import (
     HTML_NAME,
     MANIFEST_NAME,
     PDF_NAME,
@@ -32,7 +32,7 @@ from auditor.report_folder import (
     review_name,
 )
 from auditor.review.submission_records import submission_files
-from auditor.signing import MANIFEST_FILES, FolderManifest, ManifestEntry
+from auditor.signing.seal import MANIFEST_FILES, FolderManifest, ManifestEntry
 from auditor.verify.detached import check_detached
 from auditor.verify.limits import (
     MAX_FILE_BYTES,

@@ -29,7 +29,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from auditor.report_folder import RECORD_NAME
+from auditor.names import RECORD_NAME
 from auditor.verify.cms_strict import container_problem, timestamp_token_problem
 from auditor.verify.limits import (
     MAX_PDF_BYTES,

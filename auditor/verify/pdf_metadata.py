@@ -1,7 +1,7 @@
 """Document metadata a later signer may not rewrite: the Info dictionary and the XMP packet.
 
 Signing a new revision legitimately touches the producer and the modification dates only
-(pyHanko rewrites them, `auditor.signing` aligns Info /Producer with XMP pdf:Producer); every
+(pyHanko rewrites them, `auditor.signing.seal` aligns Info /Producer with XMP pdf:Producer); every
 other Info entry and XMP leaf value must read as in the revision the seal certified.
 """
 

@@ -39,7 +39,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from auditor.errors import ReportError
 from auditor.keys import is_reviewer_certificate, signed_by
 from auditor.keys.certificates import subject_attribute
-from auditor.report_folder import RECORD_NAME, REVIEW_FILE
+from auditor.names import RECORD_NAME, REVIEW_FILE
 from auditor.review.form import CHECKBOX, FormFont, form_font_in
 from auditor.review.model import (
     FIELDS,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
-from auditor.report_folder import ATTACHMENTS_DIR, RECORD_NAME, SUBMISSIONS_DIR, attachment_name, entry_name
+from auditor.names import ATTACHMENTS_DIR, RECORD_NAME, SUBMISSIONS_DIR, attachment_name, entry_name
 from auditor.review.submission_records import (
     MAX_ENTRY_BYTES,
     MAX_RECORD_BYTES,

@@ -7,7 +7,7 @@ Choices, and why:
   an RFC 3161 timestamp and becomes **B-T**; nothing here calls the network unless a URL is given.
 - **B-LT**: with a revocation source (CRL/OCSP URLs in the signer's certificates, or the keys
   folder's `revoked.crl`), the signature's own revision carries a DSS with the certificates and
-  revocation data the signer was validated with (`auditor.ltv`). No DSS-only revision follows a
+  revocation data the signer was validated with (`auditor.signing.ltv`). No DSS-only revision follows a
   signature; `auditor archive extend` later adds DSS updates with document timestamps (B-LTA).
 - **Certification with DocMDP level 2** ("form filling and signing allowed") for the first
   signature of a document; every later signature (a reviewer's approval in a new revision) is an
@@ -68,8 +68,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from auditor.errors import ArchiveError, SigningError
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity, create_identity, find_local_crl, load_identity
-from auditor.ltv import check_not_revoked, fetcher, seal_note, signing_context, timestamper
-from auditor.report_folder import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
+from auditor.names import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
+from auditor.signing.ltv import check_not_revoked, fetcher, seal_note, signing_context, timestamper
 
 TSA_ENV = "AUDITOR_TSA_URL"
 SEAL_FIELD = "AuditorSeal"
@@ -171,7 +171,7 @@ def sign_revision(
     """Sign `writer`'s pending revision (the updates already made in it and the signature are one
     revision) in `field_name`; return the whole file. A certifying signature allows form filling
     and signing (DocMDP level 2). With a revocation source, the revision also carries the DSS
-    (B-LT, `auditor.ltv`). Call it inside `signing_errors`."""
+    (B-LT, `auditor.signing.ltv`). Call it inside `signing_errors`."""
     _align_producer(writer)
     stamper = timestamper(tsa_url)
 

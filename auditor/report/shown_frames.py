@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from auditor.masking import Box, FaceMasking, find_faces, mask_faces, spread_in_time
+from auditor.video.masking import Box, FaceMasking, find_faces, mask_faces, spread_in_time
 
 
 @dataclass(frozen=True)

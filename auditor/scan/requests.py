@@ -28,7 +28,8 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from auditor.detections import (
+from auditor.errors import ArchiveError, first_problem
+from auditor.scan.detections import (
     DETECTION_FORMAT,
     MAX_FRAME,
     MAX_LABEL_CHARS,
@@ -37,7 +38,6 @@ from auditor.detections import (
     shown,
     text_problem,
 )
-from auditor.errors import ArchiveError, first_problem
 from auditor.video import parse_time
 
 MAX_LOG_BYTES: Final = 16 << 20

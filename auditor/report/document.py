@@ -4,9 +4,9 @@ Templates come from `templates/` (shipped in the wheel as `auditor/templates`); 
 override any file with a folder of their own (`templates_dir`: the CLI's `--templates` or the
 local profile file), never a record. Templates render in Jinja's immutable sandbox with
 autoescaping, and see only the record, a few flags and the public sentence builders of
-`auditor.narrative`. The report's artifacts are read once, checked against their SHA-256, and
+`auditor.report.narrative`. The report's artifacts are read once, checked against their SHA-256, and
 served from memory: WeasyPrint fetches through `ArtifactFetcher`, which serves them and the fonts
-shipped with auditor (`auditor.fonts`) and refuses every other URL.
+shipped with auditor (`auditor.report.fonts`) and refuses every other URL.
 
 The HTML shows the pictures of the folder's `images/` by their relative paths (no copy inlined):
 each path is one the record lists (a relative path inside the folder, `RELATIVE_PATH`), and the
@@ -31,8 +31,6 @@ import weasyprint
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from auditor import fonts, narrative, narrative_trust
-from auditor.charts import frame_importance_chart
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_RESOURCE,
@@ -43,7 +41,9 @@ from auditor.evidence import (
     record_json,
 )
 from auditor.files import atomic_write_bytes, atomic_write_text
-from auditor.report_folder import HTML_NAME, PDF_NAME, RECORD_NAME
+from auditor.names import HTML_NAME, PDF_NAME, RECORD_NAME
+from auditor.report import fonts, narrative, narrative_trust
+from auditor.report.charts import frame_importance_chart
 from auditor.review.form import add_review_form
 from auditor.review.model import SLOTS, field_name
 from auditor.video import clock_time
@@ -57,7 +57,7 @@ PDF_PICTURES_NOTE = "The pictures in this PDF are the image files listed above, 
 
 def builtin_templates() -> Path:
     """The shipped templates: `auditor/templates` in a wheel, `templates/` in a source tree."""
-    package = Path(__file__).parent
+    package = Path(__file__).parents[1]
     for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / ENTRY_TEMPLATE).is_file():
             return candidate

@@ -1,6 +1,6 @@
 """Numbers as a report writes them: percentages (a score beside the alert threshold stays on its
 side of it), probability margins in points, seconds, and spans of frames and times. The
-templates reach these through `auditor.narrative`."""
+templates reach these through `auditor.report.narrative`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The model-randomisation check in words: its verdict per map method, the layers it reset (named
 by block; the full list goes to the annex), and where its figures come from. The templates reach
-these as `trust.NAME` (through `auditor.narrative_trust`)."""
+these as `trust.NAME` (through `auditor.report.narrative_trust`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from auditor.evidence import EvidenceRecord
 from auditor.evidence.trust import SanityMethod
-from auditor.layer_names import NAMED_LAYERS, LayerGroup, layer_groups, layers_in_words
+from auditor.report.layer_names import NAMED_LAYERS, LayerGroup, layer_groups, layers_in_words
 
 _METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "gradcam_share": "Grad-CAM share",
                  "occlusion": "frame occlusion", "gradient_x_input": "gradient × input"}

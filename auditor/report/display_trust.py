@@ -14,7 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from auditor.display import (
+from auditor.explain.checks import TrustChecks
+from auditor.explain.contours import normalise
+from auditor.explain.motion import motion_parts
+from auditor.explain.persons import PersonGrounding
+from auditor.report.display import (
     FrameGeometry,
     ImageArtifact,
     ImageKind,
@@ -25,11 +29,7 @@ from auditor.display import (
     resize_map,
     write_picture,
 )
-from auditor.explain.checks import TrustChecks
-from auditor.explain.contours import normalise
-from auditor.explain.motion import motion_parts
-from auditor.explain.persons import PersonGrounding
-from auditor.picture_text import draw_text, text_size
+from auditor.report.picture_text import draw_text, text_size
 
 BAND_HEIGHT = 30  # px under each panel, for its caption
 

@@ -20,10 +20,10 @@ from typing import TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from auditor.detections import Detection
 from auditor.detector import Detector
+from auditor.detector.sidecar import sidecar_path
 from auditor.errors import ModelError, VideoError
-from auditor.sidecar import sidecar_path
+from auditor.scan.detections import Detection
 from auditor.video import DecodeEnd, Frame, held_video, open_stream
 
 T = TypeVar("T")

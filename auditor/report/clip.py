@@ -6,7 +6,7 @@ as `clip.webm`, and the same frames with the Grad-CAM overlay on the window's fr
   `context_seconds` after it (clamped to the recording), played at its nominal rate. They are
   decoded again as a stream from the very file the window came from (`held_video` refuses it if
   its SHA-256 changed), one at a time: memory holds three frames, whatever the clip's length.
-- **Faces** are masked as in the report's pictures (`auditor.masking`, `ShownFrames`): looked for
+- **Faces** are masked as in the report's pictures (`auditor.video.masking`, `ShownFrames`): looked for
   in every frame of the clip, each frame's boxes also masked in the frame before and after it; a
   frame the model saw also gets every box its pictures mask.
 - **Heatmap**: a frame of the window (presentation time from `input.start_seconds` up to
@@ -33,15 +33,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from auditor.display import overlay, resize_map
 from auditor.errors import ReportError
 from auditor.evidence import ClipKeyFrame, ClipRecord
 from auditor.explain.contours import Scale, normalise
 from auditor.files import atomic_write_bytes, sha256_bytes
-from auditor.masking import Box, FaceMasking, find_faces, mask_faces
-from auditor.report_folder import CLIP_HEATMAP_NAME, CLIP_NAME
-from auditor.shown_frames import ShownFrames
+from auditor.names import CLIP_HEATMAP_NAME, CLIP_NAME
+from auditor.report.display import overlay, resize_map
+from auditor.report.shown_frames import ShownFrames
 from auditor.video import EVERY_FRAME, Clip, Frame, held_video, open_stream
+from auditor.video.masking import Box, FaceMasking, find_faces, mask_faces
 from auditor.video.webm import DESCRIPTION, MAX_BITRATE, WebmWriter, even_size
 
 log = logging.getLogger(__name__)

@@ -37,12 +37,12 @@ from auditor.evidence import (
 )
 from auditor.files import atomic_directory, atomic_write_bytes, check_new_folder, sha256_bytes
 from auditor.keys import SigningIdentity
-from auditor.report import ReportResult, write_report
-from auditor.report_folder import PDF_NAME, RECORD_NAME
+from auditor.names import PDF_NAME, RECORD_NAME
+from auditor.report.document import ReportResult, write_report
 from auditor.review.model import ReviewRecord
 from auditor.review.state import review_state
 from auditor.review.submissions import report_submission
-from auditor.signing import seal_fields, sign_report_folder
+from auditor.signing.seal import seal_fields, sign_report_folder
 from auditor.verify import load_trust, verify_paths
 from auditor.verify.batch_index import sealed_time
 from auditor.verify.submissions import trusted_submissions

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from auditor.evidence import EvidenceRecord
 from auditor.evidence.trust import CounterfactualEdit, FaithfulnessCurves, PersonRecord
-from auditor.narrative import failed_sanity, frame_span, percent, score_percent
-from auditor.narrative_sanity import (
+from auditor.report.narrative import failed_sanity, frame_span, percent, score_percent
+from auditor.report.narrative_sanity import (
     method_name,
     method_names,
     randomised_groups,

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from auditor.evidence import EvidenceRecord, FrameSummary, MapSummary
-from auditor.quantities import (
+from auditor.report.quantities import (
     frame_span,
     number_pair,
     percent,

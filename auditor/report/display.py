@@ -34,8 +34,8 @@ from auditor.errors import ReportError
 from auditor.explain.base import ClipExplanation
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, localised, normalise
 from auditor.files import atomic_write_bytes, sha256_bytes
-from auditor.picture_text import draw_text, text_size
-from auditor.report_folder import IMAGES_DIR, JPEG_SUFFIX, PNG_SUFFIX
+from auditor.names import IMAGES_DIR, JPEG_SUFFIX, PNG_SUFFIX
+from auditor.report.picture_text import draw_text, text_size
 
 ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend", "motion", "counterfactual", "persons"]
 DRAWN_KINDS: frozenset[ImageKind] = frozenset({"legend"})  # graphics without a frame: PNG, lossless
