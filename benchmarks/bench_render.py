@@ -33,8 +33,10 @@ from pathlib import Path
 
 from auditor.demo import run_demo
 from auditor.evidence import load_record
-from auditor.report import document as report
-from auditor.report.document import render_html, render_pdf, write_report
+from auditor.report import pdf as report_pdf
+from auditor.report.document import write_report
+from auditor.report.html import render_html
+from auditor.report.pdf import render_pdf
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
@@ -81,12 +83,12 @@ def python_loop() -> int:
 
 
 def without_freezing(fn: Callable[[], object]) -> object:
-    frozen = report._older_objects_left_to_refcounting
-    report._older_objects_left_to_refcounting = contextlib.nullcontext
+    frozen = report_pdf._older_objects_left_to_refcounting
+    report_pdf._older_objects_left_to_refcounting = contextlib.nullcontext
     try:
         return fn()
     finally:
-        report._older_objects_left_to_refcounting = frozen
+        report_pdf._older_objects_left_to_refcounting = frozen
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from auditor.evidence import (
     write_record,
 )
 from auditor.explain import FRAME_IMPORTANCE
-from auditor.report.document import render_html
+from auditor.report.html import render_html
 
 OLD_RECORD = Path(__file__).parent / "fixtures" / "record-1.1.json"
 SCHEMA_PATH = Path(__file__).parents[1] / "auditor" / "schema" / SCHEMA_RESOURCE

@@ -15,13 +15,14 @@ from fixtures.cli import DemoOutput
 from auditor.errors import ReportError
 from auditor.evidence import load_record, read_artifacts
 from auditor.quiet import QUIET_ENVIRONMENT
-from auditor.report.document import ArtifactFetcher, fonts
+from auditor.report import fonts
+from auditor.report.pdf import ArtifactFetcher
 
 RENDER = """
 import sys
 from pathlib import Path
 from auditor.evidence import load_record
-from auditor.report.document import render_pdf
+from auditor.report.pdf import render_pdf
 folder = Path(sys.argv[1])
 Path(sys.argv[2]).write_bytes(render_pdf(load_record(folder / "evidence.json"), folder))
 """

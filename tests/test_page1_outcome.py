@@ -27,7 +27,8 @@ from auditor.archive.index import index_html, shown_status
 from auditor.evidence import SealInfo, write_record
 from auditor.evidence.model import Review
 from auditor.keys import issue_identity
-from auditor.report.document import render_html, write_report
+from auditor.report.document import write_report
+from auditor.report.html import render_html
 from auditor.review.fill import sign_review
 from auditor.review.form import MIN_MULTILINE_SIZE, review_fields
 from auditor.review.model import MAX_TEXT, ReviewInput, outcome_text, outcome_time

@@ -14,8 +14,9 @@ from fixtures.report_records import make_report_folder
 from auditor.evidence import EvidenceRecord
 from auditor.report import narrative
 from auditor.report import narrative_trust as trust
-from auditor.report.document import render_html, render_pdf
+from auditor.report.html import render_html
 from auditor.report.layer_names import layers_in_words
+from auditor.report.pdf import render_pdf
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from fixtures.report_records import make_explanation, make_report_folder
 
 from auditor.evidence import EvidenceRecord
 from auditor.report import narrative
-from auditor.report.document import render_html
+from auditor.report.html import render_html
 
 
 def _quiet(tmp_path: Path) -> EvidenceRecord:

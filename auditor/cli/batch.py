@@ -76,7 +76,7 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     """Check everything cheap, run the batch, print the summary; IncompleteBatch when a unit failed."""
     from auditor.errors import IncompleteBatch, ModelError
     from auditor.profile import DeploymentProfile, read_profile
-    from auditor.report.document import check_templates_dir
+    from auditor.report.html import check_templates_dir
 
     local = read_profile(profile_path) if profile_path else None
     templates = check_templates_dir(templates_dir or (local.templates_dir if local else None))

@@ -41,7 +41,7 @@ def render(
     the organisation seal unless --no-sign.
     """
     from auditor.files import check_new_folder
-    from auditor.report.document import check_templates_dir
+    from auditor.report.html import check_templates_dir
     from auditor.report.rerender import read_source, rerender
 
     check_new_folder(out_dir)

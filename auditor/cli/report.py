@@ -67,7 +67,7 @@ def report(
     if video is None:
         raise click.UsageError("give the VIDEO to explain, or --detections FILE")
     from auditor.profile import DeploymentProfile, read_profile
-    from auditor.report.document import check_templates_dir
+    from auditor.report.html import check_templates_dir
     from auditor.video import probe_video
 
     if start is not None and at is not None:
