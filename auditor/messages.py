@@ -1,7 +1,7 @@
 """Marking text for translation where it is defined, in any stage.
 
 `N_("...")` returns its text unchanged; Babel's extraction (`N_` is one of its default keywords)
-collects it into the catalogs, and `auditor.report.i18n` translates it where it is shown. Earlier
+collects it into the catalogs, and `auditor.i18n` translates it where it is shown. Earlier
 stages (evidence, explain) name their messages this way without importing the report stage.
 """
 

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from auditor.detector.sidecar import DecisionRule
 from auditor.errors import ModelError, ReportError
 from auditor.evidence import ModelIdentity, build_record, save_arrays
-from auditor.explain.base import ClipExplanation
+from auditor.explain.base import ClipExplanation, DecisionRule
 from auditor.explain.contours import DEFAULT_LEVELS, frame_contours, localised, normalise
 from auditor.files import sha256_file
 from auditor.report.display import (

@@ -27,7 +27,6 @@ from fixtures.report_records import (
 )
 from pydantic import ValidationError
 
-from auditor.detector.sidecar import DecisionRule
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_RESOURCE,
@@ -48,6 +47,7 @@ from auditor.evidence import (
     write_record,
 )
 from auditor.explain import FRAME_IMPORTANCE
+from auditor.explain.base import DecisionRule
 from auditor.report.html import render_html
 
 OLD_RECORD = Path(__file__).parent / "fixtures" / "record-1.1.json"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fixtures.cli import DemoOutput
 
+from auditor import fonts
 from auditor.errors import ReportError
 from auditor.evidence import load_record, read_artifacts
 from auditor.quiet import QUIET_ENVIRONMENT
-from auditor.report import fonts
 from auditor.report.pdf import ArtifactFetcher
 
 RENDER = """

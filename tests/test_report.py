@@ -26,9 +26,9 @@ from auditor.cli.render import render
 from auditor.errors import ArchiveError, ReportError
 from auditor.evidence import SealInfo, load_record, read_artifacts, record_json, write_record
 from auditor.files import sha256_file
+from auditor.fonts import REPORT_FONTS
 from auditor.profile import DeploymentProfile
 from auditor.report.document import write_report
-from auditor.report.fonts import REPORT_FONTS
 from auditor.report.html import render_html
 from auditor.report.pdf import ArtifactFetcher, render_pdf
 from auditor.verify import verify_paths

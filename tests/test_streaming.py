@@ -26,10 +26,11 @@ from fixtures.report_records import (
     model_identity,
 )
 
-from auditor.detector.sidecar import DecisionRule, Sidecar, read_sidecar
+from auditor.detector.sidecar import Sidecar, read_sidecar
 from auditor.errors import ModelError, VideoError
 from auditor.evidence import EvidenceRecord, RecordContext, build_record, load_record, record_json, save_arrays
 from auditor.explain import ClipExplanation
+from auditor.explain.base import DecisionRule
 from auditor.report.html import render_html
 from auditor.scan.window import check_window, select_window
 from auditor.video import Clip, DecodeEnd, Sampling, open_stream, read_video, write_video

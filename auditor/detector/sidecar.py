@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
@@ -55,23 +54,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from auditor.errors import ModelError, first_problem
+from auditor.explain.base import DecisionRule
 from auditor.video import Sampling
 
 Preprocessing = Literal["unit", "caffe", "tf", "torch"]
 SIDECAR_FORMAT: Final = "auditor-sidecar/1"
-
-
-@dataclass(frozen=True)
-class DecisionRule:
-    """When the detector raises an alert: its top class is not the normal class and the class's
-    probability reaches the threshold."""
-
-    threshold: float
-    normal_class: str | None = None
-
-    def raises_alert(self, class_name: str, probability: float) -> bool:
-        """Whether a clip whose top class is `class_name`, at `probability`, raises an alert."""
-        return class_name != self.normal_class and probability >= self.threshold
 
 
 class Sidecar(BaseModel):

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from auditor.detector.sidecar import DecisionRule
 from auditor.errors import ReportError
 from auditor.evidence.build_trust import TrustImagesLike, trust_limitations, trust_sections
 from auditor.evidence.checklist import completeness_of
@@ -42,6 +41,7 @@ from auditor.evidence.model import (
 from auditor.evidence.store import raw_arrays
 from auditor.evidence.trust import FaceMaskingRecord
 from auditor.explain import FRAME_IMPORTANCE, ClipExplanation, FrameImportance
+from auditor.explain.base import DecisionRule
 from auditor.explain.contours import LOCALISED_MAX_AREA, localised
 from auditor.explain.key_frames import key_frames
 from auditor.names import image_media_type

@@ -144,3 +144,16 @@ class DetectorLike(Protocol):
     def layer_names(self) -> list[str]: ...
     def weighted_layers(self) -> list[tuple[int, Any]]: ...
     def fresh_copy(self) -> DetectorLike: ...
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """When the detector raises an alert: its top class is not the normal class and the class's
+    probability reaches the threshold."""
+
+    threshold: float
+    normal_class: str | None = None
+
+    def raises_alert(self, class_name: str, probability: float) -> bool:
+        """Whether a clip whose top class is `class_name`, at `probability`, raises an alert."""
+        return class_name != self.normal_class and probability >= self.threshold

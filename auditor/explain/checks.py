@@ -15,8 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from auditor.detector.sidecar import DecisionRule
-from auditor.explain.base import CHECK_NAMES, ClipExplanation, DetectorLike
+from auditor.explain.base import CHECK_NAMES, ClipExplanation, DecisionRule, DetectorLike
 from auditor.explain.counterfactual import CounterfactualSearch, pixels_key, search_counterfactuals
 from auditor.explain.faithfulness import Faithfulness, faithfulness
 from auditor.explain.key_frames import key_frames

@@ -44,8 +44,7 @@ from typing import Literal
 
 import numpy as np
 
-from auditor.detector.sidecar import DecisionRule
-from auditor.explain.base import ClipExplanation, DetectorLike
+from auditor.explain.base import ClipExplanation, DecisionRule, DetectorLike
 from auditor.explain.mixed_clips import MixedClips
 from auditor.explain.occlusion import replacements
 from auditor.explain.regions import BlurRule, blur_rule, blurred_clip, components, region_pixels

@@ -2,7 +2,7 @@
 
 The report's artifacts are read once, checked against their SHA-256, and served from memory:
 WeasyPrint fetches through `ArtifactFetcher`, which serves them and the fonts shipped with
-auditor (`auditor.report.fonts`) and refuses every other URL. The PDF embeds the same pictures as
+auditor (`auditor.fonts`) and refuses every other URL. The PDF embeds the same pictures as
 the HTML shows (WeasyPrint passes JPEG through unchanged and PNG with the same pixels), and the
 review form's fields on the review section's boxes (`auditor.review.form`).
 """
@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import weasyprint
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from auditor import fonts
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_RESOURCE,
@@ -29,7 +30,6 @@ from auditor.evidence import (
     record_json,
 )
 from auditor.names import RECORD_NAME
-from auditor.report import fonts
 from auditor.report.html import picture_type, render_document
 from auditor.review.form import add_review_form
 from auditor.video import clock_time

@@ -1,5 +1,5 @@
 """Text drawn into the report's pictures (frame numbers, captions, marks, people's labels) in the
-font the report itself uses, DejaVu Sans as shipped with auditor (`auditor.report.fonts`), rendered by
+font the report itself uses, DejaVu Sans as shipped with auditor (`auditor.fonts`), rendered by
 Pillow's FreeType: the same text gives the same pixels on any machine, and it reads like the
 report's text rather than OpenCV's stroke font. Every label is kept inside its picture.
 """
@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from auditor.report.fonts import font_bytes
+from auditor.fonts import font_bytes
 
 REGULAR, BOLD = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"
 RGB = tuple[int, int, int]

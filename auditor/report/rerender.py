@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from auditor.desk.reviews import review_records
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_VERSION,
@@ -44,7 +43,7 @@ from auditor.review.state import review_state
 from auditor.review.submissions import report_submission
 from auditor.signing.seal import seal_fields, sign_report_folder
 from auditor.verify import load_trust, verify_paths
-from auditor.verify.batch_index import sealed_time
+from auditor.verify.batch_index import review_records, sealed_time
 from auditor.verify.submissions import trusted_submissions
 from auditor.version import VERSION
 

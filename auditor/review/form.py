@@ -37,8 +37,8 @@ import pydyf
 from fontTools.ttLib import TTFont
 from pyhanko.pdf_utils import generic
 
+from auditor import fonts
 from auditor.errors import ReportError
-from auditor.report import fonts
 from auditor.review.model import FIELDS, OUTCOME, SIGNATURE_SUFFIX_NAME, SLOTS, field_name
 from auditor.review.text import FONT_RESOURCE, text_appearance
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from auditor.errors import ReportError
 
-FONTS_DIR = Path(__file__).parents[1] / "data" / "fonts"
+FONTS_DIR = Path(__file__).parent / "data" / "fonts"
 URL_SCHEME = "auditor-font"
 REPORT_FONTS = frozenset({
     "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
