@@ -43,6 +43,13 @@ class Redress(_Section):
     time_limit: str | None = None
 
 
+class SupervisoryAuthority(_Section):
+    """Where the person concerned may lodge a complaint (GDPR Art. 77): its name and how to reach it."""
+
+    name: str | None = None
+    contact: str | None = None
+
+
 class DeploymentProfile(_Section):
     """Who runs the system, why, on which legal basis, and how people can contest."""
 
@@ -66,6 +73,7 @@ class DeploymentProfile(_Section):
     mask_faces: bool = True  # blur the faces OpenCV finds in every image of the report (data minimisation)
     retention: Retention = Field(default_factory=Retention)
     redress: Redress = Field(default_factory=Redress)
+    supervisory_authority: SupervisoryAuthority = Field(default_factory=SupervisoryAuthority)
     report_language: str = "en"
 
     @model_validator(mode="before")
