@@ -22,6 +22,7 @@ import datetime as _dt
 import functools
 import io
 import math
+import re
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class Language:
         return self.translations.ngettext(singular, plural, n)
 
     def pgettext(self, context: str, message: str) -> str:
-        return self.translations.pgettext(context, message)
+        return str(self.translations.pgettext(context, message))
 
 
 def catalog_path(code: str, locale_dir: Path | None = None) -> Path:
@@ -149,19 +150,23 @@ def pgettext(context: str, message: str) -> str:
 
 def npgettext(context: str, singular: str, plural: str, n: int) -> str:
     """`ngettext` with a `context`."""
-    return active().translations.npgettext(context, singular, plural, n)
+    return str(active().translations.npgettext(context, singular, plural, n))
 
 
 def number(value: float, digits: int = 0) -> str:
     """`value` with exactly `digits` decimals, grouped as the locale writes it: "1,234.5", "1.234,5"."""
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    return numbers.format_decimal(value, format=pattern, locale=active().locale, decimal_quantization=True)
+    return _formatted(value, active().locale.decimal_formats[None].pattern, digits)
 
 
 def percent(fraction: float, digits: int = 0) -> str:
     """`fraction` (0.88) as a percentage with `digits` decimals: "88%" (en), "88 %" (de, fr, no-break space)."""
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%"
-    return numbers.format_percent(fraction, format=pattern, locale=active().locale, decimal_quantization=True)
+    return _formatted(fraction, active().locale.percent_formats[None].pattern, digits)
+
+
+def _formatted(value: float, locale_pattern: str, digits: int) -> str:
+    """`value` in the locale's own pattern, its decimals set to exactly `digits`."""
+    pattern = re.sub(r"#,##0(\.#*0*)?", "#,##0" + ("." + "0" * digits if digits > 0 else ""), locale_pattern, count=1)
+    return numbers.format_decimal(value, format=pattern, locale=active().locale, decimal_quantization=True)
 
 
 def date(day: _dt.date) -> str:
@@ -177,7 +182,7 @@ def time(moment: _dt.datetime | _dt.time) -> str:
 def datetime(moment: _dt.datetime) -> str:
     """Date and time in UTC as the locale joins them: "6 December 2026, 14:03 UTC"."""
     joined = active().locale.datetime_formats["long"]
-    text = str(joined).replace("{1}", date(_utc(moment))).replace("{0}", time(moment))
+    text = str(joined).replace("{1}", date(moment.astimezone(_dt.UTC) if moment.tzinfo else moment)).replace("{0}", time(moment))
     return f"{text} UTC"
 
 
