@@ -57,6 +57,7 @@ from auditor.verify.trust import (
 from auditor.verify.when import pdf_judgement
 
 ContainerCheck = Callable[[bytes, TrustAnchors], str | None]
+ContentCheck = Callable[[PdfFileReader, Path, SignatureSummary, Findings], bytes | None]  # what a sealed PDF embeds
 
 
 def verify_pdf(path: Path, anchors: TrustAnchors, *, in_report_folder: bool = False) -> FileVerdict:
@@ -65,9 +66,10 @@ def verify_pdf(path: Path, anchors: TrustAnchors, *, in_report_folder: bool = Fa
 
 
 def check_pdf(
-    path: Path, anchors: TrustAnchors, *, in_report_folder: bool = False
+    path: Path, anchors: TrustAnchors, *, in_report_folder: bool = False, content: ContentCheck | None = None
 ) -> tuple[FileVerdict, bytes | None]:
-    """`verify_pdf`'s verdict, and the embedded record's bytes when the signatures hold."""
+    """`verify_pdf`'s verdict, and the embedded record's bytes when the signatures hold. `content`
+    checks what the sealed PDF embeds instead of the evidence record (a notice: `verify.notice`)."""
     findings = Findings()
     summaries: list[SignatureSummary] = []
     reviews: list[PdfReview] = []
@@ -88,7 +90,8 @@ def check_pdf(
             reviews = pdf_reviews(reader, data, anchors, findings, summaries)
             if summaries and not findings.invalid:
                 findings.invalid += metadata_changes(reader, signatures[0].signed_revision)
-                record = _check_embedded_record(reader, path, in_report_folder, summaries[0], findings)
+                check = content or partial(_check_embedded_record, in_report_folder=in_report_folder)
+                record = check(reader, path, summaries[0], findings)
         except PdfLimitExceeded as exc:  # the one reason, whatever else failed on the way
             findings = Findings(invalid=[str(exc)])
         except PdfDecodeLimitError as exc:
@@ -184,9 +187,9 @@ def _pdf_container_problem(
 
 
 def _check_embedded_record(
-    reader: PdfFileReader, path: Path, in_report_folder: bool, seal: SignatureSummary, findings: Findings
+    reader: PdfFileReader, path: Path, seal: SignatureSummary, findings: Findings, *, in_report_folder: bool
 ) -> bytes | None:
-    embedded = _embedded_file(reader, RECORD_NAME)
+    embedded = embedded_file(reader, RECORD_NAME)
     if embedded is None:
         findings.invalid.append("no embedded evidence.json: this is not a complete auditor report")
         return None
@@ -197,7 +200,7 @@ def _check_embedded_record(
     return embedded
 
 
-def _embedded_file(reader: PdfFileReader, name: str) -> bytes | None:
+def embedded_file(reader: PdfFileReader, name: str) -> bytes | None:
     """Bytes of the embedded file `name` in the catalog's EmbeddedFiles name tree."""
     try:
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
