@@ -1,4 +1,5 @@
-"""The report folder: the one place that names its files.
+"""The one place that names the report folder's files, the SHA-256 and relative-path types, and
+the size of a record.
 
 ```
 <report>/
@@ -20,6 +21,20 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
+from typing import Annotated, Final
+
+from pydantic import Field
+
+MiB: Final = 1 << 20
+# evidence.json wherever it is read (loading, binding a submission, the PDF's decode budget): a
+# record is hostile input and rendering cost grows with its size (DESIGN §6)
+MAX_RECORD_BYTES: Final = 16 * MiB
+
+SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"  # a SHA-256 in lower-case hex
+PATH_SEGMENT: Final = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}"  # one file name: no "..", no hidden names, no "/"
+RELATIVE_PATH_PATTERN: Final = rf"^{PATH_SEGMENT}(/{PATH_SEGMENT})*$"  # POSIX, inside a folder: no "/x", no ".."
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN)]
+RelativePath = Annotated[str, Field(pattern=RELATIVE_PATH_PATTERN)]
 
 RECORD_NAME = "evidence.json"
 ARRAYS_NAME = "arrays.npz"

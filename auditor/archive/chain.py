@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
+from auditor.names import PATH_SEGMENT, RELATIVE_PATH_PATTERN, SHA256_PATTERN, Sha256
 
 # A batch folder OUT: the ledger, the index (archive.index), and these folders.
 LEDGER_NAME = "ledger.jsonl"
@@ -30,9 +31,6 @@ MiB = 1 << 20
 MAX_LEDGER_BYTES = 64 * MiB
 MAX_LINE_BYTES = 1 * MiB
 MAX_ENTRY_FILES = 10_000  # files and folders below one registered folder
-_NAME = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}"  # no "..", no hidden names, no separators
-_RELATIVE = rf"^{_NAME}(/{_NAME})*$"
-_SHA256 = r"^[0-9a-f]{64}$"
 
 
 class LedgerEntry(BaseModel):
@@ -44,11 +42,11 @@ class LedgerEntry(BaseModel):
     sequence: int = Field(ge=1)
     kind: Literal["scan", "report", "review", "submission", "extension", "checkpoint", "timestamp"]
     key: str = Field(pattern=r"^[0-9a-f]{1,128}$")  # unit-of-work key, unique per kind
-    path: str = Field(pattern=rf"^((scans|reports)/{_NAME}|ledger\.jsonl)$")  # relative POSIX path inside OUT
+    path: str = Field(pattern=rf"^((scans|reports)/{PATH_SEGMENT}|ledger\.jsonl)$")  # relative POSIX path inside OUT
     files: dict[str, str]  # path inside `path` (a folder) or the file's name (a file) -> SHA-256
     facts: dict[str, object]
     recorded_at: str  # UTC, ISO-8601
-    previous: str = Field(pattern=_SHA256)
+    previous: Sha256
 
     @field_validator("files")
     @classmethod
@@ -56,7 +54,7 @@ class LedgerEntry(BaseModel):
         if len(files) > MAX_ENTRY_FILES:
             raise ValueError(f"more than {MAX_ENTRY_FILES} files")
         for name, digest in files.items():
-            if len(name) > 1024 or not _matches(_RELATIVE, name) or not _matches(_SHA256, digest):
+            if len(name) > 1024 or not _matches(RELATIVE_PATH_PATTERN, name) or not _matches(SHA256_PATTERN, digest):
                 raise ValueError(f"{name[:80]!r}: not a relative path with a SHA-256")
         return files
 

@@ -32,6 +32,7 @@ from auditor.archive.ledger import Ledger
 from auditor.errors import ArchiveError, first_problem
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.keys import SigningIdentity
+from auditor.names import Sha256
 from auditor.signing.seal import sign_bytes
 
 CHECKPOINT_FORMAT = "auditor-checkpoint/1"
@@ -46,7 +47,7 @@ class LedgerState(BaseModel):
 
     format: Literal["auditor-checkpoint/1"] = "auditor-checkpoint/1"
     entries: int = Field(ge=0)  # lines before the checkpoint
-    head: str = Field(pattern=r"^[0-9a-f]{64}$")  # SHA-256 of the last of them (GENESIS when none)
+    head: Sha256  # SHA-256 of the last of them (GENESIS when none)
     kinds: dict[str, int]  # entries of each kind among them (every kind named, zeros included)
 
     def signed_bytes(self) -> bytes:

@@ -12,8 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SHA256 = r"^[0-9a-f]{64}$"
-RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"
+from auditor.names import RelativePath, Sha256
 
 
 class _Record(BaseModel):
@@ -30,10 +29,10 @@ class ClipKeyFrame(_Record):
 class ClipRecord(_Record):
     """The clip files, their SHA-256, and how the clip maps onto the recording and the window."""
 
-    path: str = Field(pattern=RELATIVE_PATH)
-    heatmap_path: str = Field(pattern=RELATIVE_PATH)
-    sha256: str = Field(pattern=SHA256)
-    heatmap_sha256: str = Field(pattern=SHA256)
+    path: RelativePath
+    heatmap_path: RelativePath
+    sha256: Sha256
+    heatmap_sha256: Sha256
     media_type: Literal["video/webm"] = "video/webm"
     encoder: str = Field(max_length=200)
     source_file: str  # the recording's file name (input.file_name)

@@ -19,6 +19,7 @@ from auditor.evidence.trust import (
     SanityRecord,
 )
 from auditor.explain import FRAME_IMPORTANCE
+from auditor.names import RelativePath, Sha256
 from auditor.profile import DeploymentProfile
 
 SchemaVersion = Literal["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6"]
@@ -34,8 +35,6 @@ SCHEMA_VERSION: SchemaVersion = "2.6"
 # every trust check so that it can be recomputed from the record and `arrays.npz` (issue 23); 2.6
 # adds `clip` (`auditor.evidence.clip`: the explained window with context as a video, issue 24)
 READABLE_VERSIONS: tuple[str, ...] = get_args(SchemaVersion)
-SHA256 = r"^[0-9a-f]{64}$"
-RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x"
 
 
 class _Record(BaseModel):
@@ -57,7 +56,7 @@ class ModelIdentity(_Record):
     name: str
     version: str
     file_name: str | None = None
-    sha256: str = Field(pattern=SHA256)
+    sha256: Sha256
     model_card: str | None = None
     target_layer: str | None = None
     input_shape: list[int | None] | None = None  # None: any length (a model of unfixed T)
@@ -90,7 +89,7 @@ class InputInfo(_Record):
     """
 
     file_name: str
-    sha256: str = Field(pattern=SHA256)
+    sha256: Sha256
     source_id: str | None = None
     fps: float | None = None
     frame_indices: list[int]
@@ -170,15 +169,15 @@ class FrameImportanceRecord(_Record):
 
 
 class ImageRef(_Record):
-    path: str = Field(pattern=RELATIVE_PATH)
+    path: RelativePath
     kind: str
     frame: int | None = None
-    sha256: str = Field(pattern=SHA256)
+    sha256: Sha256
 
 
 class ArrayRef(_Record):
-    path: str = Field(pattern=RELATIVE_PATH)
-    sha256: str = Field(pattern=SHA256)
+    path: RelativePath
+    sha256: Sha256
     keys: list[str]
 
 
@@ -285,7 +284,7 @@ class RenderedFrom(_Record):
     report_id: str
     created_at: datetime
     generator_version: str
-    record_sha256: str = Field(pattern=SHA256)
+    record_sha256: Sha256
     origin_verified: bool  # the source record's seal was checked under a trusted root
     sealed_by: str | None = None  # the source's signer, when verified
 
@@ -295,12 +294,12 @@ class LogPointer(_Record):
 
     ledger: str
     entry: str
-    sha256: str = Field(pattern=SHA256)
+    sha256: Sha256
 
 
 class Artifact(_Record):
-    path: str = Field(pattern=RELATIVE_PATH)
-    sha256: str = Field(pattern=SHA256)
+    path: RelativePath
+    sha256: Sha256
     media_type: str
     role: str
 

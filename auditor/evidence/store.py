@@ -20,13 +20,12 @@ from auditor.errors import ReportError, first_problem
 from auditor.evidence.model import READABLE_VERSIONS, Artifact, EvidenceRecord
 from auditor.explain import ClipExplanation
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
-from auditor.names import ARRAYS_NAME, RECORD_NAME
+from auditor.names import ARRAYS_NAME, MAX_RECORD_BYTES, RECORD_NAME
 from auditor.version import VERSION
 
 SCHEMA_RESOURCE = "evidence-record-v2.json"
 # Bounds on what a record may hold, checked before it is validated or rendered: a record is
 # hostile input, and rendering cost grows with its size (DESIGN §6).
-MAX_RECORD_BYTES = 16 * 2**20
 MAX_DEPTH = 16  # nesting of JSON objects and lists; auditor writes at most 7
 MAX_ITEMS = 4096  # entries of one list or object
 MAX_TEXT_CHARS = 20_000  # one string

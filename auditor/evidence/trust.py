@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SHA256 = r"^[0-9a-f]{64}$"
-RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"
+from auditor.names import RELATIVE_PATH_PATTERN, RelativePath, Sha256
+
 ARRAY_MEMBER = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*#[A-Za-z0-9_]+$"  # an array of a report file: "arrays.npz#key"
 
 
@@ -34,7 +34,7 @@ class MotionFrame(_Record):
 
 class PositionImage(_Record):
     position: int
-    path: str = Field(pattern=RELATIVE_PATH)
+    path: RelativePath
 
 
 class MotionRecord(_Record):
@@ -65,7 +65,7 @@ class CounterfactualEdit(_Record):
     predicted_probability: float
     explained_probability: float  # the explained class's probability after the edit
     flagged: bool
-    image: str | None = Field(None, pattern=RELATIVE_PATH)  # original and edited key frame side by side
+    image: str | None = Field(None, pattern=RELATIVE_PATH_PATTERN)  # original and edited key frame side by side
     pixels: str | None = Field(None, pattern=ARRAY_MEMBER)  # region, 2.5: "arrays.npz#<key>", the edited pixels
 
 
@@ -146,7 +146,7 @@ class SanityRecord(_Record):
     """Model-randomisation check (Adebayo et al. 2018), computed once per model: when, on which
     machine, and whether its figures were read from a cache entry written under this report's seal."""
 
-    model_sha256: str = Field(pattern=SHA256)
+    model_sha256: Sha256
     layer: str
     randomised_layers: list[str]
     reference_clips: str

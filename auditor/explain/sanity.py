@@ -57,6 +57,7 @@ from auditor.errors import ArchiveError, ModelError
 from auditor.explain import METHODS, Method
 from auditor.explain.base import DetectorLike
 from auditor.files import atomic_write_bytes
+from auditor.names import Sha256
 from auditor.synthetic import make_clip
 
 log = logging.getLogger(__name__)
@@ -124,13 +125,13 @@ class _CacheRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[2]
-    key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    key: Sha256
+    model_sha256: Sha256
     methods: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")], _MethodRecord] = Field(
         min_length=1, max_length=64
     )
     computed_at: datetime
-    mac: str = Field(pattern=r"^[0-9a-f]{64}$")
+    mac: Sha256
 
     def expected_mac(self, secret: bytes) -> str:
         """HMAC-SHA256 under `secret` of every other field, as canonical JSON."""

@@ -21,6 +21,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from auditor.errors import ReportError, first_problem
+from auditor.names import Sha256
 
 REVIEW_FORMAT: Final = "auditor-review/1"
 SLOTS: Final = 2
@@ -120,14 +121,14 @@ class ReviewRecord(BaseModel):
 
     format: Literal["auditor-review/1"] = REVIEW_FORMAT
     report_id: str
-    record_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    record_sha256: Sha256
     slot: int = Field(ge=1, le=SLOTS)
     review: ReviewInput
     signer: str  # subject of the reviewer's certificate
-    certificate_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    certificate_sha256: Sha256
     signed_at: datetime
     pdf_size: int = Field(ge=1)  # bytes of report.pdf up to and including this review's revision
-    pdf_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of those bytes
+    pdf_sha256: Sha256  # of those bytes
 
 
 def review_input(**fields: object) -> ReviewInput:

@@ -17,9 +17,11 @@ from auditor.errors import ArchiveError, first_problem
 from auditor.files import sha256_bytes
 from auditor.names import (
     ATTACHMENTS_DIR,
+    MAX_RECORD_BYTES,
     RECORD_NAME,
     SIGNATURE_SUFFIX,
     SUBMISSIONS_DIR,
+    Sha256,
     attachment_name,
     entry_name,
 )
@@ -33,10 +35,8 @@ MAX_ATTACHMENTS: Final = 20  # per submission
 MAX_ATTACHMENT_BYTES: Final = 50 * 1024 * 1024
 MAX_SUBMISSIONS: Final = 999
 MAX_ENTRY_BYTES: Final = 1024 * 1024  # one entry's JSON
-MAX_RECORD_BYTES: Final = 64 * 1024 * 1024  # evidence.json, read to bind the entries to it
 MAX_AREA_FILES: Final = 4 * MAX_SUBMISSIONS + 4  # names listed in submissions/ before giving up
 EXCERPT_CHARS: Final = 500  # of a text, in the report's redress section
-SHA256: Final = r"^[0-9a-f]{64}$"
 SAFE_NAME: Final = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$"
 _ENTRY = re.compile(r"^(submission|answer)-([1-9][0-9]{0,2})\.json$")
 
@@ -45,7 +45,7 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     report_id: str = Field(max_length=256)
-    record_sha256: str = Field(pattern=SHA256)
+    record_sha256: Sha256
     number: int = Field(ge=1, le=MAX_SUBMISSIONS)
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
@@ -57,7 +57,7 @@ class Attachment(BaseModel):
 
     name: str = Field(pattern=SAFE_NAME)
     size: int = Field(ge=0, le=MAX_ATTACHMENT_BYTES)
-    sha256: str = Field(pattern=SHA256)
+    sha256: Sha256
 
 
 class SubmissionRecord(_Entry):
@@ -73,7 +73,7 @@ class AnswerRecord(_Entry):
     """`answer-N.json`: the answer to submission N, naming that submission's exact bytes."""
 
     format: Literal["auditor-submission-answer/1"] = ANSWER_FORMAT
-    submission_sha256: str = Field(pattern=SHA256)
+    submission_sha256: Sha256
     answered_at: datetime
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from auditor.names import Sha256
+
 DETECTION_FORMAT: Final = "auditor-detection/1"
 MAX_FRAME: Final = 2**31 - 1
 MAX_SECONDS: Final = 1e9  # 31 years of recording
@@ -57,7 +59,7 @@ class Detection(BaseModel):
 
     format: Literal["auditor-detection/1"] = DETECTION_FORMAT
     video: Annotated[str, _plain(MAX_PATH_CHARS)]
-    video_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    video_sha256: Sha256
     source_id: Label | None = None
     first_frame: int = Field(ge=0, le=MAX_FRAME)
     last_frame: int = Field(ge=0, le=MAX_FRAME)
@@ -67,7 +69,7 @@ class Detection(BaseModel):
     score: float = Field(ge=0, le=1)
     threshold: float = Field(ge=0, le=1)
     model_name: Label
-    model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    model_sha256: Sha256
     windows: int = Field(1, ge=1)
     span_first_frame: int = Field(ge=0, le=MAX_FRAME)
     span_last_frame: int = Field(ge=0, le=MAX_FRAME)

@@ -68,7 +68,16 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from auditor.errors import ArchiveError, SigningError
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity, create_identity, find_local_crl, load_identity
-from auditor.names import HTML_NAME, MANIFEST_NAME, PDF_NAME, RECORD_NAME, SIGNATURE_SUFFIX
+from auditor.names import (
+    HTML_NAME,
+    MANIFEST_NAME,
+    PDF_NAME,
+    RECORD_NAME,
+    RELATIVE_PATH_PATTERN,
+    SIGNATURE_SUFFIX,
+    RelativePath,
+    Sha256,
+)
 from auditor.signing.ltv import check_not_revoked, fetcher, seal_note, signing_context, timestamper
 
 TSA_ENV = "AUDITOR_TSA_URL"
@@ -76,8 +85,6 @@ SEAL_FIELD = "AuditorSeal"
 DEFAULT_REASON = "Evidence report sealed by auditor"
 DEMO_KEYS_DIR = "demo-keys"
 MANIFEST_FILES = (MANIFEST_NAME, MANIFEST_NAME + SIGNATURE_SUFFIX)  # the two files the manifest cannot list
-SHA256_HEX = r"^[0-9a-f]{64}$"
-RELATIVE_PATH = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"  # no "..", no "/x", no ".x"
 _DIGEST = "sha256"
 
 
@@ -274,9 +281,9 @@ class ManifestEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str = Field(pattern=RELATIVE_PATH, max_length=1024)  # POSIX, relative to the folder
+    path: RelativePath = Field(max_length=1024)  # POSIX, relative to the folder
     size: int = Field(ge=0)
-    sha256: str = Field(pattern=SHA256_HEX)
+    sha256: Sha256
 
 
 class FolderManifest(BaseModel):
@@ -287,8 +294,8 @@ class FolderManifest(BaseModel):
     format: Literal["auditor report manifest"] = "auditor report manifest"
     version: Literal[1] = 1
     report_id: str = Field(max_length=256)
-    record_sha256: str = Field(pattern=SHA256_HEX)
-    seal_certificate_sha256: str = Field(pattern=SHA256_HEX)
+    record_sha256: Sha256
+    seal_certificate_sha256: Sha256
     files: list[ManifestEntry]
 
     def text(self) -> str:
@@ -332,7 +339,7 @@ def _folder_files(folder: Path) -> dict[str, Path]:
     files = {}
     for path in folder.rglob("*"):
         relative = path.relative_to(folder).as_posix()
-        if path.is_symlink() or not (path.is_dir() or path.is_file()) or not re.fullmatch(RELATIVE_PATH, relative):
+        if path.is_symlink() or not (path.is_dir() or path.is_file()) or not re.fullmatch(RELATIVE_PATH_PATTERN, relative):
             raise ArchiveError(f"cannot sign {folder}: {relative} is not a report file (odd name, link or device); remove it")
         if path.is_file() and relative not in MANIFEST_FILES:
             files[relative] = path

@@ -26,7 +26,7 @@ from pyhanko.pdf_utils.decode_limits import (
 )
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from auditor.evidence.store import MAX_RECORD_BYTES
+from auditor.names import MAX_RECORD_BYTES
 from auditor.review.model import FIELDS, MAX_TEXT, SLOTS
 from auditor.verify.status import Findings
 
