@@ -263,7 +263,7 @@ def test_a_map_is_localised_only_when_its_strong_part_is_small() -> None:
     assert not localised(half)  # strong on more than half
 
 
-def test_maps_with_no_localisation_get_no_contours_and_say_so(tmp_path: Path) -> None:
+def test_maps_with_no_localisation_get_no_contours_and_a_mark_without_words(tmp_path: Path) -> None:
     recorded = _scene(640, 272)
     cam = np.stack([
         np.full((8, 8), 2.0),  # flat, at the clip maximum: contours at every level would trace the border
@@ -277,12 +277,13 @@ def test_maps_with_no_localisation_get_no_contours_and_say_so(tmp_path: Path) ->
     for t in range(3):
         rgb = drawn[f"gradcam_{t:02d}"]
         assert _contour_pixels(rgb) == 0, f"frame {t} has contours"
-        assert (rgb[:4, :100] == 255).all() and (rgb[:30, :200] < 60).any(), f"frame {t} is not marked"
+        assert (rgb[:4, :20] == 255).all() and (rgb[:30, :30] < 60).any(), f"frame {t} is not marked"
+        assert not (rgb[:4, 40:100] == 255).all(), f"frame {t} has more than the mark (a word?)"
         saliency = drawn[f"saliency_{t:02d}"]
-        assert (saliency[:4, :100] == 255).all()
-        assert not np.array_equal(rgb, saliency)
+        assert (saliency[:4, :20] == 255).all()
+        assert np.array_equal(rgb, saliency) == (t == 2)  # zero maps look alike: the caption names the method
     localised_frame = drawn["gradcam_03"]
-    assert _contour_pixels(localised_frame) > 50 and not (localised_frame[:4, :100] == 255).all()
+    assert _contour_pixels(localised_frame) > 50 and not (localised_frame[:4, :20] == 255).all()
 
 
 def test_legend_shows_the_colour_bar_of_the_overlays_with_its_values(tmp_path: Path) -> None:

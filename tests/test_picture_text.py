@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 from auditor.explain.persons import DetectedPerson, PersonGrounding
-from auditor.report.display import FrameGeometry, _mark_unlocalised, labelled_tile
-from auditor.report.display_trust import write_person_image
+from auditor.report.display import UNLOCALISED_MARK, FrameGeometry, _mark_unlocalised, labelled_tile
+from auditor.report.display_trust import person_mark, write_person_image
 from auditor.report.picture_text import draw_text, text_size
 
 CYAN = np.array([0, 255, 255])
@@ -21,10 +21,10 @@ def test_text_is_drawn_in_the_shipped_font() -> None:
     expected = np.full((tile.shape[0] - 40, tile.shape[1], 3), 255, np.uint8)
     draw_text(expected, "12", (4, 1), expected.shape[0] - 4)
     assert np.array_equal(tile[40:], expected) and (expected < 128).any()
-    marked = _mark_unlocalised(np.full((300, 640, 3), 90, np.uint8), "Grad-CAM")
-    width, height = text_size("Grad-CAM: no localisation", 20)
+    marked = _mark_unlocalised(np.full((300, 640, 3), 90, np.uint8))
+    width, height = text_size(UNLOCALISED_MARK, 20, bold=True)
     blank = np.full((300, 640, 3), 90, np.uint8)
-    draw_text(blank, "Grad-CAM: no localisation", (0, 0), 20, background=(255, 255, 255), pad=6)
+    draw_text(blank, UNLOCALISED_MARK, (0, 0), 20, bold=True, background=(255, 255, 255), pad=6)
     assert np.array_equal(marked, blank) and (marked[: height + 12, width + 11] == 255).all()
 
 
@@ -47,7 +47,8 @@ def test_a_person_at_the_frame_edge_keeps_a_whole_label(tmp_path: Path) -> None:
     geometry = FrameGeometry(width, height, 64, 64, "stretch", width, height)
     artifact = write_person_image(shown, np.zeros((1, 8, 8), np.float32), grounding, geometry, tmp_path)
     picture = np.asarray(Image.open(tmp_path / artifact.path).convert("RGB")).astype(int)
-    label_w, label_h = text_size("person 6: 40 %", 12, bold=True)
+    assert person_mark(6, 0.4) == "6: 40 %"
+    label_w, label_h = text_size("6: 40 %", 12, bold=True)
     cyan = (np.abs(picture - CYAN).max(axis=-1) < 40)
     rows = slice(4, label_h)  # inside the box's top: the box starts at the picture's top
     assert cyan[rows, width - label_w - 2 : width - 2].mean() > 0.6  # the whole label's background is there

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from auditor.explain import methods
 from auditor.explain.base import DetectorPass, FrameImportance, FrameImportanceMethod
 from auditor.explain.gradcam import gradcam
 
@@ -21,12 +22,9 @@ def gradcam_share(detector_pass: DetectorPass) -> FrameImportance:
 METHOD = FrameImportanceMethod(
     name="gradcam_share",
     compute=gradcam_share,
-    label="Grad-CAM share",
-    description=(
-        "how much of the clip's Grad-CAM activation the frame holds. It shows where the model's attention lay, "
-        "not what the decision depends on."
-    ),
-    limitation="The Grad-CAM share of a frame shows where the model's attention lay; it is not a causal measure.",
+    label=methods.GRADCAM_SHARE.label,
+    description=methods.GRADCAM_SHARE.description,
+    limitation=methods.GRADCAM_SHARE.limitation,
     signed=False,
     selects_key_frames=True,
 )

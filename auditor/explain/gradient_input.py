@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from auditor.explain import methods
 from auditor.explain.base import DetectorPass, FrameImportance, FrameImportanceMethod
 
 
@@ -23,14 +24,8 @@ def gradient_x_input(detector_pass: DetectorPass) -> FrameImportance:
 METHOD = FrameImportanceMethod(
     name="gradient_x_input",
     compute=gradient_x_input,
-    label="Gradient × input",
-    description=(
-        "an estimate of how much that score would fall if the frame were blanked out; bars below the line mean "
-        "the frame speaks against the label."
-    ),
-    limitation=(
-        "Gradient × input is a first-order estimate: it can be wrong where the model responds non-linearly, "
-        "and it compares each frame with a blank frame, which never occurs in real video."
-    ),
+    label=methods.GRADIENT_X_INPUT.label,
+    description=methods.GRADIENT_X_INPUT.description,
+    limitation=methods.GRADIENT_X_INPUT.limitation,
     needs_input_grads=True,
 )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from auditor.errors import VideoError
+from auditor.explain import methods
 from auditor.explain.base import DetectorPass, FrameImportance, FrameImportanceMethod
 
 
@@ -69,15 +70,8 @@ def occlusion(detector_pass: DetectorPass) -> FrameImportance:
 METHOD = FrameImportanceMethod(
     name="occlusion",
     compute=occlusion,
-    label="Occlusion drop",
-    description=(
-        "how much the model's internal score for the explained label falls when the frame is replaced by "
-        "the one before it (the first frame by the second). Bars below the line mean the score rises without "
-        "the frame."
-    ),
-    limitation=(
-        "Occlusion replaces one frame at a time by the frame before it; it does not test other edits, such as "
-        "removing several frames together or changing part of a frame."
-    ),
+    label=methods.OCCLUSION.label,
+    description=methods.OCCLUSION.description,
+    limitation=methods.OCCLUSION.limitation,
     min_frames=2,
 )

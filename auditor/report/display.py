@@ -1,5 +1,6 @@
 """PNG images of an explanation for the report: overlays with contours, saliency, a frame strip,
-a grid of every frame's Grad-CAM overlay, and the legend (colour scale and contour levels).
+a grid of every frame's overlay of the primary map, and the legend (colour scale and contour levels).
+Which maps are drawn, and how, comes from their method descriptors (`auditor.explain.methods`).
 
 The pictures show the frames as they were recorded, at their own aspect ratio: the model saw
 each frame stretched to its square (or other) input size (`Detector.resize`: a plain resize, no
@@ -9,7 +10,9 @@ states this mapping and the record takes it from `DrawnImages`. Frames narrower 
 `MIN_IMAGE_WIDTH` are enlarged by an integer factor with nearest-neighbour sampling, so every
 recorded pixel stays visible as it was; wider ones are reduced to `MAX_IMAGE_WIDTH`. A frame
 whose map singles out no region (`auditor.explain.contours.localised`) gets no contours and is
-marked "no localisation" on the picture.
+marked by `UNLOCALISED_MARK` in its top-left corner. Pictures hold no words, only numbers and
+marks (their SHA-256 is in the record, so they must not change with the report's language): what
+they show is said in the report's translated captions (`auditor.report.captions`).
 
 The pictures of frames are JPEG at quality `PICTURE_QUALITY` with full colour resolution (4:4:4):
 visually lossless, a third of the PNG's size, and embedded in the PDF as they are. Drawn
@@ -33,17 +36,18 @@ from PIL import Image
 from auditor.errors import ReportError
 from auditor.explain.base import ClipExplanation
 from auditor.explain.contours import DEFAULT_LEVELS, Scale, frame_contours, localised, normalise
+from auditor.explain.methods import MethodDescriptor, map_methods, primary_map
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.names import IMAGES_DIR, JPEG_SUFFIX, PNG_SUFFIX
 from auditor.report.picture_text import draw_text, text_size
 
-ImageKind = Literal["gradcam", "saliency", "strip", "grid", "legend", "motion", "counterfactual", "persons"]
+ImageKind = str  # a map method's name (its picture of every frame), or one of SHEET_KINDS
+SHEET_KINDS = ("strip", "grid", "legend", "motion", "counterfactual", "persons")
 DRAWN_KINDS: frozenset[ImageKind] = frozenset({"legend"})  # graphics without a frame: PNG, lossless
 PICTURE_QUALITY = 95  # JPEG quality of every other picture (4:4:4 chroma)
 FrameMapping = Literal["stretch"]  # how a recorded frame became the model's input
 
 MAX_OVERLAY_ALPHA = 0.5  # heat opacity at map value 1; it falls to 0 with the map
-SALIENCY_CAP_PERCENTILE = 99.5  # saliency is spiky: values above this clip percentile show as the maximum
 OUTLINE_RGB = (20, 20, 20)
 # Contour styles by rank of level, lowest first: colour (RGB) and line thickness at line scale 1.
 _STYLE_CYCLE: tuple[tuple[tuple[int, int, int], int], ...] = (
@@ -92,7 +96,7 @@ class FrameGeometry:
 
     `mapping` "stretch": each recorded frame was resized to the model's width and height (no crop,
     no letterbox), so the maps, at model resolution, are drawn back over the whole recorded frame.
-    `image_width` × `image_height` is the size of gradcam_TT.png and saliency_TT.png.
+    `image_width` × `image_height` is the size of each map's per-frame picture (`<method>_TT.jpg`).
     """
 
     source_width: int
@@ -113,7 +117,7 @@ class DrawnImages:
     images: tuple[ImageArtifact, ...]
     contour_levels: tuple[float, ...]  # shares of the scale's maximum, lowest first
     scale: Scale  # "clip": one maximum for the whole clip; "frame": each frame's own
-    saliency_cap_percentile: float  # saliency above this percentile of the clip shows as the maximum
+    saliency_cap_percentile: float  # a capped map (saliency) above this percentile of the clip shows as the maximum
     geometry: FrameGeometry
 
 
@@ -148,12 +152,17 @@ def write_explanation_images(
     levels: Sequence[float] = DEFAULT_LEVELS,
     scale: Scale = "clip",
 ) -> DrawnImages:
-    """Write the pictures of `draw_explanation` (gradcam_TT and saliency_TT for every frame,
-    strip, gradcam_grid, contour_legend) into `out_dir`/images."""
+    """Write the pictures of `draw_explanation` (`<method>_TT` of each map for every frame, strip,
+    `<primary>_grid`, contour_legend) into `out_dir`/images."""
     drawing = draw_explanation(explanation, recorded=recorded, shown=shown, levels=levels, scale=scale)
     written = tuple(write_picture(out_dir, picture) for picture in drawing.pictures)
     levels_drawn = tuple(s.level for s in drawing.styles)
-    return DrawnImages(written, levels_drawn, scale, SALIENCY_CAP_PERCENTILE, drawing.geometry)
+    return DrawnImages(written, levels_drawn, scale, cap_percentile(), drawing.geometry)
+
+
+def cap_percentile() -> float:
+    """The display cap of the capped map (saliency): the percentile of the clip shown at full strength."""
+    return next(d.display_cap_percentile for d in map_methods() if d.display_cap_percentile is not None)
 
 
 @dataclass(frozen=True)
@@ -173,8 +182,8 @@ def draw_explanation(
     levels: Sequence[float] = DEFAULT_LEVELS,
     scale: Scale = "clip",
 ) -> Drawing:
-    """A Grad-CAM overlay with contours and a saliency overlay per frame, the strip of frames, the
-    grid of overlays and the legend.
+    """An overlay per frame of each map the explanation holds (contours where its descriptor asks
+    for them), the strip of frames, the grid of the primary map's overlays and the legend.
 
     `recorded` holds the explained frames as decoded (T, H, W, 3) uint8 RGB (`Clip.frames` of the
     window); `explanation.frames` are the model-sized copies the detector made of them. The
@@ -186,24 +195,24 @@ def draw_explanation(
     recorded = recorded if shown is None else shown
     size = (geometry.image_width, geometry.image_height)
     styles = contour_legend(levels, _line_scale(geometry.image_width))
-    gradcam = normalise(explanation.gradcam, scale)
-    saliency = normalise(np.minimum(explanation.saliency, np.percentile(explanation.saliency, SALIENCY_CAP_PERCENTILE)), scale)
+    drawn = [d for d in map_methods() if d.name in explanation.maps]
+    shown_maps = {d.name: _display_maps(d, explanation.maps[d.name], scale) for d in drawn}
     digits = max(2, len(str(len(recorded) - 1)))
     pictures: list[Picture] = []
-    overlays = []
+    overlays: dict[str, list[np.ndarray]] = {d.name: [] for d in drawn}
     for t, frame in enumerate(recorded):
         base = display_frame(frame, size)
-        overlays.append(_gradcam_image(base, gradcam[t], styles, localised(explanation.gradcam[t])))
-        pictures.append(Picture(f"gradcam_{t:0{digits}d}", "gradcam", t, overlays[-1]))
-        saliency_image = overlay(base, resize_map(saliency[t], size))
-        if not localised(explanation.saliency[t]):
-            _mark_unlocalised(saliency_image, "Saliency")
-        pictures.append(Picture(f"saliency_{t:0{digits}d}", "saliency", t, saliency_image))
+        for d in drawn:
+            located = localised(explanation.maps[d.name][t])
+            overlays[d.name].append(_map_image(base, shown_maps[d.name][t], styles if d.contours else [], located))
+            pictures.append(Picture(f"{d.name}_{t:0{digits}d}", d.name, t, overlays[d.name][-1]))
     aspect = geometry.source_width / geometry.source_height
     strip = _tile_sheet(list(recorded), STRIP_TILE, _columns(len(recorded), aspect, STRIP_ROW_SPAN))
     pictures.append(Picture("strip", "strip", None, strip))
-    pictures.append(Picture("gradcam_grid", "grid", None, _tile_sheet(overlays, GRID_TILE, GRID_COLUMNS)))
-    pictures.append(Picture("contour_legend", "legend", None, _legend_image(styles, scale)))
+    primary = primary_map().name
+    if primary in overlays:
+        pictures.append(Picture(f"{primary}_grid", "grid", None, _tile_sheet(overlays[primary], GRID_TILE, GRID_COLUMNS)))
+    pictures.append(Picture("contour_legend", "legend", None, _legend_image(styles)))
     return Drawing(pictures, geometry, styles)
 
 
@@ -263,13 +272,21 @@ def overlay(base: np.ndarray, display_map: np.ndarray) -> np.ndarray:
     return np.rint(base.astype(np.float32) * (1 - alpha) + heat * alpha).astype(np.uint8)
 
 
-def _gradcam_image(base: np.ndarray, display_map: np.ndarray, styles: list[ContourStyle], located: bool) -> np.ndarray:
-    """Heat overlay plus iso-contours at the clip's shared levels, lowest level drawn first; a map
-    that singles out no region gets no contours and the mark "no localisation"."""
+def _display_maps(descriptor: MethodDescriptor, maps: np.ndarray, scale: Scale) -> np.ndarray:
+    """A method's raw maps scaled to [0, 1] for display, capped at its percentile when it has one."""
+    if descriptor.display_cap_percentile is not None:
+        maps = np.minimum(maps, np.percentile(maps, descriptor.display_cap_percentile))
+    return normalise(maps, scale)
+
+
+def _map_image(base: np.ndarray, display_map: np.ndarray, styles: list[ContourStyle], located: bool) -> np.ndarray:
+    """Heat overlay plus iso-contours at the clip's shared levels (`styles`; none for a map drawn
+    without contours), lowest level drawn first; a map that singles out no region gets no contours
+    and the mark `UNLOCALISED_MARK`."""
     upsampled = resize_map(display_map, (base.shape[1], base.shape[0]))
     image = overlay(base, upsampled)
     if not located:
-        return _mark_unlocalised(image, "Grad-CAM")
+        return _mark_unlocalised(image)
     contours = frame_contours(upsampled, [s.level for s in styles])
     for style in styles:
         found = contours[style.level]
@@ -278,10 +295,13 @@ def _gradcam_image(base: np.ndarray, display_map: np.ndarray, styles: list[Conto
     return image
 
 
-def _mark_unlocalised(image: np.ndarray, method: str) -> np.ndarray:
-    """Write "<method>: no localisation" in a white box at the picture's top left (in place)."""
+UNLOCALISED_MARK = "\u2205"  # the empty-set sign: this map singles out no region (the caption says so in words)
+
+
+def _mark_unlocalised(image: np.ndarray) -> np.ndarray:
+    """Draw `UNLOCALISED_MARK` in a white box at the picture's top left (in place)."""
     size = max(12, round(image.shape[1] / 32))
-    draw_text(image, f"{method}: no localisation", (0, 0), size, background=(255, 255, 255), pad=max(4, size // 3))
+    draw_text(image, UNLOCALISED_MARK, (0, 0), size, bold=True, background=(255, 255, 255), pad=max(4, size // 3))
     return image
 
 
@@ -320,14 +340,14 @@ def join_images(parts: list[np.ndarray], axis: int) -> np.ndarray:
     return np.concatenate([piece for part in parts for piece in (part, gap)][:-1], axis=axis)
 
 
-_SCALE_WORDS = {"clip": "the clip maximum", "frame": "each frame's maximum"}
 _LEGEND_WIDTH = 560
-BAR_LEFT, BAR_TOP, BAR_WIDTH, BAR_HEIGHT = 24, 40, 512, 36  # the legend's colour bar, px (2 px per grey level)
+BAR_LEFT, BAR_TOP, BAR_WIDTH, BAR_HEIGHT = 24, 16, 512, 36  # the legend's colour bar, px (2 px per grey level)
 _LEGEND_TEXT = 18  # px
 
 
-def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
-    """The colour scale, then one row per contour level.
+def _legend_image(styles: list[ContourStyle]) -> np.ndarray:
+    """The colour scale, then one row per contour level, in numbers only: the caption under the
+    legend says in words what they measure and of which maximum (`captions.legend_caption`).
 
     The colour bar is the heat of the overlays (same colormap, same opacity rule) over a mid-grey
     frame, from 0 to 100 % of the scale's maximum, with the contour levels marked on it in their
@@ -335,7 +355,6 @@ def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
     """
     top, bar_height, row = BAR_TOP, BAR_HEIGHT, 40
     image = np.full((top + bar_height + 44 + row * len(styles), _LEGEND_WIDTH, 3), 255, np.uint8)
-    _text(image, f"Heat colour: share of {_SCALE_WORDS[scale]}", (BAR_LEFT, 10))
     ramp = np.tile(np.linspace(0.0, 1.0, BAR_WIDTH, dtype=np.float32), (bar_height, 1))
     grey = np.full((bar_height, BAR_WIDTH, 3), 128, np.uint8)
     image[top : top + bar_height, BAR_LEFT : BAR_LEFT + BAR_WIDTH] = overlay(grey, ramp)
@@ -354,7 +373,7 @@ def _legend_image(styles: list[ContourStyle], scale: Scale) -> np.ndarray:
         middle = y + (row - 8) // 2
         _sample_line(image, (BAR_LEFT + 10, middle), (BAR_LEFT + 90, middle), style)
         level = f"{style.level:.0%}".replace("%", " %")
-        _text(image, f"contour at {level} of {_SCALE_WORDS[scale]}", (BAR_LEFT + 116, middle - _LEGEND_TEXT // 2 - 2))
+        _text(image, level, (BAR_LEFT + 116, middle - _LEGEND_TEXT // 2 - 2))
     return image
 
 

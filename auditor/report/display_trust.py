@@ -1,8 +1,10 @@
 """Pictures of the trust checks for the report: for each key frame, its Grad-CAM held still beside
 the part due to movement; for each what-if edit, the key frame as recorded beside it as edited.
 
-Each picture is two panels at the per-frame pictures' size (`display.FrameGeometry`), each with a
-caption band. The frames given here are the ones the report may show (faces already masked).
+Each picture is two panels side by side at the per-frame pictures' size (`display.FrameGeometry`),
+without words: the report's caption says what the left and the right panel show
+(`auditor.report.captions`). The frames given here are the ones the report may show (faces already
+masked).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from auditor.explain.checks import TrustChecks
 from auditor.explain.contours import normalise
+from auditor.explain.methods import primary_map
 from auditor.explain.motion import motion_parts
 from auditor.explain.persons import PersonGrounding
 from auditor.report.display import (
@@ -30,8 +33,6 @@ from auditor.report.display import (
     write_picture,
 )
 from auditor.report.picture_text import draw_text, text_size
-
-BAND_HEIGHT = 30  # px under each panel, for its caption
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,10 @@ def write_trust_images(
     """The pictures of `checks` over the frames the report may show (`shown`, faces masked), with
     the edited key frames of the reported edits (masked too) in the edits' order."""
     motion = []
-    if (checks.motion is not None and "gradcam" in checks.motion.spatial_maps
-            and checks.motion.overall_shares["gradcam"] is not None):
-        still, moving = motion_parts(gradcam, checks.motion.spatial_maps["gradcam"], checks.motion.kept)
+    primary = primary_map().name
+    if (checks.motion is not None and primary in checks.motion.spatial_maps
+            and checks.motion.overall_shares[primary] is not None):
+        still, moving = motion_parts(gradcam, checks.motion.spatial_maps[primary], checks.motion.kept)
         motion = write_motion_images(shown, still, moving, checks.key_frames, geometry, out_dir)
     found = checks.counterfactuals.found if checks.counterfactuals else ()
     edits = [
@@ -79,7 +81,8 @@ def write_person_image(
     shown: np.ndarray, gradcam: np.ndarray, grounding: PersonGrounding, geometry: FrameGeometry, out_dir: Path
 ) -> ImageArtifact:
     """persons_TT: the key frame where most people were detected, with the clip-scaled Grad-CAM
-    heat, each person's box and "person N: share of the frame's activation", in the picture."""
+    heat, each person's box and "N: share" (the person's number and share of the frame's
+    activation; numbers only, the caption says what they are), in the picture."""
     position = max(grounding.positions, key=lambda t: (sum(t in p.boxes for p in grounding.persons), -t))
     size = (geometry.image_width, geometry.image_height)
     image = overlay(display_frame(shown[position], size), resize_map(normalise(gradcam)[position], size))
@@ -90,7 +93,7 @@ def write_person_image(
             continue
         x0, y0, x1, y1 = (round(v * scale) for v in person.boxes[position])
         cv2.rectangle(image, (x0, y0), (x1, y1), (0, 255, 255), thickness, cv2.LINE_AA)
-        label = f"person {person.person_id}: {person.frame_shares[position]:.0%}".replace("%", " %")
+        label = person_mark(person.person_id, person.frame_shares[position])
         text_px = max(12, round(geometry.image_width / 45))
         label_height = text_size(label, text_px, bold=True)[1] + 4
         above = y0 - label_height >= 0  # above the box when there is room, else inside its top
@@ -116,8 +119,8 @@ def write_motion_images(
     for t in positions:
         peak = max(float(still[t].max(initial=0.0)), float(moving[t].max(initial=0.0))) or 1.0
         base = display_frame(shown[t], size)
-        panels = [_panel(overlay(base, resize_map((still[t] / peak).astype(np.float32), size)), "frame held still"),
-                  _panel(overlay(base, resize_map((moving[t] / peak).astype(np.float32), size)), "due to movement")]
+        panels = [overlay(base, resize_map((still[t] / peak).astype(np.float32), size)),
+                  overlay(base, resize_map((moving[t] / peak).astype(np.float32), size))]
         written.append(_write(out_dir, f"motion_{t:0{digits}d}", "motion", t, join_images(panels, axis=1)))
     return written
 
@@ -127,17 +130,14 @@ def write_counterfactual_image(
 ) -> ImageArtifact:
     """counterfactual_N: one frame as recorded (left) and as edited (right)."""
     size = (geometry.image_width, geometry.image_height)
-    panels = [_panel(display_frame(original, size), "as recorded"), _panel(display_frame(edited, size), "as edited")]
+    panels = [display_frame(original, size), display_frame(edited, size)]
     return _write(out_dir, f"counterfactual_{number}", "counterfactual", position, join_images(panels, axis=1))
 
 
-def _panel(image: np.ndarray, caption: str) -> np.ndarray:
-    """The image with its caption in a white band below it."""
-    size = max(14, round(image.shape[1] / 24))
-    _, height = text_size(caption, size)
-    band = np.full((max(BAND_HEIGHT, height + 12), image.shape[1], 3), 255, np.uint8)
-    draw_text(band, caption, (8, (band.shape[0] - height) // 2), size)
-    return np.vstack([image, band])
+def person_mark(person_id: int, share: float) -> str:
+    """The mark by a person's box: their number and share of the frame's activation, '6: 40 %' (the
+    same in every language: the picture's SHA-256 is in the record)."""
+    return f"{person_id}: {share:.0%}".replace("%", " %")
 
 
 def _write(out_dir: Path, stem: str, kind: ImageKind, frame: int, rgb: np.ndarray) -> ImageArtifact:
