@@ -17,7 +17,7 @@ from auditor.quiet import quiet_libraries
 
 COMMAND_MODULES = (
     "demo", "report", "render", "scan", "batch", "keys", "verify", "import_model", "review", "queue", "submission", "ledger",
-    "archive", "desk",
+    "archive", "desk", "notice",
 )
 
 

@@ -15,7 +15,8 @@ proof of the signing time.
 
 Modules: `status` (verdict records), `trust` (roots, who may sign, timestamps), `limits` (bounded
 work), `cms_strict` (what a CMS container may carry), `pdf` and `pdf_metadata`, `detached`, and
-`folder` (the signed manifest), `archive` (a batch output folder: its ledger and what it registers).
+`folder` (the signed manifest), `archive` (a batch output folder: its ledger and what it registers),
+`notice` (a notice to the person concerned, bound to its report).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from auditor.names import SIGNATURE_SUFFIX
 from auditor.verify.archive import is_archive, verify_archive
 from auditor.verify.detached import verify_detached
 from auditor.verify.folder import SEALED, verify_folder, verify_standalone
+from auditor.verify.notice import given_records, is_notice, verify_notice
 from auditor.verify.pdf import verify_pdf
 from auditor.verify.status import (
     EXIT_INVALID,
@@ -70,13 +72,18 @@ def verify_paths(
     at: datetime | None = None,
 ) -> list[FileVerdict]:
     """Verify PDFs, files with a `.p7s` beside them, whole report folders (a folder that is
-    none stands for the report folders found in it) and batch output folders (with a ledger or
-    other batch files; `head` and `witness`: see `verify.checkpoints`), as of `at` (default: now)."""
+    none stands for the report folders found in it), batch output folders (with a ledger or
+    other batch files; `head` and `witness`: see `verify.checkpoints`) and notices (bound to the
+    report folders given with them: `verify.notice`), as of `at` (default: now)."""
     anchors = load_trust(trust, at)
+    paths = [Path(path) for path in paths]
+    records = given_records(path for path in paths if path.is_dir())
     verdicts: list[FileVerdict] = []
-    for path in map(Path, paths):
+    for path in paths:
         if path.is_dir() and is_archive(path):
             verdicts += verify_archive(path, anchors, head=head, witness=witness)
+        elif is_notice(path):
+            verdicts += verify_notice(path, anchors, records)
         elif path.is_dir():
             verdicts += _verify_folders(path, anchors)
         elif path.suffix.lower() == ".pdf":
