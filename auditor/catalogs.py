@@ -32,7 +32,7 @@ ROOT = Path(__file__).parents[1]
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 FIXED_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 HEADER = "# Messages of auditor's reports. Made by `python -m auditor.catalogs extract`: do not edit.\n#"
-COMMENT_TAGS = ("TRANSLATORS:",)
+COMMENT_TAGS = ("TRANSLATORS:", "Translators:")
 
 
 def extract(root: Path = ROOT) -> Catalog:

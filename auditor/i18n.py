@@ -28,6 +28,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 from babel import Locale, UnknownLocaleError, dates, lists, numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -153,8 +154,11 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
     return str(active().translations.npgettext(context, singular, plural, n))
 
 
-def number(value: float, digits: int = 0) -> str:
-    """`value` with exactly `digits` decimals, grouped as the locale writes it: "1,234.5", "1.234,5"."""
+def number(value: float, digits: int | None = 0) -> str:
+    """`value` with exactly `digits` decimals, grouped as the locale writes it: "1,234.5", "1.234,5";
+    with `digits` None, as many as it needs up to six ("0.5", "2.345678")."""
+    if digits is None:
+        return numbers.format_decimal(value, format="#,##0.######", locale=active().locale)
     return _formatted(value, active().locale.decimal_formats[None].pattern, digits)
 
 
@@ -191,13 +195,34 @@ def clock(seconds: float) -> str:
     tenths = math.floor(seconds * 10 + 1e-6)
     minutes, rest = divmod(tenths, 600)
     hours, minutes = divmod(minutes, 60)
-    text = f"{rest // 10:02d}{numbers.get_decimal_symbol(active().locale)}{rest % 10}"
+    text = f"{rest // 10:02d}{decimal_symbol()}{rest % 10}"
     return f"{hours}:{minutes:02d}:{text}" if hours else f"{minutes}:{text}"
+
+
+def decimal_symbol() -> str:
+    """The locale's decimal sign: "." (en), "," (de, fr)."""
+    return numbers.get_decimal_symbol(active().locale)
 
 
 def listing(items: Iterable[str]) -> str:
     """Items joined as the locale writes a list: "a, b and c", "a, b und c", "a, b et c"."""
     return lists.format_list(list(items), locale=active().locale)
+
+
+def install(env: jinja2.Environment) -> None:
+    """Give a Jinja environment (with the `jinja2.ext.i18n` extension) the catalogs and the formats.
+
+    Newstyle gettext, `{% trans %}` trimmed; the format functions become filters of the same names.
+    The callables read the active language when a template runs, so one cached environment
+    renders every language: render inside `speaking(code)`.
+    """
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        _, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext
+    )
+    env.filters.update(
+        percent=percent, number=number, date=date, time=time, datetime=datetime, clock=clock, listing=listing
+    )
 
 
 def _utc(moment: _dt.datetime | _dt.time) -> _dt.datetime | _dt.time:

@@ -6,7 +6,8 @@ column shows a reported row's review status (awaiting review, overdue, reviewed,
 escalated, …: the start of its review column) rather than "reported". They are made from the
 rows alone: every value is data. The HTML page renders in Jinja's immutable sandbox with
 autoescape, is self-contained (no scripts, fonts or remote resources) and links each report's
-`report.pdf` and `report.html` by a relative path. CSV cells that a spreadsheet would read as a
+`report.pdf` and `report.html` by a relative path, in the batch's report language (its `<html lang>`
+says which, so `write_index` and verify render it again in the same one). CSV cells that a spreadsheet would read as a
 formula (starting with = + - @ or a tab) are prefixed with an apostrophe.
 """
 
@@ -26,8 +27,10 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from auditor.errors import ArchiveError
+from auditor import i18n
+from auditor.errors import ArchiveError, ReportError
 from auditor.files import atomic_write_text
+from auditor.messages import N_
 from auditor.names import HTML_NAME, PDF_NAME
 from auditor.video import format_time
 
@@ -39,6 +42,13 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_INDEX_BYTES = 64 << 20
 NOT_KNOWN = "—"  # what the page shows for a value nobody gave or found
 _REVIEW_STATUS = re.compile(r"(.*?)(?: by |; |: |$)", re.DOTALL)  # "overturned by Jane Doe" → "overturned"
+_LANG = re.compile(rb"<html lang=\"([A-Za-z]{2,8}(?:[_-][A-Za-z0-9]{1,8})?)\">")
+STATUS_WORDS = {  # the Status column's words: index row statuses and review statuses (auditor.review.state)
+    "reported": N_("reported"), "failed": N_("failed"), "pending": N_("pending"),
+    "report invalid": N_("report invalid"), "review file invalid": N_("review file invalid"), "no alert": N_("no alert"),
+    "awaiting review": N_("awaiting review"), "overdue": N_("overdue"), "awaiting second review": N_("awaiting second review"),
+    "reviewed": N_("reviewed"), "overturned": N_("overturned"), "escalated": N_("escalated"), "disagreement": N_("disagreement"),
+}
 
 
 class IndexRow(BaseModel):
@@ -72,11 +82,28 @@ def registered_row(facts: object, path: str) -> IndexRow:
         raise ArchiveError(f"the ledger entry of {path} holds no valid index row; check it with `auditor verify`") from exc
 
 
-def write_index(out: Path, rows: Sequence[IndexRow]) -> tuple[Path, Path]:
-    """Write `OUT/index.csv` and `OUT/index.html` (each atomically); return their paths."""
+def write_index(out: Path, rows: Sequence[IndexRow], language: str | None = None) -> tuple[Path, Path]:
+    """Write `OUT/index.csv` and `OUT/index.html` (each atomically); return their paths. The page
+    speaks `language`; by default the one the page already there speaks (English for a new one)."""
     ordered = ordered_rows(rows)
     out = Path(out)
-    return atomic_write_text(out / INDEX_CSV, index_csv(ordered)), atomic_write_text(out / INDEX_HTML, index_html(ordered))
+    page = index_html(ordered, language or existing_language(out))
+    return atomic_write_text(out / INDEX_CSV, index_csv(ordered)), atomic_write_text(out / INDEX_HTML, page)
+
+
+def existing_language(out: Path) -> str:
+    """The language of `OUT/index.html` (its `<html lang>`), English when there is none."""
+    try:
+        with open(Path(out) / INDEX_HTML, "rb") as handle:
+            return language_of(handle.read(4096)) or i18n.SOURCE_LANGUAGE
+    except OSError:
+        return i18n.SOURCE_LANGUAGE
+
+
+def language_of(page: bytes) -> str | None:
+    """The `<html lang>` of an index page, when it names one; None otherwise."""
+    match = _LANG.search(page[:4096])
+    return match.group(1).decode("ascii") if match else None
 
 
 def ordered_rows(rows: Sequence[IndexRow]) -> list[IndexRow]:
@@ -125,17 +152,26 @@ def _cell(value: object) -> object:
     return value
 
 
-def index_html(rows: Sequence[IndexRow]) -> str:
-    """The self-contained index page."""
+def index_html(rows: Sequence[IndexRow], language: str = i18n.SOURCE_LANGUAGE) -> str:
+    """The self-contained index page, in `language`."""
     counts = {status: sum(r.status == status for r in rows) for status in ("reported", "failed", "pending")}
     reviews = Counter(shown_status(r) for r in rows if r.status == "reported")
-    review_counts = sorted(reviews.items()) if set(reviews) != {"reported"} else []
     try:
-        return _environment().get_template(TEMPLATE).render(
-            rows=[_shown(r) for r in rows], counts=counts, review_counts=review_counts, total=len(rows)
-        )
+        with i18n.speaking(language):
+            review_counts = [(_word(s), n) for s, n in sorted(reviews.items())] if set(reviews) != {"reported"} else []
+            return _environment().get_template(TEMPLATE).render(
+                rows=[_shown(r) for r in rows], counts=counts, review_counts=review_counts, total=len(rows),
+                language=language,
+            )
+    except ReportError as exc:
+        raise ArchiveError(f"the index cannot be written in {language!r}: {exc}") from exc
     except jinja2.TemplateError as exc:
         raise ArchiveError(f"the index template cannot be rendered ({exc}); reinstall auditor") from exc
+
+
+def _word(status: str) -> str:
+    """A status as the page shows it, in the active language."""
+    return i18n._(STATUS_WORDS[status]) if status in STATUS_WORDS else status
 
 
 def shown_status(row: IndexRow) -> str:
@@ -154,16 +190,18 @@ def _shown(row: IndexRow) -> dict[str, object]:
     shown = shown_status(row)
     return {
         "status": row.status,
-        "shown_status": shown,
+        "shown_status": _word(shown),
+        "status_word": _word(row.status),
+        "review_shown": shown != row.status,
         "status_class": re.sub(r"[^a-z]+", "-", shown.lower()).strip("-"),
         "source": row.source,
         "video": row.video,
         "video_sha256": row.video_sha256,
-        "time": _span(_time(row.start_seconds), _time(row.end_seconds), " – "),
+        "time": _span(_clock(row.start_seconds), _clock(row.end_seconds), " – "),
         "frames": _span(row.first_frame, row.last_frame, "–"),
         "class_name": row.class_name,
-        "score": NOT_KNOWN if row.score is None else f"{row.score:.3f}",
-        "threshold": NOT_KNOWN if row.threshold is None else f"{row.threshold:.3f}",
+        "score": NOT_KNOWN if row.score is None else i18n.number(row.score, 3),
+        "threshold": NOT_KNOWN if row.threshold is None else i18n.number(row.threshold, 3),
         "reason": row.reason or "",
         "note": row.note or "",
         "review": row.review or "",
@@ -172,8 +210,8 @@ def _shown(row: IndexRow) -> dict[str, object]:
     }
 
 
-def _time(seconds: float | None) -> str | None:
-    return None if seconds is None else format_time(seconds)
+def _clock(seconds: float | None) -> str | None:
+    return None if seconds is None else format_time(seconds).replace(".", i18n.decimal_symbol())
 
 
 def _span(first: object, last: object, dash: str) -> str:
@@ -185,13 +223,16 @@ def _span(first: object, last: object, dash: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return ImmutableSandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(_templates())),
+        extensions=["jinja2.ext.i18n"],
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    i18n.install(env)
+    return env
 
 
 def _templates() -> Path:

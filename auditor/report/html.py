@@ -15,28 +15,30 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from auditor import i18n
 from auditor.errors import ReportError
 from auditor.evidence import (
     CheckedArtifacts,
     EvidenceRecord,
     read_artifacts,
 )
+from auditor.messages import N_
 from auditor.report import narrative, narrative_trust
 from auditor.report.charts import frame_importance_chart
-from auditor.review.model import SLOTS, field_name
-from auditor.video import clock_time
+from auditor.review.model import SLOTS, field_name, outcome_text
 
 LOG = logging.getLogger(__name__)
 ENTRY_TEMPLATE = "report.html.j2"
-NOT_PROVIDED = "not provided"
+EXAMPLE_TIME = datetime(2026, 12, 7, 9, 14, tzinfo=UTC)
 PICTURE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
-PDF_PICTURES_NOTE = "The pictures in this PDF are the image files listed above, with the same pixels."
+PDF_PICTURES_NOTE = N_("The pictures in this PDF are the image files listed above, with the same pixels.")
 
 
 def builtin_templates() -> Path:
@@ -69,6 +71,7 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
     """One sandboxed environment per template search path, so templates compile once."""
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(list(folders)),
+        extensions=["jinja2.ext.i18n"],
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -78,11 +81,17 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
     sentences = SimpleNamespace(**{name: getattr(narrative, name) for name in narrative.__all__})
     trust = SimpleNamespace(**{name: getattr(narrative_trust, name) for name in narrative_trust.__all__})
     env.globals.update(
-        narrative=sentences, trust=trust, charts=SimpleNamespace(frame_importance=frame_importance_chart), NOT_PROVIDED=NOT_PROVIDED,
-        review_slots=SLOTS, review_field=field_name,
+        narrative=sentences, trust=trust, charts=SimpleNamespace(frame_importance=frame_importance_chart),
+        review_slots=SLOTS, review_field=field_name, outcome_example=outcome_example,
     )
-    env.filters.update(percent=narrative.percent, seconds=narrative.seconds, clock=clock_time)
+    env.filters.update(seconds=narrative.seconds)
+    i18n.install(env)
     return env
+
+
+def outcome_example(slot: int, decision: str) -> str:
+    """A page-1 outcome line worded exactly as verification accepts it, for the form's help."""
+    return outcome_text(slot, decision, "Jane Doe", i18n._("Compliance officer"), EXAMPLE_TIME)
 
 
 def render_document(
@@ -99,9 +108,10 @@ def render_document(
         return path
 
     try:
-        return env.get_template(ENTRY_TEMPLATE).render(
-            record=record, draft=draft, image_src=source, for_pdf=for_pdf, pdf_pictures_note=PDF_PICTURES_NOTE,
-        )
+        with i18n.speaking(record.deployment.report_language):
+            return env.get_template(ENTRY_TEMPLATE).render(
+                record=record, draft=draft, image_src=source, for_pdf=for_pdf, pdf_pictures_note=i18n._(PDF_PICTURES_NOTE),
+            )
     except jinja2.TemplateError as exc:
         raise ReportError(f"template error: {exc}; check the templates folder") from exc
     except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
