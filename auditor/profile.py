@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auditor.errors import ReportError, first_problem
+from auditor.i18n import available as available_languages
 
 
 class _Section(BaseModel):
@@ -124,6 +125,11 @@ def read_profile(path: Path) -> ProfileFile:
             f"deployment profile {path}: {first_problem(exc, 'profile')}; "
             "compare with examples/deployment-profile.toml"
         ) from exc
+    if profile.report_language not in available_languages():
+        raise ReportError(
+            f"deployment profile {path}: report_language {profile.report_language!r} has no catalog; "
+            f"choose one of {', '.join(available_languages())}"
+        )
     return ProfileFile(profile, templates, witness, tsa_url)
 
 
