@@ -9,6 +9,7 @@ from auditor.demo_settings import DEMO_LABEL, DEMO_SEED
 from auditor.detector import load_detector
 from auditor.errors import ArchiveError
 from auditor.files import atomic_directory
+from auditor.i18n import check_language
 from auditor.pipeline import Progress, ReportOptions, report_video
 from auditor.profile import DeploymentProfile, load_profile
 from auditor.report.document import ReportResult
@@ -31,10 +32,14 @@ def demo_profile() -> DeploymentProfile:
 
 def run_demo(
     out: Path, *, label: str = DEMO_LABEL, seed: int = DEMO_SEED, sign: bool = True, overwrite: bool = False,
-    progress: Progress = print,
+    progress: Progress = print, language: str | None = None,
 ) -> ReportResult:
-    """Write `out/incident.avi`, `out/demo-keys/` (unless unsigned) and the report in `out/report/`."""
+    """Write `out/incident.avi`, `out/demo-keys/` (unless unsigned) and the report in `out/report/`
+    (in `language`, default the demo profile's)."""
     out = Path(out)
+    profile = demo_profile()
+    if language is not None:
+        profile = profile.model_copy(update={"report_language": check_language(language)})
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ArchiveError(f"{out} is not empty; choose a new folder or pass --overwrite")
     detector = load_detector(demo_model_path())
@@ -43,6 +48,6 @@ def run_demo(
     with atomic_directory(out) as staging:
         video = write_video(staging / "incident.avi", clip.frames, DEMO_FPS)
         identity = create_demo_identity(staging) if sign else None
-        options = ReportOptions(profile=demo_profile(), source_id="demo-camera-01")
+        options = ReportOptions(profile=profile, source_id="demo-camera-01")
         result = report_video(video, detector, staging / "report", options, SealSettings(identity), progress)
     return ReportResult(out / "report", result.record, result.signed)

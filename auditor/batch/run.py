@@ -398,4 +398,4 @@ class _Coordinator:
     def _write_index(self) -> None:
         """The index from the whole ledger and the reviews that verify, with this run's rows not reported."""
         unreported = [row for row in self.rows.values() if row.status != "reported"]
-        refresh_index(self.out, self.verified, datetime.now(UTC), unreported)
+        refresh_index(self.out, self.verified, datetime.now(UTC), unreported, self.settings.report.profile.report_language)

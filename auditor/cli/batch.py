@@ -12,6 +12,7 @@ import click
 from auditor.cli.keys import keys_dir_option, load_signing_identity, sanity_cache_key, skip_check_option
 from auditor.cli.ledger import witness_option
 from auditor.cli.output import class_names, escaped, progress_bar
+from auditor.cli.report import language_option, speaking
 
 if TYPE_CHECKING:
     from auditor.archive import IndexRow
@@ -43,10 +44,12 @@ MAX_FAILED_SHOWN = 20  # failed rows named on the terminal; index.csv lists ever
 @skip_check_option
 @witness_option
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@language_option
 def batch_command(
     inputs: tuple[Path, ...], model_path: Path, out: Path, workers: int, scheduler: str | None, stride: int,
     profile_path: Path | None, classes: str | None, layer: str | None, templates_dir: Path | None,
     keys_dir: Path | None, tsa_url: str | None, skip_checks: tuple[str, ...], witness: Path | None, as_json: bool,
+    language: str | None,
 ) -> None:
     """Scan and report everything: videos, folders of videos (a sub-folder per camera becomes the
     source id), alert logs (CSV or JSON Lines: video, frame or time, class, source) and files of
@@ -64,7 +67,7 @@ def batch_command(
     run_batch_command(
         collect_inputs(list(inputs)), model_path, out, workers=workers, scheduler=scheduler, stride=stride,
         profile_path=profile_path, classes=classes, layer=layer, templates_dir=templates_dir, keys_dir=keys_dir,
-        tsa_url=tsa_url, skip_checks=skip_checks, witness=witness, as_json=as_json,
+        tsa_url=tsa_url, skip_checks=skip_checks, witness=witness, as_json=as_json, language=language,
     )
 
 
@@ -72,13 +75,14 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
                       stride: int = 1, profile_path: Path | None = None, classes: str | None = None,
                       layer: str | None = None, templates_dir: Path | None = None, keys_dir: Path | None = None,
                       tsa_url: str | None = None, skip_checks: tuple[str, ...] = (), witness: Path | None = None,
-                      as_json: bool = False) -> None:
+                      as_json: bool = False, language: str | None = None) -> None:
     """Check everything cheap, run the batch, print the summary; IncompleteBatch when a unit failed."""
     from auditor.errors import IncompleteBatch, ModelError
     from auditor.profile import DeploymentProfile, read_profile
     from auditor.report.html import check_templates_dir
 
     local = read_profile(profile_path) if profile_path else None
+    profile = speaking(local.profile if local else DeploymentProfile(), language)
     templates = check_templates_dir(templates_dir or (local.templates_dir if local else None))
     identity = load_signing_identity(keys_dir)
     if not Path(model_path).is_file():
@@ -95,7 +99,7 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     settings = BatchSettings(
         spec=DetectorSpec(str(Path(model_path).absolute()), tuple(names) if names else None, layer),
         scan=ScanSettings(stride=stride),
-        report=ReportOptions(profile=local.profile if local else DeploymentProfile(), templates_dir=templates,
+        report=ReportOptions(profile=profile, templates_dir=templates,
                              checks=CheckSettings.without(skip_checks, cache_key=sanity_cache_key(identity))),
     )
     with progress_bar("batch", None, "units") as update:

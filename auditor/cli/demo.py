@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.output import print_result, progress_printer
+from auditor.cli.report import language_option
 from auditor.demo_settings import CLASS_NAMES, DEMO_LABEL, DEMO_SEED
 
 
@@ -18,11 +19,13 @@ from auditor.demo_settings import CLASS_NAMES, DEMO_LABEL, DEMO_SEED
 @click.option("--seed", type=int, default=DEMO_SEED, show_default=True, help="Seed of the generated clip.")
 @click.option("--no-sign", is_flag=True, help="Write an UNSIGNED DRAFT instead of a sealed report.")
 @click.option("--overwrite", is_flag=True, help="Replace the contents of a non-empty --out folder.")
-def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool) -> None:
+@language_option
+def demo(out: Path, label: str, seed: int, no_sign: bool, overwrite: bool, language: str | None) -> None:
     """Run the demo detector on a generated incident clip and write a signed report."""
     from auditor.demo import run_demo
 
-    result = run_demo(out, label=label, seed=seed, sign=not no_sign, overwrite=overwrite, progress=progress_printer())
+    result = run_demo(out, label=label, seed=seed, sign=not no_sign, overwrite=overwrite, progress=progress_printer(),
+                      language=language)
     print_result(result)
     if result.signed:
         click.echo(f"check it:  auditor verify {result.folder} --trust {out / 'demo-keys' / 'root.cert.pem'}")

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from auditor.cli.keys import load_signing_identity, sanity_cache_key, signing_options, skip_check_option
 from auditor.cli.output import class_names, label_option, print_result, progress_printer
+
+if TYPE_CHECKING:
+    from auditor.profile import DeploymentProfile
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def language_option(command: F) -> F:
+    """`--language CODE`: the language of the report, which beats the profile's report_language."""
+    return click.option(
+        "--language", "language", metavar="CODE",
+        help="Language of the report (en, de, fr, or any shipped catalog); default: the profile's report_language.",
+    )(command)
+
+
+def speaking(profile: DeploymentProfile, language: str | None) -> DeploymentProfile:
+    """`profile`, set to write its reports in `language` when one is given (checked: a user error otherwise)."""
+    from auditor.i18n import check_language
+
+    if language is None:
+        return profile
+    return profile.model_copy(update={"report_language": check_language(language)})
 
 
 class TimeParam(click.ParamType):
@@ -46,10 +70,11 @@ class TimeParam(click.ParamType):
 @signing_options
 @skip_check_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing report in --out.")
+@language_option
 def report(
     video: Path | None, model_path: Path, out: Path, detections: Path | None, profile_path: Path | None, start: int | None, at: float | None,
     classes: str | None, layer: str | None, source_id: str | None, keys_dir: Path | None, tsa_url: str | None,
-    templates_dir: Path | None, no_sign: bool, skip_checks: tuple[str, ...], overwrite: bool,
+    templates_dir: Path | None, no_sign: bool, skip_checks: tuple[str, ...], overwrite: bool, language: str | None,
 ) -> None:
     """Explain one clip of VIDEO with a detector and write a signed evidence report.
 
@@ -62,7 +87,8 @@ def report(
         if video is not None:
             raise click.UsageError("give either a VIDEO or --detections FILE, not both")
         _report_detections(detections, model_path, out, profile_path, classes, layer, templates_dir, keys_dir,
-                           tsa_url, no_sign or start is not None or at is not None or source_id is not None, skip_checks)
+                           tsa_url, no_sign or start is not None or at is not None or source_id is not None, skip_checks,
+                           language)
         return
     if video is None:
         raise click.UsageError("give the VIDEO to explain, or --detections FILE")
@@ -74,6 +100,7 @@ def report(
         raise click.UsageError("--start and --at both set where the window starts; give one of them")
     probe_video(video)
     local = read_profile(_not_a_folder(profile_path, "deployment profile")) if profile_path else None
+    profile = speaking(local.profile if local else DeploymentProfile(), language)
     templates = check_templates_dir(_a_folder(templates_dir or (local.templates_dir if local else None)))
     identity = None if no_sign else load_signing_identity(keys_dir)
     from auditor.detector import load_detector  # TensorFlow: after the quick checks
@@ -86,7 +113,7 @@ def report(
     detector = load_detector(model_path, class_names=class_names(classes), layer=layer)
     check_window(video, window_length(detector), start or 0, at, detector.sidecar.sampling)
     options = ReportOptions(
-        profile=local.profile if local else DeploymentProfile(), start=start or 0, at=at, source_id=source_id,
+        profile=profile, start=start or 0, at=at, source_id=source_id,
         templates_dir=templates, checks=CheckSettings.without(skip_checks, cache_key=sanity_cache_key(identity)), overwrite=overwrite,
     )
     tsa = tsa_url or (local.tsa_url if local else None)
@@ -97,7 +124,7 @@ def report(
 def _report_detections(
     detections: Path, model_path: Path, out: Path, profile_path: Path | None, classes: str | None,
     layer: str | None, templates_dir: Path | None, keys_dir: Path | None, tsa_url: str | None, per_clip: bool,
-    skip_checks: tuple[str, ...] = (),
+    skip_checks: tuple[str, ...] = (), language: str | None = None,
 ) -> None:
     """`report --detections`: the batch machinery over one file of detections or alerts."""
     from auditor.batch.inputs import BatchInputs
@@ -109,6 +136,7 @@ def _report_detections(
     run_batch_command(
         BatchInputs(requests=read_requests(detections)), model_path, out, profile_path=profile_path, classes=classes,
         layer=layer, templates_dir=templates_dir, keys_dir=keys_dir, tsa_url=tsa_url, skip_checks=skip_checks,
+        language=language,
     )
 
 

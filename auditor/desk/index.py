@@ -38,11 +38,12 @@ def index_rows(
 
 
 def refresh_index(
-    out: Path, verified: VerifiedFolders, now: datetime, unreported: Sequence[IndexRow] = ()
+    out: Path, verified: VerifiedFolders, now: datetime, unreported: Sequence[IndexRow] = (), language: str | None = None
 ) -> list[IndexRow]:
-    """Rewrite OUT's index.csv and index.html from the ledger and the verified reviews."""
+    """Rewrite OUT's index.csv and index.html from the ledger and the verified reviews (the page in
+    `language`, by default in the one it speaks already)."""
     rows = index_rows(out, verified, now, unreported)
-    write_index(out, rows)
+    write_index(out, rows, language)
     return rows
 
 

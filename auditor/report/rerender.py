@@ -35,6 +35,7 @@ from auditor.evidence import (
     write_record,
 )
 from auditor.files import atomic_directory, atomic_write_bytes, check_new_folder, sha256_bytes
+from auditor.i18n import check_language
 from auditor.keys import SigningIdentity
 from auditor.names import PDF_NAME, RECORD_NAME
 from auditor.report.document import ReportResult, write_report
@@ -123,10 +124,12 @@ def rerender(
     templates_dir: Path | None = None,
     tsa_url: str | None = None,
     now: datetime | None = None,
+    language: str | None = None,
 ) -> ReportResult:
-    """Write a new report folder `out` from `source`; sealed by `identity`, a draft without one."""
+    """Write a new report folder `out` from `source`, in `language` (default: the source's);
+    sealed by `identity`, a draft without one."""
     out = check_new_folder(Path(out))
-    record = rendered_record(source, identity, now or datetime.now(UTC))
+    record = rendered_record(source, identity, now or datetime.now(UTC), language)
     with atomic_directory(out) as staging:
         for relative, data in source.artifacts.files.items():
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -138,10 +141,17 @@ def rerender(
     return ReportResult(out, record, signed=identity is not None)
 
 
-def rendered_record(source: RenderSource, identity: SigningIdentity | None, now: datetime) -> EvidenceRecord:
-    """The new report's record: the source's facts, a new identity, seal facts of `identity`."""
+def rendered_record(
+    source: RenderSource, identity: SigningIdentity | None, now: datetime, language: str | None = None
+) -> EvidenceRecord:
+    """The new report's record: the source's facts, a new identity, seal facts of `identity`, and
+    `language` (checked) as the deployment's report_language when given."""
     original = source.record
+    deployment = original.deployment
+    if language is not None:
+        deployment = deployment.model_copy(update={"report_language": check_language(language)})
     update = {
+        "deployment": deployment,
         "schema_version": SCHEMA_VERSION,
         "report": ReportIdentity(report_id=new_report_id(now), generator_version=VERSION, created_at=now),
         "rendered_from": RenderedFrom(
