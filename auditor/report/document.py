@@ -10,6 +10,7 @@ from auditor.evidence import (
     read_artifacts,
 )
 from auditor.files import atomic_write_bytes, atomic_write_text
+from auditor.i18n import speaking
 from auditor.names import HTML_NAME, PDF_NAME
 from auditor.report.html import render_document
 from auditor.report.pdf import render_pdf_bytes
@@ -41,7 +42,8 @@ def write_report(
     folder = Path(folder)
     target = Path(out_dir) if out_dir is not None else folder
     artifacts = read_artifacts(record, folder)
-    html = render_document(record, artifacts, templates_dir, draft=draft, for_pdf=False)
-    pdf = render_pdf_bytes(record, artifacts, templates_dir, draft=draft)
+    with speaking(record.deployment.report_language):  # the PDF's own words (metadata, alt text) too
+        html = render_document(record, artifacts, templates_dir, draft=draft, for_pdf=False)
+        pdf = render_pdf_bytes(record, artifacts, templates_dir, draft=draft)
     target.mkdir(parents=True, exist_ok=True)
     return [atomic_write_text(target / HTML_NAME, html), atomic_write_bytes(target / PDF_NAME, pdf)]
