@@ -43,7 +43,7 @@ def test_counterfactual_when_no_single_frame_matters(record: EvidenceRecord) -> 
     text = narrative.counterfactual(_with_occlusion(record, edits=steady))
     assert text == (
         "Replacing any single frame by its neighbour would not change the outcome: the system would still "
-        "flag \u201cfight\u201d, with a score between 81 % and 93 %."
+        "flag \u201cfight\u201d, with a score between 81% and 93%."
     )
 
 

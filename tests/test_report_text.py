@@ -42,35 +42,35 @@ def _at_threshold(record: EvidenceRecord, threshold: float, probability: float) 
 
 
 @pytest.mark.parametrize(("value", "threshold", "shown"), [
-    (0.8977, 0.9, "89.8 %"),  # the field test's case: not '90 %' beside an alert threshold of 90 %
-    (0.89999, 0.9, "89.999 %"),
-    (0.8999999, 0.9, "just under 90 %"),
-    (0.4951, 0.5, "49.5 %"),
-    (0.9, 0.9, "90 %"),  # at the threshold: an alert, shown as reaching it
-    (0.9004, 0.9, "90 %"),
-    (0.9049, 0.905, "90 %"),  # below a threshold of 90.5 %, which is shown as such
-    (0.9051, 0.905, "91 %"),
-    (0.003, 0.5, "< 1 %"),
-    (0.93, 0.5, "93 %"),
+    (0.8977, 0.9, "89.8%"),  # the field test's case: not '90%' beside an alert threshold of 90%
+    (0.89999, 0.9, "89.999%"),
+    (0.8999999, 0.9, "just under 90%"),
+    (0.4951, 0.5, "49.5%"),
+    (0.9, 0.9, "90%"),  # at the threshold: an alert, shown as reaching it
+    (0.9004, 0.9, "90%"),
+    (0.9049, 0.905, "90%"),  # below a threshold of 90.5%, which is shown as such
+    (0.9051, 0.905, "91%"),
+    (0.003, 0.5, "< 1%"),
+    (0.93, 0.5, "93%"),
 ])
 def test_a_score_is_never_shown_on_the_wrong_side_of_the_threshold(value: float, threshold: float, shown: str) -> None:
     assert narrative.score_percent(value, threshold) == shown
 
 
 def test_thresholds_are_shown_with_the_decimals_they_have() -> None:
-    assert [narrative.threshold_percent(t) for t in (0.5, 0.9, 0.905, 0.9049)] == ["50 %", "90 %", "90.5 %", "90.49 %"]
+    assert [narrative.threshold_percent(t) for t in (0.5, 0.9, 0.905, 0.9049)] == ["50%", "90%", "90.5%", "90.49%"]
 
 
 def test_sentences_read_against_the_threshold_keep_a_score_below_it_below(record: EvidenceRecord) -> None:
     near = _at_threshold(record, 0.9, 0.8977)
     edit = narrative.counterfactual(near)
-    assert "would give \u201cfight\u201d (89.8 %), with no alert" in edit and "(90 %)" not in edit
+    assert "would give \u201cfight\u201d (89.8%), with no alert" in edit and "(90%)" not in edit
     found = near.explanations.counterfactuals
     assert found is not None
-    assert "changes the outcome to \u201cfight\u201d (89.8 %), with no alert." in trust.counterfactual_edit(near, found.found[0])
+    assert "changes the outcome to \u201cfight\u201d (89.8%), with no alert." in trust.counterfactual_edit(near, found.found[0])
     decided = near.model_copy(update={"decision": near.decision.model_copy(update={
         "predicted_class": "fight", "predicted_probability": 0.8977, "flagged": False})})
-    assert "a score of 89.8 %; an alert is raised from 90 %." in narrative.how_sure(decided)
+    assert "a score of 89.8%; an alert is raised from 90%." in narrative.how_sure(decided)
 
 
 def test_a_range_of_scores_below_the_threshold_does_not_reach_it(record: EvidenceRecord) -> None:
@@ -82,7 +82,7 @@ def test_a_range_of_scores_below_the_threshold_does_not_reach_it(record: Evidenc
                                            for e in m.edits]}) if m.edits else m
             for m in near.explanations.frame_importance]
     near = near.model_copy(update={"explanations": near.explanations.model_copy(update={"frame_importance": rows})})
-    assert narrative.counterfactual(near).endswith("with a score between 85 % and 89.8 %.")
+    assert narrative.counterfactual(near).endswith("with a score between 85% and 89.8%.")
 
 
 MOBILENET_TOP = [f"block_8_{p}" for p in ("project", "project_BN")] + [
@@ -167,7 +167,7 @@ def test_a_failed_grad_cam_moves_its_pictures_and_words_to_the_annex(folder_reco
     assert heading in annex and grid in annex.split(heading)[1] and "images/gradcam_" in annex.split(heading)[1]
     assert narrative.attention_summary(failed).startswith("The Grad-CAM maps failed the model-randomisation check")
     assert narrative.saliency_agreement(failed) is None
-    assert trust.person_sentences(record)[0].startswith("72 % of the activation")
+    assert trust.person_sentences(record)[0].startswith("72% of the activation")
     assert trust.person_sentences(failed) == [
         "1 person was detected in the key frames. The Grad-CAM maps failed the model-randomisation check, so how much "
         "of their activation lies on each person is not evidence and is not stated here."]

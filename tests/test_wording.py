@@ -13,7 +13,7 @@ import pytest
 from fixtures.report_records import make_explanation, make_report_folder
 
 from auditor.evidence import EvidenceRecord
-from auditor.report import narrative
+from auditor.report import narrative, quantities
 from auditor.report.html import render_html
 
 
@@ -49,13 +49,15 @@ def test_a_report_with_an_alert_keeps_the_review_wording(tmp_path: Path) -> None
     assert {i.number: i.status for i in record.completeness.items}[15] == "pending review"
 
 
-@pytest.mark.parametrize(("low", "high", "words"), [
-    (0.84, 0.93, "between 84 % and 93 %"),
-    (0.341, 0.344, "between 34.1 % and 34.4 %"),
-    (0.3401, 0.3402, "of 34 % in every case"),
+@pytest.mark.parametrize(("low", "high", "shown"), [
+    (0.84, 0.93, ("84%", "93%")),
+    (0.341, 0.344, ("34.1%", "34.4%")),
+    (0.3401, 0.3402, None),  # the sentence then says "a score of 34% in every case"
 ])
-def test_score_ranges_show_their_difference_or_say_there_is_none(low: float, high: float, words: str) -> None:
-    assert narrative.percent_range(low, high) == words
+def test_score_ranges_show_their_difference_or_say_there_is_none(
+    low: float, high: float, shown: tuple[str, str] | None
+) -> None:
+    assert quantities.percent_pair(low, high) == shown
 
 
 @pytest.mark.parametrize(("margin", "words"), [(0.76, "76 points"), (0.01, "1 point"), (0.004, "less than 1 point")])

@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from auditor.i18n import _, listing, ngettext
+
 _BLOCK = re.compile(r"^((?:[A-Za-z]+\d*_)?block_?\d+[a-z]?)(?:_|$)")
 NAMED_LAYERS = 4  # at most this many single layers are named in a sentence
 
@@ -41,28 +43,39 @@ def layer_groups(layers: Sequence[str]) -> list[LayerGroup]:
 
 def layers_in_words(layers: Sequence[str]) -> str:
     """'its last 9 blocks (block_8 to block_16, the lowest in part) and the 2 layers above them
-    (Conv_1 and Conv_1_bn)', 'its top 3 layers with weights (conv2, bn2 and last_conv)'."""
+    (Conv_1 and Conv_1_bn)', 'its top 3 layers with weights (conv2, bn2 and last_conv)', in the
+    active language."""
     groups = layer_groups(layers)
     blocks = [g for g in groups if g.block is not None]
     others = [g.layers[0] for g in groups if g.block is None]
     if not blocks:
-        return f"its top {_count(len(others), 'layer')} with weights ({_names(others)})"
+        # TRANSLATORS: the model's layers reset by a check; %(names)s lists layer names ("conv2, bn2 and last_conv").
+        return ngettext("its top layer with weights (%(names)s)", "its top %(count)d layers with weights (%(names)s)",
+                        len(others)) % {"count": len(others), "names": _names(others)}
     lowest = blocks[0]
     partial = len(blocks) > 1 and len(lowest.layers) < len(blocks[1].layers)
     span = _names([lowest.name] if len(blocks) == 1 else [lowest.name, blocks[-1].name], through=len(blocks) > 2)
-    text = f"its last {_count(len(blocks), 'block')} ({span}{', the lowest in part' if partial else ''})"
-    if others:
-        where = "above them" if groups[-1].block is None and groups[0].block is not None else "beside them"
-        text += f" and the {_count(len(others), 'layer')} {where} ({_names(others)})"
-    return text
-
-
-def _count(number: int, noun: str) -> str:
-    return noun if number == 1 else f"{number} {noun}s"
+    values = {"count": len(blocks), "span": span}
+    if partial:
+        text = ngettext("its last block (%(span)s, the lowest in part)",
+                        "its last %(count)d blocks (%(span)s, the lowest in part)", len(blocks)) % values
+    else:
+        text = ngettext("its last block (%(span)s)", "its last %(count)d blocks (%(span)s)", len(blocks)) % values
+    if not others:
+        return text
+    values = {"blocks": text, "count": len(others), "names": _names(others)}
+    if groups[-1].block is None and groups[0].block is not None:
+        # TRANSLATORS: %(blocks)s is "its last 9 blocks (…)"; the layers lie above those blocks.
+        return ngettext("%(blocks)s and the layer above them (%(names)s)",
+                        "%(blocks)s and the %(count)d layers above them (%(names)s)", len(others)) % values
+    # TRANSLATORS: %(blocks)s is "its last 9 blocks (…)"; the layers lie beside those blocks.
+    return ngettext("%(blocks)s and the layer beside them (%(names)s)",
+                    "%(blocks)s and the %(count)d layers beside them (%(names)s)", len(others)) % values
 
 
 def _names(names: Sequence[str], through: bool = False) -> str:
     """'a', 'a and b', 'a, b and c'; 'a to f' for more than NAMED_LAYERS names or a span (`through`)."""
     if through or len(names) > NAMED_LAYERS:
-        return f"{names[0]} to {names[-1]}"
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+        # TRANSLATORS: a run of layers, from the first named to the last ("block_8 to block_16").
+        return _("%(first)s to %(last)s") % {"first": names[0], "last": names[-1]}
+    return listing(names)

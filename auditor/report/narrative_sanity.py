@@ -1,39 +1,48 @@
 """The model-randomisation check in words: its verdict per map method, the layers it reset (named
-by block; the full list goes to the annex), and where its figures come from. The templates reach
-these as `trust.NAME` (through `auditor.report.narrative_trust`)."""
+by block; the full list goes to the annex), and where its figures come from, in the active
+language. The templates reach these as `trust.NAME` (through `auditor.report.narrative_trust`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from auditor import i18n
 from auditor.evidence import EvidenceRecord
 from auditor.evidence.trust import SanityMethod
+from auditor.i18n import _
 from auditor.report.layer_names import NAMED_LAYERS, LayerGroup, layer_groups, layers_in_words
-
-_METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "gradcam_share": "Grad-CAM share",
-                 "occlusion": "frame occlusion", "gradient_x_input": "gradient × input"}
+from auditor.report.narrative_attention import term
 
 
 def method_name(name: str) -> str:
-    return _METHOD_NAMES.get(name, name)
+    """A method's name inside a sentence, from its descriptor: 'Grad-CAM', 'saliency'."""
+    return term(name)
 
 
 def sanity_sentence(record: EvidenceRecord) -> str:
     """The model-randomisation check's verdict, in words."""
     sanity = record.explanations.sanity
     if sanity is None:
-        return "The model-randomisation check was not run for this model."
+        return _("The model-randomisation check was not run for this model.")
     passed = [m for m in sanity.methods if m.verdict == "passes"]
     failed = [m for m in sanity.methods if m.verdict != "passes"]
-    parts = []
+    values = {"layers": randomised_words(record), "passed": method_names(passed), "passed_figures": _figures(passed),
+              "failed": method_names(failed), "failed_figures": _figures(failed)}
+    if passed and failed:
+        # TRANSLATORS: %(layers)s names the reset layers ("its last 9 blocks (block_8 to block_16)"); %(passed)s and
+        # %(failed)s list method names; the figures are rank correlations ("0.12 and 0.34").
+        return _("The check resets the top of the model's per-frame image network to random values: %(layers)s. After "
+                 "the reset, the maps of %(passed)s change (rank correlation %(passed_figures)s with the original "
+                 "maps): they depend on what the model learned; the maps of %(failed)s barely change (rank "
+                 "correlation %(failed_figures)s): they may show the picture itself rather than what the model "
+                 "learned, so do not rely on them.") % values
     if passed:
-        parts.append(f"maps of {method_names(passed)} change (rank correlation {_figures(passed)} with the original maps): "
-                     "they depend on what the model learned")
-    if failed:
-        parts.append(f"maps of {method_names(failed)} barely change (rank correlation {_figures(failed)}): they may show the "
-                     "picture itself rather than what the model learned, so do not rely on them")
-    return (f"The check resets the top of the model's per-frame image network to random values: "
-            f"{randomised_words(record)}. After the reset, the " + "; the ".join(parts) + ".")
+        return _("The check resets the top of the model's per-frame image network to random values: %(layers)s. After "
+                 "the reset, the maps of %(passed)s change (rank correlation %(passed_figures)s with the original "
+                 "maps): they depend on what the model learned.") % values
+    return _("The check resets the top of the model's per-frame image network to random values: %(layers)s. After the "
+             "reset, the maps of %(failed)s barely change (rank correlation %(failed_figures)s): they may show the "
+             "picture itself rather than what the model learned, so do not rely on them.") % values
 
 
 def randomised_words(record: EvidenceRecord) -> str:
@@ -44,7 +53,9 @@ def randomised_words(record: EvidenceRecord) -> str:
     layers = sanity.randomised_layers
     words = layers_in_words(layers)
     if any(g.block for g in layer_groups(layers)) or len(layers) > NAMED_LAYERS:
-        return f"{words}, {len(layers)} layers in all, listed in the technical annex"
+        # TRANSLATORS: %(layers)s names the layers ("its last 9 blocks (block_8 to block_16)").
+        return _("%(layers)s, %(count)d layers in all, listed in the technical annex") % {
+            "layers": words, "count": len(layers)}
     return words
 
 
@@ -60,20 +71,21 @@ def sanity_provenance(record: EvidenceRecord) -> str:
     sanity = record.explanations.sanity
     if sanity is None:
         return ""
-    when = f"{sanity.computed_at:%d %B %Y at %H:%M} UTC (seed {sanity.seed})"
+    values = {"date": i18n.date(sanity.computed_at), "time": i18n.time(sanity.computed_at), "seed": sanity.seed,
+              "host": sanity.host or "", "file": sanity.cache_file or ""}
     if sanity.host is None:  # records before schema 2.4
-        return f"Computed once for this model on {sanity.computed_at:%d %B %Y} (seed {sanity.seed}); where is not recorded."
+        return _("Computed once for this model on %(date)s (seed %(seed)d); where is not recorded.") % values
     if sanity.cache_file is None:
-        return f"Computed for this report on {when} on host {sanity.host}."
-    return (f"Computed for this model on {when}; these figures were read on host {sanity.host} from the cache file "
-            f"{sanity.cache_file}, whose entry is authenticated with a key derived from this report's seal.")
+        return _("Computed for this report on %(date)s at %(time)s UTC (seed %(seed)d) on host %(host)s.") % values
+    return _("Computed for this model on %(date)s at %(time)s UTC (seed %(seed)d); these figures were read on host "
+             "%(host)s from the cache file %(file)s, whose entry is authenticated with a key derived from this "
+             "report's seal.") % values
 
 
 def method_names(methods: Sequence[SanityMethod]) -> str:
-    names = [method_name(m.method) for m in methods]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    """'Grad-CAM and saliency', as the language lists them."""
+    return i18n.listing(method_name(m.method) for m in methods)
 
 
 def _figures(methods: Sequence[SanityMethod]) -> str:
-    figures = [f"{m.abs_correlation:.2f}" for m in methods]
-    return figures[0] if len(figures) == 1 else ", ".join(figures[:-1]) + f" and {figures[-1]}"
+    return i18n.listing(i18n.number(m.abs_correlation, 2) for m in methods)
