@@ -33,6 +33,7 @@ from auditor.evidence import (
     EvidenceRecord,
     ImageRef,
     LogPointer,
+    Note,
     Review,
     SealInfo,
     build_record,
@@ -63,8 +64,8 @@ def test_committed_schema_matches_the_models() -> None:
 def test_schema_is_versioned_and_requires_the_sections() -> None:
     schema = json.loads(committed_schema())
     assert schema["$id"].endswith("evidence-record-v2.json")
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6"]
-    assert schema["properties"]["schema_version"]["default"] == "2.6"
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]
+    assert schema["properties"]["schema_version"]["default"] == "2.7"
     for section in ("report", "deployment", "model", "input", "decision", "explanations", "artifacts", "completeness"):
         assert section in schema["required"]
 
@@ -204,7 +205,7 @@ def test_frame_summaries_follow_the_maps(tmp_path: Path) -> None:
     masses = explanation.gradcam.sum(axis=(1, 2))
     assert [f.frame_index for f in ex.frames] == list(range(120, 126))
     share = ex.frame_importance[0]
-    assert (share.method, share.label) == ("gradcam_share", "Grad-CAM share")
+    assert (share.method, share.label, share.description) == ("gradcam_share", None, None)  # 2.7: the report words it
     assert share.values == pytest.approx((masses / masses.sum()).tolist(), abs=1e-6)
     assert sum(f.maps["gradcam"].mass_share for f in ex.frames) == pytest.approx(1.0, abs=1e-5)
     assert ex.frames[0].maps["gradcam"].region == "upper-left"
@@ -237,7 +238,7 @@ def test_frame_importance_and_occlusion_outcomes_are_recorded(tmp_path: Path) ->
     assert list(rows) == ["gradcam_share", "occlusion", "gradient_x_input"]
     for name, row in rows.items():
         assert row.values == pytest.approx(explanation.frame_importance[name].values.tolist(), abs=1e-6)
-        assert (row.label, row.description) == (FRAME_IMPORTANCE[name].label, FRAME_IMPORTANCE[name].description)
+        assert (row.label, row.description, row.signed) == (None, None, FRAME_IMPORTANCE[name].signed)
     edits = rows["occlusion"].edits
     assert edits is not None and rows["gradient_x_input"].edits is None
     assert [e.position for e in edits] == list(range(6))
@@ -267,9 +268,9 @@ def test_item_11_is_provided_by_the_what_if_search_even_when_nothing_flipped(tmp
     empty = record.model_copy(update={"explanations": record.explanations.model_copy(
         update={"counterfactuals": search.model_copy(update={"found": []})})})
     item = completeness_of(empty).items[10]
-    assert item.status == "provided" and item.note == "no edit within the search budget changed the outcome"
+    assert item.status == "provided" and item.note == Note(code="checklist.no_outcome_change")
     with_edits = make_report_folder(tmp_path / "b")
-    assert _status(with_edits, 11).note == "single frames only: no search for edits that change the outcome"
+    assert _status(with_edits, 11).note == Note(code="checklist.single_frames_only")
 
 
 @pytest.mark.parametrize(
@@ -348,7 +349,7 @@ def test_completeness_with_full_profile_review_seal_and_log(tmp_path: Path) -> N
     record = make_report_folder(tmp_path, profile=full_profile(), seal=seal)
     assert {i.number for i in record.completeness.items if i.status == "not provided"} == {22}
     assert _status(record, 17).status == "not applicable"
-    assert "throwaway" in _status(record, 25).note
+    assert _status(record, 25).note == Note(code="checklist.throwaway_identity")
     review = Review(reviewer="A. Person", role="operator", authority="may cancel alerts", decision="overturn",
                     reasons="people were dancing", data_considered="clip", minutes_spent=4,
                     automation_bias_acknowledged=True)

@@ -21,6 +21,7 @@ from fixtures.models import CASES, SIZE, T
 from auditor._tensorflow import keras, tf
 from auditor.detector import Detector, load_detector
 from auditor.errors import ModelError, VideoError
+from auditor.evidence.limitations import method_limitation
 from auditor.explain import (
     DEFAULT_FRAME_IMPORTANCE,
     FRAME_IMPORTANCE,
@@ -31,6 +32,7 @@ from auditor.explain import (
 )
 from auditor.explain.occlusion import neighbours
 from auditor.pipeline import ReportOptions, report_video
+from auditor.report.record_words import note_text
 from auditor.video import read_video, write_video
 
 TOLERANCE = 1e-4
@@ -325,10 +327,10 @@ def test_a_new_method_is_one_module_and_one_registry_line(
     options = ReportOptions(frame_importance=(*DEFAULT_FRAME_IMPORTANCE, TOY.name))
     record = report_video(video, detector, tmp_path / "report", options, progress=lambda _: None).record
     row = record.explanations.frame_importance[-1]
-    assert (row.method, row.label, row.signed, row.edits) == ("brightness", "Toy brightness", False, None)
+    assert (row.method, row.label, row.signed, row.edits) == ("brightness", None, False, None)  # the report names it
     decoded = read_video(video).frames
     assert row.values == pytest.approx(detector.preprocess(decoded).mean(axis=(1, 2, 3)).tolist(), abs=1e-5)
-    assert TOY.limitation in record.limitations.methods
+    assert method_limitation(TOY.name) in record.limitations.methods and TOY.limitation in map(note_text, record.limitations.methods)
     with np.load(tmp_path / "report" / "arrays.npz") as arrays:
         np.testing.assert_allclose(arrays["frame_brightness"], row.values, atol=1e-6)
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")

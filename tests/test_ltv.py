@@ -19,6 +19,7 @@ from pyhanko.sign.validation import DocumentSecurityStore
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from auditor.errors import SigningError
+from auditor.evidence import Note
 from auditor.keys import (
     CRL_FILE,
     SigningIdentity,
@@ -29,10 +30,10 @@ from auditor.keys import (
     load_identity,
     revoke,
 )
+from auditor.report.record_words import note_text
 from auditor.review.fill import reviewer_names, sign_review
 from auditor.review.model import ReviewInput
 from auditor.review.submissions import log_answer, log_submission
-from auditor.signing.ltv import B_LT_NOTE, NO_REVOCATION_NOTE
 from auditor.signing.seal import seal_fields, sign_bytes, sign_report_folder
 from auditor.verify import verify_paths
 
@@ -70,8 +71,10 @@ def test_a_sealed_pdf_carries_the_revocation_data_it_was_validated_with_inside_i
 
 
 def test_the_record_says_whether_the_seal_embeds_validation_data(pki_seal: SigningIdentity, tmp_path: Path) -> None:
-    assert B_LT_NOTE in str(seal_fields(pki_seal)["note"])
-    assert NO_REVOCATION_NOTE in str(seal_fields(_bare_seal(tmp_path))["note"])
+    embeds, bare = seal_fields(pki_seal)["note"], seal_fields(_bare_seal(tmp_path))["note"]
+    assert isinstance(embeds, Note) and embeds.params["validation_data"] is True
+    assert isinstance(bare, Note) and bare.params["validation_data"] is False
+    assert "PAdES B-LT when timestamped" in note_text(embeds) and "no revocation data is embedded" in note_text(bare)
 
 
 def test_a_seal_without_any_revocation_source_still_signs_b_t(tmp_path: Path, local_pki: LocalPki) -> None:

@@ -19,7 +19,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 import auditor.signing.seal
 from auditor.errors import ArchiveError, SigningError
-from auditor.evidence import SealInfo
+from auditor.evidence import Note, SealInfo
 from auditor.files import sha256_file
 from auditor.keys import create_identity, load_identity
 from auditor.signing.seal import (
@@ -190,8 +190,8 @@ def test_expired_identity_refuses_to_sign(identities: Identities, unsigned_repor
 def test_seal_fields_match_the_record_and_flag_throwaway_identities(tmp_path: Path, identities: Identities) -> None:
     seal = SealInfo(**seal_fields(identities.seal))
     assert seal.signed and seal.certificate_sha256 == identities.seal.fingerprint and not seal.throwaway_identity
-    assert not SealInfo(**seal_fields(None)).signed and "UNSIGNED DRAFT" in (seal_fields(None)["note"] or "")
+    assert not SealInfo(**seal_fields(None)).signed and seal_fields(None)["note"] == Note(code="seal.unsigned")
     demo = create_demo_identity(tmp_path)
     demo_seal = SealInfo(**seal_fields(demo))
-    assert demo_seal.throwaway_identity and "THROWAWAY" in (demo_seal.note or "")
+    assert demo_seal.throwaway_identity and isinstance(demo_seal.note, Note) and demo_seal.note.params["throwaway"] is True
     assert (tmp_path / "demo-keys" / "root.cert.pem").is_file()

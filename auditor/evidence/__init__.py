@@ -3,16 +3,18 @@
 A report folder holds `evidence.json` (this record), `arrays.npz` (the raw maps) and `images/`
 (JPEG pictures, a PNG legend); `artifacts` lists every file the record refers to with its SHA-256.
 
-- `model`        the record's sections (pydantic), schema version, cross-field consistency
+- `model`        the record's sections (pydantic) and schema version: the shape only
+- `consistency`  the cross-field facts a record must keep (checked by the model's one validator)
+- `migrate`      older records in today's shape
 - `build`        explanation + clip + profile → record
 - `checklist`    the 25-item legal checklist: what is provided, what is missing
-- `limitations`  the limitations a report states, in plain words
+- `limitations`  the limitations a report states, as codes the report words
 - `store`        canonical JSON, the committed schema, bounded loading, arrays and artifacts
 """
 
 from auditor.evidence.build import RecordContext, TrustEvidence, build_record, new_report_id, region_name
 from auditor.evidence.build_trust import masking_record
-from auditor.evidence.checklist import CHECKLIST_TITLES, completeness_of, refresh_completeness
+from auditor.evidence.checklist import CHECKLIST_ITEMS, completeness_of, refresh_completeness
 from auditor.evidence.clip import ClipKeyFrame, ClipRecord
 from auditor.evidence.model import (
     READABLE_VERSIONS,
@@ -35,6 +37,7 @@ from auditor.evidence.model import (
     MapSummary,
     MethodInfo,
     ModelIdentity,
+    Note,
     RenderedFrom,
     ReportIdentity,
     Review,
@@ -59,7 +62,7 @@ from auditor.names import ARRAYS_NAME, RECORD_NAME
 
 __all__ = [
     "ARRAYS_NAME",
-    "CHECKLIST_TITLES",
+    "CHECKLIST_ITEMS",
     "READABLE_VERSIONS",
     "RECORD_NAME",
     "SCHEMA_RESOURCE",
@@ -85,6 +88,7 @@ __all__ = [
     "MapSummary",
     "MethodInfo",
     "ModelIdentity",
+    "Note",
     "RecordContext",
     "RenderedFrom",
     "ReportIdentity",

@@ -35,6 +35,7 @@ from auditor.evidence.model import (
     MapSummary,
     MethodInfo,
     ModelIdentity,
+    Note,
     ReportIdentity,
     SealInfo,
 )
@@ -47,7 +48,7 @@ from auditor.explain.key_frames import key_frames
 from auditor.names import image_media_type
 from auditor.profile import DeploymentProfile
 from auditor.version import VERSION
-from auditor.video import Clip
+from auditor.video import Clip, DecodeEnd, Sampling
 
 if TYPE_CHECKING:
     from auditor.explain.checks import TrustChecks  # only read: importing it would load TensorFlow
@@ -186,9 +187,24 @@ def _input_info(clip: Clip, indices: list[int], times: list[float], source_id: s
         timestamps=times,
         start_seconds=times[0],
         end_seconds=round(times[-1] + clip.sampling.interval(clip.fps), 6) if clip.fps else times[-1],
-        sampling=clip.sampling.describe(),
-        decoding_stopped=end.describe() if end is not None and not end.complete else None,
+        sampling=sampling_note(clip.sampling),
+        decoding_stopped=decoding_note(end) if end is not None and not end.complete else None,
     )
+
+
+def sampling_note(sampling: Sampling) -> Note:
+    """Which decoded frames the model saw: every frame, every n-th, or so many per second."""
+    if sampling.fps is not None:
+        return Note(code="sampling.fps", params={"fps": float(sampling.fps)})
+    if sampling.every == 1:
+        return Note(code="sampling.every_frame")
+    return Note(code="sampling.every_nth", params={"every": int(sampling.every)})
+
+
+def decoding_note(end: DecodeEnd) -> Note:
+    """Where decoding stopped before the end the file states (its frame, time and stated count)."""
+    facts = {"frames": end.frames, "stated": end.stated, "seconds": end.time}
+    return Note(code="decoding.stopped", params={k: v for k, v in facts.items() if v is not None})
 
 
 def _ranked(probabilities: Sequence[float]) -> list[int]:
@@ -286,12 +302,10 @@ def _parameters(explanation: ClipExplanation, drawn: DrawnImagesLike) -> dict[st
 def _frame_importance(
     name: str, result: FrameImportance, class_names: Sequence[str], rule: DecisionRule
 ) -> FrameImportanceRecord:
-    """One frame-importance method's part of the record, in the words its module gives."""
+    """One frame-importance method's part of the record (the report words it by its code)."""
     method = FRAME_IMPORTANCE[name]
     return FrameImportanceRecord(
         method=name,
-        label=method.label,
-        description=method.description,
         signed=method.signed,
         values=[round(float(v), 6) for v in result.values],
         edits=_edits(result, class_names, rule) if result.edited_probabilities is not None else None,

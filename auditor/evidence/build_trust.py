@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from auditor.evidence.model import Note
 from auditor.evidence.trust import (
     CounterfactualEdit,
     CounterfactualRecord,
@@ -57,8 +58,8 @@ def _r(value: float) -> float:
     return round(float(value), 6)
 
 
-NO_REGION_ANYWHERE = "singles out no region in any frame, so it shows no relevance to divide"
-SANITY_FAILS = "barely changes when what the model learned is erased (the model-randomisation check fails)"
+NO_REGION_ANYWHERE = "motion.no_region_anywhere"  # codes of `MotionRecord.not_measurable` (2.7; sentences before)
+SANITY_FAILS = "motion.sanity_fails"
 
 
 def motion_record(motion: MotionRelevance, class_names: Sequence[str], target: int,
@@ -220,24 +221,11 @@ def masking_record(masking: FaceMasking | None) -> FaceMaskingRecord:
     return FaceMaskingRecord(enabled=True, method=method, faces=masking.count, frames=frames)
 
 
-_CHECK_LIMITATIONS = {
-    "motion": ("The share due to movement compares each frame's map with the map of the same frame held still; "
-               "gradient maps are not exact budgets of the decision, so read it as an estimate."),
-    "counterfactuals": ("The what-if search tries only two kinds of edit (frames replaced by their neighbours, areas "
-                        "blurred) within a fixed budget; other changes that would alter the outcome are not tested."),
-    "faithfulness": ("Deletion and insertion curves blur pixels or frames the model never saw blurred; a score that "
-                     "falls may partly react to the blur itself, which is why random orders are shown beside them."),
-    "sanity": ("The model-randomisation check runs on generated reference clips, not on this clip; it tests the "
-               "explanation methods on this model, not this particular map."),
-    "persons": ("The people detector (OpenCV HOG) misses people who are small, partly hidden, lying down or seen from "
-                "above, and can mistake objects for people; a share on a person is only as good as its box."),
-}
-MASKING_LIMITATION = ("Face masking uses OpenCV's face detectors: faces smaller than about 24 pixels, turned away or "
-                      "partly hidden can be missed and stay visible; check the pictures before sharing the report.")
+CHECKS = ("motion", "counterfactuals", "faithfulness", "sanity", "persons")  # each has a limitation "limitation.<check>"
 
 
-def trust_limitations(checks: TrustChecks | None, masking: FaceMaskingRecord | None) -> list[str]:
+def trust_limitations(checks: TrustChecks | None, masking: FaceMaskingRecord | None) -> list[Note]:
     """What the checks that ran, and face masking where it ran, cannot show (checklist item 12)."""
-    ran = [name for name in _CHECK_LIMITATIONS if checks is not None and getattr(checks, name) is not None]
+    ran = [name for name in CHECKS if checks is not None and getattr(checks, name) is not None]
     masked = masking is not None and masking.enabled
-    return [_CHECK_LIMITATIONS[name] for name in ran] + ([MASKING_LIMITATION] if masked else [])
+    return [Note(code=f"limitation.{name}") for name in ran] + ([Note(code="limitation.face_masking")] if masked else [])

@@ -1,52 +1,27 @@
-"""The 25-item legal checklist (DESIGN §3): which items a record provides, and what is missing."""
+"""The 25-item legal checklist (DESIGN §3): which items a record provides, what is missing, and a
+note as a code (`Note`) the report words in its reader's language."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from auditor.evidence.model import ChecklistItem, Completeness, EvidenceRecord, ItemStatus
+from auditor.evidence.model import ChecklistItem, Completeness, EvidenceRecord, ItemStatus, Note
 
-CHECKLIST_TITLES = {
-    1: "Report identity, schema and generator version, creation time",
-    2: "Controller, DPO contact, record of processing",
-    3: "Purpose, legal basis, Art. 22 position",
-    4: "Model name, version, weights hash, documentation",
-    5: "AI Act classification (as declared)",
-    6: "Input: file, hash, source, time window, frames",
-    7: "Data minimisation",
-    8: "Output: class, score, threshold, margin",
-    9: "Plain-language account of the procedure",
-    10: "Visual evidence and its limits",
-    11: "What would change the outcome",
-    12: "Known limitations of model and methods",
-    13: "Role of the system and main elements",
-    14: "Significance and consequences",
-    15: "Reviewer identity, role, authority",
-    16: "Review record",
-    17: "Second verifier",
-    18: "Redress: contact, channel, time limit",
-    19: "Submissions of the person concerned",
-    20: "DPIA reference",
-    21: "Retention and deletion",
-    22: "System log entry",
-    23: "What was withheld",
-    24: "Recipients and access control",
-    25: "Signature and PDF/A-3 with embedded record",
-}
+CHECKLIST_ITEMS = range(1, 26)  # the items' titles are the report's (`auditor.report.record_words`)
 
 
 def completeness_of(record: EvidenceRecord) -> Completeness:
     """Status of each item of the legal checklist (DESIGN §3) for this record."""
-    return Completeness(items=[_item(number, record) for number in CHECKLIST_TITLES])
+    return Completeness(items=[_item(number, record) for number in CHECKLIST_ITEMS])
 
 
 def _item(number: int, record: EvidenceRecord) -> ChecklistItem:
     status, missing, note = _ITEM_RULES.get(number, _generated)(record)
-    return ChecklistItem(number=number, title=CHECKLIST_TITLES[number], status=status, missing=missing, note=note)
+    return ChecklistItem(number=number, status=status, missing=missing, note=note)
 
 
-Rule = tuple[ItemStatus, list[str], str | None]
+Rule = tuple[ItemStatus, list[str], Note | None]
 RuleFn = Callable[[EvidenceRecord], Rule]
 
 
@@ -69,7 +44,7 @@ def _generated(record: EvidenceRecord) -> Rule:
 def _visual(record: EvidenceRecord) -> Rule:
     if record.explanations.images:
         return "provided", [], None
-    return "not provided", ["explanations.images"], "no heatmap images were produced"
+    return "not provided", ["explanations.images"], Note(code="checklist.no_images")
 
 
 def _counterfactual(record: EvidenceRecord) -> Rule:
@@ -77,28 +52,28 @@ def _counterfactual(record: EvidenceRecord) -> Rule:
     or at least by single frames replaced and scored again."""
     search = record.explanations.counterfactuals
     if search is not None:
-        return "provided", [], None if search.found else "no edit within the search budget changed the outcome"
+        return "provided", [], None if search.found else Note(code="checklist.no_outcome_change")
     if record.explanations.edits() is not None:
-        return "provided", [], "single frames only: no search for edits that change the outcome"
-    return "not provided", ["explanations.counterfactuals"], "no edit was applied and scored again"
+        return "provided", [], Note(code="checklist.single_frames_only")
+    return "not provided", ["explanations.counterfactuals"], Note(code="checklist.no_edit_scored")
 
 
 def _minimisation(record: EvidenceRecord) -> Rule:
     """The profile's statement, and whether faces were masked in the images."""
     status, missing, _ = _fields(record, "deployment.data_minimisation")
     if record.masking is None:
-        return status, missing, "faces in the images were not looked for"
+        return status, missing, Note(code="checklist.faces_not_looked_for")
     if not record.masking.enabled:
-        return status, missing, "face masking switched off in the deployment profile"
-    return status, missing, f"faces blurred in the images: {record.masking.faces}"
+        return status, missing, Note(code="checklist.masking_off")
+    return status, missing, Note(code="checklist.faces_blurred", params={"faces": record.masking.faces})
 
 
 def _review(*names: str) -> RuleFn:
     def rule(record: EvidenceRecord) -> Rule:
         if record.review.decision is None and not record.decision.flagged:
-            return "not applicable", [], "no alert was raised, so no review is required"
+            return "not applicable", [], Note(code="checklist.no_alert")
         if record.review.decision is None:
-            return "pending review", [f"review.{n}" for n in names], "filled in when a person reviews"
+            return "pending review", [f"review.{n}" for n in names], Note(code="checklist.pending_review")
         return _fields(record, *(f"review.{n}" for n in names))
 
     return rule
@@ -107,29 +82,29 @@ def _review(*names: str) -> RuleFn:
 def _second_verifier(record: EvidenceRecord) -> Rule:
     required = record.deployment.second_verifier_required
     if required is None:
-        return "not provided", ["deployment.second_verifier_required"], "policy not stated"
+        return "not provided", ["deployment.second_verifier_required"], Note(code="checklist.policy_not_stated")
     if not required:
-        return "not applicable", [], "the deployer's policy does not require one"
+        return "not applicable", [], Note(code="checklist.not_required")
     return _review("second_verifier")(record)
 
 
 def _submissions(record: EvidenceRecord) -> Rule:
     if record.review.submissions:
         return "provided", [], None
-    return "not applicable", [], "no submissions recorded"
+    return "not applicable", [], Note(code="checklist.no_submissions")
 
 
 def _system_log(record: EvidenceRecord) -> Rule:
     if record.system_log is not None:
         return "provided", [], None
-    return "not provided", ["system_log"], "added when the report is archived"
+    return "not provided", ["system_log"], Note(code="checklist.added_when_archived")
 
 
 def _seal(record: EvidenceRecord) -> Rule:
     if not record.seal.signed:
-        return "not provided", ["seal.signed"], "unsigned; PDF/A-3b with the record embedded"
+        return "not provided", ["seal.signed"], Note(code="checklist.unsigned")
     if record.seal.throwaway_identity:
-        return "provided", [], "throwaway demo identity: not valid for real decisions"
+        return "provided", [], Note(code="checklist.throwaway_identity")
     return "provided", [], None
 
 

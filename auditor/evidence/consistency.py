@@ -6,16 +6,37 @@ key frames and is listed among the artifacts. A record breaking them was not wri
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:  # the record's model validates itself with this module
-    from auditor.evidence.model import EvidenceRecord
+from auditor.evidence.clip import ClipRecord
+from auditor.evidence.sections import Artifact, Decision, Explanations, InputInfo
+from auditor.evidence.trust import FaceMaskingRecord
 
 MAX_FRAMES = 1024  # frames of one explained window
 CLIP_TOLERANCE = 1e-3  # seconds: clip times are rounded to microseconds
 
 
+class EvidenceRecord(Protocol):
+    """What the checks read of a record (`auditor.evidence.model.EvidenceRecord`, which calls them
+    from its validator: this module does not import it)."""
+
+    @property
+    def input(self) -> InputInfo: ...
+    @property
+    def decision(self) -> Decision: ...
+    @property
+    def explanations(self) -> Explanations: ...
+    @property
+    def artifacts(self) -> Sequence[Artifact]: ...
+    @property
+    def masking(self) -> FaceMaskingRecord | None: ...
+    @property
+    def clip(self) -> ClipRecord | None: ...
+
+
 def inconsistency(record: EvidenceRecord) -> str | None:
+    """The first cross-field fact `record` breaks, said in one line; None when it keeps them all."""
     frames = len(record.input.frame_indices)
     ex = record.explanations
     per_frame = {"input.timestamps": len(record.input.timestamps), "explanations.frames": len(ex.frames)}

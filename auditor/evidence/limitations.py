@@ -1,41 +1,41 @@
-"""The known limitations a report states (checklist item 12), worded for a non-expert."""
+"""The known limitations a report states (checklist item 12), as codes with their numbers and
+names; the report words them for a non-expert (`auditor.report.record_words`)."""
 
 from __future__ import annotations
 
-from auditor.evidence.model import Limitations
-from auditor.explain import FRAME_IMPORTANCE, ClipExplanation
+from auditor.evidence.model import Limitations, Note
+from auditor.explain import ClipExplanation
+
+MAP_METHODS = ("gradcam", "saliency")  # the maps every report shows
 
 
 def limitations_of(explanation: ClipExplanation) -> Limitations:
     """What the model and the explanation methods of this report cannot show."""
     frames, height, width = explanation.frames.shape[:3]
     model = [
-        ("The model learned from a limited set of example videos. It can miss events and can flag "
-        "harmless scenes, especially with lighting, camera angles or crowds unlike its training data."),
-        "The probability is the model's own score, not a measured likelihood that the event happened.",
-        (f"The model saw only {frames} frames scaled down to {width}x{height} pixels; small or distant "
-        "details may be lost."),
-        "The model does not identify people and cannot judge intent or context outside the clip.",
+        Note(code="limitation.training_data"),
+        Note(code="limitation.score_not_likelihood"),
+        Note(code="limitation.input_size", params={"frames": int(frames), "width": int(width), "height": int(height)}),
+        Note(code="limitation.no_identity_or_intent"),
     ]
     methods = [
-        ("Heatmaps show where the model's features supported its score, not why the event happened; "
-        "they can highlight background or context."),
-        ("Grad-CAM is computed on a coarse grid of the model's internal feature map and enlarged to "
-        "the frame: its outlines are approximate."),
-        "Saliency maps are noisy and change with small pixel changes; read them as a rough guide.",
-        ("Heatmap colours and contour levels are scaled per clip: frames of this clip can be compared "
-        "with each other, not with other reports."),
+        Note(code="limitation.heatmaps_not_why"),
+        *(method_limitation(name) for name in MAP_METHODS),
+        Note(code="limitation.per_clip_scale"),
         *_frame_importance_limitations(explanation),
-        (f"The explanations follow the pre-activation score (logit) of the class "
-        f"'{explanation.target_name}', not its probability."),
+        Note(code="limitation.logit_not_probability", params={"class_name": explanation.target_name}),
     ]
     return Limitations(model=model, methods=methods)
 
 
-def _frame_importance_limitations(explanation: ClipExplanation) -> list[str]:
+def method_limitation(name: str) -> Note:
+    """The limitation of the explanation method `name`, worded by its descriptor."""
+    return Note(code="limitation.method", params={"method": name})
+
+
+def _frame_importance_limitations(explanation: ClipExplanation) -> list[Note]:
     """Each frame-importance method's own limitation; and, when no frame was edited, that too."""
-    methods = [FRAME_IMPORTANCE[name] for name in explanation.frame_importance]
-    notes = [method.limitation for method in methods]
+    notes = [method_limitation(name) for name in explanation.frame_importance]
     if not any(result.edited_probabilities is not None for result in explanation.frame_importance.values()):
-        notes.append("Whether removing a frame would change the decision (frame occlusion) was not computed.")
+        notes.append(Note(code="limitation.no_occlusion"))
     return notes

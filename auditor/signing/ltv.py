@@ -38,8 +38,6 @@ from auditor.keys.certificates import subject_text
 from auditor.keys.issue import RevocationUrls
 
 TSA_TIMEOUT_SECONDS = 10
-B_LT_NOTE = "validation data (certificates, CRLs or OCSP responses) embedded in the PDF (PAdES B-LT when timestamped)"
-NO_REVOCATION_NOTE = "no revocation source (no CRL or OCSP URL in the certificates, no revocation list): no revocation data embedded"
 
 
 class BestEffortPaths(TimeStamper):
@@ -75,11 +73,6 @@ def timestamper(tsa_url: str | None) -> LtvTimeStamper | None:
 def has_revocation_source(identity: SigningIdentity) -> bool:
     """Whether a signature by `identity` can embed revocation data (URLs or a local list)."""
     return _has_urls(identity) or find_local_crl(identity.paths.folder, identity.root) is not None
-
-
-def seal_note(identity: SigningIdentity) -> str:
-    """What the record says about the validation data its seal embeds."""
-    return B_LT_NOTE if has_revocation_source(identity) else NO_REVOCATION_NOTE
 
 
 @asynccontextmanager

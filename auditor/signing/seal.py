@@ -66,6 +66,7 @@ from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from auditor.errors import ArchiveError, SigningError
+from auditor.evidence.model import Note
 from auditor.files import atomic_write_bytes, atomic_write_text, sha256_file
 from auditor.keys import SigningIdentity, create_identity, find_local_crl, load_identity
 from auditor.names import (
@@ -78,7 +79,7 @@ from auditor.names import (
     RelativePath,
     Sha256,
 )
-from auditor.signing.ltv import check_not_revoked, fetcher, seal_note, signing_context, timestamper
+from auditor.signing.ltv import check_not_revoked, fetcher, has_revocation_source, signing_context, timestamper
 
 TSA_ENV = "AUDITOR_TSA_URL"
 SEAL_FIELD = "AuditorSeal"
@@ -347,20 +348,17 @@ def _folder_files(folder: Path) -> dict[str, Path]:
 
 
 def seal_fields(identity: SigningIdentity | None) -> dict[str, object]:
-    """Values for the evidence record's `seal` section (`SealInfo(**seal_fields(identity))`)."""
+    """Values for the evidence record's `seal` section (`SealInfo(**seal_fields(identity))`); its
+    note is a code the report words ("seal.unsigned", "seal.sealed" with the signer and the root)."""
     if identity is None:
-        return {"signed": False, "note": "UNSIGNED DRAFT: not sealed, not evidence"}
-    note = (
-        f"PAdES signature and detached CMS signatures by {identity.subject}; "
-        f"root {identity.root.subject.rfc4514_string()} "
-        f"(SHA-256 {identity.root.fingerprint(hashes.SHA256()).hex()})"
-    )
-    note += "; " + seal_note(identity)
-    if identity.info.throwaway:
-        note = (
-            "THROWAWAY DEMO IDENTITY created in the output folder: the seal shows the files are "
-            "unchanged since signing, not who signed them. " + note
-        )
+        return {"signed": False, "note": Note(code="seal.unsigned")}
+    note = Note(code="seal.sealed", params={
+        "subject": identity.subject,
+        "root": identity.root.subject.rfc4514_string(),
+        "root_sha256": identity.root.fingerprint(hashes.SHA256()).hex(),
+        "validation_data": has_revocation_source(identity),  # embedded (PAdES B-LT when timestamped), or no source
+        "throwaway": identity.info.throwaway,
+    })
     return {
         "signed": True,
         "signer": identity.subject,
