@@ -86,7 +86,9 @@ def verify_command(
     fails. A cut back to an earlier checkpoint shows only with --head or --witness. Past the seal's
     end, a checkpoint and the registered signatures without a proof of time of their own are
     judged as of the first archive timestamp of the ledger after them. A report folder outside
-    a batch cannot prove that none of its reviews was removed (a note says so).
+    a batch cannot prove that none of its reviews was removed (a note says so). A notice folder
+    (`auditor notice`) or its notice.pdf: its seal, its HTML, and, when its report folder is given
+    too (`auditor verify NOTICE REPORT`), that the notice names that report's record (SHA-256).
 
     Time: each signature is validated at the time its timestamp proves it existed (a signature
     timestamp, B-T; or document timestamps after it, B-LTA), so a timestamped report stays valid

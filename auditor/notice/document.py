@@ -24,7 +24,7 @@ from auditor.files import atomic_directory, atomic_write_bytes, atomic_write_tex
 from auditor.i18n import _, speaking
 from auditor.keys import SigningIdentity
 from auditor.notice.facts import NoticeFacts
-from auditor.notice.text import notice_parts
+from auditor.notice.text import notice_parts, sender
 from auditor.signing.seal import sign_detached, sign_pdf
 from auditor.verify.notice import NOTICE_HTML, NOTICE_JSON, NOTICE_PDF, NoticeBinding
 
@@ -63,7 +63,9 @@ def render_notice_html(facts: NoticeFacts, language: str, *, draft: bool, for_pd
                 (_("Report number"), binding.report_id),
                 (_("Fingerprint of the report's record (SHA-256)"), binding.record_sha256),
             ],
-            "report_label": _("Report %(id)s") % {"id": binding.report_id},
+            # Translators: the foot of every page of the notice.
+            "report_label": _("Notice about report %(id)s") % {"id": binding.report_id},
+            "sender": sender(facts.record),
         }
     try:
         return _template().render(**context, meta=binding.meta(), css=Markup(_stylesheet()), draft=draft, for_pdf=for_pdf)

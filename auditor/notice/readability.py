@@ -91,10 +91,14 @@ def _hyphenator(language: str) -> pyphen.Pyphen:
 
 def prose_of_html(html: str) -> str:
     """The running text of a notice's HTML: its paragraphs (`<p>`), without the values set apart in
-    them (names, addresses, contacts, identifiers: `<span class="value">`) and without the draft banner."""
+    them (names, addresses, contacts, identifiers: `<span class="value">`), the sender line and the
+    draft banner."""
     reader = _ProseReader()
     reader.feed(html)
     return " ".join(" ".join(paragraph.split()) for paragraph in reader.paragraphs if paragraph.strip())
+
+
+_NOT_PROSE = frozenset({"draft-banner", "sender"})
 
 
 class _ProseReader(HTMLParser):
@@ -106,7 +110,7 @@ class _ProseReader(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         classes = (dict(attrs).get("class") or "").split()
-        if tag == "p" and "draft-banner" not in classes:
+        if tag == "p" and not _NOT_PROSE.intersection(classes):
             self._in_paragraph = True
             self.paragraphs.append("")
         elif tag == "span" and self._in_paragraph and (self._skipped or "value" in classes):

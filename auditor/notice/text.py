@@ -38,6 +38,7 @@ class Part:
 
     heading: str
     paragraphs: tuple[Markup, ...]
+    key: int | None = None  # the paragraph the reader must not miss, set apart
 
 
 def value(text: str) -> Markup:
@@ -55,12 +56,19 @@ def notice_parts(facts: NoticeFacts) -> list[Part]:
     record = facts.record
     return [
         Part(_("What happened"), _what_happened(record)),
-        Part(_("What the system said"), _what_it_said(record)),
+        Part(_("What the system said"), _what_it_said(record), key=1 if record.decision.flagged else None),
         Part(_("Who checks it"), _who_checks(facts.review)),
         Part(_("Why the system said this"), _why(record)),
         Part(_("Your rights"), ()),
         *_rights(record),
     ]
+
+
+def sender(record: EvidenceRecord) -> Markup | None:
+    """Who sends the notice: the controller, when the profile names it."""
+    controller = record.deployment.controller
+    # Translators: the first line of the notice, naming the organisation that sends it.
+    return say(_("From: %(controller)s"), controller=value(controller)) if controller else None
 
 
 def _what_happened(record: EvidenceRecord) -> tuple[Markup, ...]:
