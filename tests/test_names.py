@@ -17,7 +17,7 @@ from auditor.review.submission_records import report_binding
 PACKAGE = Path(auditor.__file__).parent
 SPELLED = {
     "a SHA-256 pattern": re.compile(r"(0-9a-f|a-f0-9)\]\{64\}"),
-    "a relative-path pattern": re.compile(r"\[A-Za-z0-9\._-\](\*|\{0,254\})\(/|^RELATIVE_PATH\w*\s*(:[^=\n]*)?=", re.M),
+    "a relative-path pattern": re.compile(r"\[A-Za-z0-9\._-\](\*|\{0,254\})(\(/|#)|^RELATIVE_PATH\w*\s*(:[^=\n]*)?=", re.M),
     "a record size limit": re.compile(r"^MAX_RECORD_BYTES\s*(:[^=\n]*)?=", re.M),
 }
 

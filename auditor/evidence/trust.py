@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from auditor.names import RELATIVE_PATH_PATTERN, RelativePath, Sha256
+from auditor.names import PATH_SEGMENT, RELATIVE_PATH_PATTERN, RelativePath, Sha256
 
-ARRAY_MEMBER = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*#[A-Za-z0-9_]+$"  # an array of a report file: "arrays.npz#key"
+ARRAY_MEMBER = rf"^{PATH_SEGMENT}#[A-Za-z0-9_]+$"  # an array of a report file: "arrays.npz#key"
 
 
 class _Record(BaseModel):
