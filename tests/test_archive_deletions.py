@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from auditor.archive.chain import LEDGER_NAME, LedgerEntry
 from auditor.archive.checkpoint import last_checkpoint, write_checkpoint
 from auditor.archive.extend import ExtensionTrust, extend_archive
 from auditor.desk.record import review_report
+from auditor.desk.reviews import VerifiedFolders
 from auditor.errors import ArchiveError
 from auditor.files import sha256_bytes
 from auditor.keys import import_identity, load_identity
@@ -205,10 +206,9 @@ def test_a_review_erased_with_its_line_and_checkpoint(reviewed: tuple[Path, Path
     _write(out, _lines(out)[:4])
     reasons = _ledger_reasons(out, identities)
     assert len(reasons) == 1 and reasons[0].startswith("index.csv: the row of reports/cam1-0001 says 'reviewed by")
-    said = reasons[0].split("its verified reviews say ")[1]  # 24 hours from the seal, signed during this test
-    assert said.startswith("'awaiting review; due ") and said.endswith(" UTC'")
-    due = datetime.strptime(said.removeprefix("'awaiting review; due ").removesuffix(" UTC'"), "%Y-%m-%d %H:%M")
-    assert timedelta(hours=23) < due.replace(tzinfo=UTC) - datetime.now(UTC) <= timedelta(hours=24)
+    sealed_at = VerifiedFolders(anchors(identities.seal)).get(folder).sealed_at  # the due time counts from the seal
+    assert sealed_at is not None
+    assert reasons[0].endswith(f"its verified reviews say 'awaiting review; due {sealed_at + timedelta(hours=24):%Y-%m-%d %H:%M} UTC'")
     refresh(out, identities.seal)  # the index rewritten too: only the head kept elsewhere shows it
     assert _ledger_reasons(out, identities) == []
     assert _ledger_reasons(out, identities, head=head)[0].startswith(f"the checkpoint {head[:16]}… kept elsewhere is not in this ledger")

@@ -201,11 +201,12 @@ def test_real_footage_batch_killed_at_random_moments_ends_with_each_detection_re
     assert scans["vtest.avi"]["frames"] == 795 and scans["vtest.avi"]["decoding_stopped"] is None
     assert scans["vtest-cut.avi"]["decoding_stopped"].startswith("decoding stopped at frame ")
     cut = [f for f in reported_folders(out) if f.name.startswith("vtest-cut")]
-    assert cut and all("decoding stopped" in json.loads((f / "evidence.json").read_text())["input"]["decoding_stopped"] for f in cut)
+    assert cut and all(json.loads((f / "evidence.json").read_text())["input"]["decoding_stopped"]["code"] == "decoding.stopped"
+                       for f in cut)
     records = [json.loads((f / "evidence.json").read_text())["explanations"] for f in reported_folders(out)]
     assert {(r["counterfactuals"], r["faithfulness"], r["motion"] is not None) for r in records} == {(None, None, True)}
     rows = list(csv.DictReader((out / "index.csv").open()))
-    assert {r["note"].startswith("decoding stopped at frame") for r in rows if r["video"] == "vtest-cut.avi"} == {True}
+    assert {r["note"].startswith("Decoding stopped at frame") for r in rows if r["video"] == "vtest-cut.avi"} == {True}
     assert {r["note"] for r in rows if r["video"] == "vtest.avi"} == {""}
     assert not (out / ".staging").exists()
     assert not [p for p in (out / "reports").iterdir() if p.name.startswith(".")]

@@ -28,7 +28,7 @@ from fixtures.report_records import (
 
 from auditor.detector.sidecar import Sidecar, read_sidecar
 from auditor.errors import ModelError, VideoError
-from auditor.evidence import EvidenceRecord, RecordContext, build_record, load_record, record_json, save_arrays
+from auditor.evidence import EvidenceRecord, Note, RecordContext, build_record, load_record, record_json, save_arrays
 from auditor.explain import ClipExplanation
 from auditor.explain.base import DecisionRule
 from auditor.report.html import render_html
@@ -167,12 +167,12 @@ def test_the_record_and_report_state_sampling_and_where_decoding_stopped(tmp_pat
         timestamps=np.arange(120, 120 + 3 * count, 3) / 10, sampling=Sampling(every=3), decode_end=stopped,
     )
     record = _record(tmp_path, explanation, clip)
-    assert record.schema_version == "2.6" and record.input.sampling == "every 3rd frame"
-    assert record.input.decoding_stopped == stopped.describe()
+    assert record.schema_version == "2.7" and record.input.sampling == Note(code="sampling.every_nth", params={"every": 3})
+    assert record.input.decoding_stopped == Note(code="decoding.stopped", params={"frames": 486, "stated": 795, "seconds": 48.6})
     assert record.input.end_seconds == pytest.approx(clip.timestamps[-1] + 0.3)  # the last sampled frame's interval
     html = render_html(record, tmp_path)
-    assert "<td>every 3rd frame</td>" in html and "the model saw every 3rd frame of them" in html
-    assert f"The file is incomplete:</strong> {stopped.describe()}; every frame that decodes was used." in html
+    assert "<td>one frame in every 3</td>" in html and "the model saw one frame in every 3 of them" in html
+    assert "Decoding stopped at frame 486 (0:48.6) of the 795 the file states: the rest does not decode." in html
     whole = _record(tmp_path / "whole", explanation, replace(clip, decode_end=replace(stopped, frames=795, complete=True)))
     assert whole.input.decoding_stopped is None and "incomplete" not in render_html(whole, tmp_path / "whole")
 

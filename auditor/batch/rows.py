@@ -10,6 +10,7 @@ from typing import Final
 
 from auditor.archive import IndexRow
 from auditor.evidence import EvidenceRecord, InputInfo
+from auditor.report.record_words import decoding_text
 from auditor.review.state import review_state
 from auditor.scan.detections import MAX_PATH_CHARS, Detection, shown, text_problem
 from auditor.scan.requests import ReportRequest
@@ -114,7 +115,7 @@ def record_row(row: IndexRow, record: EvidenceRecord, final: Path, out: Path, se
         "first_frame": facts.frame_indices[0], "last_frame": facts.frame_indices[-1],
         "start_seconds": facts.start_seconds, "end_seconds": facts.end_seconds,
         "class_name": decision.predicted_class, "score": decision.predicted_probability,
-        "threshold": decision.threshold, "status": "reported", "reason": None, "note": facts.decoding_stopped,
+        "threshold": decision.threshold, "status": "reported", "reason": None, "note": decoding_text(facts) or None,
         "review": review_state(record, [], datetime.now(UTC), sealed_at).describe(),
         "report": final.relative_to(out).as_posix(),
     })
