@@ -54,6 +54,7 @@ STATUSES = {
     "not applicable": N_("not applicable"),
 }
 _FIXED = {  # codes worded without parameters
+    # TRANSLATORS: the checklist notes ("checklist.…") fill the "Missing or note" cell of the checklist table, in lower case.
     "checklist.no_images": N_("no heatmap images were produced"),
     "checklist.no_outcome_change": N_("no edit within the search budget changed the outcome"),
     "checklist.single_frames_only": N_("single frames only: no search for edits that change the outcome"),
@@ -102,6 +103,7 @@ _FIXED = {  # codes worded without parameters
         "Face masking uses OpenCV's face detectors: faces smaller than about 24 pixels, turned away or partly "
         "hidden can be missed and stay visible; check the pictures before sharing the report."),
     "seal.unsigned": N_("UNSIGNED DRAFT: not sealed, not evidence"),
+    # TRANSLATORS: which frames the model saw; it also fills "the model saw %(sampling)s of them".
     "sampling.every_frame": N_("every frame"),
 }
 _NOT_MEASURABLE = {  # `MotionRecord.not_measurable`: why a method's share of movement is not measurable
@@ -223,12 +225,14 @@ def _faces_blurred(params: Params) -> str:
 
 
 def _every_nth(params: Params) -> str:
+    # TRANSLATORS: which frames the model saw (every 3rd: "one frame in every 3"); it also fills "the model saw %(sampling)s of them".
     return _("one frame in every %(every)s") % {"every": number(int(params["every"]))}
 
 
 def _fps(params: Params) -> str:
     fps = float(params["fps"])
     count = int(fps) if fps.is_integer() else 2  # a fraction reads as a plural ("2.5 frames")
+    # TRANSLATORS: which frames the model saw; it also fills "the model saw %(sampling)s of them".
     return ngettext("%(fps)s frame per second", "%(fps)s frames per second", count) % {"fps": number(fps, None)}
 
 
