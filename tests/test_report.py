@@ -1,4 +1,4 @@
-"""Report rendering: golden HTML, checklist sections, escaping, safe fetching, PDF/A-3b.
+"""Report rendering: golden HTML, checklist sections, escaping, safe fetching, PDF/A-3a and PDF/UA-1.
 
 The golden files in tests/golden/ are the rendered HTML of the fixture records. After a
 deliberate template change, regenerate them and review the diff:
@@ -322,10 +322,11 @@ def test_custom_templates_override_and_foreign_urls_are_refused(tmp_path: Path) 
         render_pdf(record, tmp_path / "report", templates_dir=tmp_path / "brand")
 
 
-def test_pdf_is_pdf_a3b_at_1_7_with_fonts_embedded(full_pdf: Path) -> None:
+def test_pdf_is_pdf_a3a_and_ua1_at_1_7_with_fonts_embedded(full_pdf: Path) -> None:
     assert full_pdf.read_bytes().startswith(b"%PDF-1.7")
     meta = subprocess.run(["pdfinfo", "-meta", str(full_pdf)], capture_output=True, text=True, check=True).stdout
-    assert re.search(r"pdfaid:part(>|=\")3", meta) and re.search(r"pdfaid:conformance(>|=\")B", meta)
+    assert re.search(r"pdfaid:part(>|=\")3", meta) and re.search(r"pdfaid:conformance(>|=\")A", meta)
+    assert re.search(r"pdfuaid:part(>|=\")1", meta)
     info = subprocess.run(["pdfinfo", str(full_pdf)], capture_output=True, text=True, check=True).stdout
     assert "A4" in info and "Producer:        WeasyPrint" in info
     fonts = subprocess.run(["pdffonts", str(full_pdf)], capture_output=True, text=True, check=True).stdout

@@ -97,7 +97,8 @@ def test_sealed_report_carries_the_review_form_and_stays_pdfa(sealed_form: Path,
     assert "review2.reasons" in names and "review1.bias" in names and "review1.signature" in names
     assert form.get("/NeedAppearances") in (None, False)
     xmp = reader.root["/Metadata"].get_object().data.decode()
-    assert re.search(r"pdfaid:part(=\"|>)3", xmp) and re.search(r"pdfaid:conformance(=\"|>)B", xmp)
+    assert re.search(r"pdfaid:part(=\"|>)3", xmp) and re.search(r"pdfaid:conformance(=\"|>)A", xmp)
+    assert re.search(r"pdfuaid:part(=\"|>)1", xmp)
     dr_font = form["/DR"]["/Font"].raw_get(f"/{FONT_RESOURCE}")
     assert _embedded(dr_font.get_object()) and "+" not in str(dr_font.get_object()["/BaseFont"])  # whole font
     for page in reader.root["/Pages"]["/Kids"]:
@@ -108,7 +109,7 @@ def test_sealed_report_carries_the_review_form_and_stays_pdfa(sealed_form: Path,
         for widget in (a.get_object() for a in _annots(page)):
             if widget.get("/Subtype") == "/Widget" and widget["/Rect"][2] != widget["/Rect"][0]:  # the seal's is 0×0
                 assert widget["/F"] & 4 and "/N" in widget["/AP"]  # printed, with an appearance (PDF/A)
-                assert page.get("/Tabs") == "/R"
+                assert page.get("/Tabs") == "/S"  # tagged: the structure's order, the document's
     verdict = _verdict(sealed_form / "report.pdf", trust)
     assert verdict.status == "valid", verdict.reasons
     assert verdict.signatures[0].field == "AuditorSeal" and verdict.reviews == []

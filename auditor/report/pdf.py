@@ -5,6 +5,13 @@ WeasyPrint fetches through `ArtifactFetcher`, which serves them and the fonts sh
 auditor (`auditor.fonts`) and refuses every other URL. The PDF embeds the same pictures as
 the HTML shows (WeasyPrint passes JPEG through unchanged and PNG with the same pixels), and the
 review form's fields on the review section's boxes (`auditor.review.form`).
+
+The PDF is tagged: WeasyPrint's `pdf/a-3a` variant writes the structure tree (headings, lists,
+tables, figures with the `alt` text of `auditor.report.alt_text`), `/MarkInfo`, `/Lang` from
+`<html lang>` and PDF/A-3 level A's identification. One file can claim PDF/UA-1 as well, and
+does: the finisher adds `pdfuaid:part` to the XMP packet, with the PDF/A extension schema that
+PDF/A-3 asks for a property outside its predefined schemas (WeasyPrint's `pdf/ua-1` variant alone
+would drop the PDF/A identification, the output intent and the associated files).
 """
 
 from __future__ import annotations
@@ -12,14 +19,15 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pydyf
 import weasyprint
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from auditor import fonts
+from auditor import fonts, i18n
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_RESOURCE,
@@ -31,10 +39,26 @@ from auditor.evidence import (
 )
 from auditor.names import RECORD_NAME
 from auditor.report.html import picture_type, render_document
-from auditor.review.form import add_review_form
+from auditor.review.form import ReviewForm
 from auditor.video import clock_time
 
 LOG = logging.getLogger(__name__)
+PDF_VARIANT = "pdf/a-3a"  # tagged PDF/A-3, level A; `declare_pdf_ua` adds the PDF/UA-1 identification
+PDFUA_PART = "1"
+PDFUA_XMP = (
+    f'<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" pdfuaid:part="{PDFUA_PART}"/>'
+    '<rdf:Description rdf:about="" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"'
+    ' xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">'
+    '<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">'
+    '<pdfaSchema:schema>PDF/UA identification schema</pdfaSchema:schema>'
+    '<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>'
+    '<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>'
+    '<pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">'
+    '<pdfaProperty:name>part</pdfaProperty:name><pdfaProperty:valueType>Integer</pdfaProperty:valueType>'
+    '<pdfaProperty:category>internal</pdfaProperty:category>'
+    '<pdfaProperty:description>Part of ISO 14289 the document conforms to</pdfaProperty:description>'
+    '</rdf:li></rdf:Seq></pdfaSchema:property></rdf:li></rdf:Bag></pdfaExtension:schemas></rdf:Description>'
+)
 
 
 class ArtifactFetcher(URLFetcher):
@@ -81,8 +105,8 @@ class ArtifactFetcher(URLFetcher):
 def render_pdf(
     record: EvidenceRecord, folder: Path, templates_dir: Path | str | None = None, *, draft: bool = False
 ) -> bytes:
-    """The report as PDF/A-3b (PDF 1.7), with evidence.json and its schema embedded, and the
-    review form's fields on the review section's boxes (`auditor.review.form`)."""
+    """The report as tagged PDF/A-3a and PDF/UA-1 (PDF 1.7), with evidence.json and its schema
+    embedded, and the review form's fields on the review section's boxes (`auditor.review.form`)."""
     return render_pdf_bytes(record, read_artifacts(record, folder), templates_dir, draft=draft)
 
 
@@ -105,15 +129,34 @@ def render_pdf_bytes(
         ),
     ]
     attachments += _clip_attachments(record, artifacts, fetcher)
-    document = weasyprint.HTML(string=html, base_url=artifacts.folder.as_uri() + "/", url_fetcher=fetcher)
-    with _older_objects_left_to_refcounting():
-        pdf = document.write_pdf(pdf_variant="pdf/a-3b", attachments=attachments, finisher=add_review_form)
+    source = weasyprint.HTML(string=html, base_url=artifacts.folder.as_uri() + "/", url_fetcher=fetcher)
+    with _older_objects_left_to_refcounting(), i18n.speaking(record.deployment.report_language):
+        document = source.render(pdf_variant=PDF_VARIANT)
+        form = ReviewForm.prepare(document)
+        pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_finisher(form))
     if fetcher.refused:
         raise ReportError(
             f"the templates refer to files that are not artifacts of this report: {', '.join(fetcher.refused)}; "
             "inline them in the templates or add them to the record"
         )
     return pdf
+
+
+def _finisher(form: ReviewForm) -> Callable[[weasyprint.Document, pydyf.PDF], None]:
+    """WeasyPrint finisher: the review form's fields, then the PDF/UA identification."""
+    def finish(document: weasyprint.Document, pdf: pydyf.PDF) -> None:
+        form.finish(document, pdf)
+        declare_pdf_ua(pdf)
+    return finish
+
+
+def declare_pdf_ua(pdf: pydyf.PDF) -> None:
+    """Add `pdfuaid:part` (and its PDF/A extension schema) to the XMP packet WeasyPrint wrote."""
+    metadata = pdf.objects[int(pdf.catalog["Metadata"].split()[0])]  # a reference, b"N 0 R"
+    packet = b"".join(part if isinstance(part, bytes) else str(part).encode() for part in metadata.stream)
+    if packet.count(b"</rdf:RDF>") != 1:
+        raise ReportError("WeasyPrint wrote an XMP packet without one rdf:RDF; cannot declare PDF/UA")
+    metadata.stream = [packet.replace(b"</rdf:RDF>", PDFUA_XMP.encode() + b"</rdf:RDF>")]
 
 
 def _clip_attachments(record: EvidenceRecord, artifacts: CheckedArtifacts, fetcher: URLFetcher) -> list[weasyprint.Attachment]:

@@ -1,11 +1,15 @@
 """The review form of the PDF: fields placed on the printed form's boxes, with their own font.
 
-`add_review_form` is a WeasyPrint finisher: after layout it finds the boxes the review template
-marks with `data-field="review1.reasons"` (names from `auditor.review.model.field_name`) and
-adds, in the same single revision WeasyPrint writes, an AcroForm with one non-terminal field per
+`ReviewForm.prepare` finds, after layout, the boxes the review template marks with
+`data-field="review1.reasons"` (names from `auditor.review.model.field_name`) and gives each its
+widget before WeasyPrint writes the PDF, so that WeasyPrint's tagging puts a `/Form` structure
+element (with an `/OBJR` to the widget) where the box is in the structure tree, and gives the
+widget its `/StructParent`. Its `finish`, a WeasyPrint finisher, then adds, in the same single
+revision WeasyPrint writes, an AcroForm with one non-terminal field per
 slot (`review1`, `review2`) whose kids are the slot's page-1 outcome line, the text fields, the
 automation-bias checkbox and an empty signature field, each a widget on its box, in the order of
-the document (page `/Tabs /R`). A box's `data-value` is its field's sealed value, drawn in its
+the document (page `/Tabs /S` in a tagged PDF: the structure's order, else `/R`). Each widget's
+`/TU` names it for a screen reader ("Review 1: decision"), in the report's language. A box's `data-value` is its field's sealed value, drawn in its
 appearance: the page-1 lines say what each slot waits for until its review replaces them.
 
 Choices, and why (DESIGN §4):
@@ -20,16 +24,16 @@ Choices, and why (DESIGN §4):
   printed page can be read at. What does not fit is clipped on paper; the field's value (and
   `review-N.json`) keeps the whole text. The reasons box spans the page width and is tall enough
   for ~1,000 characters at 8 pt.
-- **PDF/A-3b kept.** Every widget has a normal appearance stream (empty text, the checkbox's
+- **PDF/A-3 kept.** Every widget has a normal appearance stream (empty text, the checkbox's
   `/Yes` and `/Off` states drawn as paths without a font, an empty signature box), the Print flag
-  set, no `NeedAppearances`; WeasyPrint's own XMP (part 3, conformance B) is untouched.
+  set, no `NeedAppearances`; the XMP is `auditor.report.pdf`'s.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -39,10 +43,12 @@ from pyhanko.pdf_utils import generic
 
 from auditor import fonts
 from auditor.errors import ReportError
+from auditor.i18n import _
+from auditor.messages import N_
 from auditor.review.model import FIELDS, OUTCOME, SIGNATURE_SUFFIX_NAME, SLOTS, field_name
 from auditor.review.text import FONT_RESOURCE, text_appearance
 
-__all__ = ["FONT_RESOURCE", "FormFont", "add_review_form", "expected_fields", "form_font_in", "review_fields", "text_style"]
+__all__ = ["FONT_RESOURCE", "FormFont", "ReviewForm", "expected_fields", "form_font_in", "review_fields", "text_style", "tooltip"]
 
 FONT_NAME = "LiberationSans"
 TEXT_SIZE = 9.0  # points, single-line fields
@@ -56,18 +62,23 @@ MAX_FONT_BYTES = 4 * 1024 * 1024  # the form font program as stored (Liberation 
 _CSS_TO_PT = 0.75
 _FLAG_PRINT = 4
 _FLAG_MULTILINE = 1 << 12
-_HUMAN = {
-    "reviewer": "Reviewer name",
-    "role": "Role",
-    "authority": "Authority to change the decision",
-    "data_considered": "Data considered",
-    "decision": "Decision: confirm, overturn or escalate",
-    "reasons": "Reasons for the decision",
-    "minutes": "Time spent on the review, in minutes",
-    CHECKBOX: "I judged the clip myself and did not rely on the system alone",
-    "signature": "Reviewer's signature",
-    OUTCOME: "Outcome of this review on page 1: the decision, by whom, when",
+_HUMAN = {  # what a screen reader calls each field, after "Review 1: "
+    "reviewer": N_("reviewer's name"),
+    "role": N_("role"),
+    "authority": N_("authority to change the decision"),
+    "data_considered": N_("data considered"),
+    "decision": N_("decision (confirm, overturn or escalate)"),
+    "reasons": N_("reasons for the decision"),
+    "minutes": N_("time spent on the review, in minutes"),
+    CHECKBOX: N_("I judged the clip myself and did not rely on the system alone"),
+    "signature": N_("reviewer's signature"),
+    OUTCOME: N_("outcome shown on page 1: the decision, by whom, when"),
 }
+
+
+def tooltip(slot: int, attribute: str) -> str:
+    """The field's `/TU`, in the active language: "Review 1: decision (confirm, overturn or escalate)"."""
+    return _("Review %(slot)d: %(field)s") % {"slot": slot, "field": _(_HUMAN[attribute])}
 
 
 def text_style(attribute: str) -> tuple[float, float, bool]:
@@ -207,16 +218,18 @@ def form_font() -> FormFont:
 
 @dataclass(frozen=True)
 class Box:
-    """One marked box of the laid-out review form, in PDF points."""
+    """One marked box of the laid-out review form, in PDF points, and the widget made for it."""
 
     name: str
     page: int  # 0-based
     rect: tuple[float, float, float, float]  # x1, y1, x2, y2, origin bottom left
     value: str = ""  # the field's sealed value (data-value)
+    widget: pydyf.Dictionary = field(default_factory=lambda: _Widget({"Type": "/Annot", "Subtype": "/Widget"}))
 
 
 def marked_boxes(document: object) -> list[Box]:
-    """The boxes marked `data-field` in a laid-out WeasyPrint document, in document order."""
+    """The boxes marked `data-field` in a laid-out WeasyPrint document, in document order; each
+    layout box gets its widget as `widget_annotation`, which WeasyPrint's tagging links to."""
     boxes: list[Box] = []
     for index, page in enumerate(document.pages):  # type: ignore[attr-defined]
         seen: set[int] = set()
@@ -232,7 +245,9 @@ def marked_boxes(document: object) -> list[Box]:
             w, h = box.border_width(), box.border_height()
             top, bottom = (page.height - y) * _CSS_TO_PT, (page.height - y - h) * _CSS_TO_PT
             rect = (x * _CSS_TO_PT, bottom, (x + w) * _CSS_TO_PT, top)
-            boxes.append(Box(name, index, rect, element.get("data-value") or ""))
+            marked = Box(name, index, rect, element.get("data-value") or "")
+            box.widget_annotation = marked.widget
+            boxes.append(marked)
     return boxes
 
 
@@ -242,24 +257,69 @@ def _descendants(box: Any) -> Iterator[Any]:
         yield from _descendants(child)
 
 
-def add_review_form(document: object, pdf: pydyf.PDF) -> None:
-    """WeasyPrint finisher: turn the marked boxes of the review form into PDF form fields.
+class _Widget(pydyf.Dictionary):
+    """A widget made before WeasyPrint writes the PDF: WeasyPrint's tagging refers to it (an
+    `/OBJR` in a `/Form` element) before `ReviewForm.finish` adds it to the PDF, so its reference
+    is written out only when the PDF is."""
 
-    A document without marked boxes (an operator's template without the form) gets no form;
-    one that marks only some of the fields is refused.
-    """
-    boxes = marked_boxes(document)
-    if not boxes:
-        return
-    names = [b.name for b in boxes]
-    missing = [n for n in expected_fields() if n not in names]
-    extra = sorted({n for n in names if n not in expected_fields()} | {n for n in names if names.count(n) > 1})
-    if missing or extra:
-        raise ReportError(
-            f"the review form in the templates is incomplete or odd (missing {', '.join(missing) or 'none'}; "
-            f"unknown or repeated {', '.join(extra) or 'none'}); mark each review field once with data-field"
-        )
-    _FormWriter(pdf, form_font()).write(boxes)
+    @property
+    def reference(self) -> Any:
+        return _LaterReference(self) if self.number is None else super().reference
+
+
+@dataclass(frozen=True)
+class _LaterReference:
+    target: pydyf.Dictionary
+
+    def __str__(self) -> str:  # pydyf writes a value it does not know with str()
+        if self.target.number is None:
+            raise ReportError("a review form widget was referred to but never written")
+        return f"{self.target.number} 0 R"
+
+
+@dataclass(frozen=True)
+class ReviewForm:
+    """The review form of a laid-out document: its marked boxes, each with its widget."""
+
+    boxes: tuple[Box, ...]
+
+    @classmethod
+    def prepare(cls, document: object) -> ReviewForm:
+        """The form of `document`, to call before `write_pdf`. A document without marked boxes
+        (an operator's template without the form) gets no form; one that marks only some of the
+        fields is refused."""
+        boxes = marked_boxes(document)
+        names = [b.name for b in boxes]
+        missing = [n for n in expected_fields() if n not in names]
+        extra = sorted({n for n in names if n not in expected_fields()} | {n for n in names if names.count(n) > 1})
+        if boxes and (missing or extra):
+            raise ReportError(
+                f"the review form in the templates is incomplete or odd (missing {', '.join(missing) or 'none'}; "
+                f"unknown or repeated {', '.join(extra) or 'none'}); mark each review field once with data-field"
+            )
+        return cls(tuple(boxes))
+
+    def finish(self, document: object, pdf: pydyf.PDF) -> None:
+        """WeasyPrint finisher: turn the marked boxes into the PDF's form fields."""
+        if self.boxes:
+            _FormWriter(pdf, form_font()).write(list(self.boxes))
+            _objr_as_kid(pdf, {id(box.widget) for box in self.boxes})
+
+
+def _objr_as_kid(pdf: pydyf.PDF, widgets: set[int]) -> None:
+    """Make each `/Form` element's `/K` the `/OBJR` of its widget itself, not an array holding it:
+    pyHanko's diff analysis accepts a filled field that the structure tree refers to only through
+    `…/K/Obj`, and would rate a review's revision as a modification beyond form filling."""
+    objrs = {
+        obj.reference for obj in pdf.objects
+        if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/OBJR"
+        and isinstance(obj.get("Obj"), _LaterReference) and id(obj["Obj"].target) in widgets
+    }
+    for obj in pdf.objects:
+        if isinstance(obj, pydyf.Dictionary) and obj.get("S") == "/Form":
+            kids = obj.get("K")
+            if isinstance(kids, pydyf.Array) and len(kids) == 1 and kids[0] in objrs:
+                obj["K"] = kids[0]
 
 
 class _FormWriter:
@@ -280,32 +340,31 @@ class _FormWriter:
         for box in boxes:
             slot_text, suffix = box.name.removeprefix("review").split(".", 1)
             parent = parents[int(slot_text) - 1]
-            widget = self._widget(box, attribute_of(suffix), suffix, parent)
+            widget = self._widget(box, int(slot_text), attribute_of(suffix), suffix, parent)
             parent["Kids"].append(widget.reference)
             page = self.pages[box.page]
             page.setdefault("Annots", pydyf.Array()).append(widget.reference)
-            page["Tabs"] = "/R"
+            page.setdefault("Tabs", "/R")  # a tagged PDF has /S: the structure's order, the document's
         self.pdf.catalog["AcroForm"] = pydyf.Dictionary({
             "Fields": pydyf.Array([p.reference for p in parents]),
             "DR": pydyf.Dictionary({"Font": pydyf.Dictionary({FONT_RESOURCE: self.font_ref})}),
             "DA": pydyf.String(f"/{FONT_RESOURCE} {TEXT_SIZE:g} Tf 0 g"),
         })
 
-    def _widget(self, box: Box, attribute: str, suffix: str, parent: pydyf.Dictionary) -> pydyf.Dictionary:
+    def _widget(self, box: Box, slot: int, attribute: str, suffix: str, parent: pydyf.Dictionary) -> pydyf.Dictionary:
         x1, y1, x2, y2 = box.rect
         if attribute == CHECKBOX:
             inset = 0.75  # inside the printed box's border
             x1, y1, x2, y2 = x1 + inset, y1 + inset, x2 - inset, y2 - inset
         width, height = x2 - x1, y2 - y1
-        widget = pydyf.Dictionary({
-            "Type": "/Annot",
-            "Subtype": "/Widget",
+        widget = box.widget
+        widget.update({
             "Rect": pydyf.Array([round(v, 2) for v in (x1, y1, x2, y2)]),
             "F": _FLAG_PRINT,
             "P": self.pages[box.page].reference,
             "Parent": parent.reference,
             "T": pydyf.String(suffix),
-            "TU": pydyf.String(_HUMAN[attribute]),
+            "TU": pydyf.String(tooltip(slot, attribute)),
         })
         if attribute == "signature":
             widget.update({"FT": "/Sig", "AP": pydyf.Dictionary({"N": self._appearance(width, height, b"")})})

@@ -41,7 +41,7 @@ from auditor.verify.limits import (
     pdf_structure_problem,
     read_capped,
 )
-from auditor.verify.pdf_metadata import metadata_changes
+from auditor.verify.pdf_metadata import metadata_changes, tagging_problems
 from auditor.verify.pdf_timestamps import check_document_timestamps, embedded_revinfo
 from auditor.verify.review import pdf_reviews
 from auditor.verify.status import FileVerdict, Findings, PdfReview, SignatureSummary
@@ -90,6 +90,7 @@ def check_pdf(
             reviews = pdf_reviews(reader, data, anchors, findings, summaries)
             if summaries and not findings.invalid:
                 findings.invalid += metadata_changes(reader, signatures[0].signed_revision)
+                findings.invalid += tagging_problems(reader, signatures[0].signed_revision)
                 check = content or partial(_check_embedded_record, in_report_folder=in_report_folder)
                 record = check(reader, path, summaries[0], findings)
         except PdfLimitExceeded as exc:  # the one reason, whatever else failed on the way
