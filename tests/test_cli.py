@@ -128,9 +128,9 @@ def test_report_with_the_organisation_seal_and_a_wrong_passphrase(tmp_path: Path
 @pytest.mark.parametrize(
     ("score", "threshold", "flagged", "line"),
     [
-        (0.89996, 0.9, False, "not flagged: fight (89.996 %, threshold 90 %)"),  # was "90.0%, threshold 90%"
-        (0.8977, 0.9, False, "not flagged: fight (89.8 %, threshold 90 %)"),
-        (0.892, 0.5, True, "FLAGGED: fight (89.2 %, threshold 50 %); a person must review this decision"),
+        (0.89996, 0.9, False, "not flagged: fight (89.996%, threshold 90%)"),  # was "90.0%, threshold 90%"
+        (0.8977, 0.9, False, "not flagged: fight (89.8%, threshold 90%)"),
+        (0.892, 0.5, True, "FLAGGED: fight (89.2%, threshold 50%); a person must review this decision"),
     ],
 )
 def test_the_printed_score_stays_on_its_side_of_the_threshold(

@@ -295,7 +295,7 @@ def test_a_score_is_shown_on_its_side_of_the_threshold(out: Path, identities: Id
     assert item.record is not None
     decision = item.record.decision.model_copy(update={"predicted_probability": 0.8977, "threshold": 0.9})
     row = views.row(dataclasses.replace(item, score=0.8977, record=item.record.model_copy(update={"decision": decision})))
-    assert (row.score_text, row.threshold_text) == ("89.8 %", "90 %")  # never "90 %" beside a 90 % threshold
+    assert (row.score_text, row.threshold_text) == ("89.8%", "90%")  # never "90%" beside a 90% threshold
 
 
 def test_queue_filters_and_sorts(desk: tuple[Desk, TestClient]) -> None:

@@ -109,7 +109,7 @@ def test_summary_is_plain_language_and_says_a_person_must_review(full) -> None: 
     assert "This is not a final decision." in summary
     assert "awaiting human review" in summary
     assert "frames 120\u2013125 (12.00 s to 12.60 s into the recording)" in summary
-    assert "score of 94 %" in summary and "alert is raised from 50 %" in summary
+    assert "score of 94%" in summary and "alert is raised from 50%" in summary
     assert "Passenger Rights Office" in summary
     assert "Sealed with a throwaway demo identity: not valid for real decisions." in summary
     assert "logit" not in summary and "Grad-CAM" not in summary

@@ -21,7 +21,8 @@ class MethodDescriptor:
     """One explanation method as the report presents it.
 
     `label` names it in headings, table columns and chart rows; `term` names it inside a sentence;
-    `description` says what its picture or bar shows; `limitation` what it cannot show. `kinds` are
+    `description` says what its picture or bar shows (after "Left:", "Each:" or its label and a colon;
+    a map's may name `%(levels)s`, the contour levels); `limitation` what it cannot show. `kinds` are
     the image kinds it makes (`auditor.report.display`); `picture` is the kind of its per-frame picture.
     """
 
@@ -48,8 +49,8 @@ GRADCAM = MethodDescriptor(
     family="map",
     label=N_("Grad-CAM"),
     term=N_("Grad-CAM"),
-    # Translators: the caption of a key frame's Grad-CAM picture; %(levels)s lists percentages ("25 %, 50 % and 75 %").
-    description=N_("The frame with a heatmap (warmer colours mean stronger activation) and contour lines at "
+    # TRANSLATORS: follows "Left:" or "Each:" under the key frames; %(levels)s lists percentages ("25%, 50% and 75%").
+    description=N_("the frame with a heatmap (warmer colours mean stronger activation) and contour lines at "
                    "%(levels)s of the clip's strongest activation."),
     limitation=N_("Grad-CAM is computed on a coarse grid of the model's internal feature map and enlarged to the "
                   "frame: its outlines are approximate."),
@@ -63,7 +64,8 @@ SALIENCY = MethodDescriptor(
     family="map",
     label=N_("Saliency"),
     term=N_("saliency"),
-    description=N_("Saliency: the pixels whose change would move the score most."),
+    # TRANSLATORS: follows "Right:" or "Each:" under the key frames.
+    description=N_("saliency, the pixels whose change would move the score most."),
     limitation=N_("Saliency maps are noisy and change with small pixel changes; read them as a rough guide."),
     kinds=("saliency",),
     colour_map="inferno",
@@ -74,7 +76,7 @@ GRADCAM_SHARE = MethodDescriptor(
     family="frame_importance",
     label=N_("Grad-CAM share"),
     term=N_("Grad-CAM share"),
-    # Translators: follows "Grad-CAM share:" in a list of chart rows; it reads as the rest of that sentence.
+    # TRANSLATORS: follows "Grad-CAM share:" in a list of chart rows; it reads as the rest of that sentence.
     description=N_("how much of the clip's Grad-CAM activation the frame holds. It shows where the model's attention "
                    "lay, not what the decision depends on."),
     limitation=N_("The Grad-CAM share of a frame shows where the model's attention lay; it is not a causal measure."),
@@ -84,7 +86,7 @@ OCCLUSION = MethodDescriptor(
     family="frame_importance",
     label=N_("Occlusion drop"),
     term=N_("frame occlusion"),
-    # Translators: follows "Occlusion drop:" in a list of chart rows; it reads as the rest of that sentence.
+    # TRANSLATORS: follows "Occlusion drop:" in a list of chart rows; it reads as the rest of that sentence.
     description=N_("how much the model's internal score for the explained label falls when the frame is replaced by "
                    "the one before it (the first frame by the second). Bars below the line mean the score rises "
                    "without the frame."),
@@ -96,7 +98,7 @@ GRADIENT_X_INPUT = MethodDescriptor(
     family="frame_importance",
     label=N_("Gradient × input"),
     term=N_("gradient × input"),
-    # Translators: follows "Gradient × input:" in a list of chart rows; "that score" is the model's internal score.
+    # TRANSLATORS: follows "Gradient × input:" in a list of chart rows; "that score" is the model's internal score.
     description=N_("an estimate of how much that score would fall if the frame were blanked out; bars below the line "
                    "mean the frame speaks against the label."),
     limitation=N_("Gradient × input is a first-order estimate: it can be wrong where the model responds "

@@ -1,10 +1,12 @@
-"""Chart geometry for the report, computed from the record; templates only place and colour it."""
+"""Chart geometry for the report, computed from the record; templates only place and colour it. Row
+labels are the methods' labels in the active language (`record_words.method_label`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from auditor.evidence import EvidenceRecord, FrameImportanceRecord
+from auditor.report.record_words import method_label
 
 LEFT, PLOT_WIDTH, ROW_HEIGHT, ROW_GAP = 112, 520, 48, 14  # SVG units of the frame-importance chart
 
@@ -77,4 +79,4 @@ def _row(index: int, method: FrameImportanceRecord, bar: float) -> ChartRow:
         height = value * half / top
         y = zero - height if height > 0 else zero
         bars.append(Bar(LEFT + t * bar + bar * 0.1, y, bar * 0.8, abs(height), value > 0))
-    return ChartRow(method.label, y0 + ROW_HEIGHT / 2 + 3, zero, tuple(bars))
+    return ChartRow(method_label(method), y0 + ROW_HEIGHT / 2 + 3, zero, tuple(bars))

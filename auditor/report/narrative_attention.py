@@ -39,7 +39,7 @@ def _primary() -> str:
 
 
 def term(name: str) -> str:
-    """A method's name inside a sentence, translated ('Grad-CAM', 'saliency'); an unknown code as it is."""
+    """A method's name inside a sentence, translated (its descriptor's term); an unknown code as it is."""
     descriptor = method(name)
     return _(descriptor.term) if descriptor else name
 

@@ -15,7 +15,7 @@ from auditor.report.narrative_attention import term
 
 
 def method_name(name: str) -> str:
-    """A method's name inside a sentence, from its descriptor: 'Grad-CAM', 'saliency'."""
+    """A method's name inside a sentence, from its descriptor (its term, translated)."""
     return term(name)
 
 
