@@ -7,6 +7,7 @@ is not backward compatible.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ from fixtures.report_records import (
 )
 from pydantic import ValidationError
 
+import auditor.evidence as auditor_evidence
 from auditor.errors import ReportError
 from auditor.evidence import (
     SCHEMA_RESOURCE,
@@ -373,3 +375,20 @@ def test_a_trust_section_may_point_only_to_arrays_the_record_holds(tmp_path: Pat
     data["explanations"]["faithfulness"]["curves"][0]["values"] = "arrays.npz#map_forged"
     with pytest.raises(ValidationError, match="arrays.npz#map_forged: a trust section names an array"):
         EvidenceRecord.model_validate(data)
+
+
+def test_the_sections_and_the_checks_do_not_import_the_record() -> None:
+    """model.py holds the record and calls the cross-field checks from its one validator; the checks
+    (consistency), the sections and the 1.x migration import nothing back from it."""
+    package = Path(auditor_evidence.__file__).parent
+    for name in ("consistency", "sections", "migrate"):
+        tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "auditor.evidence.model" not in imported and "auditor.evidence" not in imported, name
+
+
+def test_an_inconsistent_record_is_refused_through_the_model(tmp_path: Path) -> None:
+    data = json.loads(record_json(make_report_folder(tmp_path)))
+    data["explanations"]["key_frames"] = [99]
+    with pytest.raises(ReportError, match="key_frames names a frame outside the window"):
+        load_record(json.dumps(data).encode())
