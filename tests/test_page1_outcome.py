@@ -22,6 +22,7 @@ from fixtures.sealed_batch import sealed_batch
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from auditor import i18n
 from auditor.archive import IndexRow
 from auditor.archive.index import index_html, shown_status
 from auditor.evidence import SealInfo, write_record
@@ -126,14 +127,21 @@ def test_the_outcome_line_is_read_back_exactly() -> None:
     when = datetime(2026, 12, 7, 9, 14, 59, tzinfo=UTC)
     text = outcome_text(1, review.decision, review.reviewer, review.role, when)
     assert text == "Overturned by Jane Doe (compliance officer), 7 Dec 2026 09:14 UTC."
-    assert outcome_time(1, review, text) == when.replace(second=0)
+    signed, before, after = when + timedelta(minutes=30), timedelta(hours=1), timedelta(minutes=5)
+    assert outcome_time(1, review, text, signed, before, after) == when.replace(second=0)
+    assert outcome_time(1, review, text, when + timedelta(hours=2), before, after) is None  # signed long after
     assert outcome_text(2, "confirm", "A", "B", when) == "Second review: confirmed by A (B), 7 Dec 2026 09:14 UTC."
     for other in (
         outcome_text(2, review.decision, review.reviewer, review.role, when),  # another slot's words
         text.replace("Overturned", "Confirmed"), text.replace("Jane", "John"), text.replace("7 Dec", "07 Dec"),
         text.replace("7 Dec", "31 Feb"), text.replace("09:14", "9:14"), text + " Not really.", "",
     ):
-        assert outcome_time(1, review, other) is None, other
+        assert outcome_time(1, review, other, signed, before, after) is None, other
+    with i18n.speaking("de"):  # the line speaks the report's language, and is read back in it
+        german = outcome_text(1, review.decision, review.reviewer, review.role, when)
+        assert "7. Dezember 2026 09:14" in german and german != text
+        assert outcome_time(1, review, german, signed, before, after) == when.replace(second=0)
+        assert outcome_time(1, review, text, signed, before, after) is None
 
 
 def _fresh(sealed: dict[bool, Path], tmp_path: Path) -> Path:
@@ -159,7 +167,7 @@ def _signed_after_pypdf(pdf: Path, identities: Identities, values: dict[str, str
     [
         ("page 1 left awaiting", "its page-1 line review1.outcome says 'Status: awaiting human review"),
         ("page 1 states another decision", "its page-1 line review1.outcome says 'Confirmed by"),
-        ("page 1 backdated", "its page-1 line review1.outcome gives the time"),
+        ("page 1 backdated", "not the decision the slot records at the time it was signed"),
         ("slot 1 writes slot 2's line", "review2.outcome, outside its own slot's fields"),
     ],
 )

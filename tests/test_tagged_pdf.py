@@ -27,6 +27,7 @@ from auditor.report import alt_text
 from auditor.report.document import write_report
 from auditor.report.pdf import declare_pdf_ua
 from auditor.review.fill import sign_review
+from auditor.review.form import tooltip
 from auditor.review.model import ReviewInput
 from auditor.signing.seal import seal_fields, sign_report_folder
 from auditor.verify import verify_paths
@@ -148,8 +149,6 @@ def test_every_form_field_has_a_tooltip_and_a_form_element(pdf: pikepdf.Pdf) -> 
 
 
 def test_tooltips_speak_the_active_language() -> None:
-    from auditor.review.form import tooltip
-
     assert tooltip(1, "decision") == "Review 1: decision (confirm, overturn or escalate)"
     for code in i18n.available():
         with i18n.speaking(code):
@@ -177,6 +176,20 @@ def test_seal_and_review_verify_on_the_tagged_pdf(sealed: Path, tmp_path: Path, 
     with pikepdf.open(pdf_path) as document:  # the review's revision keeps the tags and the claims
         assert document.Root.MarkInfo.Marked is True and document.open_metadata().get("pdfuaid:part") == "1"
         assert all(w.get("/StructParent") is not None for w in widgets(document))
+
+
+def test_a_german_report_speaks_german_in_its_form_and_its_reviewed_page_1_line(
+    tmp_path: Path, identities: Identities, trust: Path
+) -> None:
+    pdf_path = tagged_report(tmp_path / "report", identities, "de") / "report.pdf"
+    sign_review(pdf_path, identities.reviewer, REVIEW)
+    verdict = verify_paths([pdf_path], trust)[0]
+    assert verdict.status == "valid", verdict.reasons  # verify reads the line back in German
+    with pikepdf.open(pdf_path) as document, i18n.speaking("de"):
+        fields = {f"{w.Parent.T}.{w.T}": w for w in widgets(document)}
+        assert str(fields["review2.decision"].TU) == tooltip(2, "decision")
+        line = str(fields["review1.outcome"].V)
+    assert re.search(r"Åsa Łukasiewicz \(Station supervisor\), [1-9][0-9]?\. \w+ 20[0-9]{2} [0-2][0-9]:[0-5][0-9] UTC", line), line
 
 
 def test_two_renders_give_the_same_pdf(tmp_path: Path) -> None:

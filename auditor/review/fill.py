@@ -25,13 +25,15 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
+from auditor import i18n
 from auditor.errors import ArchiveError, SigningError
 from auditor.files import atomic_write_bytes
+from auditor.i18n import _
 from auditor.keys import SigningIdentity, is_reviewer_certificate, reviewer_role
 from auditor.keys.certificates import subject_attribute
 from auditor.review.form import CHECKBOX, MIN_SIZE, FormFont, form_font_in, review_fields, text_style
 from auditor.review.model import FIELDS, OUTCOME, SLOTS, ReviewInput, field_name, outcome_text
-from auditor.review.text import FONT_RESOURCE, PADDING, text_appearance
+from auditor.review.text import FONT_RESOURCE, PADDING, report_language, text_appearance
 from auditor.signing.seal import sign_revision, signing_errors
 
 
@@ -65,12 +67,15 @@ def sign_review(
         font_ref, font = form_font_in(writer.root)
         now = datetime.now(UTC)  # shown to the minute; the signature holds the exact time
         values = field_values(review)
-        if field_name(slot, OUTCOME) in fields:  # reports sealed before page 1 had the lines have none
-            values[OUTCOME] = outcome_text(slot, review.decision, review.reviewer, review.role, now)
+        with i18n.speaking(report_language(writer.root)):
+            if field_name(slot, OUTCOME) in fields:  # reports sealed before page 1 had the lines have none
+                values[OUTCOME] = outcome_text(slot, review.decision, review.reviewer, review.role, now)
+            lines = (_("on %(when)s UTC") % {"when": f"{now:%Y-%m-%d %H:%M}"},
+                     _("Decision: %(decision)s") % {"decision": review.decision})
+            signed_by = _("Signed by %(signer)s")
         for attribute, value in values.items():
             _fill(writer, fields[field_name(slot, attribute)], attribute, value, font, font_ref)
-        lines = (f"on {now:%Y-%m-%d %H:%M} UTC", f"Decision: {review.decision}")
-        stamp = ReviewStampStyle(font=font, font_ref=font_ref, lines=lines)
+        stamp = ReviewStampStyle(font=font, font_ref=font_ref, lines=lines, signed_by=signed_by)
         out = sign_revision(
             writer, identity, field_name(slot, "signature"), reason=f"Review {slot}: {review.decision}",
             certify=False, tsa_url=tsa_url, stamp_style=stamp,
@@ -200,10 +205,11 @@ class ReviewStampStyle(BaseStampStyle):
     font: FormFont | None = None
     font_ref: generic.PdfObject | None = None
     lines: tuple[str, ...] = field(default=())
+    signed_by: str = "Signed by %(signer)s"  # the first line, in the report's language
     border_width: int = 0
 
     def create_stamp(self, writer: BasePdfFileWriter, box: layout.BoxConstraints, text_params: dict) -> BaseStamp:
-        text = (f"Signed by {text_params.get('signer', '')}", *self.lines)
+        text = (self.signed_by % {"signer": text_params.get("signer", "")}, *self.lines)
         return _ReviewStamp(writer, self, box, text)
 
 

@@ -9,18 +9,23 @@ slot and signs it in a new revision (`auditor review`, or any PDF reader). `revi
 Each slot also has a line at the top of page 1 (`review{N}.outcome`): sealed, it says what the
 slot waits for ("Status: awaiting human review. This is not a final decision."); the slot's review
 revision replaces it by `outcome_text` (the decision, by whom, when), so the first thing a reader
-of a reviewed PDF sees is the human decision, and each slot writes only its own line.
+of a reviewed PDF sees is the human decision, and each slot writes only its own line. The line
+speaks the report's language (the sealed PDF's `/Lang`): fill and verify word it inside
+`auditor.i18n.speaking` of that language.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from auditor import i18n
 from auditor.errors import ReportError, first_problem
+from auditor.i18n import _
+from auditor.messages import N_
 from auditor.names import Sha256
 
 REVIEW_FORMAT: Final = "auditor-review/1"
@@ -42,10 +47,15 @@ FIELDS: Final[dict[str, str]] = {
 }
 SIGNATURE_SUFFIX_NAME: Final = "signature"
 OUTCOME: Final = "outcome"  # slot N's page-1 line, "review{N}.outcome"
-_VERBS: Final = {"confirm": "confirmed", "overturn": "overturned", "escalate": "escalated"}
-_TAILS: Final = {"escalate": ": another person decides"}  # true before and after that person decides
+_OUTCOMES: Final = {  # (first slot?, decision) -> the page-1 line; an escalation's tail is true before and after
+    (True, "confirm"): N_("Confirmed by %(reviewer)s (%(role)s), %(when)s UTC."),
+    (True, "overturn"): N_("Overturned by %(reviewer)s (%(role)s), %(when)s UTC."),
+    (True, "escalate"): N_("Escalated by %(reviewer)s (%(role)s), %(when)s UTC: another person decides."),
+    (False, "confirm"): N_("Second review: confirmed by %(reviewer)s (%(role)s), %(when)s UTC."),
+    (False, "overturn"): N_("Second review: overturned by %(reviewer)s (%(role)s), %(when)s UTC."),
+    (False, "escalate"): N_("Second review: escalated by %(reviewer)s (%(role)s), %(when)s UTC: another person decides."),
+}
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_WHEN = re.compile(r"([1-9][0-9]?) ([A-Z][a-z]{2}) ([0-9]{4}) ([0-9]{2}):([0-9]{2})")
 
 
 def field_name(slot: int, attribute: str) -> str:
@@ -56,40 +66,38 @@ def field_name(slot: int, attribute: str) -> str:
 
 
 def outcome_text(slot: int, decision: str, reviewer: str, role: str, when: datetime) -> str:
-    """Slot `slot`'s page-1 line once signed, e.g. "Overturned by Jane Doe (compliance officer),
-    7 Dec 2026 09:14 UTC." (slot 2: "Second review: confirmed by …"). `when` is shown to the minute,
-    in UTC, with English month names whatever the locale."""
-    head, tail = _outcome_parts(slot, decision, reviewer, role)
-    return f"{head}{_format_when(when)}{tail}"
+    """Slot `slot`'s page-1 line once signed, in the active language: "Overturned by Jane Doe
+    (compliance officer), 7 Dec 2026 09:14 UTC." (slot 2: "Second review: confirmed by …"). `when`
+    is shown to the minute, in UTC: in English as reports reviewed before issue 25 wrote it, in
+    another language with its locale's long date ("7. Dezember 2026 09:14")."""
+    line = _(_OUTCOMES[(slot == 1, decision)])
+    return line % {"reviewer": reviewer, "role": role, "when": _format_when(when)}
 
 
-def outcome_time(slot: int, review: ReviewInput, text: str) -> datetime | None:
-    """The time (to the minute) that `text` gives, when it is exactly `outcome_text` of `review` in
-    slot `slot` for some time; None when it says anything else."""
-    head, tail = _outcome_parts(slot, review.decision, review.reviewer, review.role)
-    if not (text.startswith(head) and text.endswith(tail)) or len(text) < len(head) + len(tail):
+def outcome_time(slot: int, review: ReviewInput, text: str, near: datetime, before: timedelta, after: timedelta) -> datetime | None:
+    """The minute, from `before` ahead of `near` to `after` past it, at which `text` is exactly
+    `outcome_text` of `review` in slot `slot` (in the active language); None when it says
+    anything else. At most one line per minute of that span is worded: the work is bounded."""
+    if len(text) > MAX_TEXT:
         return None
-    match = _WHEN.fullmatch(text[len(head) : len(text) - len(tail)])
-    if match is None or match.group(2) not in _MONTHS:
-        return None
-    day, month, year, hour, minute = match.groups()
-    try:
-        when = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute), tzinfo=UTC)
-    except ValueError:
-        return None
-    return when if _format_when(when) == match.group(0) else None
+    return next((m for m in _minutes(near - before, near + after)
+                 if outcome_text(slot, review.decision, review.reviewer, review.role, m) == text), None)
 
 
-def _outcome_parts(slot: int, decision: str, reviewer: str, role: str) -> tuple[str, str]:
-    """What an outcome line says before and after its time."""
-    verb = _VERBS[decision]
-    lead = verb.capitalize() if slot == 1 else f"Second review: {verb}"
-    return f"{lead} by {reviewer} ({role}), ", f" UTC{_TAILS.get(decision, '')}."
+def _minutes(first: datetime, last: datetime) -> Iterator[datetime]:
+    """Every whole minute from `first` to `last`, in UTC."""
+    minute = first.astimezone(UTC).replace(second=0, microsecond=0)
+    minute += timedelta(minutes=1) if minute < first else timedelta()
+    while minute <= last:
+        yield minute
+        minute += timedelta(minutes=1)
 
 
 def _format_when(when: datetime) -> str:
     when = when.astimezone(UTC)
-    return f"{when.day} {_MONTHS[when.month - 1]} {when.year} {when:%H:%M}"
+    if i18n.active().code == i18n.SOURCE_LANGUAGE:
+        return f"{when.day} {_MONTHS[when.month - 1]} {when.year} {when:%H:%M}"
+    return f"{i18n.date(when)} {i18n.time(when)}"
 
 
 class ReviewInput(BaseModel):

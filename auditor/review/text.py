@@ -3,11 +3,16 @@
 `auditor.review.form` draws the sealed initial values with it (the page-1 status lines) and
 `auditor.review.fill` the values a review writes. Every glyph of the value is drawn (what does
 not fit is clipped, not cut), so the appearance shows exactly the value (`auditor.verify.appearance`).
+The words a review writes (page-1 line, signature stamp) speak the report's language: `report_language`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from pyhanko.pdf_utils import generic
+
+from auditor import i18n
 
 if TYPE_CHECKING:
     from auditor.review.form import FormFont
@@ -15,6 +20,14 @@ if TYPE_CHECKING:
 FONT_RESOURCE = "AuRv"  # the form font's name in the AcroForm /DR
 PADDING = 2.0  # points between a box's edge and its text
 LEADING = 1.15  # line height, in font sizes
+
+
+def report_language(root: generic.DictionaryObject) -> str:
+    """The language a sealed report speaks: its catalog's `/Lang` when auditor has that language,
+    else English (the language of reports sealed before `/Lang` followed the report's language)."""
+    code = root.get("/Lang")
+    text = str(code).strip() if isinstance(code, (generic.TextStringObject, generic.ByteStringObject)) else ""
+    return text if text in i18n.available() else i18n.SOURCE_LANGUAGE
 
 
 def text_appearance(

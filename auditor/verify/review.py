@@ -36,6 +36,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+from auditor import i18n
 from auditor.errors import ReportError
 from auditor.keys import is_reviewer_certificate, signed_by
 from auditor.keys.certificates import subject_attribute
@@ -51,6 +52,7 @@ from auditor.review.model import (
     outcome_text,
     outcome_time,
 )
+from auditor.review.text import report_language
 from auditor.verify.appearance import appearance_problem
 from auditor.verify.detached import check_detached
 from auditor.verify.limits import MAX_FILE_BYTES
@@ -74,6 +76,7 @@ class _Sealed:
     trusted: bool
     issuer: x509.Certificate | None  # the CA certificate that issued the seal, when known
     form_font: tuple[generic.PdfObject, FormFont] | None
+    language: str  # of the page-1 lines: the sealed catalog's /Lang (`auditor.review.text.report_language`)
 
 
 def pdf_reviews(
@@ -149,7 +152,8 @@ def _sealed(reader: PdfFileReader, seal: EmbeddedPdfSignature, summary: Signatur
         form_font: tuple[generic.PdfObject, FormFont] | None = form_font_in(reader.get_historical_root(seal.signed_revision))
     except ReportError:
         form_font = None
-    return _Sealed(seal.signed_revision, summary.proven_at or summary.signed_at, summary.trusted, issuer, form_font)
+    language = report_language(reader.get_historical_root(seal.signed_revision))
+    return _Sealed(seal.signed_revision, summary.proven_at or summary.signed_at, summary.trusted, issuer, form_font, language)
 
 
 def _signature_problems(
@@ -238,22 +242,17 @@ def _outcome_problems(
         return []  # sealed before page 1 had the lines
     field = fields_at(reader, revision).get(name)
     text = "" if field is None or field.get("/V") is None else str(field.get("/V"))
-    when = outcome_time(slot, review, text)
     signed_at = summary.signed_at or summary.proven_at
-    if when is None:
-        return [
-            f"its page-1 line {name} says {text[:120]!r}, not the decision the slot records "
-            f"(e.g. {_outcome_example(slot, review)!r}): page 1 would tell readers other than the review"
-        ]
-    if signed_at is not None and not signed_at - FILL_WINDOW <= when <= signed_at + CLOCK_SKEW:
-        return [f"its page-1 line {name} gives the time {when:%Y-%m-%d %H:%M} UTC, but the review was signed on "
-                f"{signed_at:%Y-%m-%d %H:%M} UTC"]
-    return []
-
-
-def _outcome_example(slot: int, review: ReviewInput) -> str:
-    """The page-1 line `review` would write in slot `slot` now, for messages."""
-    return outcome_text(slot, review.decision, review.reviewer, review.role, datetime.now(UTC))
+    if signed_at is None:
+        return [f"its page-1 line {name} cannot be checked: the review's signature gives no time"]
+    with i18n.speaking(sealed.language):
+        if outcome_time(slot, review, text, signed_at, FILL_WINDOW, CLOCK_SKEW) is not None:
+            return []
+        example = outcome_text(slot, review.decision, review.reviewer, review.role, signed_at)
+    return [
+        f"its page-1 line {name} says {text[:120]!r}, not the decision the slot records at the time it was signed "
+        f"({signed_at:%Y-%m-%d %H:%M} UTC, e.g. {example!r}): page 1 would tell readers other than the review"
+    ]
 
 
 def _pdf_review(data: bytes, sig: EmbeddedPdfSignature, summary: SignatureSummary, slot: int, review: ReviewInput | None) -> PdfReview:
