@@ -25,7 +25,7 @@ from auditor.evidence.model import MapSummary
 from auditor.evidence.trust import PersonBox, PersonGroundingRecord, PersonRecord
 from auditor.report import alt_text
 from auditor.report.document import write_report
-from auditor.report.pdf import declare_pdf_ua
+from auditor.report.tagging import declare_pdf_ua
 from auditor.review.fill import sign_review
 from auditor.review.form import tooltip
 from auditor.review.model import ReviewInput
@@ -123,6 +123,17 @@ def test_structure_has_headings_lists_tables_figures_and_form_fields(pdf: pikepd
     headings = [int(t[1]) for t in tags if re.fullmatch(r"H[1-6]", t)]
     assert headings[0] == 1 and headings.count(1) == 1  # one title, first
     assert all(b <= a + 1 for a, b in itertools.pairwise(headings))  # no level skipped going down
+
+
+def test_header_cells_have_a_scope_and_data_cells_name_their_row_header(pdf: pikepdf.Pdf) -> None:
+    rows = [e for e in elements(pdf) if e.S == "/TR"]
+    scopes = [str(c.A.Scope) for row in rows for c in elements_of(row.K) if c.S == "/TH"]
+    assert scopes and set(scopes) == {"/Row", "/Column"}  # the facts tables' labels, the grids' heads
+    for row in rows:
+        cells = elements_of(row.K)
+        heads = [str(c.ID) for c in cells if c.S == "/TH" and c.A.Scope == "/Row"]
+        for cell in (c for c in cells if c.S == "/TD"):
+            assert set(heads) <= {str(h) for h in cell.A.get("/Headers", [])}
 
 
 def test_every_figure_has_alternative_text_saying_what_it_shows(sealed: Path, pdf: pikepdf.Pdf) -> None:

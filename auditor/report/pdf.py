@@ -9,7 +9,7 @@ review form's fields on the review section's boxes (`auditor.review.form`).
 The PDF is tagged: WeasyPrint's `pdf/a-3a` variant writes the structure tree (headings, lists,
 tables, figures with the `alt` text of `auditor.report.alt_text`), `/MarkInfo`, `/Lang` from
 `<html lang>` and PDF/A-3 level A's identification. One file can claim PDF/UA-1 as well, and
-does: the finisher adds `pdfuaid:part` to the XMP packet, with the PDF/A extension schema that
+does: the finisher adds `pdfuaid:part` to the XMP packet (`auditor.report.tagging`), with the PDF/A extension schema that
 PDF/A-3 asks for a property outside its predefined schemas (WeasyPrint's `pdf/ua-1` variant alone
 would drop the PDF/A identification, the output intent and the associated files).
 """
@@ -38,27 +38,13 @@ from auditor.evidence import (
     record_json,
 )
 from auditor.names import RECORD_NAME
+from auditor.report import tagging
 from auditor.report.html import picture_type, render_document
 from auditor.review.form import ReviewForm
 from auditor.video import clock_time
 
 LOG = logging.getLogger(__name__)
-PDF_VARIANT = "pdf/a-3a"  # tagged PDF/A-3, level A; `declare_pdf_ua` adds the PDF/UA-1 identification
-PDFUA_PART = "1"
-PDFUA_XMP = (
-    f'<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" pdfuaid:part="{PDFUA_PART}"/>'
-    '<rdf:Description rdf:about="" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"'
-    ' xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">'
-    '<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">'
-    '<pdfaSchema:schema>PDF/UA identification schema</pdfaSchema:schema>'
-    '<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>'
-    '<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>'
-    '<pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">'
-    '<pdfaProperty:name>part</pdfaProperty:name><pdfaProperty:valueType>Integer</pdfaProperty:valueType>'
-    '<pdfaProperty:category>internal</pdfaProperty:category>'
-    '<pdfaProperty:description>Part of ISO 14289 the document conforms to</pdfaProperty:description>'
-    '</rdf:li></rdf:Seq></pdfaSchema:property></rdf:li></rdf:Bag></pdfaExtension:schemas></rdf:Description>'
-)
+PDF_VARIANT = "pdf/a-3a"  # tagged PDF/A-3, level A; `tagging.declare_pdf_ua` adds the PDF/UA-1 identification
 
 
 class ArtifactFetcher(URLFetcher):
@@ -133,6 +119,7 @@ def render_pdf_bytes(
     with _older_objects_left_to_refcounting(), i18n.speaking(record.deployment.report_language):
         document = source.render(pdf_variant=PDF_VARIANT)
         form = ReviewForm.prepare(document)
+        tagging.scope_header_cells(document)
         pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments, finisher=_finisher(form))
     if fetcher.refused:
         raise ReportError(
@@ -143,20 +130,12 @@ def render_pdf_bytes(
 
 
 def _finisher(form: ReviewForm) -> Callable[[weasyprint.Document, pydyf.PDF], None]:
-    """WeasyPrint finisher: the review form's fields, then the PDF/UA identification."""
+    """WeasyPrint finisher: the review form's fields, the header cells' /Scope, the PDF/UA identification."""
     def finish(document: weasyprint.Document, pdf: pydyf.PDF) -> None:
         form.finish(document, pdf)
-        declare_pdf_ua(pdf)
+        tagging.mark_header_scopes(document)
+        tagging.declare_pdf_ua(pdf)
     return finish
-
-
-def declare_pdf_ua(pdf: pydyf.PDF) -> None:
-    """Add `pdfuaid:part` (and its PDF/A extension schema) to the XMP packet WeasyPrint wrote."""
-    metadata = pdf.objects[int(pdf.catalog["Metadata"].split()[0])]  # a reference, b"N 0 R"
-    packet = b"".join(part if isinstance(part, bytes) else str(part).encode() for part in metadata.stream)
-    if packet.count(b"</rdf:RDF>") != 1:
-        raise ReportError("WeasyPrint wrote an XMP packet without one rdf:RDF; cannot declare PDF/UA")
-    metadata.stream = [packet.replace(b"</rdf:RDF>", PDFUA_XMP.encode() + b"</rdf:RDF>")]
 
 
 def _clip_attachments(record: EvidenceRecord, artifacts: CheckedArtifacts, fetcher: URLFetcher) -> list[weasyprint.Attachment]:
