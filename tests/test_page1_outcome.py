@@ -142,6 +142,8 @@ def test_the_outcome_line_is_read_back_exactly() -> None:
         assert "7. Dezember 2026 09:14" in german and german != text
         assert outcome_time(1, review, german, signed, before, after) == when.replace(second=0)
         assert outcome_time(1, review, text, signed, before, after) is None
+        typographic = german.replace(" UTC", "\u00a0UTC")  # a no-break space reads as the space a keyboard types
+        assert outcome_time(1, review, typographic, signed, before, after) == when.replace(second=0)
 
 
 def _fresh(sealed: dict[bool, Path], tmp_path: Path) -> Path:

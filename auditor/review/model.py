@@ -55,6 +55,8 @@ _OUTCOMES: Final = {  # (first slot?, decision) -> the page-1 line; an escalatio
     (False, "overturn"): N_("Second review: overturned by %(reviewer)s (%(role)s), %(when)s UTC."),
     (False, "escalate"): N_("Second review: escalated by %(reviewer)s (%(role)s), %(when)s UTC: another person decides."),
 }
+_TYPED: Final = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2019": "'", "\u2018": "'",
+                                "\u201c": '"', "\u201d": '"', "\u201e": '"'})  # what a reader's keyboard types
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -76,12 +78,14 @@ def outcome_text(slot: int, decision: str, reviewer: str, role: str, when: datet
 
 def outcome_time(slot: int, review: ReviewInput, text: str, near: datetime, before: timedelta, after: timedelta) -> datetime | None:
     """The minute, from `before` ahead of `near` to `after` past it, at which `text` is exactly
-    `outcome_text` of `review` in slot `slot` (in the active language); None when it says
-    anything else. At most one line per minute of that span is worded: the work is bounded."""
+    `outcome_text` of `review` in slot `slot` (in the active language) as a keyboard types it (no-break
+    and thin spaces as spaces, typographic apostrophes and quotes as straight ones); None when it
+    says anything else. At most one line per minute of that span is worded: the work is bounded."""
     if len(text) > MAX_TEXT:
         return None
+    typed = text.translate(_TYPED)
     return next((m for m in _minutes(near - before, near + after)
-                 if outcome_text(slot, review.decision, review.reviewer, review.role, m) == text), None)
+                 if outcome_text(slot, review.decision, review.reviewer, review.role, m).translate(_TYPED) == typed), None)
 
 
 def _minutes(first: datetime, last: datetime) -> Iterator[datetime]:
