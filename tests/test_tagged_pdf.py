@@ -22,7 +22,7 @@ from lxml import html as lxml_html
 from auditor import i18n
 from auditor.evidence import EvidenceRecord, SealInfo, record_json, write_record
 from auditor.evidence.model import MapSummary
-from auditor.evidence.trust import PersonBox, PersonGroundingRecord, PersonRecord
+from auditor.evidence.trust import PersonBox, PersonGroundingRecord, PersonRecord, PositionImage
 from auditor.report import alt_text
 from auditor.report.document import write_report
 from auditor.report.tagging import declare_pdf_ua
@@ -246,6 +246,31 @@ def test_alt_text_names_the_place_and_the_person(tmp_path: Path) -> None:
     assert alt_text.frame_map(record, frame, "gradcam").endswith("strongest activation in the centre.")
     flat = frame.model_copy(update={"maps": {"gradcam": peak.model_copy(update={"localised": False, "region": "none"})}})
     assert alt_text.frame_map(record, flat, "gradcam").endswith("heatmap: no region stands out.")
+
+
+def test_alt_text_of_the_trust_pictures_says_what_each_shows(tmp_path: Path) -> None:
+    record = make_report_folder(tmp_path / "r", profile=full_profile(), trust=True)
+    ex = record.explanations
+    assert ex.motion is not None and ex.persons is not None and ex.counterfactuals is not None
+    region, frames = ex.counterfactuals.found
+    pictured = record.model_copy(update={"explanations": ex.model_copy(update={
+        "motion": ex.motion.model_copy(update={"images": [PositionImage(position=3, path="images/motion_3.png")]}),
+        "persons": ex.persons.model_copy(update={"image": PositionImage(position=5, path="images/persons_05.png")}),
+        "counterfactuals": ex.counterfactuals.model_copy(update={"found": [
+            region.model_copy(update={"image": "images/edit_1.png"}), frames.model_copy(update={"image": "images/edit_2.png"}),
+        ]}),
+    })})
+    number = {t: ex.frames[t].frame_index for t in range(len(ex.frames))}
+    assert alt_text.picture(pictured, {"path": "images/motion_3.png"}).startswith(f"Frame {number[3]}: the part of its Grad-CAM map")
+    assert alt_text.picture(pictured, {"path": "images/motion_3.png"}).endswith("; 40% of it is due to movement.")
+    assert alt_text.picture(pictured, {"path": "images/persons_05.png"}) == (
+        f"Frame {number[5]} with 1 person detected, in a numbered box; person 1 holds 72% of the frame's Grad-CAM activation.")
+    assert alt_text.picture(pictured, {"path": "images/edit_1.png"}).startswith(
+        f"Frame {number[5]} as recorded (left) and with the region of strongest activation blurred (right)")
+    assert alt_text.picture(pictured, {"path": "images/edit_2.png"}) == (
+        f"Frame {number[4]} as recorded (left) and replaced by frame {number[3]} (right); with the edit, the system's label "
+        "is “normal” (64.0%).")
+    assert alt_text.picture(pictured, {"path": "images/unknown.png"}) == "A picture from the report's evidence files."
 
 
 def test_structure_dump_shows_the_first_pages(sealed: Path) -> None:
