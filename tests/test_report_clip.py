@@ -116,7 +116,7 @@ def _clip_of(video: Path, folder: Path, start: int, *, mask: bool = False, maps:
 def test_the_clip_plays_every_frame_of_window_and_context_at_the_recording_rate(sealed: Path) -> None:
     record = load_record(sealed / "evidence.json")
     clip = record.clip
-    assert clip is not None and record.schema_version == "2.6"
+    assert clip is not None and record.schema_version == "2.7"
     context = round(3.0 * DEMO_FPS)
     assert (clip.frame_count, clip.source_first_frame) == (context + WINDOW + context, BEFORE - context)
     assert clip.source_start_seconds == pytest.approx((BEFORE - context) / DEMO_FPS)

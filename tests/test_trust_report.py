@@ -37,7 +37,7 @@ def fall_report(detector: Detector, tmp_path_factory: pytest.TempPathFactory) ->
 def test_a_demo_report_carries_every_trust_section(fall_report: tuple[Path, EvidenceRecord]) -> None:
     _, record = fall_report
     ex = record.explanations
-    assert record.schema_version == "2.6" and record.decision.predicted_class == "fall" and record.decision.flagged
+    assert record.schema_version == "2.7" and record.decision.predicted_class == "fall" and record.decision.flagged
     assert ex.motion is not None and len(ex.motion.frames) == 16 and ex.motion.overall_share["gradcam"] > 0.2
     assert {image.position for image in ex.motion.images} == set(ex.key_frames)
     assert ex.faithfulness is not None and ex.sanity is not None and ex.persons is not None
