@@ -125,6 +125,22 @@ def test_structure_has_headings_lists_tables_figures_and_form_fields(pdf: pikepd
     assert all(b <= a + 1 for a, b in itertools.pairwise(headings))  # no level skipped going down
 
 
+def test_all_content_is_tagged_or_an_artifact(pdf: pikepdf.Pdf) -> None:
+    in_tree = {e.objgen for e in elements(pdf)}
+    parents = dict(zip(*[iter(pdf.Root.StructTreeRoot.ParentTree.Nums)] * 2, strict=True))
+    pagination = 0
+    for number, page in enumerate(pdf.pages):
+        for operands, operator in pikepdf.parse_content_stream(page):
+            if str(operator) != "BDC":
+                continue
+            tag, properties = operands
+            if tag == "/Artifact":
+                pagination += properties.get("/Type") == "/Pagination"
+            else:  # marked content with an MCID whose element is in the tree
+                assert parents[number][int(properties.MCID)].objgen in in_tree, (number, properties)
+    assert pagination >= 2 * len(pdf.pages)  # each page's report id and page number
+
+
 def test_header_cells_have_a_scope_and_data_cells_name_their_row_header(pdf: pikepdf.Pdf) -> None:
     rows = [e for e in elements(pdf) if e.S == "/TR"]
     scopes = [str(c.A.Scope) for row in rows for c in elements_of(row.K) if c.S == "/TH"]

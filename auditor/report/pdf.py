@@ -134,6 +134,7 @@ def _finisher(form: ReviewForm) -> Callable[[weasyprint.Document, pydyf.PDF], No
     def finish(document: weasyprint.Document, pdf: pydyf.PDF) -> None:
         form.finish(document, pdf)
         tagging.mark_header_scopes(document)
+        tagging.margins_as_artifacts(pdf)
         tagging.declare_pdf_ua(pdf)
     return finish
 
