@@ -29,6 +29,7 @@ from auditor.files import sha256_file
 from auditor.fonts import REPORT_FONTS
 from auditor.profile import DeploymentProfile
 from auditor.report.document import write_report
+from auditor.report import record_words
 from auditor.report.html import render_html
 from auditor.report.pdf import ArtifactFetcher, render_pdf
 from auditor.verify import verify_paths
@@ -90,7 +91,8 @@ def test_every_checklist_item_is_in_the_completeness_table(full) -> None:  # typ
     record, folder = full
     table = render_html(record, folder).split('<section id="completeness">')[1]
     for item in record.completeness.items:
-        assert f"<td>{item.number}</td><td>{item.title}</td><td>{item.status}</td>" in table
+        title, status = record_words.checklist_title(item), record_words.status_text(item.status)
+        assert title and f"<td>{item.number}</td><td>{title}</td><td>{status}</td>" in table
 
 
 def test_data_protection_section_carries_its_checklist_items(full) -> None:  # type: ignore[no-untyped-def]

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from auditor import i18n
 from auditor.errors import ReportError
@@ -30,7 +32,7 @@ from auditor.evidence import (
     read_artifacts,
 )
 from auditor.messages import N_
-from auditor.report import narrative, narrative_trust
+from auditor.report import captions, narrative, narrative_trust, record_words
 from auditor.report.charts import frame_importance_chart
 from auditor.review.model import SLOTS, field_name, outcome_text
 
@@ -80,13 +82,28 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
     )
     sentences = SimpleNamespace(**{name: getattr(narrative, name) for name in narrative.__all__})
     trust = SimpleNamespace(**{name: getattr(narrative_trust, name) for name in narrative_trust.__all__})
+    words = SimpleNamespace(**{name: getattr(captions, name) for name in captions.__all__})
     env.globals.update(
         narrative=sentences, trust=trust, charts=SimpleNamespace(frame_importance=frame_importance_chart),
-        review_slots=SLOTS, review_field=field_name, outcome_example=outcome_example,
+        captions=words, record_words=record_words,
+        review_slots=SLOTS, review_field=field_name, outcome_example=outcome_example, outcome_line=outcome_text,
     )
-    env.filters.update(seconds=narrative.seconds)
+    env.filters.update(seconds=narrative.seconds, css_content=css_content)
     i18n.install(env)
     return env
+
+
+def css_content(text: str, **functions: str) -> Markup:
+    """A CSS `content` value: `text` as quoted strings, each `%(name)s` in it replaced by the CSS
+    function `functions[name]` ("Page %(page)s" -> `"Page " counter(page)`). The text (a
+    translation) is escaped for a CSS string, so it cannot end the string or the style element."""
+    parts = re.split(r"%\((\w+)\)s", str(text).replace("%%", "%"))
+    pieces = [functions[part] if index % 2 else _css_string(part) for index, part in enumerate(parts)]
+    return Markup(" ".join(piece for piece in pieces if piece != '""'))
+
+
+def _css_string(text: str) -> str:
+    return '"' + "".join(c if c.isalnum() or c in " .,:;!?()-–·'’" else f"\\{ord(c):x} " for c in text) + '"'
 
 
 def outcome_example(slot: int, decision: str) -> str:
