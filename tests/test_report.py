@@ -28,8 +28,8 @@ from auditor.evidence import SealInfo, load_record, read_artifacts, record_json,
 from auditor.files import sha256_file
 from auditor.fonts import REPORT_FONTS
 from auditor.profile import DeploymentProfile
-from auditor.report.document import write_report
 from auditor.report import record_words
+from auditor.report.document import write_report
 from auditor.report.html import render_html
 from auditor.report.pdf import ArtifactFetcher, render_pdf
 from auditor.verify import verify_paths
