@@ -27,7 +27,8 @@ TEMPLATES = PACKAGE.parent / "templates"
 WORDING_FILES = [
     *(PACKAGE / "report" / name for name in (
         "display.py", "display_trust.py", "narrative.py", "narrative_attention.py", "narrative_trust.py",
-        "narrative_sanity.py", "narrative_faithfulness.py", "captions.py", "charts.py")),
+        "narrative_sanity.py", "narrative_faithfulness.py", "captions.py", "charts.py", "clip.py", "shown_frames.py",
+        "picture_text.py", "quantities.py", "layer_names.py")),
     *(path for path in TEMPLATES.rglob("*.j2") if "desk" not in path.parts),
 ]
 CODE = re.compile("[\"'](" + "|".join(map(re.escape, METHODS)) + ")[\"']")
