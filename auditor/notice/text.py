@@ -18,8 +18,8 @@ from auditor.messages import N_
 from auditor.notice.facts import NoticeFacts
 from auditor.review.state import ReviewState
 
-# Translators: where in the picture the system looked most, completing "It looked most at …" in the notice.
-AREAS = {
+AREAS = {  # where in the picture the system looked most: completes "In that moment, it looked most at …"
+    # Translators: this and the eight phrases after it complete "In that moment, it looked most at %(area)s."
     "upper-left": N_("the top left of the picture"),
     "upper-centre": N_("the top middle of the picture"),
     "upper-right": N_("the top right of the picture"),
