@@ -70,6 +70,18 @@ def anchors(identities: Identities) -> TrustAnchors:
     return TrustAnchors((identities.seal.root,), "test root")
 
 
+def structure_tags(node: object, depth: int = 0) -> set[str]:
+    """The structure types (/S) in a tagged PDF's structure tree below `node`."""
+    if depth > 30:
+        return set()
+    if isinstance(node, pikepdf.Array):
+        return set().union(*(structure_tags(child, depth + 1) for child in node))
+    if not isinstance(node, pikepdf.Dictionary) or "/K" not in node:
+        return set()
+    own = {str(node.S)} if "/S" in node else set()
+    return own | structure_tags(node.K, depth + 1)
+
+
 def pdf_text(pdf: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
@@ -84,6 +96,9 @@ def test_a_notice_is_one_or_two_tagged_pages_in_its_language_bound_to_its_report
     assert re.search(r"^Tagged:\s+yes", info, re.M)
     with pikepdf.open(pdf) as document:
         assert str(document.Root.Lang) == code
+        assert {"/H1", "/H2", "/H3", "/P"} <= structure_tags(document.Root.StructTreeRoot)  # a screen reader's headings
+        with document.open_metadata() as xmp:
+            assert (xmp.get("pdfaid:part"), xmp.get("pdfaid:conformance"), xmp.get("pdfuaid:part")) == ("3", "A", "1")
         embedded = {name: spec.get_file().read_bytes() for name, spec in document.attachments.items()}
         assert not any(document.pages[i].images for i in range(len(document.pages)))  # no heatmap, no picture at all
     binding = NoticeBinding.model_validate_json(embedded[NOTICE_JSON])

@@ -1,4 +1,4 @@
-"""Write a notice folder: `notice.html` and `notice.pdf` (PDF/A, `notice.json` embedded), sealed.
+"""Write a notice folder: `notice.html` and `notice.pdf` (PDF/A-3a and PDF/UA-1, `notice.json` embedded), sealed.
 
 The notice is rendered from `templates/notice.html.j2` and `notice.css` (inlined) in Jinja's
 immutable sandbox, in the language asked for; the PDF is drawn by WeasyPrint with the shipped fonts
@@ -13,6 +13,7 @@ import functools
 from pathlib import Path
 
 import jinja2
+import pydyf
 import weasyprint
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -25,12 +26,13 @@ from auditor.i18n import _, speaking
 from auditor.keys import SigningIdentity
 from auditor.notice.facts import NoticeFacts
 from auditor.notice.text import notice_parts, sender
+from auditor.report import tagging
 from auditor.signing.seal import sign_detached, sign_pdf
 from auditor.verify.notice import NOTICE_HTML, NOTICE_JSON, NOTICE_PDF, NoticeBinding
 
 TEMPLATE = "notice.html.j2"
 STYLESHEET = "notice.css"
-PDF_VARIANT = "pdf/a-3a"  # PDF/A-3 level A: tagged, with the language and a logical structure
+PDF_VARIANT = "pdf/a-3a"  # PDF/A-3 level A: tagged, with /Lang; the finisher adds the PDF/UA-1 identification
 SEAL_REASON = "Notice to the person concerned, sealed by auditor"
 
 
@@ -74,7 +76,7 @@ def render_notice_html(facts: NoticeFacts, language: str, *, draft: bool, for_pd
 
 
 def render_notice_pdf(facts: NoticeFacts, language: str, *, draft: bool) -> bytes:
-    """The notice as PDF/A-3a with `notice.json` embedded (unsigned)."""
+    """The notice as PDF/A-3a and PDF/UA-1 with `notice.json` embedded (unsigned)."""
     html = render_notice_html(facts, language, draft=draft, for_pdf=True)
     fetcher = FontFetcher()
     created = facts.record.report.created_at
@@ -84,7 +86,13 @@ def render_notice_pdf(facts: NoticeFacts, language: str, *, draft: bool) -> byte
         created=created, modified=created, url_fetcher=fetcher,
     )
     document = weasyprint.HTML(string=html, url_fetcher=fetcher)
-    return document.write_pdf(pdf_variant=PDF_VARIANT, attachments=[binding])
+    return document.write_pdf(pdf_variant=PDF_VARIANT, attachments=[binding], finisher=_finish)
+
+
+def _finish(document: weasyprint.Document, pdf: pydyf.PDF) -> None:
+    """As the report's (`auditor.report.pdf`): page feet as artifacts, and the PDF/UA-1 identification."""
+    tagging.margins_as_artifacts(pdf)
+    tagging.declare_pdf_ua(pdf)
 
 
 def write_notice(
