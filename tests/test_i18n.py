@@ -27,6 +27,8 @@ from fixtures.cli import run_cli
 from fixtures.report_records import full_profile, make_report_folder
 
 from auditor import catalogs, i18n
+from auditor.archive import IndexRow, write_index
+from auditor.archive.index import INDEX_HTML
 from auditor.cli.render import render
 from auditor.cli.report import speaking as profile_speaking
 from auditor.errors import ReportError
@@ -34,6 +36,7 @@ from auditor.evidence import EvidenceRecord, SealInfo, load_record, write_record
 from auditor.profile import DeploymentProfile, read_profile
 from auditor.report.document import write_report
 from auditor.report.html import render_html
+from auditor.verify.batch_index import check_index
 
 LANGUAGES = ("en", "de", "fr")
 DEMO_SEAL = SealInfo(signed=True, signer="auditor demo seal", throwaway_identity=True)
@@ -310,3 +313,32 @@ def test_render_again_in_another_language(full: tuple[EvidenceRecord, Path], tmp
     assert load_record(out / "evidence.json").deployment.report_language == "de"
     assert '<html lang="de">' in (out / "report.html").read_text(encoding="utf-8")
     assert pikepdf.open(out / "report.pdf").Root.Lang == "de"
+
+
+# -- the batch index ----------------------------------------------------------------------------------
+
+def _unreported_rows() -> list[IndexRow]:
+    row = {"detection_id": "d" * 64, "source": "cam1", "video": "cam1.avi", "video_sha256": "a" * 64,
+           "first_frame": 10, "last_frame": 25, "start_seconds": 65.5, "end_seconds": 67.25, "class_name": "fight",
+           "score": 0.91234, "threshold": 0.5}
+    return [IndexRow.model_validate({**row, "status": "failed", "reason": "no such file"}),
+            IndexRow.model_validate({**row, "detection_id": "e" * 64, "status": "pending"})]
+
+
+def test_the_index_speaks_the_batch_language_and_verifies_in_it(toy_language: Catalog, tmp_path: Path) -> None:
+    rows = _unreported_rows()
+    _, page = write_index(tmp_path, rows, "xx")
+    html = page.read_text(encoding="utf-8")
+    assert '<html lang="xx">' in html and f"{OPEN}Status{CLOSE}" in html and f"{OPEN}failed{CLOSE}" in html
+    assert untranslated(page_text(html), toy_language) == []
+    assert check_index(tmp_path, {}, dt.datetime.now(dt.UTC)).invalid == []
+    write_index(tmp_path, rows)  # a rewrite (the desk's) keeps the page's language
+    assert page.read_text(encoding="utf-8") == html
+    page.write_text(html.replace('<html lang="xx">', '<html lang="en">'), encoding="utf-8")
+    assert any(INDEX_HTML in problem for problem in check_index(tmp_path, {}, dt.datetime.now(dt.UTC)).invalid)
+
+
+def test_the_index_numbers_follow_the_locale(tmp_path: Path) -> None:
+    _, page = write_index(tmp_path, _unreported_rows(), "de")
+    text = page_text(page.read_text(encoding="utf-8"))
+    assert "0,912" in text and "1:05,5" in text and "1:07,25" in text

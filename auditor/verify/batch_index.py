@@ -19,10 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from auditor.archive.index import INDEX_CSV, INDEX_HTML, MAX_INDEX_BYTES, IndexRow, index_html, ordered_rows, read_index
+from auditor.archive.index import (
+    INDEX_CSV,
+    INDEX_HTML,
+    MAX_INDEX_BYTES,
+    IndexRow,
+    index_html,
+    language_of,
+    ordered_rows,
+    read_index,
+)
 from auditor.errors import ArchiveError, AuditorError
 from auditor.evidence import EvidenceRecord, load_record
 from auditor.files import sha256_file
+from auditor.i18n import SOURCE_LANGUAGE
 from auditor.names import PDF_NAME, RECORD_NAME, REVIEW_FILE
 from auditor.review.model import ReviewRecord
 from auditor.review.state import STATUSES, UNVERIFIED, ReviewState, Status, review_due, review_state
@@ -174,6 +184,6 @@ def _html_matches(path: Path, rows: list[IndexRow]) -> bool:
     except OSError:
         return False
     try:
-        return data == index_html(ordered_rows(rows)).encode("utf-8")
+        return data == index_html(ordered_rows(rows), language_of(data) or SOURCE_LANGUAGE).encode("utf-8")
     except ArchiveError:
         return False
