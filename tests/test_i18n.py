@@ -296,11 +296,30 @@ def test_a_profile_with_an_unknown_language_is_refused(tmp_path: Path) -> None:
     assert read_profile(path).profile.report_language == "de"
 
 
-def test_an_unknown_language_on_the_command_line_is_one_line(tmp_path: Path) -> None:
-    run = run_cli("demo", "--no-sign", "--language", "tlh", "--out", str(tmp_path / "demo"))
+@pytest.mark.parametrize("command", [
+    ("demo", "--no-sign"),
+    ("report", "missing.avi", "--model", "missing.keras"),
+    ("batch", "missing.avi", "--model", "missing.keras"),
+])
+def test_an_unknown_language_is_refused_before_any_work(command: tuple[str, ...], tmp_path: Path) -> None:
+    run = run_cli(*command, "--out", str(tmp_path / "out"), "--language", "tlh", cwd=tmp_path)
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert run.stderr.splitlines() == ["auditor: error: unknown report language 'tlh'; choose one of de, en, fr"]
-    assert not (tmp_path / "demo").exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_record_in_a_language_without_catalog_renders_only_with_language(
+    full: tuple[EvidenceRecord, Path], tmp_path: Path
+) -> None:
+    record, folder = full
+    source = tmp_path / "source"
+    shutil.copytree(folder, source)
+    write_record(source, in_language(record, "tlh"))
+    args = [str(source / "evidence.json"), "--no-sign", "--unverified-source"]
+    refused = CliRunner().invoke(render, [*args, "--out", str(tmp_path / "a")])
+    assert isinstance(refused.exception, ReportError) and "give --language" in str(refused.exception)
+    assert CliRunner().invoke(render, [*args, "--out", str(tmp_path / "b"), "--language", "fr"]).exit_code == 0
+    assert load_record(tmp_path / "b" / "evidence.json").deployment.report_language == "fr"
 
 
 def test_render_again_in_another_language(full: tuple[EvidenceRecord, Path], tmp_path: Path) -> None:

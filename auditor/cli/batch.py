@@ -63,7 +63,10 @@ def batch_command(
     that failed: finished work is skipped. Exit 0 when everything is reported, 9 when something failed.
     """
     from auditor.batch.inputs import collect_inputs
+    from auditor.i18n import check_language
 
+    if language is not None:
+        check_language(language)  # before the inputs are read: a typo costs nothing
     run_batch_command(
         collect_inputs(list(inputs)), model_path, out, workers=workers, scheduler=scheduler, stride=stride,
         profile_path=profile_path, classes=classes, layer=layer, templates_dir=templates_dir, keys_dir=keys_dir,

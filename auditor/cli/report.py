@@ -98,9 +98,9 @@ def report(
 
     if start is not None and at is not None:
         raise click.UsageError("--start and --at both set where the window starts; give one of them")
-    probe_video(video)
     local = read_profile(_not_a_folder(profile_path, "deployment profile")) if profile_path else None
     profile = speaking(local.profile if local else DeploymentProfile(), language)
+    probe_video(video)
     templates = check_templates_dir(_a_folder(templates_dir or (local.templates_dir if local else None)))
     identity = None if no_sign else load_signing_identity(keys_dir)
     from auditor.detector import load_detector  # TensorFlow: after the quick checks

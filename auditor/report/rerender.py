@@ -35,7 +35,7 @@ from auditor.evidence import (
     write_record,
 )
 from auditor.files import atomic_directory, atomic_write_bytes, check_new_folder, sha256_bytes
-from auditor.i18n import check_language
+from auditor.i18n import available, check_language
 from auditor.keys import SigningIdentity
 from auditor.names import PDF_NAME, RECORD_NAME
 from auditor.report.document import ReportResult, write_report
@@ -148,6 +148,11 @@ def rendered_record(
     `language` (checked) as the deployment's report_language when given."""
     original = source.record
     deployment = original.deployment
+    if language is None and deployment.report_language not in available():
+        raise ReportError(
+            f"the source record asks for reports in {deployment.report_language!r}, which has no catalog here; "
+            f"give --language (one of {', '.join(available())})"
+        )
     if language is not None:
         deployment = deployment.model_copy(update={"report_language": check_language(language)})
     update = {
