@@ -25,7 +25,7 @@ from auditor.notice.facts import NoticeFacts, read_facts
 from auditor.notice.readability import prose_of_html, readability, syllable_count
 from auditor.profile import DeploymentProfile
 from auditor.review.model import ReviewInput
-from auditor.signing.seal import seal_fields, sign_detached, sign_report_folder
+from auditor.signing.seal import seal_fields, sign_detached, sign_pdf, sign_report_folder
 from auditor.verify import TrustAnchors, exit_code, verify_paths
 from auditor.verify.notice import NOTICE_HTML, NOTICE_JSON, NOTICE_PDF, NoticeBinding
 
@@ -250,3 +250,20 @@ def test_a_draft_is_written_only_with_no_sign_and_says_so(report: Path, trust: P
     assert "Draft: this notice is not sealed." in (tmp_path / "draft" / NOTICE_HTML).read_text()
     verdicts = verify_paths([tmp_path / "draft"], trust)
     assert exit_code(verdicts) == 1 and "no signature" in verdicts[0].reasons[0]
+
+
+@pytest.mark.parametrize(("binding", "reason"), [
+    (None, "no embedded notice.json: this is not an auditor notice"),
+    (b"{" * 5000, "larger than 4096 bytes"),
+    (b'{"report_id": "AUD-1", "record_sha256": "00", "language": "en"}', "is not a notice binding"),
+    (b'{"report_id": "AUD-1", "record_sha256": "' + b"0" * 64 + b'", "language": "en", "extra": 1}', "is not a notice binding"),
+])
+def test_a_sealed_pdf_whose_binding_is_missing_or_hostile_is_no_valid_notice(
+    binding: bytes | None, reason: str, identities: Identities, trust: Path, tmp_path: Path
+) -> None:
+    attachments = [] if binding is None else [weasyprint.Attachment(string=binding, name=NOTICE_JSON, relationship="Source")]
+    pdf = tmp_path / NOTICE_PDF
+    weasyprint.HTML(string=HTML.format(marker="X")).write_pdf(pdf, pdf_variant="pdf/a-3b", attachments=attachments)
+    sign_pdf(pdf, pdf, identities.seal)
+    [verdict] = verify_paths([pdf], trust)
+    assert verdict.status == "invalid" and any(reason in r for r in verdict.reasons), verdict.reasons
