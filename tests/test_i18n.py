@@ -353,8 +353,11 @@ def test_the_index_speaks_the_batch_language_and_verifies_in_it(toy_language: Ca
     assert check_index(tmp_path, {}, dt.datetime.now(dt.UTC)).invalid == []
     write_index(tmp_path, rows)  # a rewrite (the desk's) keeps the page's language
     assert page.read_text(encoding="utf-8") == html
-    page.write_text(html.replace('<html lang="xx">', '<html lang="en">'), encoding="utf-8")
-    assert any(INDEX_HTML in problem for problem in check_index(tmp_path, {}, dt.datetime.now(dt.UTC)).invalid)
+    for lang in ("en", "tlh"):  # another language, or one without a catalog: not the page the rows make
+        page.write_text(html.replace('<html lang="xx">', f'<html lang="{lang}">'), encoding="utf-8")
+        assert any(INDEX_HTML in problem for problem in check_index(tmp_path, {}, dt.datetime.now(dt.UTC)).invalid)
+    write_index(tmp_path, rows)  # rewritten from a page whose language has no catalog: in English
+    assert '<html lang="en">' in page.read_text(encoding="utf-8")
 
 
 def test_the_index_numbers_follow_the_locale(tmp_path: Path) -> None:

@@ -92,12 +92,14 @@ def write_index(out: Path, rows: Sequence[IndexRow], language: str | None = None
 
 
 def existing_language(out: Path) -> str:
-    """The language of `OUT/index.html` (its `<html lang>`), English when there is none."""
+    """The language of `OUT/index.html` (its `<html lang>`), English when there is none or no
+    catalog speaks it (the page is rewritten, never refused, for a lang changed by hand)."""
     try:
         with open(Path(out) / INDEX_HTML, "rb") as handle:
-            return language_of(handle.read(4096)) or i18n.SOURCE_LANGUAGE
+            code = language_of(handle.read(4096))
     except OSError:
         return i18n.SOURCE_LANGUAGE
+    return code if code in i18n.available() else i18n.SOURCE_LANGUAGE
 
 
 def language_of(page: bytes) -> str | None:
