@@ -32,7 +32,7 @@ from auditor.evidence import (
     read_artifacts,
 )
 from auditor.messages import N_
-from auditor.report import captions, narrative, narrative_trust, record_words
+from auditor.report import alt_text, captions, narrative, narrative_trust, record_words
 from auditor.report.charts import frame_importance_chart
 from auditor.review.model import SLOTS, field_name, outcome_text
 
@@ -87,6 +87,7 @@ def _cached_environment(folders: tuple[str, ...]) -> jinja2.Environment:
         narrative=sentences, trust=trust, charts=SimpleNamespace(frame_importance=frame_importance_chart),
         captions=words, record_words=record_words,
         review_slots=SLOTS, review_field=field_name, outcome_example=outcome_example, outcome_line=outcome_text,
+        alt=SimpleNamespace(**{name: getattr(alt_text, name) for name in alt_text.__all__}),
     )
     env.filters.update(seconds=narrative.seconds, css_content=css_content)
     i18n.install(env)
