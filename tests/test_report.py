@@ -128,7 +128,7 @@ def test_empty_profile_prints_not_provided_for_each_missing_field(tmp_path: Path
     record = make_report_folder(tmp_path)
     html = render_html(record, tmp_path)
     section = html.split('<section id="data-protection">')[1].split("</section>")[0]
-    rows = re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", section, flags=re.DOTALL)
+    rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th><td>(.*?)</td></tr>", section, flags=re.DOTALL)
     assert len(rows) == 21
     generated = [value for label, value in rows if label.startswith("Faces in the images")]
     assert generated == ["Faces were not looked for in this report&#39;s images."]
