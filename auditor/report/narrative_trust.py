@@ -1,8 +1,10 @@
 """Plain-language sentences on how far a report's explanation can be trusted: whether the
 movement mattered, what would have changed the outcome, whether the maps point at what the
 decision depends on, whether they depend on what the model learned, whom the evidence lies on,
-and which faces were masked. Derived from recorded values only (schema 2.3 sections); the
-templates reach these as `trust.NAME` and escape the text.
+and which faces were masked, in the active language (`auditor.i18n`). Derived from recorded values
+only (schema 2.3 sections); methods are named by their descriptors (`auditor.explain.methods`). The
+templates reach these, and those of `narrative_sanity` and `narrative_faithfulness`, as `trust.NAME`
+and escape the text.
 """
 
 from __future__ import annotations
