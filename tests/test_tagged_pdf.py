@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pikepdf
+import pypdf
 import pytest
 import weasyprint
 from fixtures.identities import Identities
@@ -72,9 +73,31 @@ def elements(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Dictionary]:
         yield from (k for k in kids if isinstance(k, pikepdf.Dictionary) and "/S" in k)
 
 
+def marked_text(path: Path, page: int) -> dict[int, str]:
+    """The text of each marked-content sequence (by MCID) of a page, read with pypdf."""
+    texts: dict[int, str] = {}
+    open_ids: list[int | None] = []
+
+    def operator(op: bytes, args: list[object], *_: object) -> None:
+        if op in (b"BDC", b"BMC"):
+            properties = args[1] if op == b"BDC" and len(args) > 1 else None
+            open_ids.append(properties.get("/MCID") if isinstance(properties, dict) else None)
+        elif op == b"EMC" and open_ids:
+            open_ids.pop()
+
+    def text(value: str, *_: object) -> None:
+        if open_ids and open_ids[-1] is not None:
+            texts[int(open_ids[-1])] = texts.get(int(open_ids[-1]), "") + value
+
+    pypdf.PdfReader(path).pages[page].extract_text(visitor_operand_before=operator, visitor_text=text)
+    return texts
+
+
 def structure_lines(path: Path, pages: int = 2) -> list[str]:
-    """The structure tree of the first `pages` pages, one element a line, indented by depth:
-    its type, its alternative text, the form field an /OBJR points at, and its text's MCIDs."""
+    """The structure tree of the first `pages` pages, one element a line, indented by depth: its
+    type, its text (its `/Span` leaves', shortened), its alternative text, and the form field an
+    /OBJR points at."""
+    texts = [marked_text(path, page) for page in range(pages)]
     with pikepdf.open(path) as pdf:
         page_of = {page.objgen: number for number, page in enumerate(pdf.pages)}
         lines: list[str] = []
@@ -83,15 +106,19 @@ def structure_lines(path: Path, pages: int = 2) -> list[str]:
             page = page_of.get(element.Pg.objgen, page) if "/Pg" in element else page
             kids = element.get("/K", pikepdf.Array())
             kids = list(kids) if isinstance(kids, pikepdf.Array) else [kids]
+            elements = [k for k in kids if isinstance(k, pikepdf.Dictionary) and "/S" in k]
+            runs = [k for k in elements if k.S == "/Span" and all(isinstance(m, int) for m in k.get("/K", []))]
             if page < pages:
-                text = f"{'  ' * depth}{str(element.S)[1:]}"
+                words = " ".join(texts[page].get(int(m), "") for run in runs for m in run.K).split()
+                said = " ".join(words)
+                text = f"{'  ' * depth}{str(element.S)[1:]}" + (f' "{said[:70]}{"…" if len(said) > 70 else ""}"' if said else "")
                 if "/Alt" in element:
                     text += f' Alt="{element.Alt}"'
                 objr = [k for k in kids if isinstance(k, pikepdf.Dictionary) and k.get("/Type") == "/OBJR"]
                 text += "".join(f" [field {k.Obj.Parent.T}.{k.Obj.T}: {k.Obj.TU}]" for k in objr if "/TU" in k.Obj)
                 lines.append(text)
-            for kid in kids:
-                if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
+            for kid in elements:
+                if not any(kid.objgen == run.objgen for run in runs):
                     walk(kid, depth + 1, page)
 
         for top in elements_of(pdf.Root.StructTreeRoot.K):
