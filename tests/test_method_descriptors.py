@@ -17,9 +17,10 @@ import auditor
 from auditor import explain, i18n
 from auditor.explain.methods import METHODS, map_methods, method, primary_map
 from auditor.report import captions, narrative_trust
-from auditor.report.display import SHEET_KINDS, draw_explanation, encode_picture
+from auditor.report.display import BAR_HEIGHT, BAR_LEFT, BAR_TOP, SHEET_KINDS, draw_explanation, encode_picture
 from auditor.report.display_trust import write_counterfactual_image
 from auditor.report.narrative_sanity import method_name
+from auditor.report.picture_text import text_size
 
 PACKAGE = Path(auditor.__file__).parent
 TEMPLATES = PACKAGE.parent / "templates"
@@ -108,3 +109,16 @@ def test_pictures_are_the_same_in_every_language(tmp_path: Path) -> None:
     artifact = write_counterfactual_image(frame, frame[::-1], 0, 1, geometry, tmp_path)
     with Image.open(tmp_path / artifact.path) as picture:
         assert picture.size == (2 * geometry.image_width + 2, geometry.image_height)
+
+
+def test_the_legend_holds_numbers_only() -> None:
+    """The legend's title and the words after each contour level are gone: above the colour bar
+    there is no ink, and each contour row ends with its level ("25 %")."""
+    explanation = make_explanation()
+    legend = next(p.rgb for p in draw_explanation(explanation, recorded=explanation.frames).pictures
+                  if p.kind == "legend")
+    dark = (legend < 128).all(axis=-1)
+    assert not dark[: BAR_TOP - 7].any()  # the old title "Heat colour: share of …" stood here (level marks start below)
+    row_start = BAR_TOP + BAR_HEIGHT + 44
+    level_end = BAR_LEFT + 116 + text_size("100 %", 18)[0]
+    assert dark[row_start:, BAR_LEFT + 116 : level_end].any() and not dark[row_start:, level_end + 4 :].any()
