@@ -17,7 +17,15 @@ import auditor
 from auditor import explain, i18n
 from auditor.explain.methods import METHODS, map_methods, method, primary_map
 from auditor.report import captions, narrative_trust
-from auditor.report.display import BAR_HEIGHT, BAR_LEFT, BAR_TOP, SHEET_KINDS, draw_explanation, encode_picture
+from auditor.report.display import (
+    BAR_HEIGHT,
+    BAR_LEFT,
+    BAR_TOP,
+    COLOUR_MAPS,
+    SHEET_KINDS,
+    draw_explanation,
+    encode_picture,
+)
 from auditor.report.display_trust import write_counterfactual_image
 from auditor.report.narrative_sanity import method_name
 from auditor.report.picture_text import text_size
@@ -57,6 +65,7 @@ def test_every_method_the_pipeline_can_produce_has_a_descriptor() -> None:
         assert (descriptor.picture is not None) == (descriptor.family == "map")
         if descriptor.picture is not None:
             assert descriptor.picture in descriptor.kinds and descriptor.picture not in SHEET_KINDS
+            assert descriptor.colour_map in COLOUR_MAPS
 
 
 def test_the_frame_importance_modules_take_their_words_from_the_descriptors() -> None:

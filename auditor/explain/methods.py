@@ -33,7 +33,7 @@ class MethodDescriptor:
     description: str
     limitation: str
     kinds: tuple[str, ...] = ()
-    colour_map: str | None = None  # OpenCV colour map of its overlay
+    colour_map: str | None = None  # colour map of its overlay (`report.display.COLOUR_MAPS`)
     contours: bool = False  # its per-frame picture has iso-contour lines (legend: contour levels)
     display_cap_percentile: float | None = None  # values above this percentile of the clip show at full strength
     primary: bool = False  # the map that says where the attention lay (key frames, people, movement)

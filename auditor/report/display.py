@@ -204,7 +204,8 @@ def draw_explanation(
         base = display_frame(frame, size)
         for d in drawn:
             located = localised(explanation.maps[d.name][t])
-            overlays[d.name].append(_map_image(base, shown_maps[d.name][t], styles if d.contours else [], located))
+            styled = styles if d.contours else []
+            overlays[d.name].append(_map_image(base, shown_maps[d.name][t], styled, located, d.colour_map or "inferno"))
             pictures.append(Picture(f"{d.name}_{t:0{digits}d}", d.name, t, overlays[d.name][-1]))
     aspect = geometry.source_width / geometry.source_height
     strip = _tile_sheet(list(recorded), STRIP_TILE, _columns(len(recorded), aspect, STRIP_ROW_SPAN))
@@ -264,9 +265,13 @@ def resize_map(display_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(display_map, size, interpolation=cv2.INTER_LINEAR)
 
 
-def overlay(base: np.ndarray, display_map: np.ndarray) -> np.ndarray:
-    """Inferno heat blended over the frame, opacity growing with the map value."""
-    heat_bgr = cv2.applyColorMap(np.rint(display_map * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+COLOUR_MAPS = {"inferno": cv2.COLORMAP_INFERNO}  # a descriptor's `colour_map` -> OpenCV's colour map
+
+
+def overlay(base: np.ndarray, display_map: np.ndarray, colour_map: str = "inferno") -> np.ndarray:
+    """Heat in `colour_map` (inferno unless a map's descriptor names another) blended over the
+    frame, opacity growing with the map value."""
+    heat_bgr = cv2.applyColorMap(np.rint(display_map * 255).astype(np.uint8), COLOUR_MAPS[colour_map])
     heat = cv2.cvtColor(heat_bgr, cv2.COLOR_BGR2RGB).astype(np.float32)
     alpha = (MAX_OVERLAY_ALPHA * display_map)[..., None]
     return np.rint(base.astype(np.float32) * (1 - alpha) + heat * alpha).astype(np.uint8)
@@ -279,12 +284,14 @@ def _display_maps(descriptor: MethodDescriptor, maps: np.ndarray, scale: Scale) 
     return normalise(maps, scale)
 
 
-def _map_image(base: np.ndarray, display_map: np.ndarray, styles: list[ContourStyle], located: bool) -> np.ndarray:
+def _map_image(
+    base: np.ndarray, display_map: np.ndarray, styles: list[ContourStyle], located: bool, colour_map: str
+) -> np.ndarray:
     """Heat overlay plus iso-contours at the clip's shared levels (`styles`; none for a map drawn
     without contours), lowest level drawn first; a map that singles out no region gets no contours
     and the mark `UNLOCALISED_MARK`."""
     upsampled = resize_map(display_map, (base.shape[1], base.shape[0]))
-    image = overlay(base, upsampled)
+    image = overlay(base, upsampled, colour_map)
     if not located:
         return _mark_unlocalised(image)
     contours = frame_contours(upsampled, [s.level for s in styles])
