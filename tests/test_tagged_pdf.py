@@ -5,6 +5,7 @@ working on it. `python tests/test_tagged_pdf.py REPORT.pdf [PAGES]` prints the s
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import subprocess
@@ -18,7 +19,9 @@ import pytest
 import weasyprint
 from fixtures.identities import Identities
 from fixtures.report_records import full_profile, make_report_folder
+from fixtures.review_forms import outcome_value, pypdf_fill
 from lxml import html as lxml_html
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from auditor import i18n
 from auditor.evidence import EvidenceRecord, SealInfo, record_json, write_record
@@ -30,7 +33,7 @@ from auditor.report.tagging import declare_pdf_ua
 from auditor.review.fill import sign_review
 from auditor.review.form import tooltip
 from auditor.review.model import ReviewInput
-from auditor.signing.seal import seal_fields, sign_report_folder
+from auditor.signing.seal import seal_fields, sign_report_folder, sign_revision, signing_errors
 from auditor.verify import verify_paths
 
 REVIEW = ReviewInput(
@@ -244,6 +247,19 @@ def test_a_german_report_speaks_german_in_its_form_and_its_reviewed_page_1_line(
         assert str(fields["review2.decision"].TU) == tooltip(2, "decision")
         line = str(fields["review1.outcome"].V)
     assert re.search(r"Åsa Łukasiewicz \(Station supervisor\), [1-9][0-9]?\. \w+ 20[0-9]{2} [0-2][0-9]:[0-5][0-9] UTC", line), line
+
+
+def test_an_english_page_1_line_verifies_in_a_german_report_too(tmp_path: Path, identities: Identities, trust: Path) -> None:
+    """Before issue 25 every line was English whatever the report's /Lang: those reviews still verify."""
+    pdf_path = tagged_report(tmp_path / "report", identities, "de") / "report.pdf"
+    english = outcome_value(1, {"review1.reviewer": REVIEW.reviewer, "review1.role": REVIEW.role,
+                                "review1.decision": "confirm", "review1.reasons": REVIEW.reasons, "review1.minutes": "4"})
+    writer = IncrementalPdfFileWriter(io.BytesIO(pypdf_fill(pdf_path, tmp_path / "filled.pdf", english).read_bytes()))
+    with signing_errors(pdf_path, None):
+        pdf_path.write_bytes(sign_revision(writer, identities.reviewer, "review1.signature", reason="review", certify=False))
+    assert english["review1.outcome"].startswith("Confirmed by Åsa Łukasiewicz (Station supervisor), ")
+    verdict = verify_paths([pdf_path], trust)[0]
+    assert verdict.status == "valid", verdict.reasons
 
 
 def test_two_renders_give_the_same_pdf(tmp_path: Path) -> None:

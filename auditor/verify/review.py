@@ -10,7 +10,8 @@ A report PDF may grow after the seal only by reviews. Every later signature must
 - cover a revision that changes only its own slot's fields, as filling does
   (`auditor.verify.revision`), each field drawing exactly its value (`auditor.verify.appearance`);
 - on a report sealed with page-1 lines, write its own line (`review{N}.outcome`) as
-  `outcome_text` of what the slot says, at a time within `FILL_WINDOW` before its signature: a
+  `outcome_text` of what the slot says, in the report's language (the sealed `/Lang`) or in
+  English (every line was, before issue 25), at a time within `FILL_WINDOW` before its signature: a
   review may not leave page 1 saying "awaiting human review", nor say there another decision.
 `check_pdf` has already required that pyHanko's diff analysis rates everything after the seal at
 most FORM_FILLING and that the last revision is signed. The certifying seal itself must not be a
@@ -245,9 +246,11 @@ def _outcome_problems(
     signed_at = summary.signed_at or summary.proven_at
     if signed_at is None:
         return [f"its page-1 line {name} cannot be checked: the review's signature gives no time"]
+    for language in dict.fromkeys((sealed.language, i18n.SOURCE_LANGUAGE)):  # English: lines written before
+        with i18n.speaking(language):  # issue 25, when every line was English whatever the report's /Lang
+            if outcome_time(slot, review, text, signed_at, FILL_WINDOW, CLOCK_SKEW) is not None:
+                return []
     with i18n.speaking(sealed.language):
-        if outcome_time(slot, review, text, signed_at, FILL_WINDOW, CLOCK_SKEW) is not None:
-            return []
         example = outcome_text(slot, review.decision, review.reviewer, review.role, signed_at)
     return [
         f"its page-1 line {name} says {text[:120]!r}, not the decision the slot records at the time it was signed "
