@@ -8,14 +8,10 @@ The words a review writes (page-1 line, signature stamp) speak the report's lang
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyhanko.pdf_utils import generic
 
 from auditor import i18n
-
-if TYPE_CHECKING:
-    from auditor.review.form import FormFont
+from auditor.review.form_font import FormFont
 
 FONT_RESOURCE = "AuRv"  # the form font's name in the AcroForm /DR
 PADDING = 2.0  # points between a box's edge and its text
