@@ -3,13 +3,16 @@
 A report folder holds `evidence.json` (this record), `arrays.npz` (the raw maps) and `images/`
 (JPEG pictures, a PNG legend); `artifacts` lists every file the record refers to with its SHA-256.
 
-- `model`        the record's sections (pydantic) and schema version: the shape only
+- `sections`     the record's sections (pydantic): the shape only; `Note` is a code and its parameters,
+                 which the report words (`auditor.report.record_words`): the record holds no sentence
+- `model`        the record (its sections under one model) and its schema version
 - `consistency`  the cross-field facts a record must keep (checked by the model's one validator)
 - `migrate`      older records in today's shape
 - `build`        explanation + clip + profile → record
 - `checklist`    the 25-item legal checklist: what is provided, what is missing
 - `limitations`  the limitations a report states, as codes the report words
 - `store`        canonical JSON, the committed schema, bounded loading, arrays and artifacts
+- `trust`, `clip` the trust and clip sections
 """
 
 from auditor.evidence.build import RecordContext, TrustEvidence, build_record, new_report_id, region_name
