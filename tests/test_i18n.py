@@ -28,7 +28,7 @@ from fixtures.report_records import full_profile, make_report_folder
 
 from auditor import catalogs, i18n
 from auditor.archive import IndexRow, write_index
-from auditor.archive.index import INDEX_HTML
+from auditor.archive.index import INDEX_HTML, index_html
 from auditor.cli.render import render
 from auditor.cli.report import speaking as profile_speaking
 from auditor.errors import ReportError
@@ -364,3 +364,12 @@ def test_the_index_numbers_follow_the_locale(tmp_path: Path) -> None:
     _, page = write_index(tmp_path, _unreported_rows(), "de")
     text = page_text(page.read_text(encoding="utf-8"))
     assert "0,912" in text and "1:05,5" in text and "1:07,25" in text
+
+
+def test_the_index_review_column_speaks_too(toy_language: Catalog) -> None:
+    row = _unreported_rows()[0].model_copy(update={"status": "reported", "reason": None, "report": "reports/cam1-0065"})
+    reviews = ["awaiting review; due 2026-12-08 11:10 UTC", "overturned by Jane Doe", "report invalid: the seal is broken"]
+    text = page_text(index_html([row.model_copy(update={"review": r}) for r in reviews], "xx"))
+    assert f"{OPEN}{OPEN}awaiting review{CLOSE}; due 8 December 2026, 11:10 UTC{CLOSE}" in text
+    assert f"{OPEN}{OPEN}overturned{CLOSE} by Jane Doe{CLOSE}" in text
+    assert f"{OPEN}{OPEN}report invalid{CLOSE}: the seal is broken{CLOSE}" in text

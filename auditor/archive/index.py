@@ -19,6 +19,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -42,6 +43,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_INDEX_BYTES = 64 << 20
 NOT_KNOWN = "—"  # what the page shows for a value nobody gave or found
 _REVIEW_STATUS = re.compile(r"(.*?)(?: by |; |: |$)", re.DOTALL)  # "overturned by Jane Doe" → "overturned"
+_REVIEW_PARTS = re.compile(  # "overturned by Jane Doe", "awaiting review; due 2026-12-08 11:10 UTC", "report invalid: …"
+    r"(?P<status>[a-z ]+?)(?: by (?P<names>.+)|; due (?P<due>\d{4}-\d\d-\d\d \d\d:\d\d) UTC|: (?P<problem>.+))?", re.DOTALL
+)
 _LANG = re.compile(rb"<html lang=\"([A-Za-z]{2,8}(?:[_-][A-Za-z0-9]{1,8})?)\">")
 STATUS_WORDS = {  # the Status column's words: index row statuses and review statuses (auditor.review.state)
     "reported": N_("reported"), "failed": N_("failed"), "pending": N_("pending"),
@@ -171,6 +175,23 @@ def index_html(rows: Sequence[IndexRow], language: str = i18n.SOURCE_LANGUAGE) -
         raise ArchiveError(f"the index template cannot be rendered ({exc}); reinstall auditor") from exc
 
 
+def _review_words(review: str | None) -> str:
+    """A review column (`ReviewState.describe`, verify's `describe`) as the page shows it, in the
+    active language: the status word, who decided or when it is due; anything else as it is."""
+    match = _REVIEW_PARTS.fullmatch(review or "")
+    if match is None or match["status"] not in STATUS_WORDS:
+        return review or ""
+    status = _word(match["status"])
+    if match["names"]:
+        return i18n._("%(status)s by %(names)s") % {"status": status, "names": match["names"]}
+    if match["due"]:
+        due = datetime.strptime(match["due"], "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        return i18n._("%(status)s; due %(when)s") % {"status": status, "when": i18n.datetime(due)}
+    if match["problem"]:
+        return i18n._("%(status)s: %(problem)s") % {"status": status, "problem": match["problem"]}
+    return status
+
+
 def _word(status: str) -> str:
     """A status as the page shows it, in the active language."""
     return i18n._(STATUS_WORDS[status]) if status in STATUS_WORDS else status
@@ -206,7 +227,7 @@ def _shown(row: IndexRow) -> dict[str, object]:
         "threshold": NOT_KNOWN if row.threshold is None else i18n.number(row.threshold, 3),
         "reason": row.reason or "",
         "note": row.note or "",
-        "review": row.review or "",
+        "review": _review_words(row.review),
         "detection_id": row.detection_id,
         "links": links,
     }
