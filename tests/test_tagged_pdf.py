@@ -100,6 +100,7 @@ def structure_lines(path: Path, pages: int = 2) -> list[str]:
     """The structure tree of the first `pages` pages, one element a line, indented by depth: its
     type, its text (its `/Span` leaves', shortened), its alternative text, and the form field an
     /OBJR points at."""
+    pages = min(pages, len(pypdf.PdfReader(path).pages))
     texts = [marked_text(path, page) for page in range(pages)]
     with pikepdf.open(path) as pdf:
         page_of = {page.objgen: number for number, page in enumerate(pdf.pages)}
