@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from fixtures.report_records import make_explanation, make_report_folder
 
+from auditor import i18n
 from auditor.evidence import EvidenceRecord
 from auditor.report import narrative, quantities
 from auditor.report.html import render_html
@@ -88,3 +89,20 @@ def test_the_summary_points_to_the_key_frames_only_when_they_show_a_place(tmp_pa
     text = _text(render_html(blind, tmp_path / "b"))
     assert "in the section after this summary, show where" not in text and "next page" not in text
     assert "No key frame shows a clear place where the model's attention lay" in text
+
+
+def test_numbers_and_sentences_follow_the_language(tmp_path: Path) -> None:
+    """Inside `speaking`, numbers take the locale's decimal sign and percent format, and the
+    sentences come from the catalog; outside it, English (en_GB formats)."""
+    record = make_report_folder(tmp_path)
+    assert (quantities.seconds(75.5), quantities.score_percent(0.8977, 0.9)) == ("1 min 15.50 s", "89.8%")
+    english = (narrative.headline(record), narrative.how_sure(record))
+    with i18n.speaking("de"):
+        assert quantities.seconds(4.1) == "4,10 s" and quantities.threshold_percent(0.905) == "90,5\u00a0%"
+        assert quantities.score_percent(0.8977, 0.9) == "89,8\u00a0%"
+        assert quantities.percent(0.003).endswith("1\u00a0%")
+        german = (narrative.headline(record), narrative.how_sure(record))
+    with i18n.speaking("fr"):
+        assert quantities.number_pair(2.99, 2.77) == ("2,99", "2,77")
+    assert all(g != e for g, e in zip(german, english, strict=True))
+    assert "\u201cfight\u201d" in english[0] and "fight" in german[0]
