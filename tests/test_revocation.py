@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from fixtures.identities import build_report, templated_report
 from pki import LocalPki
 
 from auditor.errors import SigningError
-from auditor.keys import CRL_FILE, RevocationUrls, create_identity, load_identity, read_certificates
+from auditor.keys import CRL_FILE, RevocationUrls, create_identity, load_identity, read_certificates, revoke
 from auditor.review.fill import sign_review
 from auditor.review.model import ReviewInput
 from auditor.signing.seal import sign_report_folder
@@ -172,11 +171,12 @@ def test_a_report_timestamped_before_the_revocation_stays_valid_one_backdated_pa
     (trust / "root.cert.pem").write_bytes((keys / "root.cert.pem").read_bytes() + local_pki.tsa_root_file.read_bytes())
     backdated = shutil.copytree(keys, tmp_path / "keys-backdated")  # the same seal, to be revoked as of before the report
 
-    time.sleep(1.1)  # a CRL's revocation date is whole seconds: the revocation falls in a later one than the timestamps
-    revoke_now = run_cli("keys", "revoke", "--keys", str(keys), "--seal", "--reason", "key-compromise", env=_env())
-    assert revoke_now.returncode == 0, revoke_now.stderr
+    # the key revoked on the root's clock 2 s on (a CRL's revocation date is whole seconds: it falls in a later
+    # second than the timestamps without waiting for one), and verified as of a minute after that
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+    revoke(keys, ROOT_PASSPHRASE, seal.cert, reason="key-compromise", now=later)
     shutil.copy(keys / CRL_FILE, trust / CRL_FILE)
-    assert {v.status for v in verify_paths([report], trust)} == {"valid"}
+    assert {v.status for v in verify_paths([report], trust, at=later + dt.timedelta(minutes=1))} == {"valid"}
 
     create_crl = run_cli("keys", "revoke", "--keys", str(backdated), "--seal", "--reason", "key-compromise", "--at",
                          (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00"), env=_env())
@@ -207,15 +207,14 @@ def test_a_seal_issued_without_a_distribution_point_is_still_found_on_the_roots_
     (trust / "root.cert.pem").write_bytes((tmp_path / "keys/root.cert.pem").read_bytes() + local_pki.tsa_root_file.read_bytes())
     assert {v.status for v in verify_paths([plain, stamped], trust)} == {"valid"}
 
-    time.sleep(1.1)  # a CRL's revocation date is whole seconds: the revocation falls in a later one than the timestamps
-    revoke = run_cli("keys", "revoke", "--keys", str(tmp_path / "keys"), "--seal", "--reason", "key-compromise", env=_env())
-    assert revoke.returncode == 0, revoke.stderr
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)  # in a later whole second than the timestamps, unwaited
+    revoke(tmp_path / "keys", ROOT_PASSPHRASE, seal.cert, reason="key-compromise", now=later)
     shutil.copy(tmp_path / "keys" / CRL_FILE, trust / CRL_FILE)
-    plain_verdicts = verify_paths([plain], trust)
+    plain_verdicts = verify_paths([plain], trust, at=later + dt.timedelta(minutes=1))
     assert {v.status for v in plain_verdicts} == {"invalid"}
     assert all(
         any("revoked on" in r and "no trusted timestamp proves the signature existed before" in r for r in v.reasons)
         for v in plain_verdicts
     )
-    stamped_verdicts = verify_paths([stamped], trust)
+    stamped_verdicts = verify_paths([stamped], trust, at=later + dt.timedelta(minutes=1))
     assert {v.status for v in stamped_verdicts} == {"valid"}, [(v.path, v.reasons) for v in stamped_verdicts]
