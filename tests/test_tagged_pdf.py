@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pikepdf
+import pydyf
 import pypdf
 import pytest
 import weasyprint
@@ -27,9 +28,8 @@ from auditor import i18n
 from auditor.evidence import EvidenceRecord, SealInfo, record_json, write_record
 from auditor.evidence.model import MapSummary
 from auditor.evidence.trust import PersonBox, PersonGroundingRecord, PersonRecord, PositionImage
-from auditor.report import alt_text
+from auditor.report import alt_text, tagging
 from auditor.report.document import write_report
-from auditor.report.tagging import declare_pdf_ua
 from auditor.review.fill import sign_review
 from auditor.review.form import tooltip
 from auditor.review.model import ReviewInput
@@ -271,6 +271,11 @@ def test_two_renders_give_the_same_pdf(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "report.pdf").read_bytes() == first
 
 
+def _claim_pdf_ua(_: object, pdf: pydyf.PDF) -> None:
+    tagging.margins_as_artifacts(pdf)  # nothing to do without a structure tree
+    tagging.declare_pdf_ua(pdf)
+
+
 def test_a_pdf_claiming_pdf_ua_without_tags_is_refused(tmp_path: Path, identities: Identities, trust: Path) -> None:
     folder = tmp_path / "liar"
     record = make_report_folder(folder, seal=SealInfo(**seal_fields(identities.seal)))
@@ -280,7 +285,7 @@ def test_a_pdf_claiming_pdf_ua_without_tags_is_refused(tmp_path: Path, identitie
     (folder / "report.html").write_text(page, encoding="utf-8")
     attachment = weasyprint.Attachment(string=json_text, name="evidence.json", relationship="Source")
     weasyprint.HTML(string=page).write_pdf(  # untagged PDF/A-3b, claiming PDF/UA-1 too
-        folder / "report.pdf", pdf_variant="pdf/a-3b", attachments=[attachment], finisher=lambda _, pdf: declare_pdf_ua(pdf)
+        folder / "report.pdf", pdf_variant="pdf/a-3b", attachments=[attachment], finisher=_claim_pdf_ua,
     )
     sign_report_folder(folder, identities.seal)
     verdict = verify_paths([folder / "report.pdf"], trust)[0]

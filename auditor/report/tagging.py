@@ -70,7 +70,10 @@ def declare_pdf_ua(pdf: pydyf.PDF) -> None:
 
 
 def margins_as_artifacts(pdf: pydyf.PDF) -> None:
-    """Finisher step: content whose structure element is not in the tree becomes `/Artifact`."""
+    """Finisher step: content whose structure element is not in the tree becomes `/Artifact`
+    (nothing to do in an untagged PDF)."""
+    if "StructTreeRoot" not in pdf.catalog:
+        return
     root = _object(pdf, pdf.catalog["StructTreeRoot"])
     in_tree = _elements_in_tree(pdf, root)
     numbers = _object(pdf, root["ParentTree"])["Nums"]
