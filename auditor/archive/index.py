@@ -175,11 +175,18 @@ def index_html(rows: Sequence[IndexRow], language: str = i18n.SOURCE_LANGUAGE) -
         raise ArchiveError(f"the index template cannot be rendered ({exc}); reinstall auditor") from exc
 
 
+def _decimal(value: float | None) -> str:
+    """Three decimals, the locale's decimal sign, no grouping (an English page stays byte for byte
+    what it was before the pages spoke other languages: verify renders old batches' pages again)."""
+    return NOT_KNOWN if value is None else f"{value:.3f}".replace(".", i18n.decimal_symbol())
+
+
 def _review_words(review: str | None) -> str:
     """A review column (`ReviewState.describe`, verify's `describe`) as the page shows it, in the
-    active language: the status word, who decided or when it is due; anything else as it is."""
+    active language: the status word, who decided or when it is due; anything else as it is. In
+    English the column is shown as written, so the pages of batches written before stay valid."""
     match = _REVIEW_PARTS.fullmatch(review or "")
-    if match is None or match["status"] not in STATUS_WORDS:
+    if i18n.active().code == i18n.SOURCE_LANGUAGE or match is None or match["status"] not in STATUS_WORDS:
         return review or ""
     status = _word(match["status"])
     if match["names"]:
@@ -223,8 +230,8 @@ def _shown(row: IndexRow) -> dict[str, object]:
         "time": _span(_clock(row.start_seconds), _clock(row.end_seconds), " – "),
         "frames": _span(row.first_frame, row.last_frame, "–"),
         "class_name": row.class_name,
-        "score": NOT_KNOWN if row.score is None else i18n.number(row.score, 3),
-        "threshold": NOT_KNOWN if row.threshold is None else i18n.number(row.threshold, 3),
+        "score": _decimal(row.score),
+        "threshold": _decimal(row.threshold),
         "reason": row.reason or "",
         "note": row.note or "",
         "review": _review_words(row.review),
