@@ -9,7 +9,7 @@ the size of a record.
   clip.webm                the explained window with context, faces masked (VP9 in WebM)
   clip-heatmap.webm        the same frames with the Grad-CAM overlay on the window's
   report.html (+ .p7s)     the HTML report; it shows the pictures of images/ (open it in its folder)
-  report.pdf               PDF/A-3b, PAdES-sealed, record and clip.webm embedded
+  report.pdf               tagged PDF/A-3a (and PDF/UA-1), PAdES-sealed, record and clip.webm embedded
   manifest.json (+ .p7s)   every file above with its size and SHA-256, signed
   review-N.json (+ .p7s)   review slot N, as signed into report.pdf (after the seal)
   submissions/             what the person concerned submitted, and the answers:

@@ -3,7 +3,8 @@
 From schema 2.7 the evidence record holds codes and their parameters (`auditor.evidence.Note`),
 never a generated sentence: checklist titles and notes, limitations, which frames the model saw,
 where decoding stopped, the seal's note, why movement could not be measured, and the labels of
-the frame-importance methods. This module words them with the catalogs (`auditor.i18n`). A record
+the frame-importance methods, and how each trust check was computed ("spec.…" codes, worded by
+`auditor.report.spec_words`). This module words them with the catalogs (`auditor.i18n`). A record
 before 2.7 holds English sentences: they are shown as they are.
 """
 
@@ -17,6 +18,7 @@ from auditor.explain import FRAME_IMPORTANCE
 from auditor.explain.methods import method
 from auditor.i18n import _, clock, ngettext, number
 from auditor.messages import N_
+from auditor.report import spec_words
 
 Params = Mapping[str, str | int | float | bool]
 
@@ -67,7 +69,7 @@ _FIXED = {  # codes worded without parameters
     "checklist.not_required": N_("the deployer's policy does not require one"),
     "checklist.no_submissions": N_("no submissions recorded"),
     "checklist.added_when_archived": N_("added when the report is archived"),
-    "checklist.unsigned": N_("unsigned; PDF/A-3b with the record embedded"),
+    "checklist.unsigned": N_("unsigned; tagged PDF/A-3a with the record embedded"),
     "checklist.throwaway_identity": N_("throwaway demo identity: not valid for real decisions"),
     "limitation.training_data": N_(
         "The model learned from a limited set of example videos. It can miss events and can flag harmless scenes, "
@@ -122,6 +124,8 @@ def note_text(note: Note | str | None) -> str:
         return note or ""
     if note.code in _FIXED:
         return _(_FIXED[note.code])
+    if note.code in spec_words.codes():
+        return spec_words.spec_text(note)
     words = _WORDED.get(note.code)
     if words is None:
         return " ".join([note.code, *(f"{key}={value}" for key, value in sorted(note.params.items()))])
@@ -274,4 +278,4 @@ _WORDED: dict[str, Callable[[Params], str]] = {
 
 def codes() -> frozenset[str]:
     """Every code this module words."""
-    return frozenset(_FIXED) | frozenset(_WORDED) | frozenset(_NOT_MEASURABLE)
+    return frozenset(_FIXED) | frozenset(_WORDED) | frozenset(_NOT_MEASURABLE) | spec_words.codes()

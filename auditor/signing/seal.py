@@ -16,9 +16,9 @@ Choices, and why:
   pages, embedded files, an unsigned update) still shows up as a modification.
 - **Invisible signature**: the report template draws the seal block from the record's `seal`
   field (see `seal_fields`). A pyHanko stamp would add an appearance stream with a standard-14
-  font that is not embedded, which breaks PDF/A-3b; an invisible field has a zero-size widget,
+  font that is not embedded, which breaks PDF/A; an invisible field has a zero-size widget,
   which PDF/A allows without an appearance.
-- **PDF/A-3b is kept**: the file stays PDF 1.7 (ECDSA keys would otherwise register the
+- **PDF/A-3 is kept**: the file stays PDF 1.7 (ECDSA keys would otherwise register the
   ISO 32002 extension and raise the version to 2.0), and the Info `/Producer` is set to the
   value pyHanko writes into the XMP `pdf:Producer`, so the two stay equal.
 - **Detached CMS** (`.p7s`, DER, CAdES signed attributes) over the exact file bytes, certificates
