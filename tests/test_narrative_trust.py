@@ -118,7 +118,7 @@ def test_a_map_failing_the_randomisation_check_gets_no_motion_share_and_no_claim
         overall_shares={"gradcam": 0.1}, static_logits=np.zeros((2, 2), np.float32),
         static_probabilities=np.full((2, 2), 0.5, np.float32), kept=np.ones(2),
     )
-    sanity = SanityCheck(model_sha256="0" * 64, layer="conv", randomised_layers=("conv",), reference_clips="x",
+    sanity = SanityCheck(model_sha256="0" * 64, layer="conv", randomised_layers=("conv",), reference_clips={},
                          seed=0, threshold=0.5, methods={"gradcam": MethodSanity(0.9, 0.9, "fails")},
                          computed_at="2026-12-07T00:00:00Z", host="h")
     passing = motion_record(motion, ["normal", "fight"], 1, {})

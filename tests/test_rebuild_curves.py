@@ -15,9 +15,10 @@ import pytest
 from fixtures.rebuild import decode_window, demo_report, load_demo_model, model_input, preprocessed
 
 from auditor.demo import demo_model_path
-from auditor.evidence import EvidenceRecord
+from auditor.evidence import EvidenceRecord, Note
 from auditor.evidence.trust import FaithfulnessCurves, FaithfulnessRecord
 from auditor.files import sha256_file
+from auditor.report.spec_words import spec_text
 
 CLIP = ("fight", 3)
 SIZE = 96  # recorded frames larger than the model's 64 x 64: resized before the edits
@@ -40,9 +41,10 @@ def test_each_curve_names_the_array_it_ranks_and_the_rule(report: tuple) -> None
     _, record, arrays = report
     faith = _faithfulness(record)
     assert sha256_file(demo_model_path()) == record.model.sha256  # the model file the tests below load
-    assert faith.ranking and "INTER_LINEAR" in faith.ranking and "default_rng" in faith.ranking
+    ranking, model_input_rule = spec_text(faith.ranking), spec_text(faith.model_input)
+    assert "INTER_LINEAR" in ranking and "default_rng" in ranking and "INTER_AREA" in model_input_rule
     assert faith.border == "BORDER_REFLECT" and faith.blur_sigma == pytest.approx(0.05 * 64)
-    assert faith.model_input and "INTER_AREA" in faith.model_input
+    assert faith.removal == Note(code="spec.removal.gaussian", params={"sigma": faith.blur_sigma})
     for curve in faith.curves:
         path, key = (curve.values or "").split("#")
         assert path == record.explanations.arrays.path and key in arrays.files and key in record.explanations.arrays.keys

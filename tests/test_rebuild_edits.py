@@ -15,10 +15,11 @@ import pytest
 from fixtures.rebuild import decode_window, demo_report, load_demo_model, model_input, preprocessed
 
 from auditor.demo import demo_model_path
-from auditor.evidence import EvidenceRecord
+from auditor.evidence import EvidenceRecord, Note
 from auditor.evidence.trust import CounterfactualEdit, CounterfactualRecord, RegionBlur
 from auditor.files import sha256_file
 from auditor.report import narrative_trust as trust
+from auditor.report.spec_words import spec_text
 
 CLIP = ("fall", 6)  # the demo detector: a region blur and two frame edits each take the alert away
 SIZE = 160  # recorded frames larger than the model's 64 x 64: resized, and blurred at 1/2 of the size
@@ -86,8 +87,11 @@ def test_the_report_says_how_the_edits_were_searched_and_can_be_rebuilt(
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "blurred areas from the largest within the budget down" in html
     assert "smaller edits were tried first" not in html  # the wording of records before 2.5
-    assert f"scored by {search.rescored_by}" in html and "predict_on_batch" in search.rescored_by
-    assert f"the record states the blur ({search.blur})" in html
+    scorer, blur, rule = spec_text(search.rescored_by), spec_text(search.blur), search.region_blur
+    assert f"scored by {scorer}" in html and "predict_on_batch" in scorer
+    assert f"the record states the blur ({blur})" in html and "cv2.GaussianBlur" in blur
+    assert rule is not None and isinstance(search.blur, Note) and search.blur.params == {
+        "sigma": rule.sigma, "factor": rule.downscale, "border": rule.border}  # the words state the rule rebuilt above
 
 
 def _rebuilt(recorded: np.ndarray, edit: CounterfactualEdit, search: CounterfactualRecord,

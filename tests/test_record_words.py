@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.pofile import read_po
 from fixtures.cli import DemoOutput
 from fixtures.identities import Identities
 from fixtures.report_records import full_profile, make_report_folder
 
 import auditor
+from auditor import i18n
 from auditor.evidence import EvidenceRecord, Note, SealInfo, load_record, record_json, write_record
 from auditor.evidence.build_trust import CHECKS
 from auditor.explain.methods import METHODS
-from auditor.report import record_words
+from auditor.report import record_words, spec_words
 from auditor.report.document import write_report
 from auditor.signing.seal import seal_fields, sign_report_folder
 from auditor.verify import verify_paths
@@ -27,18 +29,23 @@ from auditor.verify import verify_paths
 OLD_RECORD = Path(__file__).parent / "fixtures" / "record-1.1.json"
 EVIDENCE = Path(auditor.__file__).parent / "evidence"
 SEAL = Path(auditor.__file__).parent / "signing" / "seal.py"
+CLIP = Path(auditor.__file__).parent / "report" / "clip.py"
 
 # Where a record may hold free text that is not auditor's own sentence: the operator's profile and
-# the model's sidecar (both written by people), the reviewer's entries, names of files, certificates,
-# classes and layers, and the parameters of a code. `SPECIFICATIONS` are the technical statements of
-# how a trust check was computed (so that it can be recomputed), kept in English as a method section
-# of a paper would be; they are no reader's text and the report does not show them as sentences.
+# the model's sidecar (both written by people), the reviewer's entries, names of files, hosts,
+# certificates, classes and layers, the parameters of a code, and the explanation methods' settings
+# (names and values). How a trust check was computed is a "spec.…" code too (2.7), worded in full by
+# the report (`auditor.report.spec_words`).
 OPERATOR_TEXT = re.compile(
-    r"^(deployment|model|review)\.|^seal\.signer$|\.params\.|^input\.(file_name|source_id)$|^clip\.(source_file|encoder)$"
+    r"^(deployment|model|review)\.|^seal\.signer$|\.params\.|^input\.(file_name|source_id)$|^clip\.source_file$"
+    r"|^explanations\.(sanity\.(host|cache_file)|parameters\.)"
 )
-SPECIFICATIONS = re.compile(
-    r"^explanations\.(preprocessing|counterfactuals\.(blur|rescored_by|model_input)|faithfulness\.(removal|ranking|model_input)"
-    r"|sanity\.(reference_clips|host|cache_file)|persons\.detector|parameters\.)|^masking\.(method|explanation_input)$"
+# The computation specifications: English sentences up to 2.6, "spec.…" codes from 2.7.
+SPECIFICATIONS = (
+    "explanations.counterfactuals.blur", "explanations.counterfactuals.rescored_by",
+    "explanations.counterfactuals.model_input", "explanations.faithfulness.removal", "explanations.faithfulness.ranking",
+    "explanations.faithfulness.model_input", "explanations.sanity.reference_clips", "explanations.persons.detector",
+    "masking.method", "masking.explanation_input", "clip.encoder",
 )
 
 
@@ -58,7 +65,7 @@ def _sentences(record_text: str) -> list[tuple[str, str]]:
     """Strings of three or more words outside the fields that may hold them."""
     return [
         (path, text) for path, text in _strings(json.loads(record_text))
-        if len(text.split()) >= 3 and not OPERATOR_TEXT.search(path) and not SPECIFICATIONS.search(path)
+        if len(text.split()) >= 3 and not OPERATOR_TEXT.search(path)
     ]
 
 
@@ -94,8 +101,8 @@ def test_the_check_above_finds_the_sentences_of_a_2_6_record() -> None:
 
 
 def test_every_code_the_record_is_built_with_is_worded() -> None:
-    """Each code written in the evidence stage and the seal has its words; none falls back to the code."""
-    written = {code for path in [*EVIDENCE.glob("*.py"), SEAL]
+    """Each code written in the evidence stage, the seal and the clip has its words; none falls back to the code."""
+    written = {code for path in [*EVIDENCE.glob("*.py"), SEAL, CLIP]
                for code in re.findall(r'code="([a-z0-9_.]+)"', path.read_text(encoding="utf-8"))}
     written |= {f"limitation.{check}" for check in CHECKS}
     written |= set(re.findall(r'= "(motion\.[a-z_]+)"', (EVIDENCE / "build_trust.py").read_text(encoding="utf-8")))
@@ -189,3 +196,78 @@ def test_a_sealed_2_6_record_with_sentences_loads_renders_and_verifies(
 def test_a_note_holds_a_code_and_plain_parameters(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Note(**bad)
+
+
+def _spec(record: dict[str, Any], path: str) -> Any:
+    value: Any = record
+    for key in path.split("."):
+        value = value[key]
+    return value
+
+
+def test_the_demo_record_states_every_computation_as_a_code_worded_in_full(demo_output: DemoOutput) -> None:
+    """Each specification of the demo (every trust check ran, a clip was written) is a "spec." code
+    whose English words state the rule with the record's own numbers and names."""
+    record = json.loads((demo_output.report / "evidence.json").read_text(encoding="utf-8"))
+    specs = {path: Note(**_spec(record, path)) for path in SPECIFICATIONS}
+    assert all(note.code.startswith("spec.") for note in specs.values()), specs
+    words = {path: spec_words.spec_text(note) for path, note in specs.items()}
+    assert all(note.code not in words[path] and len(words[path].split()) >= 3 for path, note in specs.items()), words
+    blur = record["explanations"]["counterfactuals"]["region_blur"]
+    assert specs["explanations.counterfactuals.blur"].params == {
+        "sigma": blur["sigma"], "factor": blur["downscale"], "border": blur["border"]}
+    assert "cv2.GaussianBlur" in words["explanations.counterfactuals.blur"]
+    assert "numpy.argsort" in words["explanations.faithfulness.ranking"]
+    assert "fight, fall" in words["explanations.sanity.reference_clips"]
+    assert "haarcascade_frontalface_default.xml" in words["masking.method"]
+
+
+def test_every_specification_code_is_worded_in_every_language() -> None:
+    """Each code of spec_words has its msgid in auditor.pot and a wording that is no code."""
+    with (Path(auditor.__file__).parent / "locale" / "auditor.pot").open("rb") as file:
+        beginnings = {str(message.id).split("%(")[0] for message in read_po(file) if message.id}
+    params = {"sigma": 38.4, "factor": 9, "border": "BORDER_REFLECT_101", "labels": "fight, fall", "seeds": "1501, 1502",
+              "frames": 16, "size": 64, "width": 112, "height": 112, "frontal": "a.xml", "profile": "b.xml",
+              "quality": 40, "kbps": 1500}
+    assert len(spec_words.codes()) == 13
+    for code in spec_words.codes():
+        text = spec_words.spec_text(Note(code=code, params=params))
+        assert code not in text and "%(" not in text, (code, text)
+        assert any(text.startswith(b) and len(b) >= 20 for b in beginnings), code  # a msgid of the catalog template
+    assert spec_words.spec_text(Note(code="spec.blur.gaussian", params={**params, "factor": 1})) == (
+        "Gaussian blur, sigma 38.4 px (cv2.GaussianBlur, BORDER_REFLECT_101)")
+    assert "cv2.GaussianBlur sigma 4.266667 (BORDER_REFLECT_101)" in spec_words.spec_text(
+        Note(code="spec.blur.gaussian", params=params))
+    with i18n.speaking("de"):
+        assert "38,4" in spec_words.spec_text(Note(code="spec.removal.gaussian", params=params))
+
+
+def test_the_check_finds_the_specifications_of_a_2_6_record(tmp_path: Path) -> None:
+    """Records up to 2.6 state each computation as an English sentence: the check above finds them
+    all (so it would fail on such a record), and the report shows them as they are."""
+    data = json.loads(_as_2_6(make_report_folder(tmp_path, profile=full_profile(), trust=True)))
+    old = {
+        "explanations.counterfactuals.blur": "Gaussian blur, sigma 2.4 px of the recorded frame",
+        "explanations.counterfactuals.rescored_by": "the model file loaded by Keras, called once per edit",
+        "explanations.faithfulness.removal": "replaced by the frame blurred with a Gaussian of sigma 2.4 px",
+        "explanations.faithfulness.ranking": "An ordering ranks the units of the array `values` names.",
+        "explanations.faithfulness.model_input": "The edited frames are the model's input frames.",
+        "explanations.sanity.reference_clips": "synthetic clips 'fight' (seed 1501) of auditor.synthetic.make_clip",
+        "explanations.persons.detector": "OpenCV HOG people detector (Dalal-Triggs default SVM, 64x128 window)",
+        "masking.method": "OpenCV Haar cascades (a.xml and b.xml); pixelate + gaussian blur",
+        "masking.explanation_input": "the explanation was computed on the unmasked frames; only the pictures are masked",
+    }
+    for path, sentence in old.items():
+        *parents, key = path.split(".")
+        _spec(data, ".".join(parents))[key] = sentence
+    found = dict(_sentences(json.dumps(data)))
+    assert set(old) <= set(found)
+    record = load_record(json.dumps(data).encode())
+    trust = record.explanations
+    assert trust.faithfulness is not None and trust.sanity is not None and trust.counterfactuals is not None
+    assert record_words.note_text(trust.faithfulness.removal) == old["explanations.faithfulness.removal"]
+    write_report(record, tmp_path)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "scored by the model file loaded by Keras, called once per edit." in html
+    assert "Removal, on the frames at the model's input size: replaced by the frame blurred with a Gaussian" in html
+    assert "on synthetic clips &#39;fight&#39; (seed 1501) of auditor.synthetic.make_clip;" in html

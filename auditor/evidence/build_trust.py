@@ -28,9 +28,8 @@ from auditor.evidence.trust import (
     SanityMethod,
     SanityRecord,
 )
-from auditor.explain.counterfactual import MODEL_INPUT, RESCORED_BY, CounterfactualSearch, pixels_key  # no TensorFlow
-from auditor.explain.faithfulness import BORDER, RANKING  # no TensorFlow
-from auditor.explain.faithfulness import MODEL_INPUT as EDITED_FRAMES
+from auditor.explain.counterfactual import CounterfactualSearch, pixels_key  # no TensorFlow
+from auditor.explain.faithfulness import BORDER  # no TensorFlow
 from auditor.names import ARRAYS_NAME
 
 if TYPE_CHECKING:  # the checks' results are only read here; importing them would load TensorFlow
@@ -118,10 +117,11 @@ def counterfactual_record(search: CounterfactualSearch, class_names: Sequence[st
         candidates_tried=int(search.candidates_tried),
         budget={"max_frames": int(budget.max_frames or 0), "max_area": _r(budget.max_area),
                 "max_candidates": int(budget.max_candidates)},
-        blur=blur.describe(),
-        rescored_by=RESCORED_BY,
+        blur=Note(code="spec.blur.gaussian",
+                  params={"sigma": float(blur.sigma), "factor": int(blur.factor), "border": blur.border}),
+        rescored_by=Note(code="spec.rescoring.keras_compiled"),
         region_blur=RegionBlur(sigma=float(blur.sigma), downscale=int(blur.factor), border=blur.border),
-        model_input=MODEL_INPUT,
+        model_input=Note(code="spec.model_input.counterfactuals"),
     )
 
 
@@ -132,8 +132,8 @@ def _curve(curve: CurveResult) -> Curve:
 def faithfulness_record(result: Faithfulness) -> FaithfulnessRecord:
     """The curves' record; each names the array its ordering ranks in `arrays.npz` (`map_<name>` or
     `frame_<name>`, as `auditor.evidence.store.raw_arrays` writes them) and the rule in full."""
-    removal = (f"replaced by the frame blurred with a Gaussian of sigma {result.blur_sigma:.1f} px"
-               if result.blur_sigma is not None else "replaced by the frame's mean colour")
+    removal = (Note(code="spec.removal.gaussian", params={"sigma": float(result.blur_sigma)})
+               if result.blur_sigma is not None else Note(code="spec.removal.mean_colour"))
     prefix = {"pixels": "map", "frames": "frame"}
     return FaithfulnessRecord(
         removal=removal,
@@ -150,10 +150,10 @@ def faithfulness_record(result: Faithfulness) -> FaithfulnessRecord:
             )
             for c in result.curves
         ],
-        ranking=RANKING,
+        ranking=Note(code="spec.faithfulness.ranking"),
         blur_sigma=float(result.blur_sigma) if result.blur_sigma is not None else None,
         border=BORDER if result.blur_sigma is not None else None,
-        model_input=EDITED_FRAMES,
+        model_input=Note(code="spec.model_input.faithfulness"),
     )
 
 
@@ -162,7 +162,7 @@ def sanity_record(check: SanityCheck) -> SanityRecord:
         model_sha256=check.model_sha256,
         layer=check.layer,
         randomised_layers=list(check.randomised_layers),
-        reference_clips=check.reference_clips,
+        reference_clips=Note(code="spec.sanity.synthetic_clips", params=dict(check.reference_clips)),
         seed=check.seed,
         threshold=check.threshold,
         methods=[
@@ -186,7 +186,9 @@ def persons_record(grounding: PersonGrounding, image: tuple[int, str] | None = N
         )
         for p in grounding.persons
     ]
-    return PersonGroundingRecord(detector=grounding.detector, positions=list(grounding.positions),
+    width, height = grounding.window
+    detector = Note(code="spec.persons.hog_default", params={"width": width, "height": height})
+    return PersonGroundingRecord(detector=detector, positions=list(grounding.positions),
                                  upscale=_r(grounding.upscale), persons=persons,
                                  image=PositionImage(position=image[0], path=image[1]) if image else None)
 
@@ -213,11 +215,11 @@ def trust_sections(checks: TrustChecks, class_names: Sequence[str], target: int,
 def masking_record(masking: FaceMasking | None) -> FaceMaskingRecord:
     """The faces masked in the report's images; None masking: switched off in the profile."""
     if masking is None:
-        return FaceMaskingRecord(enabled=False, method="none")
+        return FaceMaskingRecord(enabled=False, method=Note(code="spec.masking.none"))
     frames = [MaskedFrame(position=t, boxes=[list(map(int, box)) for box in boxes])
               for t, boxes in enumerate(masking.boxes) if boxes]
-    cascades = " and ".join(masking.cascades)
-    method = f"OpenCV Haar cascades ({cascades}); {masking.method}; each face also in the frame before and after"
+    frontal, profile = masking.cascades
+    method = Note(code="spec.masking.haar_pixelate_blur", params={"frontal": frontal, "profile": profile})
     return FaceMaskingRecord(enabled=True, method=method, faces=masking.count, frames=frames)
 
 

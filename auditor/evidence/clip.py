@@ -8,10 +8,11 @@ None in records before 2.6 and when no clip was written.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auditor.evidence.note import Note, Sentence
 from auditor.names import RelativePath, Sha256
 
 
@@ -34,7 +35,7 @@ class ClipRecord(_Record):
     sha256: Sha256
     heatmap_sha256: Sha256
     media_type: Literal["video/webm"] = "video/webm"
-    encoder: str = Field(max_length=200)
+    encoder: Note | Annotated[Sentence, Field(max_length=200)]  # 2.7: "spec.encoder.vp9_webm" {quality, kbps}
     source_file: str  # the recording's file name (input.file_name)
     source_first_frame: int = Field(ge=0)  # index in the recording of the clip's first frame
     source_start_seconds: float = Field(ge=0)  # presentation time in the recording of the clip's first frame

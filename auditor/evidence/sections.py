@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from auditor.evidence.migrate import migrate_frame_importance
+from auditor.evidence.note import Note, Sentence
 from auditor.evidence.trust import (
     CounterfactualRecord,
     FaithfulnessRecord,
@@ -22,17 +23,6 @@ from auditor.names import RelativePath, Sha256
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Note(_Record):
-    """A statement the report words in its reader's language (2.7): a code and its parameters
-    (numbers, class and method names, the operator's own text), never the sentence itself."""
-
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=64)
-    params: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=16)
-
-
-Sentence = str  # an English sentence of a record before 2.7, shown as it is (bounded by `store`)
 
 
 class ReportIdentity(_Record):

@@ -3,19 +3,23 @@ decision resting on movement, what-if edits, deletion and insertion curves, the 
 check, the people the evidence lies on, and the faces masked in the report's images. Schema 2.4
 adds where the model-randomisation figures were computed, or read from.
 
-Each section is None in records before 2.3 and when the analysis was not run.
+Each section is None in records before 2.3 and when the analysis was not run. From 2.7 the
+computation specifications (how a check was computed) are `Note`s ("spec.…" codes, worded in full
+by `auditor.report.spec_words`); older records hold English sentences there.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auditor.evidence.note import Note, Sentence
 from auditor.names import PATH_SEGMENT, RELATIVE_PATH_PATTERN, RelativePath, Sha256
 
 ARRAY_MEMBER = rf"^{PATH_SEGMENT}#[A-Za-z0-9_]+$"  # an array of a report file: "arrays.npz#key"
+Spec = Note | Annotated[Sentence, Field(max_length=2000)]  # how something was computed: a "spec.…" code (2.7)
 
 
 class _Record(BaseModel):
@@ -87,10 +91,10 @@ class CounterfactualRecord(_Record):
     found: list[CounterfactualEdit]
     candidates_tried: int
     budget: dict[str, float | int]
-    blur: str  # how a region was blurred
-    rescored_by: str = "the loaded model"  # what re-scored each reported edit, applied on its own
+    blur: Spec  # how a region was blurred: "spec.blur.gaussian" {sigma, factor, border}
+    rescored_by: Spec = "the loaded model"  # what re-scored each reported edit, applied on its own
     region_blur: RegionBlur | None = None  # 2.5: the blur in full; None before
-    model_input: str | None = Field(None, max_length=1000)  # 2.5: how an edited recorded clip became the model's input
+    model_input: Spec | None = None  # 2.5: how an edited recorded clip became the model's input
 
 
 class Curve(_Record):
@@ -125,14 +129,14 @@ class FaithfulnessRecord(_Record):
     2.5: `ranking`, `blur_sigma`, `border` and `model_input` state the rule in full, so that a point
     can be recomputed from `arrays.npz`, the video and the model."""
 
-    removal: str  # how a pixel or frame was removed
+    removal: Spec  # how a pixel or frame was removed: "spec.removal.gaussian" {sigma} or ".mean_colour"
     seeds: list[int]  # the pixel curves' random seeds (2.5: each curve names its own)
     original_score: float
     curves: list[FaithfulnessCurves]
-    ranking: str | None = Field(None, max_length=2000)  # 2.5: how an ordering ranks units, and what a point removes
+    ranking: Spec | None = None  # 2.5: how an ordering ranks units, and what a point removes
     blur_sigma: float | None = None  # 2.5: Gaussian sigma in pixels of the model-input frame; None: mean colour
     border: Literal["BORDER_REFLECT"] | None = None  # 2.5: the blur's border handling (OpenCV)
-    model_input: str | None = Field(None, max_length=1000)  # 2.5: which frames were edited
+    model_input: Spec | None = None  # 2.5: which frames were edited
 
 
 class SanityMethod(_Record):
@@ -149,7 +153,7 @@ class SanityRecord(_Record):
     model_sha256: Sha256
     layer: str
     randomised_layers: list[str]
-    reference_clips: str
+    reference_clips: Spec  # "spec.sanity.synthetic_clips" {labels, seeds, frames, size, width, height}
     seed: int
     threshold: float
     methods: list[SanityMethod]
@@ -173,7 +177,7 @@ class PersonRecord(_Record):
 class PersonGroundingRecord(_Record):
     """Where the activation lies relative to the people OpenCV's HOG detector finds in the key frames."""
 
-    detector: str
+    detector: Spec  # "spec.persons.hog_default" {width, height}: the detection window
     positions: list[int]
     upscale: float
     persons: list[PersonRecord]
@@ -189,7 +193,7 @@ class FaceMaskingRecord(_Record):
     """Faces blurred in every image of the report (data minimisation, checklist item 7)."""
 
     enabled: bool
-    method: str
+    method: Spec  # "spec.masking.haar_pixelate_blur" {frontal, profile} or "spec.masking.none"
     faces: int = 0
     frames: list[MaskedFrame] = Field(default_factory=list)
-    explanation_input: str = "the explanation was computed on the unmasked frames; only the pictures are masked"
+    explanation_input: Spec = Note(code="spec.masking.unmasked_input")

@@ -49,19 +49,6 @@ from auditor.explain.mixed_clips import MixedClips
 from auditor.explain.occlusion import replacements
 from auditor.explain.regions import BlurRule, blur_rule, blurred_clip, components, region_pixels
 
-RESCORED_BY = ("the model file loaded by Keras, called once per edit as one compiled function "
-               "(model.predict_on_batch) on the edited clip resized and preprocessed, not the split "
-               "CNN/head passes the search scored it with")
-
-MODEL_INPUT = (
-    "Edits apply to the recorded frames: input.frame_indices of the video, decoded in order with OpenCV "
-    "(BGR to RGB) at geometry.source_width x source_height. The edited clip became the model's input as the "
-    "original did: each frame resized to geometry.model_width x model_height with cv2.resize, INTER_AREA (no "
-    "crop), preprocessed per explanations.preprocessing ('unit': x / 255; else "
-    "keras.applications.imagenet_utils.preprocess_input with that mode, on float32 RGB in 0-255), and the T "
-    "frames scored as one clip (1, T, H, W, 3) by the model file."
-)
-
 Kind = Literal["frames", "region"]
 
 

@@ -53,23 +53,6 @@ MAX_FRACTIONS = 64
 MAX_SEEDS = 32
 REMOVALS = ("blur", "mean")
 BORDER = "BORDER_REFLECT"
-RANKING = (
-    "An ordering ranks the units of the array `values` names: a map (T, h, w) smaller than the frames is first "
-    "resized to the model-input frames' (H, W) by cv2.resize, INTER_LINEAR, as float32; the T*H*W positions (or T "
-    "frames) in C order are ranked highest value first, ties by position (numpy.argsort of the negated values as "
-    "float64, kind 'stable'; NaN lowest). A random ordering is numpy.random.default_rng(seed).permutation(N), its "
-    "first element first; random insertion uses it reversed. At point i the first k = counts[i] units are removed "
-    "(deletion) or all but them (insertion); a removed pixel, all 3 channels, takes the value of the same pixel of "
-    "its frame blurred by cv2.GaussianBlur, ksize (0, 0), sigma blur_sigma, border (blur_sigma None: the frame's "
-    "mean colour, rounded); a removed frame is blurred whole. A score is the model's probability of the explained "
-    "class; an AUC is numpy.trapezoid of the scores over the fractions k/N; a random curve is the mean over seeds."
-)
-MODEL_INPUT = (
-    "The edited frames are the model's input frames: the recorded frames (input.frame_indices of the video, decoded "
-    "with OpenCV, BGR to RGB), each resized to geometry.model_width x model_height by cv2.resize, INTER_AREA "
-    "(unchanged when already that size), uint8 RGB; each edited clip was preprocessed per "
-    "explanations.preprocessing and scored by the model."
-)
 
 
 class ScoringDetector(Protocol):

@@ -31,7 +31,6 @@ import cv2
 import numpy as np
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in recorded pixels, end-exclusive
-DETECTOR_NAME = "OpenCV HOG people detector (Dalal-Triggs default SVM, 64x128 window)"
 HOG_WINDOW_WIDTH, HOG_WINDOW_HEIGHT = 64, 128
 
 
@@ -71,7 +70,7 @@ class PersonGrounding:
     positions: tuple[int, ...]
     persons: tuple[DetectedPerson, ...]
     upscale: float  # factor the frames were resized by for the detector
-    detector: str
+    window: tuple[int, int]  # the HOG detector's window, width and height (Dalal-Triggs default SVM)
     frames_without_person: tuple[int, ...]
 
 
@@ -88,7 +87,7 @@ def ground_persons(
     masses = {p: _activation(gradcam[p], width, height) for p in keys}
     persons = tuple(_person(i + 1, {keys[k]: box for k, box in track.items()}, masses) for i, track in enumerate(tracks))
     empty = tuple(p for p in keys if not detections[p])
-    return PersonGrounding(keys, persons, factor, DETECTOR_NAME, empty)
+    return PersonGrounding(keys, persons, factor, (HOG_WINDOW_WIDTH, HOG_WINDOW_HEIGHT), empty)
 
 
 def upscale_factor(height: int, width: int, settings: PersonSettings = DEFAULT_SETTINGS) -> float:

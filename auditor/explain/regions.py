@@ -29,13 +29,6 @@ class BlurRule:
     factor: int
     border: str = "BORDER_REFLECT_101"
 
-    def describe(self) -> str:
-        if self.factor == 1:
-            return f"Gaussian blur, sigma {self.sigma:g} px (cv2.GaussianBlur, {self.border})"
-        return (f"Gaussian blur, sigma {self.sigma:g} px, computed at 1/{self.factor} of the size: cv2.INTER_AREA "
-                f"downscale by {self.factor}, cv2.GaussianBlur sigma {self.sigma / self.factor:g} ({self.border}), "
-                "cv2.INTER_LINEAR upscale to the recorded size")
-
 
 @dataclass(frozen=True, eq=False)
 class Component:

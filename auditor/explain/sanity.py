@@ -66,6 +66,7 @@ CACHE_VERSION = 2
 MAX_CACHE_BYTES = 64 * 1024  # a cache file is a few hundred bytes; a larger one is not read
 DEFAULT_FRAMES = 16
 MIN_CLIP_FRAMES = 4  # make_clip's shortest clip
+CLIP_SIZE = 64  # make_clip's frames are CLIP_SIZE × CLIP_SIZE
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class SanityCheck:
     model_sha256: str
     layer: str
     randomised_layers: tuple[str, ...]  # bottom to top
-    reference_clips: str
+    reference_clips: Mapping[str, str | int]  # labels, seeds (", "-joined, in order), frames, size, width, height
     seed: int
     threshold: float
     methods: Mapping[str, MethodSanity]
@@ -208,7 +209,7 @@ def _compute(detector: DetectorLike, methods: Mapping[str, Method], settings: Sa
     input_grads = any(method.needs_input_grads for method in methods.values())
     rhos: dict[str, list[float]] = {name: [] for name in methods}
     for label, seed in settings.clips:
-        frames = make_clip(label, seed, frames=max(length, MIN_CLIP_FRAMES)).frames[:length]
+        frames = make_clip(label, seed, frames=max(length, MIN_CLIP_FRAMES), size=CLIP_SIZE).frames[:length]
         original = detector.gradients(frames, None, None, input_grads)
         randomised = copy.gradients(frames, original.target_index, None, input_grads)
         for name, method in methods.items():
@@ -228,7 +229,7 @@ def _check(
         model_sha256=detector.model_sha256,
         layer=detector.layer_name,
         randomised_layers=tuple(layer.name for layer in randomised_layers(detector, settings.top_fraction)),
-        reference_clips=_clips_text(settings, detector.frames_per_clip or DEFAULT_FRAMES, detector),
+        reference_clips=_clips_params(settings, detector.frames_per_clip or DEFAULT_FRAMES, detector),
         seed=settings.seed,
         threshold=settings.threshold,
         methods={name: _method_result(rho, abs_rho, settings.threshold) for name, (rho, abs_rho) in figures.items()},
@@ -261,12 +262,12 @@ def _method_result(rho: float, abs_rho: float, threshold: float) -> MethodSanity
     return MethodSanity(rho, abs_rho, "passes" if passes else "fails")
 
 
-def _clips_text(settings: SanitySettings, length: int, detector: DetectorLike) -> str:
-    clips = ", ".join(f"'{label}' (seed {seed})" for label, seed in settings.clips)
+def _clips_params(settings: SanitySettings, length: int, detector: DetectorLike) -> dict[str, str | int]:
+    """The reference clips: `make_clip`'s labels and seeds, in order, its frames and size, and the model-input size."""
     height, width = detector.input_shape[1:3]
-    return (
-        f"synthetic clips {clips} of auditor.synthetic.make_clip, {length} frames of 64×64, resized to {width}×{height}"
-    )
+    return {"labels": ", ".join(label for label, _ in settings.clips),
+            "seeds": ", ".join(str(seed) for _, seed in settings.clips),
+            "frames": length, "size": CLIP_SIZE, "width": int(width), "height": int(height)}
 
 
 def _cache_key(layer: str, settings: SanitySettings, methods: Mapping[str, Method]) -> str:

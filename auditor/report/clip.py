@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from auditor.errors import ReportError
-from auditor.evidence import ClipKeyFrame, ClipRecord
+from auditor.evidence import ClipKeyFrame, ClipRecord, Note
 from auditor.explain.contours import Scale, normalise
 from auditor.files import atomic_write_bytes, sha256_bytes
 from auditor.names import CLIP_HEATMAP_NAME, CLIP_NAME
@@ -42,7 +42,7 @@ from auditor.report.display import overlay, resize_map
 from auditor.report.shown_frames import ShownFrames
 from auditor.video import EVERY_FRAME, Clip, Frame, held_video, open_stream
 from auditor.video.masking import Box, FaceMasking, find_faces, mask_faces
-from auditor.video.webm import DESCRIPTION, MAX_BITRATE, WebmWriter, even_size
+from auditor.video.webm import MAX_BITRATE, QUALITY, WebmWriter, even_size
 
 log = logging.getLogger(__name__)
 CONTEXT_SECONDS = 3.0
@@ -233,7 +233,7 @@ def _record(
         heatmap_path=CLIP_HEATMAP_NAME,
         sha256=sha256_bytes(data[0]),
         heatmap_sha256=sha256_bytes(data[1]),
-        encoder=DESCRIPTION,
+        encoder=Note(code="spec.encoder.vp9_webm", params={"quality": QUALITY, "kbps": MAX_BITRATE // 1000}),
         source_file=window.source_name,
         source_first_frame=facts.first.index,
         source_start_seconds=round(facts.first.time, 6),

@@ -40,6 +40,7 @@ from auditor.evidence import (
 from auditor.names import RECORD_NAME
 from auditor.report import tagging
 from auditor.report.html import picture_type, render_document
+from auditor.report.spec_words import spec_text
 from auditor.review.form import ReviewForm
 from auditor.video import clock_time
 
@@ -146,10 +147,12 @@ def _clip_attachments(record: EvidenceRecord, artifacts: CheckedArtifacts, fetch
     if clip is None:
         return []
     created = record.report.created_at
+    with i18n.speaking("en"):  # the attachment's description is English, as the rest of it
+        encoder = spec_text(clip.encoder)
     description = (
         f"Video of the explained window ({clock_time(clip.window_start_seconds)} to {clock_time(clip.window_end_seconds)} "
         f"of the clip) with the recording before and after it, from {clip.source_file} at "
-        f"{clock_time(clip.source_start_seconds)}; faces {'masked' if clip.faces_masked else 'not masked'}; {clip.encoder}"
+        f"{clock_time(clip.source_start_seconds)}; faces {'masked' if clip.faces_masked else 'not masked'}; {encoder}"
     )
     return [weasyprint.Attachment(
         string=artifacts.files[clip.path], name=clip.path, relationship="Supplement", description=description,

@@ -31,7 +31,6 @@ ENCODER_OPTIONS = {
     "lag-in-frames": "0",
     "auto-alt-ref": "0",
 }
-DESCRIPTION = f"VP9 (libvpx-vp9) in WebM, 4:2:0, constant quality {QUALITY}, at most {MAX_BITRATE // 1000} kbit/s"
 
 
 def even_size(width: int, height: int, max_width: int) -> tuple[int, int]:
