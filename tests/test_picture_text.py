@@ -42,7 +42,7 @@ def test_a_person_at_the_frame_edge_keeps_a_whole_label(tmp_path: Path) -> None:
     width, height = 320, 240
     shown = np.full((1, height, width, 3), 60, np.uint8)
     person = DetectedPerson(person_id=6, boxes={0: (296, 0, 320, 80)}, frame_shares={0: 0.4}, share=0.4)
-    grounding = PersonGrounding(positions=(0,), persons=(person,), upscale=1.0, detector="HOG",
+    grounding = PersonGrounding(positions=(0,), persons=(person,), upscale=1.0, window=(64, 128),
                                 frames_without_person=())
     geometry = FrameGeometry(width, height, 64, 64, "stretch", width, height)
     artifact = write_person_image(shown, np.zeros((1, 8, 8), np.float32), grounding, geometry, tmp_path)

@@ -19,6 +19,8 @@ PACKAGE_DATA = (
     "auditor/schema/evidence-record-v2.json", "auditor/data/demo_model/model.keras", "auditor/data/demo_model/model.json",
     "auditor/data/fonts/DejaVuSans.ttf", "auditor/data/fonts/LiberationSans-Regular.ttf",
     "auditor/data/fonts/LICENSE-Liberation.txt", "auditor/data/demo_profile.toml",
+    "auditor/locale/de/LC_MESSAGES/auditor.po", "auditor/locale/fr/LC_MESSAGES/auditor.po",
+    "auditor/templates/notice.html.j2",
 )
 
 
@@ -52,14 +54,15 @@ def test_the_installed_wheel_runs_the_demo_and_verify_outside_the_checkout(wheel
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     installed = _run(venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index", wheel, cwd=tmp_path, env=env)
     assert installed.returncode == 0, installed.stderr
-    where = _run(venv / "bin" / "python", "-c", "import auditor, auditor.report.document as r; print(auditor.__file__); "
+    where = _run(venv / "bin" / "python", "-c", "import auditor, auditor.report.html as r; print(auditor.__file__); "
                  "print(r.builtin_templates())", cwd=tmp_path, env=env)
     package, templates = where.stdout.split()
     assert Path(package).is_relative_to(site) and Path(templates) == site / "auditor" / "templates"
-    demo = _run(venv / "bin" / "auditor", "demo", "--out", tmp_path / "demo", cwd=tmp_path, env=env)
+    demo = _run(venv / "bin" / "auditor", "demo", "--out", tmp_path / "demo", "--language", "fr", cwd=tmp_path, env=env)
     assert demo.returncode == 0, demo.stderr
     report = tmp_path / "demo" / "report"
     assert (report / "report.pdf").is_file()
+    assert '<html lang="fr">' in (report / "report.html").read_text(encoding="utf-8")  # the catalog came with the wheel
     verified = _run(venv / "bin" / "auditor", "verify", report, "--trust", tmp_path / "demo" / "demo-keys" / "root.cert.pem",
                     cwd=tmp_path, env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
 import signal
 import sys
+import threading
 from types import FrameType
 
 import click
@@ -43,7 +45,22 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
+    """Raise `Terminated` where the process is; inside a garbage-collector callback (Dask's GC
+    diagnosis has one) Python would print and drop it, so the signal is sent again 50 ms later."""
+    if _inside_gc_callback(frame):
+        threading.Timer(0.05, signal.raise_signal, (signum,)).start()
+        return
     raise Terminated
+
+
+def _inside_gc_callback(frame: FrameType | None) -> bool:
+    """Whether `frame` runs inside one of the callbacks in `gc.callbacks`."""
+    codes = {getattr(getattr(callback, "__func__", callback), "__code__", None) for callback in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _run(args: list[str]) -> None:

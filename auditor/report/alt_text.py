@@ -36,12 +36,10 @@ PLACES = {
 
 def picture(record: EvidenceRecord, image: object) -> str:
     """What the picture at `image`'s path shows (an `ImageRef`, a `PositionImage` or a mapping
-    with a "path"); a plain description for a file the record does not describe."""
+    with a "path"); a plain description for a file the record does not describe. The trust checks'
+    pictures are looked up first: the record lists them among its images too, with a frame."""
     path = image.get("path") if isinstance(image, Mapping) else getattr(image, "path", None)
     ex = record.explanations
-    ref = next((i for i in ex.images if i.path == path), None)
-    if ref is not None:
-        return _image(record, ref)
     if ex.motion is not None:
         moving = next((i for i in ex.motion.images if i.path == path), None)
         if moving is not None:
@@ -52,6 +50,9 @@ def picture(record: EvidenceRecord, image: object) -> str:
         edit = next((e for e in ex.counterfactuals.found if e.image == path), None)
         if edit is not None:
             return _counterfactual(record, edit)
+    ref = next((i for i in ex.images if i.path == path), None)
+    if ref is not None:
+        return _image(record, ref)
     return _("A picture from the report's evidence files.")
 
 
