@@ -26,7 +26,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from auditor import i18n
 from auditor.evidence import EvidenceRecord, SealInfo, record_json, write_record
-from auditor.evidence.model import MapSummary
+from auditor.evidence.model import ImageRef, MapSummary
 from auditor.evidence.trust import PersonBox, PersonGroundingRecord, PersonRecord, PositionImage
 from auditor.report import alt_text, tagging
 from auditor.report.document import write_report
@@ -318,7 +318,10 @@ def test_alt_text_of_the_trust_pictures_says_what_each_shows(tmp_path: Path) -> 
     ex = record.explanations
     assert ex.motion is not None and ex.persons is not None and ex.counterfactuals is not None
     region, frames = ex.counterfactuals.found
+    listed = [ImageRef(path=path, kind=kind, frame=frame, sha256="0" * 64) for path, kind, frame in (
+        ("images/motion_3.png", "motion", 3), ("images/persons_05.png", "persons", 5), ("images/edit_2.png", "counterfactual", 4))]
     pictured = record.model_copy(update={"explanations": ex.model_copy(update={
+        "images": [*ex.images, *listed],  # as the pipeline writes them: the trust pictures are images too
         "motion": ex.motion.model_copy(update={"images": [PositionImage(position=3, path="images/motion_3.png")]}),
         "persons": ex.persons.model_copy(update={"image": PositionImage(position=5, path="images/persons_05.png")}),
         "counterfactuals": ex.counterfactuals.model_copy(update={"found": [
