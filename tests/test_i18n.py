@@ -29,8 +29,8 @@ from fixtures.report_records import full_profile, make_report_folder
 from auditor import catalogs, i18n
 from auditor.archive import IndexRow, write_index
 from auditor.archive.index import INDEX_HTML, index_html
+from auditor.cli.output import in_language as profile_speaking
 from auditor.cli.render import render
-from auditor.cli.report import speaking as profile_speaking
 from auditor.errors import ReportError
 from auditor.evidence import EvidenceRecord, SealInfo, load_record, write_record
 from auditor.profile import DeploymentProfile, read_profile

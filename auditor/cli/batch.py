@@ -11,8 +11,7 @@ import click
 
 from auditor.cli.keys import keys_dir_option, load_signing_identity, sanity_cache_key, skip_check_option
 from auditor.cli.ledger import witness_option
-from auditor.cli.output import class_names, escaped, progress_bar
-from auditor.cli.report import language_option, speaking
+from auditor.cli.output import class_names, escaped, in_language, language_option, progress_bar
 
 if TYPE_CHECKING:
     from auditor.archive import IndexRow
@@ -85,7 +84,7 @@ def run_batch_command(inputs: BatchInputs, model_path: Path, out: Path, *, worke
     from auditor.report.html import check_templates_dir
 
     local = read_profile(profile_path) if profile_path else None
-    profile = speaking(local.profile if local else DeploymentProfile(), language)
+    profile = in_language(local.profile if local else DeploymentProfile(), language)
     templates = check_templates_dir(templates_dir or (local.templates_dir if local else None))
     identity = load_signing_identity(keys_dir)
     if not Path(model_path).is_file():

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from auditor.cli.output import print_result, progress_printer
-from auditor.cli.report import language_option
+from auditor.cli.output import language_option, print_result, progress_printer
 from auditor.demo_settings import CLASS_NAMES, DEMO_LABEL, DEMO_SEED
 
 

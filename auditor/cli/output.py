@@ -7,13 +7,14 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from auditor.names import HTML_NAME, PDF_NAME, RECORD_NAME
 
 if TYPE_CHECKING:
+    from auditor.profile import DeploymentProfile
     from auditor.report.document import ReportResult
 
 # C0 and C1 controls, DEL, line and paragraph separators, bidirectional and invisible format
@@ -91,3 +92,23 @@ def progress_bar(description: str, total: int | None, unit: str) -> Iterator:
 def class_names(classes: str | None) -> list[str] | None:
     """The --classes option (comma-separated) as a list of names, or None when not given."""
     return [name.strip() for name in classes.split(",")] if classes else None
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def language_option(command: F) -> F:
+    """`--language CODE`: the language of the report, which beats the profile's report_language."""
+    return click.option(
+        "--language", "language", metavar="CODE",
+        help="Language of the report (en, de, fr, or any shipped catalog); default: the profile's report_language.",
+    )(command)
+
+
+def in_language(profile: DeploymentProfile, language: str | None) -> DeploymentProfile:
+    """`profile`, set to write its reports in `language` when one is given (checked: a user error otherwise)."""
+    from auditor.i18n import check_language
+
+    if language is None:
+        return profile
+    return profile.model_copy(update={"report_language": check_language(language)})

@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.keys import load_signing_identity, signing_options
-from auditor.cli.output import print_result
-from auditor.cli.report import language_option
+from auditor.cli.output import language_option, print_result
 
 
 @click.command("render")

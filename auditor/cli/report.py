@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from auditor.cli.keys import load_signing_identity, sanity_cache_key, signing_options, skip_check_option
-from auditor.cli.output import class_names, label_option, print_result, progress_printer
-
-if TYPE_CHECKING:
-    from auditor.profile import DeploymentProfile
-
-F = TypeVar("F", bound=Callable[..., object])
-
-
-def language_option(command: F) -> F:
-    """`--language CODE`: the language of the report, which beats the profile's report_language."""
-    return click.option(
-        "--language", "language", metavar="CODE",
-        help="Language of the report (en, de, fr, or any shipped catalog); default: the profile's report_language.",
-    )(command)
-
-
-def speaking(profile: DeploymentProfile, language: str | None) -> DeploymentProfile:
-    """`profile`, set to write its reports in `language` when one is given (checked: a user error otherwise)."""
-    from auditor.i18n import check_language
-
-    if language is None:
-        return profile
-    return profile.model_copy(update={"report_language": check_language(language)})
+from auditor.cli.output import class_names, in_language, label_option, language_option, print_result, progress_printer
 
 
 class TimeParam(click.ParamType):
@@ -99,7 +75,7 @@ def report(
     if start is not None and at is not None:
         raise click.UsageError("--start and --at both set where the window starts; give one of them")
     local = read_profile(_not_a_folder(profile_path, "deployment profile")) if profile_path else None
-    profile = speaking(local.profile if local else DeploymentProfile(), language)
+    profile = in_language(local.profile if local else DeploymentProfile(), language)
     probe_video(video)
     templates = check_templates_dir(_a_folder(templates_dir or (local.templates_dir if local else None)))
     identity = None if no_sign else load_signing_identity(keys_dir)
