@@ -46,9 +46,10 @@ class Terminated(KeyboardInterrupt):
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     """Raise `Terminated` where the process is; inside a garbage-collector callback (Dask's GC
-    diagnosis has one) Python would print and drop it, so the signal is sent again 50 ms later."""
+    diagnosis has one) Python would print and drop it, so the signal is sent to the main thread
+    again 50 ms later (to that thread, so that a sleep or a wait there is interrupted)."""
     if _inside_gc_callback(frame):
-        threading.Timer(0.05, signal.raise_signal, (signum,)).start()
+        threading.Timer(0.05, signal.pthread_kill, (threading.main_thread().ident, signum)).start()
         return
     raise Terminated
 
