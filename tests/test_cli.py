@@ -143,31 +143,3 @@ def test_the_printed_score_stays_on_its_side_of_the_threshold(
     decision = SimpleNamespace(predicted_class="fight", predicted_probability=score, threshold=threshold, flagged=flagged)
     print_result(SimpleNamespace(record=SimpleNamespace(decision=decision), signed=False, folder=Path("out")))  # type: ignore[arg-type]
     assert capsys.readouterr().out.splitlines()[0] == line
-
-
-def test_sigterm_during_a_garbage_collection_callback_still_terminates() -> None:
-    """A SIGTERM that lands inside a gc callback (Dask registers one) is not lost: raised there,
-    Python prints "Exception ignored" and goes on, and the batch never stopped."""
-    import gc
-    import signal
-    import time
-
-    from auditor.cli import Terminated, _terminate
-
-    sent: list[bool] = []
-
-    def callback(phase: str, info: dict[str, int]) -> None:
-        if phase == "start" and not sent:
-            sent.append(True)
-            signal.raise_signal(signal.SIGTERM)  # the handler runs here, inside the callback
-
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    gc.callbacks.append(callback)
-    try:
-        with pytest.raises(Terminated):
-            gc.collect()
-            time.sleep(2)
-    finally:
-        gc.callbacks.remove(callback)
-        signal.signal(signal.SIGTERM, previous)
-    assert sent
